@@ -1,0 +1,34 @@
+"""The job execution log."""
+
+from django.db import models
+from django.utils import timezone
+
+
+class JobExecutionLog(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCESS = "success", "Succeeded"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped (already running)"
+
+    job_name = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    records_processed = models.PositiveIntegerField(default=0)
+    error_message = models.TextField(blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    trigger = models.CharField(max_length=32, blank=True, help_text="schedule, command, admin")
+    dry_run = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = "job run"
+        ordering = ["-started_at", "-id"]
+        indexes = [
+            models.Index(fields=["job_name", "-started_at"], name="joblog_name_started"),
+            models.Index(fields=["status"], name="joblog_status"),
+        ]
+
+    def __str__(self):
+        return f"{self.job_name} {self.status} at {self.started_at:%Y-%m-%d %H:%M:%S}"

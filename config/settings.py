@@ -1,0 +1,269 @@
+"""
+Settings, read from the environment (12-factor) with safe development defaults.
+
+Every variable is listed in `.env.example`. A `.env` file beside manage.py is read
+when present; real environment variables win over it.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+# Development conveniences (a default secret, console mail) are allowed only when
+# DJANGO_ENV says so; production refuses to start without real secrets.
+DJANGO_ENV = env.str("DJANGO_ENV", default="development")
+IS_DEVELOPMENT = DJANGO_ENV in {"development", "test"}
+
+if IS_DEVELOPMENT:
+    SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-secret-key-change-me-0123456789")
+else:
+    SECRET_KEY = env.str("SECRET_KEY")
+    if len(SECRET_KEY) < 50:
+        raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters in production.")
+
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"] if IS_DEVELOPMENT else []
+)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The public address of this site, used for every link in every message.
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+SITE_NAME = env.str("SITE_NAME", default="CourseHub")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "anymail",
+    "django_q",
+    # Ours, lowest layer first: automation -> leads -> lms -> notifications.
+    "notifications",
+    "lms",
+    "leads",
+    "automation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "notifications.context_processors.site",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+# SQLite is the zero-setup default; PostgreSQL (psycopg 3) in production and CI.
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"),
+}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes (web, worker, cron) share the file: wait for locks instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"}
+    )
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "lms.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+# Times are stored in UTC; this is the default zone for display and for new users.
+TIME_ZONE = env.str("TIME_ZONE", default="Asia/Kolkata")
+USE_I18N = True
+USE_TZ = True
+# The locale money and dates are formatted in when a user has none (Babel names).
+DEFAULT_LOCALE = env.str("DEFAULT_LOCALE", default="en_IN")
+# Phone numbers typed without a country code are read in this region.
+PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="IN")
+DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="INR")
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "media/"
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG and not IS_DEVELOPMENT
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# --- Security (production) ----------------------------------------------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not IS_DEVELOPMENT)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not IS_DEVELOPMENT)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not IS_DEVELOPMENT)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if IS_DEVELOPMENT else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not IS_DEVELOPMENT)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
+
+# --- Outgoing email --------------------------------------------------------------------------
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"{SITE_NAME} <hello@localhost>")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# MOCK_MODE (the seed's name): nothing leaves the machine. It is on by default whenever no
+# provider credentials are configured; setting it to true forces it even when they are.
+MAIL_DIR = BASE_DIR / "var" / "mail"
+WHATSAPP_DIR = BASE_DIR / "var" / "whatsapp"
+
+ANYMAIL = {
+    key: value
+    for key, value in {
+        "POSTMARK_SERVER_TOKEN": env.str("POSTMARK_SERVER_TOKEN", default=""),
+        "POSTMARK_API_URL": env.str("POSTMARK_API_URL", default=""),
+        "BREVO_API_KEY": env.str("BREVO_API_KEY", default=""),
+        "SENDGRID_API_KEY": env.str("SENDGRID_API_KEY", default=""),
+        "MAILGUN_API_KEY": env.str("MAILGUN_API_KEY", default=""),
+        "MAILGUN_SENDER_DOMAIN": env.str("MAILGUN_SENDER_DOMAIN", default=""),
+        # Basic-auth secrets for the tracking webhooks; several, comma-separated, for rotation.
+        "WEBHOOK_SECRET": env.list("ANYMAIL_WEBHOOK_SECRET", default=[]),
+        "REQUESTS_TIMEOUT": env.float("EMAIL_TIMEOUT", default=15.0),
+    }.items()
+    if value
+}
+_ESP_BACKENDS = [
+    ("POSTMARK_SERVER_TOKEN", "anymail.backends.postmark.EmailBackend"),
+    ("BREVO_API_KEY", "anymail.backends.brevo.EmailBackend"),
+    ("MAILGUN_API_KEY", "anymail.backends.mailgun.EmailBackend"),
+    ("SENDGRID_API_KEY", "anymail.backends.sendgrid.EmailBackend"),
+]
+_esp_backend = next((backend for key, backend in _ESP_BACKENDS if ANYMAIL.get(key)), None)
+_has_twilio = bool(env.str("TWILIO_ACCOUNT_SID", default="") and env.str("TWILIO_AUTH_TOKEN", default=""))
+MOCK_MODE = env.bool("MOCK_MODE", default=not (_esp_backend or _has_twilio or env.str("EMAIL_BACKEND", default="")))
+
+if MOCK_MODE:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+else:
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=_esp_backend or "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=MAIL_DIR)
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=15.0)
+
+# --- WhatsApp (Twilio) -----------------------------------------------------------------------
+if MOCK_MODE:
+    WHATSAPP_BACKEND = "notifications.channels.whatsapp.file.WhatsAppBackend"
+else:
+    WHATSAPP_BACKEND = env.str(
+        "WHATSAPP_BACKEND",
+        default="notifications.channels.whatsapp.twilio.WhatsAppBackend"
+        if _has_twilio
+        else "notifications.channels.whatsapp.console.WhatsAppBackend",
+    )
+WHATSAPP_FILE_PATH = env.path("WHATSAPP_FILE_PATH", default=WHATSAPP_DIR)
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+# The sender: a WhatsApp-enabled number ("+14155238886") or a Messaging Service SID ("MG...").
+TWILIO_WHATSAPP_FROM = env.str("TWILIO_WHATSAPP_FROM", default="")
+# Approved template (Content API) SID per message kind: "session_24h=HX...,payment_reminder=HX...".
+TWILIO_CONTENT_SIDS = env.dict("TWILIO_CONTENT_SIDS", default={})
+# Where Twilio posts status callbacks; empty means SITE_URL + the webhook's path.
+TWILIO_STATUS_CALLBACK_URL = env.str("TWILIO_STATUS_CALLBACK_URL", default="")
+# Only for tests and proxies: send Twilio API calls to this base URL instead of api.twilio.com.
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
+TWILIO_TIMEOUT = env.float("TWILIO_TIMEOUT", default=15.0)
+
+# --- The delivery ledger ---------------------------------------------------------------------
+NOTIFICATIONS = {
+    # Attempts before a transiently failing delivery is given up as failed.
+    "MAX_ATTEMPTS": env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=6),
+    # Retry delay: BASE * 2**(attempt-1), capped, with jitter.
+    "RETRY_BASE_SECONDS": env.int("NOTIFICATIONS_RETRY_BASE_SECONDS", default=60),
+    "RETRY_MAX_SECONDS": env.int("NOTIFICATIONS_RETRY_MAX_SECONDS", default=3600),
+    # A row left in 'sending' longer than this is presumed crashed and becomes 'unknown'.
+    "SENDING_LEASE_SECONDS": env.int("NOTIFICATIONS_SENDING_LEASE_SECONDS", default=300),
+    # Rows claimed per dispatch batch.
+    "DISPATCH_BATCH_SIZE": env.int("NOTIFICATIONS_DISPATCH_BATCH_SIZE", default=100),
+    # Rows per INSERT when planning.
+    "PLAN_CHUNK_SIZE": env.int("NOTIFICATIONS_PLAN_CHUNK_SIZE", default=2000),
+}
+# Signed tokens in unsubscribe links stay valid this long.
+UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS = env.int("UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS", default=365)
+
+# --- Automation ------------------------------------------------------------------------------
+# Override a job's default schedule: "payment_reminders=daily@10:00,session_reminders_24h=every:10".
+AUTOMATION_SCHEDULES = env.dict("AUTOMATION_SCHEDULES", default={})
+# Days after creation on which a pending payment is reminded ("3" once; "3,7,14" a cadence).
+PAYMENT_REMINDER_DAYS = [int(day) for day in env.list("PAYMENT_REMINDER_DAYS", default=["3"])]
+
+# --- Workers (django-q2) ---------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+Q_CLUSTER = {
+    "name": env.str("Q_CLUSTER_NAME", default="coursehub"),
+    "workers": env.int("Q_WORKERS", default=2),
+    # A task runs at most `timeout` seconds; it is retried after `retry` seconds: retry > timeout
+    # so a slow task is never run twice at once.
+    "timeout": env.int("Q_TIMEOUT", default=540),
+    "retry": env.int("Q_RETRY", default=600),
+    "max_attempts": 1,
+    # Our rules catch up from state; replaying every missed schedule would only add noise.
+    "catch_up": False,
+    "save_limit": 500,
+    "poll": env.float("Q_POLL", default=1.0),
+    "label": "Django Q2",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

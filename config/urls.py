@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import include, path
+
+admin.site.site_header = "CourseHub administration"
+admin.site.site_title = "CourseHub admin"
+admin.site.index_title = "Messages, courses and leads"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("notifications.urls")),
+]

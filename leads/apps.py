@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class LeadsConfig(AppConfig):
+    name = "leads"
+    verbose_name = "Leads and onboarding"
+
+    def ready(self):
+        from . import messages  # noqa: F401 - declares the message kinds leads sends

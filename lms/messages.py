@@ -1,0 +1,51 @@
+"""The message kinds lms sends (templates in templates/notifications/<name>/)."""
+
+from notifications.kinds import INAPP, MessageKind, register
+from notifications.models import Category, Channel, Topic
+
+ALL = (Channel.EMAIL, Channel.WHATSAPP, INAPP)
+
+SESSION_24H = register(
+    MessageKind(
+        name="session_24h",
+        topic=Topic.REMINDERS,
+        channels=ALL,
+        whatsapp_variables=("first_name", "title", "when", "join_url"),
+        description="A live session starts within 24 hours.",
+    )
+)
+SESSION_15MIN = register(
+    MessageKind(
+        name="session_15min",
+        topic=Topic.REMINDERS,
+        channels=ALL,
+        whatsapp_variables=("first_name", "title", "join_url"),
+        description="A live session starts within 15 minutes.",
+    )
+)
+RECORDING_AVAILABLE = register(
+    MessageKind(
+        name="recording_available",
+        topic=Topic.REMINDERS,
+        channels=(Channel.EMAIL, INAPP),
+        description="A session's recording can be watched.",
+    )
+)
+ASSIGNMENT_DUE = register(
+    MessageKind(
+        name="assignment_due",
+        topic=Topic.REMINDERS,
+        channels=(Channel.EMAIL, INAPP),
+        description="An assignment not yet submitted is due within 48 hours.",
+    )
+)
+PAYMENT_REMINDER = register(
+    MessageKind(
+        name="payment_reminder",
+        category=Category.TRANSACTIONAL,
+        topic=Topic.PAYMENTS,
+        channels=ALL,
+        whatsapp_variables=("first_name", "amount", "payment_url"),
+        description="A payment has been pending for some days.",
+    )
+)

@@ -1,0 +1,256 @@
+"""Users, courses and everything a student is reminded about."""
+
+import zoneinfo
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from notifications.phones import normalize_phone
+
+TIMEZONE_CHOICES = [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+def default_timezone() -> str:
+    return settings.TIME_ZONE
+
+
+def default_locale() -> str:
+    return settings.DEFAULT_LOCALE
+
+
+def default_currency() -> str:
+    return settings.DEFAULT_CURRENCY
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"“{value}” is not a time zone name (e.g. Asia/Kolkata).")
+
+
+class PhoneField(models.CharField):
+    """A phone number stored in E.164; anything people type is normalised or refused."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_length", 20)
+        kwargs.setdefault("blank", True)
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return normalize_phone(value) if value else ""
+
+    def pre_save(self, model_instance, add):
+        # Whatever path a number comes by (form, shell, import), it is stored in E.164.
+        value = self.to_python(getattr(model_instance, self.attname))
+        setattr(model_instance, self.attname, value)
+        return value
+
+
+class UserManager(DjangoUserManager):
+    """Email is the login."""
+
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("Every user needs an email address.")
+        email = self.normalize_email(email).lower()
+        user = self.model(email=email, **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        extra_fields.setdefault("role", User.Role.ADMIN)
+        return self._create_user(email, password, **extra_fields)
+
+    def get_by_natural_key(self, email):
+        return self.get(email__iexact=email)
+
+
+class User(AbstractUser):
+    class Role(models.TextChoices):
+        STUDENT = "student", "Student"
+        INSTRUCTOR = "instructor", "Instructor"
+        ADMIN = "admin", "Admin"
+
+    username = None
+    first_name = None
+    last_name = None
+    email = models.EmailField("email address", unique=True)
+    name = models.CharField(max_length=150, blank=True)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.STUDENT)
+    phone = PhoneField(help_text="Stored in international form, e.g. +919876543210.")
+    whatsapp_opt_in = models.BooleanField(
+        "WhatsApp opt-in", default=False, help_text="The person agreed to receive messages on WhatsApp."
+    )
+    timezone = models.CharField(
+        max_length=64, choices=TIMEZONE_CHOICES, default=default_timezone, validators=[validate_timezone]
+    )
+    locale = models.CharField(max_length=16, default=default_locale, help_text="For money and dates, e.g. en_IN.")
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = []
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]
+
+    def __str__(self):
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+    def clean(self):
+        super().clean()
+        self.email = (self.email or "").strip().lower()
+
+    def get_full_name(self):
+        return self.name or self.email
+
+    def get_short_name(self):
+        return (self.name or self.email).split(" ")[0]
+
+
+class Course(models.Model):
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    price = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    currency = models.CharField(max_length=3, default=default_currency)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["title"]
+        constraints = [models.CheckConstraint(condition=Q(price__gte=0), name="course_price_not_negative")]
+
+    def __str__(self):
+        return self.title
+
+
+class Enrollment(models.Model):
+    student = models.ForeignKey(User, on_delete=models.CASCADE, related_name="enrollments")
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="enrollments")
+    is_active = models.BooleanField(default=True, help_text="Inactive enrollments get no reminders.")
+    enrolled_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-enrolled_at"]
+        constraints = [models.UniqueConstraint(fields=["student", "course"], name="enrollment_unique")]
+        indexes = [models.Index(fields=["course", "student"], condition=Q(is_active=True), name="enrollment_active")]
+
+    def __str__(self):
+        return f"{self.student} in {self.course}"
+
+
+class LiveSession(models.Model):
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="sessions")
+    title = models.CharField(max_length=200)
+    scheduled_at = models.DateTimeField()
+    duration_minutes = models.PositiveIntegerField(default=60)
+    meeting_url = models.URLField(max_length=500)
+    is_cancelled = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["scheduled_at"]
+        indexes = [
+            models.Index(fields=["scheduled_at"], condition=Q(is_cancelled=False), name="session_upcoming"),
+        ]
+        constraints = [models.CheckConstraint(condition=Q(duration_minutes__gt=0), name="session_duration_positive")]
+
+    def __str__(self):
+        return f"{self.title} ({self.scheduled_at:%Y-%m-%d %H:%M} UTC)"
+
+
+class Recording(models.Model):
+    session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="recordings")
+    url = models.URLField(max_length=500)
+    visible_to_students = models.BooleanField(default=False)
+    published_at = models.DateTimeField(null=True, blank=True, help_text="When it was made visible.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["published_at"], condition=Q(visible_to_students=True), name="recording_visible")
+        ]
+
+    def __str__(self):
+        return f"Recording of {self.session.title}"
+
+
+class Assignment(models.Model):
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="assignments")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    deadline = models.DateTimeField()
+
+    class Meta:
+        ordering = ["deadline"]
+        indexes = [models.Index(fields=["deadline"], name="assignment_deadline")]
+
+    def __str__(self):
+        return self.title
+
+
+class Submission(models.Model):
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="submissions")
+    student = models.ForeignKey(User, on_delete=models.CASCADE, related_name="submissions")
+    submitted_at = models.DateTimeField(default=timezone.now)
+    text = models.TextField(blank=True)
+    file = models.FileField(upload_to="submissions/%Y/%m/", blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at"]
+        constraints = [models.UniqueConstraint(fields=["assignment", "student"], name="submission_unique")]
+
+    def __str__(self):
+        return f"{self.student} → {self.assignment}"
+
+
+class Payment(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PAID = "paid", "Paid"
+        FAILED = "failed", "Failed"
+        REFUNDED = "refunded", "Refunded"
+
+    student = models.ForeignKey(User, on_delete=models.CASCADE, related_name="payments")
+    course = models.ForeignKey(Course, null=True, blank=True, on_delete=models.SET_NULL, related_name="payments")
+    amount = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
+    currency = models.CharField(max_length=3, default=default_currency)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    description = models.CharField(max_length=200, blank=True)
+    payment_url = models.URLField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="payment_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "paid", "failed", "refunded"]), name="payment_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at"], condition=Q(status="pending"), name="payment_pending")]
+
+    def __str__(self):
+        return f"{self.currency} {self.amount} from {self.student} ({self.status})"

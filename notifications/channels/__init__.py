@@ -1,0 +1,1 @@
+"""Provider transports. Only this package imports anymail or twilio."""

@@ -1,0 +1,43 @@
+"""What a channel reports back about one send attempt."""
+
+import enum
+from dataclasses import dataclass
+
+
+class Outcome(enum.Enum):
+    SENT = "sent"  # the provider accepted it
+    TRANSIENT = "transient"  # not accepted, safe to try again later (network, 429, 5xx)
+    PERMANENT = "permanent"  # will never work (invalid address, recipient refused)
+    UNKNOWN = "unknown"  # may or may not have gone out (timeout after the request was sent)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: Outcome
+    provider_message_id: str = ""
+    error: str = ""
+    error_code: str = ""
+    # The provider asked us to wait this long before retrying (HTTP Retry-After).
+    retry_after: float | None = None
+    # The address should be suppressed (invalid number, recipient unsubscribed at the provider).
+    suppress: bool = False
+
+    @classmethod
+    def sent(cls, provider_message_id: str = "") -> "SendResult":
+        return cls(Outcome.SENT, provider_message_id=provider_message_id or "")
+
+
+def retry_after_seconds(headers) -> float | None:
+    """Return the Retry-After header as seconds, when it is a number."""
+    value = (headers or {}).get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def classify_http_status(status: int) -> Outcome:
+    """Return how an HTTP error status from a provider is to be treated."""
+    if status == 429 or status >= 500 or status == 408:
+        return Outcome.TRANSIENT
+    return Outcome.PERMANENT

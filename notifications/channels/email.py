@@ -1,0 +1,139 @@
+"""
+Email through Django's email API: any backend works (anymail ESPs, SMTP, file, console).
+
+With an anymail backend the delivery id travels in the message metadata, so tracking
+webhooks find their row; errors are sorted into retry-later, never-again and don't-know.
+"""
+
+import smtplib
+from dataclasses import dataclass, field
+from email.utils import make_msgid
+
+import requests
+from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+
+from .base import Outcome, SendResult, classify_http_status, retry_after_seconds
+
+
+@dataclass
+class OutgoingEmail:
+    to: str
+    subject: str
+    text: str
+    html: str
+    delivery_id: int
+    kind: str
+    headers: dict = field(default_factory=dict)
+    attachments: list = field(default_factory=list)
+    from_email: str = ""
+
+
+class EmailChannel:
+    """One connection for a batch of sends: `with EmailChannel() as channel: channel.send(...)`."""
+
+    def __init__(self, connection=None):
+        self.connection = connection or get_connection(fail_silently=False)
+
+    def __enter__(self):
+        try:
+            self.connection.open()
+        except Exception:  # an unreachable SMTP server: each send reports it
+            pass
+        return self
+
+    def __exit__(self, *exc_info):
+        try:
+            self.connection.close()
+        except Exception:
+            pass
+
+    def send(self, email: OutgoingEmail) -> SendResult:
+        """Send one email and say how it went."""
+        message_id = make_msgid(domain=_message_id_domain())
+        headers = {"Message-ID": message_id, "X-Delivery-ID": str(email.delivery_id), **email.headers}
+        message = EmailMultiAlternatives(
+            subject=email.subject,
+            body=email.text,
+            from_email=email.from_email or settings.DEFAULT_FROM_EMAIL,
+            to=[email.to],
+            headers=headers,
+            connection=self.connection,
+        )
+        if email.html:
+            message.attach_alternative(email.html, "text/html")
+        for filename, content, mimetype in email.attachments:
+            message.attach(filename, content, mimetype)
+        # Read by anymail backends; other backends ignore these attributes.
+        message.metadata = {"delivery_id": str(email.delivery_id), "kind": email.kind}
+        message.tags = [email.kind]
+        try:
+            message.send()
+        except Exception as exc:
+            return classify_email_error(exc)
+
+        status = getattr(message, "anymail_status", None)
+        if status is None:
+            return SendResult.sent(message_id.strip("<>"))
+        recipient = status.recipients.get(email.to) if status.recipients else None
+        provider_id = (recipient.message_id if recipient else None) or status.message_id or ""
+        states = {recipient.status} if recipient else (status.status or set())
+        if states and states <= {"rejected", "invalid"}:
+            return SendResult(
+                Outcome.PERMANENT,
+                provider_message_id=str(provider_id or ""),
+                error=f"Provider refused the recipient ({', '.join(sorted(states))}).",
+                error_code=next(iter(states)),
+                suppress="invalid" in states,
+            )
+        return SendResult.sent(str(provider_id))
+
+
+def classify_email_error(exc: Exception) -> SendResult:
+    """Return how a failed email send is to be treated."""
+    text = f"{type(exc).__name__}: {exc}"[:2000]
+    if isinstance(exc, AnymailRecipientsRefused):
+        return SendResult(Outcome.PERMANENT, error=text, error_code="recipient_refused", suppress=True)
+    status = getattr(exc, "status_code", None) if isinstance(exc, AnymailAPIError) else None
+    if status is not None:
+        return SendResult(
+            classify_http_status(status),
+            error=text,
+            error_code=f"http_{status}",
+            retry_after=retry_after_seconds(getattr(getattr(exc, "response", None), "headers", None)),
+        )
+    if isinstance(exc, requests.RequestException) or isinstance(exc.__cause__, requests.RequestException):
+        return SendResult(_classify_network_error(exc), error=text, error_code="network")
+    if isinstance(exc, AnymailAPIError):  # e.g. an unreadable answer after the post went through
+        return SendResult(Outcome.UNKNOWN, error=text, error_code="provider")
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return SendResult(Outcome.PERMANENT, error=text, error_code="recipient_refused", suppress=True)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        code = exc.smtp_code
+        outcome = Outcome.TRANSIENT if 400 <= code < 500 else Outcome.PERMANENT
+        return SendResult(outcome, error=text, error_code=f"smtp_{code}")
+    if isinstance(exc, (smtplib.SMTPException, OSError)):
+        return SendResult(Outcome.TRANSIENT, error=text, error_code="smtp")
+    # A bug in rendering or a backend: retrying will not help, and hides the bug.
+    return SendResult(Outcome.PERMANENT, error=text, error_code="error")
+
+
+def _classify_network_error(exc: Exception) -> Outcome:
+    """A connection that never got through is safe to retry; a lost answer is not."""
+    cause = exc if isinstance(exc, requests.RequestException) else exc.__cause__
+    if isinstance(cause, requests.ConnectTimeout):
+        return Outcome.TRANSIENT
+    if isinstance(cause, requests.ReadTimeout):
+        return Outcome.UNKNOWN
+    if isinstance(cause, requests.ConnectionError):
+        reason = repr(cause)
+        if any(marker in reason for marker in ("NewConnectionError", "NameResolution", "Failed to establish")):
+            return Outcome.TRANSIENT
+        return Outcome.UNKNOWN
+    return Outcome.TRANSIENT
+
+
+def _message_id_domain() -> str:
+    sender = settings.DEFAULT_FROM_EMAIL
+    return sender.rsplit("@", 1)[-1].strip(" >") if "@" in sender else "localhost"

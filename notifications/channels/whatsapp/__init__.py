@@ -1,0 +1,50 @@
+"""
+WhatsApp backends, shaped like Django's email backends: `WHATSAPP_BACKEND` names the class.
+
+Business-initiated WhatsApp messages must use approved templates, so a message is a template
+(Twilio Content SID) with its variables; `body` is the rendered text for consoles and the admin.
+"""
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from ..base import SendResult
+
+# Messages "sent" by the locmem backend, like django.core.mail.outbox.
+outbox: list["WhatsAppMessage"] = []
+
+
+@dataclass
+class WhatsAppMessage:
+    to: str  # E.164
+    kind: str
+    body: str
+    content_sid: str = ""
+    content_variables: dict = field(default_factory=dict)
+    delivery_id: int | None = None
+    status_callback: str = ""
+
+
+class BaseWhatsAppBackend:
+    def open(self):
+        pass
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def send(self, message: WhatsAppMessage) -> SendResult:
+        raise NotImplementedError
+
+
+def get_whatsapp_backend(path: str | None = None, **kwargs) -> BaseWhatsAppBackend:
+    """Return an instance of the configured WhatsApp backend."""
+    return import_string(path or settings.WHATSAPP_BACKEND)(**kwargs)

@@ -1,0 +1,121 @@
+"""
+WhatsApp through Twilio's Messages API with approved templates (Content API).
+
+A message is `ContentSid` + `ContentVariables`, never a free-form `Body`: Meta refuses
+business-initiated free text outside a 24-hour customer window (Twilio error 63016).
+"""
+
+import json
+
+import requests
+from django.conf import settings
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from ..base import Outcome, SendResult, classify_http_status
+from . import BaseWhatsAppBackend, WhatsAppMessage
+
+# Twilio error codes that no retry will fix.
+PERMANENT_CODES = {
+    21211,  # invalid 'To' number
+    21214,  # 'To' number cannot be reached
+    21408,  # region not enabled
+    21610,  # recipient replied STOP
+    21612,  # cannot route to this number
+    21614,  # 'To' is not a valid mobile number
+    63003,  # channel could not find the 'To' address (no WhatsApp account)
+    63014,  # blocked by the recipient
+    63016,  # free-form message outside the 24-hour window (template needed)
+    63024,  # invalid message recipient
+    63032,  # the user cannot receive this message
+}
+# Of those, the ones that say the number itself is unusable: suppress it.
+SUPPRESS_CODES = {21211, 21214, 21610, 21614, 63003, 63014, 63024}
+TRANSIENT_CODES = {20429, 63018, 30001}  # rate limited, queue overflow
+
+
+class RebasingHttpClient(TwilioHttpClient):
+    """Sends Twilio API calls to another base URL (a test server or a proxy)."""
+
+    def __init__(self, base_url: str, **kwargs):
+        super().__init__(**kwargs)
+        self.base_url = base_url.rstrip("/")
+
+    def request(self, method, url, *args, **kwargs):
+        if url.startswith("https://"):
+            path = url.split("/", 3)[3] if url.count("/") >= 3 else ""
+            url = f"{self.base_url}/{path}"
+        return super().request(method, url, *args, **kwargs)
+
+
+class WhatsAppBackend(BaseWhatsAppBackend):
+    def __init__(self, account_sid=None, auth_token=None, from_=None, http_client=None, **kwargs):
+        self.account_sid = account_sid or settings.TWILIO_ACCOUNT_SID
+        self.auth_token = auth_token or settings.TWILIO_AUTH_TOKEN
+        self.from_ = from_ or settings.TWILIO_WHATSAPP_FROM
+        if http_client is None:
+            options = {"timeout": settings.TWILIO_TIMEOUT}
+            if settings.TWILIO_API_BASE_URL:
+                http_client = RebasingHttpClient(settings.TWILIO_API_BASE_URL, **options)
+            else:
+                http_client = TwilioHttpClient(**options)
+        self.client = Client(self.account_sid, self.auth_token, http_client=http_client)
+
+    def send(self, message: WhatsAppMessage) -> SendResult:
+        if not message.content_sid:
+            return SendResult(
+                Outcome.PERMANENT,
+                error=f"No approved WhatsApp template is configured for {message.kind!r} (TWILIO_CONTENT_SIDS).",
+                error_code="no_template",
+            )
+        sender = {"messaging_service_sid": self.from_} if self.from_.startswith("MG") else {"from_": _wa(self.from_)}
+        options = {}
+        if message.status_callback:
+            options["status_callback"] = message.status_callback
+        try:
+            created = self.client.messages.create(
+                to=_wa(message.to),
+                content_sid=message.content_sid,
+                content_variables=json.dumps(message.content_variables, ensure_ascii=False),
+                **sender,
+                **options,
+            )
+        except TwilioRestException as exc:
+            return classify_twilio_error(exc)
+        except requests.ConnectTimeout as exc:
+            return SendResult(Outcome.TRANSIENT, error=f"Could not reach Twilio: {exc}", error_code="network")
+        except requests.ConnectionError as exc:
+            reason = repr(exc)
+            reached = not any(marker in reason for marker in ("NewConnectionError", "NameResolution"))
+            outcome = Outcome.UNKNOWN if reached else Outcome.TRANSIENT
+            return SendResult(outcome, error=f"Connection to Twilio failed: {exc}", error_code="network")
+        except requests.Timeout as exc:  # the request went out; Twilio may have accepted it
+            return SendResult(Outcome.UNKNOWN, error=f"Twilio did not answer in time: {exc}", error_code="timeout")
+        if getattr(created, "error_code", None):
+            return classify_twilio_error(
+                TwilioRestException(400, "", msg=created.error_message or "", code=int(created.error_code))
+            )
+        return SendResult.sent(created.sid)
+
+
+def classify_twilio_error(exc: TwilioRestException) -> SendResult:
+    """Return how a Twilio API error is to be treated."""
+    code = exc.code
+    text = f"Twilio {exc.status} error {code}: {exc.msg}"[:2000]
+    if code in PERMANENT_CODES:
+        outcome = Outcome.PERMANENT
+    elif code in TRANSIENT_CODES:
+        outcome = Outcome.TRANSIENT
+    else:
+        outcome = classify_http_status(exc.status)
+    return SendResult(
+        outcome,
+        error=text,
+        error_code=str(code or f"http_{exc.status}"),
+        suppress=code in SUPPRESS_CODES,
+    )
+
+
+def _wa(number: str) -> str:
+    return number if number.startswith("whatsapp:") else f"whatsapp:{number}"

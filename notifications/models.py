@@ -1,0 +1,217 @@
+"""
+The one door for outgoing messages: in-app notifications, the delivery ledger, opt-outs.
+
+`Delivery` is the ledger (outbox): one row per (message, recipient, channel), unique by
+`dedupe_key` within a channel. That row, not a flag on a session or a payment, is what
+"already sent" means. See shared/DESIGN.md, "The delivery ledger".
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    WHATSAPP = "whatsapp", "WhatsApp"
+
+
+class Category(models.TextChoices):
+    """How a message may be silenced: marketing opt-outs never silence transactional mail."""
+
+    TRANSACTIONAL = "transactional", "Transactional"
+    MARKETING = "marketing", "Marketing"
+    ACCOUNT = "account", "Account"
+
+
+class Topic(models.TextChoices):
+    """What a person can opt out of on their preferences page."""
+
+    REMINDERS = "reminders", "Class reminders and course updates"
+    PAYMENTS = "payments", "Payment reminders"
+    MARKETING = "marketing", "Offers and news"
+    ACCOUNT = "account", "Account and security"  # cannot be turned off
+
+
+class Notification(models.Model):
+    """An in-app notification a user reads on their notifications page."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=64)
+    title = models.CharField(max_length=200)
+    message = models.TextField(blank=True)
+    link = models.CharField(max_length=500, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=False)
+    # One notification per event and user, whatever the channels and however often planned.
+    dedupe_key = models.CharField(max_length=255, unique=True, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-created_at", "-id"], name="notif_user_recent"),
+            # The unread badge: one index-only count.
+            models.Index(fields=["user"], condition=Q(read_at__isnull=True), name="notif_user_unread"),
+            models.Index(fields=["-created_at"], name="notif_created"),
+        ]
+
+    def __str__(self):
+        return f"{self.title} → {self.user}"
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None
+
+
+class Delivery(models.Model):
+    """One message to one recipient on one channel: the ledger row and its life cycle."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        OPENED = "opened", "Opened"
+        CLICKED = "clicked", "Clicked"
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Complained"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Unknown (check with provider)"
+        SUPPRESSED = "suppressed", "Suppressed"
+        EXPIRED = "expired", "Expired"
+        CANCELLED = "cancelled", "Cancelled"
+
+    kind = models.CharField(max_length=64)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    # kind + subject + version (e.g. the session's scheduled time) + recipient.
+    dedupe_key = models.CharField(max_length=255)
+    # The event this message belongs to, without recipient and channel (e.g.
+    # "session_24h:42@20261125T0430"); rules use it to find who has not been planned yet.
+    event_key = models.CharField(max_length=200)
+    # What the message is about, for timelines ("lms.livesession", 42).
+    subject_type = models.CharField(max_length=64, blank=True)
+    subject_id = models.BigIntegerField(null=True, blank=True)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
+    to_address = models.CharField(max_length=254, help_text="Email address or E.164 phone number.")
+    context = models.JSONField(default=dict, blank=True, help_text="What the templates are rendered with.")
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Not sent after this time.")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True)
+
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    last_error = models.TextField(blank=True)
+    # Exactly what went out, for the admin.
+    rendered_subject = models.CharField(max_length=255, blank=True)
+    rendered_text = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "dedupe_key"], name="delivery_unique_key_per_channel"),
+            models.CheckConstraint(condition=~Q(to_address=""), name="delivery_has_address"),
+        ]
+        indexes = [
+            # The dispatcher's queue: only pending rows, in due order.
+            models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="delivery_due"),
+            # Lease expiry scans only rows being sent.
+            models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="delivery_sending"),
+            models.Index(fields=["event_key", "recipient"], name="delivery_event_recipient"),
+            models.Index(fields=["subject_type", "subject_id"], name="delivery_subject"),
+            models.Index(fields=["recipient", "-created_at"], name="delivery_recipient_recent"),
+            models.Index(fields=["to_address"], name="delivery_address"),
+            models.Index(
+                fields=["provider_message_id"], condition=~Q(provider_message_id=""), name="delivery_provider_id"
+            ),
+            models.Index(fields=["kind", "status"], name="delivery_kind_status"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} → {self.to_address} ({self.get_channel_display()}, {self.status})"
+
+
+class DeliveryEvent(models.Model):
+    """A step in a delivery's history: an attempt's outcome, a provider event, a staff action."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=16, choices=Delivery.Status.choices)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["delivery", "at"], name="delivery_event_by_delivery")]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.status}"
+
+
+class Suppression(models.Model):
+    """An address that must not receive messages of a category on a channel."""
+
+    class Reason(models.TextChoices):
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Marked as spam"
+        INVALID = "invalid", "Invalid address"
+        OPTED_OUT = "opted_out", "Opted out (STOP)"
+        MANUAL = "manual", "Added by staff"
+
+    # An empty category suppresses every category (a hard bounce); "marketing" only marketing.
+    ALL_CATEGORIES = ""
+
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    address = models.CharField(max_length=254, help_text="Email address (lower case) or E.164 phone number.")
+    category = models.CharField(
+        max_length=16,
+        choices=[("", "All messages"), *Category.choices],
+        blank=True,
+        default=ALL_CATEGORIES,
+    )
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "address", "category"], name="suppression_unique"),
+        ]
+
+    def __str__(self):
+        scope = self.get_category_display().lower() if self.category else "all messages"
+        return f"{self.address} ({self.get_channel_display()}, {scope}): {self.get_reason_display()}"
+
+
+class NotificationPreference(models.Model):
+    """A user's opt-out of one topic on one channel (no row: they receive it)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="message_preferences")
+    topic = models.CharField(max_length=16, choices=Topic.choices)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "topic", "channel"], name="preference_unique"),
+        ]
+
+    def __str__(self):
+        state = "on" if self.enabled else "off"
+        return f"{self.user}: {self.get_topic_display()} by {self.get_channel_display()} {state}"

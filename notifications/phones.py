@@ -1,0 +1,29 @@
+"""Phone numbers: parse what people type, store E.164."""
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+
+def normalize_phone(value: str, *, region: str | None = None) -> str:
+    """Return `value` as an E.164 number ("+919876543210"), or raise ValidationError."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, region or settings.PHONE_DEFAULT_REGION)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError(f"“{value}” is not a phone number ({exc._msg}).", code="invalid_phone") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError(f"“{value}” is not a valid phone number.", code="invalid_phone")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def is_valid_e164(value: str) -> bool:
+    """Return True when `value` is already a valid number in E.164 form."""
+    if not value or not value.startswith("+"):
+        return False
+    try:
+        return normalize_phone(value) == value
+    except ValidationError:
+        return False

@@ -1,0 +1,84 @@
+"""Render a message kind's templates from the context stored on its delivery row."""
+
+import functools
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.template import Context, Engine
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from .kinds import MessageKind
+from .tokens import make_unsubscribe_token
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str = ""
+
+
+@functools.cache
+def _text_engine() -> Engine:
+    """The project's templates with autoescaping off, for plain-text parts."""
+    options = settings.TEMPLATES[0]
+    return Engine(dirs=[str(path) for path in options["DIRS"]], app_dirs=True, autoescape=False)
+
+
+def render_text(template_name: str, context: dict) -> str:
+    """Render a plain-text template (no HTML escaping)."""
+    return _text_engine().get_template(template_name).render(Context(context, autoescape=False)).strip()
+
+
+def absolute_url(path: str) -> str:
+    """Return `path` on this site as an absolute URL (links in messages must be absolute)."""
+    if path.startswith(("http://", "https://")):
+        return path
+    return f"{settings.SITE_URL}/{path.lstrip('/')}"
+
+
+def message_context(*, kind: MessageKind, context: dict, delivery_id: int | None) -> dict:
+    """Return the stored context plus what every message may use."""
+    full = {
+        "site_name": settings.SITE_NAME,
+        "site_url": settings.SITE_URL,
+        "kind": kind.name,
+        **context,
+    }
+    if kind.is_marketing and delivery_id is not None:
+        full["unsubscribe_url"] = unsubscribe_url(delivery_id=delivery_id)
+    return full
+
+
+def unsubscribe_url(*, delivery_id: int) -> str:
+    token = make_unsubscribe_token(delivery_id=delivery_id)
+    return absolute_url(reverse("notifications:unsubscribe", args=[token]))
+
+
+def render_email(*, kind: MessageKind, context: dict, delivery_id: int | None) -> Rendered:
+    """Render subject, text and HTML of an email."""
+    full = message_context(kind=kind, context=context, delivery_id=delivery_id)
+    subject = " ".join(render_text(f"{kind.template_dir}/subject.txt", full).split())
+    return Rendered(
+        subject=subject,
+        text=render_text(f"{kind.template_dir}/body.txt", full),
+        html=render_to_string(f"{kind.template_dir}/body.html", {**full, "subject": subject}),
+    )
+
+
+def render_whatsapp(*, kind: MessageKind, context: dict) -> tuple[str, dict]:
+    """Return the WhatsApp text (as the approved template reads) and the template's variables."""
+    full = message_context(kind=kind, context=context, delivery_id=None)
+    text = render_text(f"{kind.template_dir}/whatsapp.txt", full)
+    variables = {str(position): str(full.get(key, "")) for position, key in enumerate(kind.whatsapp_variables, 1)}
+    return text, variables
+
+
+def render_inapp(*, kind: MessageKind, context: dict) -> Rendered:
+    """Return the in-app title (the email subject) and message."""
+    full = message_context(kind=kind, context=context, delivery_id=None)
+    return Rendered(
+        subject=" ".join(render_text(f"{kind.template_dir}/subject.txt", full).split()),
+        text=render_text(f"{kind.template_dir}/inapp.txt", full),
+    )

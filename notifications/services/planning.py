@@ -1,0 +1,188 @@
+"""
+Planning: turn "this person should get this message" into ledger rows, idempotently.
+
+Runs inside the caller's transaction, so a business change and its messages commit (or roll
+back) together. Planning the same message twice, from two processes at once, or again after
+a crash, inserts nothing twice: the ledger's unique key per channel decides.
+"""
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from ..db import insert_ignoring_conflicts
+from ..kinds import INAPP, get_kind
+from ..models import Channel, Delivery, Notification
+from ..phones import is_valid_e164
+from ..rendering import render_inapp
+
+PREVIEW_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who a message is for; `user_id` is None for people without an account (leads)."""
+
+    user_id: int | None
+    email: str = ""
+    phone: str = ""
+    whatsapp_opt_in: bool = False
+    name: str = ""
+    timezone: str = ""
+    locale: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"u{self.user_id}" if self.user_id is not None else self.email.lower()
+
+
+@dataclass
+class PlannedMessage:
+    recipient: Recipient
+    # Names the event, without kind and recipient: "42@20261125T0430" for a session at a time.
+    event_key: str
+    context: dict
+    subject_type: str = ""
+    subject_id: int | None = None
+    # Where the in-app notification leads (a path on this site or an absolute URL).
+    link: str = ""
+    expires_at: datetime | None = None
+
+
+@dataclass
+class PlanResult:
+    planned: Counter = field(default_factory=Counter)  # rows made, by channel ("inapp" too)
+    skipped: Counter = field(default_factory=Counter)  # by reason
+    preview: list = field(default_factory=list)  # dry run: (kind, channel, address, event)
+    messages: int = 0
+
+    def merge(self, other: "PlanResult") -> "PlanResult":
+        self.planned.update(other.planned)
+        self.skipped.update(other.skipped)
+        self.messages += other.messages
+        self.preview.extend(other.preview[: max(0, PREVIEW_LIMIT - len(self.preview))])
+        return self
+
+    @property
+    def total(self) -> int:
+        return sum(self.planned.values())
+
+
+def full_event_key(kind: str, event_key: str) -> str:
+    return f"{kind}:{event_key}"
+
+
+def already_planned(*, kind: str, event_key, recipient=None):
+    """Return an Exists() that is true when the event was already planned for the recipient.
+
+    `event_key` and `recipient` may be expressions (OuterRef), so a rule can keep only the
+    people still to be planned in the same query that finds them.
+    """
+    if not isinstance(event_key, str):
+        raise TypeError("Pass the event key as a string; build per-row keys in the rule.")
+    return Exists(
+        Delivery.objects.filter(event_key=full_event_key(kind, event_key), recipient_id=recipient or OuterRef("pk"))
+    )
+
+
+def plan_messages(
+    *,
+    kind: str,
+    messages: Iterable[PlannedMessage],
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> PlanResult:
+    """Plan `messages` of `kind` on every channel the kind uses; return what was made and skipped.
+
+    Consumes `messages` lazily in chunks, so a rule can stream millions of recipients in
+    bounded memory with a number of queries that grows only with the number of chunks.
+    """
+    message_kind = get_kind(kind)
+    now = now or timezone.now()
+    chunk_size = settings.NOTIFICATIONS["PLAN_CHUNK_SIZE"]
+    result = PlanResult()
+    iterator = iter(messages)
+    while chunk := list(islice(iterator, chunk_size)):
+        deliveries, notifications = [], []
+        for message in chunk:
+            result.messages += 1
+            _plan_one(message_kind, message, now, deliveries, notifications, result, dry_run)
+        if dry_run:
+            continue
+        # One insert per channel so the counts of what was new are exact per channel.
+        for channel in (Channel.EMAIL, Channel.WHATSAPP):
+            rows = [d for d in deliveries if d.channel == channel]
+            made = insert_ignoring_conflicts(rows, conflict_fields=("channel", "dedupe_key"))
+            result.planned[channel] += made
+            result.skipped["already_planned"] += len(rows) - made
+        result.planned[INAPP] += insert_ignoring_conflicts(notifications, conflict_fields=("dedupe_key",))
+    return result
+
+
+def _plan_one(message_kind, message, now, deliveries, notifications, result, dry_run) -> None:
+    recipient = message.recipient
+    kind = message_kind.name
+    event_key = full_event_key(kind, message.event_key)
+    dedupe_key = f"{event_key}:{recipient.ref}"
+    context = {
+        "name": recipient.name,
+        "first_name": (recipient.name or "").split(" ")[0] or "there",
+        **message.context,
+    }
+    targets = []
+    if Channel.EMAIL in message_kind.channels:
+        if recipient.email:
+            targets.append((Channel.EMAIL, recipient.email.lower()))
+        else:
+            result.skipped["no_email"] += 1
+    if Channel.WHATSAPP in message_kind.channels:
+        if not recipient.whatsapp_opt_in:
+            result.skipped["whatsapp_not_opted_in"] += 1
+        elif not is_valid_e164(recipient.phone):
+            result.skipped["whatsapp_invalid_number"] += 1
+        else:
+            targets.append((Channel.WHATSAPP, recipient.phone))
+    for channel, address in targets:
+        if dry_run:
+            if len(result.preview) < PREVIEW_LIMIT:
+                result.preview.append((kind, channel, address, message.event_key))
+            result.planned[channel] += 1
+            continue
+        deliveries.append(
+            Delivery(
+                kind=kind,
+                channel=channel,
+                dedupe_key=dedupe_key,
+                event_key=event_key,
+                subject_type=message.subject_type,
+                subject_id=message.subject_id,
+                recipient_id=recipient.user_id,
+                to_address=address,
+                context=context,
+                next_attempt_at=now,
+                expires_at=message.expires_at,
+                created_at=now,
+            )
+        )
+    if INAPP in message_kind.channels and recipient.user_id is not None:
+        if dry_run:
+            result.planned[INAPP] += 1
+            return
+        rendered = render_inapp(kind=message_kind, context=context)
+        notifications.append(
+            Notification(
+                user_id=recipient.user_id,
+                kind=kind,
+                title=rendered.subject[:200],
+                message=rendered.text,
+                link=message.link,
+                created_at=now,
+                dedupe_key=dedupe_key,
+            )
+        )
