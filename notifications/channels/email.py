@@ -121,7 +121,8 @@ def classify_email_error(exc: Exception) -> SendResult:
 
 def _classify_network_error(exc: Exception) -> Outcome:
     """A connection that never got through is safe to retry; a lost answer is not."""
-    cause = exc if isinstance(exc, requests.RequestException) else exc.__cause__
+    # anymail re-raises requests' error as its own subclass, "from" the original.
+    cause = exc.__cause__ if isinstance(exc.__cause__, requests.RequestException) else exc
     if isinstance(cause, requests.ConnectTimeout):
         return Outcome.TRANSIENT
     if isinstance(cause, requests.ReadTimeout):
