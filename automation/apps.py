@@ -1,6 +1,17 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _sync_schedules_after_migrate(sender, **kwargs):
+    from .schedules import sync_schedules
+
+    sync_schedules()
 
 
 class AutomationConfig(AppConfig):
     name = "automation"
     verbose_name = "Automation"
+
+    def ready(self):
+        # Schedules live in code; every migrate brings django-q2's table in step with them.
+        post_migrate.connect(_sync_schedules_after_migrate, sender=self, dispatch_uid="automation.sync_schedules")

@@ -238,6 +238,19 @@ AUTOMATION_SCHEDULES = env.dict("AUTOMATION_SCHEDULES", default={})
 # Days after creation on which a pending payment is reminded ("3" once; "3,7,14" a cadence).
 PAYMENT_REMINDER_DAYS = [int(day) for day in env.list("PAYMENT_REMINDER_DAYS", default=["3"])]
 
+# --- Lead campaign ---------------------------------------------------------------------------
+# The Day 7 offer: a discount and premium resources, valid for some days after the email.
+LEAD_OFFER = {
+    "discount_percent": env.int("LEAD_OFFER_DISCOUNT_PERCENT", default=10),
+    "resources": env.list(
+        "LEAD_OFFER_RESOURCES",
+        default=["Premium resource pack: cheat sheets and project templates", "A free 1:1 career session"],
+    ),
+    "valid_days": env.int("LEAD_OFFER_VALID_DAYS", default=5),
+}
+# Signed references to a lead in campaign links stay valid this long.
+LEAD_REF_MAX_AGE_DAYS = env.int("LEAD_REF_MAX_AGE_DAYS", default=90)
+
 # --- Workers (django-q2) ---------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 Q_CLUSTER = {

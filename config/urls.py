@@ -7,5 +7,8 @@ admin.site.index_title = "Messages, courses and leads"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("", include("notifications.urls")),
+    path("", include("leads.urls")),
+    path("", include("lms.urls")),
 ]

@@ -9,6 +9,7 @@ LEAD_DAY0 = register(
         category=Category.MARKETING,
         topic=Topic.MARKETING,
         channels=(Channel.EMAIL,),
+        still_wanted="leads.campaigns.unwanted_lead_emails",
         description="Day 0: the first call-to-action email after an import.",
     )
 )
@@ -18,6 +19,7 @@ LEAD_DAY3 = register(
         category=Category.MARKETING,
         topic=Topic.MARKETING,
         channels=(Channel.EMAIL,),
+        still_wanted="leads.campaigns.unwanted_lead_emails",
         description="Day 3: “Still interested?”",
     )
 )
@@ -27,6 +29,7 @@ LEAD_DAY7 = register(
         category=Category.MARKETING,
         topic=Topic.MARKETING,
         channels=(Channel.EMAIL,),
+        still_wanted="leads.campaigns.unwanted_lead_emails",
         description="Day 7: the final offer.",
     )
 )

@@ -120,6 +120,8 @@ class Lead(models.Model):
     campaign = models.ForeignKey(LeadCampaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
     source = models.CharField(max_length=100, blank=True)
     data = models.JSONField(default=dict, blank=True, help_text="Other columns from the imported file.")
+    # Day 0: the follow-ups count their days from here.
+    first_contacted_at = models.DateTimeField(null=True, blank=True)
     last_contacted_at = models.DateTimeField(null=True, blank=True)
     follow_up_day3_sent = models.BooleanField(default=False)
     follow_up_day7_sent = models.BooleanField(default=False)
@@ -140,7 +142,7 @@ class Lead(models.Model):
         ]
         indexes = [
             models.Index(fields=["campaign", "status"], name="lead_campaign_status"),
-            models.Index(fields=["last_contacted_at"], condition=Q(status="contacted"), name="lead_follow_up_due"),
+            models.Index(fields=["first_contacted_at"], condition=Q(status="contacted"), name="lead_follow_up_due"),
         ]
 
     def __str__(self):

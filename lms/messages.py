@@ -11,6 +11,7 @@ SESSION_24H = register(
         topic=Topic.REMINDERS,
         channels=ALL,
         whatsapp_variables=("first_name", "title", "when", "join_url"),
+        still_wanted="lms.reminders.unwanted_session_reminders",
         description="A live session starts within 24 hours.",
     )
 )
@@ -20,6 +21,7 @@ SESSION_15MIN = register(
         topic=Topic.REMINDERS,
         channels=ALL,
         whatsapp_variables=("first_name", "title", "join_url"),
+        still_wanted="lms.reminders.unwanted_session_reminders",
         description="A live session starts within 15 minutes.",
     )
 )
@@ -36,6 +38,7 @@ ASSIGNMENT_DUE = register(
         name="assignment_due",
         topic=Topic.REMINDERS,
         channels=(Channel.EMAIL, INAPP),
+        still_wanted="lms.reminders.unwanted_assignment_reminders",
         description="An assignment not yet submitted is due within 48 hours.",
     )
 )
@@ -46,6 +49,7 @@ PAYMENT_REMINDER = register(
         topic=Topic.PAYMENTS,
         channels=ALL,
         whatsapp_variables=("first_name", "amount", "payment_url"),
+        still_wanted="lms.reminders.unwanted_payment_reminders",
         description="A payment has been pending for some days.",
     )
 )

@@ -44,3 +44,13 @@ def format_money(amount: Decimal | str, currency: str, *, locale: str | None = N
     pattern = Locale.parse(locale).currency_formats["standard"].pattern.split(";")[0]
     pattern = pattern.replace(".00", "").replace(".##", "")
     return format_currency(amount, currency, format=pattern, locale=locale, currency_digits=False)
+
+
+def text_table(headers: list[str], rows: list[list]) -> str:
+    """Return a left-aligned plain-text table, for commands."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
+
+    def render(cells) -> str:
+        return "  ".join(str(cell).ljust(width) for cell, width in zip(cells, widths, strict=False)).rstrip()
+
+    return "\n".join([render(headers), render("-" * width for width in widths), *(render(row) for row in rows)])

@@ -28,6 +28,9 @@ class MessageKind:
     description: str = ""
     # Dotted path of a callable(context) -> [(filename, content, mimetype)], run at send time.
     attachments: str = ""
+    # Dotted path of a callable(deliveries) -> {delivery id: reason} for messages the owning app
+    # no longer wants sent (the payment was paid, the session moved). Asked at dispatch time.
+    still_wanted: str = ""
 
     @property
     def template_dir(self) -> str:

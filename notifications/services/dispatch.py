@@ -31,6 +31,7 @@ from ..rendering import absolute_url, render_email, render_whatsapp, unsubscribe
 
 logger = logging.getLogger(__name__)
 Status = Delivery.Status
+_BLOCKED_STATUS = {"expired": Status.EXPIRED, "cancelled": Status.CANCELLED}
 
 
 @dataclass
@@ -119,7 +120,7 @@ def send_claimed_deliveries(*, deliveries: list[Delivery], now: datetime, result
         for delivery in deliveries:
             reason = blocked.get(delivery.pk) or _stale_reason(delivery, now)
             if reason:
-                status = Status.EXPIRED if reason == "expired" else Status.SUPPRESSED
+                status = _BLOCKED_STATUS.get(reason.split("_")[0], Status.SUPPRESSED)
                 _finish(delivery, status=status, now=now, detail=reason, events=events)
                 result.outcomes[status] += 1
                 result.reasons[reason] += 1
@@ -271,7 +272,7 @@ def _stale_reason(delivery: Delivery, now: datetime) -> str:
 
 
 def _blocked_reasons(deliveries: list[Delivery]) -> dict[int, str]:
-    """Return, for the rows that must not go out, why: one query per kind of check, not per row."""
+    """Return, for the rows that must not go out, why: a few queries per batch, none per row."""
     reasons: dict[int, str] = {}
     suppressed = {
         (channel, address, category): reason
@@ -288,7 +289,15 @@ def _blocked_reasons(deliveries: list[Delivery]) -> dict[int, str]:
     )
     users = get_user_model().objects.in_bulk(user_ids) if user_ids else {}
 
+    for kind_name in {d.kind for d in deliveries}:
+        kind = get_kind(kind_name)
+        if kind.still_wanted:
+            unwanted = import_string(kind.still_wanted)([d for d in deliveries if d.kind == kind_name])
+            reasons.update({pk: f"cancelled_{reason}" for pk, reason in unwanted.items()})
+
     for delivery in deliveries:
+        if delivery.pk in reasons:
+            continue
         kind = get_kind(delivery.kind)
         for category in ("", kind.category):
             reason = suppressed.get((delivery.channel, delivery.to_address, category))

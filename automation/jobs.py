@@ -1,0 +1,151 @@
+"""
+The job registry: every scheduled job, its short name, what it runs and when by default.
+
+A job's function takes `now` and `dry_run` and returns a PlanResult (planning jobs) or a
+DispatchResult (delivery). Schedules can be overridden per job with AUTOMATION_SCHEDULES,
+e.g. "payment_reminders=daily@09:30,session_reminders_24h=every:5".
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+from notifications.selectors import count_due_deliveries
+from notifications.services.dispatch import DispatchResult, dispatch_due_deliveries
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """Every N minutes, or daily at HH:MM UTC."""
+
+    every_minutes: int | None = None
+    daily_at: dt.time | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "ScheduleSpec":
+        kind, _, value = text.strip().partition(":") if text.startswith("every") else text.strip().partition("@")
+        try:
+            if kind == "every":
+                minutes = int(value)
+                if minutes < 1:
+                    raise ValueError
+                return cls(every_minutes=minutes)
+            if kind == "daily":
+                return cls(daily_at=dt.time.fromisoformat(value))
+        except ValueError:
+            pass
+        raise ImproperlyConfigured(f"Cannot read the schedule {text!r}: use 'every:MINUTES' or 'daily@HH:MM' (UTC).")
+
+    def __str__(self) -> str:
+        if self.every_minutes == 1:
+            return "every minute"
+        if self.every_minutes and self.every_minutes % 60 == 0:
+            return f"every {self.every_minutes // 60} h"
+        if self.every_minutes:
+            return f"every {self.every_minutes} min"
+        return f"daily at {self.daily_at:%H:%M} UTC"
+
+    def next_run(self, *, after: dt.datetime) -> dt.datetime:
+        """Return the first run time strictly after `after` (aligned to the interval or the time of day)."""
+        after = after.astimezone(dt.UTC)
+        if self.every_minutes:
+            step = self.every_minutes * 60
+            epoch = int(after.timestamp())
+            return dt.datetime.fromtimestamp((epoch // step + 1) * step, dt.UTC)
+        candidate = dt.datetime.combine(after.date(), self.daily_at, tzinfo=dt.UTC)
+        return candidate if candidate > after else candidate + dt.timedelta(days=1)
+
+    @property
+    def interval(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.every_minutes) if self.every_minutes else dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    short_name: str
+    function: str  # dotted path
+    default_schedule: str
+    description: str
+
+    @property
+    def schedule(self) -> ScheduleSpec:
+        return ScheduleSpec.parse(settings.AUTOMATION_SCHEDULES.get(self.name, self.default_schedule))
+
+    def run(self, *, now: dt.datetime, dry_run: bool):
+        return import_string(self.function)(now=now, dry_run=dry_run)
+
+
+JOBS: tuple[Job, ...] = (
+    Job(
+        "session_reminders_24h",
+        "session_24h",
+        "lms.reminders.plan_session_reminders_24h",
+        "every:10",
+        "“Starts Tomorrow” to students of sessions 24 h away or less (not under 1 h).",
+    ),
+    Job(
+        "session_reminders_15min",
+        "session_15min",
+        "lms.reminders.plan_session_reminders_15min",
+        "every:5",
+        "“Starting Soon” to students of sessions 15 minutes away or less.",
+    ),
+    Job(
+        "recording_notifications",
+        "recordings",
+        "lms.reminders.plan_recording_notifications",
+        "every:30",
+        "“Recording Available” when a recording is made visible to students.",
+    ),
+    Job(
+        "assignment_reminders",
+        "assignments",
+        "lms.reminders.plan_assignment_reminders",
+        "every:360",
+        "“Assignment Due Soon” to students who have not submitted, 48 h before the deadline.",
+    ),
+    Job(
+        "payment_reminders",
+        "payments",
+        "lms.reminders.plan_payment_reminders",
+        "daily@10:00",
+        "“Payment Reminder” for payments pending 3 days or more.",
+    ),
+    Job(
+        "lead_follow_ups",
+        "leads",
+        "leads.campaigns.plan_lead_follow_ups",
+        "daily@09:00",
+        "Day 3 and Day 7 campaign emails to leads that have not converted.",
+    ),
+    Job(
+        "deliver_messages",
+        "deliver",
+        "automation.jobs.deliver_messages",
+        "every:1",
+        "Sends every due message in the delivery ledger.",
+    ),
+)
+BY_NAME = {job.name: job for job in JOBS} | {job.short_name: job for job in JOBS}
+
+
+def get_job(name: str) -> Job:
+    """Return the job called `name` (full or short name)."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        names = ", ".join(f"{job.short_name} ({job.name})" for job in JOBS)
+        raise LookupError(f"There is no job {name!r}. Jobs: {names}, or all.") from None
+
+
+def deliver_messages(*, now: dt.datetime, dry_run: bool = False):
+    """The delivery job: dispatch the ledger's due rows (a dry run only counts them)."""
+    if dry_run:
+        result = DispatchResult()
+        result.outcomes["due"] = count_due_deliveries(now=now)
+        return result
+    return dispatch_due_deliveries(now=now)
