@@ -1,0 +1,82 @@
+"""End to end: a real `manage.py qcluster` process works a due schedule and logs the job."""
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django_q.models import Schedule
+
+from automation.models import JobExecutionLog
+from automation.schedules import sync_schedules
+
+ROOT = Path(settings.BASE_DIR)
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    return (
+        f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
+def _run_cluster_until_logged(tmp_path, extra_env: dict) -> JobExecutionLog:
+    sync_schedules()
+    Schedule.objects.filter(name="payment_reminders").update(next_run=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "DJANGO_ENV": "test",
+        "MOCK_MODE": "true",
+        "EMAIL_FILE_PATH": str(tmp_path / "mail"),
+        "WHATSAPP_FILE_PATH": str(tmp_path / "whatsapp"),
+        "Q_WORKERS": "1",
+        "Q_POLL": "0.2",
+        **extra_env,
+    }
+    log_file = open(tmp_path / "qcluster.log", "w")
+    cluster = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 90  # django-q2's guard runs the scheduler every 30 s
+        while time.monotonic() < deadline:
+            log = JobExecutionLog.objects.filter(job_name="payment_reminders", trigger="schedule").first()
+            if log and log.status != "running":
+                return log
+            assert cluster.poll() is None, (tmp_path / "qcluster.log").read_text()
+            time.sleep(0.5)
+        pytest.fail("qcluster did not run the due schedule in time:\n" + (tmp_path / "qcluster.log").read_text())
+    finally:
+        cluster.send_signal(signal.SIGTERM)
+        try:
+            cluster.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            cluster.kill()
+        log_file.close()
+
+
+def test_qcluster_with_the_orm_broker_runs_a_due_schedule(tmp_path):
+    log = _run_cluster_until_logged(tmp_path, {"REDIS_URL": ""})
+    assert log.status == "success"
+
+
+def test_qcluster_with_the_redis_broker_runs_a_due_schedule(tmp_path):
+    redis_url = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+    import redis
+
+    try:
+        redis.Redis.from_url(redis_url).ping()
+    except redis.ConnectionError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"Redis is not running at {redis_url}")
+    log = _run_cluster_until_logged(tmp_path, {"REDIS_URL": redis_url})
+    assert log.status == "success"
