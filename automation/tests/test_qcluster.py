@@ -41,26 +41,29 @@ def _run_cluster_until_logged(tmp_path, extra_env: dict) -> JobExecutionLog:
         "Q_POLL": "0.2",
         **extra_env,
     }
-    log_file = open(tmp_path / "qcluster.log", "w")
-    cluster = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
-    )
-    try:
-        deadline = time.monotonic() + 90  # django-q2's guard runs the scheduler every 30 s
-        while time.monotonic() < deadline:
-            log = JobExecutionLog.objects.filter(job_name="payment_reminders", trigger="schedule").first()
-            if log and log.status != "running":
-                return log
-            assert cluster.poll() is None, (tmp_path / "qcluster.log").read_text()
-            time.sleep(0.5)
-        pytest.fail("qcluster did not run the due schedule in time:\n" + (tmp_path / "qcluster.log").read_text())
-    finally:
-        cluster.send_signal(signal.SIGTERM)
+    with open(tmp_path / "qcluster.log", "w") as log_file:
+        cluster = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
+        )
         try:
-            cluster.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            cluster.kill()
-        log_file.close()
+            return _wait_for_log(cluster, tmp_path)
+        finally:
+            cluster.send_signal(signal.SIGTERM)
+            try:
+                cluster.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                cluster.kill()
+
+
+def _wait_for_log(cluster, tmp_path) -> JobExecutionLog:
+    deadline = time.monotonic() + 90  # django-q2's guard runs the scheduler every 30 s
+    while time.monotonic() < deadline:
+        log = JobExecutionLog.objects.filter(job_name="payment_reminders", trigger="schedule").first()
+        if log and log.status != "running":
+            return log
+        assert cluster.poll() is None, (tmp_path / "qcluster.log").read_text()
+        time.sleep(0.5)
+    pytest.fail("qcluster did not run the due schedule in time:\n" + (tmp_path / "qcluster.log").read_text())
 
 
 def test_qcluster_with_the_orm_broker_runs_a_due_schedule(tmp_path):
