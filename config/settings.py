@@ -226,6 +226,8 @@ NOTIFICATIONS = {
     "SENDING_LEASE_SECONDS": env.int("NOTIFICATIONS_SENDING_LEASE_SECONDS", default=300),
     # Rows claimed per dispatch batch.
     "DISPATCH_BATCH_SIZE": env.int("NOTIFICATIONS_DISPATCH_BATCH_SIZE", default=100),
+    # Soft bounces to one address before it is suppressed (hard bounces suppress at once).
+    "SOFT_BOUNCE_LIMIT": env.int("NOTIFICATIONS_SOFT_BOUNCE_LIMIT", default=3),
     # Rows per INSERT when planning.
     "PLAN_CHUNK_SIZE": env.int("NOTIFICATIONS_PLAN_CHUNK_SIZE", default=2000),
 }

@@ -8,6 +8,7 @@ admin.site.index_title = "Messages, courses and leads"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("anymail/", include("anymail.urls")),  # /anymail/<esp>/tracking/
     path("", include("notifications.urls")),
     path("", include("leads.urls")),
     path("", include("lms.urls")),

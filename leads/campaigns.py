@@ -195,6 +195,7 @@ def track_lead_conversion(
 
 def unwanted_lead_emails(deliveries) -> dict[int, str]:
     """Campaign emails to leads that converted, unsubscribed or bounced since they were planned."""
+    deliveries = [d for d in deliveries if d.subject_type == "leads.lead"]
     stopped = dict(
         Lead.objects.filter(pk__in={d.subject_id for d in deliveries})
         .exclude(status__in=[Lead.Status.NEW, Lead.Status.CONTACTED])

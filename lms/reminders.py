@@ -294,6 +294,7 @@ def plan_payment_reminders(*, now: dt.datetime, dry_run: bool = False) -> PlanRe
 
 def unwanted_session_reminders(deliveries) -> dict[int, str]:
     """Reminders for sessions that were cancelled or moved since they were planned."""
+    deliveries = [d for d in deliveries if d.subject_type == "lms.livesession"]
     sessions = LiveSession.objects.in_bulk({d.subject_id for d in deliveries})
     unwanted = {}
     for delivery in deliveries:
@@ -307,6 +308,7 @@ def unwanted_session_reminders(deliveries) -> dict[int, str]:
 
 def unwanted_assignment_reminders(deliveries) -> dict[int, str]:
     """Reminders to students who have submitted since they were planned."""
+    deliveries = [d for d in deliveries if d.subject_type == "lms.assignment"]
     submitted = set(
         Submission.objects.filter(
             assignment_id__in={d.subject_id for d in deliveries}, student_id__in={d.recipient_id for d in deliveries}
@@ -317,6 +319,7 @@ def unwanted_assignment_reminders(deliveries) -> dict[int, str]:
 
 def unwanted_payment_reminders(deliveries) -> dict[int, str]:
     """Reminders for payments that are no longer pending (paid, failed, refunded)."""
+    deliveries = [d for d in deliveries if d.subject_type == "lms.payment"]
     pending = set(
         Payment.objects.filter(pk__in={d.subject_id for d in deliveries}, status=Payment.Status.PENDING).values_list(
             "pk", flat=True

@@ -35,7 +35,7 @@ def plan_session_reminder(user, *, event="42@20261125T0430", now=NOW, expires_at
                     "day_phrase": "tomorrow",
                     "join_url": "https://meet.example.com/python",
                 },
-                subject_type="lms.livesession",
+                subject_type="tests.event",
                 subject_id=42,
                 link="https://meet.example.com/python",
                 expires_at=expires_at,

@@ -1,0 +1,56 @@
+"""Twilio's message status callbacks, verified with X-Twilio-Signature, into provider events."""
+
+from django.conf import settings
+from django.http import HttpResponse, HttpResponseForbidden
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from twilio.request_validator import RequestValidator
+
+from ...models import Channel, Delivery
+from ...rendering import absolute_url
+from ...services.feedback import ProviderEvent, apply_provider_event
+from .twilio import SUPPRESS_CODES
+
+Status = Delivery.Status
+STATUS_FOR = {
+    "sent": Status.SENT,
+    "delivered": Status.DELIVERED,
+    "read": Status.OPENED,
+    "failed": Status.FAILED,
+    "undelivered": Status.FAILED,
+}
+
+
+def _public_url(request) -> str:
+    # Twilio signs the URL it was given, not the one Django sees behind a proxy.
+    return settings.TWILIO_STATUS_CALLBACK_URL or absolute_url(request.path)
+
+
+@csrf_exempt
+@require_POST
+def twilio_status_callback(request):
+    """Record a WhatsApp message's status; forged or unsigned requests get 403."""
+    signature = request.headers.get("X-Twilio-Signature", "")
+    token = settings.TWILIO_AUTH_TOKEN
+    if (
+        not token
+        or not signature
+        or not RequestValidator(token).validate(_public_url(request), request.POST, signature)
+    ):
+        return HttpResponseForbidden("Invalid Twilio signature.")
+    status = STATUS_FOR.get(request.POST.get("MessageStatus", ""))
+    if status is None:
+        return HttpResponse(status=200)  # queued, accepted, sending: nothing to record yet
+    code = request.POST.get("ErrorCode", "")
+    apply_provider_event(
+        event=ProviderEvent(
+            channel=Channel.WHATSAPP,
+            status=status,
+            provider_message_id=request.POST.get("MessageSid", ""),
+            detail=f"Twilio status {request.POST.get('MessageStatus')}" + (f", error {code}" if code else ""),
+            error_code=code,
+            suppress=code.isdigit() and int(code) in SUPPRESS_CODES,
+            address=request.POST.get("To", "").removeprefix("whatsapp:"),
+        )
+    )
+    return HttpResponse(status=200)

@@ -1,0 +1,131 @@
+"""
+Provider feedback: delivery, opens, bounces and complaints move a delivery forward, never back.
+
+Channels translate their provider's webhook into a ProviderEvent; this module knows nothing of
+anymail or Twilio. Duplicate and out-of-order events apply once: a late "delivered" never
+undoes "bounced", and a repeated "bounced" adds nothing.
+"""
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import Delivery, DeliveryEvent, Suppression
+from .dispatch import suppress_address
+
+logger = logging.getLogger(__name__)
+Status = Delivery.Status
+
+# How far along a delivery is; an event only ever moves it to a higher rank.
+RANK = {
+    Status.PENDING: 0,
+    Status.SENDING: 0,
+    Status.UNKNOWN: 0,
+    Status.EXPIRED: 0,
+    Status.CANCELLED: 0,
+    Status.SUPPRESSED: 0,
+    Status.SENT: 1,
+    Status.DELIVERED: 2,
+    Status.OPENED: 3,
+    Status.CLICKED: 4,
+    Status.FAILED: 5,
+    Status.BOUNCED: 6,
+    Status.COMPLAINED: 7,
+}
+TIMESTAMPS = {
+    Status.SENT: "sent_at",
+    Status.DELIVERED: "delivered_at",
+    Status.OPENED: "opened_at",
+    Status.CLICKED: "clicked_at",
+}
+
+
+@dataclass(frozen=True)
+class ProviderEvent:
+    channel: str
+    status: str  # one of Delivery.Status: sent, delivered, opened, clicked, failed, bounced, complained
+    delivery_id: int | None = None
+    provider_message_id: str = ""
+    occurred_at: dt.datetime | None = None
+    detail: str = ""
+    error_code: str = ""
+    soft: bool = False  # a soft (temporary) bounce
+    suppress: bool = False  # the provider says the address is unusable (invalid number, STOP)
+    address: str = ""
+
+
+@transaction.atomic
+def apply_provider_event(*, event: ProviderEvent) -> Delivery | None:
+    """Apply one provider event to its delivery; return it, or None when no delivery matches."""
+    rows = Delivery.objects.select_for_update()
+    delivery = None
+    if event.delivery_id:
+        delivery = rows.filter(pk=event.delivery_id, channel=event.channel).first()
+    if delivery is None and event.provider_message_id:
+        delivery = rows.filter(provider_message_id=event.provider_message_id, channel=event.channel).first()
+    if delivery is None:
+        logger.info("No delivery for %s event %s (%s)", event.channel, event.status, event.provider_message_id)
+        return None
+    at = event.occurred_at or timezone.now()
+    address = event.address or delivery.to_address
+    status = event.status
+    label = f"Provider reported {status}" + (" (soft bounce)" if event.soft else "")
+    detail = f"{label}: {event.detail}".strip(": ")[:2000]
+
+    if _already_recorded(delivery, status, detail):
+        return delivery
+
+    updates = {}
+    field = TIMESTAMPS.get(status)
+    if field and getattr(delivery, field) is None:
+        updates[field] = at
+    if event.provider_message_id and not delivery.provider_message_id:
+        updates["provider_message_id"] = event.provider_message_id
+    soft_bounce = status == Status.BOUNCED and event.soft
+    # A row still being sent is left to its worker; a soft bounce is not final.
+    if delivery.status != Status.SENDING and not soft_bounce and RANK[status] > RANK[delivery.status]:
+        updates["status"] = status
+        if status in (Status.FAILED, Status.BOUNCED, Status.COMPLAINED):
+            updates["error_code"] = event.error_code or status
+            updates["last_error"] = event.detail[:2000]
+    if updates:
+        for key, value in updates.items():
+            setattr(delivery, key, value)
+        delivery.save(update_fields=[*updates, "updated_at"])
+    DeliveryEvent.objects.create(delivery=delivery, at=at, status=status, detail=detail)
+    _suppress_if_needed(delivery, event, address, soft_bounce)
+    return delivery
+
+
+def _already_recorded(delivery: Delivery, status: str, detail: str) -> bool:
+    return delivery.events.filter(status=status, detail=detail).exists()
+
+
+def _suppress_if_needed(delivery: Delivery, event: ProviderEvent, address: str, soft_bounce: bool) -> None:
+    if event.status == Status.COMPLAINED:
+        suppress_address(
+            channel=delivery.channel, address=address, reason=Suppression.Reason.COMPLAINED, detail=event.detail
+        )
+    elif event.status == Status.BOUNCED and not soft_bounce:
+        suppress_address(
+            channel=delivery.channel, address=address, reason=Suppression.Reason.BOUNCED, detail=event.detail
+        )
+    elif soft_bounce:
+        limit = settings.NOTIFICATIONS.get("SOFT_BOUNCE_LIMIT", 3)
+        soft = DeliveryEvent.objects.filter(
+            delivery__channel=delivery.channel, delivery__to_address=address, detail__contains="(soft bounce)"
+        ).count()
+        if soft >= limit:
+            suppress_address(
+                channel=delivery.channel,
+                address=address,
+                reason=Suppression.Reason.BOUNCED,
+                detail=f"{soft} soft bounces: {event.detail}",
+            )
+    elif event.suppress:
+        reason = Suppression.Reason.OPTED_OUT if event.error_code == "21610" else Suppression.Reason.INVALID
+        suppress_address(channel=delivery.channel, address=address, reason=reason, detail=event.detail)
