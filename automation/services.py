@@ -6,7 +6,6 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from django.db import close_old_connections
 from django.utils import timezone
 
 from notifications.services.dispatch import DispatchResult
@@ -83,7 +82,6 @@ def run_job(
             logger.exception("Job %s failed", job.name)
             outcome = JobOutcome(job=job, status=Status.FAILED, error=f"{type(exc).__name__}: {exc}")
             metadata = {"traceback": traceback.format_exc()[-4000:]}
-            close_old_connections()
         else:
             records, counts = summarize(result)
             outcome = JobOutcome(

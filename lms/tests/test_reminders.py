@@ -133,7 +133,7 @@ def test_rescheduling_a_session_rearms_its_reminders_and_drops_the_old_ones(cour
     emails = Delivery.objects.filter(channel="email").order_by("id")
     assert [d.status for d in emails] == [Status.CANCELLED, Status.SENT]
     assert len(mail.outbox) == 1
-    assert "8:30 am IST" in mail.outbox[0].body  # the new time: 02:30 UTC
+    assert "8:00 am IST" in mail.outbox[0].body  # the new time: 02:30 UTC
 
 
 def test_a_cancelled_session_sends_no_reminder(course, student):
