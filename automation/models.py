@@ -24,6 +24,7 @@ class JobExecutionLog(models.Model):
 
     class Meta:
         verbose_name = "job run"
+        permissions = [("run_job", "Can run jobs now from the admin")]
         ordering = ["-started_at", "-id"]
         indexes = [
             models.Index(fields=["job_name", "-started_at"], name="joblog_name_started"),

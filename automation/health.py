@@ -1,0 +1,93 @@
+"""Is the automation healthy? Each job succeeded recently, none failed last, the queue is moving."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Max, Q
+
+from notifications.selectors import count_due_deliveries, oldest_due_delivery_at
+
+from .jobs import JOBS, Job
+from .models import JobExecutionLog
+
+Status = JobExecutionLog.Status
+
+
+@dataclass
+class JobHealth:
+    job: Job
+    last_success: dt.datetime | None
+    last_status: str
+    last_error: str
+    problem: str = ""
+
+
+@dataclass
+class Health:
+    jobs: list[JobHealth]
+    due_deliveries: int
+    oldest_due_at: dt.datetime | None
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def job_states(*, names: list[str] | None = None) -> dict[str, dict]:
+    """Return, per job name, its last success time and its last run (status, error, start)."""
+    wanted = names or [job.name for job in JOBS]
+    last_success = dict(
+        JobExecutionLog.objects.filter(job_name__in=wanted, status=Status.SUCCESS, dry_run=False)
+        .values("job_name")
+        .annotate(at=Max("started_at"))
+        .values_list("job_name", "at")
+    )
+    states = {name: {"last_success": last_success.get(name), "last": None} for name in wanted}
+    # The latest finished run of each job: one small query per job over an index.
+    for name in wanted:
+        states[name]["last"] = (
+            JobExecutionLog.objects.filter(job_name=name, dry_run=False)
+            .filter(~Q(status=Status.RUNNING))
+            .order_by("-started_at", "-id")
+            .values("status", "error_message", "started_at")
+            .first()
+        )
+    return states
+
+
+def check_health(*, now: dt.datetime, max_delivery_lag: dt.timedelta) -> Health:
+    """Return the automation's health and every problem found, in words an operator can act on."""
+    states = job_states()
+    problems, jobs = [], []
+    for job in JOBS:
+        state = states[job.name]
+        last = state["last"] or {}
+        health = JobHealth(job, state["last_success"], last.get("status", "never run"), last.get("error_message", ""))
+        limit = 2 * job.schedule.interval
+        if last.get("status") == Status.FAILED:
+            health.problem = f"its last run failed: {health.last_error or 'no error recorded'}"
+        elif health.last_success is None:
+            health.problem = "it has never succeeded"
+        elif now - health.last_success > limit:
+            ago = now - health.last_success
+            health.problem = f"no success for {_words(ago)} (expected every {job.schedule})"
+        if health.problem:
+            problems.append(f"{job.name}: {health.problem}")
+        jobs.append(health)
+    due = count_due_deliveries(now=now)
+    oldest = oldest_due_delivery_at(now=now)
+    if oldest and now - oldest > max_delivery_lag:
+        problems.append(
+            f"deliveries: {due} waiting, the oldest for {_words(now - oldest)} (limit {_words(max_delivery_lag)}); "
+            "is the worker running?"
+        )
+    return Health(jobs=jobs, due_deliveries=due, oldest_due_at=oldest, problems=problems)
+
+
+def _words(delta: dt.timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = minutes // 60
+    return f"{hours} h" if hours < 48 else f"{hours // 24} days"

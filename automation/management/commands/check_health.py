@@ -1,0 +1,47 @@
+import datetime as dt
+import sys
+
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from automation.health import check_health
+from notifications.formatting import text_table
+
+
+class Command(BaseCommand):
+    help = (
+        "Exit 0 when every job succeeded within twice its interval, none failed last and deliveries are "
+        "moving; otherwise print why and exit 1 (for cron or a monitoring system)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--max-delivery-lag",
+            type=int,
+            default=15,
+            metavar="MINUTES",
+            help="Alert when a due delivery has waited longer than this (default 15).",
+        )
+        parser.add_argument("--quiet", action="store_true", help="Print only problems.")
+
+    def handle(self, *args, max_delivery_lag, quiet, **options):
+        now = timezone.now()
+        health = check_health(now=now, max_delivery_lag=dt.timedelta(minutes=max_delivery_lag))
+        if not quiet:
+            rows = [
+                [
+                    item.job.name,
+                    str(item.job.schedule),
+                    item.last_status,
+                    f"{item.last_success:%Y-%m-%d %H:%M} UTC" if item.last_success else "never",
+                    item.problem or "ok",
+                ]
+                for item in health.jobs
+            ]
+            self.stdout.write(text_table(["Job", "Schedule", "Last run", "Last success", "Health"], rows))
+            self.stdout.write(f"Deliveries waiting: {health.due_deliveries}")
+        if health.ok:
+            self.stdout.write(self.style.SUCCESS("OK: automation is healthy."))
+            return
+        self.stderr.write("UNHEALTHY:\n" + "\n".join(f"- {problem}" for problem in health.problems))
+        sys.exit(1)

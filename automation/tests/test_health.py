@@ -1,0 +1,66 @@
+"""check_health: a non-zero exit and a readable reason when something is wrong."""
+
+import datetime as dt
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from automation.jobs import JOBS
+from automation.models import JobExecutionLog
+from automation.services import run_jobs
+from notifications.models import Delivery
+
+pytestmark = pytest.mark.django_db
+
+
+def health(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("check_health")
+        raise SystemExit(0)
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out + captured.err
+
+
+def test_healthy_after_every_job_ran(capsys):
+    list(run_jobs(names=["all"]))
+    code, output = health(capsys)
+    assert code == 0, output
+    assert "OK: automation is healthy." in output
+
+
+def test_a_job_that_never_ran_or_stopped_running_is_reported(capsys):
+    list(run_jobs(names=["all"]))
+    JobExecutionLog.objects.filter(job_name="session_reminders_15min").update(
+        started_at=timezone.now() - dt.timedelta(minutes=11)
+    )
+    JobExecutionLog.objects.filter(job_name="payment_reminders").delete()
+
+    code, output = health(capsys)
+    assert code == 1
+    assert "session_reminders_15min: no success for 11 min (expected every 5 min)" in output
+    assert "payment_reminders: it has never succeeded" in output
+
+
+def test_a_failed_last_run_is_reported_with_its_error(capsys):
+    list(run_jobs(names=["all"]))
+    JobExecutionLog.objects.create(job_name="lead_follow_ups", status="failed", error_message="RuntimeError: boom")
+    code, output = health(capsys)
+    assert code == 1
+    assert "lead_follow_ups: its last run failed: RuntimeError: boom" in output
+
+
+def test_a_delivery_backlog_older_than_the_threshold_is_reported(capsys):
+    list(run_jobs(names=["all"]))
+    Delivery.objects.create(
+        kind="payment_reminder",
+        channel="email",
+        dedupe_key="k",
+        event_key="e",
+        to_address="a@example.com",
+        next_attempt_at=timezone.now() - dt.timedelta(minutes=40),
+    )
+    code, output = health(capsys)
+    assert code == 1
+    assert "deliveries: 1 waiting, the oldest for 40 min (limit 15 min); is the worker running?" in output
+    assert len(JOBS) == 7

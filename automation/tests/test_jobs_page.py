@@ -1,0 +1,56 @@
+"""The jobs page in the admin: schedules, last runs, backlog, and Run now for permitted staff."""
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from automation.jobs import JOBS
+from automation.models import JobExecutionLog
+from automation.schedules import sync_schedules
+from lms.tests.factories import StaffUserFactory
+
+pytestmark = pytest.mark.django_db
+URL = "/admin/automation/jobs/"
+
+
+def staff_with(*codenames):
+    user = StaffUserFactory()
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="automation", codename__in=codenames))
+    return user
+
+
+def test_staff_see_every_job_with_schedule_and_next_run(client):
+    sync_schedules()
+    client.force_login(staff_with("view_jobexecutionlog", "run_job"))
+    response = client.get(URL)
+    assert response.status_code == 200
+    page = response.content.decode()
+    for job in JOBS:
+        assert job.name in page
+    assert "every 10 min" in page and "daily at 10:00 UTC" in page
+    assert "Run now" in page
+
+
+def test_run_now_runs_the_job_and_logs_who_asked(client):
+    user = staff_with("view_jobexecutionlog", "run_job")
+    client.force_login(user)
+    response = client.post(URL, {"job": "payment_reminders"}, follow=True)
+    assert "payment_reminders: success" in response.content.decode()
+    assert JobExecutionLog.objects.get(job_name="payment_reminders").trigger == f"admin:{user.email}"
+
+
+def test_staff_without_the_permission_cannot_run_a_job_even_with_a_forged_post(client):
+    client.force_login(staff_with("view_jobexecutionlog"))
+    page = client.get(URL).content.decode()
+    assert "Run now" not in page
+    assert client.post(URL, {"job": "payment_reminders"}).status_code == 403
+    assert not JobExecutionLog.objects.exists()
+
+
+def test_staff_who_cannot_see_the_job_log_cannot_open_the_page(client):
+    client.force_login(staff_with())
+    assert client.get(URL).status_code == 403
+
+
+def test_anonymous_visitors_are_sent_to_the_admin_login(client):
+    response = client.get(URL)
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
