@@ -71,7 +71,7 @@ def check_health(*, now: dt.datetime, max_delivery_lag: dt.timedelta) -> Health:
             health.problem = "it has never succeeded"
         elif now - health.last_success > limit:
             ago = now - health.last_success
-            health.problem = f"no success for {_words(ago)} (expected every {job.schedule})"
+            health.problem = f"no success for {_words(ago)} (expected {job.schedule})"
         if health.problem:
             problems.append(f"{job.name}: {health.problem}")
         jobs.append(health)

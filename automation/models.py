@@ -19,7 +19,7 @@ class JobExecutionLog(models.Model):
     records_processed = models.PositiveIntegerField(default=0)
     error_message = models.TextField(blank=True)
     metadata = models.JSONField(default=dict, blank=True)
-    trigger = models.CharField(max_length=32, blank=True, help_text="schedule, command, admin")
+    trigger = models.CharField(max_length=200, blank=True, help_text="schedule, command, or admin:<who>")
     dry_run = models.BooleanField(default=False)
 
     class Meta:

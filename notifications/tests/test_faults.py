@@ -1,0 +1,106 @@
+"""Fault injection over real HTTP and real processes: crashes and concurrent workers never duplicate."""
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from notifications.models import Delivery
+from notifications.services.dispatch import dispatch_due_deliveries
+from notifications.services.planning import PlannedMessage, Recipient, plan_messages
+from tests.fakes import FakeProvider, Reply, postmark_ok
+
+ROOT = Path(settings.BASE_DIR)
+Status = Delivery.Status
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def plan_payment_emails(count: int) -> None:
+    plan_messages(
+        kind="payment_reminder",
+        messages=(
+            PlannedMessage(
+                recipient=Recipient(user_id=None, email=f"payer{i}@example.com", name=f"Payer {i}"),
+                event_key=f"fault-{i}",
+                context={"amount": "₹5,000", "payment_url": "https://pay.example.com/x"},
+                subject_type="tests.event",
+                subject_id=i,
+            )
+            for i in range(count)
+        ),
+    )
+
+
+def worker_env(provider: FakeProvider) -> dict:
+    db = connection.settings_dict
+    return {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}",
+        "DJANGO_ENV": "test",
+        "MOCK_MODE": "false",
+        "POSTMARK_SERVER_TOKEN": "fault-test",
+        "POSTMARK_API_URL": provider.url + "/",
+        "WHATSAPP_BACKEND": "notifications.channels.whatsapp.locmem.WhatsAppBackend",
+        "NOTIFICATIONS_DISPATCH_BATCH_SIZE": "25",
+    }
+
+
+def test_a_worker_killed_between_the_provider_call_and_recording_it_causes_no_duplicate():
+    plan_payment_emails(1)
+    with FakeProvider(default=postmark_ok) as provider:
+        provider.queue(Reply(200, {"ErrorCode": 0, "Message": "OK", "MessageID": "m1", "To": "x"}, delay=20))
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "run_reminders", "deliver"],
+            cwd=ROOT,
+            env=worker_env(provider),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while not provider.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert provider.requests, "the worker never called the provider"
+        worker.send_signal(signal.SIGKILL)  # the provider has the message; we never hear back
+        worker.wait(timeout=10)
+
+        delivery = Delivery.objects.get()
+        assert delivery.status == Status.SENDING
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.NOTIFICATIONS["SENDING_LEASE_SECONDS"] + 1)
+        settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "fault-test", "POSTMARK_API_URL": provider.url + "/"}
+        settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+        dispatch_due_deliveries(now=later)
+        dispatch_due_deliveries(now=later + dt.timedelta(hours=1))
+
+        delivery.refresh_from_db()
+        assert delivery.status == Status.UNKNOWN
+        assert len(provider.requests) == 1
+
+
+def test_two_dispatch_processes_over_a_thousand_deliveries_send_each_exactly_once():
+    plan_payment_emails(1000)
+    with FakeProvider(default=postmark_ok, latency=0.002) as provider:
+        command = [sys.executable, "manage.py", "run_reminders", "deliver"]
+        workers = [
+            subprocess.Popen(
+                command, cwd=ROOT, env=worker_env(provider), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+            for _ in range(2)
+        ]
+        outputs = [worker.communicate(timeout=300)[0].decode() for worker in workers]
+        assert all(worker.returncode == 0 for worker in workers), outputs
+
+        delivery_ids = Counter(request.json()["Metadata"]["delivery_id"] for request in provider.requests)
+    assert len(delivery_ids) == 1000
+    assert max(delivery_ids.values()) == 1
+    assert Delivery.objects.filter(status=Status.SENT).count() == 1000
+    # Both workers took a share of the work.
+    assert all("deliver_messages" in output for output in outputs)
