@@ -1,0 +1,279 @@
+"""Admin for lead imports, campaigns, CTA submissions and the CRM trail."""
+
+from django.contrib import admin
+
+from notifications.admin import ReadOnlyAdminMixin, ReadOnlyInline, changelist_link, pretty_json
+from notifications.formatting import format_money
+
+from .models import CrmActivity, CTASubmission, ImportBatch, Lead, LeadCampaign, WelcomeCall
+
+# --- Imports and campaigns -------------------------------------------------------------------
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Batches are made by `import_leads`; their counts and report are a record, not a form."""
+
+    list_display = (
+        "id",
+        "filename",
+        "source",
+        "status",
+        "total_rows",
+        "created_count",
+        "duplicate_count",
+        "invalid_count",
+        "uploaded_by",
+        "created_at",
+    )
+    list_display_links = ("id", "filename")
+    list_filter = ("status", "created_at")
+    list_select_related = ("uploaded_by",)
+    search_fields = ("filename", "source")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    fields = (
+        "filename",
+        "source",
+        "uploaded_by",
+        "status",
+        "total_rows",
+        "created_count",
+        "duplicate_count",
+        "invalid_count",
+        "created_at",
+        "leads_link",
+        "report_json",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="leads")
+    def leads_link(self, obj):
+        return changelist_link("leads.lead", "Leads from this import", import_batch__id__exact=obj.pk)
+
+    @admin.display(description="report")
+    def report_json(self, obj):
+        return pretty_json(obj.report)
+
+
+@admin.register(LeadCampaign)
+class LeadCampaignAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "status",
+        "total_leads",
+        "conversions",
+        "conversion_rate",
+        "cost_display",
+        "cost_per_conversion",
+        "started_at",
+        "completed_at",
+    )
+    list_filter = ("status", "started_at")
+    list_select_related = ("import_batch",)
+    search_fields = ("name",)
+    date_hierarchy = "started_at"
+    ordering = ("-started_at", "-id")
+    fields = (
+        "name",
+        "status",
+        "cost",
+        "currency",
+        "import_batch",
+        "total_leads",
+        "conversions",
+        "conversion_rate",
+        "cost_per_conversion",
+        "started_at",
+        "completed_at",
+        "leads_link",
+    )
+    # Counts are kept by the campaign services; staff name, pause and cost a campaign.
+    readonly_fields = (
+        "import_batch",
+        "total_leads",
+        "conversions",
+        "conversion_rate",
+        "cost_per_conversion",
+        "started_at",
+        "completed_at",
+        "leads_link",
+    )
+
+    def has_add_permission(self, request):
+        return False  # started by `lead_campaign start` from an import
+
+    @admin.display(description="conversion rate")
+    def conversion_rate(self, obj):
+        return f"{obj.conversions / obj.total_leads:.1%}" if obj.total_leads else "—"
+
+    @admin.display(description="cost", ordering="cost")
+    def cost_display(self, obj):
+        return format_money(obj.cost, obj.currency)
+
+    @admin.display(description="cost per conversion")
+    def cost_per_conversion(self, obj):
+        return format_money(obj.cost / obj.conversions, obj.currency) if obj.conversions else "—"
+
+    @admin.display(description="leads")
+    def leads_link(self, obj):
+        return changelist_link("leads.lead", "Leads in this campaign", campaign__id__exact=obj.pk)
+
+
+# --- Leads -----------------------------------------------------------------------------------
+
+
+@admin.register(Lead)
+class LeadAdmin(admin.ModelAdmin):
+    list_display = (
+        "email",
+        "name",
+        "status",
+        "campaign",
+        "follow_up_day3_sent",
+        "follow_up_day7_sent",
+        "last_contacted_at",
+        "converted_at",
+        "created_at",
+    )
+    list_filter = ("status", "campaign", "follow_up_day3_sent", "follow_up_day7_sent", "converted_at", "created_at")
+    list_select_related = ("campaign",)
+    search_fields = ("email", "name", "phone")
+    search_help_text = "Email address, name or phone number (or part of one)."
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    show_full_result_count = False
+    list_per_page = 50
+    fields = (
+        "email",
+        "name",
+        "phone",
+        "source",
+        "status",
+        "campaign",
+        "import_batch",
+        "cta_submission",
+        "first_contacted_at",
+        "last_contacted_at",
+        "follow_up_day3_sent",
+        "follow_up_day7_sent",
+        "converted_at",
+        "created_at",
+        "data_json",
+        "activities_link",
+    )
+    # Status, campaign and follow-up flags move with the campaign services (import, drip,
+    # conversion, unsubscribe); staff may correct a name or a phone number.
+    readonly_fields = (
+        "email",
+        "status",
+        "campaign",
+        "import_batch",
+        "cta_submission",
+        "first_contacted_at",
+        "last_contacted_at",
+        "follow_up_day3_sent",
+        "follow_up_day7_sent",
+        "converted_at",
+        "created_at",
+        "data_json",
+        "activities_link",
+    )
+
+    def has_add_permission(self, request):
+        return False  # leads come from `import_leads` and the CTA form
+
+    @admin.display(description="other columns")
+    def data_json(self, obj):
+        return pretty_json(obj.data)
+
+    @admin.display(description="CRM")
+    def activities_link(self, obj):
+        return changelist_link("leads.crmactivity", "CRM timeline", lead__id__exact=obj.pk)
+
+
+# --- CTA submissions and the CRM trail -------------------------------------------------------
+
+
+class CrmTimelineInline(ReadOnlyInline):
+    model = CrmActivity
+    fk_name = "submission"
+    fields = ("created_at", "kind", "description", "actor")
+    readonly_fields = fields
+    ordering = ("created_at", "id")
+    verbose_name = "CRM activity"
+    verbose_name_plural = "CRM timeline"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+@admin.register(CTASubmission)
+class CTASubmissionAdmin(admin.ModelAdmin):
+    list_display = ("name", "email", "phone", "whatsapp_opt_in", "status", "created_at", "processed_by", "processed_at")
+    list_filter = ("status", "whatsapp_opt_in", "created_at")
+    list_select_related = ("processed_by",)
+    search_fields = ("name", "email", "phone")
+    search_help_text = "Name, email address or phone number (or part of one)."
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    fields = (
+        "name",
+        "email",
+        "phone",
+        "whatsapp_opt_in",
+        "message",
+        "status",
+        "created_at",
+        "lead",
+        "user",
+        "processed_by",
+        "processed_at",
+        "rejection_reason",
+    )
+    # What the person typed may be corrected before approval; the outcome is the services' to write.
+    readonly_fields = ("status", "created_at", "lead", "user", "processed_by", "processed_at", "rejection_reason")
+    inlines = [CrmTimelineInline]
+
+    # Approve / reject go here: the CTA approval issue adds them as actions calling
+    # leads.services (approve_cta_submission, reject_cta_submission), gated on the
+    # "leads.approve_ctasubmission" permission (see CTASubmission.Meta.permissions).
+    actions = []
+
+    def has_add_permission(self, request):
+        return False  # submissions come from the public CTA form
+
+
+@admin.register(CrmActivity)
+class CrmActivityAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The CRM trail is a log written by the services; nobody rewrites history."""
+
+    list_display = ("created_at", "kind", "short_description", "lead", "submission", "user", "actor")
+    list_filter = ("kind", "created_at")
+    list_select_related = ("lead", "submission", "user", "actor")
+    search_fields = ("description", "lead__email", "submission__email", "user__email")
+    search_help_text = "Words from the description, or the email address of the lead, submission or user."
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    list_per_page = 50
+    fields = ("created_at", "kind", "description", "lead", "submission", "user", "actor", "metadata_json")
+    readonly_fields = fields
+
+    @admin.display(description="description")
+    def short_description(self, obj):
+        return obj.description if len(obj.description) <= 80 else obj.description[:79] + "…"
+
+    @admin.display(description="metadata")
+    def metadata_json(self, obj):
+        return pretty_json(obj.metadata)
+
+
+@admin.register(WelcomeCall)
+class WelcomeCallAdmin(admin.ModelAdmin):
+    list_display = ("student", "scheduled_at", "duration_minutes", "status", "assigned_to", "submission")
+    list_filter = ("status", ("assigned_to", admin.RelatedOnlyFieldListFilter), "scheduled_at")
+    list_select_related = ("student", "assigned_to", "submission")
+    search_fields = ("student__email", "student__name", "notes")
+    autocomplete_fields = ("student", "assigned_to", "submission")
+    date_hierarchy = "scheduled_at"
+    ordering = ("-scheduled_at", "-id")

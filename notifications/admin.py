@@ -1,0 +1,345 @@
+"""
+Admin for the one door: the delivery ledger, its history, in-app notifications and opt-outs.
+
+Ledger rows are written by services only; staff read them and, with the change permission,
+run the ledger actions (requeue, settle unknown) that call `notifications.services.ledger`.
+"""
+
+import json
+
+from django import forms
+from django.apps import apps
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import validate_email
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
+
+from .kinds import all_kinds
+from .models import Channel, Delivery, DeliveryEvent, Notification, NotificationPreference, Suppression
+from .phones import normalize_phone
+from .services.ledger import REQUEUEABLE, requeue_deliveries, settle_unknown_deliveries
+
+# --- Helpers shared by the admin modules of every app ------------------------------------------
+
+
+def pretty_json(value) -> str:
+    """Return `value` as indented JSON in a <pre>, for a read-only admin field."""
+    if value in (None, {}, []):
+        return "—"
+    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, cls=DjangoJSONEncoder)
+    return format_html('<pre style="margin: 0; white-space: pre-wrap">{}</pre>', text)
+
+
+def preformatted(text: str, *, empty: str = "—") -> str:
+    """Return plain text in a <pre> that keeps its line breaks and wraps long lines."""
+    if not text:
+        return empty
+    return format_html('<pre style="margin: 0; white-space: pre-wrap">{}</pre>', text)
+
+
+def changelist_link(model: str, text: str, **filters) -> str:
+    """Return a link to the admin list of `model` ("app_label.modelname") filtered by `filters`."""
+    app_label, model_name = model.lower().split(".")
+    url = reverse(f"admin:{app_label}_{model_name}_changelist")
+    return format_html('<a href="{}?{}">{}</a>', url, urlencode(filters), text)
+
+
+class ReadOnlyAdminMixin:
+    """Staff look, never edit: these rows are written by services only."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """A history shown under its parent: visible to whoever may view the parent, never edited."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        # Part of the parent's page: seeing the parent is enough.
+        opts = self.parent_model._meta
+        return request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}") or request.user.has_perm(
+            f"{opts.app_label}.change_{opts.model_name}"
+        )
+
+
+class KindFilter(admin.SimpleListFilter):
+    """Message kinds from the registry: no scan of a big table for its distinct values."""
+
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return [(kind.name, kind.name.replace("_", " ")) for kind in all_kinds()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(kind=self.value()) if self.value() else queryset
+
+
+# --- Delivery ledger -------------------------------------------------------------------------
+
+
+class DeliveryEventInline(ReadOnlyInline):
+    model = DeliveryEvent
+    fields = ("at", "status", "detail")
+    readonly_fields = fields
+    verbose_name = "event"
+    verbose_name_plural = "History"
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "kind",
+        "channel",
+        "to_address",
+        "status",
+        "attempts",
+        "created_at",
+        "next_attempt_at",
+        "sent_at",
+        "short_error",
+    )
+    list_display_links = ("id", "kind")
+    list_filter = ("status", "channel", KindFilter, "created_at")
+    search_fields = ("to_address", "^dedupe_key", "=provider_message_id")
+    search_help_text = "Email address or phone number (or part of it), the start of a dedupe key, or a provider id."
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    show_full_result_count = False
+    list_per_page = 50
+    inlines = [DeliveryEventInline]
+    actions = ["requeue", "mark_unknown_sent", "mark_unknown_failed"]
+    fieldsets = (
+        (None, {"fields": ("kind", "channel", "to_address", "recipient", "about", "status")}),
+        ("What was sent", {"fields": ("rendered_subject", "sent_text")}),
+        (
+            "Sending",
+            {
+                "fields": (
+                    "attempts",
+                    "next_attempt_at",
+                    "expires_at",
+                    "claimed_at",
+                    "provider_message_id",
+                    "error_code",
+                    "last_error",
+                )
+            },
+        ),
+        ("Dates", {"fields": ("created_at", "sent_at", "delivered_at", "opened_at", "clicked_at", "updated_at")}),
+        ("Context the templates are rendered with", {"fields": ("context_json",)}),
+        ("Keys", {"classes": ("collapse",), "fields": ("dedupe_key", "event_key", "claim_token")}),
+    )
+    readonly_fields = (
+        *(field.name for field in Delivery._meta.fields),
+        "about",
+        "sent_text",
+        "context_json",
+    )
+
+    # Nobody edits ledger rows by hand. The model-level change permission only opens the
+    # actions below; with an object (the change page, a POST to it) it is always refused.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="error")
+    def short_error(self, obj):
+        return (obj.error_code or obj.last_error)[:60]
+
+    @admin.display(description="about")
+    def about(self, obj):
+        if not obj.subject_type:
+            return "—"
+        label = f"{obj.subject_type} #{obj.subject_id}"
+        try:
+            model = apps.get_model(obj.subject_type)
+            url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[obj.subject_id])
+        except (LookupError, ValueError, NoReverseMatch):
+            return label
+        return format_html('<a href="{}">{}</a>', url, label)
+
+    @admin.display(description="text")
+    def sent_text(self, obj):
+        return preformatted(obj.rendered_text, empty="Not sent yet: the text is rendered when the message is sent.")
+
+    @admin.display(description="context")
+    def context_json(self, obj):
+        return pretty_json(obj.context)
+
+    @admin.action(
+        permissions=["change"],
+        description="Requeue selected failed, unknown, expired or cancelled deliveries (send again)",
+    )
+    def requeue(self, request, queryset):
+        count = requeue_deliveries(deliveries=queryset, by=request.user.get_username())
+        self._report(request, queryset, count, "requeued", "were not " + _statuses(REQUEUEABLE))
+
+    @admin.action(permissions=["change"], description="Mark selected unknown deliveries as sent")
+    def mark_unknown_sent(self, request, queryset):
+        count = settle_unknown_deliveries(deliveries=queryset, sent=True, by=request.user.get_username())
+        self._report(request, queryset, count, "marked sent", "were not unknown")
+
+    @admin.action(permissions=["change"], description="Mark selected unknown deliveries as failed")
+    def mark_unknown_failed(self, request, queryset):
+        count = settle_unknown_deliveries(deliveries=queryset, sent=False, by=request.user.get_username())
+        self._report(request, queryset, count, "marked failed", "were not unknown")
+
+    def _report(self, request, queryset, count, done, why_not):
+        selected = queryset.count()
+        noun = "delivery" if count == 1 else "deliveries"
+        if count == selected:
+            self.message_user(request, f"{count} {noun} {done}.", messages.SUCCESS)
+        else:
+            self.message_user(
+                request,
+                f"{count} {noun} {done}; {selected - count} of the {selected} selected {why_not}, left as they were.",
+                messages.WARNING if count else messages.ERROR,
+            )
+
+
+def _statuses(statuses) -> str:
+    names = [str(status.label).split(" (")[0].lower() for status in statuses]
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+@admin.register(DeliveryEvent)
+class DeliveryEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("at", "delivery", "status", "detail")
+    list_filter = ("status", "at")
+    list_select_related = ("delivery",)
+    search_fields = ("delivery__to_address", "^delivery__dedupe_key")
+    search_help_text = "The delivery's address (or part of it) or the start of its dedupe key."
+    date_hierarchy = "at"
+    ordering = ("-at", "-id")
+    show_full_result_count = False
+    list_per_page = 50
+    fields = ("delivery", "at", "status", "detail")
+    readonly_fields = fields
+
+
+# --- In-app notifications and preferences ----------------------------------------------------
+
+
+class ReadFilter(admin.SimpleListFilter):
+    title = "read"
+    parameter_name = "read"
+
+    def lookups(self, request, model_admin):
+        return [("unread", "Unread"), ("read", "Read")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "unread":
+            return queryset.filter(read_at__isnull=True)
+        if self.value() == "read":
+            return queryset.filter(read_at__isnull=False)
+        return queryset
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("title", "user", "kind", "is_read", "created_at", "read_at")
+    list_filter = (KindFilter, ReadFilter, "created_at")
+    list_select_related = ("user",)
+    search_fields = ("user__email", "title")
+    search_help_text = "The user's email address, or words from the title."
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    show_full_result_count = False
+    list_per_page = 50
+    fields = ("user", "kind", "title", "message", "link", "created_at", "read_at", "dedupe_key")
+    readonly_fields = fields
+
+    # Notifications are made by the message planner (the one door); staff may only remove one.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(boolean=True, description="read", ordering="read_at")
+    def is_read(self, obj):
+        return obj.read_at is not None
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    list_display = ("user", "topic", "channel", "enabled", "updated_at")
+    list_filter = ("topic", "channel", "enabled")
+    list_select_related = ("user",)
+    search_fields = ("user__email", "user__name")
+    autocomplete_fields = ("user",)
+    ordering = ("user__email", "topic", "channel")
+    readonly_fields = ("updated_at",)
+
+
+# --- Suppression list ------------------------------------------------------------------------
+
+
+class SuppressionForm(forms.ModelForm):
+    class Meta:
+        model = Suppression
+        fields = ("channel", "address", "category", "reason", "detail")
+
+    def clean(self):
+        cleaned = super().clean()
+        channel, address = cleaned.get("channel"), (cleaned.get("address") or "").strip()
+        if not address:
+            return cleaned
+        # Stored as the dispatcher compares it: emails in lower case, numbers in E.164.
+        try:
+            if channel == Channel.EMAIL:
+                validate_email(address)
+                cleaned["address"] = address.lower()
+            elif channel == Channel.WHATSAPP:
+                cleaned["address"] = normalize_phone(address)
+        except ValidationError as error:
+            self.add_error("address", error)
+        return cleaned
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    form = SuppressionForm
+    list_display = ("address", "channel", "scope", "reason", "created_at", "detail")
+    list_filter = ("channel", "category", "reason", "created_at")
+    search_fields = ("address",)
+    search_help_text = "Email address or phone number, or part of it."
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    readonly_fields = ("created_at",)
+
+    def get_changeform_initial_data(self, request):
+        return {"reason": Suppression.Reason.MANUAL, **super().get_changeform_initial_data(request)}
+
+    @admin.display(description="messages", ordering="category")
+    def scope(self, obj):
+        return obj.get_category_display() if obj.category else "All messages"
