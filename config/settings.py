@@ -146,6 +146,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
 
 # --- Outgoing email --------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"{SITE_NAME} <hello@localhost>")
@@ -250,6 +251,9 @@ LEAD_OFFER = {
     ),
     "valid_days": env.int("LEAD_OFFER_VALID_DAYS", default=5),
 }
+# Limits on an uploaded leads CSV.
+LEAD_IMPORT_MAX_BYTES = env.int("LEAD_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
+LEAD_IMPORT_MAX_ROWS = env.int("LEAD_IMPORT_MAX_ROWS", default=100_000)
 # Signed references to a lead in campaign links stay valid this long.
 LEAD_REF_MAX_AGE_DAYS = env.int("LEAD_REF_MAX_AGE_DAYS", default=90)
 

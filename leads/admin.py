@@ -1,11 +1,31 @@
 """Admin for lead imports, campaigns, CTA submissions and the CRM trail."""
 
-from django.contrib import admin
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.safestring import mark_safe
 
 from notifications.admin import ReadOnlyAdminMixin, ReadOnlyInline, changelist_link, pretty_json
 from notifications.formatting import format_money
 
+from .importing import import_leads, report_csv
 from .models import CrmActivity, CTASubmission, ImportBatch, Lead, LeadCampaign, WelcomeCall
+from .stats import campaign_stats
+
+
+class LeadUploadForm(forms.Form):
+    file = forms.FileField(label="CSV file", help_text="UTF-8, first line naming the columns: name, email, phone …")
+    source = forms.CharField(max_length=100, required=False, help_text="Where the list came from, e.g. webinar-nov.")
+    start_campaign = forms.BooleanField(
+        required=False, initial=True, label="Send the Day 0 email to the new leads now (starts the campaign)"
+    )
+
 
 # --- Imports and campaigns -------------------------------------------------------------------
 
@@ -53,7 +73,74 @@ class ImportBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="report")
     def report_json(self, obj):
-        return pretty_json(obj.report)
+        problems = [row for row in obj.report if row[1] != "created"]
+        link = reverse("admin:leads_importbatch_report", args=[obj.pk])
+        summary = render_to_string(
+            "admin/leads/import_report_rows.html", {"rows": problems[:200], "more": len(problems) > 200}
+        )
+        return mark_safe(f'<p><a class="button" href="{link}">Download the full report (CSV)</a></p>{summary}')
+
+    def get_urls(self):
+        return [
+            path("upload/", self.admin_site.admin_view(self.upload_view), name="leads_importbatch_upload"),
+            path("<int:pk>/report.csv", self.admin_site.admin_view(self.report_view), name="leads_importbatch_report"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_upload": request.user.has_perm("leads.add_lead")}
+        return super().changelist_view(request, extra_context)
+
+    def upload_view(self, request):
+        """Upload a leads CSV: imported whole or not at all, with a row-by-row report."""
+        if not request.user.has_perm("leads.add_lead"):
+            raise PermissionDenied
+        form = LeadUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                if upload.size > settings.LEAD_IMPORT_MAX_BYTES:
+                    raise ValidationError(
+                        f"The file is {upload.size / 1_048_576:.1f} MB; the limit is "
+                        f"{settings.LEAD_IMPORT_MAX_BYTES / 1_048_576:.0f} MB."
+                    )
+                result = import_leads(
+                    data=upload.read(),
+                    filename=upload.name,
+                    source=form.cleaned_data["source"],
+                    uploaded_by=request.user,
+                    start_campaign=form.cleaned_data["start_campaign"],
+                )
+            except ValidationError as exc:
+                form.add_error("file", exc)
+            else:
+                batch = result.batch
+                self.message_user(
+                    request,
+                    f"Imported {batch.created_count} new leads from {batch.filename}: {batch.duplicate_count} "
+                    f"duplicates and {batch.invalid_count} invalid rows were skipped; "
+                    f"{result.leads_emailed} Day 0 emails are on their way.",
+                    messages.SUCCESS if not batch.invalid_count else messages.WARNING,
+                )
+                return redirect("admin:leads_importbatch_change", batch.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Upload leads",
+            "form": form,
+            "max_mb": settings.LEAD_IMPORT_MAX_BYTES // 1_048_576,
+            "max_rows": settings.LEAD_IMPORT_MAX_ROWS,
+        }
+        return TemplateResponse(request, "admin/leads/upload.html", context)
+
+    def report_view(self, request, pk):
+        """The batch's row-by-row report as CSV (formula cells escaped)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        batch = get_object_or_404(ImportBatch, pk=pk)
+        response = HttpResponse(report_csv(batch), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="import-{batch.pk}-report.csv"'
+        return response
 
 
 @admin.register(LeadCampaign)
@@ -87,6 +174,7 @@ class LeadCampaignAdmin(admin.ModelAdmin):
         "started_at",
         "completed_at",
         "leads_link",
+        "statistics",
     )
     # Counts are kept by the campaign services; staff name, pause and cost a campaign.
     readonly_fields = (
@@ -98,6 +186,7 @@ class LeadCampaignAdmin(admin.ModelAdmin):
         "started_at",
         "completed_at",
         "leads_link",
+        "statistics",
     )
 
     def has_add_permission(self, request):
@@ -118,6 +207,20 @@ class LeadCampaignAdmin(admin.ModelAdmin):
     @admin.display(description="leads")
     def leads_link(self, obj):
         return changelist_link("leads.lead", "Leads in this campaign", campaign__id__exact=obj.pk)
+
+    @admin.display(description="statistics")
+    def statistics(self, obj):
+        if obj.pk is None:
+            return "—"
+        stats = campaign_stats(campaign=obj)
+        top = max((count for _, count in stats.funnel), default=0) or 1
+        context = {
+            "stats": stats,
+            "funnel": [(label, count, round(100 * count / top)) for label, count in stats.funnel],
+            "revenue": format_money(stats.revenue, obj.currency),
+            "cost": format_money(stats.cost, obj.currency),
+        }
+        return mark_safe(render_to_string("admin/leads/campaign_stats.html", context))
 
 
 # --- Leads -----------------------------------------------------------------------------------

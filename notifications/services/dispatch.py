@@ -108,7 +108,7 @@ def claim_due_deliveries(*, now: datetime, limit: int) -> list[Delivery]:
         Delivery.objects.filter(id__in=ids).update(
             status=Status.SENDING, claimed_at=now, claim_token=token, attempts=F("attempts") + 1, updated_at=now
         )
-    return list(Delivery.objects.filter(id__in=ids, claim_token=token).select_related("recipient"))
+    return list(Delivery.objects.filter(id__in=ids, claim_token=token).order_by("next_attempt_at", "id"))
 
 
 def send_claimed_deliveries(*, deliveries: list[Delivery], now: datetime, result: DispatchResult) -> None:

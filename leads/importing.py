@@ -1,0 +1,209 @@
+"""
+Lead CSV import: validated row by row, all or nothing, with a report people can act on.
+
+A file is refused whole, with one clear sentence, when it is too big, not UTF-8, or has no
+email column. Otherwise every row ends as created, duplicate (inside the file or against
+existing leads) or invalid (with the reason and the line number), and the batch commits whole.
+"""
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from notifications.phones import normalize_phone
+
+from .campaigns import start_lead_campaign
+from .models import CrmActivity, ImportBatch, Lead
+
+CREATED, DUPLICATE, INVALID = "created", "duplicate", "invalid"
+KNOWN_COLUMNS = ("name", "email", "phone")
+# Cells starting with these are formulas to a spreadsheet (CSV injection): escaped on export.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+LOOKUP_CHUNK = 1000
+
+
+@dataclass
+class RowResult:
+    line: int
+    status: str
+    email: str
+    name: str = ""
+    reason: str = ""
+
+
+@dataclass
+class ImportResult:
+    batch: ImportBatch
+    rows: list[RowResult] = field(default_factory=list)
+    leads_emailed: int = 0
+
+    def count(self, status: str) -> int:
+        return sum(1 for row in self.rows if row.status == status)
+
+
+def _decode(data: bytes) -> str:
+    limit = settings.LEAD_IMPORT_MAX_BYTES
+    if len(data) > limit:
+        raise ValidationError(
+            f"The file is {len(data) / 1_048_576:.1f} MB; the limit is {limit / 1_048_576:.0f} MB. "
+            "Split it into smaller files."
+        )
+    if not data.strip():
+        raise ValidationError("The file is empty.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"The file is not UTF-8 text (byte 0x{data[exc.start]:02x} at position {exc.start}). "
+            "In Excel choose “Save As → CSV UTF-8”, then upload it again."
+        ) from None
+
+
+def parse_leads_csv(data: bytes) -> tuple[list[str], list[tuple[int, dict]]]:
+    """Return the lower-cased header and the non-blank rows with their line numbers; refuse bad files."""
+    text = _decode(data)
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    try:
+        header = [cell.strip().lower() for cell in next(reader)]
+    except StopIteration:
+        raise ValidationError("The file is empty.") from None
+    if "email" not in header:
+        found = ", ".join(f"“{name}”" for name in header if name) or "nothing"
+        raise ValidationError(f"The file has no “email” column (the first line names the columns). Found: {found}.")
+    duplicates = sorted({name for name in header if name and header.count(name) > 1})
+    if duplicates:
+        raise ValidationError(f"The column {', '.join(duplicates)} appears twice in the first line.")
+    rows = []
+    limit = settings.LEAD_IMPORT_MAX_ROWS
+    for cells in reader:
+        if not any(cell.strip() for cell in cells):
+            continue  # blank lines are not rows
+        if len(rows) >= limit:
+            raise ValidationError(f"The file has more than {limit:,} rows; split it into smaller files.")
+        values = {name: (cells[index].strip() if index < len(cells) else "") for index, name in enumerate(header)}
+        rows.append((reader.line_num, values))
+    if not rows:
+        raise ValidationError("The file has a header but no rows.")
+    return header, rows
+
+
+def _check_row(values: dict) -> tuple[str, str, str, str]:
+    """Return (email, name, phone, reason); a reason means the row is invalid."""
+    email = values.get("email", "").strip().lower()
+    name = values.get("name", "").strip()[:150]
+    if not email:
+        return email, name, "", "the email is empty"
+    try:
+        validate_email(email)
+    except ValidationError:
+        return email, name, "", f"“{email}” is not a valid email address"
+    try:
+        phone = normalize_phone(values.get("phone", ""))
+    except ValidationError as exc:
+        return email, name, "", exc.messages[0]
+    return email, name, phone, ""
+
+
+def _existing_emails(emails: list[str]) -> set[str]:
+    found = set()
+    for start in range(0, len(emails), LOOKUP_CHUNK):
+        chunk = emails[start : start + LOOKUP_CHUNK]
+        found.update(email.lower() for email in Lead.objects.filter(email__in=chunk).values_list("email", flat=True))
+    return found
+
+
+@transaction.atomic
+def import_leads(
+    *,
+    data: bytes,
+    filename: str = "",
+    source: str = "",
+    uploaded_by=None,
+    start_campaign: bool = True,
+    now: dt.datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportResult:
+    """Import a leads CSV as one batch (all or nothing) and, by default, start its Day 0 campaign."""
+    now = now or timezone.now()
+    header, rows = parse_leads_csv(data)
+    extra_columns = [name for name in header if name and name not in KNOWN_COLUMNS]
+    checked = [(line, values, *_check_row(values)) for line, values in rows]
+    existing = _existing_emails(sorted({email for *_, email, _, _, reason in checked if not reason}))
+
+    batch = ImportBatch.objects.create(
+        filename=filename[:255], source=source[:100], uploaded_by=uploaded_by, total_rows=len(rows), created_at=now
+    )
+    result = ImportResult(batch=batch)
+    first_line: dict[str, int] = {}
+    new_leads = []
+    for done, (line, values, email, name, phone, reason) in enumerate(checked, 1):
+        if reason:
+            result.rows.append(RowResult(line, INVALID, email, name, reason))
+        elif email in first_line:
+            result.rows.append(
+                RowResult(line, DUPLICATE, email, name, f"also on line {first_line[email]} of this file")
+            )
+        elif email in existing:
+            result.rows.append(RowResult(line, DUPLICATE, email, name, "already a lead"))
+        else:
+            first_line[email] = line
+            result.rows.append(RowResult(line, CREATED, email, name))
+            new_leads.append(
+                Lead(
+                    email=email,
+                    name=name,
+                    phone=phone,
+                    source=source[:100],
+                    import_batch=batch,
+                    data={column: values[column] for column in extra_columns if values.get(column)},
+                    created_at=now,
+                )
+            )
+        if progress and (done % 1000 == 0 or done == len(checked)):
+            progress(done, len(checked))
+    # PhoneField normalises in pre_save, which bulk_create also calls; numbers are already E.164.
+    Lead.objects.bulk_create(new_leads, batch_size=1000)
+    batch.created_count = result.count(CREATED)
+    batch.duplicate_count = result.count(DUPLICATE)
+    batch.invalid_count = result.count(INVALID)
+    batch.report = [[row.line, row.status, row.email, row.name, row.reason] for row in result.rows]
+    batch.save(update_fields=["created_count", "duplicate_count", "invalid_count", "report"])
+    CrmActivity.objects.create(
+        kind=CrmActivity.Kind.LEAD_IMPORTED,
+        actor=uploaded_by,
+        description=f"Imported {batch.created_count} leads from {filename or 'a file'} "
+        f"({batch.duplicate_count} duplicates, {batch.invalid_count} invalid).",
+        metadata={"import_batch": batch.pk},
+        created_at=now,
+    )
+    if start_campaign and new_leads:
+        result.leads_emailed = start_lead_campaign(import_batch=batch, now=now).leads_emailed
+    return result
+
+
+def escape_cell(value) -> str:
+    """Make a cell safe to open in a spreadsheet (no formula is ever evaluated)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def report_csv(batch: ImportBatch) -> str:
+    """Return a batch's row-by-row report as CSV text, safe to open in a spreadsheet."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["line", "status", "email", "name", "reason"])
+    for row in batch.report:
+        writer.writerow([escape_cell(cell) for cell in row])
+    return buffer.getvalue()

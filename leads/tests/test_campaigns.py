@@ -1,0 +1,207 @@
+"""The Day 0/3/7 campaign, the CTA form, conversion tracking, and campaign statistics."""
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.utils import timezone
+
+from leads.campaigns import make_lead_ref, plan_lead_follow_ups
+from leads.importing import import_leads
+from leads.models import CTASubmission, Lead, LeadCampaign
+from leads.services import submit_cta
+from leads.stats import campaign_stats
+from lms.tests.factories import PaymentFactory, UserFactory
+from notifications.models import Delivery, Suppression
+from notifications.services.dispatch import dispatch_due_deliveries
+
+pytestmark = pytest.mark.django_db
+T0 = dt.datetime(2026, 11, 2, 5, 0, tzinfo=dt.UTC)
+DAY = dt.timedelta(days=1)
+
+
+@pytest.fixture
+def imported():
+    result = import_leads(
+        data=b"name,email\nAsha Verma,asha@example.com\nRavi Kumar,ravi@example.com\nMeera Shah,meera@example.com\n",
+        filename="webinar.csv",
+        now=T0,
+    )
+    return result.batch.campaign
+
+
+def sent_kinds(email):
+    return sorted(Delivery.objects.filter(to_address=email).values_list("kind", flat=True))
+
+
+def test_day0_email_goes_out_on_import_with_a_tracked_cta_link_and_one_click_unsubscribe(imported):
+    dispatch_due_deliveries(now=T0)
+    assert len(mail.outbox) == 3
+    message = next(m for m in mail.outbox if m.to == ["asha@example.com"])
+    assert message.subject == "Asha, your next step with CourseHub"
+    link = re.search(r"https://school\.example/start/\?ref=\S+", message.body).group(0)
+    assert "asha" not in link
+    assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "Unsubscribe: https://school.example/unsubscribe/" in message.body
+
+
+@pytest.mark.parametrize(
+    ("after", "expected"),
+    [
+        (3 * DAY - dt.timedelta(seconds=1), []),
+        (3 * DAY, ["lead_day3"]),
+        (7 * DAY - dt.timedelta(seconds=1), ["lead_day3"]),
+        (7 * DAY, ["lead_day7"]),  # a lead first seen after Day 7 gets only the final email
+        (30 * DAY, ["lead_day7"]),
+    ],
+)
+def test_follow_up_boundaries(imported, after, expected):
+    plan_lead_follow_ups(now=T0 + after)
+    plan_lead_follow_ups(now=T0 + after)
+    assert [k for k in sent_kinds("asha@example.com") if k != "lead_day0"] == expected
+
+
+def test_the_full_sequence_sends_each_email_once(imported):
+    for day in (0, 3, 4, 7, 8, 12):
+        plan_lead_follow_ups(now=T0 + day * DAY)
+        dispatch_due_deliveries(now=T0 + day * DAY)
+    subjects = sorted(m.subject for m in mail.outbox if m.to == ["ravi@example.com"])
+    assert subjects == ["Last chance: 10% off, Ravi", "Ravi, your next step with CourseHub", "Still interested, Ravi?"]
+    final = next(m for m in mail.outbox if m.subject.startswith("Last chance") and m.to == ["ravi@example.com"])
+    assert "10% off your first course" in final.body
+    assert "Premium resource pack" in final.body
+    lead = Lead.objects.get(email="ravi@example.com")
+    assert lead.follow_up_day3_sent and lead.follow_up_day7_sent
+
+
+def test_the_offer_is_configurable(imported, settings):
+    settings.LEAD_OFFER = {"discount_percent": 25, "resources": ["Interview kit"], "valid_days": 3}
+    plan_lead_follow_ups(now=T0 + 7 * DAY)
+    dispatch_due_deliveries(now=T0 + 7 * DAY)
+    body = mail.outbox[-1].body
+    assert "25% off your first course" in body and "- Interview kit" in body
+
+
+def test_a_converted_lead_gets_no_further_email(imported, client):
+    plan_lead_follow_ups(now=T0 + 3 * DAY)  # Day 3 planned, not yet sent
+    ref = make_lead_ref(Lead.objects.get(email="asha@example.com").pk)
+    client.post(f"/start/?ref={ref}", {"name": "Asha", "email": "asha.personal@example.com", "ref": ref})
+
+    dispatch_due_deliveries(now=T0 + 3 * DAY)
+    plan_lead_follow_ups(now=T0 + 7 * DAY)
+    dispatch_due_deliveries(now=T0 + 7 * DAY)
+    assert not [m for m in mail.outbox if m.to == ["asha@example.com"] and "Still" in m.subject]
+    assert not Delivery.objects.filter(to_address="asha@example.com", kind="lead_day7").exists()
+    assert Delivery.objects.get(to_address="asha@example.com", kind="lead_day3").status == "cancelled"
+
+
+def test_an_unsubscribed_lead_gets_no_more_campaign_email_but_student_mail_is_unaffected(imported, client):
+    dispatch_due_deliveries(now=T0)
+    message = next(m for m in mail.outbox if m.to == ["meera@example.com"])
+    unsubscribe = message.extra_headers["List-Unsubscribe"].strip("<>").removeprefix("https://school.example")
+    assert client.post(unsubscribe, {"List-Unsubscribe": "One-Click"}).status_code == 200
+
+    plan_lead_follow_ups(now=T0 + 7 * DAY)
+    assert sent_kinds("meera@example.com") == ["lead_day0"]
+    assert Suppression.objects.get(address="meera@example.com").category == "marketing"
+
+
+def test_a_conversion_is_counted_once_even_when_the_cta_is_submitted_twice(imported, client):
+    lead = Lead.objects.get(email="ravi@example.com")
+    ref = make_lead_ref(lead.pk)
+    for _ in range(2):
+        client.post("/start/", {"name": "Ravi", "email": "ravi@example.com", "ref": ref})
+    submit_cta(name="Ravi", email="RAVI@example.com")  # and once more by email only
+
+    lead.refresh_from_db()
+    assert lead.status == "converted" and lead.converted_at is not None
+    assert LeadCampaign.objects.get(pk=imported.pk).conversions == 1
+    assert CTASubmission.objects.filter(lead=lead).count() == 3
+    assert lead.cta_submission == CTASubmission.objects.filter(lead=lead).earliest("created_at")
+
+
+def test_the_cta_form_attributes_by_signed_reference_not_by_what_is_typed(imported, client):
+    lead = Lead.objects.get(email="meera@example.com")
+    ref = make_lead_ref(lead.pk)
+    page = client.get(f"/start/?ref={ref}")
+    assert page.status_code == 200 and ref in page.content.decode()
+    assert "WhatsApp" in page.content.decode()
+
+    response = client.post(
+        "/start/",
+        {"name": "M", "email": "other@example.com", "ref": ref, "phone": "98765 43210", "whatsapp_opt_in": "on"},
+    )
+    assert response.status_code == 200 and "Thank you" in response.content.decode()
+    submission = CTASubmission.objects.get()
+    assert (submission.lead, submission.phone, submission.whatsapp_opt_in) == (lead, "+919876543210", True)
+    lead.refresh_from_db()
+    assert lead.status == "converted"
+
+
+def test_a_forged_reference_falls_back_to_the_email(imported, client):
+    client.post("/start/", {"name": "Ravi", "email": "ravi@example.com", "ref": "forged:abc"})
+    assert Lead.objects.get(email="ravi@example.com").status == "converted"
+
+
+def test_bots_filling_the_honeypot_create_nothing(client):
+    response = client.post("/start/", {"name": "Bot", "email": "bot@example.com", "website": "http://spam"})
+    assert response.status_code == 200
+    assert not CTASubmission.objects.exists()
+
+
+def test_the_cta_form_explains_bad_input(client):
+    response = client.post("/start/", {"name": "", "email": "nope", "whatsapp_opt_in": "on"})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Enter a valid email address." in page
+    assert "Add your phone number to get WhatsApp messages." in page
+    assert not CTASubmission.objects.exists()
+
+
+def test_campaign_statistics_equal_hand_computed_figures(imported, capsys):
+    for day in (0, 3):
+        plan_lead_follow_ups(now=T0 + day * DAY)
+        dispatch_due_deliveries(now=T0 + day * DAY)
+    # Ravi converts after Day 3 and pays ₹12,000 (and has a pending ₹4,999 that does not count).
+    submission = submit_cta(name="Ravi", email="ravi@example.com")
+    CTASubmission.objects.filter(pk=submission.pk).update(status="approved")
+    ravi = UserFactory(email="ravi@example.com")
+    PaymentFactory(student=ravi, amount=Decimal("12000"), status="paid")
+    PaymentFactory(student=ravi, amount=Decimal("4999"), status="pending")
+    # Meera's Day 3 email bounced; Asha unsubscribed.
+    Delivery.objects.filter(to_address="meera@example.com", kind="lead_day3").update(status="bounced")
+    Suppression.objects.create(channel="email", address="meera@example.com", reason="bounced")
+    Suppression.objects.create(channel="email", address="asha@example.com", category="marketing", reason="unsubscribed")
+    LeadCampaign.objects.filter(pk=imported.pk).update(cost=Decimal("8000"))
+
+    stats = campaign_stats(campaign=LeadCampaign.objects.get(pk=imported.pk))
+    assert stats.leads == 3
+    assert [(s.day, s.sent, s.bounced, s.conversions) for s in stats.steps] == [
+        (0, 3, 0, 0),
+        (3, 3, 1, 1),
+        (7, 0, 0, 0),
+    ]
+    assert stats.steps[1].conversion_rate == pytest.approx(1 / 3)
+    assert (stats.conversions, stats.approvals, stats.unsubscribes, stats.bounces) == (1, 1, 1, 1)
+    assert stats.revenue == Decimal("12000")
+    assert stats.roi == pytest.approx(0.5)  # (12,000 - 8,000) / 8,000
+    assert stats.funnel == [("Leads", 3), ("Emailed", 3), ("Converted", 1), ("Approved", 1)]
+
+    call_command("lead_campaign", "stats", "--campaign-id", str(imported.pk))
+    output = capsys.readouterr().out
+    assert "₹12,000" in output and "₹8,000" in output and "50%" in output
+
+
+def test_lead_campaign_command_start_and_followup(capsys):
+    result = import_leads(data=b"email\nx@example.com\n", filename="x.csv", start_campaign=False, now=T0)
+    call_command("lead_campaign", "start", "--batch-id", str(result.batch.pk))
+    campaign = LeadCampaign.objects.get(import_batch=result.batch)
+    Lead.objects.update(first_contacted_at=timezone.now() - 4 * DAY)
+    call_command("lead_campaign", "followup", "--campaign-id", str(campaign.pk), "--day", "3")
+    output = capsys.readouterr().out
+    assert "1 Day 0 emails planned" in output
+    assert "Day 3 follow-up" in output and "1 emails planned" in output
+    assert sent_kinds("x@example.com") == ["lead_day0", "lead_day3"]

@@ -1,0 +1,158 @@
+"""Lead CSV import: a corpus of bad files, each with the right report and nothing imported by halves."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+
+from leads.importing import import_leads, report_csv
+from leads.models import ImportBatch, Lead, LeadCampaign
+from notifications.models import Delivery
+
+from .factories import LeadFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def run(text: str | bytes, **kwargs):
+    data = text.encode() if isinstance(text, str) else text
+    return import_leads(data=data, filename="leads.csv", source="test", **kwargs)
+
+
+def statuses(result):
+    return [(row.line, row.status, row.email, row.reason) for row in result.rows]
+
+
+def test_a_clean_file_creates_leads_and_starts_the_day0_campaign():
+    result = run("name,email,phone,city\nAsha Verma,asha@example.com,98765 43210,Pune\nRavi,ravi@example.com,,Delhi\n")
+
+    batch = result.batch
+    assert (batch.total_rows, batch.created_count, batch.duplicate_count, batch.invalid_count) == (2, 2, 0, 0)
+    asha = Lead.objects.get(email="asha@example.com")
+    assert (asha.name, asha.phone, asha.data, asha.status) == (
+        "Asha Verma",
+        "+919876543210",
+        {"city": "Pune"},
+        "contacted",
+    )
+    assert asha.campaign == LeadCampaign.objects.get(import_batch=batch)
+    assert asha.first_contacted_at is not None
+    assert Delivery.objects.filter(kind="lead_day0").count() == 2
+    assert result.leads_emailed == 2
+
+
+def test_a_utf8_bom_and_header_case_and_spaces_are_accepted():
+    result = run("\ufeff Name , EMAIL ,Phone\nAsha, ASHA@Example.COM ,+91 98765 43210\n")
+    assert Lead.objects.get().email == "asha@example.com"
+    assert result.batch.created_count == 1
+
+
+def test_another_encoding_is_refused_whole_with_a_clear_message():
+    latin1 = "name,email\nJosé,jose@example.com\n".encode("latin-1")
+    with pytest.raises(ValidationError, match="not UTF-8.*CSV UTF-8"):
+        run(latin1)
+    assert not ImportBatch.objects.exists() and not Lead.objects.exists()
+
+
+def test_a_file_without_an_email_column_is_refused():
+    with pytest.raises(ValidationError, match="no “email” column.*“name”, “mail address”"):
+        run("name,mail address\nAsha,asha@example.com\n")
+    assert not Lead.objects.exists()
+
+
+def test_blank_lines_are_skipped_and_line_numbers_stay_true():
+    result = run("name,email\n\nAsha,asha@example.com\n,,\n\nbad,not-an-email\n")
+    assert statuses(result) == [
+        (3, "created", "asha@example.com", ""),
+        (6, "invalid", "not-an-email", "“not-an-email” is not a valid email address"),
+    ]
+
+
+def test_duplicates_in_the_file_and_against_existing_leads_are_reported_not_duplicated():
+    LeadFactory(email="old@example.com")
+    result = run("email\nnew@example.com\nNEW@example.com\nold@example.com\n")
+    assert statuses(result) == [
+        (2, "created", "new@example.com", ""),
+        (3, "duplicate", "new@example.com", "also on line 2 of this file"),
+        (4, "duplicate", "old@example.com", "already a lead"),
+    ]
+    assert Lead.objects.filter(email="new@example.com").count() == 1
+
+
+def test_invalid_emails_and_phones_are_reported_with_the_reason():
+    result = run("name,email,phone\nA,,\nB,b@,\nC,c@example.com,12\nD,d@example.com,+1 202 555 01\n")
+    reasons = {line: (status, reason) for line, status, _, reason in statuses(result)}
+    assert reasons[2] == ("invalid", "the email is empty")
+    assert reasons[3] == ("invalid", "“b@” is not a valid email address")
+    assert reasons[4][0] == "invalid" and "not a valid phone number" in reasons[4][1]
+    assert reasons[5][0] == "invalid" and "phone" in reasons[5][1]
+    assert result.batch.invalid_count == 4 and not Lead.objects.exists()
+
+
+def test_cells_that_look_like_formulas_are_kept_as_data_and_escaped_in_the_report():
+    result = run('name,email,note\n"=HYPERLINK(""http://x"")",f@example.com,+SUM(A1)\n@bad,=cmd|x@y.z,\n')
+    lead = Lead.objects.get()
+    assert lead.name == '=HYPERLINK("http://x")'
+    report = report_csv(result.batch)
+    assert "'=HYPERLINK" in report
+    assert "'=cmd|x@y.z" in report
+    assert "\n=" not in report and ",=" not in report
+
+
+def test_an_oversize_file_is_refused(settings):
+    settings.LEAD_IMPORT_MAX_BYTES = 100
+    with pytest.raises(ValidationError, match="the limit is"):
+        run("email\n" + "a@example.com\n" * 20)
+    settings.LEAD_IMPORT_MAX_BYTES = 10_000
+    settings.LEAD_IMPORT_MAX_ROWS = 3
+    with pytest.raises(ValidationError, match="more than 3 rows"):
+        run("email\n" + "".join(f"a{i}@example.com\n" for i in range(4)))
+    assert not Lead.objects.exists()
+
+
+def test_an_empty_file_or_a_header_only_file_is_refused():
+    with pytest.raises(ValidationError, match="empty"):
+        run("")
+    with pytest.raises(ValidationError, match="no rows"):
+        run("name,email\n")
+
+
+def test_a_failure_midway_imports_nothing(monkeypatch):
+    def explode(**kwargs):
+        raise RuntimeError("mail planning failed")
+
+    monkeypatch.setattr("leads.importing.start_lead_campaign", explode)
+    with pytest.raises(RuntimeError):
+        run("email\na@example.com\nb@example.com\n")
+    assert not Lead.objects.exists() and not ImportBatch.objects.exists() and not Delivery.objects.exists()
+
+
+def test_semicolon_separated_files_from_european_excel_work():
+    run("name;email;phone\nAnna;anna@example.de;\n")
+    assert Lead.objects.get().name == "Anna"
+
+
+def test_import_leads_command_prints_a_summary_and_writes_the_report(tmp_path, capsys):
+    source = tmp_path / "list.csv"
+    source.write_text("name,email\nAsha,asha@example.com\nX,bad\n", encoding="utf-8")
+    report = tmp_path / "report.csv"
+    call_command("import_leads", str(source), "--source", "webinar", "--report", str(report))
+
+    output = capsys.readouterr().out
+    assert "Created" in output and "bad" in output
+    assert report.read_text().splitlines()[0] == "line,status,email,name,reason"
+    assert Lead.objects.get().source == "webinar"
+
+
+def test_import_leads_command_reports_a_bad_file_as_a_command_error(tmp_path):
+    source = tmp_path / "list.csv"
+    source.write_bytes("email\nJosé@example.com\n".encode("cp1252"))
+    with pytest.raises(CommandError, match="not UTF-8"):
+        call_command("import_leads", str(source))
+    with pytest.raises(CommandError, match="Cannot read"):
+        call_command("import_leads", str(tmp_path / "missing.csv"))
+
+
+def test_no_campaign_imports_without_emailing():
+    run("email\na@example.com\n", start_campaign=False)
+    assert Lead.objects.get().status == "new"
+    assert not Delivery.objects.exists()
