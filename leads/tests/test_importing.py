@@ -48,13 +48,13 @@ def test_a_utf8_bom_and_header_case_and_spaces_are_accepted():
 
 def test_another_encoding_is_refused_whole_with_a_clear_message():
     latin1 = "name,email\nJosé,jose@example.com\n".encode("latin-1")
-    with pytest.raises(ValidationError, match="not UTF-8.*CSV UTF-8"):
+    with pytest.raises(ValidationError, match=r"not UTF-8.*CSV UTF-8"):
         run(latin1)
     assert not ImportBatch.objects.exists() and not Lead.objects.exists()
 
 
 def test_a_file_without_an_email_column_is_refused():
-    with pytest.raises(ValidationError, match="no “email” column.*“name”, “mail address”"):
+    with pytest.raises(ValidationError, match=r"no “email” column.*“name”, “mail address”"):
         run("name,mail address\nAsha,asha@example.com\n")
     assert not Lead.objects.exists()
 
