@@ -15,11 +15,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=False)
 # Development conveniences (a default secret, console mail) are allowed only when
 # DJANGO_ENV says so; production refuses to start without real secrets.
 DJANGO_ENV = env.str("DJANGO_ENV", default="development")
 IS_DEVELOPMENT = DJANGO_ENV in {"development", "test"}
+DEBUG = env.bool("DEBUG", default=DJANGO_ENV == "development")
 
 if IS_DEVELOPMENT:
     SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-secret-key-change-me-0123456789")
@@ -78,6 +78,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "notifications.context_processors.site",
+                "notifications.context_processors.unread_notifications",
             ],
         },
     },
