@@ -242,6 +242,17 @@ AUTOMATION_SCHEDULES = env.dict("AUTOMATION_SCHEDULES", default={})
 # Days after creation on which a pending payment is reminded ("3" once; "3,7,14" a cadence).
 PAYMENT_REMINDER_DAYS = [int(day) for day in env.list("PAYMENT_REMINDER_DAYS", default=["3"])]
 
+# --- Onboarding ------------------------------------------------------------------------------
+# The set-password link in the welcome email works once, for this many days.
+SET_PASSWORD_LINK_DAYS = env.int("SET_PASSWORD_LINK_DAYS", default=7)
+# Welcome calls: working days (1 = Monday ... 7 = Sunday) and hours in the student's time zone.
+WELCOME_CALL = {
+    "working_days": [int(day) for day in env.list("WELCOME_CALL_WORKING_DAYS", default=["1", "2", "3", "4", "5"])],
+    "first_slot": env.str("WELCOME_CALL_FIRST_SLOT", default="10:00"),
+    "last_slot": env.str("WELCOME_CALL_LAST_SLOT", default="17:30"),
+    "minutes": env.int("WELCOME_CALL_MINUTES", default=30),
+}
+
 # --- Lead campaign ---------------------------------------------------------------------------
 # The Day 7 offer: a discount and premium resources, valid for some days after the email.
 LEAD_OFFER = {

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from automation.views import jobs_dashboard
+from lms import account_views
 
 admin.site.site_header = "CourseHub administration"
 admin.site.site_title = "CourseHub admin"
@@ -10,6 +11,8 @@ admin.site.index_title = "Messages, courses and leads"
 urlpatterns = [
     path("admin/automation/jobs/", admin.site.admin_view(jobs_dashboard), name="automation_jobs"),
     path("admin/", admin.site.urls),
+    path("accounts/set-password/<str:uidb64>/<str:token>/", account_views.set_password_view, name="set_password"),
+    path("accounts/set-password/new-link/", account_views.new_link_view, name="set_password_new_link"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("anymail/", include("anymail.urls")),  # /anymail/<esp>/tracking/
     path("", include("notifications.urls")),

@@ -1,5 +1,7 @@
 """Admin for lead imports, campaigns, CTA submissions and the CRM trail."""
 
+import logging
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -12,11 +14,14 @@ from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 
 from notifications.admin import ReadOnlyAdminMixin, ReadOnlyInline, changelist_link, pretty_json
-from notifications.formatting import format_money
+from notifications.formatting import format_money, format_when
 
 from .importing import import_leads, report_csv
 from .models import CrmActivity, CTASubmission, ImportBatch, Lead, LeadCampaign, WelcomeCall
+from .onboarding import approve_cta_submission, reject_cta_submission
 from .stats import campaign_stats
+
+logger = logging.getLogger(__name__)
 
 
 class LeadUploadForm(forms.Form):
@@ -338,13 +343,71 @@ class CTASubmissionAdmin(admin.ModelAdmin):
     readonly_fields = ("status", "created_at", "lead", "user", "processed_by", "processed_at", "rejection_reason")
     inlines = [CrmTimelineInline]
 
-    # Approve / reject go here: the CTA approval issue adds them as actions calling
-    # leads.services (approve_cta_submission, reject_cta_submission), gated on the
-    # "leads.approve_ctasubmission" permission (see CTASubmission.Meta.permissions).
-    actions = []
+    actions = ["approve_selected", "approve_with_call", "reject_selected"]
 
     def has_add_permission(self, request):
         return False  # submissions come from the public CTA form
+
+    def has_approve_permission(self, request):
+        return request.user.has_perm("leads.approve_ctasubmission")
+
+    @admin.action(description="Approve selected submissions", permissions=["approve"])
+    def approve_selected(self, request, queryset):
+        self._approve(request, queryset, schedule_call=False)
+
+    @admin.action(description="Approve and schedule a welcome call", permissions=["approve"])
+    def approve_with_call(self, request, queryset):
+        self._approve(request, queryset, schedule_call=True)
+
+    def _approve(self, request, queryset, *, schedule_call: bool) -> None:
+        for submission in queryset.order_by("created_at", "id"):
+            try:
+                result = approve_cta_submission(
+                    submission=submission, approved_by=request.user, schedule_call=schedule_call
+                )
+            except ValidationError as exc:
+                self.message_user(
+                    request, f"{submission.name}: not approved. {' '.join(exc.messages)}", messages.WARNING
+                )
+            except Exception as exc:
+                logger.exception("Approving CTA submission %s failed", submission.pk)
+                self.message_user(
+                    request, f"{submission.name}: failed, nothing was created or sent ({exc}).", messages.ERROR
+                )
+            else:
+                call = ""
+                if result.call:
+                    call = f", welcome call {format_when(result.call.scheduled_at, tz=request.user.timezone)}"
+                self.message_user(
+                    request,
+                    f"{submission.name}: approved. Account {result.user.email}"
+                    f"{' created' if result.user_created else ' linked'}, welcome email {result.email_status}, "
+                    f"WhatsApp {result.whatsapp_status}{call}.",
+                    messages.SUCCESS,
+                )
+
+    @admin.action(description="Reject selected (optional reason, polite email)", permissions=["approve"])
+    def reject_selected(self, request, queryset):
+        if "confirm" not in request.POST:
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Reject submissions",
+                "opts": self.model._meta,
+                "submissions": queryset,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/leads/reject_confirm.html", context)
+        reason = request.POST.get("reason", "")[:2000]
+        for submission in queryset:
+            try:
+                reject_cta_submission(submission=submission, rejected_by=request.user, reason=reason)
+            except ValidationError as exc:
+                self.message_user(
+                    request, f"{submission.name}: not rejected. {' '.join(exc.messages)}", messages.WARNING
+                )
+            else:
+                self.message_user(request, f"{submission.name}: rejected; a polite email is on its way.")
+        return None
 
 
 @admin.register(CrmActivity)

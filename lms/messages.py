@@ -53,3 +53,12 @@ PAYMENT_REMINDER = register(
         description="A payment has been pending for some days.",
     )
 )
+SET_PASSWORD_LINK = register(
+    MessageKind(
+        name="set_password_link",
+        category=Category.ACCOUNT,
+        topic=Topic.ACCOUNT,
+        channels=(Channel.EMAIL,),
+        description="A new link to choose a password, asked for on the expired-link page.",
+    )
+)

@@ -3,14 +3,14 @@
 from django.db import connections, router
 
 
-def insert_ignoring_conflicts(objs: list, *, conflict_fields: tuple[str, ...]) -> int:
-    """Insert `objs` (unsaved, one model), skip rows that hit the unique `conflict_fields`, return rows made.
+def insert_ignoring_conflicts(objs: list, *, conflict_fields: tuple[str, ...]) -> list[int]:
+    """Insert `objs` (unsaved, one model), skip rows that hit the unique `conflict_fields`; return new ids.
 
     Unlike bulk_create(ignore_conflicts=True) this says how many rows were new
     (INSERT ... ON CONFLICT DO NOTHING RETURNING, on PostgreSQL and SQLite >= 3.35).
     """
     if not objs:
-        return 0
+        return []
     model = type(objs[0])
     alias = router.db_for_write(model)
     connection = connections[alias]
@@ -21,7 +21,7 @@ def insert_ignoring_conflicts(objs: list, *, conflict_fields: tuple[str, ...]) -
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     # Stay under the driver's parameter limit (SQLite: 32766, PostgreSQL: 65535).
     per_statement = max(1, 30000 // len(fields))
-    made = 0
+    made: list[int] = []
     with connection.cursor() as cursor:
         for start in range(0, len(objs), per_statement):
             chunk = objs[start : start + per_statement]
@@ -32,5 +32,5 @@ def insert_ignoring_conflicts(objs: list, *, conflict_fields: tuple[str, ...]) -
                 f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {pk}"
             )
             cursor.execute(sql, params)
-            made += len(cursor.fetchall())
+            made.extend(row[0] for row in cursor.fetchall())
     return made

@@ -69,6 +69,16 @@ def dispatch_due_deliveries(
     return result
 
 
+def dispatch_deliveries(*, ids: list[int], now: datetime | None = None) -> DispatchResult:
+    """Send these deliveries now if they are still pending (e.g. a welcome email right after commit)."""
+    now = now or timezone.now()
+    result = DispatchResult()
+    claimed = claim_due_deliveries(now=now, limit=len(ids), ids=ids) if ids else []
+    if claimed:
+        send_claimed_deliveries(deliveries=claimed, now=now, result=result)
+    return result
+
+
 def expire_stale_claims(*, now: datetime) -> int:
     """Mark rows stuck in `sending` past their lease as `unknown`: they may have gone out."""
     lease = timedelta(seconds=settings.NOTIFICATIONS["SENDING_LEASE_SECONDS"])
@@ -93,22 +103,24 @@ def expire_stale_claims(*, now: datetime) -> int:
     return len(stale)
 
 
-def claim_due_deliveries(*, now: datetime, limit: int) -> list[Delivery]:
-    """Claim up to `limit` due rows for this worker in one short transaction; return them."""
+def claim_due_deliveries(*, now: datetime, limit: int, ids: list[int] | None = None) -> list[Delivery]:
+    """Claim up to `limit` due rows (of `ids`, when given) in one short transaction; return them."""
     token = uuid.uuid4()
+    due = Delivery.objects.filter(status=Status.PENDING, next_attempt_at__lte=now)
+    if ids is not None:
+        due = due.filter(id__in=ids)
     with transaction.atomic():
-        ids = list(
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(status=Status.PENDING, next_attempt_at__lte=now)
+        claimed = list(
+            due.select_for_update(skip_locked=True)
             .order_by("next_attempt_at", "id")
             .values_list("id", flat=True)[:limit]
         )
-        if not ids:
+        if not claimed:
             return []
-        Delivery.objects.filter(id__in=ids).update(
+        Delivery.objects.filter(id__in=claimed).update(
             status=Status.SENDING, claimed_at=now, claim_token=token, attempts=F("attempts") + 1, updated_at=now
         )
-    return list(Delivery.objects.filter(id__in=ids, claim_token=token).order_by("next_attempt_at", "id"))
+    return list(Delivery.objects.filter(id__in=claimed, claim_token=token).order_by("next_attempt_at", "id"))
 
 
 def send_claimed_deliveries(*, deliveries: list[Delivery], now: datetime, result: DispatchResult) -> None:

@@ -61,11 +61,13 @@ class PlanResult:
     skipped: Counter = field(default_factory=Counter)  # by reason
     preview: list = field(default_factory=list)  # dry run: (kind, channel, address, event)
     messages: int = 0
+    delivery_ids: list = field(default_factory=list)  # only with plan_messages(collect_ids=True)
 
     def merge(self, other: "PlanResult") -> "PlanResult":
         self.planned.update(other.planned)
         self.skipped.update(other.skipped)
         self.messages += other.messages
+        self.delivery_ids.extend(other.delivery_ids)
         self.preview.extend(other.preview[: max(0, PREVIEW_LIMIT - len(self.preview))])
         return self
 
@@ -97,6 +99,7 @@ def plan_messages(
     messages: Iterable[PlannedMessage],
     now: datetime | None = None,
     dry_run: bool = False,
+    collect_ids: bool = False,
 ) -> PlanResult:
     """Plan `messages` of `kind` on every channel the kind uses; return what was made and skipped.
 
@@ -119,9 +122,11 @@ def plan_messages(
         for channel in (Channel.EMAIL, Channel.WHATSAPP):
             rows = [d for d in deliveries if d.channel == channel]
             made = insert_ignoring_conflicts(rows, conflict_fields=("channel", "dedupe_key"))
-            result.planned[channel] += made
-            result.skipped["already_planned"] += len(rows) - made
-        result.planned[INAPP] += insert_ignoring_conflicts(notifications, conflict_fields=("dedupe_key",))
+            result.planned[channel] += len(made)
+            result.skipped["already_planned"] += len(rows) - len(made)
+            if collect_ids:
+                result.delivery_ids.extend(made)
+        result.planned[INAPP] += len(insert_ignoring_conflicts(notifications, conflict_fields=("dedupe_key",)))
     return result
 
 

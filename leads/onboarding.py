@@ -1,0 +1,306 @@
+"""
+CTA approval onboarding: the seed's nine steps as one transaction.
+
+Lock the submission, create (or link) the student, plan the welcome email with a single-use
+set-password link (never a password), the WhatsApp welcome, optionally a welcome call with a
+calendar invitation, a CRM row per step, a note to the approving staff member, and the lead's
+conversion. Messages go through the ledger and leave only after commit: if any step fails,
+nothing is created and nothing is sent.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from lms.accounts import link_context, student_recipient
+from lms.models import User
+from notifications.formatting import format_when, zone
+from notifications.models import Channel, Delivery
+from notifications.services.dispatch import dispatch_deliveries
+from notifications.services.planning import PlannedMessage, Recipient, plan_messages
+
+from . import messages
+from .campaigns import track_lead_conversion
+from .models import CrmActivity, CTASubmission, WelcomeCall
+
+Kind = CrmActivity.Kind
+
+
+@dataclass
+class OnboardingResult:
+    submission: CTASubmission
+    user: User
+    user_created: bool
+    call: WelcomeCall | None = None
+    delivery_ids: list[int] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
+
+    def _status(self, channel: str) -> str:
+        rows = Delivery.objects.filter(pk__in=self.delivery_ids, kind=messages.WELCOME.name, channel=channel)
+        statuses = list(rows.values_list("status", flat=True))
+        return statuses[0] if statuses else "not planned"
+
+    @property
+    def email_status(self) -> str:
+        return self._status(Channel.EMAIL)
+
+    @property
+    def whatsapp_status(self) -> str:
+        return self._status(Channel.WHATSAPP)
+
+
+def _log(submission, kind, description, *, actor, user=None, now, **metadata) -> None:
+    CrmActivity.objects.create(
+        kind=kind,
+        submission=submission,
+        lead=submission.lead,
+        user=user,
+        actor=actor,
+        description=description,
+        metadata=metadata,
+        created_at=now,
+    )
+
+
+def lock_pending_submission(*, submission: CTASubmission) -> CTASubmission:
+    """Lock the submission; refuse one already approved or rejected (a double click, two staff)."""
+    locked = CTASubmission.objects.select_for_update().get(pk=submission.pk)
+    if locked.status != CTASubmission.Status.PENDING:
+        raise ValidationError(f"{locked.name}'s submission is already {locked.get_status_display().lower()}.")
+    return locked
+
+
+def create_student(*, submission: CTASubmission, now: dt.datetime) -> tuple[User, bool]:
+    """Create the student (no usable password) or link the account that has this email."""
+    user = User.objects.select_for_update().filter(email__iexact=submission.email).first()
+    if user is not None:
+        changed = []
+        if submission.phone and not user.phone:
+            user.phone = submission.phone
+            changed.append("phone")
+        if submission.whatsapp_opt_in and submission.phone and not user.whatsapp_opt_in:
+            user.whatsapp_opt_in = True  # they just agreed on the form
+            changed.append("whatsapp_opt_in")
+        if changed:
+            user.save(update_fields=changed)
+        return user, False
+    user = User.objects.create_user(
+        email=submission.email,
+        password=None,  # unusable: the student chooses one through the emailed link
+        name=submission.name,
+        phone=submission.phone,
+        whatsapp_opt_in=submission.whatsapp_opt_in and bool(submission.phone),
+        role=User.Role.STUDENT,
+        date_joined=now,
+    )
+    return user, True
+
+
+def next_call_slot(*, staff: User, student_tz: str, now: dt.datetime) -> dt.datetime:
+    """Return the next working-day slot in the student's zone when the staff member is free."""
+    config = settings.WELCOME_CALL
+    length = dt.timedelta(minutes=config["minutes"])
+    first, last = dt.time.fromisoformat(config["first_slot"]), dt.time.fromisoformat(config["last_slot"])
+    local_zone = zone(student_tz)
+    day = now.astimezone(local_zone).date() + dt.timedelta(days=1)
+    busy = list(
+        WelcomeCall.objects.filter(
+            assigned_to=staff, status=WelcomeCall.Status.SCHEDULED, scheduled_at__gte=now
+        ).values_list("scheduled_at", "duration_minutes")
+    )
+    for _ in range(60):
+        if day.isoweekday() in config["working_days"]:
+            slot = dt.datetime.combine(day, first, tzinfo=local_zone)
+            while slot.timetz().replace(tzinfo=None) <= last:
+                if not any(
+                    slot < start + dt.timedelta(minutes=minutes) and start < slot + length for start, minutes in busy
+                ):
+                    return slot.astimezone(dt.UTC)
+                slot += length
+        day += dt.timedelta(days=1)
+    raise ValidationError("No free welcome-call slot in the next 60 days; check WELCOME_CALL settings.")
+
+
+def schedule_welcome_call(*, user: User, staff: User, submission: CTASubmission, now: dt.datetime) -> WelcomeCall:
+    """Book the welcome call with the approving staff member."""
+    return WelcomeCall.objects.create(
+        student=user,
+        assigned_to=staff,
+        submission=submission,
+        scheduled_at=next_call_slot(staff=staff, student_tz=user.timezone, now=now),
+        duration_minutes=settings.WELCOME_CALL["minutes"],
+        created_at=now,
+    )
+
+
+def plan_welcome(*, user: User, call: WelcomeCall | None, submission: CTASubmission, now: dt.datetime):
+    """Plan the Welcome Aboard email (set-password link, .ics when a call is booked) and WhatsApp."""
+    context = {"email": user.email, **link_context(user=user, now=now)}
+    if call is not None:
+        context |= {
+            "call_id": call.pk,
+            "call_start": call.scheduled_at.isoformat(),
+            "call_minutes": call.duration_minutes,
+            "call_when": format_when(call.scheduled_at, tz=user.timezone, locale=user.locale),
+            "call_with": call.assigned_to.get_full_name(),
+            "call_with_email": call.assigned_to.email,
+        }
+    return plan_messages(
+        kind=messages.WELCOME.name,
+        now=now,
+        collect_ids=True,
+        messages=[
+            PlannedMessage(
+                recipient=student_recipient(user),
+                event_key=str(submission.pk),
+                context=context,
+                subject_type="leads.ctasubmission",
+                subject_id=submission.pk,
+            )
+        ],
+    )
+
+
+def notify_staff(*, staff: User, user: User, submission: CTASubmission, summary: list[str], now: dt.datetime):
+    """Tell the approving staff member what the onboarding did (in-app and email)."""
+    admin_url = f"{settings.SITE_URL}{reverse('admin:leads_ctasubmission_change', args=[submission.pk])}"
+    return plan_messages(
+        kind=messages.CTA_APPROVED_STAFF.name,
+        now=now,
+        collect_ids=True,
+        messages=[
+            PlannedMessage(
+                recipient=Recipient(
+                    user_id=staff.pk, email=staff.email, name=staff.name, timezone=staff.timezone, locale=staff.locale
+                ),
+                event_key=str(submission.pk),
+                context={
+                    "student_name": user.get_full_name(),
+                    "student_email": user.email,
+                    "summary": summary,
+                    "admin_url": admin_url,
+                },
+                subject_type="leads.ctasubmission",
+                subject_id=submission.pk,
+                link=admin_url,
+            )
+        ],
+    )
+
+
+@transaction.atomic
+def approve_cta_submission(
+    *, submission: CTASubmission, approved_by: User, schedule_call: bool = False, now: dt.datetime | None = None
+) -> OnboardingResult:
+    """Approve a pending CTA submission and onboard the new student."""
+    now = now or timezone.now()
+    submission = lock_pending_submission(submission=submission)
+    user, created = create_student(submission=submission, now=now)
+    result = OnboardingResult(submission=submission, user=user, user_created=created)
+    verb = "Created the student account" if created else "Linked the existing account"
+    _log(submission, Kind.USER_CREATED, f"{verb} {user.email}.", actor=approved_by, user=user, now=now)
+
+    if schedule_call:
+        result.call = schedule_welcome_call(user=user, staff=approved_by, submission=submission, now=now)
+        when = format_when(result.call.scheduled_at, tz=approved_by.timezone, locale=approved_by.locale)
+        _log(
+            submission,
+            Kind.CALL_SCHEDULED,
+            f"Welcome call booked for {when}.",
+            actor=approved_by,
+            user=user,
+            now=now,
+            call_id=result.call.pk,
+        )
+
+    welcome = plan_welcome(user=user, call=result.call, submission=submission, now=now)
+    result.delivery_ids += welcome.delivery_ids
+    _log(
+        submission,
+        Kind.WELCOME_EMAIL,
+        "Welcome email with a set-password link queued.",
+        actor=approved_by,
+        user=user,
+        now=now,
+    )
+    if welcome.planned[Channel.WHATSAPP]:
+        _log(
+            submission,
+            Kind.WELCOME_WHATSAPP,
+            f"WhatsApp welcome queued to {user.phone}.",
+            actor=approved_by,
+            user=user,
+            now=now,
+        )
+        result.steps.append(f"WhatsApp welcome to {user.phone}")
+    else:
+        reason = "no WhatsApp opt-in" if not user.whatsapp_opt_in else "no valid phone number"
+        result.steps.append(f"No WhatsApp welcome ({reason})")
+
+    lead = track_lead_conversion(submission=submission, now=now)
+    if lead is not None:
+        result.steps.append(f"Lead {lead.email} counted as converted")
+
+    submission.status = CTASubmission.Status.APPROVED
+    submission.user = user
+    submission.processed_by = approved_by
+    submission.processed_at = now
+    submission.save(update_fields=["status", "user", "processed_by", "processed_at"])
+    _log(submission, Kind.APPROVED, f"Approved by {approved_by.email}.", actor=approved_by, user=user, now=now)
+
+    summary = [
+        f"{verb} {user.email}",
+        "Welcome email with a set-password link",
+        *result.steps,
+        *([f"Welcome call on {format_when(result.call.scheduled_at, tz=approved_by.timezone)}"] if result.call else []),
+    ]
+    staff_note = notify_staff(staff=approved_by, user=user, submission=submission, summary=summary, now=now)
+    result.delivery_ids += staff_note.delivery_ids
+    _log(submission, Kind.ADMIN_NOTIFIED, f"{approved_by.email} notified.", actor=approved_by, user=user, now=now)
+
+    ids = list(result.delivery_ids)
+    transaction.on_commit(lambda: dispatch_deliveries(ids=ids))  # nothing leaves before commit
+    return result
+
+
+@transaction.atomic
+def reject_cta_submission(
+    *, submission: CTASubmission, rejected_by: User, reason: str = "", now: dt.datetime | None = None
+) -> CTASubmission:
+    """Reject a pending submission and send a polite note (with the reason, if given)."""
+    now = now or timezone.now()
+    submission = lock_pending_submission(submission=submission)
+    submission.status = CTASubmission.Status.REJECTED
+    submission.processed_by = rejected_by
+    submission.processed_at = now
+    submission.rejection_reason = reason.strip()
+    submission.save(update_fields=["status", "processed_by", "processed_at", "rejection_reason"])
+    planned = plan_messages(
+        kind=messages.CTA_REJECTED.name,
+        now=now,
+        collect_ids=True,
+        messages=[
+            PlannedMessage(
+                recipient=Recipient(user_id=None, email=submission.email, name=submission.name),
+                event_key=str(submission.pk),
+                context={"reason": submission.rejection_reason},
+                subject_type="leads.ctasubmission",
+                subject_id=submission.pk,
+            )
+        ],
+    )
+    _log(
+        submission,
+        Kind.REJECTED,
+        f"Rejected by {rejected_by.email}" + (f": {reason}" if reason else "."),
+        actor=rejected_by,
+        now=now,
+    )
+    ids = list(planned.delivery_ids)
+    transaction.on_commit(lambda: dispatch_deliveries(ids=ids))
+    return submission

@@ -1,0 +1,92 @@
+"""
+A person's message choices: which topics they get on which channel, WhatsApp consent, time zone.
+
+The dispatcher honours them as data it owns (`NotificationPreference` rows and the user's
+`whatsapp_opt_in`), so nothing here needs to know what a reminder is.
+"""
+
+import zoneinfo
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from ..models import Channel, NotificationPreference, Suppression, Topic
+from ..phones import normalize_phone
+
+# "Account and security" messages (password resets, the welcome) cannot be turned off.
+OPTIONAL_TOPICS = (Topic.REMINDERS, Topic.PAYMENTS, Topic.MARKETING)
+CHANNELS = (Channel.EMAIL, Channel.WHATSAPP)
+
+
+@dataclass(frozen=True)
+class Preferences:
+    receive: dict[tuple[str, str], bool]  # (topic, channel) -> receives it
+    whatsapp_opt_in: bool
+    phone: str
+    timezone: str
+    whatsapp_block: str  # why WhatsApp cannot reach them whatever they choose ("" when it can)
+
+
+def get_preferences(*, user) -> Preferences:
+    """Return a person's message choices as their preferences page shows them."""
+    return Preferences(
+        receive=get_topic_choices(user=user),
+        whatsapp_opt_in=user.whatsapp_opt_in,
+        phone=user.phone,
+        timezone=user.timezone,
+        whatsapp_block=get_whatsapp_block(phone=user.phone),
+    )
+
+
+def get_topic_choices(*, user) -> dict[tuple[str, str], bool]:
+    """Return, for every (topic, channel) a person may turn off, whether they receive it."""
+    turned_off = set(NotificationPreference.objects.filter(user=user, enabled=False).values_list("topic", "channel"))
+    return {(topic, channel): (topic, channel) not in turned_off for topic in OPTIONAL_TOPICS for channel in CHANNELS}
+
+
+def get_whatsapp_block(*, phone: str) -> str:
+    """Return why WhatsApp messages to `phone` are blocked whatever the preferences ("" if they are not)."""
+    if not phone:
+        return ""
+    suppression = (
+        Suppression.objects.filter(channel=Channel.WHATSAPP, address=phone, category=Suppression.ALL_CATEGORIES)
+        .only("reason")
+        .first()
+    )
+    return suppression.get_reason_display() if suppression else ""
+
+
+@transaction.atomic
+def update_preferences(
+    *,
+    user,
+    receive: dict[tuple[str, str], bool],
+    whatsapp_opt_in: bool,
+    phone: str,
+    timezone: str,
+):
+    """Save a person's choices: topics per channel, WhatsApp opt-in (needs a valid phone), time zone."""
+    try:
+        phone = normalize_phone(phone)
+    except ValidationError as exc:
+        raise ValidationError({"phone": exc.messages}) from None
+    if whatsapp_opt_in and not phone:
+        raise ValidationError({"phone": "Add your mobile number to get messages on WhatsApp."})
+    if timezone not in zoneinfo.available_timezones():
+        raise ValidationError({"timezone": f"“{timezone}” is not a time zone name (e.g. Asia/Kolkata)."})
+    unknown = set(receive) - {(topic, channel) for topic in OPTIONAL_TOPICS for channel in CHANNELS}
+    if unknown:
+        raise ValidationError(f"These messages cannot be turned off here: {sorted(unknown)}.")
+
+    user.phone, user.whatsapp_opt_in, user.timezone = phone, whatsapp_opt_in, timezone
+    user.save(update_fields=["phone", "whatsapp_opt_in", "timezone"])
+
+    current = get_topic_choices(user=user)
+    for (topic, channel), enabled in receive.items():
+        # Only changes are written: someone who never turns anything off keeps no rows at all.
+        if current[(topic, channel)] != enabled:
+            NotificationPreference.objects.update_or_create(
+                user=user, topic=topic, channel=channel, defaults={"enabled": enabled}
+            )
+    return user
