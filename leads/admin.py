@@ -13,7 +13,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 
-from notifications.admin import ReadOnlyAdminMixin, ReadOnlyInline, changelist_link, pretty_json
+from notifications.admin import (
+    ReadOnlyAdminMixin,
+    ReadOnlyInline,
+    changelist_link,
+    pretty_json,
+    render_delivery_timeline,
+)
 from notifications.formatting import format_money, format_when
 
 from .importing import import_leads, report_csv
@@ -269,6 +275,7 @@ class LeadAdmin(admin.ModelAdmin):
         "created_at",
         "data_json",
         "activities_link",
+        "message_timeline",
     )
     # Status, campaign and follow-up flags move with the campaign services (import, drip,
     # conversion, unsubscribe); staff may correct a name or a phone number.
@@ -286,10 +293,15 @@ class LeadAdmin(admin.ModelAdmin):
         "created_at",
         "data_json",
         "activities_link",
+        "message_timeline",
     )
 
     def has_add_permission(self, request):
         return False  # leads come from `import_leads` and the CTA form
+
+    @admin.display(description="messages and bounces")
+    def message_timeline(self, obj):
+        return render_delivery_timeline(addresses=[obj.email.lower(), obj.phone]) if obj.pk else "—"
 
     @admin.display(description="other columns")
     def data_json(self, obj):

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Count, Q
 from django.utils.html import format_html_join
 
-from notifications.admin import ReadOnlyInline, changelist_link
+from notifications.admin import ReadOnlyInline, changelist_link, render_delivery_timeline
 from notifications.formatting import format_money
 
 from .models import Assignment, Course, Enrollment, LiveSession, Payment, Recording, Submission, User
@@ -63,7 +63,7 @@ class UserAdmin(auth_admin.UserAdmin):
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
         ),
-        ("Activity", {"fields": ("related", "last_login", "date_joined")}),
+        ("Activity", {"fields": ("related", "message_timeline", "last_login", "date_joined")}),
     )
     add_fieldsets = (
         (
@@ -74,7 +74,7 @@ class UserAdmin(auth_admin.UserAdmin):
             },
         ),
     )
-    readonly_fields = ("related", "last_login", "date_joined")
+    readonly_fields = ("related", "message_timeline", "last_login", "date_joined")
     list_display = ("email", "name", "role", "phone", "whatsapp_opt_in", "is_staff", "is_active", "date_joined")
     list_filter = ("role", "is_staff", "is_superuser", "is_active", "whatsapp_opt_in", "groups")
     search_fields = ("email", "name", "phone")
@@ -98,6 +98,12 @@ class UserAdmin(auth_admin.UserAdmin):
             changelist_link("notifications.notification", "In-app notifications", user__id__exact=obj.pk),
         ]
         return format_html_join(" · ", "{}", ((link,) for link in links))
+
+    @admin.display(description="messages and bounces")
+    def message_timeline(self, obj):
+        if not obj.pk:
+            return "—"
+        return render_delivery_timeline(recipient_id=obj.pk, addresses=[obj.email.lower(), obj.phone])
 
 
 # Links typed without a scheme ("zoom.us/j/1") are read as https, the only kind we send.

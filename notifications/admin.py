@@ -13,6 +13,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import validate_email
+from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
@@ -20,6 +21,7 @@ from django.utils.http import urlencode
 from .kinds import all_kinds
 from .models import Channel, Delivery, DeliveryEvent, Notification, NotificationPreference, Suppression
 from .phones import normalize_phone
+from .selectors import delivery_timeline
 from .services.ledger import REQUEUEABLE, requeue_deliveries, settle_unknown_deliveries
 
 # --- Helpers shared by the admin modules of every app ------------------------------------------
@@ -343,3 +345,11 @@ class SuppressionAdmin(admin.ModelAdmin):
     @admin.display(description="messages", ordering="category")
     def scope(self, obj):
         return obj.get_category_display() if obj.category else "All messages"
+
+
+def render_delivery_timeline(*, recipient_id=None, addresses=()) -> str:
+    """Return the HTML of a person's recent messages and suppressions, for a read-only admin field."""
+    return render_to_string(
+        "admin/notifications/delivery_timeline.html",
+        delivery_timeline(recipient_id=recipient_id, addresses=list(addresses)),
+    )

@@ -2,9 +2,9 @@
 
 import datetime as dt
 
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q
 
-from .models import Delivery
+from .models import Delivery, Suppression
 
 Status = Delivery.Status
 
@@ -29,3 +29,18 @@ def delivery_counts(*, since: dt.datetime | None = None) -> list[dict]:
     return list(
         rows.values("kind", "channel", "status").annotate(count=Count("id")).order_by("kind", "channel", "status")
     )
+
+
+def delivery_timeline(*, recipient_id: int | None = None, addresses: list[str] = (), limit: int = 25) -> dict:
+    """Return a person's recent deliveries (newest first) and the suppressions on their addresses."""
+    addresses = [address for address in addresses if address]
+    match = Q(to_address__in=addresses)
+    if recipient_id is not None:
+        match |= Q(recipient_id=recipient_id)
+    deliveries = list(
+        Delivery.objects.filter(match)
+        .order_by("-created_at", "-id")
+        .only("kind", "channel", "status", "to_address", "created_at", "sent_at", "last_error")[:limit]
+    )
+    suppressions = list(Suppression.objects.filter(address__in=addresses).order_by("-created_at"))
+    return {"deliveries": deliveries, "suppressions": suppressions}
