@@ -37,7 +37,10 @@ class Topic(models.TextChoices):
 class Notification(models.Model):
     """An in-app notification a user reads on their notifications page."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    # No index of its own: the (user, created_at) and unread indexes below serve every lookup by user.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", db_index=False
+    )
     kind = models.CharField(max_length=64)
     title = models.CharField(max_length=200)
     message = models.TextField(blank=True)
