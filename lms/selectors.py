@@ -2,32 +2,92 @@
 
 import datetime as dt
 
-from django.db.models import Exists, OuterRef, Prefetch
+from django.db.models import F, Prefetch
+
+from notifications.formatting import format_money, format_when
 
 from .models import Assignment, LiveSession, Payment, Recording, Submission, User
 
+# A session's join link is made prominent from this long before it starts until it ends.
+JOIN_SOON = dt.timedelta(minutes=15)
+# Assignments whose deadline passed longer ago than this drop off the dashboard.
+ASSIGNMENTS_SHOWN_AFTER_DEADLINE = dt.timedelta(days=30)
+DUE_SOON = dt.timedelta(hours=48)
+
 
 def student_dashboard(*, student: User, now: dt.datetime) -> dict:
-    """Return what a student's dashboard shows: upcoming sessions, recordings, assignments, payments."""
+    """Return what a student's dashboard shows: upcoming sessions, recordings, assignments, payments.
+
+    Times and amounts come formatted in the student's time zone and locale, as their messages are.
+    """
+    tz, locale = student.timezone, student.locale
     course_ids = list(student.enrollments.filter(is_active=True).values_list("course_id", flat=True))
-    sessions = (
-        LiveSession.objects.filter(
-            course_id__in=course_ids, is_cancelled=False, scheduled_at__gte=now - dt.timedelta(hours=2)
-        )
-        .select_related("course")
-        .order_by("scheduled_at")[:20]
+
+    sessions = []
+    upcoming = LiveSession.objects.filter(
+        course_id__in=course_ids, is_cancelled=False, scheduled_at__gte=now - dt.timedelta(hours=6)
     )
+    for session in upcoming.select_related("course").order_by("scheduled_at")[:20]:
+        ends_at = session.scheduled_at + dt.timedelta(minutes=session.duration_minutes)
+        if ends_at <= now:
+            continue
+        session.when = format_when(session.scheduled_at, tz=tz, locale=locale)
+        session.is_live = session.scheduled_at <= now
+        session.starts_soon = session.scheduled_at - now <= JOIN_SOON
+        session.minutes_left = max(1, round((session.scheduled_at - now).total_seconds() / 60))
+        sessions.append(session)
+
     recordings = (
         Recording.objects.filter(session__course_id__in=course_ids, visible_to_students=True)
         .select_related("session", "session__course")
-        .order_by("-created_at")[:20]
+        .order_by(F("published_at").desc(nulls_last=True), "-created_at")[:20]
     )
-    assignments = (
-        Assignment.objects.filter(course_id__in=course_ids)
-        .select_related("course")
-        .annotate(submitted=Exists(Submission.objects.filter(assignment=OuterRef("pk"), student=student)))
-        .prefetch_related(Prefetch("submissions", queryset=Submission.objects.filter(student=student)))
+
+    assignments = []
+    recent = Assignment.objects.filter(course_id__in=course_ids, deadline__gte=now - ASSIGNMENTS_SHOWN_AFTER_DEADLINE)
+    for assignment in (
+        recent.select_related("course")
+        .prefetch_related(Prefetch("submissions", queryset=Submission.objects.filter(student=student), to_attr="mine"))
         .order_by("deadline")[:50]
+    ):
+        _describe_assignment(assignment, submission=next(iter(assignment.mine), None), now=now, tz=tz, locale=locale)
+        assignments.append(assignment)
+
+    payments = list(Payment.objects.filter(student=student, status=Payment.Status.PENDING).order_by("created_at"))
+    for payment in payments:
+        payment.amount_display = format_money(payment.amount, payment.currency, locale=locale)
+
+    return {
+        "sessions": sessions,
+        "next_session_soon": next((s for s in sessions if s.starts_soon), None),
+        "recordings": recordings,
+        "assignments": assignments,
+        "payments": payments,
+    }
+
+
+def get_student_assignment(*, student: User, assignment_id: int, now: dt.datetime) -> Assignment:
+    """Return an assignment of a course the student is enrolled in, with their submission (or DoesNotExist)."""
+    assignment = (
+        Assignment.objects.select_related("course")
+        .filter(course__enrollments__student=student, course__enrollments__is_active=True)
+        .get(pk=assignment_id)
     )
-    payments = Payment.objects.filter(student=student, status=Payment.Status.PENDING).order_by("created_at")
-    return {"sessions": sessions, "recordings": recordings, "assignments": assignments, "payments": payments}
+    submission = Submission.objects.filter(assignment=assignment, student=student).first()
+    _describe_assignment(assignment, submission=submission, now=now, tz=student.timezone, locale=student.locale)
+    return assignment
+
+
+def _describe_assignment(assignment, *, submission, now, tz: str, locale: str) -> None:
+    """Set what pages show about an assignment for one student: deadline, their submission, a status."""
+    assignment.submission = submission
+    assignment.due = format_when(assignment.deadline, tz=tz, locale=locale)
+    if submission is not None:
+        assignment.submitted_when = format_when(submission.submitted_at, tz=tz, locale=locale)
+        assignment.status, assignment.status_label = "submitted", "Submitted"
+    elif assignment.deadline <= now:
+        assignment.status, assignment.status_label = "overdue", "Overdue"
+    elif assignment.deadline - now <= DUE_SOON:
+        assignment.status, assignment.status_label = "due-soon", "Due soon"
+    else:
+        assignment.status, assignment.status_label = "open", "Not submitted"

@@ -1,12 +1,14 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_http_methods
 
 from .forms import SubmissionForm
 from .models import Assignment
-from .selectors import student_dashboard
+from .selectors import get_student_assignment, student_dashboard
 from .services import submit_assignment
 
 
@@ -14,21 +16,19 @@ from .services import submit_assignment
 def dashboard(request):
     """The student's home: sessions, recordings, assignments and payments."""
     context = student_dashboard(student=request.user, now=timezone.now())
-    return render(request, "lms/dashboard.html", {**context, "now": timezone.now()})
+    return render(request, "lms/dashboard.html", context)
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def assignment_detail(request, pk):
     """An assignment with its submission form (only for students of its course)."""
-    assignment = get_object_or_404(
-        Assignment.objects.select_related("course"),
-        pk=pk,
-        course__enrollments__student=request.user,
-        course__enrollments__is_active=True,
-    )
-    submission = assignment.submissions.filter(student=request.user).first()
+    try:
+        assignment = get_student_assignment(student=request.user, assignment_id=pk, now=timezone.now())
+    except Assignment.DoesNotExist:
+        raise Http404("No such assignment in your courses.") from None
     form = SubmissionForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and submission is None and form.is_valid():
+    if request.method == "POST" and form.is_valid():
         try:
             submit_assignment(assignment=assignment, student=request.user, **form.cleaned_data)
         except ValidationError as exc:
@@ -36,4 +36,4 @@ def assignment_detail(request, pk):
         else:
             messages.success(request, f"Submitted “{assignment.title}”. Well done!")
             return redirect("lms:dashboard")
-    return render(request, "lms/assignment.html", {"assignment": assignment, "submission": submission, "form": form})
+    return render(request, "lms/assignment.html", {"assignment": assignment, "form": form})

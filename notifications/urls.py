@@ -8,4 +8,9 @@ app_name = "notifications"
 urlpatterns = [
     path("unsubscribe/<str:token>/", views.unsubscribe_view, name="unsubscribe"),
     path("webhooks/twilio/status/", twilio_status_callback, name="twilio_status"),
+    path("notifications/", views.notification_list, name="list"),
+    path("notifications/<int:pk>/open/", views.notification_open, name="open"),
+    path("notifications/read-all/", views.notification_mark_all_read, name="mark_all_read"),
+    # The email footer links here (templates/notifications/base_email.html).
+    path("preferences/", views.preferences, name="preferences"),
 ]

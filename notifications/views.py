@@ -1,8 +1,16 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core import signing
-from django.shortcuts import render
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
+from .forms import PreferencesForm
+from .models import Notification
+from .services.inapp import get_notifications_page, mark_all_notifications_read, open_notification
+from .services.preferences import get_preferences, update_preferences
 from .services.unsubscribe import resolve_unsubscribe_token, unsubscribe
 
 
@@ -19,3 +27,58 @@ def unsubscribe_view(request, token):
         unsubscribe(target=target, source="one-click" if one_click else "unsubscribe page")
         return render(request, "notifications/unsubscribe_done.html", {"address": target.address})
     return render(request, "notifications/unsubscribe_confirm.html", {"address": target.address, "token": token})
+
+
+@login_required
+def notification_list(request):
+    """The signed-in person's notifications, newest first, a page at a time."""
+    page = get_notifications_page(user=request.user, page_number=request.GET.get("page"))
+    return render(request, "notifications/pages/list.html", {"page": page})
+
+
+@login_required
+@require_POST  # it changes state, so a link prefetcher or another site cannot mark things read
+def notification_open(request, pk):
+    """Mark one of the person's notifications read and follow its link (404 for anyone else's)."""
+    try:
+        target = open_notification(user=request.user, notification_id=pk)
+    except Notification.DoesNotExist:
+        raise Http404("No such notification.") from None
+    return redirect(target or "notifications:list")
+
+
+@login_required
+@require_POST
+def notification_mark_all_read(request):
+    """Mark every notification of the person read."""
+    count = mark_all_notifications_read(user=request.user)
+    if count:
+        messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} as read.")
+    return redirect("notifications:list")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def preferences(request):
+    """Choose which messages arrive on which channel, WhatsApp consent and phone, time zone."""
+    current = get_preferences(user=request.user)
+    form = PreferencesForm(
+        request.POST or None,
+        receive=current.receive,
+        initial={"whatsapp_opt_in": current.whatsapp_opt_in, "phone": current.phone, "timezone": current.timezone},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            update_preferences(
+                user=request.user,
+                receive=form.receive(),
+                whatsapp_opt_in=form.cleaned_data["whatsapp_opt_in"],
+                phone=form.cleaned_data["phone"],
+                timezone=form.cleaned_data["timezone"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Your preferences are saved.")
+            return redirect("notifications:preferences")
+    return render(request, "notifications/pages/preferences.html", {"form": form, "preferences": current})

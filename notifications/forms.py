@@ -1,0 +1,79 @@
+import zoneinfo
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from .models import Channel, Topic
+from .phones import normalize_phone
+from .services.preferences import CHANNELS, OPTIONAL_TOPICS
+
+TIMEZONE_CHOICES = [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+def topic_field_name(topic: str, channel: str) -> str:
+    return f"{topic}_{channel}"
+
+
+class PreferencesForm(forms.Form):
+    """Which messages a person gets on which channel, WhatsApp consent with a phone, time zone."""
+
+    whatsapp_opt_in = forms.TypedChoiceField(
+        label="WhatsApp messages",
+        choices=[
+            ("yes", "Yes, send me class and payment reminders on WhatsApp at the number below."),
+            ("no", "No, do not send me anything on WhatsApp."),
+        ],
+        coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect,
+        help_text="You can change this here at any time, or reply STOP to any of our WhatsApp messages.",
+    )
+    phone = forms.CharField(
+        label="Mobile number",
+        required=False,
+        max_length=32,
+        help_text="With the country code for numbers outside India, e.g. +44 7700 900123.",
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
+    )
+    timezone = forms.ChoiceField(
+        label="Your time zone",
+        choices=TIMEZONE_CHOICES,
+        help_text="Class times and deadlines are shown, and reminded, in this zone.",
+    )
+
+    def __init__(self, *args, receive: dict[tuple[str, str], bool], **kwargs):
+        super().__init__(*args, **kwargs)
+        initial_opt_in = self.initial.get("whatsapp_opt_in")
+        if isinstance(initial_opt_in, bool):
+            self.initial["whatsapp_opt_in"] = "yes" if initial_opt_in else "no"
+        for (topic, channel), enabled in receive.items():
+            name = topic_field_name(topic, channel)
+            self.fields[name] = forms.BooleanField(
+                label=f"{Topic(topic).label} by {Channel(channel).label}", required=False, initial=enabled
+            )
+
+    def topic_rows(self) -> list[tuple[str, list[forms.BoundField]]]:
+        """Return the topic checkboxes as rows (one per topic, one column per channel), for the grid."""
+        return [
+            (Topic(topic).label, [self[topic_field_name(topic, channel)] for channel in CHANNELS])
+            for topic in OPTIONAL_TOPICS
+        ]
+
+    def clean_phone(self) -> str:
+        try:
+            return normalize_phone(self.cleaned_data["phone"])
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("whatsapp_opt_in") and "phone" in cleaned and not cleaned["phone"]:
+            self.add_error("phone", "Add your mobile number to get messages on WhatsApp.")
+        return cleaned
+
+    def receive(self) -> dict[tuple[str, str], bool]:
+        """Return the ticked boxes as {(topic, channel): receives}."""
+        return {
+            (topic, channel): self.cleaned_data[topic_field_name(topic, channel)]
+            for topic in OPTIONAL_TOPICS
+            for channel in CHANNELS
+        }
