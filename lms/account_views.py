@@ -52,3 +52,13 @@ def new_link_view(request):
         send_new_set_password_link(email=form.cleaned_data["email"])
         return render(request, "lms/accounts/link_sent.html", {"email": form.cleaned_data["email"]})
     return render(request, "lms/accounts/link_invalid.html", {"expired": True, "form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def password_reset_view(request):
+    """Forgot your password: email a set-password link through the message ledger (one door)."""
+    form = NewLinkForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        send_new_set_password_link(email=form.cleaned_data["email"])
+        return redirect("password_reset_done")
+    return render(request, "registration/password_reset_form.html", {"form": form})
