@@ -279,22 +279,7 @@ class LeadAdmin(admin.ModelAdmin):
     )
     # Status, campaign and follow-up flags move with the campaign services (import, drip,
     # conversion, unsubscribe); staff may correct a name or a phone number.
-    readonly_fields = (
-        "email",
-        "status",
-        "campaign",
-        "import_batch",
-        "cta_submission",
-        "first_contacted_at",
-        "last_contacted_at",
-        "follow_up_day3_sent",
-        "follow_up_day7_sent",
-        "converted_at",
-        "created_at",
-        "data_json",
-        "activities_link",
-        "message_timeline",
-    )
+    readonly_fields = tuple(name for name in fields if name not in ("name", "phone", "source"))
 
     def has_add_permission(self, request):
         return False  # leads come from `import_leads` and the CTA form

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from lms.accounts import link_context, student_recipient
+from lms.accounts import link_context
 from lms.models import User
 from notifications.formatting import format_when, zone
 from notifications.models import Channel, Delivery
@@ -156,7 +156,7 @@ def plan_welcome(*, user: User, call: WelcomeCall | None, submission: CTASubmiss
         collect_ids=True,
         messages=[
             PlannedMessage(
-                recipient=student_recipient(user),
+                recipient=Recipient.for_user(user),
                 event_key=str(submission.pk),
                 context=context,
                 subject_type="leads.ctasubmission",
@@ -175,9 +175,7 @@ def notify_staff(*, staff: User, user: User, submission: CTASubmission, summary:
         collect_ids=True,
         messages=[
             PlannedMessage(
-                recipient=Recipient(
-                    user_id=staff.pk, email=staff.email, name=staff.name, timezone=staff.timezone, locale=staff.locale
-                ),
+                recipient=Recipient.for_user(staff),
                 event_key=str(submission.pk),
                 context={
                     "student_name": user.get_full_name(),

@@ -77,18 +77,6 @@ def link_context(*, user: User, now: dt.datetime | None = None) -> dict:
     }
 
 
-def student_recipient(user: User) -> Recipient:
-    return Recipient(
-        user_id=user.pk,
-        email=user.email,
-        phone=user.phone,
-        whatsapp_opt_in=user.whatsapp_opt_in,
-        name=user.name,
-        timezone=user.timezone,
-        locale=user.locale,
-    )
-
-
 @transaction.atomic
 def send_new_set_password_link(*, email: str, now: dt.datetime | None = None) -> bool:
     """Email a fresh set-password link to the account with `email`; say whether there was one."""
@@ -102,7 +90,7 @@ def send_new_set_password_link(*, email: str, now: dt.datetime | None = None) ->
         collect_ids=True,
         messages=[
             PlannedMessage(
-                recipient=student_recipient(user),
+                recipient=Recipient.for_user(user),
                 event_key=f"{user.pk}@{now:%Y%m%dT%H%M%S%f}",
                 context={"email": user.email, **link_context(user=user, now=now)},
                 subject_type="lms.user",

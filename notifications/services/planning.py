@@ -37,6 +37,19 @@ class Recipient:
     timezone: str = ""
     locale: str = ""
 
+    @classmethod
+    def for_user(cls, user) -> "Recipient":
+        """Return the recipient for an account (settings.AUTH_USER_MODEL)."""
+        return cls(
+            user_id=user.pk,
+            email=user.email,
+            phone=getattr(user, "phone", ""),
+            whatsapp_opt_in=getattr(user, "whatsapp_opt_in", False),
+            name=getattr(user, "name", ""),
+            timezone=getattr(user, "timezone", ""),
+            locale=getattr(user, "locale", ""),
+        )
+
     @property
     def ref(self) -> str:
         return f"u{self.user_id}" if self.user_id is not None else self.email.lower()

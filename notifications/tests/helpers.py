@@ -7,18 +7,6 @@ from notifications.services.planning import PlannedMessage, Recipient, plan_mess
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
 
 
-def recipient_of(user) -> Recipient:
-    return Recipient(
-        user_id=user.pk,
-        email=user.email,
-        phone=user.phone,
-        whatsapp_opt_in=user.whatsapp_opt_in,
-        name=user.name,
-        timezone=user.timezone,
-        locale=user.locale,
-    )
-
-
 def plan_session_reminder(user, *, event="42@20261125T0430", now=NOW, expires_at=None):
     """Plan one 24-hour session reminder for `user` (email, WhatsApp, in-app)."""
     return plan_messages(
@@ -26,7 +14,7 @@ def plan_session_reminder(user, *, event="42@20261125T0430", now=NOW, expires_at
         now=now,
         messages=[
             PlannedMessage(
-                recipient=recipient_of(user),
+                recipient=Recipient.for_user(user),
                 event_key=event,
                 context={
                     "title": "Python Basics",

@@ -1,53 +1,27 @@
 """A staff member approves a CTA submission through the real admin page, in Debian's chromium."""
 
-import os
-from pathlib import Path
-
 import pytest
 from django.contrib.auth.models import Permission
 from django.core import mail
 
 from leads.models import CTASubmission
+from leads.tests.factories import CTASubmissionFactory
 from lms.models import User
 from lms.tests.factories import TEST_PASSWORD, StaffUserFactory
 
-from .factories import CTASubmissionFactory
-
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def browser_page():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing; .ci/run installs Debian's chromium.")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        try:
-            yield page
-        finally:
-            browser.close()
+def desktop(browser, live_server):
+    """A desktop-sized page on the live server (staff use the admin at a desk)."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
 
 
-def test_staff_approve_a_submission_in_the_admin(live_server, browser_page, whatsapp_sent):
+def test_staff_approve_a_submission_in_the_admin(desktop, artifacts, whatsapp_sent):
     staff = StaffUserFactory(email="priya@school.example", name="Priya Nair")
     staff.user_permissions.set(
         Permission.objects.filter(
@@ -56,9 +30,9 @@ def test_staff_approve_a_submission_in_the_admin(live_server, browser_page, what
         )
     )
     submission = CTASubmissionFactory(name="Kabir Singh", email="kabir@example.com", status="pending")
-    page = browser_page
+    page = desktop
 
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/leads/ctasubmission/")
+    page.goto("/admin/login/?next=/admin/leads/ctasubmission/")
     page.fill("#id_username", staff.email)
     page.fill("#id_password", TEST_PASSWORD)
     page.click("input[type=submit]")
@@ -69,8 +43,7 @@ def test_staff_approve_a_submission_in_the_admin(live_server, browser_page, what
     page.click("button[name=index]")
     message = page.locator("ul.messagelist li").first
     message.wait_for()
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "admin-cta-approved.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "admin-cta-approved.png"), full_page=True)
 
     assert "Kabir Singh: approved. Account kabir@example.com created, welcome email sent" in message.inner_text()
     submission.refresh_from_db()
@@ -78,5 +51,5 @@ def test_staff_approve_a_submission_in_the_admin(live_server, browser_page, what
     assert User.objects.filter(email="kabir@example.com").count() == 1
     assert [m.subject for m in mail.outbox if m.to == ["kabir@example.com"]] == ["Welcome Aboard! 🎉"]
 
-    page.goto(f"{live_server.url}/admin/leads/ctasubmission/{submission.pk}/change/")
+    page.goto(f"/admin/leads/ctasubmission/{submission.pk}/change/")
     assert "Welcome email with a set-password link queued." in page.content()
