@@ -70,6 +70,9 @@ class Job:
     function: str  # dotted path
     default_schedule: str
     description: str
+    # Planning jobs run one at a time; delivery may run in many workers at once (rows are
+    # claimed with SKIP LOCKED), so it takes no job lock.
+    exclusive: bool = True
 
     @property
     def schedule(self) -> ScheduleSpec:
@@ -128,6 +131,7 @@ JOBS: tuple[Job, ...] = (
         "automation.jobs.deliver_messages",
         "every:1",
         "Sends every due message in the delivery ledger.",
+        exclusive=False,
     ),
 )
 BY_NAME = {job.name: job for job in JOBS} | {job.short_name: job for job in JOBS}

@@ -15,8 +15,11 @@ def _lock_id(name: str) -> int:
 
 
 @contextlib.contextmanager
-def job_lock(name: str):
+def job_lock(name: str, *, exclusive: bool = True):
     """Yield True when this process holds the job's lock, False when another run holds it."""
+    if not exclusive:
+        yield True
+        return
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [_lock_id(name)])

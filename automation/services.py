@@ -59,7 +59,7 @@ def run_job(
     job = get_job(name)
     started = timezone.now()
     now = now or started
-    with job_lock(job.name) as acquired:
+    with job_lock(job.name, exclusive=job.exclusive) as acquired:
         if not acquired:
             log = JobExecutionLog.objects.create(
                 job_name=job.name,

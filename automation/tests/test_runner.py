@@ -166,3 +166,26 @@ def _database_url() -> str:
     return (
         f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     )
+
+
+def test_delivery_takes_no_job_lock_so_many_workers_can_send_at_once(busy_school):
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with job_lock("deliver_messages") as acquired:
+                assert acquired
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    holding.wait(10)
+    try:
+        outcome = run_job(name="deliver")
+    finally:
+        release.set()
+        thread.join()
+    assert outcome.status == "success"
