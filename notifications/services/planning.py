@@ -6,6 +6,9 @@ back) together. Planning the same message twice, from two processes at once, or 
 a crash, inserts nothing twice: the ledger's unique key per channel decides.
 """
 
+import functools
+import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,10 +22,40 @@ from django.utils import timezone
 from ..db import insert_ignoring_conflicts
 from ..kinds import INAPP, get_kind
 from ..models import Channel, Delivery, Notification
-from ..phones import is_valid_e164
-from ..rendering import render_inapp
+from ..rendering import Rendered, render_inapp
 
 PREVIEW_LIMIT = 500
+E164_SHAPE = re.compile(r"^\+[1-9]\d{6,14}$")
+RECIPIENT_KEYS = ("name", "first_name")
+
+
+class InAppRenderCache:
+    """Render a kind's in-app title and message once per distinct context, not once per person,
+    when its templates do not mention the recipient's name (most reminders)."""
+
+    def __init__(self):
+        self._cache: dict[tuple, Rendered] = {}
+
+    def render(self, kind, context: dict) -> Rendered:
+        if uses_recipient_name(kind.name):
+            return render_inapp(kind=kind, context=context)
+        key = (kind.name, json.dumps({k: v for k, v in context.items() if k not in RECIPIENT_KEYS}, sort_keys=True))
+        if key not in self._cache:
+            self._cache[key] = render_inapp(kind=kind, context=context)
+        return self._cache[key]
+
+
+@functools.cache
+def uses_recipient_name(kind_name: str) -> bool:
+    """True when the kind's in-app title or message template refers to the recipient's name."""
+    for template in ("subject.txt", "inapp.txt"):
+        try:
+            source = (settings.BASE_DIR / "templates" / "notifications" / kind_name / template).read_text()
+        except OSError:
+            return True  # cannot tell: render for each person
+        if re.search(r"\b(first_)?name\b", source):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -123,27 +156,30 @@ def plan_messages(
     now = now or timezone.now()
     chunk_size = settings.NOTIFICATIONS["PLAN_CHUNK_SIZE"]
     result = PlanResult()
+    inapp_cache = InAppRenderCache()
     iterator = iter(messages)
     while chunk := list(islice(iterator, chunk_size)):
         deliveries, notifications = [], []
         for message in chunk:
             result.messages += 1
-            _plan_one(message_kind, message, now, deliveries, notifications, result, dry_run)
+            _plan_one(message_kind, message, now, deliveries, notifications, result, dry_run, inapp_cache)
         if dry_run:
             continue
         # One insert per channel so the counts of what was new are exact per channel.
         for channel in (Channel.EMAIL, Channel.WHATSAPP):
-            rows = [d for d in deliveries if d.channel == channel]
-            made = insert_ignoring_conflicts(rows, conflict_fields=("channel", "dedupe_key"))
+            rows = [d for d in deliveries if d["channel"] == channel]
+            made = insert_ignoring_conflicts(Delivery, rows, conflict_fields=("channel", "dedupe_key"))
             result.planned[channel] += len(made)
             result.skipped["already_planned"] += len(rows) - len(made)
             if collect_ids:
                 result.delivery_ids.extend(made)
-        result.planned[INAPP] += len(insert_ignoring_conflicts(notifications, conflict_fields=("dedupe_key",)))
+        result.planned[INAPP] += len(
+            insert_ignoring_conflicts(Notification, notifications, conflict_fields=("dedupe_key",))
+        )
     return result
 
 
-def _plan_one(message_kind, message, now, deliveries, notifications, result, dry_run) -> None:
+def _plan_one(message_kind, message, now, deliveries, notifications, result, dry_run, inapp_cache) -> None:
     recipient = message.recipient
     kind = message_kind.name
     event_key = full_event_key(kind, message.event_key)
@@ -162,7 +198,7 @@ def _plan_one(message_kind, message, now, deliveries, notifications, result, dry
     if Channel.WHATSAPP in message_kind.channels:
         if not recipient.whatsapp_opt_in:
             result.skipped["whatsapp_not_opted_in"] += 1
-        elif not is_valid_e164(recipient.phone):
+        elif not E164_SHAPE.match(recipient.phone or ""):  # the dispatcher checks it fully
             result.skipped["whatsapp_invalid_number"] += 1
         else:
             targets.append((Channel.WHATSAPP, recipient.phone))
@@ -173,34 +209,34 @@ def _plan_one(message_kind, message, now, deliveries, notifications, result, dry
             result.planned[channel] += 1
             continue
         deliveries.append(
-            Delivery(
-                kind=kind,
-                channel=channel,
-                dedupe_key=dedupe_key,
-                event_key=event_key,
-                subject_type=message.subject_type,
-                subject_id=message.subject_id,
-                recipient_id=recipient.user_id,
-                to_address=address,
-                context=context,
-                next_attempt_at=now,
-                expires_at=message.expires_at,
-                created_at=now,
-            )
+            {
+                "kind": kind,
+                "channel": channel,
+                "dedupe_key": dedupe_key,
+                "event_key": event_key,
+                "subject_type": message.subject_type,
+                "subject_id": message.subject_id,
+                "recipient_id": recipient.user_id,
+                "to_address": address,
+                "context": context,
+                "next_attempt_at": now,
+                "expires_at": message.expires_at,
+                "created_at": now,
+            }
         )
     if INAPP in message_kind.channels and recipient.user_id is not None:
         if dry_run:
             result.planned[INAPP] += 1
             return
-        rendered = render_inapp(kind=message_kind, context=context)
+        rendered = inapp_cache.render(message_kind, context)
         notifications.append(
-            Notification(
-                user_id=recipient.user_id,
-                kind=kind,
-                title=rendered.subject[:200],
-                message=rendered.text,
-                link=message.link,
-                created_at=now,
-                dedupe_key=dedupe_key,
-            )
+            {
+                "user_id": recipient.user_id,
+                "kind": kind,
+                "title": rendered.subject[:200],
+                "message": rendered.text,
+                "link": message.link,
+                "created_at": now,
+                "dedupe_key": dedupe_key,
+            }
         )
