@@ -31,21 +31,21 @@ LEAD_KINDS = (messages.LEAD_DAY0.name, messages.LEAD_DAY3.name, messages.LEAD_DA
 
 
 def make_lead_ref(lead_id: int) -> str:
-    """Return a signed reference to a lead for campaign links (attribution without trusting input)."""
-    return signing.dumps(lead_id, salt=LEAD_REF_SALT, compress=True)
+    """Return a signed, expiring reference to a lead for campaign links (attribution without trusting input)."""
+    return signing.TimestampSigner(salt=LEAD_REF_SALT).sign(str(lead_id))
 
 
 def read_lead_ref(ref: str) -> int | None:
     """Return the lead id in a signed reference, or None when it is forged or expired."""
     try:
-        value = signing.loads(ref, salt=LEAD_REF_SALT, max_age=settings.LEAD_REF_MAX_AGE_DAYS * 86400)
+        value = signing.TimestampSigner(salt=LEAD_REF_SALT).unsign(ref, max_age=settings.LEAD_REF_MAX_AGE_DAYS * 86400)
     except signing.BadSignature:
         return None
-    return value if isinstance(value, int) else None
+    return int(value) if value.isdigit() else None
 
 
-def cta_url(lead_id: int) -> str:
-    return f"{settings.SITE_URL}{reverse('leads:cta')}?ref={make_lead_ref(lead_id)}"
+def cta_url(lead_id: int, *, base: str | None = None) -> str:
+    return f"{base or settings.SITE_URL + reverse('leads:cta')}?ref={make_lead_ref(lead_id)}"
 
 
 def _unsubscribed():
@@ -55,8 +55,12 @@ def _unsubscribed():
     )
 
 
-def _lead_message(lead: dict, *, kind: str, now: dt.datetime) -> PlannedMessage:
-    context = {"cta_url": cta_url(lead["pk"])}
+def _cta_base() -> str:
+    return f"{settings.SITE_URL}{reverse('leads:cta')}"
+
+
+def _lead_message(lead: dict, *, kind: str, now: dt.datetime, base: str) -> PlannedMessage:
+    context = {"cta_url": cta_url(lead["pk"], base=base)}
     if kind == messages.LEAD_DAY7.name:
         offer = settings.LEAD_OFFER
         context.update(
@@ -104,9 +108,10 @@ def start_lead_campaign(
     if campaign is None:
         campaign = LeadCampaign.objects.create(name=name or "Manual campaign", started_at=now)
     rows = list(leads.select_for_update(skip_locked=True).values("pk", "email", "name"))
+    base = _cta_base()
     plan = plan_messages(
         kind=messages.LEAD_DAY0.name,
-        messages=(_lead_message(row, kind=messages.LEAD_DAY0.name, now=now) for row in rows),
+        messages=[_lead_message(row, kind=messages.LEAD_DAY0.name, now=now, base=base) for row in rows],
         now=now,
     )
     ids = [row["pk"] for row in rows]
@@ -144,8 +149,12 @@ def _plan_follow_up(*, day: int, now: dt.datetime, dry_run: bool, campaign_id) -
     if not dry_run:
         leads = leads.select_for_update(skip_locked=True, of=("self",))
     rows = list(leads.order_by("pk").values("pk", "email", "name"))
+    base = _cta_base()
     plan = plan_messages(
-        kind=kind, messages=(_lead_message(row, kind=kind, now=now) for row in rows), now=now, dry_run=dry_run
+        kind=kind,
+        messages=[_lead_message(row, kind=kind, now=now, base=base) for row in rows],
+        now=now,
+        dry_run=dry_run,
     )
     if not dry_run and rows:
         flag = "follow_up_day3_sent" if day == 3 else "follow_up_day7_sent"

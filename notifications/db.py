@@ -17,9 +17,9 @@ def _adapter(field, connection):
     return lambda value: field.get_db_prep_save(value, connection)
 
 
-def insert_ignoring_conflicts(model, rows: list[dict], *, conflict_fields: tuple[str, ...]) -> list[int]:
+def insert_ignoring_conflicts(model, rows: list[dict], *, conflict_fields: tuple[str, ...] = ()) -> list[int]:
     """Insert `rows` (field attname -> value; defaults fill the rest), skipping rows that hit the
-    unique `conflict_fields`; return the ids of the rows made.
+    unique `conflict_fields` (none: a plain insert); return the ids of the rows made.
 
     Unlike bulk_create(ignore_conflicts=True) this says which rows were new (INSERT ... ON
     CONFLICT DO NOTHING RETURNING, on PostgreSQL and SQLite >= 3.35), and it builds no model
@@ -36,6 +36,7 @@ def insert_ignoring_conflicts(model, rows: list[dict], *, conflict_fields: tuple
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     conflict = ", ".join(quote(model._meta.get_field(name).column) for name in conflict_fields)
+    on_conflict = f"ON CONFLICT ({conflict}) DO NOTHING " if conflict_fields else ""
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     # Stay under the driver's parameter limit (SQLite: 32766, PostgreSQL: 65535).
     per_statement = max(1, 30000 // len(fields))
@@ -50,7 +51,7 @@ def insert_ignoring_conflicts(model, rows: list[dict], *, conflict_fields: tuple
                     params.append(adapt(value) if adapt is not None and value is not None else value)
             cursor.execute(
                 f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES {', '.join([row_sql] * len(chunk))} "
-                f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {quote(model._meta.pk.column)}",
+                f"{on_conflict}RETURNING {quote(model._meta.pk.column)}",
                 params,
             )
             made.extend(row[0] for row in cursor.fetchall())

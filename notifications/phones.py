@@ -8,10 +8,25 @@ from django.core.exceptions import ValidationError
 def normalize_phone(value: str, *, region: str | None = None) -> str:
     """Return `value` as an E.164 number ("+919876543210"), or raise ValidationError."""
     value = (value or "").strip()
+    region = region or settings.PHONE_DEFAULT_REGION
+    # Imports and saves normalise the same number several times, raw and then in E.164.
+    known = _KNOWN.get((value, region))
+    if known is None:
+        known = _normalize(value, region)
+        if len(_KNOWN) > 100_000:
+            _KNOWN.clear()
+        _KNOWN[(value, region)] = _KNOWN[(known, region)] = known
+    return known
+
+
+_KNOWN: dict[tuple[str, str], str] = {}
+
+
+def _normalize(value: str, region: str) -> str:
     if not value:
         return ""
     try:
-        number = phonenumbers.parse(value, region or settings.PHONE_DEFAULT_REGION)
+        number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException as exc:
         raise ValidationError(f"“{value}” is not a phone number ({exc._msg}).", code="invalid_phone") from exc
     if not phonenumbers.is_valid_number(number):
