@@ -1,0 +1,101 @@
+"""
+`python -m bench [--size small|medium|large] [--database-url URL]`: measure, print, write bench/results/latest.md.
+
+Creates its own database (coursehub_bench unless the URL names another with "bench" in its name),
+migrates it with the app's migrations, fills it, measures, and drops it (unless --keep-database).
+The whole run keeps to a time budget: a measurement that would run past its share is stopped and
+reported with a projection from its rate, so even the large size ends within 15 minutes.
+"""
+
+import argparse
+import os
+import signal
+import sys
+import time
+import traceback
+from urllib.parse import urlsplit
+
+from . import PHASES, database, processes
+from .sizes import SIZES
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark planning, memory, web reads, dispatch and lead import"
+        " on a PostgreSQL database of its own.",
+    )
+    parser.add_argument("--size", choices=SIZES, default="small", help="how much data (default: small)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", database.DEFAULT_URL),
+        help=f"PostgreSQL database to create and drop (default: {database.DEFAULT_URL})",
+    )
+    parser.add_argument("--budget-minutes", type=float, default=14.0, help="time budget of the whole run")
+    parser.add_argument("--latency-ms", type=float, default=50.0, help="the fake provider's answer time")
+    parser.add_argument("--messages-per-worker", type=int, default=200, help="emails queued per dispatch worker")
+    parser.add_argument("--only", nargs="+", choices=PHASES, default=list(PHASES), help="measure only these")
+    parser.add_argument("--keep-database", action="store_true", help="do not drop the database at the end")
+    return parser.parse_args(argv)
+
+
+class Progress:
+    def __init__(self):
+        self.started = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        print(f"[{time.monotonic() - self.started:6.0f} s] {message}", file=sys.stderr, flush=True)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    size = SIZES[args.size]
+    url = database.bench_database_url(args.database_url)
+    log = Progress()
+    shown = urlsplit(url)._replace(netloc=urlsplit(url).hostname or "").geturl()
+    log(f"size {size.name}: creating {shown}")
+    database.create_database(url)
+    try:
+        database.migrate(url)
+        # Settings are read from the environment when Django sets up: point them at our database.
+        os.environ.update(database.app_env(url))
+        import django
+
+        django.setup()
+        from .run import run_all
+
+        results = run_all(args=args, size=size, url=url, log=log)
+    finally:
+        processes.stop_all()
+        if not args.keep_database:
+            _close_django_connections()
+            database.drop_database(url)
+    from .report import render_text, save
+
+    path, markdown = save(results)
+    print(render_text(results))
+    print(f"\nMarkdown (also in {path.relative_to(database.BASE_DIR)}):\n")
+    print(markdown)
+    return 1 if results.errors else 0
+
+
+def _close_django_connections() -> None:
+    if "django" in sys.modules:
+        from django.db import connections
+
+        connections.close_all()
+
+
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt  # so the database is dropped and the workers stopped on the way out
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupted)
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception:
+        traceback.print_exc()
+        sys.exit(2)

@@ -1,0 +1,96 @@
+"""The benchmark's own PostgreSQL database: create it, migrate it, drop it."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/coursehub_bench"
+DEFAULT_NAME = "coursehub_bench"
+
+
+def bench_database_url(url: str) -> str:
+    """Return `url` naming the benchmark's database (coursehub_bench when it names none)."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") or DEFAULT_NAME
+    if "bench" not in name:
+        # The benchmark drops this database when it is done: never one that holds real data.
+        raise SystemExit(
+            f"The benchmark creates and drops its database; give it a name with 'bench' in it, not {name!r}."
+        )
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/")
+
+
+def maintenance_url(url: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
+
+
+def libpq_url(url: str) -> str:
+    """Return `url` in a form libpq accepts (it knows postgres:// and postgresql:// only)."""
+    parts = urlsplit(url)
+    scheme = "postgresql" if parts.scheme.startswith("postgres") else parts.scheme
+    return urlunsplit(parts._replace(scheme=scheme))
+
+
+def create_database(url: str) -> None:
+    """Drop the benchmark database if a previous run left it, and create it empty."""
+    name = sql.Identifier(database_name(url))
+    with psycopg.connect(libpq_url(maintenance_url(url)), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+
+
+def drop_database(url: str) -> None:
+    name = sql.Identifier(database_name(url))
+    with psycopg.connect(libpq_url(maintenance_url(url)), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+
+
+def connect(url: str) -> psycopg.Connection:
+    return psycopg.connect(libpq_url(url))
+
+
+def app_env(url: str, **overrides: str) -> dict:
+    """Return the environment for a process of the app on the benchmark database.
+
+    Nothing leaves the machine and nothing is written to disk: email goes to Django's dummy backend,
+    WhatsApp to the in-memory one (mock mode would write every message to var/). DEBUG is off, as in
+    production: with it on (the development default) every query goes through Django's debug cursor,
+    which formats it with its parameters and keeps it in a log.
+    """
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "MOCK_MODE": "false",
+        "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
+        "WHATSAPP_BACKEND": "notifications.channels.whatsapp.locmem.WhatsAppBackend",
+        "DEBUG": "false",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    for name in ("POSTMARK_SERVER_TOKEN", "BREVO_API_KEY", "SENDGRID_API_KEY", "MAILGUN_API_KEY", "TWILIO_AUTH_TOKEN"):
+        env.pop(name, None)  # no real provider, whatever the shell has
+    env.update(overrides)
+    return env
+
+
+def migrate(url: str) -> None:
+    """Run the app's migrations into the benchmark database."""
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=BASE_DIR,
+        env=app_env(url),
+        check=True,
+    )
+
+
+def server_version(conn: psycopg.Connection) -> str:
+    return conn.execute("SHOW server_version").fetchone()[0]

@@ -1,0 +1,124 @@
+"""
+Planning: each planning job of the registry against the SQL floor, on the same data in the same run.
+
+For every job: empty the ledger, make its rows with the floor's hand-written SQL, take a checksum;
+empty the ledger again, run the job's function (automation.jobs.JOBS) with the benchmark's `now`,
+take a checksum. Equal checksums mean both made exactly the same rows. A job that runs past its share
+of the time budget is stopped; its rate so far gives a projection, marked as such.
+"""
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+from django.utils.module_loading import import_string
+
+from automation.jobs import JOBS
+from leads.campaigns import read_lead_ref
+
+from . import data, floor
+from .sizes import Size
+from .timing import Budget, BudgetExceeded, counting_queries, timed
+
+MINIMUM_JOB_SECONDS = 5.0
+
+
+@dataclass
+class PlanningRow:
+    job: str
+    recipients: int
+    rows: int  # ledger rows plus in-app rows the job makes
+    floor_ledger_seconds: float
+    floor_seconds: float
+    app_seconds: float  # projected from its rate when it did not finish
+    app_cpu_seconds: float
+    queries: int  # projected too when it did not finish
+    finished: bool
+    done: float  # fraction of the rows made before it was stopped
+    same_rows: bool | None  # checksums of the floor's and the app's rows agree (None: not finished)
+    rerun_seconds: float | None = None  # planning again at once: nothing new to make
+    rerun_queries: int | None = None
+
+    @property
+    def ratio(self) -> float:
+        return self.app_seconds / self.floor_seconds if self.floor_seconds else float("inf")
+
+
+def planning_jobs() -> list:
+    """The registry's planning jobs (all but delivery), in registry order."""
+    return [job for job in JOBS if job.name in floor.FLOORS]
+
+
+def empty_ledger(conn: psycopg.Connection, *, size: Size, now: dt.datetime) -> None:
+    """Remove every delivery and in-app notification, and put the leads' follow-up flags back."""
+    conn.execute("TRUNCATE notifications_delivery, notifications_deliveryevent, notifications_notification")
+    data.reset_leads(conn, size=size, now=now)
+
+
+def _signed_links_ok(conn: psycopg.Connection) -> bool:
+    """Check that the floor's signed campaign links open as the app's do (same signing, same key)."""
+    rows = conn.execute(
+        "SELECT subject_id, context->>'cta_url' FROM notifications_delivery WHERE subject_type = 'leads.lead' LIMIT 20"
+    ).fetchall()
+    return all(read_lead_ref(parse_qs(urlsplit(url).query)["ref"][0]) == pk for pk, url in rows)
+
+
+def run_planning(
+    conn: psycopg.Connection, *, size: Size, now: dt.datetime, budget: Budget, reserve: float, share: float
+) -> list[PlanningRow]:
+    """Measure every planning job; the app's runs share `share` of the time left after `reserve`."""
+    jobs = planning_jobs()
+    floors, checksums = {}, {}
+    for job in jobs:
+        empty_ledger(conn, size=size, now=now)
+        floors[job.name] = floor.run_floor(conn, job=job.name, now=now)
+        checksums[job.name] = floor.checksum(conn)
+        if job.name == "lead_follow_ups" and not _signed_links_ok(conn):
+            raise RuntimeError("The floor's signed lead links do not open: its signing differs from Django's.")
+
+    app_seconds = budget.remaining(reserve=reserve) * share
+    rows = []
+    for index, job in enumerate(jobs):
+        result = floors[job.name]
+        weight = result.total_seconds / sum(floors[other.name].total_seconds for other in jobs[index:])
+        allowed = max(MINIMUM_JOB_SECONDS, min(app_seconds, budget.remaining(reserve=reserve)) * weight)
+        empty_ledger(conn, size=size, now=now)
+        row = _measure_app(job, now=now, floor_result=result, allowed=allowed)
+        if row.finished:
+            row.same_rows = floor.checksum(conn) == checksums[job.name]
+            if budget.remaining(reserve=reserve) > row.app_seconds:
+                with counting_queries() as counter, timed() as clock:
+                    import_string(job.function)(now=now, dry_run=False)
+                row.rerun_seconds, row.rerun_queries = clock.seconds, counter.counted.queries
+        app_seconds = max(0.0, app_seconds - row.app_seconds * row.done)
+        rows.append(row)
+    return rows
+
+
+def _measure_app(job, *, now: dt.datetime, floor_result: floor.FloorResult, allowed: float) -> PlanningRow:
+    function = import_string(job.function)
+    expected_rows = floor_result.deliveries + floor_result.notifications
+    finished = True
+    with timed() as clock, counting_queries(deadline=time.monotonic() + allowed) as counter:
+        try:
+            function(now=now, dry_run=False)
+        except BudgetExceeded:
+            finished = False
+    made = counter.counted.rows_written
+    done = 1.0 if finished else (made / expected_rows if expected_rows else 0.0)
+    scale = 1.0 / done if done else float("inf")
+    return PlanningRow(
+        job=job.name,
+        recipients=floor_result.recipients,
+        rows=expected_rows,
+        floor_ledger_seconds=floor_result.ledger_seconds,
+        floor_seconds=floor_result.total_seconds,
+        app_seconds=clock.seconds * scale,
+        app_cpu_seconds=clock.cpu_seconds * scale,
+        queries=round(counter.counted.queries * scale) if done else 0,
+        finished=finished,
+        done=done,
+        same_rows=None,
+    )
