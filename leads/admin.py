@@ -188,17 +188,7 @@ class LeadCampaignAdmin(admin.ModelAdmin):
         "statistics",
     )
     # Counts are kept by the campaign services; staff name, pause and cost a campaign.
-    readonly_fields = (
-        "import_batch",
-        "total_leads",
-        "conversions",
-        "conversion_rate",
-        "cost_per_conversion",
-        "started_at",
-        "completed_at",
-        "leads_link",
-        "statistics",
-    )
+    readonly_fields = tuple(name for name in fields if name not in ("name", "status", "cost", "currency"))
 
     def has_add_permission(self, request):
         return False  # started by `lead_campaign start` from an import

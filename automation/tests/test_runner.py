@@ -1,5 +1,6 @@
 """The job runner and run_reminders: logs, locks, failures, dry runs, and no duplicates under concurrency."""
 
+import contextlib
 import datetime as dt
 import os
 import subprocess
@@ -107,12 +108,14 @@ def test_run_reminders_exits_non_zero_when_a_job_failed(busy_school, monkeypatch
     assert exit_info.value.code == 1
 
 
-def test_an_overlapping_run_of_the_same_job_is_logged_as_skipped(busy_school):
+@contextlib.contextmanager
+def lock_held_elsewhere(job_name: str):
+    """Hold a job's lock from another thread (another connection) while the block runs."""
     holding, release = threading.Event(), threading.Event()
 
     def hold():
         try:
-            with job_lock("session_reminders_24h") as acquired:
+            with job_lock(job_name) as acquired:
                 assert acquired
                 holding.set()
                 release.wait(10)
@@ -123,10 +126,15 @@ def test_an_overlapping_run_of_the_same_job_is_logged_as_skipped(busy_school):
     thread.start()
     holding.wait(10)
     try:
-        outcome = run_job(name="session_24h")
+        yield
     finally:
         release.set()
         thread.join()
+
+
+def test_an_overlapping_run_of_the_same_job_is_logged_as_skipped(busy_school):
+    with lock_held_elsewhere("session_reminders_24h"):
+        outcome = run_job(name="session_24h")
     assert outcome.status == "skipped"
     assert JobExecutionLog.objects.get(pk=outcome.log_id).status == "skipped"
     assert Delivery.objects.count() == 0
@@ -169,23 +177,6 @@ def _database_url() -> str:
 
 
 def test_delivery_takes_no_job_lock_so_many_workers_can_send_at_once(busy_school):
-    holding, release = threading.Event(), threading.Event()
-
-    def hold():
-        try:
-            with job_lock("deliver_messages") as acquired:
-                assert acquired
-                holding.set()
-                release.wait(10)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    holding.wait(10)
-    try:
+    with lock_held_elsewhere("deliver_messages"):
         outcome = run_job(name="deliver")
-    finally:
-        release.set()
-        thread.join()
     assert outcome.status == "success"
