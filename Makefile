@@ -82,4 +82,4 @@ schedules: $(STAMP) | var
 
 # Placeholder: bench/ is being built in another issue.
 bench: $(STAMP)
-	$(PY) -m bench
+	$(PY) -m bench $(ARGS)

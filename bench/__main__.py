@@ -36,6 +36,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--messages-per-worker", type=int, default=200, help="emails queued per dispatch worker")
     parser.add_argument("--only", nargs="+", choices=PHASES, default=list(PHASES), help="measure only these")
     parser.add_argument("--keep-database", action="store_true", help="do not drop the database at the end")
+    parser.add_argument(
+        "--report", action="store_true", help="measure nothing: rewrite latest.md from the saved run of --size"
+    )
     return parser.parse_args(argv)
 
 
@@ -49,6 +52,8 @@ class Progress:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.report:
+        return report_only(args.size)
     size = SIZES[args.size]
     url = database.bench_database_url(args.database_url)
     log = Progress()
@@ -70,13 +75,36 @@ def main(argv=None) -> int:
         if not args.keep_database:
             _close_django_connections()
             database.drop_database(url)
-    from .report import render_text, save
+    from .report import save
 
-    path, markdown = save(results)
-    print(render_text(results))
+    _, runs = save(results)
+    show(results, runs)
+    return 1 if results.errors else 0
+
+
+def show(results, runs) -> None:
+    """Print the tables, write latest.md and print it (to paste into the README)."""
+    from .report import render_text, write_markdown
+
+    path, markdown = write_markdown(results, runs)
+    print(render_text(results, runs))
     print(f"\nMarkdown (also in {path.relative_to(database.BASE_DIR)}):\n")
     print(markdown)
-    return 1 if results.errors else 0
+
+
+def report_only(size: str) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()  # the result rows live beside the code that measures them, which imports the app
+    from .report import saved_runs
+
+    runs = saved_runs()
+    if size not in runs:
+        print(f"No saved {size} run in bench/results/: run `python -m bench --size {size}` first.", file=sys.stderr)
+        return 1
+    show(runs[size], runs)
+    return 0
 
 
 def _close_django_connections() -> None:

@@ -78,8 +78,10 @@ def run_memory(
         note = f"not run: it needs about {everything:.0f} s, more than the time left (see the jobs one by one)"
         rows.append(MemoryRow("run_reminders all", 0.0, everything, False, None, note))
 
-    # Then each job in a process of its own, to name the one that grows with the data.
+    # Then each job in a process of its own, to name the one that grows with the data: the quickest
+    # first, so that a tight budget still lets most of them finish.
     empty_ledger(conn, size=size, now=now)
+    jobs.sort(key=lambda job: expected.get(job.name, 0.0))
     for index, job in enumerate(jobs):
         # An equal share each (what a short job leaves goes to the next): a job stopped early still
         # shows whether its memory keeps growing, and the long job must not starve the others.

@@ -33,6 +33,8 @@ class InAppRenderCache:
     """Render a kind's in-app title and message once per distinct context, not once per person,
     when its templates do not mention the recipient's name (most reminders)."""
 
+    MAX_ENTRIES = 5000
+
     def __init__(self):
         self._cache: dict[tuple, Rendered] = {}
 
@@ -40,9 +42,13 @@ class InAppRenderCache:
         if uses_recipient_name(kind.name):
             return render_inapp(kind=kind, context=context)
         key = (kind.name, json.dumps({k: v for k, v in context.items() if k not in RECIPIENT_KEYS}, sort_keys=True))
-        if key not in self._cache:
-            self._cache[key] = render_inapp(kind=kind, context=context)
-        return self._cache[key]
+        rendered = self._cache.get(key)
+        if rendered is None:
+            rendered = render_inapp(kind=kind, context=context)
+            if len(self._cache) >= self.MAX_ENTRIES:
+                self._cache.clear()  # contexts that never repeat (one per payment) must not pile up
+            self._cache[key] = rendered
+        return rendered
 
 
 @functools.cache
