@@ -4,24 +4,24 @@ The rules that decide which reminders are due, planned into the delivery ledger.
 Each rule decides from state ("the session is 24 h away or less, has not started, this
 student has no row yet"), never from a narrow polling window, so a run after downtime
 catches up and a student who enrolls late still gets theirs. The ledger's unique key makes
-every rule safe to run twice, or from several processes at once. Each rule plans in a number
-of queries that grows with the number of sessions (or steps), never with recipients, and
-streams recipients in bounded memory.
+every rule safe to run twice, or from several processes at once. Each rule describes its
+recipients as one query (notifications.services.audiences): what they share, such as a
+session's time in each zone and locale, is formatted once per group, and the database plans
+everyone in a few statements, so the number of queries never grows with recipients.
 """
 
 import datetime as dt
 import math
-from collections.abc import Iterator
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, F, OuterRef, Q, TextField, Value
+from django.db.models.functions import Cast, Coalesce, Concat, NullIf
 from django.urls import reverse
 
 from notifications.formatting import format_money, format_when, zone
-from notifications.models import Delivery
-from notifications.services.planning import PlannedMessage, PlanResult, Recipient, already_planned, plan_messages
+from notifications.services.audiences import Audience, Group, plan_audience
+from notifications.services.planning import PlanResult
 
 from . import messages
 from .models import Assignment, Enrollment, LiveSession, Payment, Recording, Submission
@@ -31,47 +31,32 @@ NOT_UNDER = dt.timedelta(hours=1)  # the 15-minute reminder covers the last hour
 SOON = dt.timedelta(minutes=15)
 ASSIGNMENT_WINDOW = dt.timedelta(hours=48)
 RECORDING_NOTICE_DAYS = 7  # a recording published longer ago than this is not announced any more
-STREAM_CHUNK = 2000
 
-STUDENT_FIELDS = (
-    "student_id",
-    "student__email",
-    "student__phone",
-    "student__whatsapp_opt_in",
-    "student__name",
-    "student__timezone",
-    "student__locale",
-)
+
+def _student_columns(prefix: str) -> dict:
+    """The recipient columns of an audience, for the student at `prefix` ("student", "course__...")."""
+    return {
+        "recipient_id": F(f"{prefix}_id"),
+        "email": F(f"{prefix}__email"),
+        "phone": F(f"{prefix}__phone"),
+        "whatsapp_opt_in": F(f"{prefix}__whatsapp_opt_in"),
+        "name": F(f"{prefix}__name"),
+        "timezone": F(f"{prefix}__timezone"),
+        "locale": F(f"{prefix}__locale"),
+    }
+
+
+def _enrolled(*conditions, event: str, ids, **event_column):
+    """One row per (event, active student enrolled in its course), for the events `ids` of the
+    relation `event` of Course ("sessions", "assignments", ...); `event_column` names its id."""
+    return Enrollment.objects.filter(
+        *conditions, is_active=True, student__is_active=True, **{f"course__{event}__in": list(ids)}
+    ).values(**_student_columns("student"), **event_column)
 
 
 def site_link(name: str, *args) -> str:
     """Return the absolute URL of one of our pages."""
     return f"{settings.SITE_URL}{reverse(name, args=args)}"
-
-
-def _recipient(row: dict) -> Recipient:
-    return Recipient(
-        user_id=row["student_id"],
-        email=row["student__email"],
-        phone=row["student__phone"],
-        whatsapp_opt_in=row["student__whatsapp_opt_in"],
-        name=row["student__name"],
-        timezone=row["student__timezone"],
-        locale=row["student__locale"],
-    )
-
-
-def _students_to_plan(*, course_id: int, kind: str, event_key: str, extra: Q | None = None) -> Iterator[dict]:
-    """Stream the active students of a course who have no row for this event yet."""
-    enrollments = Enrollment.objects.filter(course_id=course_id, is_active=True, student__is_active=True)
-    if extra is not None:
-        enrollments = enrollments.filter(extra)
-    return (
-        enrollments.exclude(already_planned(kind=kind, event_key=event_key, recipient=OuterRef("student_id")))
-        .order_by()
-        .values(*STUDENT_FIELDS)
-        .iterator(chunk_size=STREAM_CHUNK)
-    )
 
 
 def session_event_key(session: LiveSession) -> str:
@@ -91,45 +76,37 @@ def _day_words(moment: dt.datetime, now: dt.datetime, tz: str) -> tuple[str, str
     return weekday, f"on {weekday}"
 
 
-def _session_messages(session, kind: str, now: dt.datetime, expires_at: dt.datetime) -> Iterator[PlannedMessage]:
-    event_key = session_event_key(session)
-    formatted: dict[tuple[str, str], dict] = {}  # Babel is slow: once per zone and locale
-    minutes_left = max(1, math.ceil((session.scheduled_at - now).total_seconds() / 60))
-    for row in _students_to_plan(course_id=session.course_id, kind=kind, event_key=event_key):
-        recipient = _recipient(row)
-        key = (recipient.timezone, recipient.locale)
-        if key not in formatted:
-            day_label, day_phrase = _day_words(session.scheduled_at, now, recipient.timezone)
-            formatted[key] = {
-                "when": format_when(session.scheduled_at, tz=recipient.timezone, locale=recipient.locale),
-                "day_label": day_label,
-                "day_phrase": day_phrase,
-            }
-        yield PlannedMessage(
-            recipient=recipient,
-            event_key=event_key,
+@transaction.atomic
+def _plan_sessions(sessions, *, kind: str, now, dry_run, expiry) -> PlanResult:
+    sessions = {session.pk: session for session in sessions.select_related("course")}
+
+    def make_group(row: dict) -> Group:
+        session = sessions[row["session_id"]]
+        day_label, day_phrase = _day_words(session.scheduled_at, now, row["timezone"])
+        return Group(
+            event_key=session_event_key(session),
+            subject_id=session.pk,
+            expires_at=expiry(session),
+            link=session.meeting_url,
             context={
                 "title": session.title,
                 "course_title": session.course.title,
                 "join_url": session.meeting_url,
                 "scheduled_at": session.scheduled_at.isoformat(),
-                "minutes_left": minutes_left,
-                **formatted[key],
+                "minutes_left": max(1, math.ceil((session.scheduled_at - now).total_seconds() / 60)),
+                "when": format_when(session.scheduled_at, tz=row["timezone"], locale=row["locale"]),
+                "day_label": day_label,
+                "day_phrase": day_phrase,
             },
-            subject_type="lms.livesession",
-            subject_id=session.pk,
-            link=session.meeting_url,
-            expires_at=expires_at,
         )
 
-
-def _plan_sessions(sessions, *, kind: str, now, dry_run, expiry) -> PlanResult:
-    result = PlanResult()
-    for session in sessions.select_related("course").order_by("scheduled_at"):
-        with transaction.atomic():
-            messages_ = _session_messages(session, kind, now, expires_at=expiry(session))
-            result.merge(plan_messages(kind=kind, messages=messages_, now=now, dry_run=dry_run))
-    return result
+    audience = Audience(
+        rows=_enrolled(event="sessions", ids=sessions, session_id=F("course__sessions__id")),
+        group_by=("session_id", "timezone", "locale"),
+        make_group=make_group,
+        subject_type="lms.livesession",
+    )
+    return plan_audience(kind=kind, audience=audience, now=now, dry_run=dry_run)
 
 
 def plan_session_reminders_24h(*, now: dt.datetime, dry_run: bool = False) -> PlanResult:
@@ -158,91 +135,88 @@ def plan_session_reminders_15min(*, now: dt.datetime, dry_run: bool = False) -> 
     )
 
 
+@transaction.atomic
 def plan_recording_notifications(*, now: dt.datetime, dry_run: bool = False) -> PlanResult:
     """Plan "Recording Available" to every enrolled student, once per recording."""
-    kind = messages.RECORDING_AVAILABLE.name
-    recordings = (
-        Recording.objects.filter(visible_to_students=True)
+    recordings = {
+        recording.pk: recording
+        for recording in Recording.objects.filter(visible_to_students=True)
         .annotate(visible_since=Coalesce("published_at", "created_at"))
         .filter(visible_since__gte=now - dt.timedelta(days=RECORDING_NOTICE_DAYS), visible_since__lte=now)
         .select_related("session", "session__course")
-        .order_by("visible_since")
-    )
+    }
     dashboard_url = site_link("lms:dashboard")
-    result = PlanResult()
-    for recording in recordings:
-        event_key = str(recording.pk)
-        session = recording.session
 
-        def planned(recording=recording, session=session, event_key=event_key):
-            for row in _students_to_plan(course_id=session.course_id, kind=kind, event_key=event_key):
-                yield PlannedMessage(
-                    recipient=_recipient(row),
-                    event_key=event_key,
-                    context={
-                        "session_title": session.title,
-                        "course_title": session.course.title,
-                        "watch_url": recording.url,
-                        "dashboard_url": dashboard_url,
-                    },
-                    subject_type="lms.recording",
-                    subject_id=recording.pk,
-                    link=recording.url,
-                )
-
-        with transaction.atomic():
-            result.merge(plan_messages(kind=kind, messages=planned(), now=now, dry_run=dry_run))
-    return result
-
-
-def plan_assignment_reminders(*, now: dt.datetime, dry_run: bool = False) -> PlanResult:
-    """Plan "Assignment Due Soon" to enrolled students who have not submitted, deadline within 48 h."""
-    kind = messages.ASSIGNMENT_DUE.name
-    assignments = Assignment.objects.filter(deadline__gt=now, deadline__lte=now + ASSIGNMENT_WINDOW).select_related(
-        "course"
-    )
-    result = PlanResult()
-    for assignment in assignments.order_by("deadline"):
-        event_key = str(assignment.pk)
-        submit_url = site_link("lms:assignment", assignment.pk)
-        not_submitted = ~Exists(
-            Submission.objects.filter(assignment_id=assignment.pk, student_id=OuterRef("student_id"))
+    def make_group(row: dict) -> Group:
+        recording = recordings[row["recording_id"]]
+        return Group(
+            event_key=str(recording.pk),
+            subject_id=recording.pk,
+            link=recording.url,
+            context={
+                "session_title": recording.session.title,
+                "course_title": recording.session.course.title,
+                "watch_url": recording.url,
+                "dashboard_url": dashboard_url,
+            },
         )
 
-        def planned(assignment=assignment, event_key=event_key, submit_url=submit_url, not_submitted=not_submitted):
-            deadlines: dict[tuple[str, str], str] = {}
-            rows = _students_to_plan(
-                course_id=assignment.course_id, kind=kind, event_key=event_key, extra=not_submitted
-            )
-            for row in rows:
-                recipient = _recipient(row)
-                key = (recipient.timezone, recipient.locale)
-                if key not in deadlines:
-                    deadlines[key] = format_when(assignment.deadline, tz=recipient.timezone, locale=recipient.locale)
-                yield PlannedMessage(
-                    recipient=recipient,
-                    event_key=event_key,
-                    context={
-                        "title": assignment.title,
-                        "course_title": assignment.course.title,
-                        "deadline": deadlines[key],
-                        "submit_url": submit_url,
-                    },
-                    subject_type="lms.assignment",
-                    subject_id=assignment.pk,
-                    link=submit_url,
-                    expires_at=assignment.deadline,
-                )
-
-        with transaction.atomic():
-            result.merge(plan_messages(kind=kind, messages=planned(), now=now, dry_run=dry_run))
-    return result
+    audience = Audience(
+        rows=_enrolled(
+            event="sessions__recordings", ids=recordings, recording_id=F("course__sessions__recordings__id")
+        ),
+        group_by=("recording_id",),
+        make_group=make_group,
+        subject_type="lms.recording",
+    )
+    return plan_audience(kind=messages.RECORDING_AVAILABLE.name, audience=audience, now=now, dry_run=dry_run)
 
 
+@transaction.atomic
+def plan_assignment_reminders(*, now: dt.datetime, dry_run: bool = False) -> PlanResult:
+    """Plan "Assignment Due Soon" to enrolled students who have not submitted, deadline within 48 h."""
+    assignments = Assignment.objects.filter(deadline__gt=now, deadline__lte=now + ASSIGNMENT_WINDOW)
+    assignments = {assignment.pk: assignment for assignment in assignments.select_related("course")}
+    not_submitted = ~Exists(
+        Submission.objects.filter(assignment_id=OuterRef("course__assignments__id"), student_id=OuterRef("student_id"))
+    )
+
+    def make_group(row: dict) -> Group:
+        assignment = assignments[row["assignment_id"]]
+        submit_url = site_link("lms:assignment", assignment.pk)
+        return Group(
+            event_key=str(assignment.pk),
+            subject_id=assignment.pk,
+            expires_at=assignment.deadline,
+            link=submit_url,
+            context={
+                "title": assignment.title,
+                "course_title": assignment.course.title,
+                "deadline": format_when(assignment.deadline, tz=row["timezone"], locale=row["locale"]),
+                "submit_url": submit_url,
+            },
+        )
+
+    audience = Audience(
+        # The submission check sits in the same filter() as the join, so it refers to the same assignment.
+        rows=_enrolled(not_submitted, event="assignments", ids=assignments, assignment_id=F("course__assignments__id")),
+        group_by=("assignment_id", "timezone", "locale"),
+        make_group=make_group,
+        subject_type="lms.assignment",
+    )
+    return plan_audience(kind=messages.ASSIGNMENT_DUE.name, audience=audience, now=now, dry_run=dry_run)
+
+
+@transaction.atomic
 def plan_payment_reminders(*, now: dt.datetime, dry_run: bool = False) -> PlanResult:
     """Plan "Payment Reminder" for payments pending 3+ days, one per cadence step (default: once)."""
     kind = messages.PAYMENT_REMINDER.name
     steps = sorted(set(settings.PAYMENT_REMINDER_DAYS))
+    payment_url = Coalesce(NullIf("payment_url", Value("")), Value(site_link("lms:dashboard")))
+
+    def make_group(row: dict) -> Group:
+        return Group(context={"amount": format_money(row["amount"], row["currency"], locale=row["locale"])})
+
     result = PlanResult()
     # A payment is reminded for the latest step it has reached only: after downtime a 20-day-old
     # payment gets one reminder, not three.
@@ -250,42 +224,23 @@ def plan_payment_reminders(*, now: dt.datetime, dry_run: bool = False) -> PlanRe
         window = Q(status=Payment.Status.PENDING, created_at__lte=now - dt.timedelta(days=day))
         if index + 1 < len(steps):
             window &= Q(created_at__gt=now - dt.timedelta(days=steps[index + 1]))
-        event_suffix = f"d{day}"
-
-        def planned(window=window, event_suffix=event_suffix):
-            payments = (
-                Payment.objects.filter(window, student__is_active=True)
-                .exclude(
-                    Exists(
-                        Delivery.objects.filter(
-                            subject_type="lms.payment",
-                            subject_id=OuterRef("pk"),
-                            kind=kind,
-                            event_key__endswith=f":{event_suffix}",
-                        )
-                    )
-                )
-                .order_by()
-                .values("pk", "amount", "currency", "description", "payment_url", *STUDENT_FIELDS)
-                .iterator(chunk_size=STREAM_CHUNK)
-            )
-            for row in payments:
-                recipient = _recipient(row)
-                yield PlannedMessage(
-                    recipient=recipient,
-                    event_key=f"{row['pk']}:{event_suffix}",
-                    context={
-                        "amount": format_money(row["amount"], row["currency"], locale=recipient.locale),
-                        "description": row["description"],
-                        "payment_url": row["payment_url"] or site_link("lms:dashboard"),
-                    },
-                    subject_type="lms.payment",
-                    subject_id=row["pk"],
-                    link=row["payment_url"] or site_link("lms:dashboard"),
-                )
-
-        with transaction.atomic():
-            result.merge(plan_messages(kind=kind, messages=planned(), now=now, dry_run=dry_run))
+        rows = Payment.objects.filter(window, student__is_active=True).values(
+            "amount",
+            "currency",
+            "description",
+            **_student_columns("student"),
+            event_key=Concat(Cast("pk", output_field=TextField()), Value(f":d{day}"), output_field=TextField()),
+            subject_id=F("pk"),
+            link=payment_url,
+        )
+        audience = Audience(
+            rows=rows,
+            group_by=("amount", "currency", "locale"),
+            make_group=make_group,
+            subject_type="lms.payment",
+            row_context={"description": "description", "payment_url": "link"},
+        )
+        result.merge(plan_audience(kind=kind, audience=audience, now=now, dry_run=dry_run))
     return result
 
 

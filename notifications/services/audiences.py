@@ -1,0 +1,304 @@
+"""
+Set-based planning: plan a message to everyone a query finds in a few statements, whatever their number.
+
+A rule describes its recipients as one query (an `Audience`) instead of yielding them one by one.
+What the recipients of a group share (the session, its time in their zone and locale) is computed
+in Python once per group, never per person: the distinct groups are read first, each is turned
+into a `Group` (context, event) and its in-app title and message are rendered, and then one
+`INSERT ... SELECT ... ON CONFLICT DO NOTHING` per channel joins the groups to the recipients.
+The database does the per-person work; the ledger's unique keys make it idempotent, as in
+plan_messages(), and it runs inside the caller's transaction.
+"""
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connections, router
+from django.db.models import QuerySet, TextField, Value
+from django.db.models.functions import Cast, Concat
+from django.utils import timezone
+
+from ..kinds import INAPP, MessageKind, get_kind
+from ..models import Channel, Delivery, Notification
+from ..rendering import render_inapp
+from .planning import PREVIEW_LIMIT, PlanResult
+
+# The columns every audience's rows select (values(...) names).
+RECIPIENT_COLUMNS = ("recipient_id", "email", "phone", "whatsapp_opt_in", "name")
+# Each of these comes from the rows when they select it, else from the row's group.
+EVENT_COLUMNS = ("event_key", "subject_id", "expires_at", "link")
+GROUP_KEY = "plan_group"
+GROUP_SEPARATOR = "\x1f"  # the ASCII unit separator: not found in names, zones or prices
+E164_SHAPE = r"^\+[1-9][0-9]{6,14}$"  # as plan_messages(); the dispatcher checks numbers fully
+
+
+@dataclass(frozen=True)
+class Group:
+    """What the recipients of one group share: the event and the context their messages render with."""
+
+    context: dict
+    event_key: str = ""
+    subject_id: int | None = None
+    expires_at: datetime | None = None
+    link: str = ""
+
+
+@dataclass
+class Audience:
+    """The recipients of one kind of message as one query.
+
+    `rows` is a values() queryset with RECIPIENT_COLUMNS, the `group_by` columns, the columns
+    `row_context` names and any of EVENT_COLUMNS. `make_group` turns one distinct combination
+    of the `group_by` columns (a dict) into a Group, or None to plan nothing for it this run.
+    """
+
+    rows: QuerySet
+    group_by: tuple[str, ...]
+    make_group: Callable[[dict], Group | None]
+    subject_type: str = ""
+    # Context keys taken from each recipient's row (key -> column), beside name and first_name.
+    row_context: dict[str, str] = field(default_factory=dict)
+
+
+# One tuple per group, in the order of GROUP_COLUMNS.
+GROUP_COLUMNS = ("key", "event_key", "subject_id", "expires_at", "link", "context", "title", "message")
+PG_GROUP_TYPES = ("text", "text", "bigint", "timestamptz", "text", "jsonb", "text", "text")
+
+
+def plan_audience(*, kind: str, audience: Audience, now: datetime | None = None, dry_run: bool = False) -> PlanResult:
+    """Plan `kind` to everyone in `audience` on every channel the kind uses; return what was made."""
+    message_kind = get_kind(kind)
+    now = now or timezone.now()
+    result = PlanResult()
+    grouped_by = (*audience.group_by, *_row_fields_rendered_in_app(message_kind, audience))
+    rows = audience.rows.annotate(**{GROUP_KEY: _group_key(grouped_by)}).order_by()
+    groups = _make_groups(message_kind, audience, rows, grouped_by)
+    if not groups:
+        return result
+    connection = connections[router.db_for_write(Delivery)]
+    plan = _Statements(message_kind, audience, rows, groups, connection, now)
+    targets = [channel for channel in (Channel.EMAIL, Channel.WHATSAPP) if channel in message_kind.channels]
+    if INAPP in message_kind.channels:
+        targets.append(INAPP)
+    with connection.cursor() as cursor:
+        for target in targets:
+            if dry_run:
+                result.planned[target] += plan.count_new(cursor, target)
+                if target != INAPP and len(result.preview) < PREVIEW_LIMIT:
+                    limit = PREVIEW_LIMIT - len(result.preview)
+                    for address, event_key in plan.preview_new(cursor, target, limit=limit):
+                        result.preview.append((kind, target, address, event_key.split(":", 1)[1]))
+            else:
+                result.planned[target] += plan.insert(cursor, target)
+    result.messages = max(result.planned.values(), default=0)
+    return result
+
+
+def _row_fields_rendered_in_app(kind: MessageKind, audience: Audience) -> tuple[str, ...]:
+    """The per-recipient columns the in-app title or message mention: grouped by too, so the text
+    rendered once per group is right for everyone in it."""
+    if INAPP not in kind.channels:
+        return ()
+    sources = []
+    for template in ("subject.txt", "inapp.txt"):
+        try:
+            sources.append((settings.BASE_DIR / "templates" / kind.template_dir / template).read_text())
+        except OSError:
+            pass
+    source = "\n".join(sources)
+    mentioned = [column for key, column in audience.row_context.items() if re.search(rf"\b{key}\b", source)]
+    if re.search(r"\b(first_)?name\b", source):
+        mentioned.append("name")
+    return tuple(column for column in mentioned if column not in audience.group_by)
+
+
+def _group_key(columns: tuple[str, ...]):
+    parts = []
+    for column in columns:
+        if parts:
+            parts.append(Value(GROUP_SEPARATOR))
+        parts.append(Cast(column, output_field=TextField()))
+    return parts[0] if len(parts) == 1 else Concat(*parts, output_field=TextField())
+
+
+def _first_name(name: str) -> str:
+    return (name or "").split(" ")[0] or "there"  # as plan_messages()
+
+
+def _make_groups(kind: MessageKind, audience: Audience, rows: QuerySet, grouped_by: tuple[str, ...]) -> list[tuple]:
+    """Read the distinct groups and make each one's event, context and in-app text (once per group)."""
+    connection = connections[router.db_for_write(Delivery)]
+    encoder = Delivery._meta.get_field("context").encoder
+    groups = []
+    for row in rows.values(GROUP_KEY, *grouped_by).distinct():
+        group = audience.make_group(row)
+        if group is None:
+            continue
+        title = message = ""
+        if INAPP in kind.channels:
+            rendered_with = {
+                **group.context,
+                **{key: row[column] for key, column in audience.row_context.items() if column in grouped_by},
+            }
+            if "name" in row:
+                rendered_with.update(name=row["name"], first_name=_first_name(row["name"]))
+            rendered = render_inapp(kind=kind, context=rendered_with)
+            title, message = rendered.subject[:200], rendered.text
+        groups.append(
+            (
+                row[GROUP_KEY],
+                group.event_key or None,
+                group.subject_id,
+                connection.ops.adapt_datetimefield_value(group.expires_at),
+                group.link,
+                json.dumps(group.context, cls=encoder),
+                title,
+                message,
+            )
+        )
+    return groups
+
+
+class _Statements:
+    """The SQL of one audience: one SELECT per target (a channel or in-app), to insert or to count."""
+
+    def __init__(self, kind: MessageKind, audience: Audience, rows: QuerySet, groups: list[tuple], connection, now):
+        self.kind = kind
+        self.connection = connection
+        self.vendor = connection.vendor
+        self.rows_sql, self.rows_params = rows.query.get_compiler(connection=connection).as_sql()
+        self.groups_sql, self.groups_params = self._groups_source(groups)
+        selected = set(rows.query.values_select) | set(rows.query.annotation_select)
+        self.event = {column: f"p.{column}" if column in selected else f"g.{column}" for column in EVENT_COLUMNS}
+        self.row_context = audience.row_context
+        self.subject_type = audience.subject_type
+        self.now = connection.ops.adapt_datetimefield_value(now)
+
+    # --- what the vendors spell differently -----------------------------------------------------
+
+    def _groups_source(self, groups: list[tuple]) -> tuple[str, list]:
+        names = ", ".join(GROUP_COLUMNS)
+        if self.vendor == "postgresql":
+            # One array per column: a single parameter each, however many groups.
+            arrays = ", ".join(f"%s::text[]::{kind}[]" for kind in PG_GROUP_TYPES)
+            columns = [
+                [None if value is None else str(value) for value in column] for column in zip(*groups, strict=True)
+            ]
+            return f"unnest({arrays}) AS g ({names})", columns
+        # SQLite (JSON1): one JSON array of groups, each an array in GROUP_COLUMNS order.
+        picks = ", ".join(f"json_extract(value, '$[{index}]') AS {name}" for index, name in enumerate(GROUP_COLUMNS))
+        context = GROUP_COLUMNS.index("context")
+        rows = [[*group[:context], json.loads(group[context]), *group[context + 1 :]] for group in groups]
+        return f"(SELECT {picks} FROM json_each(%s)) AS g", [json.dumps(rows)]
+
+    def _first_name_sql(self) -> str:
+        if self.vendor == "postgresql":
+            first = "split_part(p.name, ' ', 1)"
+        else:
+            first = "CASE WHEN instr(p.name, ' ') > 0 THEN substr(p.name, 1, instr(p.name, ' ') - 1) ELSE p.name END"
+        return f"coalesce(nullif({first}, ''), 'there')"
+
+    def _context_sql(self) -> str:
+        pairs = ["'name', p.name", f"'first_name', {self._first_name_sql()}"]
+        pairs += [f"'{key}', p.{column}" for key, column in self.row_context.items()]
+        if self.vendor == "postgresql":
+            return f"g.context || jsonb_build_object({', '.join(pairs)})"
+        return f"json_patch(g.context, json_object({', '.join(pairs)}))"
+
+    def _phone_shape_sql(self) -> str:
+        return "p.phone ~ %s" if self.vendor == "postgresql" else "p.phone REGEXP %s"
+
+    # --- the statements -------------------------------------------------------------------------
+
+    def _select(self, target: str) -> tuple[list[str], str, list]:
+        """Return the target table's columns and a SELECT of them, with its parameters."""
+        event_key = f"%s || {self.event['event_key']}"
+        ref = "CASE WHEN p.recipient_id IS NULL THEN lower(p.email) ELSE 'u' || p.recipient_id END"
+        dedupe_key = f"{event_key} || ':' || {ref}"
+        kind_prefix = f"{self.kind.name}:"
+        if target == INAPP:
+            model = Notification
+            computed = {
+                "user_id": ("p.recipient_id", []),
+                "kind": ("%s", [self.kind.name]),
+                "title": ("g.title", []),
+                "message": ("g.message", []),
+                "link": (self.event["link"], []),
+                "created_at": ("%s", [self.now]),
+                "dedupe_key": (dedupe_key, [kind_prefix]),
+            }
+            where, where_params = "p.recipient_id IS NOT NULL", []
+        else:
+            model = Delivery
+            computed = {
+                "kind": ("%s", [self.kind.name]),
+                "channel": ("%s", [target]),
+                "dedupe_key": (dedupe_key, [kind_prefix]),
+                "event_key": (event_key, [kind_prefix]),
+                "subject_type": ("%s", [self.subject_type]),
+                "subject_id": (self.event["subject_id"], []),
+                "recipient_id": ("p.recipient_id", []),
+                "to_address": ("lower(p.email)" if target == Channel.EMAIL else "p.phone", []),
+                "context": (self._context_sql(), []),
+                "next_attempt_at": ("%s", [self.now]),
+                "expires_at": (self.event["expires_at"], []),
+                "created_at": ("%s", [self.now]),
+                "updated_at": ("%s", [self.now]),
+            }
+            if target == Channel.EMAIL:
+                where, where_params = "p.email IS NOT NULL AND p.email <> ''", []
+            else:
+                where, where_params = f"p.whatsapp_opt_in AND {self._phone_shape_sql()}", [E164_SHAPE]
+        columns, expressions, params = [], [], []
+        for model_field in model._meta.concrete_fields:
+            if model_field.primary_key:
+                continue
+            sql, sql_params = computed.get(model_field.attname) or (
+                "%s",
+                [model_field.get_db_prep_save(model_field.get_default(), self.connection)],
+            )
+            columns.append(self.connection.ops.quote_name(model_field.column))
+            expressions.append(f"{sql} AS {model_field.column}")
+            params.extend(sql_params)
+        select = (
+            f"SELECT {', '.join(expressions)} FROM ({self.rows_sql}) p JOIN {self.groups_sql} "
+            f'ON g.key = p."{GROUP_KEY}" WHERE {where}'
+        )
+        return columns, select, [*params, *self.rows_params, *self.groups_params, *where_params]
+
+    def _table_and_conflict(self, target: str) -> tuple[str, str, str]:
+        if target == INAPP:
+            return Notification._meta.db_table, "dedupe_key", "d.dedupe_key = s.dedupe_key"
+        return Delivery._meta.db_table, "channel, dedupe_key", "d.channel = s.channel AND d.dedupe_key = s.dedupe_key"
+
+    def insert(self, cursor, target: str) -> int:
+        """Insert the target's rows that are new; return how many were made."""
+        columns, select, params = self._select(target)
+        table, conflict, _ = self._table_and_conflict(target)
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) {select} ON CONFLICT ({conflict}) DO NOTHING", params
+        )
+        return cursor.rowcount
+
+    def _new(self, target: str) -> tuple[str, list]:
+        _, select, params = self._select(target)
+        table, _, same = self._table_and_conflict(target)
+        return f"FROM ({select}) s WHERE NOT EXISTS (SELECT 1 FROM {table} d WHERE {same})", params
+
+    def count_new(self, cursor, target: str) -> int:
+        """Count the target's rows that an insert would make now (a dry run)."""
+        sql, params = self._new(target)
+        cursor.execute(f"SELECT count(*) {sql}", params)
+        return cursor.fetchone()[0]
+
+    def preview_new(self, cursor, target: str, *, limit: int) -> list[tuple[str, str]]:
+        """Return up to `limit` (address, event key) of the messages a run would plan now."""
+        sql, params = self._new(target)
+        cursor.execute(
+            f"SELECT s.to_address, s.event_key {sql} ORDER BY s.event_key, s.to_address LIMIT %s", [*params, limit]
+        )
+        return cursor.fetchall()
