@@ -1,12 +1,16 @@
-"""Staff actions on the ledger: requeue, settle an unknown delivery, cancel."""
+"""Writes on the ledger: staff actions (requeue, settle an unknown delivery, cancel) and the
+dispatcher's record of what became of the rows it claimed."""
 
+import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from ..db import insert_ignoring_conflicts
 from ..models import Delivery, DeliveryEvent
 
 Status = Delivery.Status
@@ -52,3 +56,102 @@ def cancel_deliveries(*, deliveries: QuerySet, reason: str, now: datetime | None
 
 def _log(ids, status, detail, now) -> None:
     DeliveryEvent.objects.bulk_create(DeliveryEvent(delivery_id=pk, at=now, status=status, detail=detail) for pk in ids)
+
+
+@dataclass(frozen=True)
+class ClaimOutcome:
+    """What became of one claimed row, to be written only while it is still `sending` under its claim."""
+
+    delivery_id: int
+    claim_token: uuid.UUID
+    status: str
+    detail: str  # the history entry
+    # Written when given; None leaves the column as it is.
+    provider_message_id: str | None = None
+    error_code: str | None = None
+    last_error: str | None = None
+    rendered_subject: str | None = None
+    rendered_text: str | None = None
+    sent_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+
+
+# Columns of the VALUES list, in order, with their PostgreSQL types (literals there would be text).
+_OUTCOME_COLUMNS = (
+    ("delivery_id", "bigint"),
+    ("claim_token", "uuid"),
+    ("status", "text"),
+    ("provider_message_id", "text"),
+    ("error_code", "text"),
+    ("last_error", "text"),
+    ("rendered_subject", "text"),
+    ("rendered_text", "text"),
+    ("sent_at", "timestamptz"),
+    ("next_attempt_at", "timestamptz"),
+)
+_KEPT_UNLESS_GIVEN = _OUTCOME_COLUMNS[3:]
+_ROWS_PER_STATEMENT = 500
+
+
+def record_claim_outcomes(*, outcomes: list[ClaimOutcome], now: datetime) -> set[int]:
+    """Record send outcomes, with their history, on the rows still `sending` under the same claim;
+    return the ids recorded (a row settled meanwhile by someone else keeps their result).
+
+    One UPDATE ... FROM (VALUES ...) and one insert of events for many rows: recording a batch
+    costs two statements, not two per message.
+    """
+    if not outcomes:
+        return set()
+    connection = connections[router.db_for_write(Delivery)]
+    recorded: set[int] = set()
+    with transaction.atomic(using=connection.alias):
+        for start in range(0, len(outcomes), _ROWS_PER_STATEMENT):
+            recorded |= _update_claimed(connection, outcomes[start : start + _ROWS_PER_STATEMENT], now)
+        insert_ignoring_conflicts(
+            DeliveryEvent,
+            [
+                {"delivery_id": o.delivery_id, "at": now, "status": o.status, "detail": o.detail[:2000]}
+                for o in outcomes
+                if o.delivery_id in recorded
+            ],
+        )
+    return recorded
+
+
+def _update_claimed(connection, outcomes: list[ClaimOutcome], now: datetime) -> set[int]:
+    quote = connection.ops.quote_name
+    table = quote(Delivery._meta.db_table)
+    postgres = connection.vendor == "postgresql"
+    # Values are cast on PostgreSQL (a column of NULLs would otherwise be text); SQLite needs no casts.
+    placeholders = [f"CAST(%s AS {sql_type})" if postgres else "%s" for _, sql_type in _OUTCOME_COLUMNS]
+    row_sql = "(" + ", ".join(placeholders) + ")"
+    column = {name: f"v.column{position}" for position, (name, _) in enumerate(_OUTCOME_COLUMNS, 1)}
+    assignments = [f"{quote('status')} = {column['status']}", f"{quote('updated_at')} = %s"]
+    assignments += [f"{quote(name)} = COALESCE({column[name]}, {quote(name)})" for name, _ in _KEPT_UNLESS_GIVEN]
+    token_field = Delivery._meta.get_field("claim_token")
+    adapt_time = connection.ops.adapt_datetimefield_value
+    params: list = [adapt_time(now)]
+    for outcome in outcomes:
+        params += [
+            outcome.delivery_id,
+            token_field.get_db_prep_value(outcome.claim_token, connection),
+            outcome.status,
+            outcome.provider_message_id,
+            outcome.error_code,
+            outcome.last_error,
+            outcome.rendered_subject,
+            outcome.rendered_text,
+            adapt_time(outcome.sent_at) if outcome.sent_at else None,
+            adapt_time(outcome.next_attempt_at) if outcome.next_attempt_at else None,
+        ]
+    params.append(Status.SENDING)
+    sql = (
+        f"UPDATE {table} SET {', '.join(assignments)} "
+        f"FROM (VALUES {', '.join([row_sql] * len(outcomes))}) AS v "
+        f"WHERE {table}.{quote('id')} = {column['delivery_id']} "
+        f"AND {table}.{quote('claim_token')} = {column['claim_token']} AND {table}.{quote('status')} = %s "
+        f"RETURNING {quote('id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}

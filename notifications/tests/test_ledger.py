@@ -2,6 +2,7 @@
 
 import datetime as dt
 import threading
+import uuid
 
 import pytest
 from django.core import mail
@@ -243,6 +244,44 @@ def test_a_late_outcome_never_overwrites_a_row_settled_by_someone_else(student):
 
     send_claimed_deliveries(deliveries=claimed, now=NOW, result=DispatchResult())
     assert set(Delivery.objects.values_list("status", flat=True)) == {Status.UNKNOWN}
+
+
+def test_a_batch_keeps_the_result_of_another_claim_that_took_over_one_of_its_rows(student, whatsapp_sent):
+    from notifications.services.dispatch import DispatchResult, send_claimed_deliveries
+
+    plan_session_reminder(student)
+    claimed = claim_due_deliveries(now=NOW, limit=10)
+    # The WhatsApp row's lease ran out, staff requeued it and another worker claimed it and sent it.
+    taken = next(d for d in claimed if d.channel == "whatsapp")
+    Delivery.objects.filter(pk=taken.pk).update(
+        status=Status.SENT, claim_token=uuid.uuid4(), provider_message_id="SMother", rendered_text="theirs"
+    )
+
+    send_claimed_deliveries(deliveries=claimed, now=NOW, result=DispatchResult())
+
+    taken.refresh_from_db()
+    assert (taken.status, taken.provider_message_id, taken.rendered_text) == (Status.SENT, "SMother", "theirs")
+    assert not taken.events.exists()  # this worker's late outcome left no history on their row
+    email = Delivery.objects.get(channel="email")
+    assert email.status == Status.SENT and email.provider_message_id and email.rendered_subject
+    assert list(email.events.values_list("status", flat=True)) == [Status.SENT]
+
+
+def test_a_row_claimed_again_meanwhile_is_left_to_the_new_claim(student):
+    from notifications.services.dispatch import DispatchResult, send_claimed_deliveries
+
+    plan_session_reminder(student)
+    claimed = claim_due_deliveries(now=NOW, limit=10)
+    # Another worker holds the email row under its own claim (still sending).
+    email = next(d for d in claimed if d.channel == "email")
+    other_claim = uuid.uuid4()
+    Delivery.objects.filter(pk=email.pk).update(claim_token=other_claim)
+
+    send_claimed_deliveries(deliveries=claimed, now=NOW, result=DispatchResult())
+
+    email.refresh_from_db()
+    assert (email.status, email.claim_token, email.provider_message_id) == (Status.SENDING, other_claim, "")
+    assert Delivery.objects.get(channel="whatsapp").status == Status.SENT
 
 
 @pytest.mark.postgres
