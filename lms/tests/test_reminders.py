@@ -279,6 +279,29 @@ def test_large_amounts_use_indian_grouping(student):
     assert Delivery.objects.filter(channel="email").get().context["amount"] == "₹1,00,000"
 
 
+def test_each_payment_reminder_in_app_names_its_own_payment_and_link(student):
+    for description in ("Data Science fee", "Workshop fee", ""):
+        PaymentFactory(
+            student=student,
+            amount="5000",
+            currency="INR",
+            description=description,
+            payment_url=f"https://pay.example/{description[:4]}" if description else "",
+            created_at=NOW - dt.timedelta(days=3),
+        )
+
+    reminders.plan_payment_reminders(now=NOW)
+
+    inapp = sorted(Notification.objects.filter(user=student).values_list("message", "link"))
+    assert inapp == [
+        ("₹5,000 for Data Science fee is waiting to be paid.", "https://pay.example/Data"),
+        ("₹5,000 for Workshop fee is waiting to be paid.", "https://pay.example/Work"),
+        ("₹5,000 is waiting to be paid.", reminders.site_link("lms:dashboard")),
+    ]
+    emails = Delivery.objects.filter(channel="email")
+    assert sorted(d.context["payment_url"] for d in emails) == sorted(link for _, link in inapp)
+
+
 def test_payment_reminders_stop_once_paid(student, settings):
     settings.PAYMENT_REMINDER_DAYS = [3, 7]
     payment = PaymentFactory(student=student, created_at=NOW - dt.timedelta(days=3))
