@@ -41,6 +41,7 @@ class EmailChannel:
             self.connection.open()
         except Exception:  # an unreachable SMTP server: each send reports it
             pass
+        _read_environment_once(self.connection)
         return self
 
     def __exit__(self, *exc_info):
@@ -133,6 +134,23 @@ def _classify_network_error(exc: Exception) -> Outcome:
             return Outcome.TRANSIENT
         return Outcome.UNKNOWN
     return Outcome.TRANSIENT
+
+
+def _read_environment_once(connection) -> None:
+    """Read requests' settings from the environment once for the connection's API, not per send.
+
+    A requests session looks up proxies, the CA bundle and .netrc in the environment on every
+    request (scanning os.environ twice): a third of the HTTP client's time per message. Anymail's
+    backends post to one API host, for which the answer does not change within a batch.
+    """
+    session, api_url = getattr(connection, "session", None), getattr(connection, "api_url", "")
+    if not isinstance(session, requests.Session) or not session.trust_env or not api_url:
+        return
+    found = session.merge_environment_settings(api_url, {}, None, None, None)
+    session.proxies, session.verify, session.cert = found["proxies"], found["verify"], found["cert"]
+    if session.auth is None:
+        session.auth = requests.utils.get_netrc_auth(api_url)
+    session.trust_env = False
 
 
 def _message_id_domain() -> str:

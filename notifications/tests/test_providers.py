@@ -109,6 +109,22 @@ def test_unreachable_esp_is_retried_later(student, settings):
     assert Delivery.objects.get(channel="email").status == Status.PENDING
 
 
+def test_email_still_goes_through_the_proxy_that_the_environment_names(student, settings, monkeypatch):
+    # The channel reads proxies from the environment once per batch instead of once per message.
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with FakeProvider(default=postmark_ok) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+        settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "t", "POSTMARK_API_URL": "http://esp.example.invalid/"}
+        plan_session_reminder(emails_only(student))
+        plan_session_reminder(emails_only(student), event="43@20261125T0430")
+        dispatch_due_deliveries(now=NOW)
+
+    assert [request.path for request in proxy.requests] == ["http://esp.example.invalid/email"] * 2
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Status.SENT}
+
+
 def test_twilio_gets_a_template_message_with_content_sid_and_variables_and_no_body(student, twilio, postmark):
     plan_session_reminder(student)
     dispatch_due_deliveries(now=NOW)
