@@ -9,7 +9,6 @@ temporary table. The checksums compare what the floor and the app made: the two 
 """
 
 import datetime as dt
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -18,10 +17,9 @@ from functools import partial
 
 import psycopg
 from django.conf import settings
-from django.core.signing import b62_encode
 from django.urls import reverse
 
-from leads.campaigns import FOLLOW_UP_DAYS, LEAD_REF_SALT
+from leads.campaigns import FOLLOW_UP_DAYS
 from lms.reminders import ASSIGNMENT_WINDOW, DAY_24H, NOT_UNDER, RECORDING_NOTICE_DAYS, SOON
 from notifications.formatting import format_money, format_when, zone
 
@@ -76,11 +74,10 @@ class Plan:
     flag_leads: str = ""
 
 
-# What both the floor and the app made, to check they made the same rows (ids and update times aside;
-# the signed link in lead emails carries a timestamp, so it is left out too).
+# What both the floor and the app made, to check they made the same rows (ids and update times aside).
 DELIVERY_CHECKSUM = """
     SELECT count(*), coalesce(sum(hashtextextended(concat_ws('|', kind, channel, dedupe_key, event_key, subject_type,
-        subject_id, recipient_id, to_address, (context - 'cta_url')::text, status, attempts, next_attempt_at,
+        subject_id, recipient_id, to_address, context::text, status, attempts, next_attempt_at,
         expires_at, created_at), 0)), 0)
     FROM notifications_delivery
 """
@@ -302,22 +299,6 @@ def plan_payments(conn, now) -> "Plan":
     )
 
 
-def _signing_key() -> bytes:
-    """The HMAC key django.core.signing derives for lead references (see salted_hmac)."""
-    return hashlib.sha256(f"{LEAD_REF_SALT}signer".encode() + settings.SECRET_KEY.encode()).digest()
-
-
-def _b64url(expression: str) -> str:
-    """SQL for Django's URL-safe base64 without padding (base64 in PostgreSQL wraps lines: drop them)."""
-    return f"rtrim(translate(encode({expression}, 'base64'), E'+/\\n', '-_'), '=')"
-
-
-# TimestampSigner(salt=LEAD_REF_SALT).sign(str(lead_id)) (leads.campaigns.make_lead_ref), with pgcrypto's hmac.
-SIGNED_VALUE = "l.id::text || ':' || %(timestamp)s::text"
-SIGNED_HMAC = "hmac(convert_to(" + SIGNED_VALUE + ", 'UTF8'), %(key)s, 'sha256')"
-SIGNED_LEAD = f"{SIGNED_VALUE} || ':' || {_b64url(SIGNED_HMAC)}"
-
-
 def plan_lead_day(conn, now, *, day: int) -> "Plan":
     """Build the plan of one follow-up day; return its parameters (with the leads' flag update)."""
     kind = FOLLOW_UP_DAYS[day]
@@ -336,7 +317,7 @@ def plan_lead_day(conn, now, *, day: int) -> "Plan":
         SELECT NULL::bigint AS user_id, lower(l.email) AS ref, l.email, '' AS phone, false AS whatsapp_opt_in,
                l.id AS subject_id, %(kind)s::text || ':' || l.id AS event_key, NULL::timestamptz AS expires_at,
                jsonb_build_object('name', l.name, 'first_name', {_first_name("l.name")},
-                   'cta_url', %(cta)s::text || {SIGNED_LEAD}) || %(extra)s::jsonb AS context,
+                   'lead_id', l.id) || %(extra)s::jsonb AS context,
                NULL AS title, NULL AS message, NULL AS link
         FROM leads_lead l JOIN leads_leadcampaign c ON c.id = l.campaign_id AND c.status = 'active'
         WHERE l.status = 'contacted' AND l.first_contacted_at <= %(due)s AND NOT l.follow_up_day7_sent {window}
@@ -345,9 +326,6 @@ def plan_lead_day(conn, now, *, day: int) -> "Plan":
         """,
         {
             "kind": kind,
-            "cta": f"{settings.SITE_URL}{reverse('leads:cta')}?ref=",
-            "timestamp": b62_encode(int(time.time())),
-            "key": _signing_key(),
             "extra": json.dumps(extra),
             "due": now - dt.timedelta(days=day),
             "week_ago": now - dt.timedelta(days=7),

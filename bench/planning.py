@@ -8,6 +8,7 @@ of the time budget is stopped; its rate so far gives a projection, marked as suc
 """
 
 import datetime as dt
+import re
 import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -17,6 +18,8 @@ from django.utils.module_loading import import_string
 
 from automation.jobs import JOBS
 from leads.campaigns import read_lead_ref
+from notifications.kinds import get_kind
+from notifications.rendering import render_email
 
 from . import data, floor
 from .sizes import Size
@@ -57,12 +60,17 @@ def empty_ledger(conn: psycopg.Connection, *, size: Size, now: dt.datetime) -> N
     data.reset_leads(conn, size=size, now=now)
 
 
-def _signed_links_ok(conn: psycopg.Connection) -> bool:
-    """Check that the floor's signed campaign links open as the app's do (same signing, same key)."""
+def _campaign_links_open(conn: psycopg.Connection) -> bool:
+    """Render a few of the floor's campaign emails as dispatch does and check their signed links open."""
     rows = conn.execute(
-        "SELECT subject_id, context->>'cta_url' FROM notifications_delivery WHERE subject_type = 'leads.lead' LIMIT 20"
+        "SELECT id, kind, subject_id, context FROM notifications_delivery WHERE subject_type = 'leads.lead' LIMIT 20"
     ).fetchall()
-    return all(read_lead_ref(parse_qs(urlsplit(url).query)["ref"][0]) == pk for pk, url in rows)
+    for pk, kind, lead_id, context in rows:
+        text = render_email(kind=get_kind(kind), context=context, delivery_id=pk).text
+        ref = parse_qs(urlsplit(re.search(r"https?://\S+/start/\S+", text).group(0)).query)["ref"][0]
+        if read_lead_ref(ref) != lead_id:
+            return False
+    return True
 
 
 def run_planning(
@@ -75,8 +83,8 @@ def run_planning(
         empty_ledger(conn, size=size, now=now)
         floors[job.name] = floor.run_floor(conn, job=job.name, now=now)
         checksums[job.name] = floor.checksum(conn)
-        if job.name == "lead_follow_ups" and not _signed_links_ok(conn):
-            raise RuntimeError("The floor's signed lead links do not open: its signing differs from Django's.")
+        if job.name == "lead_follow_ups" and not _campaign_links_open(conn):
+            raise RuntimeError("The campaign emails the floor planned render links that do not open.")
 
     app_seconds = budget.remaining(reserve=reserve) * share
     rows = []

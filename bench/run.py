@@ -29,7 +29,6 @@ def run_all(*, args, size: Size, url: str, log) -> Results:
     now = timezone.now().replace(microsecond=0)
     conn = database.connect(url)
     conn.autocommit = True
-    conn.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")  # the floor signs campaign links in SQL
     log(f"generating data: {size.enrollments:,} enrollments, {size.sessions:,} sessions in the next 24 h")
     timings = data.generate(conn, size=size, now=now)
     results = Results(

@@ -13,14 +13,16 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import BigIntegerField, Exists, F, OuterRef, TextField, Value
+from django.db.models.functions import Cast
 from django.urls import reverse
 from django.utils import timezone
 
 from notifications.formatting import format_when
 from notifications.models import Channel, Delivery, Suppression
+from notifications.services.audiences import Audience, Group, plan_audience
 from notifications.services.ledger import cancel_deliveries
-from notifications.services.planning import PlannedMessage, PlanResult, Recipient, plan_messages
+from notifications.services.planning import PlanResult
 
 from . import messages
 from .models import CrmActivity, CTASubmission, Lead, LeadCampaign
@@ -48,6 +50,13 @@ def cta_url(lead_id: int, *, base: str | None = None) -> str:
     return f"{base or settings.SITE_URL + reverse('leads:cta')}?ref={make_lead_ref(lead_id)}"
 
 
+def campaign_links(context: dict) -> dict:
+    """The CTA link of a campaign email, signed as it is rendered: its age counts from sending."""
+    if "lead_id" not in context:
+        return {}  # planned with its link already in the context
+    return {"cta_url": cta_url(context["lead_id"])}
+
+
 def _unsubscribed():
     """True for leads whose address refuses marketing email (unsubscribed, bounced, complained)."""
     return Exists(
@@ -55,26 +64,38 @@ def _unsubscribed():
     )
 
 
-def _cta_base() -> str:
-    return f"{settings.SITE_URL}{reverse('leads:cta')}"
+def _day_context(kind: str, now: dt.datetime) -> dict:
+    """What every lead's email of `kind` shares (the Day 7 offer)."""
+    if kind != messages.LEAD_DAY7.name:
+        return {}
+    offer = settings.LEAD_OFFER
+    return {
+        "offer_discount": offer["discount_percent"],
+        "offer_resources": list(offer["resources"]),
+        "offer_ends": format_when(now + dt.timedelta(days=offer["valid_days"]), tz=settings.TIME_ZONE),
+    }
 
 
-def _lead_message(lead: dict, *, kind: str, now: dt.datetime, base: str) -> PlannedMessage:
-    context = {"cta_url": cta_url(lead["pk"], base=base)}
-    if kind == messages.LEAD_DAY7.name:
-        offer = settings.LEAD_OFFER
-        context.update(
-            offer_discount=offer["discount_percent"],
-            offer_resources=list(offer["resources"]),
-            offer_ends=format_when(now + dt.timedelta(days=offer["valid_days"]), tz=settings.TIME_ZONE),
-        )
-    return PlannedMessage(
-        recipient=Recipient(user_id=None, email=lead["email"], name=lead["name"]),
-        event_key=str(lead["pk"]),
-        context=context,
-        subject_type="leads.lead",
-        subject_id=lead["pk"],
+def _plan_leads(leads, *, kind: str, now: dt.datetime, dry_run: bool = False) -> PlanResult:
+    """Plan `kind` to the `leads` (a Lead queryset) in a few statements, whatever their number."""
+    shared = Group(context=_day_context(kind, now))
+    rows = leads.values(
+        "email",
+        "name",
+        "phone",
+        recipient_id=Cast(Value(None), output_field=BigIntegerField()),
+        whatsapp_opt_in=Value(False),
+        subject_id=F("pk"),
+        event_key=Cast("pk", output_field=TextField()),
     )
+    audience = Audience(
+        rows=rows,
+        group_by=(),
+        make_group=lambda row: shared,
+        subject_type="leads.lead",
+        row_context={"lead_id": "subject_id"},
+    )
+    return plan_audience(kind=kind, audience=audience, now=now, dry_run=dry_run)
 
 
 @dataclass
@@ -107,17 +128,11 @@ def start_lead_campaign(
         leads = leads.filter(pk__in=list(lead_ids))
     if campaign is None:
         campaign = LeadCampaign.objects.create(name=name or "Manual campaign", started_at=now)
-    rows = list(leads.select_for_update(skip_locked=True).values("pk", "email", "name"))
-    base = _cta_base()
-    plan = plan_messages(
-        kind=messages.LEAD_DAY0.name,
-        messages=[_lead_message(row, kind=messages.LEAD_DAY0.name, now=now, base=base) for row in rows],
-        now=now,
-    )
-    ids = [row["pk"] for row in rows]
-    Lead.objects.filter(pk__in=ids).update(
-        status=Lead.Status.CONTACTED, campaign=campaign, first_contacted_at=now, last_contacted_at=now
-    )
+    # Contacting first, then planning the leads contacted now: the update locks them, so a second
+    # start at the same moment finds them contacted already and plans nothing twice.
+    leads.update(status=Lead.Status.CONTACTED, campaign=campaign, first_contacted_at=now, last_contacted_at=now)
+    contacted = Lead.objects.filter(campaign=campaign, status=Lead.Status.CONTACTED, first_contacted_at=now)
+    plan = _plan_leads(contacted, kind=messages.LEAD_DAY0.name, now=now)
     LeadCampaign.objects.filter(pk=campaign.pk).update(total_leads=Lead.objects.filter(campaign=campaign).count())
     campaign.refresh_from_db()
     return CampaignStart(campaign=campaign, plan=plan)
@@ -146,20 +161,18 @@ def _plan_follow_up(*, day: int, now: dt.datetime, dry_run: bool, campaign_id) -
         leads = leads.filter(follow_up_day3_sent=False, first_contacted_at__gt=now - dt.timedelta(days=7))
     if campaign_id:
         leads = leads.filter(campaign_id=campaign_id)
-    if not dry_run:
-        leads = leads.select_for_update(skip_locked=True, of=("self",))
-    rows = list(leads.order_by("pk").values("pk", "email", "name"))
-    base = _cta_base()
-    plan = plan_messages(
-        kind=kind,
-        messages=[_lead_message(row, kind=kind, now=now, base=base) for row in rows],
-        now=now,
-        dry_run=dry_run,
-    )
-    if not dry_run and rows:
-        flag = "follow_up_day3_sent" if day == 3 else "follow_up_day7_sent"
-        Lead.objects.filter(pk__in=[row["pk"] for row in rows]).update(**{flag: True, "last_contacted_at": now})
-    return plan
+    if dry_run:
+        return _plan_leads(leads, kind=kind, now=now, dry_run=True)
+    # Flag the leads first, then plan those flagged now, in this transaction: what is flagged is
+    # exactly what is planned, and a concurrent run waits for these rows instead of taking them too.
+    flag = "follow_up_day3_sent" if day == 3 else "follow_up_day7_sent"
+    leads.update(**{flag: True, "last_contacted_at": now})
+    flagged = Lead.objects.filter(status=Lead.Status.CONTACTED, last_contacted_at=now, **{flag: True})
+    if day == 3:
+        flagged = flagged.filter(follow_up_day7_sent=False)  # not the Day 7 leads flagged just before
+    if campaign_id:
+        flagged = flagged.filter(campaign_id=campaign_id)
+    return _plan_leads(flagged, kind=kind, now=now)
 
 
 @transaction.atomic

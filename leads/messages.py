@@ -10,6 +10,7 @@ LEAD_DAY0 = register(
         topic=Topic.MARKETING,
         channels=(Channel.EMAIL,),
         still_wanted="leads.campaigns.unwanted_lead_emails",
+        render_context="leads.campaigns.campaign_links",
         description="Day 0: the first call-to-action email after an import.",
     )
 )
@@ -20,6 +21,7 @@ LEAD_DAY3 = register(
         topic=Topic.MARKETING,
         channels=(Channel.EMAIL,),
         still_wanted="leads.campaigns.unwanted_lead_emails",
+        render_context="leads.campaigns.campaign_links",
         description="Day 3: “Still interested?”",
     )
 )
@@ -30,6 +32,7 @@ LEAD_DAY7 = register(
         topic=Topic.MARKETING,
         channels=(Channel.EMAIL,),
         still_wanted="leads.campaigns.unwanted_lead_emails",
+        render_context="leads.campaigns.campaign_links",
         description="Day 7: the final offer.",
     )
 )

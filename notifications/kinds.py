@@ -31,6 +31,9 @@ class MessageKind:
     # Dotted path of a callable(deliveries) -> {delivery id: reason} for messages the owning app
     # no longer wants sent (the payment was paid, the session moved). Asked at dispatch time.
     still_wanted: str = ""
+    # Dotted path of a callable(context) -> {name: value} run each time the message is rendered, for
+    # what must be made at send time rather than when planned (a link signed when it is sent).
+    render_context: str = ""
 
     @property
     def template_dir(self) -> str:

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.template import Context, Engine
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.module_loading import import_string
 
 from .kinds import MessageKind
 from .tokens import make_unsubscribe_token
@@ -48,6 +49,8 @@ def message_context(*, kind: MessageKind, context: dict, delivery_id: int | None
     }
     if kind.is_marketing and delivery_id is not None:
         full["unsubscribe_url"] = unsubscribe_url(delivery_id=delivery_id)
+    if kind.render_context:
+        full.update(import_string(kind.render_context)(context))
     return full
 
 

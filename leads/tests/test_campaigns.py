@@ -5,11 +5,12 @@ import re
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
-from leads.campaigns import make_lead_ref, plan_lead_follow_ups
+from leads.campaigns import make_lead_ref, plan_lead_follow_ups, read_lead_ref
 from leads.importing import import_leads
 from leads.models import CTASubmission, Lead, LeadCampaign
 from leads.services import submit_cta
@@ -75,6 +76,31 @@ def test_the_full_sequence_sends_each_email_once(imported):
     assert "Premium resource pack" in final.body
     lead = Lead.objects.get(email="ravi@example.com")
     assert lead.follow_up_day3_sent and lead.follow_up_day7_sent
+
+
+def test_one_run_sends_each_lead_only_the_email_of_its_own_stage(imported):
+    plan_lead_follow_ups(now=T0 + 3 * DAY)  # every lead gets Day 3
+    late = Lead.objects.get(email="meera@example.com")
+    Lead.objects.filter(pk=late.pk).update(first_contacted_at=T0 + 2 * DAY, follow_up_day3_sent=False)
+
+    plan_lead_follow_ups(now=T0 + 7 * DAY)
+
+    assert sent_kinds("asha@example.com") == ["lead_day0", "lead_day3", "lead_day7"]
+    assert sent_kinds("meera@example.com") == ["lead_day0", "lead_day3"]  # on Day 5 of its own sequence
+    assert Lead.objects.filter(follow_up_day7_sent=True).count() == 2
+
+
+def test_a_campaign_link_is_signed_when_the_email_is_sent_so_a_backlog_does_not_age_it(settings):
+    settings.LEAD_REF_MAX_AGE_DAYS = 30
+    with time_machine.travel(T0, tick=False):
+        import_leads(data=b"email\nasha@example.com\n", filename="late.csv", now=T0)
+    later = T0 + 45 * DAY  # the Day 0 email waited in the ledger (an outage), then went out
+    with time_machine.travel(later, tick=False):
+        dispatch_due_deliveries(now=later)
+        link = re.search(r"https://school\.example/start/\?ref=(\S+)", mail.outbox[0].body).group(1)
+        assert read_lead_ref(link) == Lead.objects.get(email="asha@example.com").pk
+    with time_machine.travel(later + 31 * DAY, tick=False):
+        assert read_lead_ref(link) is None  # and it still expires
 
 
 def test_the_offer_is_configurable(imported, settings):

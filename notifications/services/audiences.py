@@ -117,6 +117,8 @@ def _row_fields_rendered_in_app(kind: MessageKind, audience: Audience) -> tuple[
 
 
 def _group_key(columns: tuple[str, ...]):
+    if not columns:
+        return Value("", output_field=TextField())  # everyone in one group
     parts = []
     for column in columns:
         if parts:
