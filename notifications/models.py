@@ -90,7 +90,7 @@ class Delivery(models.Model):
     # kind + subject + version (e.g. the session's scheduled time) + recipient.
     dedupe_key = models.CharField(max_length=255)
     # The event this message belongs to, without recipient and channel (e.g.
-    # "session_24h:42@20261125T0430"); rules use it to find who has not been planned yet.
+    # "session_24h:42@20261125T0430"). Not indexed: planning relies on the unique dedupe key.
     event_key = models.CharField(max_length=200)
     # What the message is about, for timelines ("lms.livesession", 42).
     subject_type = models.CharField(max_length=64, blank=True)
@@ -134,7 +134,6 @@ class Delivery(models.Model):
             models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="delivery_due"),
             # Lease expiry scans only rows being sent.
             models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="delivery_sending"),
-            models.Index(fields=["event_key", "recipient"], name="delivery_event_recipient"),
             models.Index(fields=["subject_type", "subject_id"], name="delivery_subject"),
             models.Index(fields=["recipient", "-created_at"], name="delivery_recipient_recent"),
             models.Index(fields=["to_address"], name="delivery_address"),

@@ -16,7 +16,6 @@ from datetime import datetime
 from itertools import islice
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from ..db import insert_ignoring_conflicts
@@ -130,19 +129,6 @@ class PlanResult:
 
 def full_event_key(kind: str, event_key: str) -> str:
     return f"{kind}:{event_key}"
-
-
-def already_planned(*, kind: str, event_key, recipient=None):
-    """Return an Exists() that is true when the event was already planned for the recipient.
-
-    `event_key` and `recipient` may be expressions (OuterRef), so a rule can keep only the
-    people still to be planned in the same query that finds them.
-    """
-    if not isinstance(event_key, str):
-        raise TypeError("Pass the event key as a string; build per-row keys in the rule.")
-    return Exists(
-        Delivery.objects.filter(event_key=full_event_key(kind, event_key), recipient_id=recipient or OuterRef("pk"))
-    )
 
 
 def plan_messages(
