@@ -1,10 +1,17 @@
 """Set-based writes the ORM does not offer: an insert that skips conflicts and says what it made."""
 
+import re
+
 from django.db import connections, models, router
 from django.utils import timezone
 
 # Fields whose Python values the drivers take as they are.
 _PLAIN = (models.CharField, models.TextField, models.IntegerField, models.BooleanField, models.ForeignKey)
+# A type's modifiers: "varchar(254)" -> "varchar". An explicit cast to varchar(254) would cut a longer
+# value silently; cast to the bare type, the column's own assignment refuses it, as it does from VALUES.
+_TYPE_MODIFIERS = re.compile(r"\([^)]*\)")
+# Rows per statement on PostgreSQL (one array per column): bounds the memory one statement takes.
+ARRAY_ROWS = 20_000
 
 
 def _adapter(field, connection):
@@ -17,9 +24,18 @@ def _adapter(field, connection):
     return lambda value: field.get_db_prep_save(value, connection)
 
 
+def _adapt(adapt, value):
+    return adapt(value) if adapt is not None and value is not None else value
+
+
+def _bare_type(field, connection) -> str | None:
+    db_type = field.db_type(connection)
+    return _TYPE_MODIFIERS.sub("", db_type).strip() if db_type else None
+
+
 def insert_ignoring_conflicts(model, rows: list[dict], *, conflict_fields: tuple[str, ...] = ()) -> list[int]:
     """Insert `rows` (field attname -> value; defaults fill the rest), skipping rows that hit the
-    unique `conflict_fields` (none: a plain insert); return the ids of the rows made.
+    unique `conflict_fields` (none: a plain insert); return the ids of the rows made, in no set order.
 
     Unlike bulk_create(ignore_conflicts=True) this says which rows were new (INSERT ... ON
     CONFLICT DO NOTHING RETURNING, on PostgreSQL and SQLite >= 3.35), and it builds no model
@@ -30,29 +46,57 @@ def insert_ignoring_conflicts(model, rows: list[dict], *, conflict_fields: tuple
     connection = connections[router.db_for_write(model)]
     now = timezone.now()
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    # auto_now fields are stamped; other missing values take the field's default.
+    # auto_now fields are stamped; other missing values take the field's default (the same for every row).
     defaults = {f.attname: now if getattr(f, "auto_now", False) else f.get_default() for f in fields}
     adapters = [(f.attname, _adapter(f, connection)) for f in fields]
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
     conflict = ", ".join(quote(model._meta.get_field(name).column) for name in conflict_fields)
     on_conflict = f"ON CONFLICT ({conflict}) DO NOTHING " if conflict_fields else ""
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    # Stay under the driver's parameter limit (SQLite: 32766, PostgreSQL: 65535).
-    per_statement = max(1, 30000 // len(fields))
+    insert = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
+    returning = f"{on_conflict}RETURNING {quote(model._meta.pk.column)}"
+    types = [_bare_type(f, connection) for f in fields] if connection.vendor == "postgresql" else [None]
     made: list[int] = []
     with connection.cursor() as cursor:
+        if all(types):
+            for start in range(0, len(rows), ARRAY_ROWS):
+                sql, params = _unnest_insert(rows[start : start + ARRAY_ROWS], adapters, defaults, types)
+                cursor.execute(f"{insert} {sql} {returning}", params)
+                made.extend(row[0] for row in cursor.fetchall())
+            return made
+        row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        # Stay under the driver's parameter limit (SQLite: 32766, PostgreSQL: 65535).
+        per_statement = max(1, 30000 // len(fields))
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
-            params = []
-            for row in chunk:
-                for attname, adapt in adapters:
-                    value = row.get(attname, defaults[attname])
-                    params.append(adapt(value) if adapt is not None and value is not None else value)
-            cursor.execute(
-                f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES {', '.join([row_sql] * len(chunk))} "
-                f"{on_conflict}RETURNING {quote(model._meta.pk.column)}",
-                params,
-            )
+            params = [
+                _adapt(adapt, row.get(attname, defaults[attname])) for row in chunk for attname, adapt in adapters
+            ]
+            cursor.execute(f"{insert} VALUES {', '.join([row_sql] * len(chunk))} {returning}", params)
             made.extend(row[0] for row in cursor.fetchall())
     return made
+
+
+def _unnest_insert(rows: list[dict], adapters, defaults: dict, types: list[str]) -> tuple[str, list]:
+    """Return `SELECT ... FROM unnest(...)` and its parameters for PostgreSQL: one array per column.
+
+    The statement stays short whatever the number of rows, where a VALUES list of tens of
+    thousands of placeholders costs more for the driver to build than for the server to run.
+    A column with one value for every row (a default, the batch's id) goes as one scalar.
+    """
+    columns = [[row.get(attname, defaults[attname]) for row in rows] for attname, _ in adapters]
+    # `is`: the very same object is the same value whatever its type (equality is not: True == 1).
+    constant = [all(value is values[0] for value in values) for values in columns]
+    constant[0] = constant[0] and not all(constant)  # unnest() needs an array to make the rows
+    selected, scalars, arrays, array_params = [], [], [], []
+    for (_, adapt), db_type, values, is_constant in zip(adapters, types, columns, constant, strict=True):
+        if is_constant:
+            selected.append(f"%s::{db_type}")
+            scalars.append(_adapt(adapt, values[0]))
+        else:
+            arrays.append(f"%s::{db_type}[]")
+            selected.append(f"u.c{len(arrays)}")
+            array_params.append(values if adapt is None else [_adapt(adapt, value) for value in values])
+    names = ", ".join(f"c{n}" for n in range(1, len(arrays) + 1))
+    # The select list's placeholders come before unnest()'s in the text, so its scalars come first.
+    sql = f"SELECT {', '.join(selected)} FROM unnest({', '.join(arrays)}) AS u({names})"
+    return sql, scalars + array_params

@@ -1,0 +1,111 @@
+"""insert_ignoring_conflicts: what it makes, what it skips, and the ids it says it made (SQLite and PostgreSQL)."""
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.db import DataError, IntegrityError, connection, transaction
+from django.utils import timezone
+
+from notifications import db
+from notifications.db import insert_ignoring_conflicts
+from notifications.models import Delivery, Notification
+
+pytestmark = pytest.mark.django_db
+KEY = ("channel", "dedupe_key")
+
+
+def delivery(n: int, **fields) -> dict:
+    return {
+        "kind": "test",
+        "channel": "email",
+        "dedupe_key": f"test:{n}",
+        "event_key": "test",
+        "to_address": f"user{n}@example.com",
+        **fields,
+    }
+
+
+def test_rows_that_hit_the_unique_key_are_skipped_and_only_new_ids_are_returned(student):
+    old = insert_ignoring_conflicts(Delivery, [delivery(1), delivery(2)], conflict_fields=KEY)
+
+    made = insert_ignoring_conflicts(
+        Delivery, [delivery(2), delivery(3), delivery(1), delivery(4, channel="whatsapp")], conflict_fields=KEY
+    )
+
+    assert len(old) == 2 and len(made) == 2
+    assert sorted(made) == sorted(Delivery.objects.exclude(pk__in=old).values_list("pk", flat=True))
+    keys = set(Delivery.objects.filter(pk__in=made).values_list("channel", "dedupe_key"))
+    assert keys == {("email", "test:3"), ("whatsapp", "test:4")}
+    assert Delivery.objects.count() == 4
+
+
+def test_a_key_repeated_within_one_call_is_made_once_the_first_time():
+    made = insert_ignoring_conflicts(
+        Delivery,
+        [delivery(1, to_address="first@example.com"), delivery(1, to_address="second@example.com")],
+        conflict_fields=KEY,
+    )
+    assert len(made) == 1
+    assert Delivery.objects.get(pk=made[0]).to_address == "first@example.com"
+
+
+def test_nulls_json_datetimes_uuids_and_defaults_are_stored_as_given(student):
+    expires = dt.datetime(2026, 11, 25, 4, 30, 15, 123456, tzinfo=dt.UTC)
+    token = uuid.uuid4()
+    context = {"name": "Asha", "n": [1, 2], "it's": "ok"}
+    before = timezone.now()
+    made = insert_ignoring_conflicts(
+        Delivery,
+        [
+            delivery(1, recipient_id=student.pk, context=context, expires_at=expires),
+            delivery(2, subject_id=None, claim_token=token, context={}, expires_at=None),
+            delivery(3, to_address='quote " and \\ back, {brace} and comma', context={"nested": {"x": None}}),
+        ],
+        conflict_fields=KEY,
+    )
+    first, second, third = (Delivery.objects.get(dedupe_key=f"test:{n}") for n in (1, 2, 3))
+    assert sorted(made) == sorted([first.pk, second.pk, third.pk])
+    assert (first.recipient, first.context, first.expires_at) == (student, context, expires)
+    assert (second.recipient, second.subject_id, second.claim_token, second.expires_at) == (None, None, token, None)
+    assert third.to_address == 'quote " and \\ back, {brace} and comma'
+    assert third.context == {"nested": {"x": None}}
+    # Missing fields take their defaults; auto_now fields are stamped.
+    assert (first.status, first.attempts, second.claim_token, first.claim_token) == ("pending", 0, token, None)
+    assert first.updated_at >= before and first.next_attempt_at >= before
+
+
+def test_rows_that_are_all_alike_are_all_made(student):
+    rows = [{"user_id": student.pk, "kind": "test", "title": "Hello"}] * 3
+    made = insert_ignoring_conflicts(Notification, rows)
+    assert len(made) == 3 and Notification.objects.filter(pk__in=made, title="Hello").count() == 3
+
+
+def test_many_rows_over_several_statements_return_every_new_id(monkeypatch):
+    monkeypatch.setattr(db, "ARRAY_ROWS", 7)
+    insert_ignoring_conflicts(Delivery, [delivery(n) for n in range(0, 50, 5)], conflict_fields=KEY)
+
+    made = insert_ignoring_conflicts(Delivery, [delivery(n) for n in range(50)], conflict_fields=KEY)
+
+    assert len(made) == 40 == len(set(made))
+    assert set(Delivery.objects.filter(pk__in=made).values_list("dedupe_key", flat=True)) == {
+        f"test:{n}" for n in range(50) if n % 5
+    }
+
+
+def test_without_conflict_fields_a_conflict_is_an_error_and_nothing_is_made():
+    insert_ignoring_conflicts(Delivery, [delivery(1)])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_ignoring_conflicts(Delivery, [delivery(2), delivery(1)])
+    assert list(Delivery.objects.values_list("dedupe_key", flat=True)) == ["test:1"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite does not enforce varchar lengths")
+def test_a_value_longer_than_its_column_is_refused_not_cut():
+    with pytest.raises(DataError), transaction.atomic():
+        insert_ignoring_conflicts(Delivery, [delivery(1, kind="k" * 65)])
+    assert not Delivery.objects.exists()
+
+
+def test_no_rows_make_nothing():
+    assert insert_ignoring_conflicts(Delivery, [], conflict_fields=KEY) == []
