@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connections, router, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from notifications.db import insert_ignoring_conflicts
@@ -118,10 +119,22 @@ def _check_row(values: dict) -> tuple[str, str, str, str]:
 
 
 def _existing_emails(emails: list[str]) -> set[str]:
+    """Return those of the (lower-case) `emails` already on a lead, whatever the case they were saved in."""
+    connection = connections[router.db_for_read(Lead)]
+    if connection.vendor == "postgresql":
+        # One query with one array, on the lower(email) unique index.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT lower(email) FROM {connection.ops.quote_name(Lead._meta.db_table)} "
+                "WHERE lower(email) = ANY(%s::text[])",
+                [emails],
+            )
+            return {email for (email,) in cursor.fetchall()}
     found = set()
+    leads = Lead.objects.annotate(email_lower=Lower("email"))
     for start in range(0, len(emails), LOOKUP_CHUNK):
         chunk = emails[start : start + LOOKUP_CHUNK]
-        found.update(email.lower() for email in Lead.objects.filter(email__in=chunk).values_list("email", flat=True))
+        found.update(leads.filter(email_lower__in=chunk).values_list("email_lower", flat=True))
     return found
 
 

@@ -78,6 +78,16 @@ def test_duplicates_in_the_file_and_against_existing_leads_are_reported_not_dupl
     assert Lead.objects.filter(email="new@example.com").count() == 1
 
 
+def test_a_lead_saved_with_capitals_is_already_a_lead_whatever_the_case_in_the_file():
+    LeadFactory(email="Old.Friend@Example.com")
+    result = run("email\nold.friend@example.com\nOLD.FRIEND@EXAMPLE.COM\n")
+    assert statuses(result) == [
+        (2, "duplicate", "old.friend@example.com", "already a lead"),
+        (3, "duplicate", "old.friend@example.com", "already a lead"),
+    ]
+    assert result.batch.created_count == 0 and Lead.objects.count() == 1
+
+
 def test_invalid_emails_and_phones_are_reported_with_the_reason():
     result = run("name,email,phone\nA,,\nB,b@,\nC,c@example.com,12\nD,d@example.com,+1 202 555 01\n")
     reasons = {line: (status, reason) for line, status, _, reason in statuses(result)}
