@@ -25,7 +25,7 @@ from django.utils import timezone
 from ..kinds import INAPP, MessageKind, get_kind
 from ..models import Channel, Delivery, Notification
 from ..rendering import render_inapp
-from .planning import PREVIEW_LIMIT, PlanResult
+from .planning import E164_SHAPE, PREVIEW_LIMIT, PlanResult
 
 # The columns every audience's rows select (values(...) names).
 RECIPIENT_COLUMNS = ("recipient_id", "email", "phone", "whatsapp_opt_in", "name")
@@ -33,7 +33,6 @@ RECIPIENT_COLUMNS = ("recipient_id", "email", "phone", "whatsapp_opt_in", "name"
 EVENT_COLUMNS = ("event_key", "subject_id", "expires_at", "link")
 GROUP_KEY = "plan_group"
 GROUP_SEPARATOR = "\x1f"  # the ASCII unit separator: not found in names, zones or prices
-E164_SHAPE = r"^\+[1-9][0-9]{6,14}$"  # as plan_messages(); the dispatcher checks numbers fully
 
 
 @dataclass(frozen=True)
@@ -76,10 +75,10 @@ def plan_audience(*, kind: str, audience: Audience, now: datetime | None = None,
     result = PlanResult()
     grouped_by = (*audience.group_by, *_row_fields_rendered_in_app(message_kind, audience))
     rows = audience.rows.annotate(**{GROUP_KEY: _group_key(grouped_by)}).order_by()
-    groups = _make_groups(message_kind, audience, rows, grouped_by)
+    connection = connections[router.db_for_write(Delivery)]
+    groups = _make_groups(message_kind, audience, rows, grouped_by, connection)
     if not groups:
         return result
-    connection = connections[router.db_for_write(Delivery)]
     plan = _Statements(message_kind, audience, rows, groups, connection, now)
     targets = [channel for channel in (Channel.EMAIL, Channel.WHATSAPP) if channel in message_kind.channels]
     if INAPP in message_kind.channels:
@@ -94,7 +93,6 @@ def plan_audience(*, kind: str, audience: Audience, now: datetime | None = None,
                         result.preview.append((kind, target, address, event_key.split(":", 1)[1]))
             else:
                 result.planned[target] += plan.insert(cursor, target)
-    result.messages = max(result.planned.values(), default=0)
     return result
 
 
@@ -131,9 +129,8 @@ def _first_name(name: str) -> str:
     return (name or "").split(" ")[0] or "there"  # as plan_messages()
 
 
-def _make_groups(kind: MessageKind, audience: Audience, rows: QuerySet, grouped_by: tuple[str, ...]) -> list[tuple]:
+def _make_groups(kind: MessageKind, audience: Audience, rows: QuerySet, grouped_by: tuple, connection) -> list[tuple]:
     """Read the distinct groups and make each one's event, context and in-app text (once per group)."""
-    connection = connections[router.db_for_write(Delivery)]
     encoder = Delivery._meta.get_field("context").encoder
     groups = []
     for row in rows.values(GROUP_KEY, *grouped_by).distinct():
@@ -254,7 +251,7 @@ class _Statements:
             if target == Channel.EMAIL:
                 where, where_params = "p.email IS NOT NULL AND p.email <> ''", []
             else:
-                where, where_params = f"p.whatsapp_opt_in AND {self._phone_shape_sql()}", [E164_SHAPE]
+                where, where_params = f"p.whatsapp_opt_in AND {self._phone_shape_sql()}", [E164_SHAPE.pattern]
         columns, expressions, params = [], [], []
         for model_field in model._meta.concrete_fields:
             if model_field.primary_key:

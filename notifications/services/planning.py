@@ -3,11 +3,11 @@ Planning: turn "this person should get this message" into ledger rows, idempoten
 
 Runs inside the caller's transaction, so a business change and its messages commit (or roll
 back) together. Planning the same message twice, from two processes at once, or again after
-a crash, inserts nothing twice: the ledger's unique key per channel decides.
+a crash, inserts nothing twice: the ledger's unique key per channel decides. The scheduled
+rules plan whole audiences in a few statements (audiences.py); this is the one-by-one path, for
+messages made in Python (onboarding, account links).
 """
 
-import functools
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -21,46 +21,10 @@ from django.utils import timezone
 from ..db import insert_ignoring_conflicts
 from ..kinds import INAPP, get_kind
 from ..models import Channel, Delivery, Notification
-from ..rendering import Rendered, render_inapp
+from ..rendering import render_inapp
 
 PREVIEW_LIMIT = 500
 E164_SHAPE = re.compile(r"^\+[1-9]\d{6,14}$")
-RECIPIENT_KEYS = ("name", "first_name")
-
-
-class InAppRenderCache:
-    """Render a kind's in-app title and message once per distinct context, not once per person,
-    when its templates do not mention the recipient's name (most reminders)."""
-
-    MAX_ENTRIES = 5000
-
-    def __init__(self):
-        self._cache: dict[tuple, Rendered] = {}
-
-    def render(self, kind, context: dict) -> Rendered:
-        if uses_recipient_name(kind.name):
-            return render_inapp(kind=kind, context=context)
-        key = (kind.name, json.dumps({k: v for k, v in context.items() if k not in RECIPIENT_KEYS}, sort_keys=True))
-        rendered = self._cache.get(key)
-        if rendered is None:
-            rendered = render_inapp(kind=kind, context=context)
-            if len(self._cache) >= self.MAX_ENTRIES:
-                self._cache.clear()  # contexts that never repeat (one per payment) must not pile up
-            self._cache[key] = rendered
-        return rendered
-
-
-@functools.cache
-def uses_recipient_name(kind_name: str) -> bool:
-    """True when the kind's in-app title or message template refers to the recipient's name."""
-    for template in ("subject.txt", "inapp.txt"):
-        try:
-            source = (settings.BASE_DIR / "templates" / "notifications" / kind_name / template).read_text()
-        except OSError:
-            return True  # cannot tell: render for each person
-        if re.search(r"\b(first_)?name\b", source):
-            return True
-    return False
 
 
 @dataclass(frozen=True)
@@ -148,13 +112,12 @@ def plan_messages(
     now = now or timezone.now()
     chunk_size = settings.NOTIFICATIONS["PLAN_CHUNK_SIZE"]
     result = PlanResult()
-    inapp_cache = InAppRenderCache()
     iterator = iter(messages)
     while chunk := list(islice(iterator, chunk_size)):
         deliveries, notifications = [], []
         for message in chunk:
             result.messages += 1
-            _plan_one(message_kind, message, now, deliveries, notifications, result, dry_run, inapp_cache)
+            _plan_one(message_kind, message, now, deliveries, notifications, result, dry_run)
         if dry_run:
             continue
         # One insert per channel so the counts of what was new are exact per channel.
@@ -171,7 +134,7 @@ def plan_messages(
     return result
 
 
-def _plan_one(message_kind, message, now, deliveries, notifications, result, dry_run, inapp_cache) -> None:
+def _plan_one(message_kind, message, now, deliveries, notifications, result, dry_run) -> None:
     recipient = message.recipient
     kind = message_kind.name
     event_key = full_event_key(kind, message.event_key)
@@ -220,7 +183,7 @@ def _plan_one(message_kind, message, now, deliveries, notifications, result, dry
         if dry_run:
             result.planned[INAPP] += 1
             return
-        rendered = inapp_cache.render(message_kind, context)
+        rendered = render_inapp(kind=message_kind, context=context)
         notifications.append(
             {
                 "user_id": recipient.user_id,
