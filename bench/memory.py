@@ -1,11 +1,12 @@
 """
-Memory: peak RSS of `manage.py run_reminders` planning everything from an empty ledger.
+Memory: peak RSS of planning everything from an empty ledger.
 
-Each planning job runs once in its own process (so a job that grows with the data is named), then
-`run_reminders all` runs as cron runs it, when the time budget allows. In that run the delivery job
-runs with a batch size of 0 (NOTIFICATIONS_DISPATCH_BATCH_SIZE): it claims nothing, as when other
-workers have taken every due row. Sending every planned message would take hours at the large size;
-the dispatch workers' memory is measured with dispatch.
+Each planning job's peak comes from the process that planning ran it in (bench.planning_worker), so a
+job that grows with the data is named without planning it again. Then `run_reminders all` runs as cron
+runs it, when the time budget allows. In that run the delivery job runs with a batch size of 0
+(NOTIFICATIONS_DISPATCH_BATCH_SIZE): it claims nothing, as when other workers have taken every due
+row. Sending every planned message would take hours at the large size; the dispatch workers' memory
+is measured with dispatch.
 """
 
 import datetime as dt
@@ -19,8 +20,6 @@ from .database import app_env
 from .planning import PlanningRow, empty_ledger, planning_jobs
 from .sizes import Size
 from .timing import Budget
-
-MINIMUM_SECONDS = 10.0
 
 
 @dataclass
@@ -55,14 +54,13 @@ def run_memory(
     budget: Budget,
     reserve: float,
 ) -> list[MemoryRow]:
-    """Measure the peak RSS of `run_reminders all` (when it fits in the budget), then of each job alone."""
+    """Measure the peak RSS of `run_reminders all` (when it fits in the budget); add each job's from planning."""
     env = app_env(url, LOG_LEVEL="WARNING")
     rows = []
     # A run with nothing to plan: what the command costs before any data (imports, Django, the driver).
     idle = processes.run(_command(["session_15min"], now - dt.timedelta(days=365)), env=env, timeout=60)
     rows.append(_row("run_reminders session_15min (nothing due: baseline)", idle))
 
-    jobs = planning_jobs()
     expected = {row.job: row.app_seconds for row in planning}
     # `run_reminders all` first, when it fits in the budget: it is what cron runs.
     everything = sum(expected.values()) * 1.1 + 5
@@ -78,14 +76,9 @@ def run_memory(
         note = f"not run: it needs about {everything:.0f} s, more than the time left (see the jobs one by one)"
         rows.append(MemoryRow("run_reminders all", 0.0, everything, False, None, note))
 
-    # Then each job in a process of its own, to name the one that grows with the data: the quickest
-    # first, so that a tight budget still lets most of them finish.
-    empty_ledger(conn, size=size, now=now)
-    jobs.sort(key=lambda job: expected.get(job.name, 0.0))
-    for index, job in enumerate(jobs):
-        # An equal share each (what a short job leaves goes to the next): a job stopped early still
-        # shows whether its memory keeps growing, and the long job must not starve the others.
-        allowed = max(MINIMUM_SECONDS, budget.remaining(reserve=reserve) / (len(jobs) - index))
-        result = processes.run(_command([job.short_name], now), env=env, timeout=allowed)
-        rows.append(_row(f"run_reminders {job.short_name}", result))
+    short_names = {job.name: job.short_name for job in planning_jobs()}
+    for row in planning:
+        note = "" if row.finished else "stopped at its time budget"
+        label = f"planning {short_names[row.job]} (bench.planning_worker)"
+        rows.append(MemoryRow(label, row.peak_rss_mb, row.app_seconds, row.finished, row.still_growing, note))
     return rows

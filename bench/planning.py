@@ -2,14 +2,16 @@
 Planning: each planning job of the registry against the SQL floor, on the same data in the same run.
 
 For every job: empty the ledger, make its rows with the floor's hand-written SQL, take a checksum;
-empty the ledger again, run the job's function (automation.jobs.JOBS) with the benchmark's `now`,
-take a checksum. Equal checksums mean both made exactly the same rows. A job that runs past its share
-of the time budget is stopped; its rate so far gives a projection, marked as such.
+empty the ledger again, run the job's function (automation.jobs.JOBS) with the benchmark's `now` in a
+process of its own (bench.planning_worker, which also gives its peak RSS), take a checksum. Equal
+checksums mean both made exactly the same rows. A job that runs past its share of the time budget is
+stopped; its rate so far gives a projection, marked as such.
 """
 
 import datetime as dt
+import json
 import re
-import time
+import sys
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,9 +23,10 @@ from leads.campaigns import read_lead_ref
 from notifications.kinds import get_kind
 from notifications.rendering import render_email
 
-from . import data, floor
+from . import data, floor, processes
+from .database import app_env
 from .sizes import Size
-from .timing import Budget, BudgetExceeded, counting_queries, timed
+from .timing import Budget, counting_queries, timed
 
 MINIMUM_JOB_SECONDS = 5.0
 
@@ -43,6 +46,8 @@ class PlanningRow:
     same_rows: bool | None  # checksums of the floor's and the app's rows agree (None: not finished)
     rerun_seconds: float | None = None  # planning again at once: nothing new to make
     rerun_queries: int | None = None
+    peak_rss_mb: float = 0.0  # of the process that ran the job
+    still_growing: bool | None = None  # its memory still rising late in the run (None: too short to tell)
 
     @property
     def ratio(self) -> float:
@@ -74,9 +79,9 @@ def _campaign_links_open(conn: psycopg.Connection) -> bool:
 
 
 def run_planning(
-    conn: psycopg.Connection, *, size: Size, now: dt.datetime, budget: Budget, reserve: float, share: float
+    conn: psycopg.Connection, *, url: str, size: Size, now: dt.datetime, budget: Budget, reserve: float
 ) -> list[PlanningRow]:
-    """Measure every planning job; the app's runs share `share` of the time left after `reserve`."""
+    """Measure every planning job; the app's runs share the time left after `reserve`."""
     jobs = planning_jobs()
     floors, checksums = {}, {}
     for job in jobs:
@@ -86,14 +91,14 @@ def run_planning(
         if job.name == "lead_follow_ups" and not _campaign_links_open(conn):
             raise RuntimeError("The campaign emails the floor planned render links that do not open.")
 
-    app_seconds = budget.remaining(reserve=reserve) * share
+    app_seconds = budget.remaining(reserve=reserve)
     rows = []
     for index, job in enumerate(jobs):
         result = floors[job.name]
         weight = result.total_seconds / sum(floors[other.name].total_seconds for other in jobs[index:])
         allowed = max(MINIMUM_JOB_SECONDS, min(app_seconds, budget.remaining(reserve=reserve)) * weight)
         empty_ledger(conn, size=size, now=now)
-        row = _measure_app(job, now=now, floor_result=result, allowed=allowed)
+        row = _measure_app(job, url=url, now=now, floor_result=result, allowed=allowed)
         if row.finished:
             row.same_rows = floor.checksum(conn) == checksums[job.name]
             if budget.remaining(reserve=reserve) > row.app_seconds:
@@ -105,28 +110,32 @@ def run_planning(
     return rows
 
 
-def _measure_app(job, *, now: dt.datetime, floor_result: floor.FloorResult, allowed: float) -> PlanningRow:
-    function = import_string(job.function)
+def _measure_app(job, *, url: str, now: dt.datetime, floor_result: floor.FloorResult, allowed: float) -> PlanningRow:
+    """Run the job in a process of its own (bench.planning_worker): its time, queries and peak RSS."""
+    args = [sys.executable, "-m", "bench.planning_worker", job.name, now.isoformat(), str(allowed)]
+    # The worker stops itself at its next query after `allowed`; a single long statement may run past it.
+    process = processes.run(args, env=app_env(url, LOG_LEVEL="WARNING"), timeout=allowed + max(60.0, allowed))
+    lines = process.stdout.strip().splitlines()
+    if process.returncode not in (0, -15) and not process.timed_out:
+        raise RuntimeError(f"{job.name} failed: {process.stderr.strip()[-2000:]}")
+    report = json.loads(lines[-1]) if lines else {"finished": False, "seconds": process.seconds}
     expected_rows = floor_result.deliveries + floor_result.notifications
-    finished = True
-    with timed() as clock, counting_queries(deadline=time.monotonic() + allowed) as counter:
-        try:
-            function(now=now, dry_run=False)
-        except BudgetExceeded:
-            finished = False
-    made = counter.counted.rows_written
+    finished = report["finished"]
+    made = report.get("rows_written", 0)
     done = 1.0 if finished else (made / expected_rows if expected_rows else 0.0)
-    scale = 1.0 / done if done else float("inf")
+    scale = 1.0 / done if done else 1.0  # killed inside one statement: what it took is a lower bound
     return PlanningRow(
         job=job.name,
         recipients=floor_result.recipients,
         rows=expected_rows,
         floor_ledger_seconds=floor_result.ledger_seconds,
         floor_seconds=floor_result.total_seconds,
-        app_seconds=clock.seconds * scale,
-        app_cpu_seconds=clock.cpu_seconds * scale,
-        queries=round(counter.counted.queries * scale) if done else 0,
+        app_seconds=report["seconds"] * scale,
+        app_cpu_seconds=report.get("cpu_seconds", process.cpu_seconds) * scale,
+        queries=round(report.get("queries", 0) * scale),
         finished=finished,
         done=done,
         same_rows=None,
+        peak_rss_mb=process.peak_rss_mb,
+        still_growing=process.still_growing,
     )

@@ -63,9 +63,8 @@ def run_all(*, args, size: Size, url: str, log) -> Results:
             results.errors[phase] = f"{type(exc).__name__}: {exc}"
 
     def planning():
-        share = 0.5 if "memory" in args.only else 1.0
         reserve = reserve_after("planning")
-        results.planning = run_planning(conn, size=size, now=now, budget=budget, reserve=reserve, share=share)
+        results.planning = run_planning(conn, url=url, size=size, now=now, budget=budget, reserve=reserve)
 
     def memory():
         reserve = reserve_after("memory")

@@ -1,0 +1,64 @@
+"""
+One planning job in a process of its own: `python -m bench.planning_worker JOB NOW SECONDS`.
+
+Runs the job's function (automation.jobs) with the benchmark's `now`, counting Django's queries and
+the ledger rows they insert, stopped after SECONDS; prints one JSON line. The benchmark samples this
+process's memory meanwhile, so one run gives the job's time, queries and peak RSS.
+"""
+
+import datetime as dt
+import json
+import os
+import sys
+import time
+
+
+def main(job_name: str, now: str, seconds: str) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.utils.module_loading import import_string
+
+    from automation.jobs import get_job
+
+    from .timing import BudgetExceeded, counting_queries, timed
+
+    function = import_string(get_job(job_name).function)
+    _warm_up()
+    finished = True
+    with timed() as clock, counting_queries(deadline=time.monotonic() + float(seconds)) as counter:
+        try:
+            function(now=dt.datetime.fromisoformat(now), dry_run=False)
+        except BudgetExceeded:
+            finished = False
+    report = {
+        "finished": finished,
+        "seconds": clock.seconds,
+        "cpu_seconds": clock.cpu_seconds,
+        "queries": counter.counted.queries,
+        "rows_written": counter.counted.rows_written,
+    }
+    print(json.dumps(report), flush=True)
+
+
+def _warm_up() -> None:
+    """Load what the benchmark's own process has loaded when it times the floor: Babel's data for each
+    locale and the in-app templates, which a fresh process loads on first use."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from notifications.formatting import format_money, format_when
+    from notifications.kinds import INAPP, all_kinds
+    from notifications.rendering import render_inapp
+
+    for locale in get_user_model().objects.order_by().values_list("locale", flat=True).distinct():
+        format_when(timezone.now(), tz="Asia/Kolkata", locale=locale)
+        format_money(1, "INR", locale=locale)
+    for kind in all_kinds():
+        if INAPP in kind.channels:
+            render_inapp(kind=kind, context={})
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
