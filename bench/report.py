@@ -325,9 +325,10 @@ def _sections(results: Results, runs: dict[str, Results]) -> list[tuple[str, str
         sections.append(
             (
                 "Memory",
-                "Peak RSS (VmHWM) of `manage.py run_reminders` subprocesses planning from an empty ledger, one "
-                "job per process, then all jobs in one. Still growing: RSS in the second half of a run rose over "
-                "10% above its peak in the second quarter (- : under 10 s, mostly start-up).",
+                "Peak RSS (VmHWM) of processes planning from an empty ledger: `manage.py run_reminders all` "
+                "(when the time budget allows) and each job in the process the planning measurement ran it in. "
+                "Still growing: RSS in the second half of a run rose over 10% above its peak in the second "
+                "quarter (- : under 10 s, mostly start-up).",
                 memory_table(results),
             )
         )
