@@ -1,6 +1,7 @@
 """The reminder rules: boundaries, late enrollees, rescheduling, catch-up, and the seed's formats."""
 
 import datetime as dt
+import threading
 
 import pytest
 from django.core import mail
@@ -370,3 +371,34 @@ def test_planning_queries_do_not_grow_with_recipients(course):
 
     session_at(course, dt.timedelta(hours=20))
     assert queries_for(10) == queries_for(1000)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_connections_planning_a_session_at_once_make_each_students_reminder_once(course):
+    for _ in range(30):
+        EnrollmentFactory(course=course, student__whatsapp_opt_in=True)
+    session_at(course, dt.timedelta(hours=20))
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def plan():
+        try:
+            barrier.wait(timeout=10)
+            results.append(reminders.plan_session_reminders_24h(now=NOW))  # no job lock: the ledger decides
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=plan) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert sum(result.planned["email"] for result in results) == 30
+    assert Delivery.objects.filter(channel="email").count() == 30
+    assert Delivery.objects.filter(channel="whatsapp").count() == 30
+    assert Notification.objects.count() == 30
