@@ -61,15 +61,17 @@ def test_nulls_json_datetimes_uuids_and_defaults_are_stored_as_given(student):
             delivery(1, recipient_id=student.pk, context=context, expires_at=expires),
             delivery(2, subject_id=None, claim_token=token, context={}, expires_at=None),
             delivery(3, to_address='quote " and \\ back, {brace} and comma', context={"nested": {"x": None}}),
+            delivery(4, rendered_subject="Namaste, José 🙏", context={"city": "München", "n": 1.5}),
         ],
         conflict_fields=KEY,
     )
-    first, second, third = (Delivery.objects.get(dedupe_key=f"test:{n}") for n in (1, 2, 3))
-    assert sorted(made) == sorted([first.pk, second.pk, third.pk])
+    first, second, third, fourth = (Delivery.objects.get(dedupe_key=f"test:{n}") for n in (1, 2, 3, 4))
+    assert sorted(made) == sorted([first.pk, second.pk, third.pk, fourth.pk])
     assert (first.recipient, first.context, first.expires_at) == (student, context, expires)
     assert (second.recipient, second.subject_id, second.claim_token, second.expires_at) == (None, None, token, None)
     assert third.to_address == 'quote " and \\ back, {brace} and comma'
     assert third.context == {"nested": {"x": None}}
+    assert (fourth.rendered_subject, fourth.context) == ("Namaste, José 🙏", {"city": "München", "n": 1.5})
     # Missing fields take their defaults; auto_now fields are stamped.
     assert (first.status, first.attempts, second.claim_token, first.claim_token) == ("pending", 0, token, None)
     assert first.updated_at >= before and first.next_attempt_at >= before
@@ -82,7 +84,7 @@ def test_rows_that_are_all_alike_are_all_made(student):
 
 
 def test_many_rows_over_several_statements_return_every_new_id(monkeypatch):
-    monkeypatch.setattr(db, "ARRAY_ROWS", 7)
+    monkeypatch.setattr(db, "POSTGRESQL_ROWS", 7)
     insert_ignoring_conflicts(Delivery, [delivery(n) for n in range(0, 50, 5)], conflict_fields=KEY)
 
     made = insert_ignoring_conflicts(Delivery, [delivery(n) for n in range(50)], conflict_fields=KEY)
@@ -98,6 +100,12 @@ def test_without_conflict_fields_a_conflict_is_an_error_and_nothing_is_made():
     with pytest.raises(IntegrityError), transaction.atomic():
         insert_ignoring_conflicts(Delivery, [delivery(2), delivery(1)])
     assert list(Delivery.objects.values_list("dedupe_key", flat=True)) == ["test:1"]
+
+
+def test_none_is_null_in_a_json_column_so_a_required_one_refuses_it():
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_ignoring_conflicts(Delivery, [delivery(1, context={}), delivery(2, context=None)])
+    assert not Delivery.objects.exists()
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite does not enforce varchar lengths")
