@@ -14,6 +14,7 @@ from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
+from . import postmark
 from .base import Outcome, SendResult, classify_http_status, retry_after_seconds
 
 
@@ -52,6 +53,25 @@ class EmailChannel:
 
     def send(self, email: OutgoingEmail) -> SendResult:
         """Send one email and say how it went."""
+        message = self._message(email)
+        try:
+            message.send()
+        except Exception as exc:
+            return classify_email_error(exc)
+        return _result(message, email)
+
+    def send_many(self, emails: list[OutgoingEmail]) -> list[SendResult]:
+        """Send emails and say how each went, in one request where the provider has a batch API."""
+        if len(emails) < 2 or not postmark.can_batch(self.connection):
+            return [self.send(email) for email in emails]
+        messages = [self._message(email) for email in emails]
+        errors = postmark.send_batch(self.connection, messages)
+        return [
+            classify_email_error(error) if error is not None else _result(message, email)
+            for email, message, error in zip(emails, messages, errors, strict=True)
+        ]
+
+    def _message(self, email: OutgoingEmail) -> EmailMultiAlternatives:
         message_id = make_msgid(domain=_message_id_domain())
         headers = {"Message-ID": message_id, "X-Delivery-ID": str(email.delivery_id), **email.headers}
         message = EmailMultiAlternatives(
@@ -69,26 +89,26 @@ class EmailChannel:
         # Read by anymail backends; other backends ignore these attributes.
         message.metadata = {"delivery_id": str(email.delivery_id), "kind": email.kind}
         message.tags = [email.kind]
-        try:
-            message.send()
-        except Exception as exc:
-            return classify_email_error(exc)
+        return message
 
-        status = getattr(message, "anymail_status", None)
-        if status is None:
-            return SendResult.sent(message_id.strip("<>"))
-        recipient = status.recipients.get(email.to) if status.recipients else None
-        provider_id = (recipient.message_id if recipient else None) or status.message_id or ""
-        states = {recipient.status} if recipient else (status.status or set())
-        if states and states <= {"rejected", "invalid"}:
-            return SendResult(
-                Outcome.PERMANENT,
-                provider_message_id=str(provider_id or ""),
-                error=f"Provider refused the recipient ({', '.join(sorted(states))}).",
-                error_code=next(iter(states)),
-                suppress="invalid" in states,
-            )
-        return SendResult.sent(str(provider_id))
+
+def _result(message: EmailMultiAlternatives, email: OutgoingEmail) -> SendResult:
+    """Return how a send that raised nothing went, from what the backend says of the recipient."""
+    status = getattr(message, "anymail_status", None)
+    if status is None:
+        return SendResult.sent(message.extra_headers["Message-ID"].strip("<>"))
+    recipient = status.recipients.get(email.to) if status.recipients else None
+    provider_id = (recipient.message_id if recipient else None) or status.message_id or ""
+    states = {recipient.status} if recipient else (status.status or set())
+    if states and states <= {"rejected", "invalid"}:
+        return SendResult(
+            Outcome.PERMANENT,
+            provider_message_id=str(provider_id or ""),
+            error=f"Provider refused the recipient ({', '.join(sorted(states))}).",
+            error_code=next(iter(states)),
+            suppress="invalid" in states,
+        )
+    return SendResult.sent(str(provider_id))
 
 
 def classify_email_error(exc: Exception) -> SendResult:

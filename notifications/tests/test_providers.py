@@ -2,13 +2,16 @@
 
 import datetime as dt
 import json
+import time
 
 import pytest
+from django.contrib.auth import get_user_model
 
 from notifications.channels.whatsapp.twilio import WhatsAppBackend as TwilioBackend
-from notifications.models import Delivery, Suppression
+from notifications.models import Delivery, DeliveryEvent, Suppression
 from notifications.services.dispatch import dispatch_due_deliveries
-from tests.fakes import FakeProvider, Reply, postmark_ok, twilio_error, twilio_ok
+from notifications.services.planning import PlannedMessage, Recipient, plan_messages
+from tests.fakes import FakeProvider, Recorded, Reply, postmark_ok, twilio_error, twilio_ok
 
 from .helpers import NOW, plan_session_reminder
 
@@ -16,9 +19,29 @@ pytestmark = pytest.mark.django_db
 Status = Delivery.Status
 
 
+def postmark_replies(recorded: Recorded) -> Reply:
+    """Postmark's answer to /email, and to /email/batch: one result per message, in order."""
+    body = recorded.json()
+    if not isinstance(body, list):
+        return postmark_ok(recorded)
+    return Reply(200, [postmark_result(message, n) for n, message in enumerate(body)])
+
+
+def postmark_result(message: dict, n: int, error: int = 0, text: str = "OK") -> dict:
+    if error:
+        return {"ErrorCode": error, "Message": text}
+    return {
+        "To": message["To"],
+        "SubmittedAt": "2026-11-24T10:00:00Z",
+        "MessageID": f"pm-batch-{n}-{time.monotonic_ns()}",
+        "ErrorCode": 0,
+        "Message": "OK",
+    }
+
+
 @pytest.fixture
 def postmark(settings):
-    with FakeProvider(default=postmark_ok) as server:
+    with FakeProvider(default=postmark_replies) as server:
         settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
         settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "test-token", "POSTMARK_API_URL": server.url + "/"}
         yield server
@@ -113,7 +136,7 @@ def test_email_still_goes_through_the_proxy_that_the_environment_names(student, 
     # The channel reads proxies from the environment once per batch instead of once per message.
     for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
-    with FakeProvider(default=postmark_ok) as proxy:
+    with FakeProvider(default=postmark_replies) as proxy:
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
         settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
         settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "t", "POSTMARK_API_URL": "http://esp.example.invalid/"}
@@ -121,7 +144,7 @@ def test_email_still_goes_through_the_proxy_that_the_environment_names(student, 
         plan_session_reminder(emails_only(student), event="43@20261125T0430")
         dispatch_due_deliveries(now=NOW)
 
-    assert [request.path for request in proxy.requests] == ["http://esp.example.invalid/email"] * 2
+    assert [request.path for request in proxy.requests] == ["http://esp.example.invalid/email/batch"]
     assert set(Delivery.objects.values_list("status", flat=True)) == {Status.SENT}
 
 
@@ -191,3 +214,144 @@ def test_twilio_backend_can_use_a_messaging_service_as_sender(twilio):
     result = backend.send(WhatsAppMessage(to="+919876543210", kind="session_24h", body="x", content_sid="HX1"))
     assert result.provider_message_id.startswith("SM")
     assert twilio.requests[0].form()["MessagingServiceSid"] == "MG" + "b" * 32
+
+
+def plan_students(count: int, *, prefix: str = "s") -> list:
+    users = [
+        get_user_model().objects.create_user(email=f"{prefix}{n}@example.com", name=f"Student {n}")
+        for n in range(count)
+    ]
+    for user in users:
+        plan_session_reminder(user)
+    return users
+
+
+def test_a_batch_of_emails_goes_to_postmark_in_one_request_each_with_its_own_delivery_id(db, postmark):
+    plan_students(3)
+    result = dispatch_due_deliveries(now=NOW)
+
+    assert result.sent == 3
+    assert [request.path for request in postmark.requests] == ["/email/batch"]
+    messages = postmark.requests[0].json()
+    deliveries = {str(d.pk): d for d in Delivery.objects.all()}
+    assert sorted(m["Metadata"]["delivery_id"] for m in messages) == sorted(deliveries)
+    for message in messages:
+        delivery = deliveries[message["Metadata"]["delivery_id"]]
+        assert message["To"] == delivery.to_address
+        assert {"Name": "X-Delivery-ID", "Value": str(delivery.pk)} in message["Headers"]
+        assert delivery.status == Status.SENT
+        assert delivery.provider_message_id.startswith("pm-batch-")
+        assert delivery.rendered_subject == message["Subject"] == "Starts Tomorrow: Python Basics"
+        assert delivery.rendered_text == message["TextBody"]
+    assert len({d.provider_message_id for d in deliveries.values()}) == 3
+
+
+def test_marketing_emails_in_a_batch_keep_their_own_one_click_unsubscribe_headers(db, postmark):
+    plan_messages(
+        kind="lead_day0",
+        now=NOW,
+        messages=[
+            PlannedMessage(
+                recipient=Recipient(user_id=None, email=f"lead{n}@example.com", name=f"Lead {n}"),
+                event_key=str(n),
+                context={"cta_url": "https://school.example/start/"},
+            )
+            for n in range(2)
+        ],
+    )
+    dispatch_due_deliveries(now=NOW)
+
+    messages = postmark.requests[0].json()
+    assert postmark.requests[0].path == "/email/batch" and len(messages) == 2
+    links = set()
+    for message in messages:
+        headers = {header["Name"]: header["Value"] for header in message["Headers"]}
+        assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert headers["List-Unsubscribe"].startswith("<https://school.example/unsubscribe/")
+        assert headers["List-Unsubscribe"].strip("<>") in message["TextBody"]
+        links.add(headers["List-Unsubscribe"])
+    assert len(links) == 2
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Status.SENT}
+
+
+def test_each_email_of_a_batch_gets_its_own_outcome_from_postmark(db, postmark):
+    users = plan_students(3)
+
+    def answer(recorded):
+        body = recorded.json()
+        results = [postmark_result(message, n) for n, message in enumerate(body)]
+        refused = {message["To"]: n for n, message in enumerate(body)}
+        results[refused[users[1].email]] = postmark_result(
+            {}, 0, error=300, text=f"Invalid 'To' address: '{users[1].email}'."
+        )
+        results[refused[users[2].email]] = postmark_result(
+            {},
+            0,
+            error=406,
+            text=f"You tried to send to recipient(s) that have been marked as inactive. Found inactive "
+            f"addresses: {users[2].email}. Inactive recipients are ones that have generated a hard bounce.",
+        )
+        return Reply(200, results)
+
+    postmark.default = answer
+    result = dispatch_due_deliveries(now=NOW)
+    dispatch_due_deliveries(now=NOW + dt.timedelta(hours=6))
+
+    assert len(postmark.requests) == 1
+    status = {d.to_address: (d.status, d.error_code) for d in Delivery.objects.all()}
+    assert status == {
+        users[0].email: (Status.SENT, ""),
+        users[1].email: (Status.FAILED, "recipient_refused"),
+        users[2].email: (Status.FAILED, "recipient_refused"),
+    }
+    assert result.outcomes == {Status.SENT: 1, Status.FAILED: 2, Status.UNKNOWN: 0}
+    assert Suppression.objects.filter(channel="email", address=users[1].email).exists()
+    assert DeliveryEvent.objects.count() == 3
+
+
+def test_a_batch_postmark_rate_limits_is_retried_for_every_email_of_it(db, postmark):
+    plan_students(3)
+    postmark.queue(Reply(429, {"ErrorCode": 429, "Message": "Rate limited"}, headers={"Retry-After": "120"}))
+    dispatch_due_deliveries(now=NOW)
+
+    deliveries = list(Delivery.objects.all())
+    assert {(d.status, d.error_code) for d in deliveries} == {(Status.PENDING, "http_429")}
+    assert all(d.next_attempt_at >= NOW + dt.timedelta(seconds=120) for d in deliveries)
+    dispatch_due_deliveries(now=NOW + dt.timedelta(hours=1))
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Status.SENT}
+    assert [len(request.json()) for request in postmark.requests] == [3, 3]
+
+
+def test_a_batch_postmark_refuses_as_a_whole_is_sent_one_email_at_a_time(db, postmark):
+    users = plan_students(2)
+    postmark.queue(
+        Reply(422, {"ErrorCode": 300, "Message": "Invalid request"}),
+        Reply(200, {"To": users[0].email, "MessageID": "pm-one", "ErrorCode": 0, "Message": "OK"}),
+        Reply(422, {"ErrorCode": 300, "Message": f"Invalid 'To' address: '{users[1].email}'."}),
+    )
+    dispatch_due_deliveries(now=NOW)
+
+    assert [request.path for request in postmark.requests] == ["/email/batch", "/email", "/email"]
+    status = {d.to_address: (d.status, d.provider_message_id) for d in Delivery.objects.all()}
+    assert status == {users[0].email: (Status.SENT, "pm-one"), users[1].email: (Status.FAILED, "")}
+
+
+def test_a_batch_whose_answer_is_lost_leaves_every_email_of_it_unknown_and_unsent_again(db, postmark, settings):
+    settings.ANYMAIL = {**settings.ANYMAIL, "REQUESTS_TIMEOUT": 0.5}
+    plan_students(3)
+    postmark.queue(Reply(200, [], delay=1.5))
+    dispatch_due_deliveries(now=NOW)
+    dispatch_due_deliveries(now=NOW + dt.timedelta(hours=6))
+
+    assert len(postmark.requests) == 1
+    assert {(d.status, d.error_code) for d in Delivery.objects.all()} == {(Status.UNKNOWN, "network")}
+
+
+def test_a_batch_answer_that_does_not_match_the_emails_leaves_them_unknown(db, postmark):
+    plan_students(3)
+    postmark.queue(Reply(200, [{"To": "someone@else.example", "MessageID": "x", "ErrorCode": 0, "Message": "OK"}]))
+    dispatch_due_deliveries(now=NOW)
+    dispatch_due_deliveries(now=NOW + dt.timedelta(hours=6))
+
+    assert len(postmark.requests) == 1
+    assert {(d.status, d.error_code) for d in Delivery.objects.all()} == {(Status.UNKNOWN, "provider")}
