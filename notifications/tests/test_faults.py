@@ -88,6 +88,36 @@ def test_a_worker_killed_between_the_provider_call_and_recording_it_causes_no_du
         assert len(provider.requests) == 1
 
 
+def test_a_worker_killed_while_postmark_holds_a_batch_leaves_each_email_of_it_unknown_and_unsent_again():
+    plan_payment_emails(3)
+    with FakeProvider(default=postmark_replies) as provider:
+        provider.queue(Reply(200, [], delay=20))
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "run_reminders", "deliver"],
+            cwd=ROOT,
+            env=worker_env(provider),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while not provider.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert provider.requests, "the worker never called the provider"
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+
+        assert provider.requests[0].path == "/email/batch" and len(provider.requests[0].json()) == 3
+        assert set(Delivery.objects.values_list("status", flat=True)) == {Status.SENDING}
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.NOTIFICATIONS["SENDING_LEASE_SECONDS"] + 1)
+        settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "fault-test", "POSTMARK_API_URL": provider.url + "/"}
+        settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+        dispatch_due_deliveries(now=later)
+        dispatch_due_deliveries(now=later + dt.timedelta(hours=1))
+
+        assert set(Delivery.objects.values_list("status", flat=True)) == {Status.UNKNOWN}
+        assert len(provider.requests) == 1
+
+
 def test_two_dispatch_processes_over_a_thousand_deliveries_send_each_exactly_once():
     plan_payment_emails(1000)
     with FakeProvider(default=postmark_replies, latency=0.002) as provider:

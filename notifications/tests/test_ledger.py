@@ -284,6 +284,36 @@ def test_a_row_claimed_again_meanwhile_is_left_to_the_new_claim(student):
     assert Delivery.objects.get(channel="whatsapp").status == Status.SENT
 
 
+class CountingWhatsApp(FlakyWhatsApp):
+    """Notes, at each send, how many WhatsApp messages the ledger already records as sent."""
+
+    seen: list = []
+
+    def send(self, message):
+        CountingWhatsApp.seen.append(Delivery.objects.filter(channel="whatsapp", status=Status.SENT).count())
+        return SendResult.sent(f"SM{message.delivery_id}")
+
+
+def test_outcomes_are_recorded_while_the_batch_is_still_sending_once_they_are_due(
+    db, django_user_model, settings, monkeypatch
+):
+    from notifications.services.dispatch import OutcomeBuffer
+
+    settings.WHATSAPP_BACKEND = f"{__name__}.CountingWhatsApp"
+    monkeypatch.setattr(OutcomeBuffer, "MAX_SECONDS", 0)  # due at once: a slow batch
+    CountingWhatsApp.seen = []
+    for n in range(3):
+        user = django_user_model.objects.create_user(
+            email=f"w{n}@example.com", name=f"W {n}", phone=f"+9198765432{n:02d}", whatsapp_opt_in=True
+        )
+        plan_session_reminder(user)
+
+    dispatch_due_deliveries(now=NOW)
+
+    assert CountingWhatsApp.seen == [0, 1, 2]
+    assert Delivery.objects.filter(status=Status.SENT).count() == 6
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_connections_planning_at_once_make_one_row_and_one_send(student, whatsapp_sent):
