@@ -10,6 +10,7 @@ as malformed (other 4xx) accepted nothing, so its messages are sent one by one i
 """
 
 import json
+from email.utils import getaddresses
 from urllib.parse import urljoin
 
 import requests
@@ -77,13 +78,12 @@ def _post(connection: PostmarkBackend, batch: list, errors: list) -> None:
         return
     first = batch[0][2]
     url = urljoin(connection.api_url, "email/batch")
-    params = first.get_request_params(connection.api_url)
     try:
         response = connection.session.request(
             "POST",
             url,
             data="[" + ",".join(data for *_, data in batch) + "]",
-            headers=params["headers"],
+            headers={**first.headers, "X-Postmark-Server-Token": first.server_token},
             timeout=connection.timeout,
         )
     except requests.RequestException as err:
@@ -127,9 +127,17 @@ def _results(response, batch) -> list | None:
         if not isinstance(result, dict):
             return None
         to = result.get("To")
-        if to is not None and str(to).lower() != str(payload.data.get("To", "")).lower():
+        if to is not None and not _same_recipients(str(to), str(payload.data.get("To", ""))):
             return None
     return results
+
+
+def _same_recipients(answered: str, sent: str) -> bool:
+    if answered.lower() == sent.lower():
+        return True
+    return {address.lower() for _, address in getaddresses([answered])} == {
+        address.lower() for _, address in getaddresses([sent])
+    }
 
 
 def _response_for(response, result: dict) -> requests.Response:

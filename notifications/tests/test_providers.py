@@ -232,6 +232,7 @@ def test_a_batch_of_emails_goes_to_postmark_in_one_request_each_with_its_own_del
 
     assert result.sent == 3
     assert [request.path for request in postmark.requests] == ["/email/batch"]
+    assert postmark.requests[0].headers["X-Postmark-Server-Token"] == "test-token"
     messages = postmark.requests[0].json()
     deliveries = {str(d.pk): d for d in Delivery.objects.all()}
     assert sorted(m["Metadata"]["delivery_id"] for m in messages) == sorted(deliveries)
