@@ -2,9 +2,10 @@
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.core.management import CommandError, call_command
 
-from leads.importing import import_leads, report_csv
+from leads.importing import import_leads, is_valid_email, report_csv
 from leads.models import ImportBatch, Lead, LeadCampaign
 from notifications.models import Delivery
 
@@ -96,6 +97,53 @@ def test_invalid_emails_and_phones_are_reported_with_the_reason():
     assert reasons[4][0] == "invalid" and "not a valid phone number" in reasons[4][1]
     assert reasons[5][0] == "invalid" and "phone" in reasons[5][1]
     assert result.batch.invalid_count == 4 and not Lead.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "asha@example.com",
+        "a.b+tag@sub.example.co.in",
+        "a@localhost",
+        "a@[127.0.0.1]",
+        "a@[::1]",
+        "a@[999.0.0.1]",
+        '"quoted user"@example.com',
+        "a..b@example.com",
+        ".a@example.com",
+        "a@b@example.com",
+        "@example.com",
+        "a@",
+        "a@-example.com",
+        "a@example",
+        "a@exam_ple.com",
+        "a@münchen.de",
+        "user@xn--mnchen-3ya.de",
+        "a b@example.com",
+        "no-at-sign",
+        "x" * 64 + "@" + ("d" * 60 + ".") * 4 + "com",
+        "x" * 300 + "@example.com",
+        "a@" + "d" * 63 + ".com",
+        "a@" + "d" * 64 + ".com",
+    ],
+)
+def test_the_email_check_says_what_djangos_validate_email_says(email):
+    try:
+        validate_email(email)
+        django_says = True
+    except ValidationError:
+        django_says = False
+    assert is_valid_email(email) is django_says
+    assert is_valid_email(email) is django_says  # and again, from what it remembers of the domain
+
+
+def test_an_email_longer_than_a_lead_can_hold_is_invalid_not_a_failed_import():
+    long_email = "x" * 250 + "@example.com"
+    result = run(f"email\n{long_email}\nok@example.com\n")
+    assert statuses(result) == [
+        (2, "invalid", long_email, "the email is longer than 254 characters"),
+        (3, "created", "ok@example.com", ""),
+    ]
 
 
 def test_cells_that_look_like_formulas_are_kept_as_data_and_escaped_in_the_report():
