@@ -8,6 +8,7 @@ reported with a projection from its rate, so even the large size ends within 15 
 """
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -30,6 +31,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL", database.DEFAULT_URL),
         help=f"PostgreSQL database to create and drop (default: {database.DEFAULT_URL})",
+    )
+    parser.add_argument(
+        "--sessions", type=int, help="live sessions in the next 24 h (default: one per course of the size)"
     )
     parser.add_argument("--budget-minutes", type=float, default=14.0, help="time budget of the whole run")
     parser.add_argument("--latency-ms", type=float, default=50.0, help="the fake provider's answer time")
@@ -55,6 +59,9 @@ def main(argv=None) -> int:
     if args.report:
         return report_only(args.size)
     size = SIZES[args.size]
+    if args.sessions:
+        # Saved and reported apart from the default size's runs (bench/results/large-5000-sessions.json).
+        size = dataclasses.replace(size, name=f"{size.name}-{args.sessions}-sessions", sessions=args.sessions)
     url = database.bench_database_url(args.database_url)
     log = Progress()
     shown = urlsplit(url)._replace(netloc=urlsplit(url).hostname or "").geturl()

@@ -147,7 +147,8 @@ def _memory_target(results: Results, runs: dict[str, Results]) -> list[str]:
     jobs = [row for row in results.memory if row.peak_rss_mb and "baseline" not in row.command]
     peak = max(jobs, key=lambda row: row.peak_rss_mb)
     lower = "" if peak.finished else " (stopped early: at least)"
-    smaller = [runs[name] for name in SIZE_ORDER[: SIZE_ORDER.index(results.size)] if name in runs]
+    base = results.size.split("-")[0]  # "large-5000-sessions" compares with the sizes below large
+    smaller = [runs[name] for name in SIZE_ORDER[: SIZE_ORDER.index(base)] if name in runs]
     growth = []
     if smaller:
         before = {row.command: row for row in smaller[-1].memory if row.peak_rss_mb}

@@ -36,11 +36,13 @@ class Size:
         return max(1, self.courses // 10)
 
 
+# One live session per course in the next 24 hours: its reminders reach about 10,000, 100,000 and
+# 1,000,000 students at the three sizes. `--sessions` asks for more (5,000 at large: 2.3M recipients).
 SIZES = {
     size.name: size
     for size in (
-        Size("small", courses=20, sessions=50, pending_payments=2_000, leads=1_000),
-        Size("medium", courses=200, sessions=500, pending_payments=20_000, leads=10_000),
-        Size("large", courses=2_000, sessions=5_000, pending_payments=200_000, leads=100_000),
+        Size("small", courses=20, sessions=20, pending_payments=2_000, leads=1_000),
+        Size("medium", courses=200, sessions=200, pending_payments=20_000, leads=10_000),
+        Size("large", courses=2_000, sessions=2_000, pending_payments=200_000, leads=100_000),
     )
 }
