@@ -266,7 +266,7 @@ LEAD_OFFER = {
 # Limits on an uploaded leads CSV.
 LEAD_IMPORT_MAX_BYTES = env.int("LEAD_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 LEAD_IMPORT_MAX_ROWS = env.int("LEAD_IMPORT_MAX_ROWS", default=100_000)
-# Signed references to a lead in campaign links stay valid this long.
+# Signed references to a lead in campaign links stay valid this long after the email is sent.
 LEAD_REF_MAX_AGE_DAYS = env.int("LEAD_REF_MAX_AGE_DAYS", default=90)
 
 # --- Workers (django-q2) ---------------------------------------------------------------------
