@@ -34,9 +34,10 @@ from .ledger import ClaimOutcome, record_claim_outcomes
 logger = logging.getLogger(__name__)
 Status = Delivery.Status
 _BLOCKED_STATUS = {"expired": Status.EXPIRED, "cancelled": Status.CANCELLED}
-# Emails sent in one request where the provider has a batch API (Postmark). More would save little
-# CPU, and a request whose answer is lost (a timeout, a crash) leaves each of them `unknown`.
-EMAILS_PER_REQUEST = 25
+# Emails sent in one request where the provider has a batch API (Postmark). Ten already spread the
+# cost of a request thin; more would make a worker busier than it waits, and a request whose
+# answer is lost (a timeout, a crash) leaves each of its emails `unknown`.
+EMAILS_PER_REQUEST = 10
 
 
 @dataclass
