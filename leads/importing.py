@@ -122,7 +122,7 @@ def _check_row(values: dict) -> tuple[str, str, str, str]:
 
 
 def is_valid_email(email: str) -> bool:
-    """Return whether Django's validate_email accepts `email`, checking each domain once per import.
+    """Return whether Django's validate_email accepts `email`, checking each domain only once.
 
     validate_email checks the length, the part before the last "@" (one regex) and the domain (the
     costly part); a list of 100,000 leads has a few hundred domains. Only a yes is taken from the

@@ -2,8 +2,8 @@
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.core.management import CommandError, call_command
+from django.core.validators import validate_email
 
 from leads.importing import import_leads, is_valid_email, report_csv
 from leads.models import ImportBatch, Lead, LeadCampaign
