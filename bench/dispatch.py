@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from tests.fakes import FakeProvider, Recorded, Reply, postmark_ok
+from tests.fakes import FakeProvider, postmark_ok
 
 from . import floor, processes
 from .database import app_env
@@ -48,21 +48,6 @@ class DispatchRow:
         return 1000 * self.cpu_seconds / self.sent if self.sent else float("nan")
 
 
-def postmark_replies(recorded: Recorded) -> Reply:
-    """Postmark's answer to /email, and to /email/batch: one result per message, in order."""
-    body = recorded.json()
-    if not isinstance(body, list):
-        return postmark_ok(recorded)
-    stamp = time.monotonic_ns()
-    return Reply(
-        200,
-        [
-            {"To": message.get("To"), "MessageID": f"pm-{stamp}-{n}", "ErrorCode": 0, "Message": "OK"}
-            for n, message in enumerate(body)
-        ],
-    )
-
-
 def queue_emails(conn: psycopg.Connection, *, size: Size, now: dt.datetime, count: int) -> None:
     """Empty the ledger and queue `count` "Starts Tomorrow" emails, as the 24-hour job plans them."""
     empty_ledger(conn, size=size, now=now)
@@ -82,7 +67,7 @@ def run_dispatch(
 ) -> list[DispatchRow]:
     """Measure dispatch with 1, 2 and 4 workers of each kind against a fake Postmark answering after `latency`."""
     rows = []
-    with FakeProvider(default=postmark_replies, latency=latency) as provider:
+    with FakeProvider(default=postmark_ok, latency=latency) as provider:
         # Keep connections open as Postmark's API does (the fake answers HTTP/1.0, one connection a message),
         # without Nagle's algorithm, which would hold the body of each answer for a delayed ACK (40 ms).
         provider.server.RequestHandlerClass.protocol_version = "HTTP/1.1"

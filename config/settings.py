@@ -228,6 +228,10 @@ NOTIFICATIONS = {
     "SENDING_LEASE_SECONDS": env.int("NOTIFICATIONS_SENDING_LEASE_SECONDS", default=300),
     # Rows claimed per dispatch batch.
     "DISPATCH_BATCH_SIZE": env.int("NOTIFICATIONS_DISPATCH_BATCH_SIZE", default=100),
+    # Emails in one request where the provider has a batch API (Postmark). Ten already spread a
+    # request's cost thin; a request whose answer is lost (a timeout, a crash) leaves each of its
+    # emails `unknown`, so more would only widen that.
+    "EMAILS_PER_REQUEST": env.int("NOTIFICATIONS_EMAILS_PER_REQUEST", default=10),
     # Soft bounces to one address before it is suppressed (hard bounces suppress at once).
     "SOFT_BOUNCE_LIMIT": env.int("NOTIFICATIONS_SOFT_BOUNCE_LIMIT", default=3),
     # Rows per INSERT when planning.

@@ -99,18 +99,22 @@ class FakeProvider:
 
 
 def postmark_ok(recorded: Recorded) -> Reply:
-    """Postmark's answer to a good /email request."""
+    """Postmark's answer to a good /email request, and to /email/batch: one result per message, in order."""
     body = recorded.json()
-    return Reply(
-        200,
-        {
-            "To": body.get("To"),
-            "SubmittedAt": "2026-11-24T10:00:00Z",
-            "MessageID": f"pm-{len(recorded.raw)}-{time.monotonic_ns()}",
-            "ErrorCode": 0,
-            "Message": "OK",
-        },
-    )
+    if isinstance(body, list):
+        return Reply(200, [postmark_accepted(message, f"pm-batch-{n}") for n, message in enumerate(body)])
+    return Reply(200, postmark_accepted(body, f"pm-{len(recorded.raw)}"))
+
+
+def postmark_accepted(message: dict, prefix: str) -> dict:
+    """Postmark's result for one message it accepted."""
+    return {
+        "To": message.get("To"),
+        "SubmittedAt": "2026-11-24T10:00:00Z",
+        "MessageID": f"{prefix}-{time.monotonic_ns()}",
+        "ErrorCode": 0,
+        "Message": "OK",
+    }
 
 
 def twilio_ok(recorded: Recorded) -> Reply:

@@ -34,10 +34,6 @@ from .ledger import ClaimOutcome, record_claim_outcomes
 logger = logging.getLogger(__name__)
 Status = Delivery.Status
 _BLOCKED_STATUS = {"expired": Status.EXPIRED, "cancelled": Status.CANCELLED}
-# Emails sent in one request where the provider has a batch API (Postmark). Ten already spread the
-# cost of a request thin; more would make a worker busier than it waits, and a request whose
-# answer is lost (a timeout, a crash) leaves each of its emails `unknown`.
-EMAILS_PER_REQUEST = 10
 
 
 @dataclass
@@ -134,7 +130,7 @@ def send_claimed_deliveries(*, deliveries: list[Delivery], now: datetime, result
     blocked = _blocked_reasons(deliveries)
     outcomes = OutcomeBuffer(now=now)
     emails: list[tuple[Delivery, OutgoingEmail]] = []  # rendered, to go out in one request
-    per_request = settings.NOTIFICATIONS.get("EMAILS_PER_REQUEST", EMAILS_PER_REQUEST)
+    per_request = settings.NOTIFICATIONS["EMAILS_PER_REQUEST"]
     email_channel = whatsapp = None
 
     def record(delivery: Delivery, outcome: SendResult) -> None:

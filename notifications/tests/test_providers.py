@@ -2,7 +2,6 @@
 
 import datetime as dt
 import json
-import time
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -11,7 +10,7 @@ from notifications.channels.whatsapp.twilio import WhatsAppBackend as TwilioBack
 from notifications.models import Delivery, DeliveryEvent, Suppression
 from notifications.services.dispatch import dispatch_due_deliveries
 from notifications.services.planning import PlannedMessage, Recipient, plan_messages
-from tests.fakes import FakeProvider, Recorded, Reply, postmark_ok, twilio_error, twilio_ok
+from tests.fakes import FakeProvider, Reply, postmark_accepted, postmark_ok, twilio_error, twilio_ok
 
 from .helpers import NOW, plan_session_reminder
 
@@ -19,29 +18,15 @@ pytestmark = pytest.mark.django_db
 Status = Delivery.Status
 
 
-def postmark_replies(recorded: Recorded) -> Reply:
-    """Postmark's answer to /email, and to /email/batch: one result per message, in order."""
-    body = recorded.json()
-    if not isinstance(body, list):
-        return postmark_ok(recorded)
-    return Reply(200, [postmark_result(message, n) for n, message in enumerate(body)])
-
-
 def postmark_result(message: dict, n: int, error: int = 0, text: str = "OK") -> dict:
     if error:
         return {"ErrorCode": error, "Message": text}
-    return {
-        "To": message["To"],
-        "SubmittedAt": "2026-11-24T10:00:00Z",
-        "MessageID": f"pm-batch-{n}-{time.monotonic_ns()}",
-        "ErrorCode": 0,
-        "Message": "OK",
-    }
+    return postmark_accepted(message, f"pm-batch-{n}")
 
 
 @pytest.fixture
 def postmark(settings):
-    with FakeProvider(default=postmark_replies) as server:
+    with FakeProvider(default=postmark_ok) as server:
         settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
         settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "test-token", "POSTMARK_API_URL": server.url + "/"}
         yield server
@@ -136,7 +121,7 @@ def test_email_still_goes_through_the_proxy_that_the_environment_names(student, 
     # The channel reads proxies from the environment once per batch instead of once per message.
     for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
-    with FakeProvider(default=postmark_replies) as proxy:
+    with FakeProvider(default=postmark_ok) as proxy:
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
         settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
         settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "t", "POSTMARK_API_URL": "http://esp.example.invalid/"}
