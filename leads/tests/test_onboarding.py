@@ -2,7 +2,6 @@
 
 import datetime as dt
 import re
-import threading
 
 import pytest
 import time_machine
@@ -10,13 +9,13 @@ from django.contrib.auth.models import Permission
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from leads.models import CrmActivity, CTASubmission, Lead, WelcomeCall
 from leads.onboarding import approve_cta_submission, reject_cta_submission
 from lms.models import User
 from lms.tests.factories import StaffUserFactory
 from notifications.models import Delivery, Notification
+from tests.concurrency import run_at_once
 
 from .factories import CTASubmissionFactory, LeadFactory
 
@@ -302,25 +301,14 @@ def test_the_submission_page_shows_its_crm_timeline(client, submission, staff, d
 @pytest.mark.django_db(transaction=True)
 def test_two_staff_approving_at_once_onboard_once(submission, staff, whatsapp_sent):
     other = StaffUserFactory()
-    barrier = threading.Barrier(2)
-    outcomes = []
 
     def approve_as(user):
-        try:
-            barrier.wait(timeout=10)
-            approve_cta_submission(submission=submission, approved_by=user)
-            outcomes.append("approved")
-        except ValidationError:
-            outcomes.append("refused")
-        finally:
-            connection.close()
+        return lambda: approve_cta_submission(submission=submission, approved_by=user)
 
-    threads = [threading.Thread(target=approve_as, args=(user,)) for user in (staff, other)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_at_once(approve_as(staff), approve_as(other))
 
+    refused = [result for result in results if isinstance(result, ValidationError)]
+    outcomes = ["refused"] * len(refused) + ["approved" for result in results if not isinstance(result, Exception)]
     assert sorted(outcomes) == ["approved", "refused"]
     assert User.objects.filter(email="kabir@example.com").count() == 1
     assert len([m for m in mail.outbox if m.to == ["kabir@example.com"]]) == 1

@@ -1,7 +1,6 @@
 """The reminder rules: boundaries, late enrollees, rescheduling, catch-up, and the seed's formats."""
 
 import datetime as dt
-import threading
 
 import pytest
 from django.core import mail
@@ -12,6 +11,7 @@ from lms import reminders
 from lms.services import mark_payment_paid, submit_assignment
 from notifications.models import Delivery, Notification
 from notifications.services.dispatch import dispatch_due_deliveries
+from tests.concurrency import run_at_once
 
 from .factories import (
     AssignmentFactory,
@@ -379,25 +379,13 @@ def test_two_connections_planning_a_session_at_once_make_each_students_reminder_
     for _ in range(30):
         EnrollmentFactory(course=course, student__whatsapp_opt_in=True)
     session_at(course, dt.timedelta(hours=20))
-    barrier = threading.Barrier(2)
-    results, errors = [], []
 
     def plan():
-        try:
-            barrier.wait(timeout=10)
-            results.append(reminders.plan_session_reminders_24h(now=NOW))  # no job lock: the ledger decides
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+        return reminders.plan_session_reminders_24h(now=NOW)  # no job lock: the ledger decides
 
-    threads = [threading.Thread(target=plan) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_at_once(plan, plan)
 
-    assert errors == []
+    assert not [result for result in results if isinstance(result, Exception)]
     assert sum(result.planned["email"] for result in results) == 30
     assert Delivery.objects.filter(channel="email").count() == 30
     assert Delivery.objects.filter(channel="whatsapp").count() == 30

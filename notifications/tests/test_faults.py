@@ -55,31 +55,41 @@ def worker_env(provider: FakeProvider) -> dict:
     }
 
 
+def kill_a_worker_once_it_has_called(provider: FakeProvider) -> None:
+    """Start `run_reminders deliver` and kill it as soon as the provider has its first request."""
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "run_reminders", "deliver"],
+        cwd=ROOT,
+        env=worker_env(provider),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not provider.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert provider.requests, "the worker never called the provider"
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+
+
+def dispatch_after_the_lease_runs_out(provider: FakeProvider) -> None:
+    """Run dispatch here, past the killed worker's lease and again an hour later."""
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.NOTIFICATIONS["SENDING_LEASE_SECONDS"] + 1)
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "fault-test", "POSTMARK_API_URL": provider.url + "/"}
+    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    dispatch_due_deliveries(now=later)
+    dispatch_due_deliveries(now=later + dt.timedelta(hours=1))
+
+
 def test_a_worker_killed_between_the_provider_call_and_recording_it_causes_no_duplicate():
     plan_payment_emails(1)
     with FakeProvider(default=postmark_ok) as provider:
         provider.queue(Reply(200, {"ErrorCode": 0, "Message": "OK", "MessageID": "m1", "To": "x"}, delay=20))
-        worker = subprocess.Popen(
-            [sys.executable, "manage.py", "run_reminders", "deliver"],
-            cwd=ROOT,
-            env=worker_env(provider),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while not provider.requests and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert provider.requests, "the worker never called the provider"
-        worker.send_signal(signal.SIGKILL)  # the provider has the message; we never hear back
-        worker.wait(timeout=10)
+        kill_a_worker_once_it_has_called(provider)  # the provider has the message; we never hear back
 
         delivery = Delivery.objects.get()
         assert delivery.status == Status.SENDING
-        later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.NOTIFICATIONS["SENDING_LEASE_SECONDS"] + 1)
-        settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "fault-test", "POSTMARK_API_URL": provider.url + "/"}
-        settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
-        dispatch_due_deliveries(now=later)
-        dispatch_due_deliveries(now=later + dt.timedelta(hours=1))
+        dispatch_after_the_lease_runs_out(provider)
 
         delivery.refresh_from_db()
         assert delivery.status == Status.UNKNOWN
@@ -90,27 +100,11 @@ def test_a_worker_killed_while_postmark_holds_a_batch_leaves_each_email_of_it_un
     plan_payment_emails(3)
     with FakeProvider(default=postmark_ok) as provider:
         provider.queue(Reply(200, [], delay=20))
-        worker = subprocess.Popen(
-            [sys.executable, "manage.py", "run_reminders", "deliver"],
-            cwd=ROOT,
-            env=worker_env(provider),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while not provider.requests and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert provider.requests, "the worker never called the provider"
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=10)
+        kill_a_worker_once_it_has_called(provider)
 
         assert provider.requests[0].path == "/email/batch" and len(provider.requests[0].json()) == 3
         assert set(Delivery.objects.values_list("status", flat=True)) == {Status.SENDING}
-        later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.NOTIFICATIONS["SENDING_LEASE_SECONDS"] + 1)
-        settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "fault-test", "POSTMARK_API_URL": provider.url + "/"}
-        settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
-        dispatch_due_deliveries(now=later)
-        dispatch_due_deliveries(now=later + dt.timedelta(hours=1))
+        dispatch_after_the_lease_runs_out(provider)
 
         assert set(Delivery.objects.values_list("status", flat=True)) == {Status.UNKNOWN}
         assert len(provider.requests) == 1

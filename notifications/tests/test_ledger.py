@@ -1,17 +1,17 @@
 """The delivery ledger's promises: no duplicate, nothing lost, nothing sent that should not be."""
 
 import datetime as dt
-import threading
 import uuid
 
 import pytest
 from django.core import mail
-from django.db import connection, transaction
+from django.db import transaction
 
 from notifications.channels.base import Outcome, SendResult
 from notifications.models import Delivery, DeliveryEvent, Notification, NotificationPreference, Suppression
 from notifications.services.dispatch import claim_due_deliveries, dispatch_due_deliveries, retry_delay
 from notifications.services.ledger import requeue_deliveries
+from tests.concurrency import run_at_once
 
 from .helpers import NOW, plan_session_reminder
 
@@ -317,26 +317,14 @@ def test_outcomes_are_recorded_while_the_batch_is_still_sending_once_they_are_du
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_connections_planning_at_once_make_one_row_and_one_send(student, whatsapp_sent):
-    barrier = threading.Barrier(2)
-    errors = []
-
     def plan():
-        try:
-            with transaction.atomic():
-                barrier.wait(timeout=10)
-                plan_session_reminder(student)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+        with transaction.atomic():
+            return plan_session_reminder(student)
 
-    threads = [threading.Thread(target=plan) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = run_at_once(plan, plan)
 
-    assert errors == []
+    assert not [outcome for outcome in outcomes if isinstance(outcome, Exception)]
+    assert sum(outcome.planned["email"] for outcome in outcomes) == 1
     assert Delivery.objects.filter(channel="email").count() == 1
     dispatch_due_deliveries(now=NOW)
     assert len(mail.outbox) == 1 and len(whatsapp_sent) == 1
@@ -348,21 +336,11 @@ def test_two_dispatchers_at_once_send_each_delivery_once(db, django_user_model):
     users = [django_user_model.objects.create_user(email=f"s{i}@example.com", name=f"Student {i}") for i in range(60)]
     for user in users:
         plan_session_reminder(user)
-    barrier = threading.Barrier(2)
-    outcomes = []
 
     def work():
-        try:
-            barrier.wait(timeout=10)
-            outcomes.append(dispatch_due_deliveries(now=NOW, batch_size=7))
-        finally:
-            connection.close()
+        return dispatch_due_deliveries(now=NOW, batch_size=7)
 
-    threads = [threading.Thread(target=work) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = run_at_once(work, work)
 
     assert sum(result.sent for result in outcomes) == 60
     assert len(mail.outbox) == 60
