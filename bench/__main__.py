@@ -37,7 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--budget-minutes", type=float, default=14.0, help="time budget of the whole run")
     parser.add_argument("--latency-ms", type=float, default=50.0, help="the fake provider's answer time")
-    parser.add_argument("--messages-per-worker", type=int, default=200, help="emails queued per dispatch worker")
+    parser.add_argument("--messages-per-worker", type=int, default=1000, help="emails queued per dispatch worker")
     parser.add_argument("--only", nargs="+", choices=PHASES, default=list(PHASES), help="measure only these")
     parser.add_argument("--keep-database", action="store_true", help="do not drop the database at the end")
     parser.add_argument(

@@ -53,7 +53,10 @@ def queue_emails(conn: psycopg.Connection, *, size: Size, now: dt.datetime, coun
     empty_ledger(conn, size=size, now=now)
     with conn.transaction():
         plan = floor.plan_session_24h(conn, now)
-        statement = floor.INSERT_DELIVERIES.replace("__PLAN__", f"SELECT * FROM ({plan.sql}) q LIMIT {int(count)}")
+        # The latest sessions' reminders: the first ones, for a session just over an hour away, would
+        # expire (an hour before it) while the benchmark runs and be skipped, not sent.
+        latest = f"SELECT * FROM ({plan.sql}) q ORDER BY q.expires_at DESC LIMIT {int(count)}"
+        statement = floor.INSERT_DELIVERIES.replace("__PLAN__", latest)
         params = {**plan.params, "kind": plan.kind, "subject_type": plan.subject_type, "now": now, "whatsapp": False}
         conn.execute(statement.replace("__BUSINESS__", ""), params)
 

@@ -417,7 +417,7 @@ def summary(results: Results) -> dict:
         "worst_ratio": round(worst.ratio, 1) if worst else None,
         "peak_rss_mb": round(max((row.peak_rss_mb for row in results.memory), default=0)),
         "scaling_2_workers": round(workers[2].per_second / workers[1].per_second, 2)
-        if 1 in workers and 2 in workers
+        if 1 in workers and 2 in workers and workers[1].per_second
         else None,
         "cpu_ms_per_message": round(max(row.cpu_ms_per_message for row in workers.values()), 2) if workers else None,
         "page_ms": round(page.milliseconds, 1) if page else None,
