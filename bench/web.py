@@ -74,7 +74,7 @@ def run_web(conn: psycopg.Connection, *, size: Size, now) -> list[WebRow]:
         why = error or f"GET {PAGE} answered {status}"
         rows.append(WebRow(f"GET {PAGE}", None, None, f"not measured: {why}"))
     rows.append(_measure("badge: get_unread_notification_count()", lambda: get_unread_notification_count(user=user)))
-    newest = Notification.objects.filter(user=user).order_by("-created_at")
+    newest = Notification.objects.filter(user=user).order_by("-created_at", "-id")  # as the page orders them
     rows.append(_measure("newest 25 (ORM, as a page reads them)", lambda: list(newest[:25])))
     rows.append(_measure("count of all (as a paginator counts)", lambda: newest.count()))
     rows.append(_measure("25 at offset 99,975 (ORM, last page)", lambda: list(newest[99_975:100_000])))
