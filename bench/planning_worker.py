@@ -44,8 +44,11 @@ def main(job_name: str, now: str, seconds: str) -> None:
 
 def _warm_up() -> None:
     """Load what the benchmark's own process has loaded when it times the floor: Babel's data for each
-    locale and the in-app templates, which a fresh process loads on first use."""
+    locale, the in-app templates, the URLconf (every view module) and its database connection's
+    caches, which a fresh process fills on first use."""
+    from django.apps import apps
     from django.contrib.auth import get_user_model
+    from django.urls import get_resolver
     from django.utils import timezone
 
     from notifications.formatting import format_money, format_when
@@ -58,6 +61,10 @@ def _warm_up() -> None:
     for kind in all_kinds():
         if INAPP in kind.channels:
             render_inapp(kind=kind, context={})
+    get_resolver().url_patterns  # noqa: B018 - imports the URLconf and its views
+    for app in ("lms", "leads", "notifications"):  # the connection's catalog caches, as the floor's are
+        for model in apps.get_app_config(app).get_models():
+            model.objects.exists()
 
 
 if __name__ == "__main__":
