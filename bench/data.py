@@ -55,11 +55,12 @@ STATEMENTS = {
                %(now)s - ((c + k) %% 90) * interval '1 day'
         FROM generate_series(1, %(courses)s) c, generate_series(0, %(per_course)s - 1) k
     """,
-    # Upcoming sessions spread evenly over the next 24 hours, courses in turn; 1 in 100 cancelled.
+    # Upcoming sessions, courses in turn, the first 10 minutes away (so every size has "starting soon"
+    # reminders to plan), the rest spread evenly up to 24 hours; 1 in 100 cancelled.
     "sessions": f"""
         INSERT INTO lms_livesession (course_id, title, scheduled_at, duration_minutes, meeting_url, is_cancelled)
         SELECT i %% %(courses)s + 1, 'Live class ' || i + 1 || ': ' || {TOPICS}[1 + i %% 6],
-               %(now)s + floor((i + 0.5) * 86400.0 / %(sessions)s) * interval '1 second', 60,
+               %(now)s + (600 + floor(i * 85800.0 / %(sessions)s)) * interval '1 second', 60,
                'https://meet.example.com/s' || i, i %% 100 = 50
         FROM generate_series(0, %(sessions)s - 1) i
     """,
