@@ -33,17 +33,16 @@ ASSIGNMENT_WINDOW = dt.timedelta(hours=48)
 RECORDING_NOTICE_DAYS = 7  # a recording published longer ago than this is not announced any more
 
 
-def _student_columns(prefix: str) -> dict:
-    """The recipient columns of an audience, for the student at `prefix` ("student", "course__...")."""
-    return {
-        "recipient_id": F(f"{prefix}_id"),
-        "email": F(f"{prefix}__email"),
-        "phone": F(f"{prefix}__phone"),
-        "whatsapp_opt_in": F(f"{prefix}__whatsapp_opt_in"),
-        "name": F(f"{prefix}__name"),
-        "timezone": F(f"{prefix}__timezone"),
-        "locale": F(f"{prefix}__locale"),
-    }
+# The recipient columns of an audience, from a row with a `student`.
+STUDENT_COLUMNS = {
+    "recipient_id": F("student_id"),
+    "email": F("student__email"),
+    "phone": F("student__phone"),
+    "whatsapp_opt_in": F("student__whatsapp_opt_in"),
+    "name": F("student__name"),
+    "timezone": F("student__timezone"),
+    "locale": F("student__locale"),
+}
 
 
 def _enrolled(*conditions, event: str, ids, **event_column):
@@ -51,7 +50,7 @@ def _enrolled(*conditions, event: str, ids, **event_column):
     relation `event` of Course ("sessions", "assignments", ...); `event_column` names its id."""
     return Enrollment.objects.filter(
         *conditions, is_active=True, student__is_active=True, **{f"course__{event}__in": list(ids)}
-    ).values(**_student_columns("student"), **event_column)
+    ).values(**STUDENT_COLUMNS, **event_column)
 
 
 def site_link(name: str, *args) -> str:
@@ -228,7 +227,7 @@ def plan_payment_reminders(*, now: dt.datetime, dry_run: bool = False) -> PlanRe
             "amount",
             "currency",
             "description",
-            **_student_columns("student"),
+            **STUDENT_COLUMNS,
             event_key=Concat(Cast("pk", output_field=TextField()), Value(f":d{day}"), output_field=TextField()),
             subject_id=F("pk"),
             link=payment_url,
