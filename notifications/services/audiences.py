@@ -133,7 +133,9 @@ def _make_groups(kind: MessageKind, audience: Audience, rows: QuerySet, grouped_
     """Read the distinct groups and make each one's event, context and in-app text (once per group)."""
     encoder = Delivery._meta.get_field("context").encoder
     groups = []
-    for row in rows.values(GROUP_KEY, *grouped_by).distinct():
+    # Grouped by nothing, everyone is in the one group: no need to read it (an empty audience inserts nothing).
+    distinct = rows.values(GROUP_KEY, *grouped_by).distinct() if grouped_by else [{GROUP_KEY: ""}]
+    for row in distinct:
         group = audience.make_group(row)
         if group is None:
             continue
