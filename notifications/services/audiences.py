@@ -63,9 +63,17 @@ class Audience:
     row_context: dict[str, str] = field(default_factory=dict)
 
 
-# One tuple per group, in the order of GROUP_COLUMNS.
-GROUP_COLUMNS = ("key", "event_key", "subject_id", "expires_at", "link", "context", "title", "message")
-PG_GROUP_TYPES = ("text", "text", "bigint", "timestamptz", "text", "jsonb", "text", "text")
+# What the statements read of each group, with its PostgreSQL type.
+GROUP_COLUMNS = {
+    "key": "text",
+    "event_key": "text",
+    "subject_id": "bigint",
+    "expires_at": "timestamptz",
+    "link": "text",
+    "context": "jsonb",
+    "title": "text",
+    "message": "text",
+}
 
 
 def plan_audience(*, kind: str, audience: Audience, now: datetime | None = None, dry_run: bool = False) -> PlanResult:
@@ -129,12 +137,11 @@ def _first_name(name: str) -> str:
     return (name or "").split(" ")[0] or "there"  # as plan_messages()
 
 
-def _make_groups(kind: MessageKind, audience: Audience, rows: QuerySet, grouped_by: tuple, connection) -> list[tuple]:
+def _make_groups(kind: MessageKind, audience: Audience, rows: QuerySet, grouped_by: tuple, connection) -> list[dict]:
     """Read the distinct groups and make each one's event, context and in-app text (once per group)."""
-    encoder = Delivery._meta.get_field("context").encoder
     groups = []
     # Grouped by nothing, everyone is in the one group: no need to read it (an empty audience inserts nothing).
-    distinct = rows.values(GROUP_KEY, *grouped_by).distinct() if grouped_by else [{GROUP_KEY: ""}]
+    distinct = rows.values(GROUP_KEY, *grouped_by).distinct().iterator() if grouped_by else [{GROUP_KEY: ""}]
     for row in distinct:
         group = audience.make_group(row)
         if group is None:
@@ -149,17 +156,18 @@ def _make_groups(kind: MessageKind, audience: Audience, rows: QuerySet, grouped_
                 rendered_with.update(name=row["name"], first_name=_first_name(row["name"]))
             rendered = render_inapp(kind=kind, context=rendered_with)
             title, message = rendered.subject[:200], rendered.text
+        expires_at = connection.ops.adapt_datetimefield_value(group.expires_at)
         groups.append(
-            (
-                row[GROUP_KEY],
-                group.event_key or None,
-                group.subject_id,
-                connection.ops.adapt_datetimefield_value(group.expires_at),
-                group.link,
-                json.dumps(group.context, cls=encoder),
-                title,
-                message,
-            )
+            {
+                "key": row[GROUP_KEY],
+                "event_key": group.event_key or None,
+                "subject_id": group.subject_id,
+                "expires_at": expires_at.isoformat() if isinstance(expires_at, datetime) else expires_at,
+                "link": group.link,
+                "context": group.context,
+                "title": title,
+                "message": message,
+            }
         )
     return groups
 
@@ -167,7 +175,7 @@ def _make_groups(kind: MessageKind, audience: Audience, rows: QuerySet, grouped_
 class _Statements:
     """The SQL of one audience: one SELECT per target (a channel or in-app), to insert or to count."""
 
-    def __init__(self, kind: MessageKind, audience: Audience, rows: QuerySet, groups: list[tuple], connection, now):
+    def __init__(self, kind: MessageKind, audience: Audience, rows: QuerySet, groups: list[dict], connection, now):
         self.kind = kind
         self.connection = connection
         self.vendor = connection.vendor
@@ -181,20 +189,16 @@ class _Statements:
 
     # --- what the vendors spell differently -----------------------------------------------------
 
-    def _groups_source(self, groups: list[tuple]) -> tuple[str, list]:
-        names = ", ".join(GROUP_COLUMNS)
+    def _groups_source(self, groups: list[dict]) -> tuple[str, list]:
+        # One JSON document for every group, however many: json.dumps writes it at C speed, where
+        # the driver would quote arrays element by element in Python (and hold the copies).
+        document = json.dumps(groups, cls=Delivery._meta.get_field("context").encoder)
         if self.vendor == "postgresql":
-            # One array per column: a single parameter each, however many groups.
-            arrays = ", ".join(f"%s::text[]::{kind}[]" for kind in PG_GROUP_TYPES)
-            columns = [
-                [None if value is None else str(value) for value in column] for column in zip(*groups, strict=True)
-            ]
-            return f"unnest({arrays}) AS g ({names})", columns
-        # SQLite (JSON1): one JSON array of groups, each an array in GROUP_COLUMNS order.
-        picks = ", ".join(f"json_extract(value, '$[{index}]') AS {name}" for index, name in enumerate(GROUP_COLUMNS))
-        context = GROUP_COLUMNS.index("context")
-        rows = [[*group[:context], json.loads(group[context]), *group[context + 1 :]] for group in groups]
-        return f"(SELECT {picks} FROM json_each(%s)) AS g", [json.dumps(rows)]
+            columns = ", ".join(f"{name} {sql_type}" for name, sql_type in GROUP_COLUMNS.items())
+            return f"jsonb_to_recordset(%s::jsonb) AS g ({columns})", [document]
+        # SQLite (JSON1): an object's members by name (json_extract gives an object as JSON text).
+        picks = ", ".join(f"json_extract(value, '$.{name}') AS {name}" for name in GROUP_COLUMNS)
+        return f"(SELECT {picks} FROM json_each(%s)) AS g", [document]
 
     def _first_name_sql(self) -> str:
         if self.vendor == "postgresql":
