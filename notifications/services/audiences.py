@@ -63,6 +63,7 @@ class Audience:
     row_context: dict[str, str] = field(default_factory=dict)
 
 
+GROUPS_PER_STATEMENT = 5000
 # What the statements read of each group, with its PostgreSQL type.
 GROUP_COLUMNS = {
     "key": "text",
@@ -85,22 +86,22 @@ def plan_audience(*, kind: str, audience: Audience, now: datetime | None = None,
     rows = audience.rows.annotate(**{GROUP_KEY: _group_key(grouped_by)}).order_by()
     connection = connections[router.db_for_write(Delivery)]
     groups = _make_groups(message_kind, audience, rows, grouped_by, connection)
-    if not groups:
-        return result
-    plan = _Statements(message_kind, audience, rows, groups, connection, now)
     targets = [channel for channel in (Channel.EMAIL, Channel.WHATSAPP) if channel in message_kind.channels]
     if INAPP in message_kind.channels:
         targets.append(INAPP)
-    with connection.cursor() as cursor:
+    # A bounded number of groups per statement keeps memory flat however many events there are;
+    # the statements then grow with events (sessions x zones / GROUPS_PER_STATEMENT), never with people.
+    for start in range(0, len(groups), GROUPS_PER_STATEMENT):
+        plan = _Statements(message_kind, audience, rows, groups[start : start + GROUPS_PER_STATEMENT], connection, now)
         for target in targets:
             if dry_run:
-                result.planned[target] += plan.count_new(cursor, target)
+                result.planned[target] += plan.count_new(target)
                 if target != INAPP and len(result.preview) < PREVIEW_LIMIT:
                     limit = PREVIEW_LIMIT - len(result.preview)
-                    for address, event_key in plan.preview_new(cursor, target, limit=limit):
+                    for address, event_key in plan.preview_new(target, limit=limit):
                         result.preview.append((kind, target, address, event_key.split(":", 1)[1]))
             else:
-                result.planned[target] += plan.insert(cursor, target)
+                result.planned[target] += plan.insert(target)
     return result
 
 
@@ -137,8 +138,10 @@ def _first_name(name: str) -> str:
     return (name or "").split(" ")[0] or "there"  # as plan_messages()
 
 
-def _make_groups(kind: MessageKind, audience: Audience, rows: QuerySet, grouped_by: tuple, connection) -> list[dict]:
-    """Read the distinct groups and make each one's event, context and in-app text (once per group)."""
+def _make_groups(kind: MessageKind, audience: Audience, rows: QuerySet, grouped_by: tuple, connection) -> list[str]:
+    """Read the distinct groups and make each one's event, context and in-app text (once per group),
+    as JSON: a short string each, where the dicts would take several times the memory."""
+    encoder = Delivery._meta.get_field("context").encoder
     groups = []
     # Grouped by nothing, everyone is in the one group: no need to read it (an empty audience inserts nothing).
     distinct = rows.values(GROUP_KEY, *grouped_by).distinct().iterator() if grouped_by else [{GROUP_KEY: ""}]
@@ -158,16 +161,19 @@ def _make_groups(kind: MessageKind, audience: Audience, rows: QuerySet, grouped_
             title, message = rendered.subject[:200], rendered.text
         expires_at = connection.ops.adapt_datetimefield_value(group.expires_at)
         groups.append(
-            {
-                "key": row[GROUP_KEY],
-                "event_key": group.event_key or None,
-                "subject_id": group.subject_id,
-                "expires_at": expires_at.isoformat() if isinstance(expires_at, datetime) else expires_at,
-                "link": group.link,
-                "context": group.context,
-                "title": title,
-                "message": message,
-            }
+            json.dumps(
+                {
+                    "key": row[GROUP_KEY],
+                    "event_key": group.event_key or None,
+                    "subject_id": group.subject_id,
+                    "expires_at": expires_at.isoformat() if isinstance(expires_at, datetime) else expires_at,
+                    "link": group.link,
+                    "context": group.context,
+                    "title": title,
+                    "message": message,
+                },
+                cls=encoder,
+            )
         )
     return groups
 
@@ -175,7 +181,7 @@ def _make_groups(kind: MessageKind, audience: Audience, rows: QuerySet, grouped_
 class _Statements:
     """The SQL of one audience: one SELECT per target (a channel or in-app), to insert or to count."""
 
-    def __init__(self, kind: MessageKind, audience: Audience, rows: QuerySet, groups: list[dict], connection, now):
+    def __init__(self, kind: MessageKind, audience: Audience, rows: QuerySet, groups: list[str], connection, now):
         self.kind = kind
         self.connection = connection
         self.vendor = connection.vendor
@@ -189,10 +195,10 @@ class _Statements:
 
     # --- what the vendors spell differently -----------------------------------------------------
 
-    def _groups_source(self, groups: list[dict]) -> tuple[str, list]:
-        # One JSON document for every group, however many: json.dumps writes it at C speed, where
-        # the driver would quote arrays element by element in Python (and hold the copies).
-        document = json.dumps(groups, cls=Delivery._meta.get_field("context").encoder)
+    def _groups_source(self, groups: list[str]) -> tuple[str, list]:
+        # One JSON document for the groups: a single parameter, where arrays would be quoted by the
+        # driver element by element in Python.
+        document = "[" + ",".join(groups) + "]"
         if self.vendor == "postgresql":
             columns = ", ".join(f"{name} {sql_type}" for name, sql_type in GROUP_COLUMNS.items())
             return f"jsonb_to_recordset(%s::jsonb) AS g ({columns})", [document]
@@ -280,30 +286,32 @@ class _Statements:
             return Notification._meta.db_table, "dedupe_key", "d.dedupe_key = s.dedupe_key"
         return Delivery._meta.db_table, "channel, dedupe_key", "d.channel = s.channel AND d.dedupe_key = s.dedupe_key"
 
-    def insert(self, cursor, target: str) -> int:
+    def insert(self, target: str) -> int:
         """Insert the target's rows that are new; return how many were made."""
         columns, select, params = self._select(target)
         table, conflict, _ = self._table_and_conflict(target)
-        cursor.execute(
-            f"INSERT INTO {table} ({', '.join(columns)}) {select} ON CONFLICT ({conflict}) DO NOTHING", params
-        )
-        return cursor.rowcount
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) {select} ON CONFLICT ({conflict}) DO NOTHING"
+        return self._execute(sql, params, lambda cursor: cursor.rowcount)
 
     def _new(self, target: str) -> tuple[str, list]:
         _, select, params = self._select(target)
         table, _, same = self._table_and_conflict(target)
         return f"FROM ({select}) s WHERE NOT EXISTS (SELECT 1 FROM {table} d WHERE {same})", params
 
-    def count_new(self, cursor, target: str) -> int:
+    def count_new(self, target: str) -> int:
         """Count the target's rows that an insert would make now (a dry run)."""
         sql, params = self._new(target)
-        cursor.execute(f"SELECT count(*) {sql}", params)
-        return cursor.fetchone()[0]
+        return self._execute(f"SELECT count(*) {sql}", params, lambda cursor: cursor.fetchone()[0])
 
-    def preview_new(self, cursor, target: str, *, limit: int) -> list[tuple[str, str]]:
+    def preview_new(self, target: str, *, limit: int) -> list[tuple[str, str]]:
         """Return up to `limit` (address, event key) of the messages a run would plan now."""
         sql, params = self._new(target)
-        cursor.execute(
-            f"SELECT s.to_address, s.event_key {sql} ORDER BY s.event_key, s.to_address LIMIT %s", [*params, limit]
-        )
-        return cursor.fetchall()
+        order = "ORDER BY s.event_key, s.to_address"
+        return self._execute(f"SELECT s.to_address, s.event_key {sql} {order} LIMIT %s", [*params, limit], list)
+
+    def _execute(self, sql: str, params: list, answer):
+        # A cursor per statement: the driver keeps the last statement's text (with the groups in
+        # it, megabytes at a million recipients) until its cursor closes.
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return answer(cursor)

@@ -8,6 +8,7 @@ from django.db import connection
 from django.db.models import F
 
 from notifications.models import Delivery, Notification
+from notifications.services import audiences
 from notifications.services.audiences import Audience, Group, plan_audience
 from notifications.services.planning import PlannedMessage, Recipient, plan_messages
 
@@ -134,3 +135,18 @@ def test_an_empty_audience_plans_nothing_in_one_query(django_assert_num_queries)
     with django_assert_num_queries(1):
         result = plan_audience(kind=KIND, audience=audience(), now=NOW)
     assert result.total == 0
+
+
+def test_groups_planned_in_several_statements_make_the_same_rows_and_counts(people, monkeypatch):
+    one = plan_messages(kind=KIND, messages=one_by_one(get_user_model().objects.order_by("pk")), now=NOW)
+    expected = ledger()
+    Delivery.objects.all().delete()
+    Notification.objects.all().delete()
+    monkeypatch.setattr(audiences, "GROUPS_PER_STATEMENT", 1)  # two zones: two sets of statements
+
+    dry = plan_audience(kind=KIND, audience=audience(), now=NOW, dry_run=True)
+    result = plan_audience(kind=KIND, audience=audience(), now=NOW)
+
+    assert ledger() == expected
+    assert dry.planned == result.planned == one.planned
+    assert len(dry.preview) == 5  # four emails and one WhatsApp message
