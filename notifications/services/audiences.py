@@ -85,14 +85,18 @@ def plan_audience(*, kind: str, audience: Audience, now: datetime | None = None,
     grouped_by = (*audience.group_by, *_row_fields_rendered_in_app(message_kind, audience))
     rows = audience.rows.annotate(**{GROUP_KEY: _group_key(grouped_by)}).order_by()
     connection = connections[router.db_for_write(Delivery)]
-    groups = _make_groups(message_kind, audience, rows, grouped_by, connection)
+    # Grouped by nothing, everyone is in the one group: no need to read it (an empty audience inserts nothing).
+    distinct = list(rows.values(GROUP_KEY, *grouped_by).distinct()) if grouped_by else [{GROUP_KEY: ""}]
     targets = [channel for channel in (Channel.EMAIL, Channel.WHATSAPP) if channel in message_kind.channels]
     if INAPP in message_kind.channels:
         targets.append(INAPP)
-    # A bounded number of groups per statement keeps memory flat however many events there are;
-    # the statements then grow with events (sessions x zones / GROUPS_PER_STATEMENT), never with people.
-    for start in range(0, len(groups), GROUPS_PER_STATEMENT):
-        plan = _Statements(message_kind, audience, rows, groups[start : start + GROUPS_PER_STATEMENT], connection, now)
+    # A bounded number of groups at a time keeps memory flat however many events there are; the
+    # statements then grow with events (sessions x zones / GROUPS_PER_STATEMENT), never with people.
+    for start in range(0, len(distinct), GROUPS_PER_STATEMENT):
+        groups = _make_groups(message_kind, audience, distinct[start : start + GROUPS_PER_STATEMENT], connection)
+        if not groups:
+            continue
+        plan = _Statements(message_kind, audience, rows, groups, connection, now)
         for target in targets:
             if dry_run:
                 result.planned[target] += plan.count_new(target)
@@ -138,13 +142,11 @@ def _first_name(name: str) -> str:
     return (name or "").split(" ")[0] or "there"  # as plan_messages()
 
 
-def _make_groups(kind: MessageKind, audience: Audience, rows: QuerySet, grouped_by: tuple, connection) -> list[str]:
-    """Read the distinct groups and make each one's event, context and in-app text (once per group),
-    as JSON: a short string each, where the dicts would take several times the memory."""
+def _make_groups(kind: MessageKind, audience: Audience, distinct: list[dict], connection) -> list[str]:
+    """Make each group's event, context and in-app text (once per group), as JSON: a short string
+    each, where the dicts would take several times the memory."""
     encoder = Delivery._meta.get_field("context").encoder
     groups = []
-    # Grouped by nothing, everyone is in the one group: no need to read it (an empty audience inserts nothing).
-    distinct = rows.values(GROUP_KEY, *grouped_by).distinct().iterator() if grouped_by else [{GROUP_KEY: ""}]
     for row in distinct:
         group = audience.make_group(row)
         if group is None:
@@ -153,7 +155,7 @@ def _make_groups(kind: MessageKind, audience: Audience, rows: QuerySet, grouped_
         if INAPP in kind.channels:
             rendered_with = {
                 **group.context,
-                **{key: row[column] for key, column in audience.row_context.items() if column in grouped_by},
+                **{key: row[column] for key, column in audience.row_context.items() if column in row},
             }
             if "name" in row:
                 rendered_with.update(name=row["name"], first_name=_first_name(row["name"]))
