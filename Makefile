@@ -80,6 +80,6 @@ worker: $(STAMP) | var
 schedules: $(STAMP) | var
 	$(PY) manage.py setup_schedules
 
-# Placeholder: bench/ is being built in another issue.
+# Benchmarks on a PostgreSQL database of their own (bench/, not part of the test suite), e.g. ARGS="--size large".
 bench: $(STAMP)
 	$(PY) -m bench $(ARGS)
