@@ -46,8 +46,8 @@ def read_lead_ref(ref: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def cta_url(lead_id: int, *, base: str | None = None) -> str:
-    return f"{base or settings.SITE_URL + reverse('leads:cta')}?ref={make_lead_ref(lead_id)}"
+def cta_url(lead_id: int) -> str:
+    return f"{settings.SITE_URL}{reverse('leads:cta')}?ref={make_lead_ref(lead_id)}"
 
 
 def campaign_links(context: dict) -> dict:

@@ -48,7 +48,8 @@ def message_context(*, kind: MessageKind, context: dict, delivery_id: int | None
         **context,
     }
     if kind.is_marketing and delivery_id is not None:
-        full["unsubscribe_url"] = unsubscribe_url(delivery_id=delivery_id)
+        # A link the caller signed already (the dispatcher, for the headers too) is kept.
+        full.setdefault("unsubscribe_url", unsubscribe_url(delivery_id=delivery_id))
     if kind.render_context:
         full.update(import_string(kind.render_context)(context))
     return full

@@ -25,7 +25,7 @@ from django.utils import timezone
 from ..kinds import INAPP, MessageKind, get_kind
 from ..models import Channel, Delivery, Notification
 from ..rendering import render_inapp
-from .planning import E164_SHAPE, PREVIEW_LIMIT, PlanResult
+from .planning import E164_SHAPE, PREVIEW_LIMIT, PlanResult, first_name
 
 # The columns every audience's rows select (values(...) names).
 RECIPIENT_COLUMNS = ("recipient_id", "email", "phone", "whatsapp_opt_in", "name")
@@ -138,10 +138,6 @@ def _group_key(columns: tuple[str, ...]):
     return parts[0] if len(parts) == 1 else Concat(*parts, output_field=TextField())
 
 
-def _first_name(name: str) -> str:
-    return (name or "").split(" ")[0] or "there"  # as plan_messages()
-
-
 def _make_groups(kind: MessageKind, audience: Audience, distinct: list[dict], connection) -> list[str]:
     """Make each group's event, context and in-app text (once per group), as JSON: a short string
     each, where the dicts would take several times the memory."""
@@ -158,7 +154,7 @@ def _make_groups(kind: MessageKind, audience: Audience, distinct: list[dict], co
                 **{key: row[column] for key, column in audience.row_context.items() if column in row},
             }
             if "name" in row:
-                rendered_with.update(name=row["name"], first_name=_first_name(row["name"]))
+                rendered_with.update(name=row["name"], first_name=first_name(row["name"]))
             rendered = render_inapp(kind=kind, context=rendered_with)
             title, message = rendered.subject[:200], rendered.text
         expires_at = connection.ops.adapt_datetimefield_value(group.expires_at)
@@ -213,7 +209,7 @@ class _Statements:
             first = "split_part(p.name, ' ', 1)"
         else:
             first = "CASE WHEN instr(p.name, ' ') > 0 THEN substr(p.name, 1, instr(p.name, ' ') - 1) ELSE p.name END"
-        return f"coalesce(nullif({first}, ''), 'there')"
+        return f"coalesce(nullif({first}, ''), 'there')"  # as planning.first_name()
 
     def _context_sql(self) -> str:
         pairs = ["'name', p.name", f"'first_name', {self._first_name_sql()}"]

@@ -229,7 +229,7 @@ def _render_email(delivery: Delivery) -> OutgoingEmail | SendResult:
         headers["List-Unsubscribe"] = f"<{link}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     try:
-        rendered = render_email(kind=kind, context=context, delivery_id=None)
+        rendered = render_email(kind=kind, context=context, delivery_id=delivery.pk)
         attachments = import_string(kind.attachments)(delivery.context) if kind.attachments else []
     except Exception as exc:
         logger.exception("Could not render delivery %s", delivery.pk)

@@ -91,6 +91,11 @@ class PlanResult:
         return sum(self.planned.values())
 
 
+def first_name(name: str) -> str:
+    """Return what a message calls a person: the first word of their name, or "there"."""
+    return (name or "").split(" ")[0] or "there"
+
+
 def full_event_key(kind: str, event_key: str) -> str:
     return f"{kind}:{event_key}"
 
@@ -141,7 +146,7 @@ def _plan_one(message_kind, message, now, deliveries, notifications, result, dry
     dedupe_key = f"{event_key}:{recipient.ref}"
     context = {
         "name": recipient.name,
-        "first_name": (recipient.name or "").split(" ")[0] or "there",
+        "first_name": first_name(recipient.name),
         **message.context,
     }
     targets = []
