@@ -234,7 +234,7 @@ def _render_email(delivery: Delivery) -> OutgoingEmail | SendResult:
     except Exception as exc:
         logger.exception("Could not render delivery %s", delivery.pk)
         return SendResult(Outcome.PERMANENT, error=f"Rendering failed: {exc}", error_code="render_error")
-    delivery.rendered_subject, delivery.rendered_text = rendered.subject[:255], rendered.text
+    delivery.rendered_subject, delivery.rendered_text = rendered.subject[:255], rendered.stored_text
     return OutgoingEmail(
         to=delivery.to_address,
         subject=rendered.subject,
@@ -250,17 +250,17 @@ def _render_email(delivery: Delivery) -> OutgoingEmail | SendResult:
 def _send_whatsapp(delivery: Delivery, backend) -> SendResult:
     kind = get_kind(delivery.kind)
     try:
-        text, variables = render_whatsapp(kind=kind, context=delivery.context)
+        rendered, variables = render_whatsapp(kind=kind, context=delivery.context)
     except Exception as exc:
         logger.exception("Could not render delivery %s", delivery.pk)
         return SendResult(Outcome.PERMANENT, error=f"Rendering failed: {exc}", error_code="render_error")
-    delivery.rendered_subject, delivery.rendered_text = "", text
+    delivery.rendered_subject, delivery.rendered_text = "", rendered.stored_text
     callback = settings.TWILIO_STATUS_CALLBACK_URL or absolute_url("/webhooks/twilio/status/")
     return backend.send(
         WhatsAppMessage(
             to=delivery.to_address,
             kind=delivery.kind,
-            body=text,
+            body=rendered.text,
             content_sid=settings.TWILIO_CONTENT_SIDS.get(delivery.kind, ""),
             content_variables=variables,
             delivery_id=delivery.pk,
