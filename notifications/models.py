@@ -107,6 +107,10 @@ class Delivery(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Not sent after this time.")
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True)
+    # Set just before the provider request that carries this message goes out (cleared by each
+    # claim). A claim whose lease ran out becomes `unknown` only if it was handed over; a row
+    # claimed but never handed over had no request and goes back to `pending`.
+    handed_over_at = models.DateTimeField(null=True, blank=True)
 
     provider_message_id = models.CharField(max_length=255, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
@@ -141,6 +145,8 @@ class Delivery(models.Model):
                 fields=["provider_message_id"], condition=~Q(provider_message_id=""), name="delivery_provider_id"
             ),
             models.Index(fields=["kind", "status"], name="delivery_kind_status"),
+            # Reconciliation and the health check read only the rows waiting to be settled.
+            models.Index(fields=["updated_at"], condition=Q(status="unknown"), name="delivery_unknown"),
         ]
 
     def __str__(self):

@@ -74,6 +74,7 @@ class ClaimOutcome:
     rendered_text: str | None = None
     sent_at: datetime | None = None
     next_attempt_at: datetime | None = None
+    at: datetime | None = None  # when it happened (the history entry's time); the recording time if None
 
 
 # Columns of the VALUES list, in order, with their PostgreSQL types (literals there would be text).
@@ -110,7 +111,7 @@ def record_claim_outcomes(*, outcomes: list[ClaimOutcome], now: datetime) -> set
         insert_ignoring_conflicts(
             DeliveryEvent,
             [
-                {"delivery_id": o.delivery_id, "at": now, "status": o.status, "detail": o.detail[:2000]}
+                {"delivery_id": o.delivery_id, "at": o.at or now, "status": o.status, "detail": o.detail[:2000]}
                 for o in outcomes
                 if o.delivery_id in recorded
             ],

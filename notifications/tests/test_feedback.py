@@ -7,7 +7,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from notifications.models import Delivery, DeliveryEvent, Suppression
-from notifications.services.dispatch import claim_due_deliveries, dispatch_due_deliveries
+from notifications.services.dispatch import claim_due_deliveries, dispatch_due_deliveries, hand_over
 
 from .helpers import NOW, plan_session_reminder
 
@@ -174,7 +174,7 @@ def test_a_stop_reply_fails_the_message_and_suppresses_the_number(client, sent, 
 def test_an_unknown_delivery_is_settled_by_the_providers_callback(client, student, twilio_token, settings):
     settings.NOTIFICATIONS = {**settings.NOTIFICATIONS, "SENDING_LEASE_SECONDS": 60}
     plan_session_reminder(student)
-    claim_due_deliveries(now=NOW, limit=10)
+    hand_over(deliveries=claim_due_deliveries(now=NOW, limit=10), now=NOW)
     # The worker died after Twilio accepted the message; only the callback knows its id.
     whatsapp = Delivery.objects.get(channel="whatsapp")
     Delivery.objects.filter(pk=whatsapp.pk).update(provider_message_id="SMcrash1")

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from notifications.channels.base import Outcome, SendResult
 from notifications.models import Delivery, DeliveryEvent, Notification, NotificationPreference, Suppression
-from notifications.services.dispatch import claim_due_deliveries, dispatch_due_deliveries, retry_delay
+from notifications.services.dispatch import claim_due_deliveries, dispatch_due_deliveries, hand_over, retry_delay
 from notifications.services.ledger import requeue_deliveries
 from tests.concurrency import run_at_once
 
@@ -204,18 +204,39 @@ def test_a_delivery_past_its_expiry_is_not_sent(student, whatsapp_sent):
     assert result.outcomes[Status.EXPIRED] == 2
 
 
-def test_a_row_left_sending_past_its_lease_becomes_unknown_and_is_not_resent(student, settings, whatsapp_sent):
+def test_a_row_claimed_by_a_worker_that_died_before_handing_it_over_is_sent_once_after_the_lease(
+    student, settings, whatsapp_sent
+):
     settings.NOTIFICATIONS = {**settings.NOTIFICATIONS, "SENDING_LEASE_SECONDS": 300}
     plan_session_reminder(student)
-    # A worker claims the rows and dies before recording anything.
+    # A worker claims the rows and dies before any provider request.
     claimed = claim_due_deliveries(now=NOW, limit=10)
-    assert {d.status for d in Delivery.objects.all()} == {Status.SENDING}
     assert len(claimed) == 2
 
-    # Within the lease nothing happens; past it the rows become unknown, not resent.
+    # Within the lease nothing happens; past it the rows go back to the queue and go out once.
     dispatch_due_deliveries(now=NOW + dt.timedelta(seconds=299))
     assert {d.status for d in Delivery.objects.all()} == {Status.SENDING}
     result = dispatch_due_deliveries(now=NOW + dt.timedelta(seconds=301))
+    dispatch_due_deliveries(now=NOW + dt.timedelta(hours=3))
+
+    assert result.requeued == 2 and result.outcomes[Status.UNKNOWN] == 0
+    assert {(d.status, d.attempts) for d in Delivery.objects.all()} == {(Status.SENT, 1)}
+    assert len(mail.outbox) == 1 and len(whatsapp_sent) == 1
+    assert DeliveryEvent.objects.filter(status=Status.UNKNOWN).count() == 0
+
+
+def test_a_row_inside_a_provider_request_when_its_worker_died_becomes_unknown_and_is_not_resent(
+    student, settings, whatsapp_sent
+):
+    settings.NOTIFICATIONS = {**settings.NOTIFICATIONS, "SENDING_LEASE_SECONDS": 300}
+    plan_session_reminder(student)
+    claimed = claim_due_deliveries(now=NOW, limit=10)
+    # The worker handed both to the provider (the requests went out) and died before the answers.
+    assert len(hand_over(deliveries=claimed, now=NOW + dt.timedelta(seconds=10))) == 2
+
+    dispatch_due_deliveries(now=NOW + dt.timedelta(seconds=309))  # the lease counts from the hand-over
+    assert {d.status for d in Delivery.objects.all()} == {Status.SENDING}
+    result = dispatch_due_deliveries(now=NOW + dt.timedelta(seconds=311))
     dispatch_due_deliveries(now=NOW + dt.timedelta(hours=3))
 
     assert result.outcomes[Status.UNKNOWN] == 2
@@ -224,9 +245,25 @@ def test_a_row_left_sending_past_its_lease_becomes_unknown_and_is_not_resent(stu
     assert DeliveryEvent.objects.filter(status=Status.UNKNOWN).count() == 2
 
 
+def test_a_worker_whose_lease_ran_out_does_not_send_rows_given_back_meanwhile(student, settings, whatsapp_sent):
+    from notifications.services.dispatch import DispatchResult, send_claimed_deliveries
+
+    settings.NOTIFICATIONS = {**settings.NOTIFICATIONS, "SENDING_LEASE_SECONDS": 300}
+    plan_session_reminder(student)
+    slow = claim_due_deliveries(now=NOW, limit=10)
+    # The slow worker is still busy when another worker gives its rows back and sends them.
+    dispatch_due_deliveries(now=NOW + dt.timedelta(seconds=301))
+    assert len(mail.outbox) == 1 and len(whatsapp_sent) == 1
+
+    send_claimed_deliveries(deliveries=slow, now=NOW + dt.timedelta(seconds=302), result=DispatchResult())
+
+    assert len(mail.outbox) == 1 and len(whatsapp_sent) == 1
+    assert {d.status for d in Delivery.objects.all()} == {Status.SENT}
+
+
 def test_staff_can_requeue_an_unknown_delivery_and_it_is_then_sent(student):
     plan_session_reminder(student)
-    claim_due_deliveries(now=NOW, limit=10)
+    hand_over(deliveries=claim_due_deliveries(now=NOW, limit=10), now=NOW)
     dispatch_due_deliveries(now=NOW + dt.timedelta(hours=1))
     assert requeue_deliveries(deliveries=Delivery.objects.filter(channel="email"), by="staff@example.com") == 1
 

@@ -1,0 +1,144 @@
+"""
+Claims: take due rows for this worker, hand them to the provider, and give back what a dead
+worker left behind.
+
+A claim is one short transaction (`sending`, a claim token, the claim time). Just before each
+provider request the rows it carries are handed over (`handed_over_at`), a compare-and-set on
+the claim: a row whose lease ran out and was given to another worker meanwhile is not sent by
+this one. When a lease runs out, only rows that were handed over may have reached the provider
+(they become `unknown`); the others go back to `pending`.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connections, router, transaction
+from django.db.models import F
+
+from ...models import Delivery, DeliveryEvent
+
+logger = logging.getLogger(__name__)
+Status = Delivery.Status
+
+
+def claim_due_deliveries(*, now: datetime, limit: int, ids: list[int] | None = None) -> list[Delivery]:
+    """Claim up to `limit` due rows (of `ids`, when given) in one short transaction; return them."""
+    token = uuid.uuid4()
+    due = Delivery.objects.filter(status=Status.PENDING, next_attempt_at__lte=now)
+    if ids is not None:
+        due = due.filter(id__in=ids)
+    with transaction.atomic():
+        claimed = list(
+            due.select_for_update(skip_locked=True)
+            .order_by("next_attempt_at", "id")
+            .values_list("id", flat=True)[:limit]
+        )
+        if not claimed:
+            return []
+        Delivery.objects.filter(id__in=claimed).update(
+            status=Status.SENDING,
+            claimed_at=now,
+            claim_token=token,
+            handed_over_at=None,
+            attempts=F("attempts") + 1,
+            updated_at=now,
+        )
+    return list(Delivery.objects.filter(id__in=claimed, claim_token=token).order_by("next_attempt_at", "id"))
+
+
+def hand_over(*, deliveries: list[Delivery], now: datetime) -> list[Delivery]:
+    """Mark `deliveries` as inside a provider request that goes out now; return those this worker
+    still holds (a row whose lease ran out and was released or claimed again is not sent)."""
+    if not deliveries:
+        return []
+    connection = connections[router.db_for_write(Delivery)]
+    quote = connection.ops.quote_name
+    table = quote(Delivery._meta.db_table)
+    adapt_time = connection.ops.adapt_datetimefield_value
+    token_field = Delivery._meta.get_field("claim_token")
+    tokens = {token_field.get_db_prep_value(d.claim_token, connection) for d in deliveries}
+    ids = [d.pk for d in deliveries]
+    sql = (
+        f"UPDATE {table} SET {quote('handed_over_at')} = %s, {quote('claimed_at')} = %s "
+        f"WHERE {quote('id')} IN ({', '.join(['%s'] * len(ids))}) "
+        f"AND {quote('claim_token')} IN ({', '.join(['%s'] * len(tokens))}) AND {quote('status')} = %s "
+        f"RETURNING {quote('id')}, {quote('claim_token')}"
+    )
+    stamp = adapt_time(now)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [stamp, stamp, *ids, *tokens, Status.SENDING])
+        held = {(pk, uuid.UUID(str(token))) for pk, token in cursor.fetchall()}
+    kept = [d for d in deliveries if (d.pk, d.claim_token) in held]
+    for delivery in deliveries:
+        if (delivery.pk, delivery.claim_token) not in held:
+            logger.warning("Delivery %s is no longer held by this worker (lease ended); not sent.", delivery.pk)
+        else:
+            delivery.handed_over_at = now
+    return kept
+
+
+@dataclass(frozen=True)
+class Released:
+    unknown: int = 0  # were inside a provider request: may or may not have gone out
+    requeued: int = 0  # never handed over: back to pending
+
+
+def release_expired_claims(*, now: datetime) -> Released:
+    """Settle rows left in `sending` past their lease: `unknown` when they were handed to the
+    provider, back to `pending` when they never were."""
+    lease = timedelta(seconds=settings.NOTIFICATIONS["SENDING_LEASE_SECONDS"])
+    with transaction.atomic():
+        stale = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(status=Status.SENDING, claimed_at__lt=now - lease)
+            .values_list("id", "handed_over_at")
+        )
+        if not stale:
+            return Released()
+        in_request = [pk for pk, handed_over_at in stale if handed_over_at]
+        never_sent = [pk for pk, handed_over_at in stale if not handed_over_at]
+        Delivery.objects.filter(id__in=in_request, status=Status.SENDING).update(
+            status=Status.UNKNOWN,
+            last_error="The worker stopped while the provider had the request; it may or may not have the message.",
+            updated_at=now,
+        )
+        # The attempt never happened: it does not count against the retry cap.
+        Delivery.objects.filter(id__in=never_sent, status=Status.SENDING).update(
+            status=Status.PENDING,
+            next_attempt_at=now,
+            claim_token=None,
+            attempts=F("attempts") - 1,
+            updated_at=now,
+        )
+        DeliveryEvent.objects.bulk_create(
+            [
+                *(
+                    DeliveryEvent(
+                        delivery_id=pk,
+                        at=now,
+                        status=Status.UNKNOWN,
+                        detail="Sending lease expired during the request.",
+                    )
+                    for pk in in_request
+                ),
+                *(
+                    DeliveryEvent(
+                        delivery_id=pk,
+                        at=now,
+                        status=Status.PENDING,
+                        detail="Sending lease expired before the message was handed to the provider; queued again.",
+                    )
+                    for pk in never_sent
+                ),
+            ]
+        )
+    if in_request:
+        logger.warning(
+            "%d deliveries were inside a provider request when their worker stopped: 'unknown'.", len(in_request)
+        )
+    if never_sent:
+        logger.warning("%d deliveries claimed by a stopped worker were never sent: queued again.", len(never_sent))
+    return Released(unknown=len(in_request), requeued=len(never_sent))

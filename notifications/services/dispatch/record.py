@@ -1,0 +1,165 @@
+"""
+Recording: what became of each claimed row, written only while it is still `sending` under the
+same claim, so a slow worker never overwrites another's result.
+"""
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import F
+
+from ...channels.base import Outcome, SendResult
+from ...models import Channel, Delivery, DeliveryEvent, Suppression
+from ..ledger import ClaimOutcome, record_claim_outcomes
+
+logger = logging.getLogger(__name__)
+Status = Delivery.Status
+# Statuses only a provider reports (by webhook or callback); a report that arrived while the row
+# was still being sent is applied once the worker has recorded it as sent.
+_PROVIDER_REPORTS = (
+    Status.DELIVERED,
+    Status.OPENED,
+    Status.CLICKED,
+    Status.FAILED,
+    Status.BOUNCED,
+    Status.COMPLAINED,
+)
+
+
+class OutcomeBuffer:
+    """Outcomes of a batch, written together (two statements) within about a second of each send.
+
+    Written per message, an outcome cost an UPDATE and an INSERT, more than the send itself.
+    Held longer, a crash would leave more rows to become `unknown` when their lease ends.
+    """
+
+    MAX_SECONDS = 1.0
+
+    def __init__(self, *, clock: Callable[[], datetime]):
+        self.clock = clock
+        self.pending: list[ClaimOutcome] = []
+        self.since = 0.0
+
+    def add(self, delivery: Delivery, *, status: str, detail: str, **fields) -> None:
+        if not self.pending:
+            self.since = time.monotonic()
+        self.pending.append(
+            ClaimOutcome(
+                delivery_id=delivery.pk,
+                claim_token=delivery.claim_token,
+                status=status,
+                detail=detail,
+                at=self.clock(),
+                **fields,
+            )
+        )
+
+    def flush_if_due(self) -> None:
+        if self.pending and time.monotonic() - self.since >= self.MAX_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        recorded = record_claim_outcomes(outcomes=pending, now=self.clock())
+        for outcome in pending:
+            if outcome.delivery_id not in recorded:
+                logger.warning(
+                    "Delivery %s was settled by someone else while being sent; kept their result.", outcome.delivery_id
+                )
+        apply_early_reports(
+            ids=[o.delivery_id for o in pending if o.delivery_id in recorded and o.status == Status.SENT]
+        )
+
+
+def record_outcome(*, delivery: Delivery, result: SendResult, now: datetime, outcomes: OutcomeBuffer) -> str:
+    """Record one send attempt's outcome on a claimed row (in `outcomes`); return the status it ends in.
+
+    `now` is when the provider answered: a retry is due a delay after it, never before.
+    """
+    fields = {
+        "provider_message_id": result.provider_message_id or delivery.provider_message_id,
+        "error_code": result.error_code,
+        "last_error": result.error,
+        "rendered_subject": delivery.rendered_subject,
+        "rendered_text": delivery.rendered_text,
+    }
+    detail = result.error
+    if result.outcome is Outcome.SENT:
+        status, fields["sent_at"] = Status.SENT, now
+        detail = f"Accepted by the provider ({result.provider_message_id})."
+    elif result.outcome is Outcome.UNKNOWN:
+        status = Status.UNKNOWN
+    elif result.outcome is Outcome.TRANSIENT and delivery.attempts < settings.NOTIFICATIONS["MAX_ATTEMPTS"]:
+        status = Status.PENDING
+        delay = retry_delay(attempts=delivery.attempts, retry_after=result.retry_after)
+        fields["next_attempt_at"] = now + delay
+        detail = f"{result.error} Retrying in {int(delay.total_seconds())} s (attempt {delivery.attempts})."
+    else:
+        status = Status.FAILED
+        if result.outcome is Outcome.TRANSIENT:
+            detail = f"{result.error} Gave up after {delivery.attempts} attempts."
+        if result.suppress:
+            suppress_address(
+                channel=delivery.channel,
+                address=delivery.to_address,
+                reason=Suppression.Reason.INVALID,
+                detail=result.error,
+            )
+    outcomes.add(delivery, status=status, detail=detail, **fields)
+    return status
+
+
+def retry_delay(*, attempts: int, retry_after: float | None = None) -> timedelta:
+    """Return the wait before the next attempt: exponential, capped, with jitter ("equal jitter").
+
+    The delay for attempt n lies in [d/2, d] with d = base * 2**(n-1), so delays never shrink
+    from one attempt to the next while workers that failed together spread out.
+    """
+    base = settings.NOTIFICATIONS["RETRY_BASE_SECONDS"]
+    cap = settings.NOTIFICATIONS["RETRY_MAX_SECONDS"]
+    ceiling = min(cap, base * 2 ** max(0, attempts - 1))
+    seconds = random.uniform(ceiling / 2, ceiling)
+    if retry_after:
+        seconds = max(seconds, min(retry_after, cap))
+    return timedelta(seconds=seconds)
+
+
+def suppress_address(*, channel: str, address: str, reason: str, category: str = "", detail: str = "") -> Suppression:
+    """Add (or keep) a suppression for `address` on `channel`; return it."""
+    address = address.lower() if channel == Channel.EMAIL else address
+    suppression, _ = Suppression.objects.get_or_create(
+        channel=channel, address=address, category=category, defaults={"reason": reason, "detail": detail[:2000]}
+    )
+    return suppression
+
+
+def apply_early_reports(*, ids: list[int]) -> int:
+    """Apply provider reports that arrived while these rows were still being sent (a status
+    callback faster than the worker's record); return how many rows moved on."""
+    if not ids:
+        return 0
+    from ..feedback import RANK, TIMESTAMPS  # feedback imports this package
+
+    reports: dict[int, DeliveryEvent] = {}
+    for event in DeliveryEvent.objects.filter(
+        delivery_id__in=ids, status__in=_PROVIDER_REPORTS, at__gte=F("delivery__handed_over_at")
+    ).order_by("at", "id"):
+        best = reports.get(event.delivery_id)
+        if best is None or RANK[event.status] > RANK[best.status]:
+            reports[event.delivery_id] = event
+    moved = 0
+    for delivery_id, event in reports.items():
+        updates = {"status": event.status}
+        field = TIMESTAMPS.get(event.status)
+        if field:
+            updates[field] = event.at
+        if event.status in (Status.FAILED, Status.BOUNCED, Status.COMPLAINED):
+            updates["last_error"] = event.detail[:2000]
+        moved += Delivery.objects.filter(pk=delivery_id, status=Status.SENT).update(**updates)
+    return moved

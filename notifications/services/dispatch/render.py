@@ -1,0 +1,82 @@
+"""
+Rendering at send time: the message to send for a claimed row, from the context stored on it.
+
+What the ledger keeps of a message is `Rendered.stored_text`: links minted for this sending
+(set-password, unsubscribe, signed campaign links) went out but are not stored.
+"""
+
+import logging
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from ...channels.base import Outcome, SendResult
+from ...channels.email import OutgoingEmail
+from ...channels.whatsapp import WhatsAppMessage
+from ...kinds import get_kind
+from ...models import Delivery
+from ...rendering import absolute_url, render_email, render_whatsapp, unsubscribe_url
+
+logger = logging.getLogger(__name__)
+
+
+def email_for(delivery: Delivery) -> OutgoingEmail | SendResult:
+    """Return the email to send for `delivery`, or the failure when it cannot be rendered."""
+    kind = get_kind(delivery.kind)
+    context, headers = delivery.context, {}
+    if kind.is_marketing:
+        # RFC 8058 one-click unsubscribe; mail clients POST "List-Unsubscribe=One-Click". The same
+        # link in the headers and the body (a token signed twice could differ by its time stamp).
+        link = unsubscribe_url(delivery_id=delivery.pk)
+        context = {**context, "unsubscribe_url": link}
+        headers["List-Unsubscribe"] = f"<{link}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    try:
+        rendered = render_email(kind=kind, context=context, delivery_id=delivery.pk)
+        attachments = import_string(kind.attachments)(delivery.context) if kind.attachments else []
+    except Exception as exc:
+        logger.exception("Could not render delivery %s", delivery.pk)
+        return _render_failure(exc)
+    delivery.rendered_subject, delivery.rendered_text = rendered.subject[:255], rendered.stored_text
+    return OutgoingEmail(
+        to=delivery.to_address,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        delivery_id=delivery.pk,
+        kind=delivery.kind,
+        headers=headers,
+        attachments=attachments,
+    )
+
+
+def whatsapp_for(delivery: Delivery) -> WhatsAppMessage | SendResult:
+    """Return the WhatsApp message to send for `delivery`, or the failure when it cannot be rendered."""
+    kind = get_kind(delivery.kind)
+    try:
+        rendered, variables = render_whatsapp(kind=kind, context=delivery.context)
+    except Exception as exc:
+        logger.exception("Could not render delivery %s", delivery.pk)
+        return _render_failure(exc)
+    delivery.rendered_subject, delivery.rendered_text = "", rendered.stored_text
+    return WhatsAppMessage(
+        to=delivery.to_address,
+        kind=delivery.kind,
+        body=rendered.text,
+        content_sid=settings.TWILIO_CONTENT_SIDS.get(delivery.kind, ""),
+        content_variables=variables,
+        delivery_id=delivery.pk,
+        status_callback=status_callback_url(delivery_id=delivery.pk),
+    )
+
+
+def status_callback_url(*, delivery_id: int) -> str:
+    """Return the status callback URL for one message: it carries our delivery id, so a callback
+    finds its row even before (or without) the provider's message id; Twilio signs the whole URL."""
+    base = settings.TWILIO_STATUS_CALLBACK_URL or absolute_url("/webhooks/twilio/status/")
+    return f"{base}{'&' if '?' in base else '?'}{urlencode({'delivery_id': delivery_id})}"
+
+
+def _render_failure(exc: Exception) -> SendResult:
+    return SendResult(Outcome.PERMANENT, error=f"Rendering failed: {exc}", error_code="render_error")
