@@ -1,11 +1,13 @@
-"""Test set-up shared by every app: real databases, local backends, a fixed site URL."""
+"""Test set-up shared by every app: real databases, local backends, a fixed site URL.
+
+The test environment (DJANGO_ENV=test, mock mode, a cache of this process's own) is set by
+config.settings_for_tests, which pytest.ini names: pytest-django reads the settings before this
+file runs. Processes the tests start inherit it.
+"""
 
 import os
 
 import pytest
-
-os.environ.setdefault("DJANGO_ENV", "test")
-os.environ.setdefault("MOCK_MODE", "true")
 
 from notifications.channels.whatsapp import outbox as whatsapp_outbox
 
@@ -20,6 +22,16 @@ def _local_backends(settings):
     whatsapp_outbox.clear()
     yield
     whatsapp_outbox.clear()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Start every test with an empty cache: rate-limit counters never leak from one test to the next."""
+    from django.core.cache import caches
+
+    for cache in caches.all():
+        cache.clear()
+    yield
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Messages"
 
     def ready(self):
+        from . import webhooks  # noqa: F401  (registers the webhook-secret deploy check)
         from .channels import email_tracking
 
         email_tracking.connect()
