@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import OuterRef, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
@@ -13,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 
+from lms.models import User
 from notifications.admin import (
     ReadOnlyAdminMixin,
     ReadOnlyInline,
@@ -305,7 +307,17 @@ class CrmTimelineInline(ReadOnlyInline):
 
 @admin.register(CTASubmission)
 class CTASubmissionAdmin(admin.ModelAdmin):
-    list_display = ("name", "email", "phone", "whatsapp_opt_in", "status", "created_at", "processed_by", "processed_at")
+    list_display = (
+        "name",
+        "email",
+        "account",
+        "phone",
+        "whatsapp_opt_in",
+        "status",
+        "created_at",
+        "processed_by",
+        "processed_at",
+    )
     list_filter = ("status", "whatsapp_opt_in", "created_at")
     list_select_related = ("processed_by",)
     search_fields = ("name", "email", "phone")
@@ -315,6 +327,7 @@ class CTASubmissionAdmin(admin.ModelAdmin):
     fields = (
         "name",
         "email",
+        "account",
         "phone",
         "whatsapp_opt_in",
         "message",
@@ -327,8 +340,48 @@ class CTASubmissionAdmin(admin.ModelAdmin):
         "rejection_reason",
     )
     # What the person typed may be corrected before approval; the outcome is the services' to write.
-    readonly_fields = ("status", "created_at", "lead", "user", "processed_by", "processed_at", "rejection_reason")
+    readonly_fields = (
+        "account",
+        "status",
+        "created_at",
+        "lead",
+        "user",
+        "processed_by",
+        "processed_at",
+        "rejection_reason",
+    )
     inlines = [CrmTimelineInline]
+
+    def get_queryset(self, request):
+        # Whether the email already has an account, and whose: one subquery, not a query per row.
+        accounts = User.objects.filter(email__iexact=OuterRef("email")).order_by("pk")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                account_id=Subquery(accounts.values("pk")[:1]),
+                account_is_staff=Subquery(accounts.values("is_staff")[:1]),
+            )
+        )
+
+    @admin.display(description="Account")
+    def account(self, obj):
+        """Tell staff, before they approve, that the email belongs to an existing (staff) account."""
+        account_id = getattr(obj, "account_id", None)
+        if obj.status != CTASubmission.Status.PENDING and obj.user_id:
+            return "Linked"
+        if account_id is None:
+            return "New: approving creates a student account"
+        if getattr(obj, "account_is_staff", False):
+            return mark_safe(
+                '<strong class="errornote" data-testid="staff-account-warning">⚠ A staff account has this email.'
+                "</strong> Approving links that staff account to a form anyone could have filled in; its phone and"
+                " WhatsApp choice stay as they are. Check with the person before approving."
+            )
+        return mark_safe(
+            '<span data-testid="existing-account-note">An account already has this email: approving links it.'
+            " The form's phone number and WhatsApp choice are not copied to the account.</span>"
+        )
 
     actions = ["approve_selected", "approve_with_call", "reject_selected"]
 
@@ -372,6 +425,13 @@ class CTASubmissionAdmin(admin.ModelAdmin):
                     f"WhatsApp {result.whatsapp_status}{call}.",
                     messages.SUCCESS,
                 )
+                if not result.user_created and result.user.is_staff:
+                    self.message_user(
+                        request,
+                        f"{submission.name}: {result.user.email} is a staff account. It was linked as it was: "
+                        "its phone, WhatsApp choice and permissions did not change.",
+                        messages.WARNING,
+                    )
 
     @admin.action(description="Reject selected (optional reason, polite email)", permissions=["approve"])
     def reject_selected(self, request, queryset):

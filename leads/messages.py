@@ -44,6 +44,7 @@ WELCOME = register(
         channels=(Channel.EMAIL, Channel.WHATSAPP),
         whatsapp_variables=("first_name", "login_url"),
         attachments="leads.calendar.welcome_call_attachments",
+        render_context="lms.accounts.set_password_links",
         description="Welcome Aboard: a set-password link after staff approve a CTA submission.",
     )
 )

@@ -76,18 +76,14 @@ def lock_pending_submission(*, submission: CTASubmission) -> CTASubmission:
 
 
 def create_student(*, submission: CTASubmission, now: dt.datetime) -> tuple[User, bool]:
-    """Create the student (no usable password) or link the account that has this email."""
+    """Create the student (no usable password) or link the account that has this email.
+
+    An existing account is linked as it is: the public form proves nothing about who typed it,
+    so its phone and WhatsApp consent never change an account (they would send that student's
+    reminders and join links to a stranger's phone). The student adds a number themselves.
+    """
     user = User.objects.select_for_update().filter(email__iexact=submission.email).first()
     if user is not None:
-        changed = []
-        if submission.phone and not user.phone:
-            user.phone = submission.phone
-            changed.append("phone")
-        if submission.whatsapp_opt_in and submission.phone and not user.whatsapp_opt_in:
-            user.whatsapp_opt_in = True  # they just agreed on the form
-            changed.append("whatsapp_opt_in")
-        if changed:
-            user.save(update_fields=changed)
         return user, False
     user = User.objects.create_user(
         email=submission.email,
@@ -140,7 +136,7 @@ def schedule_welcome_call(*, user: User, staff: User, submission: CTASubmission,
 
 def plan_welcome(*, user: User, call: WelcomeCall | None, submission: CTASubmission, now: dt.datetime):
     """Plan the Welcome Aboard email (set-password link, .ics when a call is booked) and WhatsApp."""
-    context = {"email": user.email, **link_context(user=user, now=now)}
+    context = link_context(user=user)
     if call is not None:
         context |= {
             "call_id": call.pk,
@@ -202,6 +198,8 @@ def approve_cta_submission(
     result = OnboardingResult(submission=submission, user=user, user_created=created)
     verb = "Created the student account" if created else "Linked the existing account"
     _log(submission, Kind.USER_CREATED, f"{verb} {user.email}.", actor=approved_by, user=user, now=now)
+    if not created and submission.phone and submission.phone != user.phone:
+        result.steps.append("Kept the account's own phone number and WhatsApp choice (the form's number was not added)")
 
     if schedule_call:
         result.call = schedule_welcome_call(user=user, staff=approved_by, submission=submission, now=now)

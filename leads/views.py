@@ -1,6 +1,8 @@
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from notifications.throttle import allow, client_ip
+
 from .forms import CTAForm
 from .services import submit_cta
 
@@ -13,7 +15,12 @@ def cta(request):
         if form.is_bot:
             return render(request, "leads/cta_thanks.html")  # say nothing to bots
         if form.is_valid():
+            if not allow("cta_ip", client_ip(request)):
+                return render(request, "throttled.html", status=429)
             data = form.cleaned_data
+            if not allow("cta_address", data["email"]):
+                # The same answer as a stored one: the address's limit tells a stranger nothing.
+                return render(request, "leads/cta_thanks.html", {"name": data["name"]})
             submit_cta(
                 name=data["name"],
                 email=data["email"],

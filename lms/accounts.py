@@ -12,6 +12,7 @@ from enum import Enum
 from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.db import transaction
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -19,7 +20,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import base36_to_int, urlsafe_base64_encode
 
 from notifications.formatting import format_when
-from notifications.services.dispatch import dispatch_deliveries
+from notifications.models import Channel, Delivery
 from notifications.services.planning import PlannedMessage, Recipient, plan_messages
 
 from . import messages
@@ -33,7 +34,9 @@ class TokenState(Enum):
 
 
 class SetPasswordTokenGenerator(PasswordResetTokenGenerator):
-    key_salt = "lms.accounts.SetPasswordTokenGenerator"
+    # Changed from "lms.accounts.SetPasswordTokenGenerator" when links stopped being stored in the
+    # ledger: every link made before then stopped working with it.
+    key_salt = "lms.accounts.SetPasswordTokenGenerator.v2"
 
     def state(self, user, token: str) -> TokenState:
         """Tell a valid token from an expired one and from a forged or used one."""
@@ -67,37 +70,75 @@ def set_password_url(*, user: User) -> str:
     return f"{settings.SITE_URL}{reverse('set_password', args=[uid, token])}"
 
 
-def link_context(*, user: User, now: dt.datetime | None = None) -> dict:
-    """The set-password link and when it expires, for a message's context."""
-    expires = (now or timezone.now()) + lifetime()
+def link_context(*, user: User) -> dict:
+    """What a message with a set-password link stores: who it is for, never the link itself."""
+    return {"email": user.email, "user_id": user.pk, "login_url": f"{settings.SITE_URL}{reverse('login')}"}
+
+
+def _account_for(context: dict) -> User | None:
+    accounts = User.objects.filter(is_active=True)
+    if context.get("user_id"):
+        return accounts.filter(pk=context["user_id"]).first()
+    return accounts.filter(email__iexact=context.get("email", "")).first()
+
+
+def set_password_links(context: dict) -> dict:
+    """Mint the set-password link as the message is rendered for sending (MessageKind.render_context).
+
+    The ledger keeps only the account's id: a link stored there would let anyone who can read
+    the ledger (view-only staff) take the account over.
+    """
+    user = _account_for(context)
+    if user is None:
+        raise ValueError("No active account has this address any more: no set-password link can be made.")
     return {
         "set_password_url": set_password_url(user=user),
-        "link_expires": format_when(expires, tz=user.timezone, locale=user.locale),
-        "login_url": f"{settings.SITE_URL}{reverse('login')}",
+        "link_expires": format_when(timezone.now() + lifetime(), tz=user.timezone, locale=user.locale),
+        "name": context.get("name") or user.name,
     }
 
 
+def unwanted_set_password_links(deliveries) -> dict[int, str]:
+    """Cancel link requests for addresses with no active account (MessageKind.still_wanted)."""
+    addresses = {d.to_address.lower() for d in deliveries}
+    known = set(
+        User.objects.annotate(address=Lower("email"))
+        .filter(address__in=addresses, is_active=True)
+        .values_list("address", flat=True)
+    )
+    return {d.pk: "no_account" for d in deliveries if d.to_address.lower() not in known}
+
+
 @transaction.atomic
-def send_new_set_password_link(*, email: str, now: dt.datetime | None = None) -> bool:
-    """Email a fresh set-password link to the account with `email`; say whether there was one."""
+def request_set_password_link(*, email: str, now: dt.datetime | None = None) -> None:
+    """Queue a set-password link for the account with `email`, if there is one; the worker sends it.
+
+    Known and unknown addresses cost the request the same work (one look-up, one insert), so
+    neither the answer nor its timing tells whether an account exists; the dispatcher cancels
+    requests for addresses without an account. One link per address per interval: asking again
+    within it re-uses the one already on its way (it is still valid).
+    """
     now = now or timezone.now()
-    user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
-    if user is None:
-        return False
-    result = plan_messages(
+    email = email.strip().lower()
+    interval = dt.timedelta(minutes=settings.SET_PASSWORD_EMAIL_INTERVAL_MINUTES)
+    recent = Delivery.objects.filter(
+        kind=messages.SET_PASSWORD_LINK.name, channel=Channel.EMAIL, to_address=email, created_at__gt=now - interval
+    ).exists()
+    if recent:
+        return
+    user = User.objects.filter(email__iexact=email, is_active=True).only("pk").first()
+    plan_messages(
         kind=messages.SET_PASSWORD_LINK.name,
         now=now,
-        collect_ids=True,
         messages=[
             PlannedMessage(
-                recipient=Recipient.for_user(user),
-                event_key=f"{user.pk}@{now:%Y%m%dT%H%M%S%f}",
-                context={"email": user.email, **link_context(user=user, now=now)},
-                subject_type="lms.user",
-                subject_id=user.pk,
+                recipient=Recipient(user_id=user.pk if user else None, email=email),
+                event_key=f"{email}@{int(now.timestamp() // interval.total_seconds())}",
+                context={"email": email, "login_url": f"{settings.SITE_URL}{reverse('login')}"},
+                subject_type="lms.user" if user else "",
+                subject_id=user.pk if user else None,
+                # A link asked for hours ago is no answer any more: ask again.
+                expires_at=now + dt.timedelta(hours=2),
             )
         ],
     )
-    ids = list(result.delivery_ids)
-    transaction.on_commit(lambda: dispatch_deliveries(ids=ids))
-    return True

@@ -59,6 +59,8 @@ SET_PASSWORD_LINK = register(
         category=Category.ACCOUNT,
         topic=Topic.ACCOUNT,
         channels=(Channel.EMAIL,),
-        description="A new link to choose a password, asked for on the expired-link page.",
+        still_wanted="lms.accounts.unwanted_set_password_links",
+        render_context="lms.accounts.set_password_links",
+        description="A link to choose a password, asked for on the forgot-password or expired-link page.",
     )
 )

@@ -15,6 +15,7 @@ from leads.onboarding import approve_cta_submission, reject_cta_submission
 from lms.models import User
 from lms.tests.factories import StaffUserFactory
 from notifications.models import Delivery, Notification
+from notifications.services.dispatch import dispatch_due_deliveries
 from tests.concurrency import run_at_once
 
 from .factories import CTASubmissionFactory, LeadFactory
@@ -108,7 +109,9 @@ def test_an_existing_account_is_linked_not_duplicated(submission, staff, django_
     assert result.user == existing and not result.user_created
     existing.refresh_from_db()
     assert existing.check_password("Existing-Pass-2026")
-    assert existing.whatsapp_opt_in and existing.phone == "+919812345678"
+    # The form's phone and consent never reach an existing account: anyone could have typed them.
+    assert (existing.phone, existing.whatsapp_opt_in) == ("", False)
+    assert "Kept the account's own phone number and WhatsApp choice (the form's number was not added)" in result.steps
 
 
 def test_no_whatsapp_without_opt_in(staff, django_capture_on_commit_callbacks, whatsapp_sent):
@@ -168,14 +171,16 @@ def test_the_set_password_link_works_once(client, submission, staff, django_capt
     approve(submission, staff, django_capture_on_commit_callbacks)
     link = re.search(r"https://school\.example(/accounts/set-password/\S+/\S+/)", mail.outbox[0].body).group(1)
 
-    page = client.get(link)
+    page = client.get(link, follow=True)
     assert page.status_code == 200 and "Choose your password" in page.content.decode()
-    response = client.post(link, {"new_password1": "Kabir-Learns-2026", "new_password2": "Kabir-Learns-2026"})
+    form_url = page.redirect_chain[-1][0]  # the token is in the session now, not in the address
+    response = client.post(form_url, {"new_password1": "Kabir-Learns-2026", "new_password2": "Kabir-Learns-2026"})
     assert response.status_code == 302 and response["Location"] == "/"
     assert User.objects.get(email="kabir@example.com").check_password("Kabir-Learns-2026")
 
     client.logout()
-    again = client.post(link, {"new_password1": "Another-Pass-2026", "new_password2": "Another-Pass-2026"})
+    client.get(link)
+    again = client.post(form_url, {"new_password1": "Another-Pass-2026", "new_password2": "Another-Pass-2026"})
     assert "This link no longer works" in again.content.decode()
     assert User.objects.get(email="kabir@example.com").check_password("Kabir-Learns-2026")
 
@@ -189,21 +194,21 @@ def test_an_expired_link_is_refused_and_a_new_one_can_be_asked_for(
     link = re.search(r"https://school\.example(/accounts/set-password/\S+/\S+/)", mail.outbox[0].body).group(1)
 
     with time_machine.travel(NOW + dt.timedelta(days=8)):
-        page = client.get(link).content.decode()
+        page = client.get(link, follow=True).content.decode()
         assert "This link has expired" in page
-        with django_capture_on_commit_callbacks(execute=True):
-            sent = client.post("/accounts/set-password/new-link/", {"email": "kabir@example.com"})
+        sent = client.post("/accounts/set-password/new-link/", {"email": "kabir@example.com"})
         assert "Check your email" in sent.content.decode()
+        dispatch_due_deliveries()  # the worker sends it
         new_link = re.search(r"https://school\.example(/accounts/set-password/\S+/\S+/)", mail.outbox[-1].body).group(1)
         assert mail.outbox[-1].subject == "Your link to set a password"
-        assert client.get(new_link).status_code == 200
-        assert "Choose your password" in client.get(new_link).content.decode()
+        assert "Choose your password" in client.get(new_link, follow=True).content.decode()
         # Unknown addresses get the same answer and no email.
         count = len(mail.outbox)
         assert (
             "Check your email"
             in client.post("/accounts/set-password/new-link/", {"email": "x@nowhere.example"}).content.decode()
         )
+        dispatch_due_deliveries()
         assert len(mail.outbox) == count
 
 
