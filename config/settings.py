@@ -1,12 +1,15 @@
 """
-Settings, read from the environment (12-factor) with safe development defaults.
+Settings, read from the environment (12-factor). The defaults fail closed: production rules apply
+unless DJANGO_ENV says development or test.
 
 Every variable is listed in `.env.example`. A `.env` file beside manage.py is read
 when present; real environment variables win over it.
 """
 
+import datetime as dt
 from pathlib import Path
 
+import csp.constants as csp
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
@@ -15,25 +18,39 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-# Development conveniences (a default secret, console mail) are allowed only when
-# DJANGO_ENV says so; production refuses to start without real secrets.
-DJANGO_ENV = env.str("DJANGO_ENV", default="development")
+# Fail closed: with DJANGO_ENV unset the production rules apply (a real SECRET_KEY, an https
+# SITE_URL, DEBUG off). Development conveniences (a default secret, debug pages) need
+# DJANGO_ENV=development or test, which the Makefile, the test set-up and .env.example set.
+DJANGO_ENV = env.str("DJANGO_ENV", default="production").strip().lower() or "production"
 IS_DEVELOPMENT = DJANGO_ENV in {"development", "test"}
 DEBUG = env.bool("DEBUG", default=DJANGO_ENV == "development")
 
 if IS_DEVELOPMENT:
     SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-secret-key-change-me-0123456789")
 else:
-    SECRET_KEY = env.str("SECRET_KEY")
+    SECRET_KEY = env.str("SECRET_KEY", default="")
+    if not SECRET_KEY:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is not set and DJANGO_ENV is {DJANGO_ENV!r} (unset means production). Set SECRET_KEY, "
+            "or DJANGO_ENV=development on a development machine (the Makefile does)."
+        )
     if len(SECRET_KEY) < 50:
         raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters in production.")
+    if DEBUG:
+        raise ImproperlyConfigured("DEBUG must be off in production: unset DEBUG or set DJANGO_ENV=development.")
 
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"] if IS_DEVELOPMENT else []
 )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-# The public address of this site, used for every link in every message.
-SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+# The public address of this site, used for every link in every message: required in production,
+# and https there (an http link would carry unsubscribe and sign-in tokens in clear text).
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000" if IS_DEVELOPMENT else "").strip().rstrip("/")
+if not IS_DEVELOPMENT and not SITE_URL.lower().startswith("https://"):
+    raise ImproperlyConfigured(
+        "SITE_URL must be the site's https address in production (e.g. https://school.example.com); "
+        + (f"it is {SITE_URL!r}." if SITE_URL else "it is not set.")
+    )
 SITE_NAME = env.str("SITE_NAME", default="CourseHub")
 
 INSTALLED_APPS = [
@@ -47,6 +64,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "anymail",
     "django_q",
+    "axes",
+    "csp",
     # Ours, lowest layer first: automation -> leads -> lms -> notifications.
     "notifications",
     "lms",
@@ -63,6 +82,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -99,6 +121,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "lms.User"
+# The login throttle first: it refuses a locked-out username and address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "config.security.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -149,6 +176,54 @@ X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
 
+# Proxies in front of the app that append the client's address to X-Forwarded-For (a load
+# balancer, a platform router): 0 trusts no header and takes the connection's address. Set it to
+# exactly the number of your proxies, or a client can choose the address it is counted under.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Login throttling (django-axes) on /accounts/login/ and /admin/login/: after LOGIN_FAILURE_LIMIT
+# failed attempts for one username from one client address, that username is locked for that
+# address, right password included, for LOGIN_COOLOFF_MINUTES after the last try. Staff lift a
+# lockout by deleting its row in the admin (Axes → Access attempts).
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The login form posts the email as "username" (AuthenticationForm); the same address in
+# another case is the same account, so it counts against the same lock.
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "config.security.login_username"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.security.lockout_response"
+# The client address as the last trusted proxy saw it (python-ipware counts the proxies after
+# the client in X-Forwarded-For, hence one less); never a header with no proxy in front.
+if TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT - 1
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+# Read X-Forwarded-For from the right: garbage a client puts at its left is skipped, not a reason
+# to fall back to the proxy's own address (which every client shares).
+IPWARE_STRICT = False
+
+# Content-Security-Policy (django-csp): scripts, styles, images, fonts and form posts only from
+# this site; no inline script unless it carries the request's nonce (request.csp_nonce). Style
+# attributes (style="...") stay allowed: they cannot run code, and img-src/font-src keep them
+# from loading anything from elsewhere.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF, csp.NONCE],
+        "style-src": [csp.SELF],
+        "style-src-attr": [csp.UNSAFE_INLINE],
+        "img-src": [csp.SELF, "data:"],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.SELF],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+        **({"report-uri": [env.str("CSP_REPORT_URI")]} if env.str("CSP_REPORT_URI", default="") else {}),
+    },
+}
+
 # --- Outgoing email --------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"{SITE_NAME} <hello@localhost>")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
@@ -166,6 +241,8 @@ ANYMAIL = {
         "SENDGRID_API_KEY": env.str("SENDGRID_API_KEY", default=""),
         "MAILGUN_API_KEY": env.str("MAILGUN_API_KEY", default=""),
         "MAILGUN_SENDER_DOMAIN": env.str("MAILGUN_SENDER_DOMAIN", default=""),
+        # Mailgun signs its webhooks with this key; its tracking webhook refuses events without it.
+        "MAILGUN_WEBHOOK_SIGNING_KEY": env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
         # Basic-auth secrets for the tracking webhooks; several, comma-separated, for rotation.
         "WEBHOOK_SECRET": env.list("ANYMAIL_WEBHOOK_SECRET", default=[]),
         "REQUESTS_TIMEOUT": env.float("EMAIL_TIMEOUT", default=15.0),
@@ -179,6 +256,14 @@ _ESP_BACKENDS = [
     ("SENDGRID_API_KEY", "anymail.backends.sendgrid.EmailBackend"),
 ]
 _esp_backend = next((backend for key, backend in _ESP_BACKENDS if ANYMAIL.get(key)), None)
+# The one provider whose tracking webhook is mounted, at /anymail/<esp>/tracking/ (the others
+# answer 404): the anymail provider chosen by its key or by EMAIL_BACKEND, or EMAIL_TRACKING_ESP
+# (anymail's name: postmark, brevo, mailgun, sendgrid, amazon_ses...). None without a provider.
+_backend_module = (env.str("EMAIL_BACKEND", default="") or _esp_backend or "").split(".")
+EMAIL_TRACKING_ESP = env.str(
+    "EMAIL_TRACKING_ESP",
+    default=_backend_module[2] if _backend_module[:2] == ["anymail", "backends"] and len(_backend_module) > 2 else "",
+)
 _has_twilio = bool(env.str("TWILIO_ACCOUNT_SID", default="") and env.str("TWILIO_AUTH_TOKEN", default=""))
 MOCK_MODE = env.bool("MOCK_MODE", default=not (_esp_backend or _has_twilio or env.str("EMAIL_BACKEND", default="")))
 
@@ -303,6 +388,24 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# --- Cache -----------------------------------------------------------------------------------
+# Rate-limit counters live here, so every process must see the same cache. CACHE_URL wins (e.g.
+# redis://host:6379/1, or locmemcache:// for one process); else Redis at REDIS_URL; else files
+# in var/cache/, shared by every process of one machine with nothing to set up. Several machines
+# without Redis would each count apart: give them REDIS_URL or CACHE_URL.
+if env.str("CACHE_URL", default=""):
+    CACHES = {"default": env.cache_url("CACHE_URL")}
+elif REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(env.path("CACHE_DIR", default=BASE_DIR / "var" / "cache")),
+        }
+    }
+CACHES["default"].setdefault("KEY_PREFIX", env.str("CACHE_KEY_PREFIX", default="coursehub"))
 
 LOGGING = {
     "version": 1,
