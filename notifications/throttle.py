@@ -38,7 +38,9 @@ def rate_for(door: str) -> Rate:
 
 def client_ip(request) -> str:
     """Return the client's address as the login throttle (django-axes) sees it, behind the configured proxies."""
-    return request.META.get("REMOTE_ADDR", "")  # TEMP until axes is installed
+    from axes.helpers import get_client_ip_address  # it imports axes' models: only once apps are ready
+
+    return get_client_ip_address(request) or request.META.get("REMOTE_ADDR", "")
 
 
 def allow(door: str, key: str, *, now: float | None = None) -> bool:
