@@ -3,11 +3,15 @@ Demo data that gives every automation something to do (`manage.py seed_demo`).
 
 Students in several time zones, sessions at different distances from now, recordings,
 assignments, pending payments, and an imported lead list part-way through its campaign.
+Whatever has a service is made by it (import, campaign, dispatch, bounce, unsubscribe, CTA
+form, approval, payment, publishing), so the demo cannot drift from the product.
 
 It lives in automation, the top layer, because a demo spans every app below it.
 """
 
+import csv
 import datetime as dt
+import io
 import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -18,11 +22,21 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from leads.campaigns import make_lead_ref, plan_lead_follow_ups, start_lead_campaign
+from leads.importing import import_leads
 from leads.models import CrmActivity, CTASubmission, ImportBatch, Lead, LeadCampaign, WelcomeCall
+from leads.onboarding import approve_cta_submission
+from leads.services import submit_cta
 from lms.models import Assignment, Course, Enrollment, LiveSession, Payment, Recording, Submission, User
-from notifications.models import Category, Channel, Delivery, Suppression
+from lms.services import mark_payment_paid, publish_recording, submit_assignment
+from notifications.models import Channel, Delivery, Suppression
+from notifications.services.dispatch import dispatch_due_deliveries
+from notifications.services.feedback import ProviderEvent, apply_provider_event
+from notifications.services.unsubscribe import resolve_unsubscribe_token, unsubscribe
+from notifications.tokens import make_unsubscribe_token
 
 ADMIN_EMAIL = "admin@example.com"
+STUDENT_EMAIL = "asha.verma@example.com"  # the demo student who can log in (student 0)
 DEFAULT_STUDENTS = 12
 MAX_STUDENTS = 200
 IMPORT_FILENAME = "webinar-leads-demo.csv"
@@ -131,24 +145,28 @@ SESSIONS = [
     (MENTORSHIP, "Linear Regression from Scratch", -48, "dsm-linear-regression"),  # recording still private
 ]
 
-# (name, email, phone, status, days since first contact)
+# (name, email, phone, city, wave): wave 1 was first emailed 8 days ago (Day 3 sent, Day 7 due),
+# wave 2 four days ago (Day 3 due), None never (imported, not yet in the campaign).
 LEADS = [
-    ("Neha Kapoor", "neha.kapoor@example.com", "+919920334455", "contacted", 4),
-    ("Siddharth Jain", "siddharth.jain@example.com", "+918291045678", "contacted", 4),
-    ("Pooja Banerjee", "pooja.banerjee@example.com", "", "contacted", 4),
-    ("Rahul Deshmukh", "rahul.deshmukh@example.com", "+919819876012", "contacted", 4),
-    ("Manish Tiwari", "manish.tiwari@example.com", "+919845567123", "contacted", 8),
-    ("Divya Pillai", "divya.pillai@example.com", "+919739012456", "contacted", 8),
-    ("Sameer Qureshi", "sameer.qureshi@example.com", "", "contacted", 8),
-    ("Anjali Bhatt", "anjali.bhatt@example.com", "+919004411223", "contacted", 8),
-    ("Gaurav Chopra", "gaurav.chopra@example.com", "+919987650123", "unsubscribed", 4),
-    ("Rohan Mehta", "rohan.mehta@example.com", "+919820011234", "converted", 6),
-    ("Harsh Vardhan", "harsh.vardhan@example.com", "+917208123456", "new", None),
-    ("Ishita Sen", "ishita.sen@example.com", "", "new", None),
-    ("Nikhil Joshi", "nikhil.joshi@example.com", "+919160234567", "new", None),
-    ("Tanvi Shah", "tanvi.shah@example.com", "+918108765432", "new", None),
-    ("Mohammed Irfan", "mohammed.irfan@example.com", "+919930112233", "new", None),
+    ("Neha Kapoor", "neha.kapoor@example.com", "+919920334455", "Bengaluru", 1),
+    ("Siddharth Jain", "siddharth.jain@example.com", "+918291045678", "Pune", 1),
+    ("Pooja Banerjee", "pooja.banerjee@example.com", "", "Hyderabad", 1),  # her Day 0 bounces
+    ("Rahul Deshmukh", "rahul.deshmukh@example.com", "+919819876012", "Chennai", 1),
+    ("Manish Tiwari", "manish.tiwari@example.com", "+919845567123", "Mumbai", 1),
+    ("Divya Pillai", "divya.pillai@example.com", "+919739012456", "Delhi", 1),
+    ("Gaurav Chopra", "gaurav.chopra@example.com", "+919987650123", "Bengaluru", 1),  # unsubscribes
+    ("Rohan Mehta", "rohan.mehta@example.com", "+919820011234", "Pune", 1),  # converts, pays
+    ("Sameer Qureshi", "sameer.qureshi@example.com", "", "Hyderabad", 2),
+    ("Anjali Bhatt", "anjali.bhatt@example.com", "+919004411223", "Chennai", 2),
+    ("Harsh Vardhan", "harsh.vardhan@example.com", "+917208123456", "Mumbai", 2),
+    ("Ishita Sen", "ishita.sen@example.com", "", "Delhi", 2),
+    ("Nikhil Joshi", "nikhil.joshi@example.com", "+919160234567", "Bengaluru", 2),
+    ("Tanvi Shah", "tanvi.shah@example.com", "+918108765432", "Pune", None),
+    ("Mohammed Irfan", "mohammed.irfan@example.com", "+919930112233", "Mumbai", None),
 ]
+BOUNCES, UNSUBSCRIBES, CONVERTS = "pooja.banerjee@example.com", "gaurav.chopra@example.com", "rohan.mehta@example.com"
+CAMPAIGN_NAME = "Break into Data Science webinar (demo)"
+CAMPAIGN_COST = Decimal("10000.00")
 # (name, email, phone, WhatsApp opt-in, hours ago, message): waiting for staff approval.
 PENDING_CTA = [
     ("Karan Malhotra", "karan.malhotra@example.com", "+919811122233", True, 1, "Is there a weekend batch?"),
@@ -195,7 +213,10 @@ def _demo_querysets() -> dict[str, QuerySet]:
         "Leads": leads,
         "CTA submissions": submissions,
         "CRM activities": CrmActivity.objects.filter(
-            Q(lead__in=leads) | Q(submission__in=submissions) | Q(user__in=users)
+            Q(lead__in=leads)
+            | Q(submission__in=submissions)
+            | Q(user__in=users)
+            | Q(metadata__import_batch__in=list(batches.values_list("pk", flat=True)))
         ),
         "Welcome calls": WelcomeCall.objects.filter(student__in=users),
     }
@@ -216,7 +237,16 @@ def delete_demo_data() -> int:
     deleted, _ = Delivery.objects.filter(Q(recipient__in=users) | Q(to_address__in=addresses)).delete()
     querysets = _demo_querysets()
     # Children before parents where the link is SET_NULL, so nothing is left orphaned.
-    for label in ("Lead campaigns", "Import batches", "Leads", "CTA submissions", "Payments", "Suppressions"):
+    labels = (
+        "CRM activities",
+        "Lead campaigns",
+        "Import batches",
+        "Leads",
+        "CTA submissions",
+        "Payments",
+        "Suppressions",
+    )
+    for label in labels:
         if label in querysets:
             deleted += querysets[label].delete()[0]
     deleted += Course.objects.filter(slug__in=[course.slug for course in COURSES]).delete()[0]
@@ -232,37 +262,72 @@ class DemoResult:
     deleted: int = 0
     admin_email: str = ADMIN_EMAIL
     admin_password: str | None = None  # set only when this run set it
+    student_email: str = STUDENT_EMAIL
+    student_password: str | None = None  # likewise
 
 
-@transaction.atomic
 def seed_demo_data(
     *,
     students: int = DEFAULT_STUDENTS,
     reset: bool = False,
     admin_password: str | None = None,
+    student_password: str | None = None,
     now: dt.datetime | None = None,
 ) -> DemoResult:
-    """Create the demo data (after deleting the old with `reset`); leave existing demo data alone."""
+    """Create the demo data (after deleting the old with `reset`); leave existing demo data alone.
+
+    The history is made by the product's own services, in the order it would have happened,
+    with the clock moved by their `now`: the leads file is imported and its campaign started
+    eight days ago, emails are dispatched, one bounces and one lead unsubscribes, a lead
+    converts through the CTA form and staff approve her, payments are paid and recordings
+    published. Each step commits as it would in production (dispatch happens outside any
+    transaction); `--reset` removes a half-made demo.
+    """
     if not 1 <= students <= MAX_STUDENTS:
         raise ValidationError(f"Choose between 1 and {MAX_STUDENTS} students (not {students}).")
-    if admin_password is not None:
-        validate_password(admin_password)
+    for password in (admin_password, student_password):
+        if password is not None:
+            validate_password(password)
     now = (now or timezone.now()).replace(second=0, microsecond=0)
-    deleted = delete_demo_data() if reset else 0
+    with transaction.atomic():
+        deleted = delete_demo_data() if reset else 0
     if Course.objects.filter(slug__in=[course.slug for course in COURSES]).exists():
         # Nothing is recreated (times would drift from "now"), but a password asked for is set.
-        password = _ensure_admin(password=admin_password)[1] if admin_password else None
-        return DemoResult(created=False, now=now, counts=count_demo_data(), admin_password=password)
+        result = DemoResult(created=False, now=now, counts=count_demo_data())
+        if admin_password:
+            result.admin_password = _ensure_admin(password=admin_password)[1]
+        if student_password:
+            result.student_password = _set_student_password(password=student_password)
+        return result
 
-    admin, password = _ensure_admin(password=admin_password)
-    people = _create_students(count=students)
-    courses = _create_courses(now=now)
-    _create_enrollments(people=people, courses=courses, now=now)
-    _create_sessions(courses=courses, now=now)
-    _create_assignments(people=people, courses=courses, now=now)
-    _create_payments(people=people, courses=courses, now=now)
-    _create_leads(admin=admin, now=now)
-    return DemoResult(created=True, now=now, counts=count_demo_data(), deleted=deleted, admin_password=password)
+    with transaction.atomic():
+        admin, admin_password = _ensure_admin(password=admin_password)
+        people = _create_students(count=students)
+        student_password = _set_student_password(password=student_password or secrets.token_urlsafe(9))
+        courses = _create_courses(now=now)
+        _create_enrollments(people=people, courses=courses, now=now)
+        _create_sessions(courses=courses, now=now)
+        _create_assignments(people=people, courses=courses, now=now)
+        _create_payments(people=people, courses=courses, now=now)
+    _run_lead_campaign(admin=admin, courses=courses, now=now)
+    return DemoResult(
+        created=True,
+        now=now,
+        counts=count_demo_data(),
+        deleted=deleted,
+        admin_password=admin_password,
+        student_password=student_password,
+    )
+
+
+def _set_student_password(*, password: str) -> str | None:
+    """Give the demo student a password she can log in with; return it (None: no such student)."""
+    student = User.objects.filter(email__iexact=STUDENT_EMAIL).first()
+    if student is None:
+        return None
+    student.set_password(password)
+    student.save(update_fields=["password"])
+    return password
 
 
 def _ensure_admin(*, password: str | None) -> tuple[User, str | None]:
@@ -335,15 +400,15 @@ def _create_sessions(*, courses: dict[str, Course], now: dt.datetime) -> None:
             meeting_url=f"https://meet.example.com/{slug}",
         )
         if hours < 0:
-            visible = course is not MENTORSHIP  # one recording is still being edited
             ended = session.scheduled_at + dt.timedelta(minutes=session.duration_minutes)
-            Recording.objects.create(
+            recording = Recording.objects.create(
                 session=session,
                 url=f"https://videos.example.com/recordings/{slug}",
-                visible_to_students=visible,
-                published_at=ended + dt.timedelta(minutes=30) if visible else None,
+                visible_to_students=False,
                 created_at=ended + dt.timedelta(minutes=10),
             )
+            if course is not MENTORSHIP:  # one recording is still being edited
+                publish_recording(recording=recording, now=ended + dt.timedelta(minutes=30))
 
 
 def _create_assignments(*, people: list[User], courses: dict[str, Course], now: dt.datetime) -> None:
@@ -368,165 +433,130 @@ def _create_assignments(*, people: list[User], courses: dict[str, Course], now: 
     # Some students already handed in the one due soon: only the others are reminded.
     python_students = [user for index, user in enumerate(people) if PYTHON.takes(index)]
     for hours, user in zip((26, 3), python_students[: max(1, len(python_students) // 3)], strict=False):
-        Submission.objects.create(
+        submit_assignment(
             assignment=due_soon,
             student=user,
-            submitted_at=now - dt.timedelta(hours=hours),
             text="Notebook: https://colab.example.com/notebooks/sales-cleaning",
+            now=now - dt.timedelta(hours=hours),
         )
     mentees = [user for index, user in enumerate(people) if MENTORSHIP.takes(index)]
     for user in mentees[:1]:
-        Submission.objects.create(
+        submit_assignment(
             assignment=past,
             student=user,
-            submitted_at=now - dt.timedelta(days=2, hours=3),
             text="Write-up: https://docs.example.com/titanic-write-up",
+            now=now - dt.timedelta(days=2, hours=3),
         )
+
+
+def _create_payment(*, student: User, course: Course, now: dt.datetime, paid_after: dt.timedelta | None = None):
+    """A course fee as the payment page makes it, paid through the service when `paid_after` is given."""
+    payment = Payment.objects.create(
+        student=student,
+        course=course,
+        amount=course.price,
+        currency=course.currency,
+        status=Payment.Status.PENDING,
+        description=f"Course fee: {course.title}",
+        payment_url=f"https://pay.example.com/checkout/demo-{secrets.token_hex(6)}",
+        created_at=now,
+    )
+    if paid_after is not None:
+        payment = mark_payment_paid(payment=payment, now=now + paid_after)
+    return payment
 
 
 def _create_payments(*, people: list[User], courses: dict[str, Course], now: dt.datetime) -> None:
     # (student index, course, days since created, paid): 4 and 10 days are due a reminder, 1 is not yet.
     plan = [(5, WEB, 4, False), (2, PYTHON, 1, False), (4, MENTORSHIP, 10, False), (0, PYTHON, 6, True)]
-    for number, (index, course, days, paid) in enumerate(plan, start=1):
-        created = now - dt.timedelta(days=days)
-        Payment.objects.create(
+    for index, course, days, paid in plan:
+        _create_payment(
             student=people[index % len(people)],
             course=courses[course.slug],
-            amount=course.price,
-            currency="INR",
-            status=Payment.Status.PAID if paid else Payment.Status.PENDING,
-            description=f"Course fee: {course.title}",
-            payment_url=f"https://pay.example.com/checkout/demo-{number:03d}-{secrets.token_hex(4)}",
-            created_at=created,
-            paid_at=created + dt.timedelta(days=1) if paid else None,
+            now=now - dt.timedelta(days=days),
+            paid_after=dt.timedelta(days=1) if paid else None,
         )
 
 
-def _create_leads(*, admin: User, now: dt.datetime) -> None:
-    imported_at = now - dt.timedelta(days=8, hours=1)
-    report = [{"row": row, "email": email, "outcome": "created"} for row, (_, email, *_) in enumerate(LEADS, start=2)]
-    report += [
-        {"row": len(LEADS) + 2, "email": "neha.kapoor@example.com", "outcome": "duplicate"},
-        {"row": len(LEADS) + 3, "email": "not-an-email", "outcome": "invalid", "detail": "Enter a valid email."},
-    ]
-    batch = ImportBatch.objects.create(
-        source=IMPORT_SOURCE,
+def leads_csv() -> bytes:
+    """The webinar's lead list as staff would upload it: one row repeated, one address mistyped."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["name", "email", "phone", "city", "interest"])
+    for name, email, phone, city, _ in LEADS:
+        writer.writerow([name, email, phone, city, "Data Science"])
+    writer.writerow(["Neha K.", LEADS[0][1], "", "Bengaluru", "Data Science"])  # a duplicate
+    writer.writerow(["Vivek Rao", "vivek.rao@example", "", "Mumbai", "Data Science"])  # invalid
+    return buffer.getvalue().encode()
+
+
+def _run_lead_campaign(*, admin: User, courses: dict[str, Course], now: dt.datetime) -> None:
+    """Eight days of the lead campaign, through the services that run it, in order."""
+    day = dt.timedelta(days=1)
+    imported = import_leads(
+        data=leads_csv(),
         filename=IMPORT_FILENAME,
+        source=IMPORT_SOURCE,
         uploaded_by=admin,
-        total_rows=len(LEADS) + 2,
-        created_count=len(LEADS),
-        duplicate_count=1,
-        invalid_count=1,
-        report=report,
-        created_at=imported_at,
+        start_campaign=False,
+        now=now - 8 * day - dt.timedelta(hours=1),
     )
-    campaign = LeadCampaign.objects.create(
-        name="Break into Data Science webinar (demo)",
-        import_batch=batch,
-        cost=Decimal("15000.00"),
-        currency="INR",
-        started_at=now - dt.timedelta(days=8),
-        created_at=now - dt.timedelta(days=8),
-    )
-    cities = ["Bengaluru", "Pune", "Hyderabad", "Chennai", "Mumbai", "Delhi"]
-    for index, (name, email, phone, status, days) in enumerate(LEADS):
-        contacted = now - dt.timedelta(days=days) if days is not None else None
-        lead, _ = Lead.objects.get_or_create(
-            email=email,
-            defaults={
-                "name": name,
-                "phone": phone,
-                "status": status,
-                "import_batch": batch,
-                "campaign": campaign if contacted else None,
-                "source": IMPORT_SOURCE,
-                "data": {"city": cities[index % len(cities)], "interest": "Data Science"},
-                "first_contacted_at": contacted,
-                "last_contacted_at": contacted,
-                "converted_at": now - dt.timedelta(days=2) if status == Lead.Status.CONVERTED else None,
-                "created_at": imported_at,
-            },
-        )
-        CrmActivity.objects.create(
-            kind=CrmActivity.Kind.LEAD_IMPORTED,
-            lead=lead,
-            actor=admin,
-            description=f"Imported from {IMPORT_FILENAME}.",
-            created_at=imported_at,
-        )
-        if status == Lead.Status.UNSUBSCRIBED:
-            Suppression.objects.get_or_create(
-                channel=Channel.EMAIL,
-                address=email,
-                category=Category.MARKETING,
-                defaults={"reason": Suppression.Reason.UNSUBSCRIBED, "detail": "One-click unsubscribe (demo)."},
-            )
-        if status == Lead.Status.CONVERTED:
-            _convert_lead(lead=lead, admin=admin, now=now, models=(Lead, CTASubmission, CrmActivity, WelcomeCall))
-    in_campaign = sum(1 for *_, days in LEADS if days is not None)
-    LeadCampaign.objects.filter(pk=campaign.pk).update(total_leads=in_campaign, conversions=1)
+    batch = imported.batch
+    ids = dict(Lead.objects.filter(import_batch=batch).values_list("email", "pk"))
+    wave = {number: [ids[email] for _, email, _, _, when in LEADS if when == number] for number in (1, 2)}
 
+    # Day 0 for the first wave; the campaign's cost is what staff enter in the admin.
+    started = start_lead_campaign(import_batch=batch, lead_ids=wave[1], name=CAMPAIGN_NAME, now=now - 8 * day)
+    LeadCampaign.objects.filter(pk=started.campaign.pk).update(cost=CAMPAIGN_COST)
+    dispatch_due_deliveries(now=now - 8 * day + dt.timedelta(minutes=5))
+
+    # One Day 0 email bounces (the provider's webhook), one lead unsubscribes from hers.
+    day0 = Delivery.objects.filter(kind="lead_day0", subject_type="leads.lead")
+    apply_provider_event(
+        event=ProviderEvent(
+            channel=Channel.EMAIL,
+            status=Delivery.Status.BOUNCED,
+            delivery_id=day0.get(subject_id=ids[BOUNCES]).pk,
+            occurred_at=now - 8 * day + dt.timedelta(minutes=7),
+            detail="550 5.1.1 The email account that you tried to reach does not exist.",
+        )
+    )
+    token = make_unsubscribe_token(delivery_id=day0.get(subject_id=ids[UNSUBSCRIBES]).pk)
+    unsubscribe(target=resolve_unsubscribe_token(token=token), source="the unsubscribe page")
+
+    # Day 3 for the first wave; Day 0 for the second.
+    plan_lead_follow_ups(now=now - 5 * day)
+    dispatch_due_deliveries(now=now - 5 * day + dt.timedelta(minutes=5))
+    start_lead_campaign(import_batch=batch, lead_ids=wave[2], now=now - 4 * day)
+    dispatch_due_deliveries(now=now - 4 * day + dt.timedelta(minutes=5))
+
+    # A lead follows her Day 3 link to the CTA form; staff approve her the next day (welcome
+    # call booked); she pays for both of her courses.
+    name, email, phone, *_ = next(row for row in LEADS if row[1] == CONVERTS)
+    submission = submit_cta(
+        name=name,
+        email=email,
+        phone=phone,
+        whatsapp_opt_in=True,
+        message="Saw the webinar. I want to start this month.",
+        lead_ref=make_lead_ref(ids[CONVERTS]),
+        now=now - 2 * day,
+    )
+    approve_cta_submission(submission=submission, approved_by=admin, schedule_call=True, now=now - day)
+    student = User.objects.get(email__iexact=email)
+    for course in (WEB, PYTHON):
+        if Enrollment.objects.filter(student=student, course=courses[course.slug]).exists():
+            _create_payment(
+                student=student, course=courses[course.slug], now=now - day, paid_after=dt.timedelta(hours=12)
+            )
+
+    # People who filled in the form and wait for staff.
     for name, email, phone, opt_in, hours, message in PENDING_CTA:
-        submission = CTASubmission.objects.create(
+        submit_cta(
             name=name,
             email=email,
             phone=phone,
             whatsapp_opt_in=opt_in,
             message=message,
-            created_at=now - dt.timedelta(hours=hours),
+            now=now - dt.timedelta(hours=hours),
         )
-        CrmActivity.objects.create(
-            kind=CrmActivity.Kind.CTA_SUBMITTED,
-            submission=submission,
-            description=f"{name} asked to join.",
-            created_at=submission.created_at,
-        )
-
-
-def _convert_lead(*, lead, admin: User, now: dt.datetime, models) -> None:
-    """Record the path of a lead who submitted the form and was approved by staff."""
-    Lead, CTASubmission, CrmActivity, WelcomeCall = models
-    submitted_at, approved_at = now - dt.timedelta(days=2), now - dt.timedelta(days=1)
-    student = User.objects.filter(email__iexact=lead.email).first()
-    submission = CTASubmission.objects.create(
-        name=lead.name,
-        email=lead.email,
-        phone=lead.phone,
-        whatsapp_opt_in=True,
-        message="Saw the webinar. I want to start this month.",
-        status=CTASubmission.Status.APPROVED,
-        lead=lead,
-        user=student,
-        processed_by=admin,
-        processed_at=approved_at,
-        created_at=submitted_at,
-    )
-    Lead.objects.filter(pk=lead.pk).update(cta_submission=submission)
-    Kind = CrmActivity.Kind
-    activities = [
-        (Kind.CTA_SUBMITTED, submitted_at, f"{lead.name} asked to join."),
-        (Kind.LEAD_CONVERTED, submitted_at, f"{lead.email} submitted the CTA form (campaign link)."),
-        (Kind.APPROVED, approved_at, f"Approved by {admin.email}."),
-    ]
-    if student is not None:
-        activities.append((Kind.USER_CREATED, approved_at, f"Student account created for {student.email}."))
-        WelcomeCall.objects.create(
-            student=student,
-            assigned_to=admin,
-            submission=submission,
-            scheduled_at=now + dt.timedelta(days=1, hours=2),
-            notes="Walk through the dashboard and the first week's schedule.",
-            created_at=approved_at,
-        )
-    CrmActivity.objects.bulk_create(
-        CrmActivity(
-            kind=kind,
-            lead=lead,
-            submission=submission,
-            user=student,
-            actor=admin if kind == Kind.APPROVED else None,
-            description=description,
-            created_at=at,
-        )
-        for kind, at, description in activities
-    )

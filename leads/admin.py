@@ -27,7 +27,7 @@ from notifications.formatting import format_money, format_when
 from .importing import import_leads, report_csv
 from .models import CrmActivity, CTASubmission, ImportBatch, Lead, LeadCampaign, WelcomeCall
 from .onboarding import approve_cta_submission, reject_cta_submission
-from .stats import campaign_stats
+from .stats import STEP_HEADERS, campaign_stats, step_rows, summary_rows
 
 logger = logging.getLogger(__name__)
 
@@ -219,9 +219,10 @@ class LeadCampaignAdmin(admin.ModelAdmin):
         top = max((count for _, count in stats.funnel), default=0) or 1
         context = {
             "stats": stats,
+            "headers": STEP_HEADERS,
+            "rows": step_rows(stats),
+            "summary": summary_rows(stats, money=lambda amount: format_money(amount, obj.currency)),
             "funnel": [(label, count, round(100 * count / top)) for label, count in stats.funnel],
-            "revenue": format_money(stats.revenue, obj.currency),
-            "cost": format_money(stats.cost, obj.currency),
         }
         return mark_safe(render_to_string("admin/leads/campaign_stats.html", context))
 
@@ -240,6 +241,7 @@ class LeadAdmin(admin.ModelAdmin):
         "follow_up_day7_sent",
         "last_contacted_at",
         "converted_at",
+        "opt_out",
         "created_at",
     )
     list_filter = ("status", "campaign", "follow_up_day3_sent", "follow_up_day7_sent", "converted_at", "created_at")
@@ -275,6 +277,17 @@ class LeadAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # leads come from `import_leads` and the CTA form
+
+    def get_queryset(self, request):
+        # Why a lead left the campaign, from its CRM trail: one subquery, not a query per row.
+        opt_outs = CrmActivity.objects.filter(
+            lead=OuterRef("pk"), kind__in=[CrmActivity.Kind.UNSUBSCRIBED, CrmActivity.Kind.BOUNCED]
+        ).order_by("-created_at", "-id")
+        return super().get_queryset(request).annotate(opt_out_note=Subquery(opt_outs.values("description")[:1]))
+
+    @admin.display(description="unsubscribed or bounced")
+    def opt_out(self, obj):
+        return getattr(obj, "opt_out_note", None) or "—"
 
     @admin.display(description="messages and bounces")
     def message_timeline(self, obj):

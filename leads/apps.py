@@ -7,3 +7,4 @@ class LeadsConfig(AppConfig):
 
     def ready(self):
         from . import messages  # noqa: F401 - declares the message kinds leads sends
+        from . import signals  # noqa: F401 - unsubscribes and bounces reach the leads

@@ -7,14 +7,15 @@ nothing more; after downtime a lead past Day 7 gets the Day 7 email only, not bo
 """
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
-from django.db.models import BigIntegerField, Exists, F, OuterRef, TextField, Value
-from django.db.models.functions import Cast
+from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, TextField, Value
+from django.db.models.functions import Cast, Lower
 from django.urls import reverse
 from django.utils import timezone
 
@@ -26,6 +27,7 @@ from notifications.services.planning import PlanResult
 
 from . import messages
 from .models import CrmActivity, CTASubmission, Lead, LeadCampaign
+from .optouts import MARKETING_SCOPES, record_lead_opt_outs
 
 LEAD_REF_SALT = "leads.cta.ref"
 FOLLOW_UP_DAYS = {3: messages.LEAD_DAY3.name, 7: messages.LEAD_DAY7.name}
@@ -60,7 +62,9 @@ def campaign_links(context: dict) -> dict:
 def _unsubscribed():
     """True for leads whose address refuses marketing email (unsubscribed, bounced, complained)."""
     return Exists(
-        Suppression.objects.filter(channel=Channel.EMAIL, address=OuterRef("email"), category__in=["", "marketing"])
+        Suppression.objects.filter(
+            channel=Channel.EMAIL, address=Lower(OuterRef("email")), category__in=MARKETING_SCOPES
+        )
     )
 
 
@@ -121,11 +125,14 @@ def start_lead_campaign(
         campaign, _ = LeadCampaign.objects.get_or_create(
             import_batch=import_batch, defaults={"name": name or f"Import #{import_batch.pk}", "started_at": now}
         )
-    leads = Lead.objects.filter(status=Lead.Status.NEW).exclude(_unsubscribed())
+    leads = Lead.objects.filter(status=Lead.Status.NEW)
     if import_batch is not None:
         leads = leads.filter(import_batch=import_batch)
     if lead_ids:
         leads = leads.filter(pk__in=list(lead_ids))
+    # A lead whose address already refuses marketing email is marked so, not contacted.
+    record_lead_opt_outs(leads=leads, now=now)
+    leads = leads.exclude(_unsubscribed())
     if campaign is None:
         campaign = LeadCampaign.objects.create(name=name or "Manual campaign", started_at=now)
     # Contacting first, then planning the leads contacted now: the update locks them, so a second
@@ -148,31 +155,55 @@ def plan_lead_follow_ups(*, now: dt.datetime, dry_run: bool = False, campaign_id
     return result
 
 
-@transaction.atomic
-def _plan_follow_up(*, day: int, now: dt.datetime, dry_run: bool, campaign_id) -> PlanResult:
-    kind = FOLLOW_UP_DAYS[day]
+def _due_leads(*, day: int, now: dt.datetime, campaign_id):
+    """Leads of active campaigns that have reached `day` and not had its email, whatever their status."""
     leads = Lead.objects.filter(
-        status=Lead.Status.CONTACTED,
         campaign__status=LeadCampaign.Status.ACTIVE,
         first_contacted_at__lte=now - dt.timedelta(days=day),
         follow_up_day7_sent=False,
-    ).exclude(_unsubscribed())
+    )
     if day == 3:
         leads = leads.filter(follow_up_day3_sent=False, first_contacted_at__gt=now - dt.timedelta(days=7))
     if campaign_id:
         leads = leads.filter(campaign_id=campaign_id)
+    return leads
+
+
+@transaction.atomic
+def _plan_follow_up(*, day: int, now: dt.datetime, dry_run: bool, campaign_id) -> PlanResult:
+    kind = FOLLOW_UP_DAYS[day]
+    due = _due_leads(day=day, now=now, campaign_id=campaign_id)
+    if not dry_run:
+        record_lead_opt_outs(leads=due.filter(status=Lead.Status.CONTACTED), now=now)
+    # Who reached the day but gets nothing, by why: one grouped count, and one for addresses
+    # suppressed but not yet recorded on the lead (a dry run records nothing).
+    skipped = Counter(
+        {
+            str(status): count
+            for status, count in due.exclude(status=Lead.Status.CONTACTED)
+            .values_list("status")
+            .annotate(count=Count("pk"))
+            .order_by()
+        }
+    )
+    contacted = due.filter(status=Lead.Status.CONTACTED)
+    skipped["suppressed"] += contacted.filter(_unsubscribed()).count()
+    leads = contacted.exclude(_unsubscribed())
     if dry_run:
-        return _plan_leads(leads, kind=kind, now=now, dry_run=True)
-    # Flag the leads first, then plan those flagged now, in this transaction: what is flagged is
-    # exactly what is planned, and a concurrent run waits for these rows instead of taking them too.
-    flag = "follow_up_day3_sent" if day == 3 else "follow_up_day7_sent"
-    leads.update(**{flag: True, "last_contacted_at": now})
-    flagged = Lead.objects.filter(status=Lead.Status.CONTACTED, last_contacted_at=now, **{flag: True})
-    if day == 3:
-        flagged = flagged.filter(follow_up_day7_sent=False)  # not the Day 7 leads flagged just before
-    if campaign_id:
-        flagged = flagged.filter(campaign_id=campaign_id)
-    return _plan_leads(flagged, kind=kind, now=now)
+        result = _plan_leads(leads, kind=kind, now=now, dry_run=True)
+    else:
+        # Flag the leads first, then plan those flagged now, in this transaction: what is flagged is
+        # exactly what is planned, and a concurrent run waits for these rows instead of taking them too.
+        flag = "follow_up_day3_sent" if day == 3 else "follow_up_day7_sent"
+        leads.update(**{flag: True, "last_contacted_at": now})
+        flagged = Lead.objects.filter(status=Lead.Status.CONTACTED, last_contacted_at=now, **{flag: True})
+        if day == 3:
+            flagged = flagged.filter(follow_up_day7_sent=False)  # not the Day 7 leads flagged just before
+        if campaign_id:
+            flagged = flagged.filter(campaign_id=campaign_id)
+        result = _plan_leads(flagged, kind=kind, now=now)
+    result.skipped.update({f"lead_{reason}": count for reason, count in skipped.items() if count})
+    return result
 
 
 @transaction.atomic

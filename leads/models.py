@@ -163,6 +163,7 @@ class CrmActivity(models.Model):
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        BOUNCED = "bounced", "Email bounced"
         NOTE = "note", "Note"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)

@@ -1,5 +1,7 @@
 """Writes of leads that are not the campaign itself: the public CTA form."""
 
+import datetime as dt
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -9,10 +11,17 @@ from .models import CrmActivity, CTASubmission
 
 @transaction.atomic
 def submit_cta(
-    *, name: str, email: str, phone: str = "", message: str = "", whatsapp_opt_in: bool = False, lead_ref: str = ""
+    *,
+    name: str,
+    email: str,
+    phone: str = "",
+    message: str = "",
+    whatsapp_opt_in: bool = False,
+    lead_ref: str = "",
+    now: dt.datetime | None = None,
 ) -> CTASubmission:
     """Record a CTA submission from the public form and track the lead's conversion."""
-    now = timezone.now()
+    now = now or timezone.now()
     submission = CTASubmission.objects.create(
         name=name.strip(),
         email=email.strip().lower(),

@@ -1,4 +1,11 @@
-"""Campaign statistics and ROI, computed from the ledger and the leads (nothing is counted twice)."""
+"""
+Campaign statistics and ROI: every figure from one source, so the page and the command agree.
+
+"Emailed" means one thing everywhere: the ledger holds a sent row for the lead, a `Delivery`
+whose status is sent, delivered, opened or clicked (a bounce or a failure is not a send).
+Lead counts come from the leads' status (which unsubscribes and bounces now set), money from
+paid payments. The admin page and `lead_campaign stats` both show `campaign_stats()`.
+"""
 
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -6,30 +13,27 @@ from decimal import Decimal
 from django.db.models import Count, Q, Sum
 
 from lms.models import Payment
-from notifications.models import Channel, Delivery, Suppression
+from notifications.models import Channel, Delivery
 
 from . import messages
 from .models import CTASubmission, Lead, LeadCampaign
 
 STEPS = ((0, messages.LEAD_DAY0.name), (3, messages.LEAD_DAY3.name), (7, messages.LEAD_DAY7.name))
-SENT = [
-    Delivery.Status.SENT,
-    Delivery.Status.DELIVERED,
-    Delivery.Status.OPENED,
-    Delivery.Status.CLICKED,
-    Delivery.Status.BOUNCED,
-    Delivery.Status.COMPLAINED,
-]
+# The ledger's sent rows: the provider took the message (and maybe more happened since).
+SENT = [Delivery.Status.SENT, Delivery.Status.DELIVERED, Delivery.Status.OPENED, Delivery.Status.CLICKED]
+BOUNCED = [Delivery.Status.BOUNCED, Delivery.Status.COMPLAINED]
 FAILED = [Delivery.Status.FAILED, Delivery.Status.UNKNOWN]
+WAITING = [Delivery.Status.PENDING, Delivery.Status.SENDING]
 
 
 @dataclass
 class StepStats:
     day: int
     sent: int = 0
-    failed: int = 0
     bounced: int = 0
-    conversions: int = 0  # leads whose last email before converting was this step
+    failed: int = 0
+    waiting: int = 0  # planned, not sent yet
+    conversions: int = 0  # converted leads whose last email sent before converting was this step
 
     @property
     def conversion_rate(self) -> float:
@@ -39,18 +43,22 @@ class StepStats:
 @dataclass
 class CampaignStats:
     campaign: LeadCampaign
-    leads: int
+    imported: int | None  # new leads of the campaign's import (None: started without one)
+    leads: int  # in the campaign (contacted at least once)
+    emailed: int  # leads with at least one sent row
     steps: list[StepStats] = field(default_factory=list)
     unsubscribes: int = 0
     bounces: int = 0
     conversions: int = 0
     approvals: int = 0
+    paying: int = 0  # converted leads with a paid payment
     revenue: Decimal = Decimal("0")
     cost: Decimal = Decimal("0")
 
     @property
     def conversion_rate(self) -> float:
-        return self.conversions / self.leads if self.leads else 0.0
+        """Conversions per lead emailed."""
+        return self.conversions / self.emailed if self.emailed else 0.0
 
     @property
     def roi(self) -> float | None:
@@ -59,66 +67,106 @@ class CampaignStats:
 
     @property
     def funnel(self) -> list[tuple[str, int]]:
-        emailed = self.steps[0].sent if self.steps else 0
+        stages = [] if self.imported is None else [("Imported", self.imported)]
         return [
-            ("Leads", self.leads),
-            ("Emailed", emailed),
+            *stages,
+            ("In campaign", self.leads),
+            ("Emailed", self.emailed),
             ("Converted", self.conversions),
             ("Approved", self.approvals),
+            ("Paid", self.paying),
         ]
 
 
 def campaign_stats(*, campaign: LeadCampaign) -> CampaignStats:
     """Return a campaign's statistics: per-step sends and conversions, unsubscribes, revenue and ROI."""
     leads = Lead.objects.filter(campaign=campaign)
-    lead_ids = leads.values("pk")
-    emails = leads.values("email")
+    emails = Delivery.objects.filter(
+        subject_type="leads.lead", subject_id__in=leads.values("pk"), channel=Channel.EMAIL
+    )
     by_kind = {
         row["kind"]: row
-        for row in Delivery.objects.filter(subject_type="leads.lead", subject_id__in=lead_ids, channel=Channel.EMAIL)
-        .values("kind")
+        for row in emails.values("kind")
         .annotate(
             sent=Count("id", filter=Q(status__in=SENT)),
+            bounced=Count("id", filter=Q(status__in=BOUNCED)),
             failed=Count("id", filter=Q(status__in=FAILED)),
-            bounced=Count("id", filter=Q(status=Delivery.Status.BOUNCED)),
+            waiting=Count("id", filter=Q(status__in=WAITING)),
         )
+        .order_by()
     }
-    steps = []
-    for day, kind in STEPS:
-        row = by_kind.get(kind, {})
-        steps.append(
-            StepStats(day=day, sent=row.get("sent", 0), failed=row.get("failed", 0), bounced=row.get("bounced", 0))
-        )
+    counts = ("sent", "bounced", "failed", "waiting")
+    steps = [StepStats(day=day, **{key: by_kind.get(kind, {}).get(key, 0) for key in counts}) for day, kind in STEPS]
+    by_status = dict(leads.values_list("status").annotate(count=Count("pk")).order_by())
 
-    converted = list(
-        leads.filter(status=Lead.Status.CONVERTED).values_list("follow_up_day3_sent", "follow_up_day7_sent")
-    )
-    # Each conversion counts for the last step the lead was sent before converting.
-    for day3, day7 in converted:
-        step = 2 if day7 else 1 if day3 else 0
+    converted = dict(leads.filter(status=Lead.Status.CONVERTED).values_list("pk", "converted_at"))
+    step_of_kind = {kind: index for index, (_, kind) in enumerate(STEPS)}
+    last_step: dict[int, int] = {}
+    for lead_id, kind, sent_at in emails.filter(subject_id__in=list(converted), status__in=SENT).values_list(
+        "subject_id", "kind", "sent_at"
+    ):
+        if kind in step_of_kind and sent_at and sent_at <= converted[lead_id]:
+            last_step[lead_id] = max(last_step.get(lead_id, 0), step_of_kind[kind])
+    for step in last_step.values():
         steps[step].conversions += 1
 
     converted_emails = leads.filter(status=Lead.Status.CONVERTED).values("email")
-    revenue = Payment.objects.filter(
+    paid = Payment.objects.filter(
         status=Payment.Status.PAID, currency=campaign.currency, student__email__in=converted_emails
-    ).aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    ).aggregate(total=Sum("amount"), paying=Count("student", distinct=True))
+    batch_id = campaign.import_batch_id
     return CampaignStats(
         campaign=campaign,
-        leads=leads.count(),
+        imported=Lead.objects.filter(import_batch_id=batch_id).count() if batch_id else None,
+        leads=sum(by_status.values()),
+        emailed=emails.filter(status__in=SENT).values("subject_id").distinct().count(),
         steps=steps,
-        unsubscribes=Suppression.objects.filter(
-            channel=Channel.EMAIL, address__in=emails, reason=Suppression.Reason.UNSUBSCRIBED
-        ).count(),
-        bounces=Suppression.objects.filter(
-            channel=Channel.EMAIL,
-            address__in=emails,
-            reason__in=[Suppression.Reason.BOUNCED, Suppression.Reason.COMPLAINED],
-        ).count(),
+        unsubscribes=by_status.get(Lead.Status.UNSUBSCRIBED, 0),
+        bounces=by_status.get(Lead.Status.BOUNCED, 0),
         conversions=len(converted),
         approvals=CTASubmission.objects.filter(lead__campaign=campaign, status=CTASubmission.Status.APPROVED)
         .values("lead")
         .distinct()
         .count(),
-        revenue=revenue,
+        paying=paid["paying"] or 0,
+        revenue=paid["total"] or Decimal("0"),
         cost=campaign.cost,
     )
+
+
+STEP_HEADERS = ["Step", "Sent", "Bounced", "Failed", "Waiting", "Conversions", "Conversion rate"]
+
+
+def step_rows(stats: CampaignStats) -> list[list]:
+    """The per-step table, as the admin page and the command both show it."""
+    return [
+        [
+            f"Day {step.day}",
+            step.sent,
+            step.bounced,
+            step.failed,
+            step.waiting,
+            step.conversions,
+            f"{step.conversion_rate:.1%}" if step.sent else "—",
+        ]
+        for step in stats.steps
+    ]
+
+
+def summary_rows(stats: CampaignStats, *, money) -> list[tuple[str, str]]:
+    """The campaign's totals and ROI in words, as the admin page and the command both show them."""
+    roi = "n/a (enter the campaign's cost)" if stats.roi is None else f"{stats.roi:+.0%}"
+    rows = [] if stats.imported is None else [("Imported", str(stats.imported))]
+    return [
+        *rows,
+        ("Leads in the campaign", str(stats.leads)),
+        ("Emailed (at least one email sent)", str(stats.emailed)),
+        ("Converted", f"{stats.conversions} ({stats.conversion_rate:.1%} of those emailed)"),
+        ("Approved", str(stats.approvals)),
+        ("Unsubscribed", str(stats.unsubscribes)),
+        ("Bounced", str(stats.bounces)),
+        ("Paid (converted leads who paid)", str(stats.paying)),
+        ("Revenue (paid)", money(stats.revenue)),
+        ("Cost", money(stats.cost)),
+        ("ROI", roi),
+    ]

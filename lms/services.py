@@ -1,5 +1,7 @@
 """Writes of lms: each owns its transaction."""
 
+import datetime as dt
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -8,7 +10,9 @@ from .models import Assignment, Payment, Recording, Submission, User
 
 
 @transaction.atomic
-def submit_assignment(*, assignment: Assignment, student: User, text: str = "", file=None) -> Submission:
+def submit_assignment(
+    *, assignment: Assignment, student: User, text: str = "", file=None, now: dt.datetime | None = None
+) -> Submission:
     """Record a student's submission; refuse a second one or one for a course they are not in."""
     if not assignment.course.enrollments.filter(student=student, is_active=True).exists():
         raise ValidationError("You are not enrolled in this course.")
@@ -16,28 +20,30 @@ def submit_assignment(*, assignment: Assignment, student: User, text: str = "", 
         raise ValidationError("Write an answer or attach a file.")
     try:
         with transaction.atomic():
-            return Submission.objects.create(assignment=assignment, student=student, text=text.strip(), file=file)
+            return Submission.objects.create(
+                assignment=assignment, student=student, text=text.strip(), file=file, submitted_at=now or timezone.now()
+            )
     except IntegrityError:
         raise ValidationError("You have already submitted this assignment.") from None
 
 
 @transaction.atomic
-def mark_payment_paid(*, payment: Payment) -> Payment:
+def mark_payment_paid(*, payment: Payment, now: dt.datetime | None = None) -> Payment:
     """Mark a pending payment paid; its pending reminders are then no longer sent."""
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     if payment.status != Payment.Status.PENDING:
         raise ValidationError(f"Payment {payment.pk} is {payment.get_status_display().lower()}, not pending.")
     payment.status = Payment.Status.PAID
-    payment.paid_at = timezone.now()
+    payment.paid_at = now or timezone.now()
     payment.save(update_fields=["status", "paid_at"])
     return payment
 
 
 @transaction.atomic
-def publish_recording(*, recording: Recording) -> Recording:
+def publish_recording(*, recording: Recording, now: dt.datetime | None = None) -> Recording:
     """Make a recording visible to students; the next run announces it."""
     if not recording.visible_to_students:
         recording.visible_to_students = True
-        recording.published_at = timezone.now()
+        recording.published_at = now or timezone.now()
         recording.save(update_fields=["visible_to_students", "published_at"])
     return recording

@@ -8,7 +8,7 @@ from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from automation.demo import ADMIN_EMAIL
+from automation.demo import ADMIN_EMAIL, STUDENT_EMAIL
 from leads import models as lead_models
 from lms.models import Assignment, Course, LiveSession, Payment, Recording, Submission, User
 from notifications.phones import is_valid_e164
@@ -22,6 +22,17 @@ def seed(*args) -> str:
     return out.getvalue()
 
 
+def printed_passwords(output: str) -> dict[str, str]:
+    """The login and password printed under each of "Admin:" and "Student:"."""
+    lines = output.splitlines()
+    found = {}
+    for index, line in enumerate(lines):
+        if line.startswith(("Admin:", "Student:")):
+            login = lines[index + 1].split("Login: ", 1)[1]
+            found[login] = lines[index + 2].split("Password: ", 1)[1]
+    return found
+
+
 def lead_model(name):
     return getattr(lead_models, name)
 
@@ -33,11 +44,19 @@ def seeded():
     return {"output": output, "now": before}
 
 
-def test_seed_creates_an_admin_who_can_log_in_with_the_printed_password():
+def test_seed_creates_an_admin_and_a_student_who_log_in_with_the_printed_passwords(client):
     output = seed()
-    password = next(line.split(": ", 1)[1] for line in output.splitlines() if line.startswith("Password: "))
-    admin = authenticate(email=ADMIN_EMAIL, password=password)
+    passwords = printed_passwords(output)
+    admin = authenticate(email=ADMIN_EMAIL, password=passwords[ADMIN_EMAIL])
     assert admin is not None and admin.is_staff and admin.is_superuser
+    assert "/admin/" in output and "/start/" in output
+    # The student logs in through the real login page and lands on her dashboard.
+    page = client.post(
+        "/accounts/login/", {"username": STUDENT_EMAIL, "password": passwords[STUDENT_EMAIL]}, follow=True
+    )
+    assert page.status_code == 200 and page.wsgi_request.user.email == STUDENT_EMAIL
+    assert not page.wsgi_request.user.is_staff
+    assert "Hi Asha" in page.content.decode()
 
 
 def test_seed_creates_a_dozen_students_around_the_world_with_valid_phones(seeded):
@@ -95,7 +114,8 @@ def test_seed_has_pending_payments_older_and_newer_than_three_days(seeded):
     pending = Payment.objects.filter(status=Payment.Status.PENDING)
     assert pending.filter(created_at__lte=now - dt.timedelta(days=3)).count() == 2
     assert pending.filter(created_at__gt=now - dt.timedelta(days=3)).count() == 1
-    assert Payment.objects.filter(status=Payment.Status.PAID).count() == 1
+    # One student paid last week; the converted lead paid for both of her courses.
+    assert Payment.objects.filter(status=Payment.Status.PAID).count() == 3
     assert all(p.payment_url.startswith("https://pay.example.com/") for p in pending)
 
 
@@ -104,30 +124,52 @@ def test_seed_has_leads_due_for_day_3_and_day_7_and_a_conversion(seeded):
     Lead, CTASubmission = lead_model("Lead"), lead_model("CTASubmission")
     contacted = Lead.objects.filter(status="contacted", campaign__status="active")
     day3 = contacted.filter(
-        last_contacted_at__lte=now - dt.timedelta(days=3), last_contacted_at__gt=now - dt.timedelta(days=7)
+        first_contacted_at__lte=now - dt.timedelta(days=3),
+        first_contacted_at__gt=now - dt.timedelta(days=7),
+        follow_up_day3_sent=False,
     )
-    day7 = contacted.filter(last_contacted_at__lte=now - dt.timedelta(days=7))
+    day7 = contacted.filter(first_contacted_at__lte=now - dt.timedelta(days=7), follow_up_day7_sent=False)
     assert day3.exists() and day7.exists()
     assert Lead.objects.filter(status="new").exists()
     assert Lead.objects.count() == 15
+    assert set(Lead.objects.values_list("status", flat=True)) == {
+        "new",
+        "contacted",
+        "converted",
+        "unsubscribed",
+        "bounced",
+    }
     converted = Lead.objects.get(status="converted")
     assert converted.cta_submission.status == "approved"
     assert CTASubmission.objects.filter(status="pending").count() == 3
     campaign = lead_model("LeadCampaign").objects.get()
-    assert (campaign.total_leads, campaign.conversions) == (10, 1)
+    assert (campaign.total_leads, campaign.conversions) == (13, 1)
+    batch = lead_model("ImportBatch").objects.get()
+    assert (batch.total_rows, batch.created_count, batch.duplicate_count, batch.invalid_count) == (17, 15, 1, 1)
+
+
+def test_the_demo_history_is_the_ledger_the_services_made(seeded):
+    from leads.stats import campaign_stats
+
+    stats = campaign_stats(campaign=lead_model("LeadCampaign").objects.get())
+    # Day 0 to 13 leads (one bounced), Day 3 to the first wave but the two who left.
+    assert [(step.sent, step.bounced) for step in stats.steps] == [(12, 1), (6, 0), (0, 0)]
+    assert (stats.conversions, stats.approvals, stats.paying) == (1, 1, 1)
+    assert stats.roi is not None and stats.roi > 0
 
 
 def test_seed_prints_a_summary_and_the_password_only_on_the_terminal(seeded, mailoutbox):
     assert "Students" in seeded["output"] and "12" in seeded["output"]
     assert "Password: Demo-Admin-2026!" in seeded["output"]
-    assert mailoutbox == []
+    assert mailoutbox  # the campaign's emails went out on their days
+    assert not [message for message in mailoutbox if "Demo-Admin-2026!" in message.body]
 
 
 def test_seeding_twice_changes_nothing_and_says_so(seeded):
     counts = {model: model.objects.count() for model in (User, Course, LiveSession, Payment, lead_model("Lead"))}
     output = seed()
     assert "already present" in output
-    assert "Password:" not in output
+    assert "Password: " not in output.replace("Password: unchanged", "")
     assert {model: model.objects.count() for model in counts} == counts
     assert authenticate(email=ADMIN_EMAIL, password="Demo-Admin-2026!") is not None
 
@@ -149,6 +191,7 @@ def test_reset_recreates_the_demo_with_fresh_times_and_leaves_other_data_alone(s
     assert User.objects.filter(pk=someone.pk).exists()
     assert not old_ids & set(LiveSession.objects.values_list("pk", flat=True))
     assert lead_model("Lead").objects.count() == 15
+    assert lead_model("ImportBatch").objects.count() == 1
     assert all(is_valid_e164(phone) for phone in User.objects.exclude(phone="").values_list("phone", flat=True))
 
 
@@ -174,3 +217,47 @@ def test_every_automation_finds_work_in_the_demo(seeded):
         plan_lead_follow_ups,
     ):
         assert rule(now=now, dry_run=True).total > 0, rule.__name__
+
+
+@pytest.fixture
+def demo_after_a_run(seeded):
+    """The demo after `make demo`: every job has run once (deliveries, notifications, job log)."""
+    call_command("run_reminders", "all", stdout=io.StringIO())
+    return seeded
+
+
+def test_every_admin_page_of_the_demo_opens_for_the_superuser(demo_after_a_run, client):
+    from django.contrib import admin
+    from django.urls import reverse
+
+    client.force_login(User.objects.get(email=ADMIN_EMAIL))
+    urls = [reverse("admin:index"), reverse("automation_jobs")]
+    for model in admin.site._registry:
+        opts = model._meta
+        urls.append(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+        urls.append(reverse("admin:app_list", args=[opts.app_label]))
+        for pk in model._default_manager.values_list("pk", flat=True):
+            urls.append(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[pk]))
+    batch = lead_model("ImportBatch").objects.get()
+    urls += [reverse("admin:leads_importbatch_report", args=[batch.pk]), reverse("admin:leads_importbatch_upload")]
+
+    broken = {}
+    for url in dict.fromkeys(urls):
+        response = client.get(url)
+        if response.status_code != 200:
+            broken[url] = response.status_code
+    assert not broken
+    assert len(urls) > 100  # every object, not a sample
+
+
+def test_every_page_of_the_demo_student_opens(demo_after_a_run, client):
+    student = User.objects.get(email=STUDENT_EMAIL)
+    client.force_login(student)
+    assignments = Assignment.objects.filter(course__enrollments__student=student)
+    urls = ["/", "/notifications/", "/preferences/", "/accounts/password_change/"]
+    urls += [f"/assignments/{assignment.pk}/" for assignment in assignments]
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+    assert student.notifications.exists()
+    client.logout()
+    assert client.get("/start/").status_code == 200  # the CTA form, for anyone

@@ -12,12 +12,15 @@ from django.utils import timezone
 
 from leads.campaigns import make_lead_ref, plan_lead_follow_ups, read_lead_ref
 from leads.importing import import_leads
-from leads.models import CTASubmission, Lead, LeadCampaign
+from leads.models import CrmActivity, CTASubmission, Lead, LeadCampaign
+from leads.onboarding import approve_cta_submission
 from leads.services import submit_cta
 from leads.stats import campaign_stats
+from lms.services import mark_payment_paid
 from lms.tests.factories import PaymentFactory, UserFactory
 from notifications.models import Delivery, Suppression
 from notifications.services.dispatch import dispatch_due_deliveries
+from notifications.services.feedback import ProviderEvent, apply_provider_event
 
 pytestmark = pytest.mark.django_db
 T0 = dt.datetime(2026, 11, 2, 5, 0, tzinfo=dt.UTC)
@@ -187,38 +190,131 @@ def test_the_cta_form_explains_bad_input(client):
     assert not CTASubmission.objects.exists()
 
 
-def test_campaign_statistics_equal_hand_computed_figures(imported, capsys):
+def bounce(delivery, *, at):
+    """The provider's webhook reports a hard bounce."""
+    apply_provider_event(
+        event=ProviderEvent(
+            channel="email", status="bounced", delivery_id=delivery.pk, occurred_at=at, detail="550 5.1.1"
+        )
+    )
+
+
+def one_click_unsubscribe(client, email):
+    message = next(m for m in mail.outbox if m.to == [email])
+    url = message.extra_headers["List-Unsubscribe"].strip("<>").removeprefix("https://school.example")
+    assert client.post(url, {"List-Unsubscribe": "One-Click"}).status_code == 200
+
+
+@pytest.fixture
+def campaign_history(imported, client):
+    """Day 0 and Day 3 sent; Meera's Day 3 bounces, Asha unsubscribes, Ravi converts, is approved and pays."""
     for day in (0, 3):
         plan_lead_follow_ups(now=T0 + day * DAY)
         dispatch_due_deliveries(now=T0 + day * DAY)
-    # Ravi converts after Day 3 and pays ₹12,000 (and has a pending ₹4,999 that does not count).
-    submission = submit_cta(name="Ravi", email="ravi@example.com")
-    CTASubmission.objects.filter(pk=submission.pk).update(status="approved")
-    ravi = UserFactory(email="ravi@example.com")
-    PaymentFactory(student=ravi, amount=Decimal("12000"), status="paid")
-    PaymentFactory(student=ravi, amount=Decimal("4999"), status="pending")
-    # Meera's Day 3 email bounced; Asha unsubscribed.
-    Delivery.objects.filter(to_address="meera@example.com", kind="lead_day3").update(status="bounced")
-    Suppression.objects.create(channel="email", address="meera@example.com", reason="bounced")
-    Suppression.objects.create(channel="email", address="asha@example.com", category="marketing", reason="unsubscribed")
-    LeadCampaign.objects.filter(pk=imported.pk).update(cost=Decimal("8000"))
+    bounce(Delivery.objects.get(to_address="meera@example.com", kind="lead_day3"), at=T0 + 3 * DAY)
+    one_click_unsubscribe(client, "asha@example.com")
+    ravi = Lead.objects.get(email="ravi@example.com")
+    submission = submit_cta(name="Ravi Kumar", email=ravi.email, lead_ref=make_lead_ref(ravi.pk), now=T0 + 4 * DAY)
+    admin = UserFactory(email="boss@example.com", is_staff=True, is_superuser=True)
+    result = approve_cta_submission(submission=submission, approved_by=admin, now=T0 + 5 * DAY)
+    mark_payment_paid(payment=PaymentFactory(student=result.user, amount=Decimal("12000")), now=T0 + 6 * DAY)
+    PaymentFactory(student=result.user, amount=Decimal("4999"))  # pending: not revenue
+    LeadCampaign.objects.filter(pk=imported.pk).update(cost=Decimal("8000"))  # as staff enter it
+    return {"campaign": LeadCampaign.objects.get(pk=imported.pk), "admin": admin}
 
-    stats = campaign_stats(campaign=LeadCampaign.objects.get(pk=imported.pk))
-    assert stats.leads == 3
-    assert [(s.day, s.sent, s.bounced, s.conversions) for s in stats.steps] == [
-        (0, 3, 0, 0),
-        (3, 3, 1, 1),
-        (7, 0, 0, 0),
+
+def page_rows(html: str) -> list[list[str]]:
+    """The cells of every table row in the admin's statistics block."""
+    block = html[html.index('data-testid="campaign-stats"') :]
+    block = block[: block.index('aria-label="Funnel"')]
+    return [
+        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", block, re.S)
     ]
-    assert stats.steps[1].conversion_rate == pytest.approx(1 / 3)
-    assert (stats.conversions, stats.approvals, stats.unsubscribes, stats.bounces) == (1, 1, 1, 1)
-    assert stats.revenue == Decimal("12000")
-    assert stats.roi == pytest.approx(0.5)  # (12,000 - 8,000) / 8,000
-    assert stats.funnel == [("Leads", 3), ("Emailed", 3), ("Converted", 1), ("Approved", 1)]
 
-    call_command("lead_campaign", "stats", "--campaign-id", str(imported.pk))
-    output = capsys.readouterr().out
-    assert "₹12,000" in output and "₹8,000" in output and "50%" in output
+
+def command_rows(output: str) -> list[list[str]]:
+    """The cells of every row of the command's two tables (headers and rules left out)."""
+    lines = [line for line in output.splitlines()[1:] if line.strip() and not set(line) <= {"-", " "}]
+    return [re.split(r"\s{2,}", line.strip()) for line in lines]
+
+
+def test_campaign_page_command_and_hand_counts_agree(campaign_history, client, capsys):
+    campaign, admin = campaign_history["campaign"], campaign_history["admin"]
+    # By hand: 3 leads, each sent Day 0; Day 3 went to 3 but Meera's bounced, so 2 were sent.
+    # Ravi's last email before converting was Day 3: 1 conversion of 2 sent there (50%).
+    steps = [
+        ["Day 0", "3", "0", "0", "0", "0", "0.0%"],
+        ["Day 3", "2", "1", "0", "0", "1", "50.0%"],
+        ["Day 7", "0", "0", "0", "0", "0", "—"],
+    ]
+    summary = [
+        ["Imported", "3"],
+        ["Leads in the campaign", "3"],
+        ["Emailed (at least one email sent)", "3"],
+        ["Converted", "1 (33.3% of those emailed)"],
+        ["Approved", "1"],
+        ["Unsubscribed", "1"],
+        ["Bounced", "1"],
+        ["Paid (converted leads who paid)", "1"],
+        ["Revenue (paid)", "₹12,000"],
+        ["Cost", "₹8,000"],
+        ["ROI", "+50%"],  # (12,000 - 8,000) / 8,000
+    ]
+
+    client.force_login(admin)
+    page = client.get(f"/admin/leads/leadcampaign/{campaign.pk}/change/")
+    assert page.status_code == 200
+    rows = page_rows(page.content.decode())
+    assert rows[0] == ["Step", "Sent", "Bounced", "Failed", "Waiting", "Conversions", "Conversion rate"]
+    assert rows[1:4] == steps
+    assert rows[4:] == summary
+
+    call_command("lead_campaign", "stats", "--campaign-id", str(campaign.pk))
+    assert command_rows(capsys.readouterr().out) == [rows[0], *steps, *summary]
+
+    stats = campaign_stats(campaign=campaign)
+    assert stats.funnel == [
+        ("Imported", 3),
+        ("In campaign", 3),
+        ("Emailed", 3),
+        ("Converted", 1),
+        ("Approved", 1),
+        ("Paid", 1),
+    ]
+    # The campaign's counters (the changelist's columns) say the same.
+    assert (campaign.total_leads, campaign.conversions) == (stats.leads, stats.conversions)
+
+
+def test_the_lead_list_shows_who_unsubscribed_or_bounced_with_the_crm_entry(campaign_history, client):
+    statuses = dict(Lead.objects.values_list("email", "status"))
+    assert statuses == {
+        "asha@example.com": "unsubscribed",
+        "meera@example.com": "bounced",
+        "ravi@example.com": "converted",
+    }
+    crm = dict(CrmActivity.objects.filter(kind__in=["unsubscribed", "bounced"]).values_list("lead__email", "kind"))
+    assert crm == {"asha@example.com": "unsubscribed", "meera@example.com": "bounced"}
+
+    client.force_login(campaign_history["admin"])
+    page = client.get("/admin/leads/lead/").content.decode()
+    assert "unsubscribed or bounced" in page.lower()
+    row = next(row for row in re.findall(r"<tr.*?</tr>", page, re.S) if "meera@example.com" in row)
+    assert "Bounced" in row and "550 5.1.1" in row
+    row = next(row for row in re.findall(r"<tr.*?</tr>", page, re.S) if "asha@example.com" in row)
+    assert "Unsubscribed" in row and "one-click" in row
+    filtered = client.get("/admin/leads/lead/?status__exact=unsubscribed").content.decode()
+    assert "asha@example.com" in filtered and "meera@example.com" not in filtered
+
+
+def test_a_lead_imported_after_unsubscribing_is_marked_not_emailed(client):
+    Suppression.objects.create(channel="email", address="old@example.com", category="marketing", reason="unsubscribed")
+    import_leads(data=b"email\nold@example.com\nnew@example.com\n", filename="again.csv", now=T0)
+    assert dict(Lead.objects.values_list("email", "status")) == {
+        "old@example.com": "unsubscribed",
+        "new@example.com": "contacted",
+    }
+    assert sent_kinds("old@example.com") == []
 
 
 def test_lead_campaign_command_start_and_followup(capsys):
@@ -231,3 +327,12 @@ def test_lead_campaign_command_start_and_followup(capsys):
     assert "1 Day 0 emails planned" in output
     assert "Day 3 follow-up" in output and "1 emails planned" in output
     assert sent_kinds("x@example.com") == ["lead_day0", "lead_day3"]
+
+
+def test_lead_campaign_followup_says_who_was_skipped_and_why(campaign_history, capsys):
+    campaign = campaign_history["campaign"]
+    # The command runs on today's clock: every lead of the campaign has reached Day 7.
+    call_command("lead_campaign", "followup", "--campaign-id", str(campaign.pk), "--day", "7")
+    output = capsys.readouterr().out
+    assert "0 emails planned" in output
+    assert "skipped: lead_bounced 1, lead_converted 1, lead_unsubscribed 1." in output

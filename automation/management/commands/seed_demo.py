@@ -1,10 +1,11 @@
 """Create demo data for trying the automations; the work is in automation/demo.py."""
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from automation.demo import DEFAULT_STUDENTS, MAX_STUDENTS, seed_demo_data
+from automation.demo import DEFAULT_STUDENTS, MAX_STUDENTS, STUDENT_EMAIL, seed_demo_data
 
 
 class Command(BaseCommand):
@@ -24,10 +25,17 @@ class Command(BaseCommand):
             metavar="PASSWORD",
             help="Password for admin@example.com (default: a random one, printed here and nowhere else).",
         )
+        parser.add_argument(
+            "--student-password",
+            metavar="PASSWORD",
+            help=f"Password for the demo student {STUDENT_EMAIL} (default: a random one, printed here only).",
+        )
 
-    def handle(self, *args, reset, students, admin_password, **options):
+    def handle(self, *args, reset, students, admin_password, student_password, **options):
         try:
-            result = seed_demo_data(students=students, reset=reset, admin_password=admin_password)
+            result = seed_demo_data(
+                students=students, reset=reset, admin_password=admin_password, student_password=student_password
+            )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
 
@@ -44,11 +52,20 @@ class Command(BaseCommand):
         for label, count in result.counts.items():
             self.stdout.write(f"  {label:<{width}}  {count:>4}")
         self.stdout.write("")
-        self.stdout.write(f"Admin: {result.admin_email}")
-        if result.admin_password:
-            # Shown once, here only: it is not stored in clear or sent anywhere.
-            self.stdout.write(f"Password: {result.admin_password}")
-        elif result.created:
-            self.stdout.write("Password: unchanged (pass --admin-password to set one).")
+        # Passwords are shown once, here only: they are not stored in clear or sent anywhere.
+        site = settings.SITE_URL.rstrip("/")
+        self.stdout.write(f"Admin:    {site}/admin/  (staff pages, every automation's data)")
+        self.stdout.write(f"  Login: {result.admin_email}")
+        self._password(result.admin_password, result.created, "--admin-password")
+        self.stdout.write(f"Student:  {site}/  (dashboard, notifications, preferences)")
+        self.stdout.write(f"  Login: {result.student_email}")
+        self._password(result.student_password, result.created, "--student-password")
+        self.stdout.write(f"CTA form: {site}/start/  (what a lead fills in; staff approve it in the admin)")
         if result.created:
             self.stdout.write("Next: manage.py run_reminders all --dry-run")
+
+    def _password(self, password: str | None, created: bool, option: str) -> None:
+        if password:
+            self.stdout.write(f"  Password: {password}")
+        elif created:
+            self.stdout.write(f"  Password: unchanged (pass {option} to set one).")

@@ -3,7 +3,7 @@ from django.utils import timezone
 
 from leads.campaigns import plan_lead_follow_ups, start_lead_campaign
 from leads.models import ImportBatch, LeadCampaign
-from leads.stats import campaign_stats
+from leads.stats import STEP_HEADERS, campaign_stats, step_rows, summary_rows
 from notifications.formatting import format_money, text_table
 
 
@@ -37,7 +37,7 @@ class Command(BaseCommand):
     def handle_followup(self, *, campaign_id, day, **options):
         campaign = self._campaign(campaign_id)
         result = plan_lead_follow_ups(now=timezone.now(), campaign_id=campaign.pk, days=[day])
-        skipped = ", ".join(f"{reason} {count}" for reason, count in result.skipped.items() if count) or "none"
+        skipped = ", ".join(f"{reason} {count}" for reason, count in sorted(result.skipped.items()) if count) or "none"
         self.stdout.write(
             f"Day {day} follow-up for {campaign}: {result.planned['email']} emails planned; skipped: {skipped}."
         )
@@ -45,25 +45,10 @@ class Command(BaseCommand):
     def handle_stats(self, *, campaign_id, **options):
         stats = campaign_stats(campaign=self._campaign(campaign_id))
         money = lambda amount: format_money(amount, stats.campaign.currency)  # noqa: E731
-        rows = [
-            [f"Day {step.day}", step.sent, step.failed, step.bounced, step.conversions, f"{step.conversion_rate:.1%}"]
-            for step in stats.steps
-        ]
         self.stdout.write(f"{stats.campaign} ({stats.campaign.get_status_display()})")
-        self.stdout.write(text_table(["Step", "Sent", "Failed", "Bounced", "Conversions", "Rate"], rows))
-        roi = "n/a (no cost entered)" if stats.roi is None else f"{stats.roi:.0%}"
-        summary = [
-            ["Leads", stats.leads],
-            ["Conversions", f"{stats.conversions} ({stats.conversion_rate:.1%})"],
-            ["Approved", stats.approvals],
-            ["Unsubscribed", stats.unsubscribes],
-            ["Bounced or complained", stats.bounces],
-            ["Revenue (paid)", money(stats.revenue)],
-            ["Cost", money(stats.cost)],
-            ["ROI", roi],
-        ]
+        self.stdout.write(text_table(STEP_HEADERS, step_rows(stats)))
         self.stdout.write("")
-        self.stdout.write(text_table(["", ""], summary))
+        self.stdout.write(text_table(["", ""], [list(row) for row in summary_rows(stats, money=money)]))
 
     def _campaign(self, campaign_id) -> LeadCampaign:
         campaign = LeadCampaign.objects.filter(pk=campaign_id).first()

@@ -1,0 +1,82 @@
+"""
+Leads who refuse marketing email: an unsubscribe, a complaint or a bounce moves the lead on.
+
+notifications owns the suppression list and knows nothing of leads (DESIGN.md: imports point
+one way). It adds a `Suppression` row wherever an address is found unusable (one-click
+unsubscribe, a provider's bounce or complaint, staff); leads hears of each new row through
+Django's `post_save` signal (leads/signals.py) and records it here, in the same transaction, so
+the lead list says who unsubscribed or bounced and why. Campaign planning also calls this for
+the leads it is about to email, which catches rows added without a signal (bulk loads, SQL).
+"""
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.db.models import OuterRef, Subquery
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from notifications.models import Category, Channel, Suppression
+
+from .models import CrmActivity, Lead
+
+Reason = Suppression.Reason
+# What a suppression's reason makes of a lead; anything else (a WhatsApp STOP) leaves it alone.
+LEAD_STATUS = {
+    Reason.UNSUBSCRIBED: Lead.Status.UNSUBSCRIBED,
+    Reason.COMPLAINED: Lead.Status.UNSUBSCRIBED,
+    Reason.OPTED_OUT: Lead.Status.UNSUBSCRIBED,
+    Reason.MANUAL: Lead.Status.UNSUBSCRIBED,
+    Reason.BOUNCED: Lead.Status.BOUNCED,
+    Reason.INVALID: Lead.Status.BOUNCED,
+}
+CRM_KIND = {Lead.Status.UNSUBSCRIBED: CrmActivity.Kind.UNSUBSCRIBED, Lead.Status.BOUNCED: CrmActivity.Kind.BOUNCED}
+# Leads still in play; a converted lead stays converted whatever happens to its address.
+OPEN_STATUSES = (Lead.Status.NEW, Lead.Status.CONTACTED)
+# The categories that silence a campaign email: every message (a bounce) or marketing.
+MARKETING_SCOPES = (Suppression.ALL_CATEGORIES, Category.MARKETING)
+
+
+def marketing_suppressions():
+    """The email suppressions that stop campaign email."""
+    return Suppression.objects.filter(channel=Channel.EMAIL, category__in=MARKETING_SCOPES)
+
+
+def record_lead_opt_outs(*, leads=None, addresses: Iterable[str] | None = None, now: dt.datetime | None = None) -> int:
+    """Mark open leads whose address refuses marketing email unsubscribed or bounced, with a CRM
+    entry saying why; return how many leads changed. Limit it to `leads` (a queryset) or `addresses`."""
+    now = now or timezone.now()
+    found = marketing_suppressions().filter(address=Lower(OuterRef("email"))).order_by("created_at", "pk")
+    candidates = (leads if leads is not None else Lead.objects.all()).filter(status__in=OPEN_STATUSES)
+    if addresses is not None:
+        candidates = candidates.annotate(email_lower=Lower("email")).filter(
+            email_lower__in=[address.lower() for address in addresses]
+        )
+    rows = list(
+        candidates.annotate(reason=Subquery(found.values("reason")[:1]), detail=Subquery(found.values("detail")[:1]))
+        .filter(reason__isnull=False)
+        .values("pk", "email", "reason", "detail")
+    )
+    changed = 0
+    activities = []
+    for status in (Lead.Status.UNSUBSCRIBED, Lead.Status.BOUNCED):
+        mine = [row for row in rows if LEAD_STATUS.get(row["reason"]) == status]
+        if not mine:
+            continue
+        # Only leads still open at the update count (a concurrent conversion wins).
+        changed += Lead.objects.filter(pk__in=[row["pk"] for row in mine], status__in=OPEN_STATUSES).update(
+            status=status
+        )
+        for row in mine:
+            label = Reason(row["reason"]).label
+            activities.append(
+                CrmActivity(
+                    kind=CRM_KIND[status],
+                    lead_id=row["pk"],
+                    description=f"{label}: {row['email']}" + (f" ({row['detail']})" if row["detail"] else "."),
+                    metadata={"reason": row["reason"]},
+                    created_at=now,
+                )
+            )
+    CrmActivity.objects.bulk_create(activities)
+    return changed

@@ -1,0 +1,15 @@
+"""What leads hears from notifications: a new suppression may end a lead's campaign."""
+
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from notifications.models import Channel, Suppression
+
+from .optouts import MARKETING_SCOPES, record_lead_opt_outs
+
+
+@receiver(post_save, sender=Suppression, dispatch_uid="leads.record_lead_opt_outs")
+def lead_address_suppressed(sender, instance: Suppression, created: bool, **kwargs) -> None:
+    """Record an unsubscribe or bounce on the lead with this address (same transaction)."""
+    if created and instance.channel == Channel.EMAIL and instance.category in MARKETING_SCOPES:
+        record_lead_opt_outs(addresses=[instance.address], now=instance.created_at)
