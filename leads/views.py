@@ -7,7 +7,7 @@ from .forms import CTAForm
 from .services import submit_cta
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def cta(request):
     """The public call-to-action form; a signed ?ref= ties it to the campaign lead."""
     form = CTAForm(request.POST or None, initial={"ref": request.GET.get("ref", "")})
