@@ -365,6 +365,10 @@ LEAD_OFFER = {
 # Limits on an uploaded leads CSV.
 LEAD_IMPORT_MAX_BYTES = env.int("LEAD_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 LEAD_IMPORT_MAX_ROWS = env.int("LEAD_IMPORT_MAX_ROWS", default=100_000)
+# Columns in the file, and characters a lead keeps from the columns other than name, email and phone
+# (a row over it is reported invalid). A cell over csv's own limit, 131,072 characters, is too.
+LEAD_IMPORT_MAX_COLUMNS = env.int("LEAD_IMPORT_MAX_COLUMNS", default=50)
+LEAD_EXTRA_DATA_MAX_CHARS = env.int("LEAD_EXTRA_DATA_MAX_CHARS", default=10_000)
 # Signed references to a lead in campaign links stay valid this long after the email is sent.
 LEAD_REF_MAX_AGE_DAYS = env.int("LEAD_REF_MAX_AGE_DAYS", default=90)
 

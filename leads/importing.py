@@ -1,9 +1,10 @@
 """
 Lead CSV import: validated row by row, all or nothing, with a report people can act on.
 
-A file is refused whole, with one clear sentence, when it is too big, not UTF-8, or has no
-email column. Otherwise every row ends as created, duplicate (inside the file or against
-existing leads) or invalid (with the reason and the line number), and the batch commits whole.
+A file is refused whole, with one clear sentence, when it is too big, not UTF-8, has too many
+columns or no email column. Otherwise every row ends as created, duplicate (inside the file or
+against existing leads) or invalid (with the reason and the line number: a cell too long to read,
+too much in the other columns...), and the batch commits whole.
 """
 
 import csv
@@ -11,7 +12,7 @@ import datetime as dt
 import functools
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -72,8 +73,12 @@ def _decode(data: bytes) -> str:
         ) from None
 
 
-def parse_leads_csv(data: bytes) -> tuple[list[str], list[tuple[int, dict]]]:
-    """Return the lower-cased header and the non-blank rows with their line numbers; refuse bad files."""
+def _cell_too_long() -> str:
+    return f"a cell is longer than {csv.field_size_limit():,} characters, so the row cannot be read"
+
+
+def parse_leads_csv(data: bytes) -> tuple[list[str], list[tuple[int, dict, str]]]:
+    """Return the lower-cased header and the non-blank rows as (line, values, why unreadable); refuse bad files."""
     text = _decode(data)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
@@ -84,6 +89,15 @@ def parse_leads_csv(data: bytes) -> tuple[list[str], list[tuple[int, dict]]]:
         header = [cell.strip().lower() for cell in next(reader)]
     except StopIteration:
         raise ValidationError("The file is empty.") from None
+    except csv.Error:
+        raise ValidationError(
+            f"The first line has a cell longer than {csv.field_size_limit():,} characters; it should name the columns."
+        ) from None
+    max_columns = settings.LEAD_IMPORT_MAX_COLUMNS
+    if len(header) > max_columns:
+        raise ValidationError(
+            f"The file has {len(header):,} columns; the limit is {max_columns:,}. Remove the columns you do not need."
+        )
     if "email" not in header:
         found = ", ".join(f"“{name}”" for name in header if name) or "nothing"
         raise ValidationError(f"The file has no “email” column (the first line names the columns). Found: {found}.")
@@ -92,22 +106,46 @@ def parse_leads_csv(data: bytes) -> tuple[list[str], list[tuple[int, dict]]]:
         raise ValidationError(f"The column {', '.join(duplicates)} appears twice in the first line.")
     rows = []
     limit = settings.LEAD_IMPORT_MAX_ROWS
-    for cells in reader:
-        if not any(cell.strip() for cell in cells):
-            continue  # blank lines are not rows
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:
+            # Past csv's field size limit (131,072 characters): the reader drops the rest of the
+            # line and carries on, so the row is reported, not the whole file refused.
+            cells, problem = None, _cell_too_long()
+        else:
+            problem = ""
+            if not any(cell.strip() for cell in cells):
+                continue  # blank lines are not rows
         if len(rows) >= limit:
             raise ValidationError(f"The file has more than {limit:,} rows; split it into smaller files.")
+        if cells is None:
+            rows.append((reader.line_num, {}, problem))
+            continue
         values = {name: (cells[index].strip() if index < len(cells) else "") for index, name in enumerate(header)}
-        rows.append((reader.line_num, values))
+        rows.append((reader.line_num, values, problem))
     if not rows:
         raise ValidationError("The file has a header but no rows.")
     return header, rows
 
 
-def _check_row(values: dict) -> tuple[str, str, str, str]:
+def _check_row(values: dict, *, problem: str = "", extra_columns: Sequence[str] = ()) -> tuple[str, str, str, str]:
     """Return (email, name, phone, reason); a reason means the row is invalid."""
     email = values.get("email", "").strip().lower()
     name = values.get("name", "").strip()[:150]
+    if problem:
+        return email, name, "", problem
+    extra_size = sum(len(values[column]) for column in extra_columns)
+    if extra_size > settings.LEAD_EXTRA_DATA_MAX_CHARS:
+        return (
+            email,
+            name,
+            "",
+            f"the other columns hold {extra_size:,} characters; a lead keeps at most "
+            f"{settings.LEAD_EXTRA_DATA_MAX_CHARS:,}",
+        )
     if not email:
         return email, name, "", "the email is empty"
     if not is_valid_email(email):
@@ -190,7 +228,10 @@ def import_leads(
     source = source[:100]
     header, rows = parse_leads_csv(data)
     extra_columns = [name for name in header if name and name not in KNOWN_COLUMNS]
-    checked = [(line, values, *_check_row(values)) for line, values in rows]
+    checked = [
+        (line, values, *_check_row(values, problem=problem, extra_columns=extra_columns))
+        for line, values, problem in rows
+    ]
     existing = _existing_emails(sorted({email for *_, email, _, _, reason in checked if not reason}))
 
     batch = ImportBatch.objects.create(

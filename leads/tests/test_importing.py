@@ -214,3 +214,51 @@ def test_no_campaign_imports_without_emailing():
     run("email\na@example.com\n", start_campaign=False)
     assert Lead.objects.get().status == "new"
     assert not Delivery.objects.exists()
+
+
+def test_a_cell_longer_than_csv_can_read_is_a_row_error_and_the_other_rows_import():
+    huge = "x" * 140_000
+    result = run(f"email,name,notes\nasha@example.com,Asha,{huge}\nravi@example.com,Ravi,ok\n")
+
+    assert statuses(result) == [
+        (2, "invalid", "", "a cell is longer than 131,072 characters, so the row cannot be read"),
+        (3, "created", "ravi@example.com", ""),
+    ]
+    assert list(Lead.objects.values_list("email", flat=True)) == ["ravi@example.com"]
+
+
+def test_a_quoted_cell_longer_than_csv_can_read_is_a_row_error_too():
+    huge = "y" * 140_000
+    result = run(f'email,notes\n"asha@example.com","{huge}"\nravi@example.com,fine\n')
+    assert [(row.line, row.status) for row in result.rows] == [(2, "invalid"), (3, "created")]
+    assert "longer than 131,072 characters" in result.rows[0].reason
+
+
+def test_a_first_line_longer_than_csv_can_read_refuses_the_file():
+    with pytest.raises(ValidationError, match="first line has a cell longer than 131,072"):
+        run("email," + "z" * 140_000 + "\na@example.com,1\n")
+    assert not ImportBatch.objects.exists()
+
+
+def test_a_file_with_too_many_columns_is_refused(settings):
+    settings.LEAD_IMPORT_MAX_COLUMNS = 5
+    header = ",".join(["email", *(f"c{i}" for i in range(5))])
+    with pytest.raises(ValidationError, match="6 columns; the limit is 5"):
+        run(header + "\na@example.com,1,2,3,4,5\n")
+    assert not Lead.objects.exists()
+
+
+def test_a_lead_keeps_only_so_much_from_the_other_columns(settings):
+    settings.LEAD_EXTRA_DATA_MAX_CHARS = 20
+    result = run("email,name,city,notes\nasha@example.com,Asha,Pune,short\nravi@example.com,Ravi,Delhi," + "n" * 30)
+
+    assert statuses(result) == [
+        (2, "created", "asha@example.com", ""),
+        (3, "invalid", "ravi@example.com", "the other columns hold 35 characters; a lead keeps at most 20"),
+    ]
+    assert Lead.objects.get().data == {"city": "Pune", "notes": "short"}
+
+
+def test_the_default_limits_are_sensible(settings):
+    assert 20 <= settings.LEAD_IMPORT_MAX_COLUMNS <= 500
+    assert 1_000 <= settings.LEAD_EXTRA_DATA_MAX_CHARS < 131_072
