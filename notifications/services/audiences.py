@@ -25,7 +25,7 @@ from django.utils import timezone
 from ..kinds import INAPP, MessageKind, get_kind
 from ..models import Channel, Delivery, Notification
 from ..rendering import render_inapp
-from .planning import E164_SHAPE, PREVIEW_LIMIT, PlanResult, first_name
+from .planning import PREVIEW_LIMIT, REQUIREMENTS, PlanResult, recipient_context
 
 # The columns every audience's rows select (values(...) names).
 RECIPIENT_COLUMNS = ("recipient_id", "email", "phone", "whatsapp_opt_in", "name")
@@ -97,6 +97,8 @@ def plan_audience(*, kind: str, audience: Audience, now: datetime | None = None,
         if not groups:
             continue
         plan = _Statements(message_kind, audience, rows, groups, connection, now)
+        # Before the inserts: who cannot get a channel, counted once per event (while it is new).
+        result.skipped.update(plan.count_skipped(anchor=targets[0]))
         for target in targets:
             if dry_run:
                 result.planned[target] += plan.count_new(target)
@@ -154,7 +156,7 @@ def _make_groups(kind: MessageKind, audience: Audience, distinct: list[dict], co
                 **{key: row[column] for key, column in audience.row_context.items() if column in row},
             }
             if "name" in row:
-                rendered_with.update(name=row["name"], first_name=first_name(row["name"]))
+                rendered_with.update(recipient_context(row["name"]))
             rendered = render_inapp(kind=kind, context=rendered_with)
             title, message = rendered.subject[:200], rendered.text
         expires_at = connection.ops.adapt_datetimefield_value(group.expires_at)
@@ -218,16 +220,21 @@ class _Statements:
             return f"g.context || jsonb_build_object({', '.join(pairs)})"
         return f"json_patch(g.context, json_object({', '.join(pairs)}))"
 
-    def _phone_shape_sql(self) -> str:
-        return "p.phone ~ %s" if self.vendor == "postgresql" else "p.phone REGEXP %s"
+    def _requirements_sql(self, channel: str) -> list[tuple[str, str, list]]:
+        """(reason, condition, parameters) of each requirement of `channel`, in order (planning.REQUIREMENTS)."""
+        return [(rule.reason, *rule.sql(self.vendor)) for rule in REQUIREMENTS.get(channel, ())]
 
     # --- the statements -------------------------------------------------------------------------
 
-    def _select(self, target: str) -> tuple[list[str], str, list]:
-        """Return the target table's columns and a SELECT of them, with its parameters."""
+    def _dedupe_key_sql(self) -> tuple[str, str]:
+        """Return the SQL of a row's event key and dedupe key (each takes the kind prefix as parameter)."""
         event_key = f"%s || {self.event['event_key']}"
         ref = "CASE WHEN p.recipient_id IS NULL THEN lower(p.email) ELSE 'u' || p.recipient_id END"
-        dedupe_key = f"{event_key} || ':' || {ref}"
+        return event_key, f"{event_key} || ':' || {ref}"
+
+    def _select(self, target: str) -> tuple[list[str], str, list]:
+        """Return the target table's columns and a SELECT of them, with its parameters."""
+        event_key, dedupe_key = self._dedupe_key_sql()
         kind_prefix = f"{self.kind.name}:"
         if target == INAPP:
             model = Notification
@@ -258,10 +265,9 @@ class _Statements:
                 "created_at": ("%s", [self.now]),
                 "updated_at": ("%s", [self.now]),
             }
-            if target == Channel.EMAIL:
-                where, where_params = "p.email IS NOT NULL AND p.email <> ''", []
-            else:
-                where, where_params = f"p.whatsapp_opt_in AND {self._phone_shape_sql()}", [E164_SHAPE.pattern]
+            requirements = self._requirements_sql(target)
+            where = " AND ".join(condition for _, condition, _ in requirements)
+            where_params = [param for *_, params in requirements for param in params]
         columns, expressions, params = [], [], []
         for model_field in model._meta.concrete_fields:
             if model_field.primary_key:
@@ -278,6 +284,37 @@ class _Statements:
             f'ON g.key = p."{GROUP_KEY}" WHERE {where}'
         )
         return columns, select, [*params, *self.rows_params, *self.groups_params, *where_params]
+
+    def count_skipped(self, *, anchor: str) -> dict[str, int]:
+        """Count, by reason, the recipients who cannot get a channel of the kind: one pass over the
+        audience, counting only events still new for them (no `anchor` row yet), so each
+        (event, recipient) is skipped once, as it is planned once."""
+        reasons, sums, sums_params = [], [], []
+        for channel in (Channel.EMAIL, Channel.WHATSAPP):
+            if channel not in self.kind.channels:
+                continue
+            met, met_params = ["1 = 1"], []  # the conditions before this one: the row met them
+            for reason, condition, params in self._requirements_sql(channel):
+                reasons.append(reason)
+                sums.append(
+                    f"SUM(CASE WHEN {' AND '.join(met)} THEN (CASE WHEN {condition} THEN 0 ELSE 1 END) ELSE 0 END)"
+                )
+                sums_params += [*met_params, *params]
+                met.append(condition)
+                met_params += params
+        if not sums:
+            return {}
+        _, dedupe_key = self._dedupe_key_sql()
+        table = self._table_and_conflict(anchor)[0]
+        same_channel, channel_params = ("", []) if anchor == INAPP else ("d.channel = %s AND ", [anchor])
+        sql = (
+            f"SELECT {', '.join(sums)} FROM ({self.rows_sql}) p JOIN {self.groups_sql} "
+            f'ON g.key = p."{GROUP_KEY}" '
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} d WHERE {same_channel}d.dedupe_key = {dedupe_key})"
+        )
+        params = [*sums_params, *self.rows_params, *self.groups_params, *channel_params, f"{self.kind.name}:"]
+        counts = self._execute(sql, params, lambda cursor: cursor.fetchone())
+        return {reason: int(count) for reason, count in zip(reasons, counts, strict=True) if count}
 
     def _table_and_conflict(self, target: str) -> tuple[str, str, str]:
         if target == INAPP:

@@ -10,7 +10,7 @@ messages made in Python (onboarding, account links).
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -96,6 +96,45 @@ def first_name(name: str) -> str:
     return (name or "").split(" ")[0] or "there"
 
 
+def recipient_context(name: str) -> dict:
+    """What a message knows of its recipient, laid over the event's context (the recipient's own wins)."""
+    return {"name": name, "first_name": first_name(name)}
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One condition a recipient must meet to get a channel, written once for both planning paths:
+    `holds` for a Recipient in Python (plan_messages), `sql` for a row `p` of an audience
+    (audiences.py; SQL and parameters, by database vendor). `reason` is the skip reason."""
+
+    reason: str
+    holds: Callable[[Recipient], bool]
+    sql: Callable[[str], tuple[str, list]]
+
+
+def _phone_shape_sql(vendor: str) -> tuple[str, list]:
+    operator = "~" if vendor == "postgresql" else "REGEXP"
+    return f"p.phone {operator} %s", [E164_SHAPE.pattern]
+
+
+# Checked in order; the first unmet one is why the channel was skipped.
+REQUIREMENTS: dict[str, tuple[Requirement, ...]] = {
+    Channel.EMAIL: (
+        Requirement("no_email", lambda r: bool(r.email), lambda _: ("(p.email IS NOT NULL AND p.email <> '')", [])),
+    ),
+    Channel.WHATSAPP: (
+        Requirement("whatsapp_not_opted_in", lambda r: bool(r.whatsapp_opt_in), lambda _: ("p.whatsapp_opt_in", [])),
+        # The shape only: the dispatcher checks the number fully.
+        Requirement("whatsapp_invalid_number", lambda r: bool(E164_SHAPE.match(r.phone or "")), _phone_shape_sql),
+    ),
+}
+
+
+def unmet_requirement(channel: str, recipient: Recipient) -> str:
+    """Return why `recipient` cannot get `channel` (a skip reason), or "" when they can."""
+    return next((rule.reason for rule in REQUIREMENTS.get(channel, ()) if not rule.holds(recipient)), "")
+
+
 def full_event_key(kind: str, event_key: str) -> str:
     return f"{kind}:{event_key}"
 
@@ -144,24 +183,15 @@ def _plan_one(message_kind, message, now, deliveries, notifications, result, dry
     kind = message_kind.name
     event_key = full_event_key(kind, message.event_key)
     dedupe_key = f"{event_key}:{recipient.ref}"
-    context = {
-        "name": recipient.name,
-        "first_name": first_name(recipient.name),
-        **message.context,
-    }
+    context = {**message.context, **recipient_context(recipient.name)}
     targets = []
-    if Channel.EMAIL in message_kind.channels:
-        if recipient.email:
-            targets.append((Channel.EMAIL, recipient.email.lower()))
+    for channel, address in ((Channel.EMAIL, recipient.email.lower()), (Channel.WHATSAPP, recipient.phone)):
+        if channel not in message_kind.channels:
+            continue
+        if reason := unmet_requirement(channel, recipient):
+            result.skipped[reason] += 1
         else:
-            result.skipped["no_email"] += 1
-    if Channel.WHATSAPP in message_kind.channels:
-        if not recipient.whatsapp_opt_in:
-            result.skipped["whatsapp_not_opted_in"] += 1
-        elif not E164_SHAPE.match(recipient.phone or ""):  # the dispatcher checks it fully
-            result.skipped["whatsapp_invalid_number"] += 1
-        else:
-            targets.append((Channel.WHATSAPP, recipient.phone))
+            targets.append((channel, address))
     for channel, address in targets:
         if dry_run:
             if len(result.preview) < PREVIEW_LIMIT:

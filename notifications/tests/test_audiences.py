@@ -1,6 +1,7 @@
 """Set-based planning makes exactly the rows plan_messages() makes, once, on SQLite and PostgreSQL."""
 
 import datetime as dt
+from collections import Counter
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -150,3 +151,49 @@ def test_groups_planned_in_several_statements_make_the_same_rows_and_counts(peop
     assert ledger() == expected
     assert dry.planned == result.planned == one.planned
     assert len(dry.preview) == 5  # four emails and one WhatsApp message
+
+
+def test_an_audience_counts_the_same_skips_as_planning_one_by_one_once_per_event(people):
+    one = plan_messages(kind=KIND, messages=one_by_one(get_user_model().objects.order_by("pk")), now=NOW)
+    Delivery.objects.all().delete()
+    Notification.objects.all().delete()
+
+    dry = plan_audience(kind=KIND, audience=audience(), now=NOW, dry_run=True)
+    result = plan_audience(kind=KIND, audience=audience(), now=NOW)
+    again = plan_audience(kind=KIND, audience=audience(), now=NOW)
+
+    # Ravi and Meera have not opted in to WhatsApp; Kiran has, with a number that is no number.
+    expected = Counter(whatsapp_not_opted_in=2, whatsapp_invalid_number=1)
+    assert dry.skipped == result.skipped == one.skipped == expected
+    assert again.skipped == Counter()  # skipped once, as planned once
+
+
+def test_both_planning_paths_let_the_recipients_own_name_win_over_the_events_context(people):
+    def clashing(row_or_zone):
+        return {**shared_context("UTC"), "name": "Python Basics", "first_name": "Python"}
+
+    messages = one_by_one(people)
+    for message in messages:
+        message.context.update(clashing(None))
+    plan_messages(kind=KIND, messages=messages, now=NOW)
+    expected = ledger()
+    Delivery.objects.all().delete()
+    Notification.objects.all().delete()
+    rows = get_user_model().objects.values("email", "phone", "whatsapp_opt_in", "name", recipient_id=F("pk"))
+    shared = Group(
+        event_key="42@20261125T0430",
+        subject_id=42,
+        expires_at=EXPIRES,
+        link="https://meet.example.com/python",
+        context=clashing(None),
+    )
+    plan_audience(
+        kind=KIND,
+        audience=Audience(rows=rows, group_by=(), make_group=lambda row: shared, subject_type="tests.event"),
+        now=NOW,
+    )
+
+    assert ledger()[0] == expected[0]
+    names = {d["to_address"]: d["context"]["first_name"] for d in expected[0] if d["channel"] == "email"}
+    assert names == {"asha@example.com": "Asha", "ravi@example.com": "Ravi", "meera@example.com": "there",
+                     "kiran@example.com": "Kiran"}  # fmt: skip
