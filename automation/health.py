@@ -1,16 +1,20 @@
-"""Is the automation healthy? Each job succeeded recently, none failed last, the queue is moving."""
+"""Is the automation healthy? Each job succeeded recently, none failed or was abandoned last, the
+queue is moving, and no `unknown` delivery waits unsettled too long."""
 
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Max, Q
+from django.conf import settings
+from django.db.models import Count, Max, Min, Q
 
+from notifications.models import Delivery
 from notifications.selectors import count_due_deliveries, oldest_due_delivery_at
 
 from .jobs import JOBS, Job
 from .models import JobExecutionLog
 
 Status = JobExecutionLog.Status
+ABANDONED_REPORTED_FOR = dt.timedelta(hours=1)
 
 
 @dataclass
@@ -56,9 +60,12 @@ def job_states(*, names: list[str] | None = None) -> dict[str, dict]:
     return states
 
 
-def check_health(*, now: dt.datetime, max_delivery_lag: dt.timedelta) -> Health:
+def check_health(
+    *, now: dt.datetime, max_delivery_lag: dt.timedelta, max_unknown_age: dt.timedelta | None = None
+) -> Health:
     """Return the automation's health and every problem found, in words an operator can act on."""
     states = job_states()
+    abandoned = _recently_abandoned(states, now=now)
     problems, jobs = [], []
     for job in JOBS:
         state = states[job.name]
@@ -67,6 +74,11 @@ def check_health(*, now: dt.datetime, max_delivery_lag: dt.timedelta) -> Health:
         limit = 2 * job.schedule.interval
         if last.get("status") == Status.FAILED:
             health.problem = f"its last run failed: {health.last_error or 'no error recorded'}"
+        elif abandoned.get(job.name):
+            health.problem = (
+                f"{abandoned[job.name]} run(s) stopped answering and were abandoned recently "
+                "(a worker killed or timed out)"
+            )
         elif health.last_success is None:
             health.problem = "it has never succeeded"
         elif now - health.last_success > limit:
@@ -82,7 +94,43 @@ def check_health(*, now: dt.datetime, max_delivery_lag: dt.timedelta) -> Health:
             f"deliveries: {due} waiting, the oldest for {_words(now - oldest)} (limit {_words(max_delivery_lag)}); "
             "is the worker running?"
         )
+    problems += _unsettled_problems(now=now, max_unknown_age=max_unknown_age)
     return Health(jobs=jobs, due_deliveries=due, oldest_due_at=oldest, problems=problems)
+
+
+def _recently_abandoned(states: dict[str, dict], *, now: dt.datetime) -> dict[str, int]:
+    """Return, per job, how many of its runs were abandoned after its last success or within the
+    last hour (twice its interval if longer): a killed worker is worth a look even if the next run
+    went well."""
+    found: dict[str, int] = {}
+    for job in JOBS:
+        since = now - max(ABANDONED_REPORTED_FOR, 2 * job.schedule.interval)
+        recent = Q(completed_at__gte=since)
+        if states[job.name]["last_success"]:
+            recent |= Q(started_at__gt=states[job.name]["last_success"])
+        else:
+            recent = Q()
+        name = job.name
+        count = JobExecutionLog.objects.filter(recent, job_name=name, status=Status.ABANDONED, dry_run=False).count()
+        if count:
+            found[name] = count
+    return found
+
+
+def _unsettled_problems(*, now: dt.datetime, max_unknown_age: dt.timedelta | None) -> list[str]:
+    """`unknown` deliveries reconciliation has not settled within the limit (staff must look)."""
+    if max_unknown_age is None:
+        max_unknown_age = dt.timedelta(minutes=settings.NOTIFICATIONS.get("UNKNOWN_ALERT_MINUTES", 30))
+    waiting = Delivery.objects.filter(status=Delivery.Status.UNKNOWN, updated_at__lt=now - max_unknown_age).aggregate(
+        count=Count("id"), oldest=Min("updated_at")
+    )
+    if not waiting["count"]:
+        return []
+    return [
+        f"deliveries: {waiting['count']} 'unknown' for more than {_words(max_unknown_age)} (the oldest for "
+        f"{_words(now - waiting['oldest'])}); reconciliation could not settle them: check them with the "
+        "provider and settle them in the admin"
+    ]
 
 
 def _words(delta: dt.timedelta) -> str:

@@ -1,9 +1,11 @@
 """
 The job registry: every scheduled job, its short name, what it runs and when by default.
 
-A job's function takes `now` and `dry_run` and returns a PlanResult (planning jobs) or a
-DispatchResult (delivery). Schedules can be overridden per job with AUTOMATION_SCHEDULES,
-e.g. "payment_reminders=daily@09:30,session_reminders_24h=every:5".
+A job's function takes `now` and `dry_run` and returns a PlanResult (planning jobs), a
+DispatchResult (delivery) or a ReconcileResult (reconciliation). Long-running jobs take the real
+time at each step themselves: they get `now=None` unless a test or `--now` sets the clock.
+Schedules can be overridden per job with AUTOMATION_SCHEDULES, e.g.
+"payment_reminders=daily@09:30,session_reminders_24h=every:5".
 """
 
 import datetime as dt
@@ -11,10 +13,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from notifications.models import Delivery
 from notifications.selectors import count_due_deliveries
 from notifications.services.dispatch import DispatchResult, dispatch_due_deliveries
+from notifications.services.reconcile import ReconcileResult, reconcile_unknown_deliveries
 
 
 @dataclass(frozen=True)
@@ -73,12 +78,22 @@ class Job:
     # Planning jobs run one at a time; delivery may run in many workers at once (rows are
     # claimed with SKIP LOCKED), so it takes no job lock.
     exclusive: bool = True
+    # Takes the real time at each step itself (a long dispatch run): called with now=None unless a
+    # test or --now sets the clock. Other jobs decide everything from one `now`, taken at start.
+    real_clock: bool = False
 
     @property
     def schedule(self) -> ScheduleSpec:
         return ScheduleSpec.parse(settings.AUTOMATION_SCHEDULES.get(self.name, self.default_schedule))
 
-    def run(self, *, now: dt.datetime, dry_run: bool):
+    @property
+    def timeout(self) -> dt.timedelta:
+        """How long django-q2 lets a run of this job live before killing it (Q_TIMEOUT)."""
+        return dt.timedelta(seconds=settings.Q_CLUSTER.get("timeout") or 540)
+
+    def run(self, *, now: dt.datetime | None, dry_run: bool):
+        if not self.real_clock:
+            now = now or timezone.now()
         return import_string(self.function)(now=now, dry_run=dry_run)
 
 
@@ -132,6 +147,15 @@ JOBS: tuple[Job, ...] = (
         "every:1",
         "Sends every due message in the delivery ledger.",
         exclusive=False,
+        real_clock=True,
+    ),
+    Job(
+        "reconcile_deliveries",
+        "reconcile",
+        "automation.jobs.reconcile_deliveries",
+        "every:5",
+        "Asks the provider what became of each message whose answer was lost (status unknown) and settles it.",
+        real_clock=True,
     ),
 )
 BY_NAME = {job.name: job for job in JOBS} | {job.short_name: job for job in JOBS}
@@ -146,10 +170,23 @@ def get_job(name: str) -> Job:
         raise LookupError(f"There is no job {name!r}. Jobs: {names}, or all.") from None
 
 
-def deliver_messages(*, now: dt.datetime, dry_run: bool = False):
-    """The delivery job: dispatch the ledger's due rows (a dry run only counts them)."""
+def deliver_messages(*, now: dt.datetime | None = None, dry_run: bool = False):
+    """The delivery job: dispatch the ledger's due rows (a dry run only counts them).
+
+    A run stops claiming after DISPATCH_RUN_SECONDS, so it ends (and its worker can stop or take
+    the next task) well within its schedule's minute and django-q2's timeout; the next run goes on.
+    """
     if dry_run:
         result = DispatchResult()
-        result.outcomes["due"] = count_due_deliveries(now=now)
+        result.outcomes["due"] = count_due_deliveries(now=now or timezone.now())
         return result
-    return dispatch_due_deliveries(now=now)
+    return dispatch_due_deliveries(now=now, max_seconds=settings.NOTIFICATIONS.get("DISPATCH_RUN_SECONDS", 50))
+
+
+def reconcile_deliveries(*, now: dt.datetime | None = None, dry_run: bool = False):
+    """The reconciliation job: settle `unknown` deliveries from what the provider says (a dry run counts them)."""
+    if dry_run:
+        result = ReconcileResult()
+        result.outcomes["unknown"] = Delivery.objects.filter(status=Delivery.Status.UNKNOWN).count()
+        return result
+    return reconcile_unknown_deliveries(now=now, max_seconds=settings.NOTIFICATIONS.get("DISPATCH_RUN_SECONDS", 50))

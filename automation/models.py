@@ -10,11 +10,16 @@ class JobExecutionLog(models.Model):
         SUCCESS = "success", "Succeeded"
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped (already running)"
+        # The run stopped answering (its process was killed, or outlived its timeout): it will
+        # never record an outcome of its own.
+        ABANDONED = "abandoned", "Abandoned (stopped answering)"
 
     job_name = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
     started_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Written every few seconds while the run is alive; a running row whose heartbeat stopped is abandoned.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)
     records_processed = models.PositiveIntegerField(default=0)
     error_message = models.TextField(blank=True)

@@ -1,15 +1,20 @@
 """Running jobs: one at a time per job, each run logged, one job's failure never stopping the others."""
 
+import contextlib
 import datetime as dt
 import logging
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
 
+from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from notifications.services.dispatch import DispatchResult
 from notifications.services.planning import PlanResult
+from notifications.services.reconcile import ReconcileResult
 
 from .jobs import JOBS, Job, get_job
 from .locks import job_lock
@@ -17,6 +22,10 @@ from .models import JobExecutionLog
 
 logger = logging.getLogger(__name__)
 Status = JobExecutionLog.Status
+# A running run writes its heartbeat this often; one silent for HEARTBEAT_GRACE has stopped
+# (killed with SIGKILL, its machine gone) and is marked abandoned.
+HEARTBEAT_SECONDS = 10
+HEARTBEAT_GRACE = dt.timedelta(seconds=60)
 
 
 @dataclass
@@ -48,8 +57,56 @@ def summarize(result) -> tuple[int, dict]:
             "outcomes": {str(status): count for status, count in result.outcomes.items() if count},
             "reasons": {reason: count for reason, count in result.reasons.items() if count},
         }
+        if result.requeued:
+            counts["requeued"] = result.requeued
         return result.processed, counts
+    if isinstance(result, ReconcileResult):
+        return result.processed, {"outcomes": {str(name): count for name, count in result.outcomes.items() if count}}
     return 0, {}
+
+
+def abandon_stale_runs(*, now: dt.datetime | None = None) -> int:
+    """Mark `running` job runs that stopped answering as abandoned; return how many.
+
+    A run has stopped when its heartbeat (or, before the first one, its start) is older than
+    HEARTBEAT_GRACE, or when a scheduled run has outlived django-q2's timeout (which kills it).
+    """
+    now = now or timezone.now()
+    cutoff = now - HEARTBEAT_GRACE
+    silent = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    timed_out = Q(trigger="schedule", started_at__lt=now - JOBS[0].timeout)
+    stale = JobExecutionLog.objects.filter(silent | timed_out, status=Status.RUNNING)
+    count = stale.update(
+        status=Status.ABANDONED,
+        completed_at=now,
+        error_message="The run stopped answering (its process was killed or timed out) and never recorded an outcome.",
+    )
+    if count:
+        logger.warning("%d job runs stopped answering and were marked abandoned.", count)
+    return count
+
+
+@contextlib.contextmanager
+def heartbeat(log_id: int, *, every: float = HEARTBEAT_SECONDS):
+    """Write the run's heartbeat every `every` seconds from a thread of its own while the block runs."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(every):
+                JobExecutionLog.objects.filter(pk=log_id, status=Status.RUNNING).update(heartbeat_at=timezone.now())
+        except Exception:  # a lost database connection: the run itself will say what happened
+            logger.exception("Heartbeat of job run %s stopped", log_id)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"job-heartbeat-{log_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
 
 
 def run_job(
@@ -58,7 +115,7 @@ def run_job(
     """Run one job now under its lock and log the run; never raises for the job's own errors."""
     job = get_job(name)
     started = timezone.now()
-    now = now or started
+    abandon_stale_runs(now=started)
     with job_lock(job.name, exclusive=job.exclusive) as acquired:
         if not acquired:
             log = JobExecutionLog.objects.create(
@@ -73,11 +130,17 @@ def run_job(
             )
             return JobOutcome(job=job, status=Status.SKIPPED, error=log.error_message, log_id=log.pk)
         log = JobExecutionLog.objects.create(
-            job_name=job.name, status=Status.RUNNING, started_at=started, trigger=trigger, dry_run=dry_run
+            job_name=job.name,
+            status=Status.RUNNING,
+            started_at=started,
+            heartbeat_at=started,
+            trigger=trigger,
+            dry_run=dry_run,
         )
         clock = time.monotonic()
         try:
-            result = job.run(now=now, dry_run=dry_run)
+            with heartbeat(log.pk):
+                result = job.run(now=now, dry_run=dry_run)
         except Exception as exc:
             logger.exception("Job %s failed", job.name)
             outcome = JobOutcome(job=job, status=Status.FAILED, error=f"{type(exc).__name__}: {exc}")
@@ -89,7 +152,7 @@ def run_job(
             )
             metadata = counts
         outcome.duration = time.monotonic() - clock
-        metadata = {**metadata, "now": now.isoformat()} if now != started else metadata
+        metadata = {**metadata, "now": now.isoformat()} if now else metadata
         JobExecutionLog.objects.filter(pk=log.pk).update(
             status=outcome.status,
             completed_at=timezone.now(),

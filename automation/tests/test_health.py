@@ -63,4 +63,45 @@ def test_a_delivery_backlog_older_than_the_threshold_is_reported(capsys):
     code, output = health(capsys)
     assert code == 1
     assert "deliveries: 1 waiting, the oldest for 40 min (limit 15 min); is the worker running?" in output
-    assert len(JOBS) == 7
+    assert len(JOBS) == 8
+
+
+def test_a_delivery_left_unknown_past_the_threshold_fails_the_health_check(capsys, settings):
+    settings.NOTIFICATIONS = {**settings.NOTIFICATIONS, "UNKNOWN_ALERT_MINUTES": 30}
+    list(run_jobs(names=["all"]))
+    delivery = Delivery.objects.create(
+        kind="payment_reminder", channel="email", dedupe_key="k", event_key="e", to_address="a@example.com"
+    )
+    unknown = Delivery.objects.filter(pk=delivery.pk)
+    unknown.update(status="unknown", updated_at=timezone.now() - dt.timedelta(minutes=20))
+    code, output = health(capsys)
+    assert code == 0, output  # reconciliation still has time
+
+    unknown.update(updated_at=timezone.now() - dt.timedelta(minutes=45))
+    code, output = health(capsys)
+    assert code == 1
+    assert "deliveries: 1 'unknown' for more than 30 min (the oldest for 45 min)" in output
+
+
+def test_a_run_killed_mid_way_is_marked_abandoned_and_reported(capsys):
+    list(run_jobs(names=["all"]))
+    # A run of the delivery job whose process was killed: it started, beat once, and fell silent.
+    killed = JobExecutionLog.objects.create(
+        job_name="deliver_messages",
+        status="running",
+        started_at=timezone.now() - dt.timedelta(minutes=3),
+        heartbeat_at=timezone.now() - dt.timedelta(minutes=2),
+        trigger="schedule",
+    )
+    alive = JobExecutionLog.objects.create(
+        job_name="deliver_messages", status="running", heartbeat_at=timezone.now(), trigger="schedule"
+    )
+
+    code, output = health(capsys)
+
+    killed.refresh_from_db()
+    alive.refresh_from_db()
+    assert (killed.status, alive.status) == ("abandoned", "running")
+    assert killed.completed_at is not None
+    assert code == 1
+    assert "deliver_messages: 1 run(s) stopped answering and were abandoned recently" in output

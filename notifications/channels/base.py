@@ -1,4 +1,4 @@
-"""What a channel reports back about one send attempt."""
+"""What a channel reports back about one send attempt, and what a provider says it has."""
 
 import enum
 from dataclasses import dataclass
@@ -25,6 +25,17 @@ class SendResult:
     @classmethod
     def sent(cls, provider_message_id: str = "") -> "SendResult":
         return cls(Outcome.SENT, provider_message_id=provider_message_id or "")
+
+
+@dataclass(frozen=True)
+class ProviderMessage:
+    """A message the provider says it has (reconciliation's evidence)."""
+
+    provider_message_id: str
+    status: str  # the provider's own word: "Sent", "queued", "delivered", "failed"...
+    failed: bool = False  # the provider has it and says it failed
+    error_code: str = ""
+    detail: str = ""  # for the delivery's history
 
 
 def retry_after_seconds(headers) -> float | None:

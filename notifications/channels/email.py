@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
 from . import postmark
-from .base import Outcome, SendResult, classify_http_status, retry_after_seconds
+from .base import Outcome, ProviderMessage, SendResult, classify_http_status, retry_after_seconds
 
 
 @dataclass
@@ -69,6 +69,22 @@ class EmailChannel:
         return [
             classify_email_error(error) if error is not None else _result(message, email)
             for email, message, error in zip(emails, messages, errors, strict=True)
+        ]
+
+    def find_sent(self, *, delivery_id: int, to: str, **window) -> list[ProviderMessage] | None:
+        """Return what the provider has of the email for `delivery_id` (found by its metadata), or
+        None when this backend cannot be asked (console, file, SMTP: staff settle by hand)."""
+        if not postmark.can_search(self.connection):
+            return None
+        found = postmark.search_outbound(self.connection, metadata={"delivery_id": str(delivery_id)}, recipient=to)
+        return [
+            ProviderMessage(
+                provider_message_id=str(message.get("MessageID", "")),
+                status=str(message.get("Status", "")),
+                detail=f"Postmark has message {message.get('MessageID')} ({message.get('Status')}, "
+                f"received {message.get('ReceivedAt')}) with delivery_id {delivery_id}.",
+            )
+            for message in found
         ]
 
     def _message(self, email: OutgoingEmail) -> EmailMultiAlternatives:

@@ -63,6 +63,31 @@ def send_batch(connection: PostmarkBackend, messages: list) -> list[Exception | 
     return errors
 
 
+def can_search(connection) -> bool:
+    """True when `connection` is anymail's Postmark backend, open: its message search can be asked."""
+    return isinstance(connection, PostmarkBackend) and connection.session is not None
+
+
+def search_outbound(connection: PostmarkBackend, *, metadata: dict[str, str], recipient: str = "") -> list[dict]:
+    """Return the outbound messages Postmark has with this metadata (its message search; Postmark
+    matches one metadata field a search); raise requests' or anymail's error when it cannot say."""
+    (key, value), *_ = metadata.items()
+    params = {"count": 50, "offset": 0, f"metadata_{key}": value}
+    if recipient:
+        params["recipient"] = recipient
+    response = connection.session.request(
+        "GET",
+        urljoin(connection.api_url, "messages/outbound"),
+        params=params,
+        headers={"Accept": "application/json", "X-Postmark-Server-Token": connection.server_token},
+        timeout=connection.timeout,
+    )
+    if response.status_code != 200:
+        raise AnymailAPIError(f"Postmark's message search answered {response.status_code}: {response.text[:200]}")
+    found = response.json().get("Messages") or []
+    return [message for message in found if str((message.get("Metadata") or {}).get(key)) == str(value)]
+
+
 def _prepare(connection: PostmarkBackend, message):
     """Do what anymail's send does before posting; return the payload, or None when not to send."""
     message.anymail_status = AnymailStatus()

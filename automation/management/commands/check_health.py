@@ -5,13 +5,14 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from automation.health import check_health
+from automation.services import abandon_stale_runs
 from notifications.formatting import text_table
 
 
 class Command(BaseCommand):
     help = (
-        "Exit 0 when every job succeeded within twice its interval, none failed last and deliveries are "
-        "moving; otherwise print why and exit 1 (for cron or a monitoring system)."
+        "Exit 0 when every job succeeded within twice its interval, none failed or was abandoned last, deliveries "
+        "are moving and none stays 'unknown' too long; otherwise print why and exit 1 (for cron or monitoring)."
     )
 
     def add_arguments(self, parser):
@@ -22,11 +23,24 @@ class Command(BaseCommand):
             metavar="MINUTES",
             help="Alert when a due delivery has waited longer than this (default 15).",
         )
+        parser.add_argument(
+            "--max-unknown-age",
+            type=int,
+            default=None,
+            metavar="MINUTES",
+            help="Alert when a delivery has stayed 'unknown' longer than this (default "
+            "NOTIFICATIONS_UNKNOWN_ALERT_MINUTES, 30).",
+        )
         parser.add_argument("--quiet", action="store_true", help="Print only problems.")
 
-    def handle(self, *args, max_delivery_lag, quiet, **options):
+    def handle(self, *args, max_delivery_lag, max_unknown_age, quiet, **options):
         now = timezone.now()
-        health = check_health(now=now, max_delivery_lag=dt.timedelta(minutes=max_delivery_lag))
+        abandon_stale_runs(now=now)  # a run killed with SIGKILL never says so itself
+        health = check_health(
+            now=now,
+            max_delivery_lag=dt.timedelta(minutes=max_delivery_lag),
+            max_unknown_age=dt.timedelta(minutes=max_unknown_age) if max_unknown_age is not None else None,
+        )
         if not quiet:
             rows = [
                 [

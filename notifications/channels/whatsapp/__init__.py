@@ -6,11 +6,12 @@ Business-initiated WhatsApp messages must use approved templates, so a message i
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from ..base import SendResult
+from ..base import ProviderMessage, SendResult
 
 # Messages "sent" by the locmem backend, like django.core.mail.outbox.
 outbox: list["WhatsAppMessage"] = []
@@ -43,6 +44,13 @@ class BaseWhatsAppBackend:
 
     def send(self, message: WhatsAppMessage) -> SendResult:
         raise NotImplementedError
+
+    def find_sent(
+        self, *, delivery_id: int, to: str, sent_after: datetime, sent_before: datetime
+    ) -> list[ProviderMessage] | None:
+        """Return the messages the provider has to `to` made between the two times, or None when
+        this backend cannot be asked (staff settle by hand)."""
+        return None
 
 
 def get_whatsapp_backend(path: str | None = None, **kwargs) -> BaseWhatsAppBackend:

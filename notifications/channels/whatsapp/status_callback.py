@@ -22,8 +22,16 @@ STATUS_FOR = {
 
 
 def _public_url(request) -> str:
-    # Twilio signs the URL it was given, not the one Django sees behind a proxy.
-    return settings.TWILIO_STATUS_CALLBACK_URL or absolute_url(request.path)
+    # Twilio signs the URL it was given (with its query: our delivery id), not the one Django
+    # sees behind a proxy.
+    base = (settings.TWILIO_STATUS_CALLBACK_URL or absolute_url(request.path)).split("?", 1)[0]
+    query = request.META.get("QUERY_STRING", "")
+    return f"{base}?{query}" if query else base
+
+
+def _delivery_id(request) -> int | None:
+    value = request.GET.get("delivery_id", "")
+    return int(value) if value.isdigit() else None
 
 
 @csrf_exempt
@@ -46,6 +54,8 @@ def twilio_status_callback(request):
         event=ProviderEvent(
             channel=Channel.WHATSAPP,
             status=status,
+            # Signed with the URL: finds the row even before the worker recorded Twilio's id.
+            delivery_id=_delivery_id(request),
             provider_message_id=request.POST.get("MessageSid", ""),
             detail=f"Twilio status {request.POST.get('MessageStatus')}" + (f", error {code}" if code else ""),
             error_code=code,

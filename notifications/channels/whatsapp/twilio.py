@@ -5,6 +5,7 @@ A message is `ContentSid` + `ContentVariables`, never a free-form `Body`: Meta r
 business-initiated free text outside a 24-hour customer window (Twilio error 63016).
 """
 
+import datetime as dt
 import json
 
 import requests
@@ -13,7 +14,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from ..base import Outcome, SendResult, classify_http_status
+from ..base import Outcome, ProviderMessage, SendResult, classify_http_status
 from . import BaseWhatsAppBackend, WhatsAppMessage
 
 # Twilio error codes that no retry will fix.
@@ -97,6 +98,27 @@ class WhatsAppBackend(BaseWhatsAppBackend):
                 TwilioRestException(400, "", msg=created.error_message or "", code=int(created.error_code))
             )
         return SendResult.sent(created.sid)
+
+    def find_sent(
+        self, *, delivery_id: int, to: str, sent_after: dt.datetime, sent_before: dt.datetime
+    ) -> list[ProviderMessage]:
+        """Return the messages Twilio has to `to` created between the two times (its message list
+        by recipient and DateSent, a day's resolution, narrowed here by creation time)."""
+        found = self.client.messages.list(
+            to=_wa(to), date_sent_after=sent_after.astimezone(dt.UTC).strftime("%Y-%m-%d"), limit=200
+        )
+        return [
+            ProviderMessage(
+                provider_message_id=message.sid,
+                status=str(message.status),
+                failed=str(message.status) in ("failed", "undelivered"),
+                error_code=str(message.error_code or ""),
+                detail=f"Twilio has message {message.sid} to {to} ({message.status}, created "
+                f"{message.date_created:%Y-%m-%d %H:%M:%S} UTC).",
+            )
+            for message in found
+            if message.date_created and sent_after <= message.date_created <= sent_before
+        ]
 
 
 def classify_twilio_error(exc: TwilioRestException) -> SendResult:

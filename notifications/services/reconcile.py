@@ -1,0 +1,139 @@
+"""
+Reconciliation: ask the provider what became of each `unknown` delivery and settle it.
+
+A delivery is `unknown` when it was inside a provider request whose answer never came (a
+timeout, a dropped connection, a worker killed mid-request). Every message carries its delivery
+id to the provider, so the provider can be asked: Postmark's outbound message search by the
+`delivery_id` metadata; Twilio's message list by recipient and time (the moment it was handed
+over). The provider has it: `sent` (with its message id), or `failed` when the provider says it
+failed. The provider has no record: back to `pending` for another attempt (or `failed` when the
+attempts are used up). Backends that cannot be asked (console, file, SMTP) leave the row to staff.
+Each settlement writes what the provider said on the delivery's history.
+"""
+
+import contextlib
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+
+from ..channels.base import ProviderMessage
+from ..channels.email import EmailChannel
+from ..channels.whatsapp import get_whatsapp_backend
+from ..models import Channel, Delivery, DeliveryEvent
+from .dispatch import fixed_or_real_clock
+
+logger = logging.getLogger(__name__)
+Status = Delivery.Status
+# Twilio's list has a day's resolution and clocks differ: look this far either side of the request.
+WINDOW_SLACK = timedelta(minutes=5)
+
+
+@dataclass
+class ReconcileResult:
+    # sent / failed / pending (asked again) by what the provider said; "left" for staff (the backend
+    # cannot be asked, or the provider's answer was ambiguous); "error" (the provider could not answer).
+    outcomes: Counter = field(default_factory=Counter)
+
+    @property
+    def processed(self) -> int:
+        return sum(self.outcomes.values())
+
+
+def reconcile_unknown_deliveries(
+    *, now: datetime | None = None, limit: int = 500, max_seconds: float | None = None
+) -> ReconcileResult:
+    """Ask the provider about each `unknown` delivery old enough to be searchable, and settle it
+    (for at most `max_seconds`; the next run goes on)."""
+    clock = fixed_or_real_clock(now)
+    deadline = time.monotonic() + max_seconds if max_seconds else None
+    settle_after = timedelta(seconds=settings.NOTIFICATIONS.get("RECONCILE_AFTER_SECONDS", 300))
+    rows = list(
+        Delivery.objects.filter(status=Status.UNKNOWN, updated_at__lte=clock() - settle_after).order_by(
+            "updated_at", "id"
+        )[:limit]
+    )
+    result = ReconcileResult()
+    with contextlib.ExitStack() as stack:
+        channels: dict[str, object] = {}
+
+        def channel_for(delivery: Delivery):
+            if delivery.channel not in channels:
+                opened = EmailChannel() if delivery.channel == Channel.EMAIL else get_whatsapp_backend()
+                channels[delivery.channel] = stack.enter_context(opened)
+            return channels[delivery.channel]
+
+        for delivery in rows:
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            try:
+                found = _ask(channel_for(delivery), delivery)
+            except Exception as exc:  # the provider is down or refused: ask again next run
+                logger.warning("Could not reconcile delivery %s: %s", delivery.pk, exc)
+                result.outcomes["error"] += 1
+                continue
+            result.outcomes[_settle(delivery, found, now=clock())] += 1
+    return result
+
+
+def _ask(channel, delivery: Delivery) -> list[ProviderMessage] | None:
+    handed_over = delivery.handed_over_at or delivery.claimed_at or delivery.updated_at
+    timeout = timedelta(seconds=max(settings.TWILIO_TIMEOUT, 30))
+    found = channel.find_sent(
+        delivery_id=delivery.pk,
+        to=delivery.to_address,
+        sent_after=handed_over - WINDOW_SLACK,
+        sent_before=handed_over + timeout + WINDOW_SLACK,
+    )
+    if found is None or delivery.channel == Channel.EMAIL:
+        return found
+    # Twilio's messages carry no id of ours: one already recorded on another delivery is not this one.
+    known = set(
+        Delivery.objects.filter(provider_message_id__in=[m.provider_message_id for m in found])
+        .exclude(pk=delivery.pk)
+        .values_list("provider_message_id", flat=True)
+    )
+    return [message for message in found if message.provider_message_id not in known]
+
+
+def _settle(delivery: Delivery, found: list[ProviderMessage] | None, *, now: datetime) -> str:
+    """Settle one `unknown` delivery from what the provider said; return the outcome's name."""
+    if found is None:
+        return "left"
+    if len(found) > 1 and delivery.channel != Channel.EMAIL:
+        _note(delivery, now, f"Reconciliation: Twilio has {len(found)} messages to this number then; staff to settle.")
+        return "left"
+    if found:
+        message = found[0]
+        status = Status.FAILED if message.failed else Status.SENT
+        updates = {"status": status, "provider_message_id": message.provider_message_id}
+        if status == Status.SENT:
+            updates["sent_at"] = now
+        else:
+            updates.update(error_code=message.error_code or "failed", last_error=message.detail)
+        detail = f"Reconciled: {message.detail}"
+    elif delivery.attempts < settings.NOTIFICATIONS["MAX_ATTEMPTS"]:
+        status = Status.PENDING
+        updates = {"status": status, "next_attempt_at": now, "claim_token": None, "handed_over_at": None}
+        detail = "Reconciled: the provider has no record of this message; queued again."
+    else:
+        status = Status.FAILED
+        updates = {"status": status, "error_code": "not_at_provider"}
+        detail = f"Reconciled: the provider has no record of this message; gave up after {delivery.attempts} attempts."
+    with transaction.atomic():
+        # Only while still unknown: a callback may have settled it meanwhile.
+        if not Delivery.objects.filter(pk=delivery.pk, status=Status.UNKNOWN).update(updated_at=now, **updates):
+            return "settled_meanwhile"
+        DeliveryEvent.objects.create(delivery_id=delivery.pk, at=now, status=status, detail=detail[:2000])
+    logger.info("Delivery %s reconciled: %s", delivery.pk, detail)
+    return str(status)
+
+
+def _note(delivery: Delivery, now: datetime, detail: str) -> None:
+    """Write `detail` on the history once (not again on every run)."""
+    if not DeliveryEvent.objects.filter(delivery_id=delivery.pk, detail=detail).exists():
+        DeliveryEvent.objects.create(delivery_id=delivery.pk, at=now, status=Status.UNKNOWN, detail=detail)
