@@ -11,9 +11,12 @@ STAMP := $(VENV)/.installed
 REQUIREMENTS := $(wildcard requirements/*.txt)
 ARGS ?=
 
+# With DJANGO_ENV unset the app applies production rules (it needs SECRET_KEY and an https
+# SITE_URL), so every target here says which environment it runs in: development, or test.
+DEV_ENV := env DJANGO_ENV=development
 # The demo always uses the SQLite file (even if .env names another database) and mock mode:
 # email goes to files in var/mail/, WhatsApp to files in var/whatsapp/.
-DEMO_ENV := env DATABASE_URL='sqlite:///$(CURDIR)/var/db.sqlite3' MOCK_MODE=true
+DEMO_ENV := $(DEV_ENV) DATABASE_URL='sqlite:///$(CURDIR)/var/db.sqlite3' MOCK_MODE=true
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test lint format run worker schedules bench
@@ -58,7 +61,7 @@ demo: $(STAMP) | var
 # Runs on whatever DATABASE_URL the environment sets (SQLite in var/ when unset).
 # PYTEST_EXIT_FILE, when set, receives pytest's own exit code (make itself only ever exits 2).
 test: $(STAMP) | var
-	@$(PY) -m pytest $(ARGS); status=$$?; \
+	@DJANGO_ENV=test $(PY) -m pytest $(ARGS); status=$$?; \
 	if [ -n "$(PYTEST_EXIT_FILE)" ]; then echo $$status > "$(PYTEST_EXIT_FILE)"; fi; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests (exit code 5): that is a failure." >&2; fi; \
 	exit $$status
@@ -72,14 +75,14 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 run: $(STAMP) | var
-	$(PY) manage.py runserver
+	$(DEV_ENV) $(PY) manage.py runserver
 
 worker: $(STAMP) | var
-	$(PY) manage.py qcluster
+	$(DEV_ENV) $(PY) manage.py qcluster
 
 schedules: $(STAMP) | var
-	$(PY) manage.py setup_schedules
+	$(DEV_ENV) $(PY) manage.py setup_schedules
 
 # Benchmarks on a PostgreSQL database of their own (bench/, not part of the test suite), e.g. ARGS="--size large".
 bench: $(STAMP)
-	$(PY) -m bench $(ARGS)
+	$(DEV_ENV) $(PY) -m bench $(ARGS)
