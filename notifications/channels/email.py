@@ -145,15 +145,32 @@ def classify_email_error(exc: Exception) -> SendResult:
     if isinstance(exc, AnymailAPIError):  # e.g. an unreadable answer after the post went through
         return SendResult(Outcome.UNKNOWN, error=text, error_code="provider")
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return SendResult(Outcome.PERMANENT, error=text, error_code="recipient_refused", suppress=True)
+        # {address: (code, message)}: one recipient per message here, so its reply is the outcome.
+        code = next((reply[0] for reply in exc.recipients.values()), 550)
+        return classify_smtp_reply(code, text, recipient_reply=True)
     if isinstance(exc, smtplib.SMTPResponseException):
-        code = exc.smtp_code
-        outcome = Outcome.TRANSIENT if 400 <= code < 500 else Outcome.PERMANENT
-        return SendResult(outcome, error=text, error_code=f"smtp_{code}")
+        return classify_smtp_reply(exc.smtp_code, text, recipient_reply=False)
     if isinstance(exc, (smtplib.SMTPException, OSError)):
         return SendResult(Outcome.TRANSIENT, error=text, error_code="smtp")
     # A bug in rendering or a backend: retrying will not help, and hides the bug.
     return SendResult(Outcome.PERMANENT, error=text, error_code="error")
+
+
+# Replies to RCPT that say the address itself is unusable (RFC 5321 §4.2.2, 4.2.3): no such
+# mailbox (550), not local (551), mailbox name not allowed (553). Other 5xx refuse this message.
+ADDRESS_REPLIES = {550, 551, 553}
+
+
+def classify_smtp_reply(code: int, text: str, *, recipient_reply: bool) -> SendResult:
+    """Return how an SMTP reply is to be treated: 4xx try again later, 5xx never, some 5xx to RCPT suppress.
+
+    A greylisting 451 or a full mailbox's 452 is temporary (RFC 5321 §4.2.1): the message is
+    retried with backoff and the address stays usable.
+    """
+    if 400 <= code < 500:
+        return SendResult(Outcome.TRANSIENT, error=text, error_code=f"smtp_{code}")
+    suppress = recipient_reply and code in ADDRESS_REPLIES
+    return SendResult(Outcome.PERMANENT, error=text, error_code=f"smtp_{code}", suppress=suppress)
 
 
 def _classify_network_error(exc: Exception) -> Outcome:
