@@ -67,7 +67,7 @@ def test_happy_path_onboards_exactly_once_with_no_password_in_any_email(
     assert "What's Next?" in message.body and "Complete your profile" in message.body
     assert "Your welcome call is booked for Wed, 25 Nov 2026, 10:00 am IST with Priya Nair" in message.body
     filename, ics, mimetype = message.attachments[0]
-    assert (filename, mimetype) == ("welcome-call.ics", "text/calendar")
+    assert (filename, mimetype) == ("welcome-call.ics", "text/calendar; method=PUBLISH")
     assert "DTSTART:20261125T043000Z" in ics
 
     assert len(whatsapp_sent) == 1 and whatsapp_sent[0].to == "+919812345678"
