@@ -7,8 +7,8 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from .jobs import get_job
-from .selectors import jobs_overview
+from .jobs import JOBS, get_job
+from .selectors import jobs_overview, silent_jobs
 from .services import run_job
 
 
@@ -30,10 +30,17 @@ def jobs_dashboard(request):
         text = f"{job.name}: {outcome.status}, {outcome.records} processed in {outcome.duration:.1f} s."
         messages.add_message(request, level, text + (f" {outcome.error}" if outcome.error else ""))
         return redirect("automation_jobs")
+    now = timezone.now()
+    silent = silent_jobs(now=now)
     context = {
         **admin.site.each_context(request),
-        **jobs_overview(now=timezone.now()),
+        **jobs_overview(now=now),
         "title": "Scheduled jobs",
         "can_run": request.user.has_perm("automation.run_job"),
+        "now": now,
+        "silent": silent,
+        "no_worker": len(silent) == len(JOBS),
+        # One zone for the whole page, the admin's, named on it.
+        "page_zone": timezone.get_current_timezone_name(),
     }
     return TemplateResponse(request, "admin/automation/jobs.html", context)

@@ -216,4 +216,5 @@ class WelcomeCall(models.Model):
         ordering = ["scheduled_at"]
 
     def __str__(self):
-        return f"Welcome call with {self.student} at {self.scheduled_at:%Y-%m-%d %H:%M} UTC"
+        # In the zone the admin shows every time in (one zone per page), named.
+        return f"Welcome call with {self.student} at {timezone.localtime(self.scheduled_at):%Y-%m-%d %H:%M %Z}"

@@ -176,7 +176,7 @@ class LiveSession(models.Model):
         constraints = [models.CheckConstraint(condition=Q(duration_minutes__gt=0), name="session_duration_positive")]
 
     def __str__(self):
-        return f"{self.title} ({self.scheduled_at:%Y-%m-%d %H:%M} UTC)"
+        return f"{self.title} ({timezone.localtime(self.scheduled_at):%Y-%m-%d %H:%M %Z})"
 
 
 class Recording(models.Model):

@@ -291,3 +291,40 @@ def test_every_link_in_every_message_opens_a_page_or_the_stored_external_url(
     assert {"/", "/preferences/", assignment_url(course.assignments.get())} <= ours
     for path in ours:
         assert logged_in.get(path).status_code == 200, path
+
+
+# --- In-app notifications -------------------------------------------------------------------
+
+
+def test_a_starting_soon_notification_puts_its_time_in_words_when_the_page_is_shown(logged_in, course, student):
+    import time_machine
+
+    now = timezone.now().replace(microsecond=0)
+    LiveSessionFactory(course=course, title="Pandas Live", scheduled_at=now + dt.timedelta(minutes=10))
+    reminders.plan_session_reminders_15min(now=now)
+
+    with time_machine.travel(now + dt.timedelta(minutes=2), tick=False):
+        page = logged_in.get(reverse("notifications:list")).content.decode().replace("\xa0", " ")
+    assert "Starts in 8 minutes. Join now." in page
+
+    # 48 minutes after it was planned the same notification says the class has started.
+    with time_machine.travel(now + dt.timedelta(minutes=48), tick=False):
+        page = logged_in.get(reverse("notifications:list")).content.decode().replace("\xa0", " ")
+    assert "Started 38 minutes ago. Join now." in page
+    assert "Starts in" not in page and "[[" not in page
+
+
+def test_a_tomorrow_notification_does_not_still_say_tomorrow_two_days_later(logged_in, course, student):
+    import html
+
+    import time_machine
+
+    now = timezone.now().replace(microsecond=0)
+    LiveSessionFactory(course=course, title="Plotting", scheduled_at=now + dt.timedelta(hours=20))
+    reminders.plan_session_reminders_24h(now=now)
+
+    page = html.unescape(logged_in.get(reverse("notifications:list")).content.decode()).replace("\xa0", " ")
+    assert '"Plotting" starts in 19 hours' in page
+    with time_machine.travel(now + dt.timedelta(days=2), tick=False):
+        page = html.unescape(logged_in.get(reverse("notifications:list")).content.decode()).replace("\xa0", " ")
+    assert "started 1 day ago" in page and "starts in" not in page

@@ -1,15 +1,21 @@
 """In-app notifications: the list, the unread badge, opening one and marking as read."""
 
+import datetime as dt
+import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.timesince import timesince, timeuntil
 
 from ..models import Notification
 
 NOTIFICATIONS_PER_PAGE = 20
+# A time stored in a notification's text to be put in words when it is shown, not when it was
+# planned ("Starts in 10 minutes" must not still say so an hour later): [[Starts:ISO 8601]].
+RELATIVE_TIME = re.compile(r"\[\[(starts|Starts):([0-9T:.+\-Z ]+)\]\]")
 
 
 def get_unread_notification_count(*, user) -> int:
@@ -60,3 +66,27 @@ def notification_target(*, link: str) -> str:
 def mark_all_notifications_read(*, user) -> int:
     """Mark all of `user`'s notifications read; return how many changed."""
     return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+
+
+def render_relative_times(text: str, *, now: dt.datetime | None = None) -> str:
+    """Put the marked times of a notification's text in words as of `now`: "Starts in 10 minutes",
+    "Started 38 minutes ago"; a marker that cannot be read is dropped."""
+    now = now or timezone.now()
+
+    def words(match: re.Match) -> str:
+        verb, stamp = match.groups()
+        try:
+            moment = dt.datetime.fromisoformat(stamp.strip())
+        except ValueError:
+            return ""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        if abs(moment - now) < dt.timedelta(minutes=1):
+            phrase = "starts now"
+        elif moment > now:
+            phrase = f"starts in {timeuntil(moment, now, depth=1)}"
+        else:
+            phrase = f"started {timesince(moment, now, depth=1)} ago"
+        return phrase[0].upper() + phrase[1:] if verb[0].isupper() else phrase
+
+    return RELATIVE_TIME.sub(words, text)
