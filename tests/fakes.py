@@ -41,6 +41,7 @@ class Recorded:
     path: str
     headers: dict
     raw: bytes
+    arrived: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     def json(self):
         return json.loads(self.raw)

@@ -51,7 +51,7 @@ def reconcile_unknown_deliveries(
     (for at most `max_seconds`; the next run goes on)."""
     clock = fixed_or_real_clock(now)
     deadline = time.monotonic() + max_seconds if max_seconds else None
-    settle_after = timedelta(seconds=settings.NOTIFICATIONS.get("RECONCILE_AFTER_SECONDS", 300))
+    settle_after = timedelta(seconds=settings.NOTIFICATIONS.get("RECONCILE_AFTER_SECONDS", 120))
     rows = list(
         Delivery.objects.filter(status=Status.UNKNOWN, updated_at__lte=clock() - settle_after).order_by(
             "updated_at", "id"
