@@ -321,6 +321,12 @@ NOTIFICATIONS = {
     "SOFT_BOUNCE_LIMIT": env.int("NOTIFICATIONS_SOFT_BOUNCE_LIMIT", default=3),
     # Rows per INSERT when planning.
     "PLAN_CHUNK_SIZE": env.int("NOTIFICATIONS_PLAN_CHUNK_SIZE", default=2000),
+    # A delivery run stops claiming after this long (the next run goes on), so it ends within its minute.
+    "DISPATCH_RUN_SECONDS": env.int("NOTIFICATIONS_DISPATCH_RUN_SECONDS", default=50),
+    # Reconciliation asks the provider about an `unknown` delivery once it is this old (its search catches up).
+    "RECONCILE_AFTER_SECONDS": env.int("NOTIFICATIONS_RECONCILE_AFTER_SECONDS", default=120),
+    # check_health fails while a delivery stays `unknown` longer than this.
+    "UNKNOWN_ALERT_MINUTES": env.int("NOTIFICATIONS_UNKNOWN_ALERT_MINUTES", default=30),
 }
 # Signed tokens in unsubscribe links stay valid this long.
 UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS = env.int("UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS", default=365)
