@@ -11,6 +11,9 @@ import pytest
 
 from notifications.channels.whatsapp import outbox as whatsapp_outbox
 
+# A real SMTP server for the tests that speak SMTP: the `smtp_mailbox` fixture.
+pytest_plugins = ["tests.smtp"]
+
 
 @pytest.fixture(autouse=True)
 def _local_backends(settings):
