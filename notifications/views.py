@@ -1,3 +1,5 @@
+from urllib.parse import urlsplit
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
@@ -44,6 +46,10 @@ def notification_open(request, pk):
         target = open_notification(user=request.user, notification_id=pk)
     except Notification.DoesNotExist:
         raise Http404("No such notification.") from None
+    if urlsplit(target).netloc:
+        # Another site (the meeting, the recording): browsers refuse a form's redirect there under
+        # the CSP's form-action 'self', so a page of ours opens it as a new navigation.
+        return render(request, "notifications/pages/leaving.html", {"target": target, "host": urlsplit(target).netloc})
     return redirect(target or "notifications:list")
 
 

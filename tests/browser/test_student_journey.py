@@ -68,8 +68,20 @@ def csrf_token(page) -> str:
     return page.locator("input[name=csrfmiddlewaretoken]").first.input_value()
 
 
+def wait_for_styles(page):
+    """Wait until the page is laid out with its stylesheets: measuring before site.css has loaded
+    sees the browser's default sizes (22px links), which made this test fail now and then."""
+    page.wait_for_load_state("load")
+    page.wait_for_function(
+        """() => document.readyState === 'complete'
+            && [...document.querySelectorAll('link[rel=stylesheet]')].every(link => link.sheet !== null)
+            && document.fonts.status === 'loaded'"""
+    )
+
+
 def assert_fits_a_phone(page):
     """No sideways scrolling, and every control is at least 44px tall (and wide, for icons)."""
+    wait_for_styles(page)
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px"
     small = page.evaluate(
