@@ -194,3 +194,15 @@ def test_without_a_trusted_proxy_the_forwarded_for_header_is_ignored(client, stu
         log_in(client, STUDENT_LOGIN, student.email, "wrong", HTTP_X_FORWARDED_FOR=f"192.0.2.{attempt + 1}")
     log_in(client, STUDENT_LOGIN, student.email, TEST_PASSWORD, HTTP_X_FORWARDED_FOR="192.0.2.200")
     assert not logged_in(client)
+
+
+def test_a_mistyped_password_is_never_stored_where_staff_can_read_it(client, student):
+    typo = "Almost-The-Real-Passw0rd"
+    log_in(client, STUDENT_LOGIN, student.email, typo)
+    log_in(client, ADMIN_LOGIN, student.email, typo)
+
+    # One record for the account from that address, whichever login page was used.
+    attempt = AccessAttempt.objects.get(username=student.email)
+    stored = " ".join(str(value) for value in AccessAttempt.objects.values_list("get_data", "post_data", "http_accept"))
+    assert typo not in stored
+    assert attempt.failures_since_start == 2
