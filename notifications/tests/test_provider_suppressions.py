@@ -168,7 +168,12 @@ def test_brevo_soft_bounces_suppress_only_at_the_limit(client, email, settings, 
         plan_session_reminder(student, event=f"4{n}@20261125T0430")
         dispatch_due_deliveries(now=NOW)
         later = Delivery.objects.filter(channel="email").latest("id")
-        post(client, "brevo", {**brevo_event(later, "soft_bounce", n), "reason": f"Mailbox full: over quota ({n})"}, settings)
+        post(
+            client,
+            "brevo",
+            {**brevo_event(later, "soft_bounce", n), "reason": f"Mailbox full: over quota ({n})"},
+            settings,
+        )
     assert suppressions(email.to_address) == {("", "bounced")}
 
 
