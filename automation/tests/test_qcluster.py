@@ -83,3 +83,72 @@ def test_qcluster_with_the_redis_broker_runs_a_due_schedule(tmp_path):
         pytest.skip(f"Redis is not running at {redis_url}")
     log = _run_cluster_until_logged(tmp_path, {"REDIS_URL": redis_url})
     assert log.status == "success"
+
+
+def test_qcluster_stops_on_sigterm_within_seconds_while_a_slow_provider_holds_a_backlog(tmp_path):
+    """A delivery run ends after DISPATCH_RUN_SECONDS, so SIGTERM is not held up by a backlog behind
+    a slow provider (django-q2 waits for a worker's task before it stops), and the run ends logged."""
+    from django_q.tasks import async_task
+
+    from notifications.models import Delivery
+    from notifications.services.planning import PlannedMessage, Recipient, plan_messages
+    from tests.fakes import FakeProvider, twilio_ok
+
+    plan_messages(
+        kind="payment_reminder",
+        messages=(
+            PlannedMessage(
+                recipient=Recipient(user_id=None, phone=f"+9198766{i:05d}", whatsapp_opt_in=True, name=f"P {i}"),
+                event_key=f"q-{i}",
+                context={"amount": "₹5,000", "payment_url": "https://pay.example.com/x"},
+                subject_type="tests.event",
+                subject_id=i,
+            )
+            for i in range(60)
+        ),
+    )
+    with FakeProvider(default=twilio_ok, latency=1.0) as twilio:
+        env = {
+            **os.environ,
+            "DATABASE_URL": _database_url(),
+            "DJANGO_ENV": "test",
+            "MOCK_MODE": "false",
+            "REDIS_URL": "",
+            "Q_WORKERS": "1",
+            "Q_POLL": "0.2",
+            "NOTIFICATIONS_DISPATCH_RUN_SECONDS": "3",
+            "WHATSAPP_BACKEND": "notifications.channels.whatsapp.twilio.WhatsAppBackend",
+            "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+            "TWILIO_AUTH_TOKEN": "secret",
+            "TWILIO_WHATSAPP_FROM": "+14155238886",
+            "TWILIO_API_BASE_URL": twilio.url,
+            "TWILIO_CONTENT_SIDS": "payment_reminder=HX" + "b" * 32,
+            "TWILIO_TIMEOUT": "5",
+        }
+        with open(tmp_path / "qcluster.log", "w") as log_file:
+            cluster = subprocess.Popen(
+                [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
+            )
+            try:
+                async_task("automation.tasks.run_scheduled_job", "deliver_messages")
+                deadline = time.monotonic() + 90
+                while not twilio.requests and time.monotonic() < deadline:
+                    assert cluster.poll() is None, (tmp_path / "qcluster.log").read_text()
+                    time.sleep(0.2)
+                assert twilio.requests, "the worker never sent:\n" + (tmp_path / "qcluster.log").read_text()
+                cluster.send_signal(signal.SIGTERM)
+                asked = time.monotonic()
+                cluster.wait(timeout=60)
+                stopped_after = time.monotonic() - asked
+            finally:
+                if cluster.poll() is None:
+                    cluster.kill()
+                    cluster.wait()
+
+    # 60 messages at a second each would have held the worker for a minute; the run stopped at its bound.
+    assert stopped_after < 20, (stopped_after, (tmp_path / "qcluster.log").read_text())
+    run = JobExecutionLog.objects.get(job_name="deliver_messages")
+    assert run.status == "success" and run.completed_at
+    statuses = set(Delivery.objects.values_list("status", flat=True))
+    assert statuses == {"sent", "pending"}
+    assert Delivery.objects.filter(status="sent").count() == len(twilio.messages) < 60

@@ -21,7 +21,7 @@ from datetime import datetime
 from django.conf import settings
 
 from ...models import Delivery
-from .claim import Released, claim_due_deliveries, hand_over, release_expired_claims
+from .claim import Released, claim_due_deliveries, give_back, hand_over, release_expired_claims
 from .gate import Verdict, stopped_deliveries
 from .record import OutcomeBuffer, apply_early_reports, record_outcome, retry_delay, suppress_address
 from .send import DispatchResult, fixed_or_real_clock, send_claimed_deliveries
@@ -35,6 +35,7 @@ __all__ = [
     "claim_due_deliveries",
     "dispatch_deliveries",
     "dispatch_due_deliveries",
+    "give_back",
     "hand_over",
     "record_outcome",
     "release_expired_claims",
@@ -52,8 +53,8 @@ def dispatch_due_deliveries(
     max_batches: int | None = None,
     max_seconds: float | None = None,
 ) -> DispatchResult:
-    """Send every delivery that is due (for at most `max_seconds`, then stop between batches);
-    return the outcomes by status."""
+    """Send every delivery that is due (for at most `max_seconds`: then what is claimed but not yet
+    sent goes back to the queue); return the outcomes by status."""
     clock = fixed_or_real_clock(now)
     batch_size = batch_size or settings.NOTIFICATIONS["DISPATCH_BATCH_SIZE"]
     result = DispatchResult()
@@ -68,7 +69,7 @@ def dispatch_due_deliveries(
         claimed = claim_due_deliveries(now=clock(), limit=batch_size)
         if not claimed:
             break
-        send_claimed_deliveries(deliveries=claimed, result=result, clock=clock)
+        send_claimed_deliveries(deliveries=claimed, result=result, clock=clock, deadline=deadline)
         batches += 1
     return result
 

@@ -80,6 +80,22 @@ def hand_over(*, deliveries: list[Delivery], now: datetime) -> list[Delivery]:
     return kept
 
 
+def give_back(*, deliveries: list[Delivery], now: datetime) -> int:
+    """Return claimed rows this worker will not send (its run is over) to the queue, due as they
+    were; return how many. Never handed over, they cost no attempt."""
+    if not deliveries:
+        return 0
+    returned = 0
+    for token in {d.claim_token for d in deliveries}:
+        returned += Delivery.objects.filter(
+            id__in=[d.pk for d in deliveries if d.claim_token == token],
+            claim_token=token,
+            status=Status.SENDING,
+            handed_over_at__isnull=True,
+        ).update(status=Status.PENDING, claim_token=None, attempts=F("attempts") - 1, updated_at=now)
+    return returned
+
+
 @dataclass(frozen=True)
 class Released:
     unknown: int = 0  # were inside a provider request: may or may not have gone out

@@ -6,6 +6,7 @@ gate (still wanted?), render, hand over, send, record.
 
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from ...channels.base import SendResult
 from ...channels.email import EmailChannel
 from ...channels.whatsapp import get_whatsapp_backend
 from ...models import Channel, Delivery
-from .claim import hand_over
+from .claim import give_back, hand_over
 from .gate import stopped_deliveries
 from .record import OutcomeBuffer, record_outcome
 from .render import email_for, whatsapp_for
@@ -64,16 +65,27 @@ class Channels:
 
 
 def send_claimed_deliveries(
-    *, deliveries: list[Delivery], result: DispatchResult, now: datetime | None = None, clock: Clock | None = None
+    *,
+    deliveries: list[Delivery],
+    result: DispatchResult,
+    now: datetime | None = None,
+    clock: Clock | None = None,
+    deadline: float | None = None,
 ) -> None:
     """Send deliveries this worker has claimed and record each outcome (at the real time of each
-    step, unless a fixed `now` is given for a test or a dry run)."""
+    step, unless a fixed `now` is given for a test or a dry run). Past `deadline` (time.monotonic())
+    the rows not yet sent go back to the queue, so a run ends on time behind a slow provider."""
     clock = clock or fixed_or_real_clock(now)
     outcomes = OutcomeBuffer(clock=clock)
     with contextlib.ExitStack() as stack:
         channels = Channels(stack)
         stack.callback(outcomes.flush)  # runs last, even when sending or closing a channel failed
-        for request in _requests(deliveries):
+        requests = list(_requests(deliveries))
+        for position, request in enumerate(requests):
+            if deadline is not None and time.monotonic() >= deadline:
+                rest = [delivery for later in requests[position:] for delivery in later]
+                result.requeued += give_back(deliveries=rest, now=clock())
+                break
             _send_request(request, channels=channels, outcomes=outcomes, result=result, clock=clock)
             outcomes.flush_if_due()
 
