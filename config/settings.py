@@ -77,9 +77,12 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A signed-in person's own language wins over what their browser asks for.
+    "notifications.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -142,6 +145,12 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="Asia/Kolkata")
 USE_I18N = True
 USE_TZ = True
+# Shipped languages (pages translated in locale/, messages shipped); staff add more for messages
+# in the admin (notifications.Language). People's language defaults to English.
+LANGUAGES = [("en", "English"), ("hi", "हिन्दी (Hindi)")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Publishing a change to a marketing message's copy needs a second staff member's approval.
+TEMPLATE_APPROVAL_REQUIRED_FOR_MARKETING = env.bool("TEMPLATE_APPROVAL_REQUIRED_FOR_MARKETING", default=False)
 # The locale money and dates are formatted in when a user has none (Babel names).
 DEFAULT_LOCALE = env.str("DEFAULT_LOCALE", default="en_IN")
 # Phone numbers typed without a country code are read in this region.

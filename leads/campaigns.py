@@ -87,6 +87,7 @@ def _plan_leads(leads, *, kind: str, now: dt.datetime, dry_run: bool = False) ->
         "email",
         "name",
         "phone",
+        "language",
         recipient_id=Cast(Value(None), output_field=BigIntegerField()),
         whatsapp_opt_in=Value(False),
         subject_id=F("pk"),

@@ -3,9 +3,12 @@
 from notifications.kinds import INAPP, MessageKind, register
 from notifications.models import Category, Channel, Topic
 
+CAMPAIGN_VARIABLES = {"cta_url": "The form to tell us what they want to learn (a signed link, made when sent)."}
+
 LEAD_DAY0 = register(
     MessageKind(
         name="lead_day0",
+        variables=CAMPAIGN_VARIABLES,
         category=Category.MARKETING,
         topic=Topic.MARKETING,
         channels=(Channel.EMAIL,),
@@ -17,6 +20,7 @@ LEAD_DAY0 = register(
 LEAD_DAY3 = register(
     MessageKind(
         name="lead_day3",
+        variables=CAMPAIGN_VARIABLES,
         category=Category.MARKETING,
         topic=Topic.MARKETING,
         channels=(Channel.EMAIL,),
@@ -28,6 +32,13 @@ LEAD_DAY3 = register(
 LEAD_DAY7 = register(
     MessageKind(
         name="lead_day7",
+        variables={
+            **CAMPAIGN_VARIABLES,
+            "offer_discount": "The offer's discount in percent (a number).",
+            "offer_resources": "What else the offer includes (a list: {% for item in offer_resources %}).",
+            "offer_ends": "When the offer ends.",
+        },
+        samples={"offer_discount": 20, "offer_resources": ["A free workbook", "A 1:1 mentor call"]},
         category=Category.MARKETING,
         topic=Topic.MARKETING,
         channels=(Channel.EMAIL,),
@@ -39,6 +50,15 @@ LEAD_DAY7 = register(
 WELCOME = register(
     MessageKind(
         name="welcome",
+        variables={
+            "email": "The new student's login email.",
+            "set_password_url": "The one-time link to choose a password (made when sent).",
+            "link_expires": "When that link expires.",
+            "login_url": "The login page.",
+            "call_when": "When the welcome call is (empty without one).",
+            "call_with": "Who will call (empty without a call).",
+        },
+        samples={"email": "asha@example.com", "call_when": "", "call_with": ""},
         category=Category.ACCOUNT,
         topic=Topic.ACCOUNT,
         channels=(Channel.EMAIL, Channel.WHATSAPP),
@@ -51,6 +71,13 @@ WELCOME = register(
 CTA_APPROVED_STAFF = register(
     MessageKind(
         name="cta_approved_staff",
+        variables={
+            "student_name": "The approved student's name.",
+            "student_email": "The approved student's email.",
+            "summary": "What the onboarding did (a list of sentences).",
+            "admin_url": "The submission in the admin.",
+        },
+        samples={"summary": ["Account created.", "Welcome email queued."]},
         category=Category.ACCOUNT,
         topic=Topic.ACCOUNT,
         channels=(Channel.EMAIL, INAPP),
@@ -60,6 +87,7 @@ CTA_APPROVED_STAFF = register(
 CTA_REJECTED = register(
     MessageKind(
         name="cta_rejected",
+        variables={"reason": "Why, as staff wrote it (may be empty)."},
         category=Category.TRANSACTIONAL,
         topic=Topic.ACCOUNT,
         channels=(Channel.EMAIL,),

@@ -9,6 +9,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from lms.models import PhoneField, default_currency
+from notifications.languages import LanguageField
 
 
 class ImportBatch(models.Model):
@@ -113,6 +114,7 @@ class Lead(models.Model):
     email = models.EmailField()
     name = models.CharField(max_length=150, blank=True)
     phone = PhoneField()
+    language = LanguageField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     import_batch = models.ForeignKey(
         ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"

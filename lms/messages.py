@@ -5,9 +5,32 @@ from notifications.models import Category, Channel, Topic
 
 ALL = (Channel.EMAIL, Channel.WHATSAPP, INAPP)
 
+SESSION_VARIABLES = {
+    "title": "The session's title.",
+    "course_title": "The course's title.",
+    "when": "When it starts, in the student's time zone and language (e.g. Wed, 25 Nov 2026, 10:00 AM IST).",
+    "day_label": "Today, Tomorrow or the weekday, capitalised (for a subject).",
+    "day_phrase": "today, tomorrow or on Thursday (inside a sentence).",
+    "minutes_left": "Minutes until it starts (a number).",
+    "join_url": "The meeting link.",
+    "scheduled_at": "The start time in ISO 8601 (UTC), for machines.",
+}
+SESSION_SAMPLES = {
+    "title": "Python Basics: Loops",
+    "course_title": "Python for Beginners",
+    "when": "Wed, 25 Nov 2026, 10:00 AM IST",
+    "day_label": "Tomorrow",
+    "day_phrase": "tomorrow",
+    "minutes_left": 15,
+    "join_url": "https://meet.example.com/abc-defg-hij",
+    "scheduled_at": "2026-11-25T04:30:00+00:00",
+}
+
 SESSION_24H = register(
     MessageKind(
         name="session_24h",
+        variables=SESSION_VARIABLES,
+        samples=SESSION_SAMPLES,
         topic=Topic.REMINDERS,
         channels=ALL,
         whatsapp_variables=("first_name", "title", "when", "join_url"),
@@ -18,6 +41,8 @@ SESSION_24H = register(
 SESSION_15MIN = register(
     MessageKind(
         name="session_15min",
+        variables=SESSION_VARIABLES,
+        samples=SESSION_SAMPLES,
         topic=Topic.REMINDERS,
         channels=ALL,
         whatsapp_variables=("first_name", "title", "join_url"),
@@ -28,6 +53,13 @@ SESSION_15MIN = register(
 RECORDING_AVAILABLE = register(
     MessageKind(
         name="recording_available",
+        variables={
+            "session_title": "The recorded session's title.",
+            "course_title": "The course's title.",
+            "watch_url": "The recording's link.",
+            "dashboard_url": "The student's dashboard.",
+        },
+        samples={"session_title": "Python Basics: Loops", "course_title": "Python for Beginners"},
         topic=Topic.REMINDERS,
         channels=(Channel.EMAIL, INAPP),
         description="A session's recording can be watched.",
@@ -36,6 +68,13 @@ RECORDING_AVAILABLE = register(
 ASSIGNMENT_DUE = register(
     MessageKind(
         name="assignment_due",
+        variables={
+            "title": "The assignment's title.",
+            "course_title": "The course's title.",
+            "deadline": "The deadline, in the student's time zone and language.",
+            "submit_url": "The assignment's page, to submit.",
+        },
+        samples={"title": "Week 2 exercises", "deadline": "Fri, 27 Nov 2026, 11:59 PM IST"},
         topic=Topic.REMINDERS,
         channels=(Channel.EMAIL, INAPP),
         still_wanted="lms.reminders.unwanted_assignment_reminders",
@@ -45,6 +84,12 @@ ASSIGNMENT_DUE = register(
 PAYMENT_REMINDER = register(
     MessageKind(
         name="payment_reminder",
+        variables={
+            "amount": "The amount with its currency, in the student's language (e.g. ₹4,999).",
+            "description": "What the payment is for (may be empty).",
+            "payment_url": "Where to pay.",
+        },
+        samples={"amount": "₹4,999", "description": "Python for Beginners"},
         category=Category.TRANSACTIONAL,
         topic=Topic.PAYMENTS,
         channels=ALL,
@@ -56,6 +101,13 @@ PAYMENT_REMINDER = register(
 SET_PASSWORD_LINK = register(
     MessageKind(
         name="set_password_link",
+        variables={
+            "email": "The account's email address.",
+            "set_password_url": "The one-time link to choose a password (made when sent).",
+            "link_expires": "When the link expires.",
+            "login_url": "The login page.",
+        },
+        samples={"email": "asha@example.com", "link_expires": "Thu, 26 Nov 2026, 10:00 AM IST"},
         category=Category.ACCOUNT,
         topic=Topic.ACCOUNT,
         channels=(Channel.EMAIL,),

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from notifications.languages import LanguageField
 from notifications.phones import normalize_phone
 
 TIMEZONE_CHOICES = [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
@@ -103,6 +104,7 @@ class User(AbstractUser):
         max_length=64, choices=TIMEZONE_CHOICES, default=default_timezone, validators=[validate_timezone]
     )
     locale = models.CharField(max_length=16, default=default_locale, help_text="For money and dates, e.g. en_IN.")
+    language = LanguageField()
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -167,6 +169,9 @@ class LiveSession(models.Model):
     duration_minutes = models.PositiveIntegerField(default=60)
     meeting_url = models.URLField(max_length=500)
     is_cancelled = models.BooleanField(default=False)
+    # Grows each time the session's time or length changes: calendar invitations carry it as their
+    # SEQUENCE, so a calendar replaces its old copy of the session (lms.calendar).
+    sequence = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["scheduled_at"]

@@ -42,6 +42,7 @@ STUDENT_COLUMNS = {
     "name": F("student__name"),
     "timezone": F("student__timezone"),
     "locale": F("student__locale"),
+    "language": F("student__language"),
 }
 
 

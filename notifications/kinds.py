@@ -5,15 +5,28 @@ The app that owns a message declares its kind (`lms/messages.py`, `leads/message
 `register()`; notifications knows nothing of sessions or leads. Templates live in
 `templates/notifications/<name>/`: `subject.txt`, `body.txt`, `body.html`, `whatsapp.txt`
 (the approved WhatsApp template's text, for previews) and `inapp.txt` (the in-app message).
+Those files are the shipped defaults: staff may publish their own versions in the admin
+(notifications.copy), which run in a sandbox where only the kind's `variables` exist.
 """
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from .models import Category, Channel, Topic
 
 INAPP = "inapp"
+
+# Variables every message may use.
+COMMON_VARIABLES = {
+    "name": 'The recipient\'s full name (may be empty: write {{ name|default:"there" }}).',
+    "first_name": "The first word of the recipient's name, or “there”.",
+    "site_name": "The business's name.",
+    "site_url": "The site's address.",
+    "language": "The recipient's language code (en, hi...).",
+}
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,36 @@ class MessageKind:
     # Dotted path of a callable(context) -> {name: value} run each time the message is rendered, for
     # what must be made at send time rather than when planned (a link signed when it is sent).
     render_context: str = ""
+    # An answer to a message the person just sent (a STOP or START confirmation): free-form text,
+    # which WhatsApp allows in the 24-hour window their message opened, and it goes out even to a
+    # number that has just opted out.
+    reply: bool = False
+    # What a template of this kind may use, beside COMMON_VARIABLES: {name: what it holds}.
+    # Shown next to the editor; nothing else exists when a staff-edited template renders.
+    variables: Mapping[str, str] = field(default_factory=dict)
+    # Example values for previews and for checking a template renders ({name: value}); a
+    # variable without one previews as its name in brackets.
+    samples: Mapping[str, object] = field(default_factory=dict)
+
+    def __hash__(self):
+        return hash(self.name)
+
+    @property
+    def all_variables(self) -> dict[str, str]:
+        """Every variable a template of this kind may use, with what it holds."""
+        common = dict(COMMON_VARIABLES)
+        if self.is_marketing:
+            common["unsubscribe_url"] = "The one-click unsubscribe link (made when sent)."
+        return {**common, **self.variables}
+
+    def sample_context(self) -> dict:
+        """Example values for every variable: for previews without a real recipient, and checks."""
+        values = {name: f"[{name}]" for name in self.all_variables}
+        values |= {"name": "Asha Verma", "first_name": "Asha", "language": "en"}
+        values |= {"site_name": settings.SITE_NAME, "site_url": settings.SITE_URL}
+        if "unsubscribe_url" in values:
+            values["unsubscribe_url"] = f"{settings.SITE_URL}/unsubscribe/example/"
+        return {**values, **self.samples}
 
     @property
     def template_dir(self) -> str:

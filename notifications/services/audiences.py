@@ -16,15 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.conf import settings
 from django.db import connections, router
 from django.db.models import QuerySet, TextField, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from ..kinds import INAPP, MessageKind, get_kind
+from ..languages import DEFAULT_LANGUAGE, message_locale
 from ..models import Channel, Delivery, Notification
-from ..rendering import render_inapp
+from ..rendering import inapp_sources, published_inapp_versions, render_inapp
 from .planning import PREVIEW_LIMIT, REQUIREMENTS, PlanResult, recipient_context
 
 # The columns every audience's rows select (values(...) names).
@@ -82,18 +82,22 @@ def plan_audience(*, kind: str, audience: Audience, now: datetime | None = None,
     message_kind = get_kind(kind)
     now = now or timezone.now()
     result = PlanResult()
-    grouped_by = (*audience.group_by, *_row_fields_rendered_in_app(message_kind, audience))
-    rows = audience.rows.annotate(**{GROUP_KEY: _group_key(grouped_by)}).order_by()
+    rows, distinct = _groups(message_kind, audience, staff_inapp := {})
+    if distinct and INAPP in message_kind.channels:
+        # In-app copy staff published (one query a run) may mention more of the recipient's own fields.
+        staff_inapp.update(published_inapp_versions(kind=message_kind.name))
+        if staff_inapp:
+            rows, distinct = _groups(message_kind, audience, staff_inapp)
     connection = connections[router.db_for_write(Delivery)]
-    # Grouped by nothing, everyone is in the one group: no need to read it (an empty audience inserts nothing).
-    distinct = list(rows.values(GROUP_KEY, *grouped_by).distinct()) if grouped_by else [{GROUP_KEY: ""}]
     targets = [channel for channel in (Channel.EMAIL, Channel.WHATSAPP) if channel in message_kind.channels]
     if INAPP in message_kind.channels:
         targets.append(INAPP)
     # A bounded number of groups at a time keeps memory flat however many events there are; the
     # statements then grow with events (sessions x zones / GROUPS_PER_STATEMENT), never with people.
     for start in range(0, len(distinct), GROUPS_PER_STATEMENT):
-        groups = _make_groups(message_kind, audience, distinct[start : start + GROUPS_PER_STATEMENT], connection)
+        groups = _make_groups(
+            message_kind, audience, distinct[start : start + GROUPS_PER_STATEMENT], connection, staff_inapp
+        )
         if not groups:
             continue
         plan = _Statements(message_kind, audience, rows, groups, connection, now)
@@ -111,22 +115,33 @@ def plan_audience(*, kind: str, audience: Audience, now: datetime | None = None,
     return result
 
 
-def _row_fields_rendered_in_app(kind: MessageKind, audience: Audience) -> tuple[str, ...]:
+def _groups(kind: MessageKind, audience: Audience, staff_inapp: dict) -> tuple[QuerySet, list[dict]]:
+    """Return the rows with their group key, and the distinct groups."""
+    grouped_by = (*audience.group_by, *_row_fields_rendered_in_app(kind, audience, staff_inapp))
+    rows = audience.rows.annotate(**{GROUP_KEY: _group_key(grouped_by)}).order_by()
+    # Grouped by nothing, everyone is in the one group: no need to read it (an empty audience inserts nothing).
+    distinct = list(rows.values(GROUP_KEY, *grouped_by).distinct()) if grouped_by else [{GROUP_KEY: ""}]
+    return rows, distinct
+
+
+def _row_fields_rendered_in_app(kind: MessageKind, audience: Audience, staff_inapp: dict) -> tuple[str, ...]:
     """The per-recipient columns the in-app title or message mention: grouped by too, so the text
-    rendered once per group is right for everyone in it."""
+    rendered once per group is right for everyone in it. The recipient's language (when the rows
+    select it) is always one: it picks the copy and the locale of the group's dates and amounts."""
+    language = ["language"] if "language" in _selected(audience.rows) else []
     if INAPP not in kind.channels:
-        return ()
-    sources = []
-    for template in ("subject.txt", "inapp.txt"):
-        try:
-            sources.append((settings.BASE_DIR / "templates" / kind.template_dir / template).read_text())
-        except OSError:
-            pass
-    source = "\n".join(sources)
-    mentioned = [column for key, column in audience.row_context.items() if re.search(rf"\b{key}\b", source)]
+        return tuple(column for column in language if column not in audience.group_by)
+    source = inapp_sources(kind, staff_inapp.values())  # shipped and staff-published titles and messages
+    mentioned = language + [
+        column for key, column in audience.row_context.items() if re.search(rf"\b{key}\b", source)
+    ]
     if re.search(r"\b(first_)?name\b", source):
         mentioned.append("name")
     return tuple(column for column in mentioned if column not in audience.group_by)
+
+
+def _selected(rows: QuerySet) -> set[str]:
+    return set(rows.query.values_select) | set(rows.query.annotation_select)
 
 
 def _group_key(columns: tuple[str, ...]):
@@ -140,12 +155,15 @@ def _group_key(columns: tuple[str, ...]):
     return parts[0] if len(parts) == 1 else Concat(*parts, output_field=TextField())
 
 
-def _make_groups(kind: MessageKind, audience: Audience, distinct: list[dict], connection) -> list[str]:
+def _make_groups(kind: MessageKind, audience: Audience, distinct: list[dict], connection, staff_inapp) -> list[str]:
     """Make each group's event, context and in-app text (once per group), as JSON: a short string
     each, where the dicts would take several times the memory."""
     encoder = Delivery._meta.get_field("context").encoder
     groups = []
     for row in distinct:
+        if "language" in row:
+            # Dates and amounts in the recipient's language, in their region ("hi" + "en_IN": hi_IN).
+            row = {**row, "locale": message_locale(language=row["language"], locale=row.get("locale"))}
         group = audience.make_group(row)
         if group is None:
             continue
@@ -157,7 +175,9 @@ def _make_groups(kind: MessageKind, audience: Audience, distinct: list[dict], co
             }
             if "name" in row:
                 rendered_with.update(recipient_context(row["name"]))
-            rendered = render_inapp(kind=kind, context=rendered_with)
+            if row.get("language"):
+                rendered_with["language"] = row["language"]
+            rendered = render_inapp(kind=kind, context=rendered_with, published=staff_inapp)
             title, message = rendered.subject[:200], rendered.text
         expires_at = connection.ops.adapt_datetimefield_value(group.expires_at)
         groups.append(
@@ -190,6 +210,7 @@ class _Statements:
         selected = set(rows.query.values_select) | set(rows.query.annotation_select)
         self.event = {column: f"p.{column}" if column in selected else f"g.{column}" for column in EVENT_COLUMNS}
         self.row_context = audience.row_context
+        self.has_language = "language" in _selected(rows)
         self.subject_type = audience.subject_type
         self.now = connection.ops.adapt_datetimefield_value(now)
 
@@ -216,9 +237,16 @@ class _Statements:
     def _context_sql(self) -> str:
         pairs = ["'name', p.name", f"'first_name', {self._first_name_sql()}"]
         pairs += [f"'{key}', p.{column}" for key, column in self.row_context.items()]
+        # The recipient's language, when not English (as planning.py): dispatch renders in it.
+        other = f"p.language IS NOT NULL AND p.language NOT IN ('', '{DEFAULT_LANGUAGE}')"
         if self.vendor == "postgresql":
-            return f"g.context || jsonb_build_object({', '.join(pairs)})"
-        return f"json_patch(g.context, json_object({', '.join(pairs)}))"
+            language = f" || CASE WHEN {other} THEN jsonb_build_object('language', p.language) ELSE '{{}}' END"
+            return f"g.context || jsonb_build_object({', '.join(pairs)})" + (language if self.has_language else "")
+        context = f"json_patch(g.context, json_object({', '.join(pairs)}))"
+        if self.has_language:
+            language = f"CASE WHEN {other} THEN json_object('language', p.language) ELSE '{{}}' END"
+            context = f"json_patch({context}, {language})"
+        return context
 
     def _requirements_sql(self, channel: str) -> list[tuple[str, str, list]]:
         """(reason, condition, parameters) of each requirement of `channel`, in order (planning.REQUIREMENTS)."""

@@ -72,6 +72,7 @@ class ClaimOutcome:
     last_error: str | None = None
     rendered_subject: str | None = None
     rendered_text: str | None = None
+    template_version_id: int | None = None
     sent_at: datetime | None = None
     next_attempt_at: datetime | None = None
     at: datetime | None = None  # when it happened (the history entry's time); the recording time if None
@@ -87,6 +88,7 @@ _OUTCOME_COLUMNS = (
     ("last_error", "text"),
     ("rendered_subject", "text"),
     ("rendered_text", "text"),
+    ("template_version_id", "bigint"),
     ("sent_at", "timestamptz"),
     ("next_attempt_at", "timestamptz"),
 )
@@ -142,6 +144,7 @@ def _update_claimed(connection, outcomes: list[ClaimOutcome], now: datetime) -> 
             outcome.last_error,
             outcome.rendered_subject,
             outcome.rendered_text,
+            outcome.template_version_id,
             adapt_time(outcome.sent_at) if outcome.sent_at else None,
             adapt_time(outcome.next_attempt_at) if outcome.next_attempt_at else None,
         ]

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from ..db import insert_ignoring_conflicts
 from ..kinds import INAPP, get_kind
+from ..languages import DEFAULT_LANGUAGE
 from ..models import Channel, Delivery, Notification
 from ..rendering import render_inapp
 
@@ -38,6 +39,7 @@ class Recipient:
     name: str = ""
     timezone: str = ""
     locale: str = ""
+    language: str = ""
 
     @classmethod
     def for_user(cls, user) -> "Recipient":
@@ -50,6 +52,7 @@ class Recipient:
             name=getattr(user, "name", ""),
             timezone=getattr(user, "timezone", ""),
             locale=getattr(user, "locale", ""),
+            language=getattr(user, "language", ""),
         )
 
     @property
@@ -184,6 +187,8 @@ def _plan_one(message_kind, message, now, deliveries, notifications, result, dry
     event_key = full_event_key(kind, message.event_key)
     dedupe_key = f"{event_key}:{recipient.ref}"
     context = {**message.context, **recipient_context(recipient.name)}
+    if recipient.language and recipient.language != DEFAULT_LANGUAGE:  # dispatch renders the message in it
+        context.setdefault("language", recipient.language)
     targets = []
     for channel, address in ((Channel.EMAIL, recipient.email.lower()), (Channel.WHATSAPP, recipient.phone)):
         if channel not in message_kind.channels:

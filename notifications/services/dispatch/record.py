@@ -88,6 +88,7 @@ def record_outcome(*, delivery: Delivery, result: SendResult, now: datetime, out
         "last_error": result.error,
         "rendered_subject": delivery.rendered_subject,
         "rendered_text": delivery.rendered_text,
+        "template_version_id": delivery.template_version_id,
     }
     detail = result.error
     if result.outcome is Outcome.SENT:

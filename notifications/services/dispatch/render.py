@@ -33,12 +33,13 @@ def email_for(delivery: Delivery) -> OutgoingEmail | SendResult:
         headers["List-Unsubscribe"] = f"<{link}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     try:
-        rendered = render_email(kind=kind, context=context, delivery_id=delivery.pk)
+        rendered = render_email(kind=kind, context=context, delivery_id=delivery.pk, version=_pinned(delivery))
         attachments = import_string(kind.attachments)(delivery.context) if kind.attachments else []
     except Exception as exc:
         logger.exception("Could not render delivery %s", delivery.pk)
         return _render_failure(exc)
     delivery.rendered_subject, delivery.rendered_text = rendered.subject[:255], rendered.stored_text
+    delivery.template_version_id = rendered.version_id
     return OutgoingEmail(
         to=delivery.to_address,
         subject=rendered.subject,
@@ -55,20 +56,28 @@ def whatsapp_for(delivery: Delivery) -> WhatsAppMessage | SendResult:
     """Return the WhatsApp message to send for `delivery`, or the failure when it cannot be rendered."""
     kind = get_kind(delivery.kind)
     try:
-        rendered, variables = render_whatsapp(kind=kind, context=delivery.context)
+        rendered, variables = render_whatsapp(kind=kind, context=delivery.context, version=_pinned(delivery))
     except Exception as exc:
         logger.exception("Could not render delivery %s", delivery.pk)
         return _render_failure(exc)
     delivery.rendered_subject, delivery.rendered_text = "", rendered.stored_text
+    delivery.template_version_id = rendered.version_id
     return WhatsAppMessage(
         to=delivery.to_address,
         kind=delivery.kind,
         body=rendered.text,
-        content_sid=settings.TWILIO_CONTENT_SIDS.get(delivery.kind, ""),
+        content_sid=rendered.content_sid,  # the approved template of the recipient's language
         content_variables=variables,
         delivery_id=delivery.pk,
         status_callback=status_callback_url(delivery_id=delivery.pk),
+        free_text=kind.reply,  # a keyword's confirmation, inside the window the person's message opened
     )
+
+
+def _pinned(delivery: Delivery):
+    """A test from the template editor renders with the version being tried (a draft, perhaps);
+    every other message with the version published when it is sent."""
+    return delivery.template_version if delivery.is_test and delivery.template_version_id else None
 
 
 def status_callback_url(*, delivery_id: int) -> str:

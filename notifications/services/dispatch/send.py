@@ -18,6 +18,7 @@ from django.utils import timezone
 from ...channels.base import SendResult
 from ...channels.email import EmailChannel
 from ...channels.whatsapp import get_whatsapp_backend
+from ...copy import published as published_copy
 from ...models import Channel, Delivery
 from .claim import give_back, hand_over
 from .gate import stopped_deliveries
@@ -79,6 +80,7 @@ def send_claimed_deliveries(
     outcomes = OutcomeBuffer(clock=clock)
     with contextlib.ExitStack() as stack:
         channels = Channels(stack)
+        stack.enter_context(published_copy.for_batch())  # staff templates: looked up once per batch
         stack.callback(outcomes.flush)  # runs last, even when sending or closing a channel failed
         requests = list(_requests(deliveries))
         for position, request in enumerate(requests):
