@@ -69,6 +69,7 @@ class FakeProvider:
         self.on_accept = on_accept
         self.emails: list[dict] = []  # what Postmark accepted, as its message search shows it
         self.messages: list[dict] = []  # what Twilio accepted, as its message list shows it
+        self.kept_at: dict[str, dt.datetime] = {}  # when each Twilio message was accepted (to the microsecond)
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -144,6 +145,7 @@ class FakeProvider:
             )
             with self._lock:
                 self.messages.extend(kept)
+                self.kept_at.update({message["sid"]: now for message in kept})
         for message in kept:
             if self.on_accept:
                 self.on_accept(message)
