@@ -116,7 +116,7 @@ class DeliveryAdmin(admin.ModelAdmin):
         "short_error",
     )
     list_display_links = ("id", "kind")
-    list_filter = ("status", "channel", KindFilter, "created_at")
+    list_filter = ("status", "channel", KindFilter, "is_test", "created_at")
     search_fields = ("to_address", "^dedupe_key", "=provider_message_id")
     search_help_text = "Email address or phone number (or part of it), the start of a dedupe key, or a provider id."
     date_hierarchy = "created_at"
@@ -127,7 +127,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     actions = ["requeue", "mark_unknown_sent", "mark_unknown_failed"]
     fieldsets = (
         (None, {"fields": ("kind", "channel", "to_address", "recipient", "about", "status")}),
-        ("What was sent", {"fields": ("rendered_subject", "sent_text")}),
+        ("What was sent", {"fields": ("rendered_subject", "sent_text", "copy_used", "is_test")}),
         (
             "Sending",
             {
@@ -150,6 +150,7 @@ class DeliveryAdmin(admin.ModelAdmin):
         *(field.name for field in Delivery._meta.fields),
         "about",
         "sent_text",
+        "copy_used",
         "context_json",
     )
 
@@ -183,6 +184,19 @@ class DeliveryAdmin(admin.ModelAdmin):
     @admin.display(description="text")
     def sent_text(self, obj):
         return preformatted(obj.rendered_text, empty="Not sent yet: the text is rendered when the message is sent.")
+
+    @admin.display(description="template version")
+    def copy_used(self, obj):
+        if obj.template_version_id is None:
+            if not obj.rendered_text:
+                return "Not sent yet: the published version is chosen when the message is sent."
+            return f"The shipped default (templates/notifications/{obj.kind}/)"
+        url = reverse("admin:notifications_messagetemplate_change", args=[obj.template_version_id])
+        return format_html('<a href="{}">{}</a>', url, obj.template_version)
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # The deliveries sent with one template version (linked from the version's page).
+        return lookup == "template_version__id__exact" or super().lookup_allowed(lookup, value, request)
 
     @admin.display(description="context")
     def context_json(self, obj):
@@ -344,3 +358,7 @@ def render_delivery_timeline(*, recipient_id=None, addresses=()) -> str:
         "admin/notifications/delivery_timeline.html",
         delivery_timeline(recipient_id=recipient_id, addresses=list(addresses)),
     )
+
+
+# The copy editor (message template versions, languages) lives with its services.
+from .copy import admin as copy_admin  # noqa: E402, F401

@@ -80,14 +80,19 @@ def message_context(*, kind: MessageKind, context: dict, delivery_id: int | None
     return _full_context(kind=kind, context=context, delivery_id=delivery_id)[0]
 
 
-def _full_context(*, kind: MessageKind, context: dict, delivery_id: int | None) -> tuple[dict, tuple[str, ...]]:
-    """Return the full context and the links minted for this rendering (never stored)."""
+def _full_context(
+    *, kind: MessageKind, context: dict, delivery_id: int | None, preview: bool = False
+) -> tuple[dict, tuple[str, ...]]:
+    """Return the full context and the links minted for this rendering (never stored). A preview
+    mints nothing: it shows the example values its context holds instead."""
     full = {
         "site_name": settings.SITE_NAME,
         "site_url": settings.SITE_URL,
         "kind": kind.name,
         **context,
     }
+    if preview:
+        return full, ()
     if kind.is_marketing and delivery_id is not None:
         # A link the caller signed already (the dispatcher, for the headers too) is kept.
         full.setdefault("unsubscribe_url", unsubscribe_url(delivery_id=delivery_id))
@@ -138,10 +143,11 @@ def render_email(
     delivery_id: int | None,
     language: str | None = None,
     version: MessageTemplate | None = None,
+    preview: bool = False,
 ) -> Rendered:
     """Render subject, text and HTML of an email, in `language` (else the context's)."""
     language = language or language_of(context)
-    full, secrets = _full_context(kind=kind, context=context, delivery_id=delivery_id)
+    full, secrets = _full_context(kind=kind, context=context, delivery_id=delivery_id, preview=preview)
     chosen = _choose(kind, Channel.EMAIL, language, version)
     if chosen is None:
         subject = _one_line(_render_file(kind, "subject.txt", language, full))
@@ -181,12 +187,17 @@ def _layout():
 
 
 def render_whatsapp(
-    *, kind: MessageKind, context: dict, language: str | None = None, version: MessageTemplate | None = None
+    *,
+    kind: MessageKind,
+    context: dict,
+    language: str | None = None,
+    version: MessageTemplate | None = None,
+    preview: bool = False,
 ) -> tuple[Rendered, dict]:
     """Return the WhatsApp text (as the approved template reads), the template's variables and,
     on the Rendered, the approved template's SID for the recipient's language."""
     language = language or language_of(context)
-    full, secrets = _full_context(kind=kind, context=context, delivery_id=None)
+    full, secrets = _full_context(kind=kind, context=context, delivery_id=None, preview=preview)
     chosen = _choose(kind, Channel.WHATSAPP, language, version)
     sids = settings.TWILIO_CONTENT_SIDS
     if chosen is None:
@@ -214,10 +225,11 @@ def render_inapp(
     language: str | None = None,
     version: MessageTemplate | None = None,
     published: dict | None = None,
+    preview: bool = False,
 ) -> Rendered:
     """Return the in-app title (the email subject, unless staff wrote one) and message."""
     language = language or language_of(context)
-    full = message_context(kind=kind, context=context, delivery_id=None)
+    full, _ = _full_context(kind=kind, context=context, delivery_id=None, preview=preview)
     chosen = _choose(kind, INAPP, language, version, published)
     if chosen is None:
         return Rendered(
