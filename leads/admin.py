@@ -256,6 +256,7 @@ class LeadAdmin(admin.ModelAdmin):
         "email",
         "name",
         "phone",
+        "language",
         "source",
         "status",
         "campaign",
@@ -273,7 +274,7 @@ class LeadAdmin(admin.ModelAdmin):
     )
     # Status, campaign and follow-up flags move with the campaign services (import, drip,
     # conversion, unsubscribe); staff may correct a name or a phone number.
-    readonly_fields = tuple(name for name in fields if name not in ("name", "phone", "source"))
+    readonly_fields = tuple(name for name in fields if name not in ("name", "phone", "language", "source"))
 
     def has_add_permission(self, request):
         return False  # leads come from `import_leads` and the CTA form

@@ -58,7 +58,7 @@ class UserAdmin(auth_admin.UserAdmin):
     add_form = UserCreationForm
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Profile", {"fields": ("name", "role", "phone", "whatsapp_opt_in", "timezone", "locale")}),
+        ("Profile", {"fields": ("name", "role", "phone", "whatsapp_opt_in", "timezone", "locale", "language")}),
         (
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
