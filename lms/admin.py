@@ -12,7 +12,7 @@ from notifications.admin import ReadOnlyInline, changelist_link, render_delivery
 from notifications.formatting import format_money
 
 from .models import Assignment, Course, Enrollment, LiveSession, Payment, Recording, Submission, User
-from .services import mark_payment_paid, publish_recording
+from .services import mark_payment_paid, publish_recording, save_session
 
 # --- Users -----------------------------------------------------------------------------------
 
@@ -174,6 +174,9 @@ class LiveSessionAdmin(admin.ModelAdmin):
     date_hierarchy = "scheduled_at"
     ordering = ("-scheduled_at",)
     fields = ("course", "title", "scheduled_at", "duration_minutes", "meeting_url", "is_cancelled")
+
+    def save_model(self, request, obj, form, change):
+        save_session(session=obj, changed_fields=set(form.changed_data) if change else set())
 
 
 @admin.register(Recording)

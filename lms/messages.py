@@ -14,6 +14,7 @@ SESSION_VARIABLES = {
     "minutes_left": "Minutes until it starts (a number).",
     "join_url": "The meeting link.",
     "scheduled_at": "The start time in ISO 8601 (UTC), for machines.",
+    "calendar_url": "An “add to Google Calendar” link (24-hour reminder and “New time” only).",
 }
 SESSION_SAMPLES = {
     "title": "Python Basics: Loops",
@@ -24,6 +25,7 @@ SESSION_SAMPLES = {
     "minutes_left": 15,
     "join_url": "https://meet.example.com/abc-defg-hij",
     "scheduled_at": "2026-11-25T04:30:00+00:00",
+    "calendar_url": "https://calendar.google.com/calendar/render?action=TEMPLATE&text=Python+Basics%3A+Loops",
 }
 
 SESSION_24H = register(
@@ -35,7 +37,20 @@ SESSION_24H = register(
         channels=ALL,
         whatsapp_variables=("first_name", "title", "when", "join_url"),
         still_wanted="lms.reminders.unwanted_session_reminders",
-        description="A live session starts within 24 hours.",
+        attachments="lms.calendar.session_attachments",
+        description="A live session starts within 24 hours (with a calendar invitation).",
+    )
+)
+SESSION_MOVED = register(
+    MessageKind(
+        name="session_moved",
+        variables=SESSION_VARIABLES,
+        samples=SESSION_SAMPLES,
+        topic=Topic.REMINDERS,
+        channels=(Channel.EMAIL, INAPP),
+        still_wanted="lms.reminders.unwanted_session_reminders",
+        attachments="lms.calendar.session_attachments",
+        description="A session more than a day away moved: its new time and the updated calendar invitation.",
     )
 )
 SESSION_15MIN = register(

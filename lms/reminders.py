@@ -20,16 +20,20 @@ from django.db.models.functions import Cast, Coalesce, Concat, NullIf
 from django.urls import reverse
 
 from notifications.formatting import format_money, format_when, zone
+from notifications.models import Channel, Delivery
 from notifications.services.audiences import Audience, Group, plan_audience
 from notifications.services.planning import PlanResult
 
 from . import messages
+from .calendar import session_calendar_context
 from .models import Assignment, Enrollment, LiveSession, Payment, Recording, Submission
 
 DAY_24H = dt.timedelta(hours=24)
 NOT_UNDER = dt.timedelta(hours=1)  # the 15-minute reminder covers the last hour
 SOON = dt.timedelta(minutes=15)
 ASSIGNMENT_WINDOW = dt.timedelta(hours=48)
+# A message that reached the provider: its recipient has what it said (in their calendar too).
+DELIVERED_STATUSES = ("sent", "delivered", "opened", "clicked")
 RECORDING_NOTICE_DAYS = 7  # a recording published longer ago than this is not announced any more
 
 
@@ -77,8 +81,14 @@ def _day_words(moment: dt.datetime, now: dt.datetime, tz: str) -> tuple[str, str
 
 
 @transaction.atomic
-def _plan_sessions(sessions, *, kind: str, now, dry_run, expiry) -> PlanResult:
+def _plan_sessions(sessions, *, kind: str, now, dry_run, expiry, recipients=None) -> PlanResult:
     sessions = {session.pk: session for session in sessions.select_related("course")}
+    # The 24-hour reminder and a moved session's notice carry a calendar invitation.
+    calendars = (
+        {pk: session_calendar_context(session) for pk, session in sessions.items()}
+        if kind in (messages.SESSION_24H.name, messages.SESSION_MOVED.name)
+        else {}
+    )
 
     def make_group(row: dict) -> Group:
         session = sessions[row["session_id"]]
@@ -89,6 +99,7 @@ def _plan_sessions(sessions, *, kind: str, now, dry_run, expiry) -> PlanResult:
             expires_at=expiry(session),
             link=session.meeting_url,
             context={
+                **calendars.get(session.pk, {}),
                 "title": session.title,
                 "course_title": session.course.title,
                 "join_url": session.meeting_url,
@@ -100,8 +111,9 @@ def _plan_sessions(sessions, *, kind: str, now, dry_run, expiry) -> PlanResult:
             },
         )
 
+    conditions = [] if recipients is None else [Q(student_id__in=recipients)]
     audience = Audience(
-        rows=_enrolled(event="sessions", ids=sessions, session_id=F("course__sessions__id")),
+        rows=_enrolled(*conditions, event="sessions", ids=sessions, session_id=F("course__sessions__id")),
         group_by=("session_id", "timezone", "locale"),
         make_group=make_group,
         subject_type="lms.livesession",
@@ -110,17 +122,54 @@ def _plan_sessions(sessions, *, kind: str, now, dry_run, expiry) -> PlanResult:
 
 
 def plan_session_reminders_24h(*, now: dt.datetime, dry_run: bool = False) -> PlanResult:
-    """Plan "Starts Tomorrow" for sessions 24 h away or less, but not under 1 h away."""
+    """Plan "Starts Tomorrow" for sessions 24 h away or less, but not under 1 h away; and "New time"
+    to those told an earlier time of a session that moved further out."""
     sessions = LiveSession.objects.filter(
         is_cancelled=False, scheduled_at__gt=now + NOT_UNDER, scheduled_at__lte=now + DAY_24H
     )
-    return _plan_sessions(
+    result = _plan_sessions(
         sessions,
         kind=messages.SESSION_24H.name,
         now=now,
         dry_run=dry_run,
         expiry=lambda session: session.scheduled_at - NOT_UNDER,
     )
+    return result.merge(plan_session_moved_notices(now=now, dry_run=dry_run))
+
+
+def plan_session_moved_notices(*, now: dt.datetime, dry_run: bool = False) -> PlanResult:
+    """Plan "New time" (with the updated invitation) for a moved session more than 24 h away, to the
+    students whose calendar holds an earlier time: those sent its 24-hour reminder or an earlier notice.
+
+    Within 24 h of the new time the new 24-hour reminder carries the updated invitation itself.
+    """
+    result = PlanResult()
+    moved = LiveSession.objects.filter(is_cancelled=False, sequence__gt=0, scheduled_at__gt=now + DAY_24H)
+    for session in moved.select_related("course"):
+        key = session_event_key(session)
+        told_earlier = (
+            Delivery.objects.filter(
+                kind__in=[messages.SESSION_24H.name, messages.SESSION_MOVED.name],
+                channel=Channel.EMAIL,
+                subject_type="lms.livesession",
+                subject_id=session.pk,
+                status__in=DELIVERED_STATUSES,
+                recipient_id__isnull=False,
+            )
+            .exclude(event_key__endswith=f":{key}")
+            .values("recipient_id")
+        )
+        result.merge(
+            _plan_sessions(
+                LiveSession.objects.filter(pk=session.pk),
+                kind=messages.SESSION_MOVED.name,
+                now=now,
+                dry_run=dry_run,
+                expiry=lambda session: session.scheduled_at,
+                recipients=told_earlier,
+            )
+        )
+    return result
 
 
 def plan_session_reminders_15min(*, now: dt.datetime, dry_run: bool = False) -> PlanResult:

@@ -4,9 +4,13 @@ import datetime as dt
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from .models import Assignment, Payment, Recording, Submission, User
+from .models import Assignment, LiveSession, Payment, Recording, Submission, User
+
+# What a calendar invitation shows of a session's time: a change to either is a new version of it.
+SCHEDULE_FIELDS = {"scheduled_at", "duration_minutes"}
 
 
 @transaction.atomic
@@ -47,3 +51,19 @@ def publish_recording(*, recording: Recording, now: dt.datetime | None = None) -
         recording.published_at = now or timezone.now()
         recording.save(update_fields=["visible_to_students", "published_at"])
     return recording
+
+
+@transaction.atomic
+def save_session(*, session: LiveSession, changed_fields: set[str]) -> LiveSession:
+    """Save a live session; a new time or length is a new version of its calendar invitation.
+
+    Its reminders re-arm by themselves (their key holds the time); students who were told the
+    old time get the updated invitation (lms.reminders.plan_session_moved_notices).
+    """
+    rescheduled = session.pk is not None and bool(SCHEDULE_FIELDS & changed_fields)
+    if rescheduled:
+        session.sequence = F("sequence") + 1
+    session.save()
+    if rescheduled:
+        session.refresh_from_db(fields=["sequence"])
+    return session

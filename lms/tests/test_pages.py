@@ -1,6 +1,7 @@
 """The student's pages: logging in, the dashboard, submitting an assignment, and where message links lead."""
 
 import datetime as dt
+import html
 import re
 from decimal import Decimal
 
@@ -284,6 +285,10 @@ def test_every_link_in_every_message_opens_a_page_or_the_stored_external_url(
     texts += [m.body for m in whatsapp_sent]
     links = {url.rstrip(".,)") for text in texts for url in URL.findall(text)}
     links |= set(Notification.objects.filter(user=student).values_list("link", flat=True))
+    # The 24-hour reminder's "add to Google Calendar" link: the same in the text and the HTML part.
+    calendar = {link for link in links if link.startswith("https://calendar.google.com/")}
+    assert len({html.unescape(link) for link in calendar}) == 1
+    links -= calendar
     external = {s.meeting_url for s in sessions} | {recording.url} | {p.payment_url for p in payments if p.payment_url}
 
     ours = {link.removeprefix(settings.SITE_URL) for link in links if link.startswith(settings.SITE_URL)}
