@@ -274,7 +274,12 @@ EMAIL_TRACKING_ESP = env.str(
     default=_backend_module[2] if _backend_module[:2] == ["anymail", "backends"] and len(_backend_module) > 2 else "",
 )
 _has_twilio = bool(env.str("TWILIO_ACCOUNT_SID", default="") and env.str("TWILIO_AUTH_TOKEN", default=""))
-MOCK_MODE = env.bool("MOCK_MODE", default=not (_esp_backend or _has_twilio or env.str("EMAIL_BACKEND", default="")))
+_has_meta = bool(
+    env.str("META_WHATSAPP_ACCESS_TOKEN", default="") and env.str("META_WHATSAPP_PHONE_NUMBER_ID", default="")
+)
+MOCK_MODE = env.bool(
+    "MOCK_MODE", default=not (_esp_backend or _has_twilio or _has_meta or env.str("EMAIL_BACKEND", default=""))
+)
 
 if MOCK_MODE:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
@@ -294,7 +299,9 @@ if MOCK_MODE:
 else:
     WHATSAPP_BACKEND = env.str(
         "WHATSAPP_BACKEND",
-        default="notifications.channels.whatsapp.twilio.WhatsAppBackend"
+        default="notifications.channels.whatsapp.meta.WhatsAppBackend"
+        if _has_meta
+        else "notifications.channels.whatsapp.twilio.WhatsAppBackend"
         if _has_twilio
         else "notifications.channels.whatsapp.console.WhatsAppBackend",
     )
@@ -310,6 +317,23 @@ TWILIO_STATUS_CALLBACK_URL = env.str("TWILIO_STATUS_CALLBACK_URL", default="")
 # Only for tests and proxies: send Twilio API calls to this base URL instead of api.twilio.com.
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
 TWILIO_TIMEOUT = env.float("TWILIO_TIMEOUT", default=15.0)
+
+# --- WhatsApp (Meta's Cloud API, without Twilio) ----------------------------------------------
+# A system user's permanent token and the sending number's id (WhatsApp Manager > API setup).
+META_WHATSAPP_ACCESS_TOKEN = env.str("META_WHATSAPP_ACCESS_TOKEN", default="")
+META_WHATSAPP_PHONE_NUMBER_ID = env.str("META_WHATSAPP_PHONE_NUMBER_ID", default="")
+# The WhatsApp Business Account: its approved templates are listed from it.
+META_WHATSAPP_BUSINESS_ACCOUNT_ID = env.str("META_WHATSAPP_BUSINESS_ACCOUNT_ID", default="")
+# The app secret signs every webhook (X-Hub-Signature-256); the verify token answers Meta's
+# subscription handshake. Without them the webhook refuses everything.
+META_WHATSAPP_APP_SECRET = env.str("META_WHATSAPP_APP_SECRET", default="")
+META_WHATSAPP_VERIFY_TOKEN = env.str("META_WHATSAPP_VERIFY_TOKEN", default="")
+# Approved template name per message kind: "session_24h=session_reminder,payment_reminder=payment_due".
+META_WHATSAPP_TEMPLATES = env.dict("META_WHATSAPP_TEMPLATES", default={})
+# The templates' language when a recipient has none (Meta's code: en, en_US, hi...).
+META_WHATSAPP_DEFAULT_LANGUAGE = env.str("META_WHATSAPP_DEFAULT_LANGUAGE", default="en")
+META_GRAPH_API_URL = env.str("META_GRAPH_API_URL", default="https://graph.facebook.com/v21.0")
+META_TIMEOUT = env.float("META_TIMEOUT", default=15.0)
 
 # --- The delivery ledger ---------------------------------------------------------------------
 NOTIFICATIONS = {

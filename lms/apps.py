@@ -6,4 +6,5 @@ class LmsConfig(AppConfig):
     verbose_name = "Courses and students"
 
     def ready(self):
-        from . import messages  # noqa: F401 - declares the message kinds lms sends
+        # The message kinds lms sends; WhatsApp consent given or withdrawn from a phone.
+        from . import messages, signals  # noqa: F401

@@ -6,7 +6,10 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Messages"
 
     def ready(self):
-        from . import webhooks  # noqa: F401  (registers the webhook-secret deploy check)
+        from . import (
+            messages,  # noqa: F401 - declares the keyword confirmations notifications sends
+            webhooks,  # noqa: F401  (registers the webhook-secret deploy check)
+        )
         from .channels import email_tracking
 
         email_tracking.connect()

@@ -341,3 +341,37 @@ class MessageTemplate(models.Model):
     def authors(self) -> set[int]:
         """Who wrote this version: they cannot approve it themselves."""
         return {user_id for user_id in (self.created_by_id, self.edited_by_id) if user_id is not None}
+
+
+class InboundMessage(models.Model):
+    """A message a person sent us (a WhatsApp reply): kept on their timeline; STOP and START acted on."""
+
+    class Keyword(models.TextChoices):
+        NONE = "", "None"
+        STOP = "stop", "STOP (opt out)"
+        START = "start", "START (opt back in)"
+
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.WHATSAPP)
+    provider = models.CharField(max_length=16, help_text="meta or twilio")
+    # Unique per provider: a webhook delivered twice is recorded, and acted on, once.
+    provider_message_id = models.CharField(max_length=255)
+    from_address = models.CharField(max_length=254, help_text="The sender's E.164 number.")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_messages"
+    )
+    body = models.TextField(blank=True)
+    keyword = models.CharField(max_length=8, choices=Keyword.choices, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "provider_message_id"], name="inbound_unique_per_provider"),
+        ]
+        indexes = [
+            models.Index(fields=["from_address", "-received_at"], name="inbound_by_sender"),
+            models.Index(fields=["-received_at"], name="inbound_recent"),
+        ]
+
+    def __str__(self):
+        return f"{self.from_address}: {self.body[:40]}"

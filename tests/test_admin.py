@@ -15,15 +15,24 @@ from django.utils import timezone
 from automation.models import JobExecutionLog
 from leads.models import CrmActivity, CTASubmission, ImportBatch, Lead, LeadCampaign, WelcomeCall
 from lms.models import Assignment, Course, Enrollment, LiveSession, Payment, Recording, Submission, User
-from notifications.models import Delivery, DeliveryEvent, Notification, NotificationPreference, Suppression
+from notifications.models import (
+    Delivery,
+    DeliveryEvent,
+    InboundMessage,
+    Language,
+    MessageTemplate,
+    Notification,
+    NotificationPreference,
+    Suppression,
+)
 
 pytestmark = pytest.mark.django_db
 
 OUR_APPS = ("notifications", "lms", "leads", "automation")
 ADDABLE = [User, Course, Enrollment, LiveSession, Recording, Assignment, Submission, Payment]
-ADDABLE += [Suppression, NotificationPreference, WelcomeCall]
+ADDABLE += [Suppression, NotificationPreference, WelcomeCall, Language, MessageTemplate]
 NOT_ADDABLE = [Delivery, DeliveryEvent, Notification, ImportBatch, LeadCampaign, Lead, CTASubmission, CrmActivity]
-NOT_ADDABLE += [JobExecutionLog]
+NOT_ADDABLE += [JobExecutionLog, InboundMessage]
 ALL_MODELS = ADDABLE + NOT_ADDABLE
 
 
@@ -100,6 +109,11 @@ def make_rows(n: int) -> dict:
         records_processed=3,
         metadata={"planned": {"email": 3}},
     )
+    InboundMessage.objects.create(
+        provider="meta", provider_message_id=f"wamid.IN{n}", from_address=student.phone, user=student, body="Thank you!"
+    )
+    Language.objects.create(code=f"t{n}", name=f"Test language {n}", locale="ta_IN")
+    MessageTemplate.objects.create(kind="session_24h", version=n, subject="Starts {{ day_label }}: {{ title }}")
     return {"student": student, "delivery": delivery, "payment": payment, "submission": submission}
 
 

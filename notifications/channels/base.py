@@ -21,6 +21,11 @@ class SendResult:
     retry_after: float | None = None
     # The address should be suppressed (invalid number, recipient unsubscribed at the provider).
     suppress: bool = False
+    # The address should be suppressed for one category only (stopped marketing messages).
+    suppress_category: str = ""
+    # Nothing is wrong with the message: the provider account cannot send (bad credentials, no
+    # credit, locked). Sending on the channel pauses; the message is not failed.
+    account: bool = False
 
     @classmethod
     def sent(cls, provider_message_id: str = "") -> "SendResult":

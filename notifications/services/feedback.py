@@ -55,6 +55,7 @@ class ProviderEvent:
     error_code: str = ""
     soft: bool = False  # a soft (temporary) bounce
     suppress: bool = False  # the provider says the address is unusable (invalid number, STOP)
+    suppress_category: str = ""  # the person stopped one category at the provider (Meta: marketing)
     address: str = ""
 
 
@@ -129,3 +130,11 @@ def _suppress_if_needed(delivery: Delivery, event: ProviderEvent, address: str, 
     elif event.suppress:
         reason = Suppression.Reason.OPTED_OUT if event.error_code == "21610" else Suppression.Reason.INVALID
         suppress_address(channel=delivery.channel, address=address, reason=reason, detail=event.detail)
+    elif event.suppress_category:
+        suppress_address(
+            channel=delivery.channel,
+            address=address,
+            reason=Suppression.Reason.OPTED_OUT,
+            category=event.suppress_category,
+            detail=event.detail,
+        )

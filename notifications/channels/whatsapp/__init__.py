@@ -22,8 +22,12 @@ class WhatsAppMessage:
     to: str  # E.164
     kind: str
     body: str
-    content_sid: str = ""
-    content_variables: dict = field(default_factory=dict)
+    content_sid: str = ""  # Twilio's approved template (Content API)
+    content_variables: dict = field(default_factory=dict)  # {"1": ..., "2": ...}
+    template_name: str = ""  # Meta's approved template, when not the kind's configured one
+    language: str = ""  # the template's language ("en", "hi"); empty: the default
+    # Free-form text (`body`), not a template: only as a reply inside the 24-hour window.
+    free_text: bool = False
     delivery_id: int | None = None
     status_callback: str = ""
 

@@ -64,7 +64,7 @@ class WhatsAppBackend(BaseWhatsAppBackend):
         self.client = Client(self.account_sid, self.auth_token, http_client=http_client)
 
     def send(self, message: WhatsAppMessage) -> SendResult:
-        if not message.content_sid:
+        if not message.content_sid and not message.free_text:
             return SendResult(
                 Outcome.PERMANENT,
                 error=f"No approved WhatsApp template is configured for {message.kind!r} (TWILIO_CONTENT_SIDS).",
@@ -75,13 +75,14 @@ class WhatsAppBackend(BaseWhatsAppBackend):
         if message.status_callback:
             options["status_callback"] = message.status_callback
         try:
-            created = self.client.messages.create(
-                to=_wa(message.to),
-                content_sid=message.content_sid,
-                content_variables=json.dumps(message.content_variables, ensure_ascii=False),
-                **sender,
-                **options,
-            )
+            if message.free_text:  # a reply inside the 24-hour window the person's message opened
+                content = {"body": message.body}
+            else:
+                content = {
+                    "content_sid": message.content_sid,
+                    "content_variables": json.dumps(message.content_variables, ensure_ascii=False),
+                }
+            created = self.client.messages.create(to=_wa(message.to), **content, **sender, **options)
         except TwilioRestException as exc:
             return classify_twilio_error(exc)
         except requests.ConnectTimeout as exc:

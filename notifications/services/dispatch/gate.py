@@ -71,6 +71,9 @@ def stopped_deliveries(deliveries: list[Delivery], *, now: datetime) -> dict[int
 
 def _verdict(delivery: Delivery, suppressed: dict, opted_out: set, users: dict) -> Verdict | None:
     kind = get_kind(delivery.kind)
+    if kind.reply:  # a STOP's confirmation goes to the number that just opted out: only its shape counts
+        invalid = delivery.channel == Channel.WHATSAPP and not is_valid_e164(delivery.to_address)
+        return Verdict(Status.SUPPRESSED, "whatsapp_invalid_number") if invalid else None
     for category in (Suppression.ALL_CATEGORIES, kind.category):
         reason = suppressed.get((delivery.channel, delivery.to_address, category))
         if reason:

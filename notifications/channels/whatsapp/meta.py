@@ -1,0 +1,163 @@
+"""
+WhatsApp through Meta's Cloud API (the Graph API), with approved templates: no Twilio in between.
+
+A message is a template (its name and language) with its body variables in order; our delivery
+id rides along as `biz_opaque_callback_data`, which Meta echoes in every status webhook, so a
+status finds its row even when the answer to the send was lost. Errors are classified by Meta's
+error codes (developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes).
+"""
+
+import logging
+
+import requests
+from django.conf import settings
+
+from ..base import Outcome, SendResult, classify_http_status, retry_after_seconds
+from . import BaseWhatsAppBackend, WhatsAppMessage
+
+logger = logging.getLogger(__name__)
+
+# Try again later: throttled, or Meta is having a bad moment.
+TRANSIENT_CODES = {
+    1,  # API unknown
+    2,  # API service temporarily unavailable
+    4,  # API too many calls
+    80007,  # rate limit issues (the business account's)
+    130429,  # rate limit hit (throughput)
+    131000,  # something went wrong
+    131016,  # service unavailable
+    131048,  # spam rate limit hit
+    131056,  # pair rate limit: too many messages to this number
+    133004,  # server temporarily unavailable
+}
+# Nothing is wrong with the message: the account or the app cannot send (an expired token, a
+# locked account, an unpaid bill). Every message would fail alike until someone fixes it.
+ACCOUNT_CODES = {
+    0,  # AuthException
+    3,  # API method: the app lacks the capability
+    10,  # permission denied
+    190,  # access token expired or invalid
+    200,  # permission error
+    368,  # temporarily blocked for policy violations
+    131031,  # business account locked
+    131042,  # business eligibility: payment issue
+    131045,  # incorrect certificate (phone number not registered properly)
+    133010,  # phone number not registered on the Cloud API
+}
+# The number cannot receive WhatsApp (not on WhatsApp, or refuses business messages).
+SUPPRESS_CODES = {131026}
+# The person stopped this business's marketing messages in WhatsApp itself.
+MARKETING_OPT_OUT_CODES = {131050}
+# Everything else in 100, 131xxx and 132xxx is about this message (a template that does not exist
+# or is paused, a missing parameter, outside the 24-hour window): permanent.
+
+
+class WhatsAppBackend(BaseWhatsAppBackend):
+    """Send approved templates through the Cloud API (`META_WHATSAPP_*` settings)."""
+
+    def __init__(self, *, access_token=None, phone_number_id=None, api_url=None, session=None, **kwargs):
+        self.access_token = access_token or settings.META_WHATSAPP_ACCESS_TOKEN
+        self.phone_number_id = phone_number_id or settings.META_WHATSAPP_PHONE_NUMBER_ID
+        self.api_url = (api_url or settings.META_GRAPH_API_URL).rstrip("/")
+        self.session = session
+
+    def open(self):
+        if self.session is None:
+            self.session = requests.Session()
+            self.session.headers["Authorization"] = f"Bearer {self.access_token}"
+
+    def close(self):
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+    def template_for(self, message: WhatsAppMessage) -> str:
+        return message.template_name or settings.META_WHATSAPP_TEMPLATES.get(message.kind, "")
+
+    def payload(self, message: WhatsAppMessage) -> dict:
+        """The Graph API's template message for `message` (variables {"1": ..., "2": ...} in order),
+        or its text message for a reply inside the 24-hour window."""
+        if message.free_text:
+            payload = {
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": message.to.removeprefix("+"),
+                "type": "text",
+                "text": {"body": message.body, "preview_url": False},
+            }
+            if message.delivery_id is not None:
+                payload["biz_opaque_callback_data"] = f"delivery:{message.delivery_id}"
+            return payload
+        parameters = [
+            {"type": "text", "text": str(value)}
+            for _, value in sorted(message.content_variables.items(), key=lambda item: int(item[0]))
+        ]
+        template = {
+            "name": self.template_for(message),
+            "language": {"code": message.language or settings.META_WHATSAPP_DEFAULT_LANGUAGE},
+        }
+        if parameters:
+            template["components"] = [{"type": "body", "parameters": parameters}]
+        payload = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": message.to.removeprefix("+"),
+            "type": "template",
+            "template": template,
+        }
+        if message.delivery_id is not None:
+            payload["biz_opaque_callback_data"] = f"delivery:{message.delivery_id}"
+        return payload
+
+    def send(self, message: WhatsAppMessage) -> SendResult:
+        if not message.free_text and not self.template_for(message):
+            return SendResult(
+                Outcome.PERMANENT,
+                error=f"No approved WhatsApp template is configured for {message.kind!r} (META_WHATSAPP_TEMPLATES).",
+                error_code="no_template",
+            )
+        self.open()
+        url = f"{self.api_url}/{self.phone_number_id}/messages"
+        try:
+            response = self.session.post(url, json=self.payload(message), timeout=settings.META_TIMEOUT)
+        except requests.ConnectTimeout as exc:
+            return SendResult(Outcome.TRANSIENT, error=f"Could not reach Meta: {exc}", error_code="network")
+        except requests.ConnectionError as exc:
+            reason = repr(exc)
+            reached = not any(marker in reason for marker in ("NewConnectionError", "NameResolution"))
+            outcome = Outcome.UNKNOWN if reached else Outcome.TRANSIENT
+            return SendResult(outcome, error=f"Connection to Meta failed: {exc}", error_code="network")
+        except requests.Timeout as exc:  # the request went out: Meta may have accepted it
+            return SendResult(Outcome.UNKNOWN, error=f"Meta did not answer in time: {exc}", error_code="timeout")
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.ok:
+            messages = body.get("messages") if isinstance(body, dict) else None
+            if messages and messages[0].get("id"):
+                return SendResult.sent(messages[0]["id"])
+            # Accepted, but we cannot tell which message it is: the status webhook will say.
+            return SendResult(Outcome.UNKNOWN, error=f"Meta answered {response.status_code} without a message id.")
+        return classify_graph_error(response.status_code, body, headers=response.headers)
+
+
+def classify_graph_error(status: int, body, *, headers=None) -> SendResult:
+    """Return how a Graph API error answer is to be treated."""
+    error = body.get("error", {}) if isinstance(body, dict) else {}
+    code = error.get("code")
+    details = (error.get("error_data") or {}).get("details") or ""
+    text = f"Meta {status} error {code}: {error.get('message', '')} {details}".strip()[:2000]
+    retry_after = retry_after_seconds(headers)
+    if code in TRANSIENT_CODES:
+        return SendResult(Outcome.TRANSIENT, error=text, error_code=str(code), retry_after=retry_after)
+    if code in ACCOUNT_CODES:
+        return SendResult(Outcome.TRANSIENT, error=text, error_code=str(code), retry_after=retry_after, account=True)
+    if code in SUPPRESS_CODES:
+        return SendResult(Outcome.PERMANENT, error=text, error_code=str(code), suppress=True)
+    if code in MARKETING_OPT_OUT_CODES:
+        return SendResult(Outcome.PERMANENT, error=text, error_code=str(code), suppress_category="marketing")
+    if code is None:  # no Graph error document: an HTTP error from something in between
+        outcome = classify_http_status(status)
+        return SendResult(outcome, error=text, error_code=f"http_{status}", retry_after=retry_after)
+    return SendResult(Outcome.PERMANENT, error=text, error_code=str(code))
