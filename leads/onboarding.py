@@ -157,6 +157,7 @@ def plan_welcome(*, user: User, call: WelcomeCall | None, submission: CTASubmiss
                 context=context,
                 subject_type="leads.ctasubmission",
                 subject_id=submission.pk,
+                link=reverse("lms:profile"),  # the in-app welcome leads to what to do first
             )
         ],
     )

@@ -1,4 +1,9 @@
 from django import forms
+from django.core.exceptions import ValidationError
+
+from notifications.languages import available_languages
+from notifications.phones import normalize_phone
+from notifications.timezones import timezone_choices
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
@@ -21,4 +26,45 @@ class SubmissionForm(forms.Form):
         cleaned = super().clean()
         if not self.errors and not (cleaned.get("text") or "").strip() and not cleaned.get("file"):
             raise forms.ValidationError("Write an answer or attach a file.")
+        return cleaned
+
+
+# What a student agrees to when they tick the box: shown word for word next to it, the same words
+# as the form they signed up with (leads.forms.WHATSAPP_WORDING).
+WHATSAPP_CONSENT_WORDING = (
+    "Yes, send me class reminders and updates on WhatsApp. I can reply STOP at any time to stop them."
+)
+
+
+class ProfileForm(forms.Form):
+    """What a student tells us about themselves: name, phone, time zone, language, WhatsApp consent."""
+
+    name = forms.CharField(label="Your name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    phone = forms.CharField(
+        label="Mobile number",
+        required=False,
+        max_length=32,
+        help_text="With the country code for numbers outside India, e.g. +44 7700 900123.",
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
+    )
+    whatsapp_opt_in = forms.BooleanField(label=WHATSAPP_CONSENT_WORDING, required=False)
+    timezone = forms.ChoiceField(
+        label="Your time zone",
+        choices=timezone_choices,
+        help_text="Class times and deadlines are shown, and reminded, in this zone.",
+    )
+    language = forms.ChoiceField(
+        label="Language", choices=available_languages, help_text="For these pages and the messages we send you."
+    )
+
+    def clean_phone(self) -> str:
+        try:
+            return normalize_phone(self.cleaned_data["phone"])
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("whatsapp_opt_in") and "phone" in cleaned and not cleaned["phone"]:
+            self.add_error("phone", "Add your mobile number to get messages on WhatsApp.")
         return cleaned

@@ -6,7 +6,7 @@ from django.db.models import F, Prefetch
 
 from notifications.formatting import format_money, format_when
 
-from .models import Assignment, LiveSession, Payment, Recording, Submission, User
+from .models import Assignment, Course, LiveSession, Payment, Recording, Submission, User
 
 # A session's join link is made prominent from this long before it starts until it ends.
 JOIN_SOON = dt.timedelta(minutes=15)
@@ -91,3 +91,59 @@ def _describe_assignment(assignment, *, submission, now, tz: str, locale: str) -
         assignment.status, assignment.status_label = "due-soon", "Due soon"
     else:
         assignment.status, assignment.status_label = "open", "Not submitted"
+
+
+RECORDINGS_PER_COURSE = 10
+
+
+def student_courses(*, student: User, now: dt.datetime) -> list[Course]:
+    """Return the courses a student is enrolled in, each with its next session, recordings and assignments.
+
+    Five queries whatever the number of courses; times in the student's zone and locale.
+    """
+    tz, locale = student.timezone, student.locale
+    enrollments = student.enrollments.filter(is_active=True).select_related("course").order_by("course__title")
+    courses = {}
+    for enrollment in enrollments:
+        course = enrollment.course
+        course.enrolled_since = format_when(enrollment.enrolled_at, tz=tz, locale=locale)
+        course.next_session, course.materials, course.course_assignments = None, [], []
+        courses[course.pk] = course
+    if not courses:
+        return []
+
+    waiting = set(courses)
+    upcoming = LiveSession.objects.filter(
+        course_id__in=courses, is_cancelled=False, scheduled_at__gte=now - dt.timedelta(hours=6)
+    ).order_by("scheduled_at")
+    for session in upcoming.iterator(chunk_size=100):
+        if session.course_id not in waiting:
+            continue
+        if session.scheduled_at + dt.timedelta(minutes=session.duration_minutes) <= now:
+            continue
+        session.when = format_when(session.scheduled_at, tz=tz, locale=locale)
+        session.is_live = session.scheduled_at <= now
+        session.starts_soon = session.scheduled_at - now <= JOIN_SOON
+        courses[session.course_id].next_session = session
+        waiting.discard(session.course_id)
+        if not waiting:
+            break
+
+    recordings = (
+        Recording.objects.filter(session__course_id__in=courses, visible_to_students=True)
+        .select_related("session")
+        .order_by(F("published_at").desc(nulls_last=True), "-created_at")
+    )
+    for recording in recordings.iterator(chunk_size=200):
+        materials = courses[recording.session.course_id].materials
+        if len(materials) < RECORDINGS_PER_COURSE:
+            recording.when = format_when(recording.session.scheduled_at, tz=tz, locale=locale)
+            materials.append(recording)
+
+    recent = Assignment.objects.filter(course_id__in=courses, deadline__gte=now - ASSIGNMENTS_SHOWN_AFTER_DEADLINE)
+    for assignment in recent.prefetch_related(
+        Prefetch("submissions", queryset=Submission.objects.filter(student=student), to_attr="mine")
+    ).order_by("deadline"):
+        _describe_assignment(assignment, submission=next(iter(assignment.mine), None), now=now, tz=tz, locale=locale)
+        courses[assignment.course_id].course_assignments.append(assignment)
+    return list(courses.values())

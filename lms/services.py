@@ -7,7 +7,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .models import Assignment, LiveSession, Payment, Recording, Submission, User
+from notifications.languages import validate_language
+from notifications.phones import normalize_phone
+
+from .models import Assignment, LiveSession, Payment, Recording, Submission, User, validate_timezone
 
 # What a calendar invitation shows of a session's time: a change to either is a new version of it.
 SCHEDULE_FIELDS = {"scheduled_at", "duration_minutes"}
@@ -67,3 +70,30 @@ def save_session(*, session: LiveSession, changed_fields: set[str]) -> LiveSessi
     if rescheduled:
         session.refresh_from_db(fields=["sequence"])
     return session
+
+
+@transaction.atomic
+def update_profile(*, user: User, name: str, phone: str, time_zone: str, language: str, whatsapp_opt_in: bool) -> User:
+    """Save what a student says about themselves: name, phone, time zone, language, WhatsApp consent.
+
+    WhatsApp needs a number to go to: consent without one is refused, not stored.
+    """
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationError({"name": "Tell us your name: your messages greet you by it."})
+    try:
+        phone = normalize_phone(phone)
+    except ValidationError as exc:
+        raise ValidationError({"phone": exc.messages}) from None
+    if whatsapp_opt_in and not phone:
+        raise ValidationError({"phone": "Add your mobile number to get messages on WhatsApp."})
+    checks = (("timezone", validate_timezone, time_zone), ("language", validate_language, language))
+    for field, validate, value in checks:
+        try:
+            validate(value)
+        except ValidationError as exc:
+            raise ValidationError({field: exc.messages}) from None
+    user.name, user.phone, user.timezone, user.language = name[:150], phone, time_zone, language
+    user.whatsapp_opt_in = whatsapp_opt_in
+    user.save(update_fields=["name", "phone", "timezone", "language", "whatsapp_opt_in"])
+    return user

@@ -6,5 +6,7 @@ app_name = "lms"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("courses/", views.my_courses, name="courses"),
+    path("profile/", views.profile, name="profile"),
     path("assignments/<int:pk>/", views.assignment_detail, name="assignment"),
 ]

@@ -6,10 +6,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from .forms import SubmissionForm
+from .forms import ProfileForm, SubmissionForm
 from .models import Assignment
-from .selectors import get_student_assignment, student_dashboard
-from .services import submit_assignment
+from .selectors import get_student_assignment, student_courses, student_dashboard
+from .services import submit_assignment, update_profile
 
 
 @login_required
@@ -17,6 +17,47 @@ def dashboard(request):
     """The student's home: sessions, recordings, assignments and payments."""
     context = student_dashboard(student=request.user, now=timezone.now())
     return render(request, "lms/dashboard.html", context)
+
+
+@login_required
+def my_courses(request):
+    """The student's courses, each with its next session, recordings and assignments."""
+    courses = student_courses(student=request.user, now=timezone.now())
+    return render(request, "lms/courses.html", {"courses": courses})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request):
+    """The student's name, phone, time zone, language and WhatsApp consent."""
+    user = request.user
+    form = ProfileForm(
+        request.POST or None,
+        initial={
+            "name": user.name,
+            "phone": user.phone,
+            "whatsapp_opt_in": user.whatsapp_opt_in,
+            "timezone": user.timezone,
+            "language": user.language,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            update_profile(
+                user=user,
+                name=data["name"],
+                phone=data["phone"],
+                time_zone=data["timezone"],
+                language=data["language"],
+                whatsapp_opt_in=data["whatsapp_opt_in"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Your profile is saved.")
+            return redirect("lms:profile")
+    return render(request, "lms/profile.html", {"form": form})
 
 
 @login_required

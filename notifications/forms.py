@@ -1,13 +1,12 @@
-import zoneinfo
-
 from django import forms
 from django.core.exceptions import ValidationError
 
 from .models import Channel, Topic
 from .phones import normalize_phone
 from .services.preferences import CHANNELS, OPTIONAL_TOPICS
+from .timezones import timezone_choices
 
-TIMEZONE_CHOICES = [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+TIMEZONE_CHOICES = timezone_choices  # India first, then by region
 
 
 def topic_field_name(topic: str, channel: str) -> str:
