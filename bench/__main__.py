@@ -23,7 +23,7 @@ from .sizes import SIZES
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Benchmark planning, memory, web reads, dispatch and lead import"
+        description="Benchmark planning, the ledger, memory, web reads, dispatch, a blast and lead import"
         " on a PostgreSQL database of its own.",
     )
     parser.add_argument("--size", choices=SIZES, default="small", help="how much data (default: small)")
@@ -38,6 +38,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--budget-minutes", type=float, default=14.0, help="time budget of the whole run")
     parser.add_argument("--latency-ms", type=float, default=50.0, help="the fake provider's answer time")
     parser.add_argument("--messages-per-worker", type=int, default=1000, help="emails queued per dispatch worker")
+    parser.add_argument("--blast", type=int, default=100_000, help='"starting soon" emails in the blast')
+    parser.add_argument(
+        "--blast-seconds", type=float, default=150.0, help="time limit of the blast's run with every worker"
+    )
     parser.add_argument("--only", nargs="+", choices=PHASES, default=list(PHASES), help="measure only these")
     parser.add_argument("--keep-database", action="store_true", help="do not drop the database at the end")
     parser.add_argument(

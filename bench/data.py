@@ -31,17 +31,17 @@ TOPICS = "(ARRAY['Python Basics','Data Science','Web Development','Machine Learn
 STATEMENTS = {
     "users": f"""
         INSERT INTO lms_user (id, password, is_superuser, is_staff, is_active, date_joined, email, name, role,
-                              phone, whatsapp_opt_in, timezone, locale)
+                              phone, whatsapp_opt_in, timezone, locale, language)
         SELECT n, '!bench', false, false, n %% 100 <> 99, %(now)s - (n %% 700) * interval '1 day',
                'student' || n || '@example.com', {NAME}, 'student',
                '+9198' || lpad((n %% 100000000)::text, 8, '0'), n %% 2 = 0,
                CASE n %% 20 WHEN 0 THEN 'America/New_York' WHEN 1 THEN 'Europe/London' WHEN 2 THEN 'Asia/Dubai'
                             WHEN 3 THEN 'Asia/Singapore' ELSE 'Asia/Kolkata' END,
-               CASE n %% 20 WHEN 0 THEN 'en_US' WHEN 1 THEN 'en_GB' ELSE 'en_IN' END
+               CASE n %% 20 WHEN 0 THEN 'en_US' WHEN 1 THEN 'en_GB' ELSE 'en_IN' END, 'en'
         FROM generate_series(1, %(students)s) n
         UNION ALL
         SELECT %(students)s + 1, '!bench', false, false, true, %(now)s - interval '2 years', 'heavy@example.com',
-               'Heavy Reader', 'student', '', false, 'Asia/Kolkata', 'en_IN'
+               'Heavy Reader', 'student', '', false, 'Asia/Kolkata', 'en_IN', 'en'
     """,
     "courses": f"""
         INSERT INTO lms_course (id, title, slug, description, price, currency, is_active, created_at)
@@ -58,18 +58,20 @@ STATEMENTS = {
     # Upcoming sessions, courses in turn, the first 10 minutes away (so every size has "starting soon"
     # reminders to plan), the rest spread evenly up to 24 hours; 1 in 100 cancelled.
     "sessions": f"""
-        INSERT INTO lms_livesession (course_id, title, scheduled_at, duration_minutes, meeting_url, is_cancelled)
+        INSERT INTO lms_livesession (course_id, title, scheduled_at, duration_minutes, meeting_url, is_cancelled,
+                                     sequence)
         SELECT i %% %(courses)s + 1, 'Live class ' || i + 1 || ': ' || {TOPICS}[1 + i %% 6],
                %(now)s + (600 + floor(i * 85800.0 / %(sessions)s)) * interval '1 second', 60,
-               'https://meet.example.com/s' || i, i %% 100 = 50
+               'https://meet.example.com/s' || i, i %% 100 = 50, 0
         FROM generate_series(0, %(sessions)s - 1) i
     """,
     # Past sessions, each with a recording: the first half published this week (announced), the rest
     # three weeks ago (too old to announce).
     "past_sessions": """
-        INSERT INTO lms_livesession (course_id, title, scheduled_at, duration_minutes, meeting_url, is_cancelled)
+        INSERT INTO lms_livesession (course_id, title, scheduled_at, duration_minutes, meeting_url, is_cancelled,
+                                     sequence)
         SELECT (j * 10) %% %(courses)s + 1, 'Past class ' || j, %(now)s - (1 + j %% 20) * interval '1 day', 60,
-               'https://meet.example.com/p' || j, false
+               'https://meet.example.com/p' || j, false, 0
         FROM generate_series(0, 2 * %(recordings)s - 1) j
     """,
     "recordings": """
@@ -122,11 +124,11 @@ STATEMENTS = {
     "leads": f"""
         INSERT INTO leads_lead (id, email, name, phone, status, import_batch_id, campaign_id, source, data,
                                 first_contacted_at, last_contacted_at, follow_up_day3_sent, follow_up_day7_sent,
-                                converted_at, created_at)
+                                converted_at, created_at, language)
         SELECT n, 'lead' || n || '@example.org', {NAME}, '', {LEAD_STATUS}, 1,
                CASE WHEN n %% 10 <> 8 THEN 1 END, 'bench', '{{}}', {LEAD_FIRST_CONTACTED}, {LEAD_LAST_CONTACTED},
                {LEAD_DAY3_SENT}, false, CASE WHEN n %% 10 = 9 THEN %(now)s - interval '1 hour' END,
-               %(now)s - interval '15 days'
+               %(now)s - interval '15 days', 'en'
         FROM generate_series(1, %(leads)s) n
     """,
     "suppressions": """

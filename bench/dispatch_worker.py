@@ -1,5 +1,5 @@
 """
-A dispatch worker for the benchmark: `python -m bench.dispatch_worker`.
+A dispatch worker for the benchmark: `python -m bench.dispatch_worker [MAX_SECONDS]`.
 
 Sets Django up, says "ready", waits for "go" on stdin (so every worker starts sending at once, after
 its start-up), sends every due delivery with dispatch_due_deliveries(), then prints one JSON line:
@@ -23,7 +23,9 @@ def main() -> None:
     print("ready", flush=True)
     sys.stdin.readline()
     started, cpu = time.time(), time.process_time()
-    result = dispatch_due_deliveries()
+    # With a time limit it stops claiming then, and gives back what it claimed but has not sent.
+    max_seconds = float(sys.argv[1]) if len(sys.argv) > 1 else None
+    result = dispatch_due_deliveries(max_seconds=max_seconds)
     report = {
         "started": started,
         "finished": time.time(),

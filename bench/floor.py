@@ -37,10 +37,10 @@ INSERT_DELIVERIES = f"""
     WITH made AS (
         INSERT INTO notifications_delivery (kind, channel, dedupe_key, event_key, subject_type, subject_id,
             recipient_id, to_address, context, status, attempts, next_attempt_at, expires_at, provider_message_id,
-            error_code, last_error, rendered_subject, rendered_text, created_at, updated_at)
+            error_code, last_error, rendered_subject, rendered_text, created_at, updated_at, is_test)
         SELECT %(kind)s, c.channel, p.event_key || ':' || p.ref, p.event_key, %(subject_type)s, p.subject_id,
                p.user_id, CASE c.channel WHEN 'email' THEN lower(p.email) ELSE p.phone END, p.context, 'pending', 0,
-               %(now)s, p.expires_at, '', '', '', '', '', %(now)s, now()
+               %(now)s, p.expires_at, '', '', '', '', '', %(now)s, now(), false
         FROM (__PLAN__) p JOIN (VALUES ('email'), ('whatsapp')) AS c (channel)
           ON (c.channel = 'email' AND p.email <> '')
           OR (c.channel = 'whatsapp' AND %(whatsapp)s AND p.whatsapp_opt_in AND p.phone ~ '{E164}')

@@ -59,7 +59,8 @@ def _warm_up() -> None:
         format_when(timezone.now(), tz="Asia/Kolkata", locale=locale)
         format_money(1, "INR", locale=locale)
     for kind in all_kinds():
-        if INAPP in kind.channels:
+        # Kinds that mint links for an account (set-password) need one: their templates load all the same.
+        if INAPP in kind.channels and not kind.render_context:
             render_inapp(kind=kind, context={})
     get_resolver().url_patterns  # noqa: B018 - imports the URLconf and its views
     for app in ("lms", "leads", "notifications"):  # the connection's catalog caches, as the floor's are

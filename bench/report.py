@@ -5,8 +5,10 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .blast import BlastRow
 from .dispatch import DispatchRow
 from .lead_import import ImportRow
+from .ledger import LedgerRow
 from .memory import MemoryRow
 from .planning import PlanningRow
 from .web import WebRow
@@ -19,6 +21,13 @@ SCALING_TARGET = 1.8
 CPU_TARGET_MS = 2.0
 PAGE_TARGET_MS = 50.0
 IMPORT_TARGET = 5000
+# Issue 16's targets.
+MILLION_ROWS_TARGET_SECONDS = 15.0
+LEAN_FLOOR_TARGET = 1.5
+BYTES_PER_ROW_TARGET = 250
+BLAST_TARGET_SECONDS = 120.0
+BLAST_CPU_TARGET_MS = 0.5
+LARGE_DAILY_ROWS = 2_300_000  # the 24-hour job's rows a day at the large size (its run with --sessions 5000)
 RUN_TARGET_MINUTES = 15
 SIZE_ORDER = ["small", "medium", "large"]
 
@@ -33,6 +42,8 @@ class Results:
     data_seconds: float
     latency_ms: float
     planning: list[PlanningRow] = field(default_factory=list)
+    ledger: list[LedgerRow] = field(default_factory=list)
+    blast: list[BlastRow] = field(default_factory=list)
     memory: list[MemoryRow] = field(default_factory=list)
     dispatch: list[DispatchRow] = field(default_factory=list)
     web: list[WebRow] = field(default_factory=list)
@@ -86,6 +97,7 @@ def targets(results: Results, runs: dict[str, Results]) -> list[list[str]]:
                 _verdict(all(row.queries <= CONSTANT_QUERIES for row in planning)),
             ]
         )
+    rows += _ledger_targets(results)
     if results.memory:
         rows.append(_memory_target(results, runs))
     for how in sorted({row.how for row in results.dispatch}):
@@ -109,6 +121,7 @@ def targets(results: Results, runs: dict[str, Results]) -> list[list[str]]:
                 _verdict(cpu < CPU_TARGET_MS),
             ]
         )
+    rows += _blast_targets(results)
     page = next((row for row in results.web if row.what.startswith("GET") and "first" in row.what), None)
     if page:
         rows.append(
@@ -139,6 +152,90 @@ def targets(results: Results, runs: dict[str, Results]) -> list[list[str]]:
     else:
         holds = _verdict(minutes < RUN_TARGET_MINUTES)
     rows.append([f"the large size finishes in < {RUN_TARGET_MINUTES} min", measured, holds])
+    return rows
+
+
+def _ledger_targets(results: Results) -> list[list[str]]:
+    """Issue 16's planning and size targets: the 24-hour job against the lean floor, bytes per row."""
+    rows = []
+    layouts = {row.layout.split(":")[0]: row for row in results.ledger}
+    today, lean = layouts.get("today"), layouts.get("lean")
+    job = next((row for row in results.planning if row.job == "session_reminders_24h"), None)
+    if today and job and today.rows:
+        per_million = job.app_seconds * 1_000_000 / today.rows
+        rows.append(
+            [
+                f"planning 1M reminder rows <= {MILLION_ROWS_TARGET_SECONDS:.0f} s (24 h job, per 1M ledger rows)",
+                f"{per_million:.1f} s ({_s(job.app_seconds)} for {_n(today.rows)} rows and their in-app rows)",
+                _verdict(per_million <= MILLION_ROWS_TARGET_SECONDS),
+            ]
+        )
+    if lean and job:
+        inapp = job.floor_seconds - job.floor_ledger_seconds  # the same in-app rows in either layout
+        lean_floor = lean.insert_seconds + inapp
+        ratio = job.app_seconds / lean_floor if lean_floor else float("inf")
+        rows.append(
+            [
+                f"planning <= {LEAN_FLOOR_TARGET}x the lean SQL floor (24 h job)",
+                f"{_x(ratio)} (app {_s(job.app_seconds)}; lean floor {_s(lean_floor)}, today's floor "
+                f"{_s(job.floor_seconds)})",
+                _verdict(ratio <= LEAN_FLOOR_TARGET),
+            ]
+        )
+    if today:
+        lean_text = f"; lean layout {lean.bytes_per_row:.0f} B" if lean else ""
+        rows.append(
+            [
+                f"ledger bytes per planned row <= {BYTES_PER_ROW_TARGET} (heap + indexes)",
+                f"{today.bytes_per_row:.0f} B ({today.heap_bytes_per_row:.0f} B heap, {today.indexes} indexes)"
+                + lean_text,
+                _verdict(today.bytes_per_row <= BYTES_PER_ROW_TARGET),
+            ]
+        )
+    return rows
+
+
+def _blast_targets(results: Results) -> list[list[str]]:
+    """Issue 16's dispatch targets, from the blast under the current settings."""
+    current = [row for row in results.blast if row.setup == "current settings"]
+    by_workers = {row.workers: row for row in current}
+    rows = []
+    every = by_workers.get(max(by_workers, default=0))
+    if every:
+        approx = "" if every.finished else "projected "
+        rows.append(
+            [
+                f"{_n(every.queued)} starting-soon emails in <= {BLAST_TARGET_SECONDS:.0f} s "
+                f"({every.workers} workers, {results.latency_ms:.0f} ms provider)",
+                f"{approx}{_s(every.blast_seconds)} ({_n(every.sent)} sent in {_s(every.seconds)})",
+                _verdict(every.finished and every.blast_seconds <= BLAST_TARGET_SECONDS),
+            ]
+        )
+        cpu = max(row.cpu_ms_per_message for row in current)
+        rows.append(
+            [
+                f"our CPU per message <= {BLAST_CPU_TARGET_MS} ms (blast)",
+                f"{cpu:.2f} ms (worst of 1/2 workers)",
+                _verdict(cpu <= BLAST_CPU_TARGET_MS),
+            ]
+        )
+        urgent = every.urgent_before_bulk
+        rows.append(
+            [
+                "urgent before bulk: every starting-soon email sent before the bulk emails due earlier",
+                {True: "yes", False: "no: bulk emails went first", None: "not known (blast not finished)"}[urgent],
+                _verdict(bool(urgent)),
+            ]
+        )
+    if 1 in by_workers and 2 in by_workers and by_workers[1].per_second:
+        scaling = by_workers[2].per_second / by_workers[1].per_second
+        rows.append(
+            [
+                f"blast: 2 workers >= {SCALING_TARGET}x one",
+                f"{scaling:.2f}x ({by_workers[1].per_second:.1f} -> {by_workers[2].per_second:.1f} msg/s)",
+                _verdict(scaling >= SCALING_TARGET),
+            ]
+        )
     return rows
 
 
@@ -263,6 +360,68 @@ def dispatch_table(results: Results) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
+def ledger_table(results: Results) -> tuple[list[str], list[list[str]]]:
+    headers = [
+        "layout",
+        "rows",
+        "insert",
+        "per 1M rows",
+        "re-run (all conflicts)",
+        "size on disk",
+        "bytes/row",
+        "heap bytes/row",
+        "indexes",
+        "note",
+    ]
+    return headers, [
+        [
+            row.layout,
+            _n(row.rows),
+            _s(row.insert_seconds),
+            _s(row.seconds_per_million),
+            _s(row.rerun_seconds),
+            f"{row.total_bytes / 2**20:,.0f} MB",
+            f"{row.bytes_per_row:.0f}",
+            f"{row.heap_bytes_per_row:.0f}",
+            str(row.indexes),
+            row.note,
+        ]
+        for row in results.ledger
+    ]
+
+
+def blast_table(results: Results) -> tuple[list[str], list[list[str]]]:
+    headers = [
+        "setup",
+        "workers",
+        "starting soon sent",
+        "all sent",
+        "time",
+        "msg/s",
+        "blast out in",
+        "our CPU/msg",
+        "urgent first",
+        "ledger bytes/row after sending",
+        "note",
+    ]
+    return headers, [
+        [
+            row.setup,
+            str(row.workers),
+            f"{_n(row.sent)}/{_n(row.queued)}",
+            _n(row.all_sent),
+            _s(row.seconds),
+            f"{row.per_second:.1f}",
+            ("" if row.finished else "~") + _s(row.blast_seconds),
+            f"{row.cpu_ms_per_message:.2f} ms",
+            {True: "yes", False: "no", None: "-"}[row.urgent_before_bulk],
+            f"{row.bytes_per_sent_row:.0f}",
+            row.note,
+        ]
+        for row in results.blast
+    ]
+
+
 def web_table(results: Results) -> tuple[list[str], list[list[str]]]:
     headers = ["what", "server time (median)", "queries", "note"]
     rows = [
@@ -322,6 +481,17 @@ def _sections(results: Results, runs: dict[str, Results]) -> list[tuple[str, str
                 planning_table(results),
             )
         )
+    if results.ledger:
+        sections.append(
+            (
+                "Ledger",
+                "The 24-hour job's email and WhatsApp rows made by hand-written SQL in today's layout "
+                "(notifications_delivery) and in a lean one (bench tables: context shared once per event and "
+                "zone/locale group, integer key (event, recipient, channel), 2 indexes besides it), committed; "
+                "then made again (every row a conflict). Size: pg_total_relation_size (heap, TOAST, indexes).",
+                ledger_table(results),
+            )
+        )
     if results.memory:
         sections.append(
             (
@@ -341,6 +511,18 @@ def _sections(results: Results, runs: dict[str, Results]) -> list[tuple[str, str
                 f"{results.latency_ms:.0f} ms. Our CPU/msg: CPU time of the workers while sending (Python, driver, "
                 "rendering, HTTP client; not PostgreSQL's nor the fake's) per message sent.",
                 dispatch_table(results),
+            )
+        )
+    if results.blast:
+        sections.append(
+            (
+                "Starting-soon blast",
+                f'"Starting Soon" emails for one webinar 15 minutes away, queued behind bulk emails already due, '
+                "sent through anymail's Postmark backend to the fake provider answering after "
+                f"{results.latency_ms:.0f} ms: one worker for a fixed time, then 2 workers until the blast is out "
+                "(or the time limit: ~ projected from the rate). Msg/s and CPU/msg count every email sent, "
+                "bulk ones too.",
+                blast_table(results),
             )
         )
     if results.web:
@@ -466,6 +648,8 @@ def load(path: Path) -> Results:
     saved = json.loads(path.read_text())["results"]
     rows = {
         "planning": PlanningRow,
+        "ledger": LedgerRow,
+        "blast": BlastRow,
         "memory": MemoryRow,
         "dispatch": DispatchRow,
         "web": WebRow,

@@ -9,8 +9,10 @@ from django.utils import timezone
 from automation.jobs import get_job
 
 from . import PHASES, data, database
+from .blast import ONE_WORKER_SECONDS, SETUPS, run_blast
 from .dispatch import WORKER_COUNTS, run_dispatch
 from .lead_import import run_import
+from .ledger import run_ledger
 from .machine import describe, load_average
 from .memory import run_memory
 from .planning import run_planning
@@ -46,6 +48,9 @@ def run_all(*, args, size: Size, url: str, log) -> Results:
     needs = {
         "web": WEB_SECONDS,
         "dispatch": dispatch_seconds,
+        # Two inserts of the 24-hour job's rows in each layout: about 200 s at 1M enrollments.
+        "ledger": 10 + 200 * size.enrollments / 1_000_000,
+        "blast": len(SETUPS) * (ONE_WORKER_SECONDS + args.blast_seconds + 2 * 15),
         "import": IMPORT_SECONDS,
     }
 
@@ -68,6 +73,9 @@ def run_all(*, args, size: Size, url: str, log) -> Results:
         reserve = reserve_after("planning")
         results.planning = run_planning(conn, url=url, size=size, now=now, budget=budget, reserve=reserve)
 
+    def ledger():
+        results.ledger = run_ledger(conn, size=size, now=now)
+
     def memory():
         reserve = reserve_after("memory")
         results.memory = run_memory(
@@ -83,11 +91,23 @@ def run_all(*, args, size: Size, url: str, log) -> Results:
             conn, url=url, size=size, now=now, latency=latency, per_worker=args.messages_per_worker
         )
 
+    def blast():
+        results.blast = run_blast(
+            conn,
+            url=url,
+            size=size,
+            now=now,
+            latency=args.latency_ms / 1000,
+            count=args.blast,
+            seconds=args.blast_seconds,
+        )
+
     def lead_import():
         deadline = time.monotonic() + max(30.0, min(IMPORT_SECONDS, budget.remaining(reserve=TEARDOWN_SECONDS)))
         results.lead_import = run_import(conn, rows=size.import_rows, deadline=deadline)
 
-    for phase, function in zip(PHASES, (planning, memory, web, dispatch, lead_import), strict=True):
+    steps = (planning, ledger, memory, web, dispatch, blast, lead_import)
+    for phase, function in zip(PHASES, steps, strict=True):
         measure(phase, function)
     conn.close()
     results.machine["load_at_end"] = round(load_average(), 2)
