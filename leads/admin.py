@@ -86,7 +86,7 @@ class ImportBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="report")
     def report_json(self, obj):
-        problems = [row for row in obj.report if row[1] != "created"]
+        problems = [row for row in obj.report if row[1] != "created" or row[4]]  # row[4]: a warning
         link = reverse("admin:leads_importbatch_report", args=[obj.pk])
         summary = render_to_string(
             "admin/leads/import_report_rows.html", {"rows": problems[:200], "more": len(problems) > 200}

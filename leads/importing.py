@@ -2,9 +2,11 @@
 Lead CSV import: validated row by row, all or nothing, with a report people can act on.
 
 A file is refused whole, with one clear sentence, when it is too big, not UTF-8, has too many
-columns or no email column. Otherwise every row ends as created, duplicate (inside the file or
-against existing leads) or invalid (with the reason and the line number: a cell too long to read,
-too much in the other columns...), and the batch commits whole.
+columns or no email column. Otherwise every row ends as created, duplicate (inside the file,
+against existing leads, or an address that already has an account: a student is never a new
+lead, and gets no campaign email) or invalid (with the reason and the line number: a cell too long
+to read, too much in the other columns...), and the batch commits whole. A good email with a phone
+that is not one is created without the phone, with a warning in its row of the report.
 """
 
 import csv
@@ -22,6 +24,7 @@ from django.db import connections, router, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from lms.models import User
 from notifications.db import insert_ignoring_conflicts
 from notifications.phones import normalize_phone
 
@@ -42,6 +45,7 @@ class RowResult:
     status: str
     email: str
     name: str = ""
+    # Why a row was not imported; for a created row, a warning (what was left out).
     reason: str = ""
 
 
@@ -53,6 +57,11 @@ class ImportResult:
 
     def count(self, status: str) -> int:
         return sum(1 for row in self.rows if row.status == status)
+
+    @property
+    def warnings(self) -> int:
+        """Rows created with something left out (a phone that is not one)."""
+        return sum(1 for row in self.rows if row.status == CREATED and row.reason)
 
 
 def _decode(data: bytes) -> str:
@@ -131,12 +140,13 @@ def parse_leads_csv(data: bytes) -> tuple[list[str], list[tuple[int, dict, str]]
     return header, rows
 
 
-def _check_row(values: dict, *, problem: str = "", extra_columns: Sequence[str] = ()) -> tuple[str, str, str, str]:
-    """Return (email, name, phone, reason); a reason means the row is invalid."""
+def _check_row(values: dict, *, problem: str = "", extra_columns: Sequence[str] = ()) -> tuple[str, str, str, str, str]:
+    """Return (email, name, phone, reason, warning); a reason means the row is invalid, a warning
+    that it is imported without something (the phone)."""
     email = values.get("email", "").strip().lower()
     name = values.get("name", "").strip()[:150]
     if problem:
-        return email, name, "", problem
+        return email, name, "", problem, ""
     extra_size = sum(len(values[column]) for column in extra_columns)
     if extra_size > settings.LEAD_EXTRA_DATA_MAX_CHARS:
         return (
@@ -145,18 +155,20 @@ def _check_row(values: dict, *, problem: str = "", extra_columns: Sequence[str] 
             "",
             f"the other columns hold {extra_size:,} characters; a lead keeps at most "
             f"{settings.LEAD_EXTRA_DATA_MAX_CHARS:,}",
+            "",
         )
     if not email:
-        return email, name, "", "the email is empty"
+        return email, name, "", "the email is empty", ""
     if not is_valid_email(email):
-        return email, name, "", f"“{email}” is not a valid email address"
+        return email, name, "", f"“{email}” is not a valid email address", ""
     if len(email) > EMAIL_MAX_LENGTH:
-        return email, name, "", f"the email is longer than {EMAIL_MAX_LENGTH} characters"
+        return email, name, "", f"the email is longer than {EMAIL_MAX_LENGTH} characters", ""
     try:
         phone = normalize_phone(values.get("phone", ""))
     except ValidationError as exc:
-        return email, name, "", exc.messages[0]
-    return email, name, phone, ""
+        # The email is what the campaign needs: the lead is kept, the number is not.
+        return email, name, "", "", f"imported without the phone: {exc.messages[0]}"
+    return email, name, phone, "", ""
 
 
 def is_valid_email(email: str) -> bool:
@@ -191,25 +203,40 @@ def _domain_is_valid(domain: str) -> bool:
     return True
 
 
-def _existing_emails(emails: list[str]) -> set[str]:
-    """Return those of the (lower-case) `emails` already on a lead, whatever the case they were saved in."""
-    connection = connections[router.db_for_read(Lead)]
+def _existing_emails(emails: list[str], *, model=Lead) -> set[str]:
+    """Return those of the (lower-case) `emails` already on a `model` row (a lead, an account),
+    whatever the case they were saved in."""
+    connection = connections[router.db_for_read(model)]
     if connection.vendor == "postgresql":
         # One query on the lower(email) unique index; the emails go as one JSON array, which
         # json.dumps writes at C speed where psycopg would quote an array's elements one by one.
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT lower(email) FROM {connection.ops.quote_name(Lead._meta.db_table)} "
+                f"SELECT lower(email) FROM {connection.ops.quote_name(model._meta.db_table)} "
                 "WHERE lower(email) = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)))",
                 [json.dumps(emails, ensure_ascii=False)],
             )
             return {email for (email,) in cursor.fetchall()}
     found = set()
-    leads = Lead.objects.annotate(email_lower=Lower("email"))
+    rows = model.objects.annotate(email_lower=Lower("email"))
     for start in range(0, len(emails), LOOKUP_CHUNK):
         chunk = emails[start : start + LOOKUP_CHUNK]
-        found.update(leads.filter(email_lower__in=chunk).values_list("email_lower", flat=True))
+        found.update(rows.filter(email_lower__in=chunk).values_list("email_lower", flat=True))
     return found
+
+
+STUDENT_ROW = "already a student (has an account), so no campaign email"
+STAFF_ROW = "has a staff account, so no campaign email"
+
+
+def _accounts(emails: list[str]) -> dict[str, str]:
+    """Return, for those of `emails` that already have an account, why their row is not a new lead."""
+    found = _existing_emails(emails, model=User)
+    if not found:
+        return {}
+    staff = User.objects.annotate(email_lower=Lower("email")).filter(email_lower__in=found)
+    staff = set(staff.exclude(role=User.Role.STUDENT).values_list("email_lower", flat=True))
+    return {email: STAFF_ROW if email in staff else STUDENT_ROW for email in found}
 
 
 @transaction.atomic
@@ -232,7 +259,8 @@ def import_leads(
         (line, values, *_check_row(values, problem=problem, extra_columns=extra_columns))
         for line, values, problem in rows
     ]
-    existing = _existing_emails(sorted({email for *_, email, _, _, reason in checked if not reason}))
+    valid = sorted({email for _, _, email, _, _, reason, _ in checked if not reason})
+    existing, accounts = _existing_emails(valid), _accounts(valid)
 
     batch = ImportBatch.objects.create(
         filename=filename[:255], source=source, uploaded_by=uploaded_by, total_rows=len(rows), created_at=now
@@ -240,18 +268,20 @@ def import_leads(
     result = ImportResult(batch=batch)
     first_line: dict[str, int] = {}
     new_leads = []
-    for done, (line, values, email, name, phone, reason) in enumerate(checked, 1):
+    for done, (line, values, email, name, phone, reason, warning) in enumerate(checked, 1):
         if reason:
             result.rows.append(RowResult(line, INVALID, email, name, reason))
         elif email in first_line:
             result.rows.append(
                 RowResult(line, DUPLICATE, email, name, f"also on line {first_line[email]} of this file")
             )
+        elif email in accounts:
+            result.rows.append(RowResult(line, DUPLICATE, email, name, accounts[email]))
         elif email in existing:
             result.rows.append(RowResult(line, DUPLICATE, email, name, "already a lead"))
         else:
             first_line[email] = line
-            result.rows.append(RowResult(line, CREATED, email, name))
+            result.rows.append(RowResult(line, CREATED, email, name, warning))
             new_leads.append(
                 {
                     "email": email,

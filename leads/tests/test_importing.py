@@ -89,14 +89,61 @@ def test_a_lead_saved_with_capitals_is_already_a_lead_whatever_the_case_in_the_f
     assert result.batch.created_count == 0 and Lead.objects.count() == 1
 
 
-def test_invalid_emails_and_phones_are_reported_with_the_reason():
-    result = run("name,email,phone\nA,,\nB,b@,\nC,c@example.com,12\nD,d@example.com,+1 202 555 01\n")
+def test_invalid_emails_are_reported_with_the_reason():
+    result = run("name,email,phone\nA,,\nB,b@,\n")
     reasons = {line: (status, reason) for line, status, _, reason in statuses(result)}
     assert reasons[2] == ("invalid", "the email is empty")
     assert reasons[3] == ("invalid", "“b@” is not a valid email address")
-    assert reasons[4][0] == "invalid" and "not a valid phone number" in reasons[4][1]
-    assert reasons[5][0] == "invalid" and "phone" in reasons[5][1]
-    assert result.batch.invalid_count == 4 and not Lead.objects.exists()
+    assert result.batch.invalid_count == 2 and not Lead.objects.exists()
+
+
+def test_a_good_email_with_a_bad_phone_is_imported_without_the_phone_and_a_warning(tmp_path):
+    result = run("name,email,phone\nC,c@example.com,12\nD,d@example.com,+1 202 555 01\nE,e@example.com,98765 43210\n")
+    rows = {line: (status, reason) for line, status, _, reason in statuses(result)}
+    assert rows[2] == ("created", "imported without the phone: “12” is not a valid phone number.")
+    assert rows[3][0] == "created" and rows[3][1].startswith("imported without the phone: “+1 202 555 01”")
+    assert rows[4] == ("created", "")
+    assert (result.batch.created_count, result.batch.invalid_count, result.warnings) == (3, 0, 2)
+    assert dict(Lead.objects.values_list("email", "phone")) == {
+        "c@example.com": "",
+        "d@example.com": "",
+        "e@example.com": "+919876543210",
+    }
+    assert result.leads_emailed == 3  # the email is what the campaign needs
+    assert "c@example.com,C,imported without the phone" in report_csv(result.batch)
+
+
+def test_a_student_in_the_list_is_not_a_new_lead_and_gets_no_campaign_email():
+    from lms.tests.factories import StaffUserFactory, UserFactory
+
+    UserFactory(email="meera@example.com", name="Meera Phone")
+    StaffUserFactory(email="Coach@School.example")
+    result = run("name,email\nMeera,MEERA@example.com\nCoach,coach@school.example\nRavi,ravi@example.com\n")
+
+    assert statuses(result) == [
+        (2, "duplicate", "meera@example.com", "already a student (has an account), so no campaign email"),
+        (3, "duplicate", "coach@school.example", "has a staff account, so no campaign email"),
+        (4, "created", "ravi@example.com", ""),
+    ]
+    assert list(Lead.objects.values_list("email", flat=True)) == ["ravi@example.com"]
+    assert result.leads_emailed == 1
+    assert list(Delivery.objects.filter(kind="lead_day0").values_list("to_address", flat=True)) == ["ravi@example.com"]
+    assert (result.batch.created_count, result.batch.duplicate_count) == (1, 2)
+
+
+def test_the_command_lists_students_skipped_and_phones_left_out(tmp_path):
+    from io import StringIO
+
+    from lms.tests.factories import UserFactory
+
+    UserFactory(email="meera@example.com")
+    path = tmp_path / "leads.csv"
+    path.write_text("name,email,phone\nMeera,meera@example.com,\nC,c@example.com,12\n")
+    out = StringIO()
+    call_command("import_leads", str(path), "--no-campaign", stdout=out)
+    text = out.getvalue()
+    assert "meera@example.com" in text and "already a student" in text
+    assert "c@example.com" in text and "imported without the phone" in text
 
 
 @pytest.mark.parametrize(

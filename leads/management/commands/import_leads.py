@@ -50,9 +50,10 @@ class Command(BaseCommand):
                 ],
             )
         )
-        problems = [row for row in result.rows if row.status != CREATED]
+        # Rows not imported, and rows imported with something left out (a phone that is not one).
+        problems = [row for row in result.rows if row.status != CREATED or row.reason]
         if problems:
-            self.stdout.write("\nRows not imported:")
+            self.stdout.write("\nRows not imported, or imported with a warning:")
             rows = [[row.line, row.status, row.email, row.reason] for row in problems[:SHOWN_PROBLEMS]]
             self.stdout.write(text_table(["Line", "Status", "Email", "Why"], rows))
             if len(problems) > SHOWN_PROBLEMS:
