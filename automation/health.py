@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Count, Max, Min, Q
 
-from notifications.models import Delivery
+from notifications.models import ChannelPause, Delivery
 from notifications.selectors import count_due_deliveries, oldest_due_delivery_at
 
 from .jobs import JOBS, Job
@@ -95,6 +95,7 @@ def check_health(
             "is the worker running?"
         )
     problems += _unsettled_problems(now=now, max_unknown_age=max_unknown_age)
+    problems += _paused_channel_problems(now=now)
     return Health(jobs=jobs, due_deliveries=due, oldest_due_at=oldest, problems=problems)
 
 
@@ -130,6 +131,17 @@ def _unsettled_problems(*, now: dt.datetime, max_unknown_age: dt.timedelta | Non
         f"deliveries: {waiting['count']} 'unknown' for more than {_words(max_unknown_age)} (the oldest for "
         f"{_words(now - waiting['oldest'])}); reconciliation could not settle them: check them with the "
         "provider and settle them in the admin"
+    ]
+
+
+def _paused_channel_problems(*, now: dt.datetime) -> list[str]:
+    """Channels whose provider account cannot send: their messages wait, nothing fails, someone must act."""
+    return [
+        f"{pause.channel}: sending paused for {_words(now - pause.since)}: the provider account cannot send "
+        f"({pause.reason[:200]}); fix the account (credentials, credit, sender); "
+        f"{pause.failures} tr{'y' if pause.failures == 1 else 'ies'} refused, the next "
+        f"{'in ' + _words(pause.until - now) if pause.until > now else 'with the next batch'}"
+        for pause in ChannelPause.objects.order_by("channel")
     ]
 
 

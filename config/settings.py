@@ -293,6 +293,12 @@ EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=15.0)
 
+# Postmark's message streams: marketing email (the lead campaign) goes through a broadcast stream,
+# never in the same requests as transactional mail (Postmark's rules; it protects reminders'
+# deliverability). Empty transactional stream: the server's default ("outbound").
+POSTMARK_BROADCAST_STREAM = env.str("POSTMARK_BROADCAST_STREAM", default="broadcast")
+POSTMARK_TRANSACTIONAL_STREAM = env.str("POSTMARK_TRANSACTIONAL_STREAM", default="")
+
 # --- WhatsApp (Twilio) -----------------------------------------------------------------------
 if MOCK_MODE:
     WHATSAPP_BACKEND = "notifications.channels.whatsapp.file.WhatsAppBackend"
@@ -354,6 +360,9 @@ NOTIFICATIONS = {
     "SOFT_BOUNCE_LIMIT": env.int("NOTIFICATIONS_SOFT_BOUNCE_LIMIT", default=3),
     # Rows per INSERT when planning.
     "PLAN_CHUNK_SIZE": env.int("NOTIFICATIONS_PLAN_CHUNK_SIZE", default=2000),
+    # A provider account that cannot send (bad credentials, no credit) pauses its channel: the first
+    # try again after this many seconds, doubling up to RETRY_MAX_SECONDS.
+    "PAUSE_BASE_SECONDS": env.int("NOTIFICATIONS_PAUSE_BASE_SECONDS", default=60),
     # A delivery run stops claiming after this long (the next run goes on), so it ends within its minute.
     "DISPATCH_RUN_SECONDS": env.int("NOTIFICATIONS_DISPATCH_RUN_SECONDS", default=50),
     # Reconciliation asks the provider about an `unknown` delivery once it is this old (its search catches up).

@@ -1,9 +1,9 @@
-"""Admin for what people send us (WhatsApp replies): read-only, newest first."""
+"""Admin for what providers and people tell us: WhatsApp replies, and channels paused by an account error."""
 
 from django.contrib import admin
 
 from .admin import ReadOnlyAdminMixin
-from .models import InboundMessage
+from .models import ChannelPause, InboundMessage
 
 
 @admin.register(InboundMessage)
@@ -19,3 +19,18 @@ class InboundMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="message")
     def body_start(self, obj):
         return obj.body if len(obj.body) <= 80 else f"{obj.body[:79]}…"
+
+
+@admin.register(ChannelPause)
+class ChannelPauseAdmin(admin.ModelAdmin):
+    """A paused channel: staff see why; deleting the pause tries the channel again with the next batch."""
+
+    list_display = ("channel", "since", "until", "failures", "error_code", "reason")
+    fields = list_display
+    readonly_fields = list_display
+
+    def has_add_permission(self, request):
+        return False  # only a provider's refusal pauses a channel
+
+    def has_change_permission(self, request, obj=None):
+        return False

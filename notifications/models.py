@@ -303,7 +303,9 @@ class MessageTemplate(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-    edited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     edited_at = models.DateTimeField(default=timezone.now, editable=False)
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -375,3 +377,24 @@ class InboundMessage(models.Model):
 
     def __str__(self):
         return f"{self.from_address}: {self.body[:40]}"
+
+
+class ChannelPause(models.Model):
+    """Sending on a channel is paused: its provider account cannot send (bad credentials, no credit).
+
+    Nothing is wrong with the messages, so none of them fails: dispatch stops claiming the channel
+    until `until`, then one batch tries again; the first message accepted lifts the pause.
+    """
+
+    channel = models.CharField(max_length=16, choices=Channel.choices, unique=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    reason = models.TextField(help_text="What the provider said.")
+    since = models.DateTimeField(default=timezone.now)
+    until = models.DateTimeField(help_text="When sending is tried again.")
+    failures = models.PositiveIntegerField(default=1, help_text="Tries refused in a row.")
+
+    class Meta:
+        verbose_name = "paused channel"
+
+    def __str__(self):
+        return f"{self.get_channel_display()} paused since {self.since:%Y-%m-%d %H:%M} UTC: {self.reason[:80]}"

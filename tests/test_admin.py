@@ -16,6 +16,7 @@ from automation.models import JobExecutionLog
 from leads.models import CrmActivity, CTASubmission, ImportBatch, Lead, LeadCampaign, WelcomeCall
 from lms.models import Assignment, Course, Enrollment, LiveSession, Payment, Recording, Submission, User
 from notifications.models import (
+    ChannelPause,
     Delivery,
     DeliveryEvent,
     InboundMessage,
@@ -32,7 +33,7 @@ OUR_APPS = ("notifications", "lms", "leads", "automation")
 ADDABLE = [User, Course, Enrollment, LiveSession, Recording, Assignment, Submission, Payment]
 ADDABLE += [Suppression, NotificationPreference, WelcomeCall, Language, MessageTemplate]
 NOT_ADDABLE = [Delivery, DeliveryEvent, Notification, ImportBatch, LeadCampaign, Lead, CTASubmission, CrmActivity]
-NOT_ADDABLE += [JobExecutionLog, InboundMessage]
+NOT_ADDABLE += [JobExecutionLog, InboundMessage, ChannelPause]
 ALL_MODELS = ADDABLE + NOT_ADDABLE
 
 
@@ -111,6 +112,9 @@ def make_rows(n: int) -> dict:
     )
     InboundMessage.objects.create(
         provider="meta", provider_message_id=f"wamid.IN{n}", from_address=student.phone, user=student, body="Thank you!"
+    )
+    ChannelPause.objects.get_or_create(
+        channel="whatsapp", defaults={"reason": "Twilio 401 error 20003: Authenticate", "until": now}
     )
     Language.objects.create(code=f"t{n}", name=f"Test language {n}", locale="ta_IN")
     MessageTemplate.objects.create(kind="session_24h", version=n, subject="Starts {{ day_label }}: {{ title }}")

@@ -29,6 +29,8 @@ class OutgoingEmail:
     headers: dict = field(default_factory=dict)
     attachments: list = field(default_factory=list)
     from_email: str = ""
+    # Marketing mail: through the provider's broadcast stream, never in a request with transactional mail.
+    marketing: bool = False
 
 
 class EmailChannel:
@@ -71,12 +73,20 @@ class EmailChannel:
             for email, message, error in zip(emails, messages, errors, strict=True)
         ]
 
-    def find_sent(self, *, delivery_id: int, to: str, **window) -> list[ProviderMessage] | None:
-        """Return what the provider has of the email for `delivery_id` (found by its metadata), or
-        None when this backend cannot be asked (console, file, SMTP: staff settle by hand)."""
+    def find_sent(
+        self, *, delivery_id: int, to: str, marketing: bool = False, **window
+    ) -> list[ProviderMessage] | None:
+        """Return what the provider has of the email for `delivery_id` (found by its metadata, in the
+        stream it went through), or None when this backend cannot be asked (console, file, SMTP:
+        staff settle by hand)."""
         if not postmark.can_search(self.connection):
             return None
-        found = postmark.search_outbound(self.connection, metadata={"delivery_id": str(delivery_id)}, recipient=to)
+        found = postmark.search_outbound(
+            self.connection,
+            metadata={"delivery_id": str(delivery_id)},
+            recipient=to,
+            stream=postmark.stream_for(self.connection, marketing=marketing),
+        )
         return [
             ProviderMessage(
                 provider_message_id=str(message.get("MessageID", "")),
@@ -105,6 +115,9 @@ class EmailChannel:
         # Read by anymail backends; other backends ignore these attributes.
         message.metadata = {"delivery_id": str(email.delivery_id), "kind": email.kind}
         message.tags = [email.kind]
+        stream = postmark.stream_for(self.connection, marketing=email.marketing)
+        if stream:
+            message.esp_extra = {"MessageStream": stream}
         return message
 
 
@@ -134,16 +147,14 @@ def classify_email_error(exc: Exception) -> SendResult:
         return SendResult(Outcome.PERMANENT, error=text, error_code="recipient_refused", suppress=True)
     status = getattr(exc, "status_code", None) if isinstance(exc, AnymailAPIError) else None
     if status is not None:
-        return SendResult(
-            classify_http_status(status),
-            error=text,
-            error_code=f"http_{status}",
-            retry_after=retry_after_seconds(getattr(getattr(exc, "response", None), "headers", None)),
-        )
+        return classify_api_error(status, getattr(exc, "response", None), text)
     if isinstance(exc, requests.RequestException) or isinstance(exc.__cause__, requests.RequestException):
         return SendResult(_classify_network_error(exc), error=text, error_code="network")
     if isinstance(exc, AnymailAPIError):  # e.g. an unreadable answer after the post went through
         return SendResult(Outcome.UNKNOWN, error=text, error_code="provider")
+    if isinstance(exc, (smtplib.SMTPAuthenticationError, smtplib.SMTPSenderRefused)):
+        # Our login or our sender address is refused: every message would be, until it is fixed.
+        return SendResult(Outcome.TRANSIENT, error=text, error_code=f"smtp_{exc.smtp_code}", account=True)
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         # {address: (code, message)}: one recipient per message here, so its reply is the outcome.
         code = next((reply[0] for reply in exc.recipients.values()), 550)
@@ -154,6 +165,34 @@ def classify_email_error(exc: Exception) -> SendResult:
         return SendResult(Outcome.TRANSIENT, error=text, error_code="smtp")
     # A bug in rendering or a backend: retrying will not help, and hides the bug.
     return SendResult(Outcome.PERMANENT, error=text, error_code="error")
+
+
+# HTTP answers that say the account cannot send (no message would get through): a bad or missing
+# key (401), no credit (Brevo's 402), not allowed (403: SendGrid's unverified sender, Mailgun's
+# disabled domain).
+ACCOUNT_HTTP_STATUSES = {401, 402, 403}
+# Postmark's ErrorCodes for the same (postmarkapp.com/developer/api/overview#error-codes): bad or
+# missing server token (10), sender signature not found (400) or not confirmed (401), out of
+# credits (405), account pending approval (412), account may not send (413).
+POSTMARK_ACCOUNT_CODES = {10, 400, 401, 405, 412, 413}
+# Postmark's per-message "rate limit exceeded" inside a batch answer: try again later.
+POSTMARK_TRANSIENT_CODES = {429}
+
+
+def classify_api_error(status: int, response, text: str) -> SendResult:
+    """Return how an email provider's HTTP error is to be treated (the account's, the message's, or a moment's)."""
+    retry_after = retry_after_seconds(getattr(response, "headers", None))
+    try:
+        code = int((response.json() or {}).get("ErrorCode")) if response is not None else None
+    except (ValueError, TypeError, AttributeError):
+        code = None
+    # A refused message answers 422 with Postmark's own code, which says more than the status.
+    error_code = f"postmark_{code}" if code and status == 422 else f"http_{status}"
+    if status in ACCOUNT_HTTP_STATUSES or code in POSTMARK_ACCOUNT_CODES:
+        return SendResult(Outcome.TRANSIENT, error=text, error_code=error_code, retry_after=retry_after, account=True)
+    if code in POSTMARK_TRANSIENT_CODES:
+        return SendResult(Outcome.TRANSIENT, error=text, error_code=error_code, retry_after=retry_after)
+    return SendResult(classify_http_status(status), error=text, error_code=error_code, retry_after=retry_after)
 
 
 # Replies to RCPT that say the address itself is unusable (RFC 5321 §4.2.2, 4.2.3): no such

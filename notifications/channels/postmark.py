@@ -17,6 +17,7 @@ import requests
 from anymail.backends.postmark import EmailBackend as PostmarkBackend
 from anymail.exceptions import AnymailAPIError, AnymailRequestsAPIError
 from anymail.message import AnymailStatus
+from django.conf import settings
 
 from .base import Outcome, classify_http_status
 
@@ -63,18 +64,30 @@ def send_batch(connection: PostmarkBackend, messages: list) -> list[Exception | 
     return errors
 
 
+def stream_for(connection, *, marketing: bool) -> str:
+    """Return the Postmark message stream for an email (empty: the server's default), or "" for other providers."""
+    if not isinstance(connection, PostmarkBackend):
+        return ""
+    return settings.POSTMARK_BROADCAST_STREAM if marketing else settings.POSTMARK_TRANSACTIONAL_STREAM
+
+
 def can_search(connection) -> bool:
     """True when `connection` is anymail's Postmark backend, open: its message search can be asked."""
     return isinstance(connection, PostmarkBackend) and connection.session is not None
 
 
-def search_outbound(connection: PostmarkBackend, *, metadata: dict[str, str], recipient: str = "") -> list[dict]:
+def search_outbound(
+    connection: PostmarkBackend, *, metadata: dict[str, str], recipient: str = "", stream: str = ""
+) -> list[dict]:
     """Return the outbound messages Postmark has with this metadata (its message search; Postmark
-    matches one metadata field a search); raise requests' or anymail's error when it cannot say."""
+    matches one metadata field a search, in one stream: the default one unless `stream` names
+    another); raise requests' or anymail's error when it cannot say."""
     (key, value), *_ = metadata.items()
     params = {"count": 50, "offset": 0, f"metadata_{key}": value}
     if recipient:
         params["recipient"] = recipient
+    if stream:
+        params["messagestream"] = stream
     response = connection.session.request(
         "GET",
         urljoin(connection.api_url, "messages/outbound"),

@@ -75,6 +75,7 @@ class ClaimOutcome:
     template_version_id: int | None = None
     sent_at: datetime | None = None
     next_attempt_at: datetime | None = None
+    attempts: int | None = None  # given back when the attempt did not count (a paused channel)
     at: datetime | None = None  # when it happened (the history entry's time); the recording time if None
 
 
@@ -91,6 +92,7 @@ _OUTCOME_COLUMNS = (
     ("template_version_id", "bigint"),
     ("sent_at", "timestamptz"),
     ("next_attempt_at", "timestamptz"),
+    ("attempts", "integer"),
 )
 _KEPT_UNLESS_GIVEN = _OUTCOME_COLUMNS[3:]
 _ROWS_PER_STATEMENT = 500
@@ -147,6 +149,7 @@ def _update_claimed(connection, outcomes: list[ClaimOutcome], now: datetime) -> 
             outcome.template_version_id,
             adapt_time(outcome.sent_at) if outcome.sent_at else None,
             adapt_time(outcome.next_attempt_at) if outcome.next_attempt_at else None,
+            outcome.attempts,
         ]
     params.append(Status.SENDING)
     sql = (

@@ -24,6 +24,7 @@ from django.db import transaction
 from ..channels.base import ProviderMessage
 from ..channels.email import EmailChannel
 from ..channels.whatsapp import get_whatsapp_backend
+from ..kinds import get_kind
 from ..models import Channel, Delivery, DeliveryEvent
 from .dispatch import fixed_or_real_clock
 
@@ -83,11 +84,14 @@ def reconcile_unknown_deliveries(
 def _ask(channel, delivery: Delivery) -> list[ProviderMessage] | None:
     handed_over = delivery.handed_over_at or delivery.claimed_at or delivery.updated_at
     timeout = timedelta(seconds=max(settings.TWILIO_TIMEOUT, 30))
+    # An email is looked for in the stream it went through (Postmark searches one at a time).
+    stream = {"marketing": get_kind(delivery.kind).is_marketing} if delivery.channel == Channel.EMAIL else {}
     found = channel.find_sent(
         delivery_id=delivery.pk,
         to=delivery.to_address,
         sent_after=handed_over - WINDOW_SLACK,
         sent_before=handed_over + timeout + WINDOW_SLACK,
+        **stream,
     )
     if found is None or delivery.channel == Channel.EMAIL:
         return found

@@ -10,7 +10,7 @@ from notifications.channels.whatsapp.twilio import WhatsAppBackend as TwilioBack
 from notifications.models import Delivery, DeliveryEvent, Suppression
 from notifications.services.dispatch import dispatch_due_deliveries
 from notifications.services.planning import PlannedMessage, Recipient, plan_messages
-from tests.fakes import FakeProvider, Reply, postmark_accepted, postmark_ok, twilio_error, twilio_ok
+from tests.fakes import FakeProvider, Reply, postmark_accepted, postmark_ok, twilio_error
 
 from .helpers import NOW, plan_session_reminder
 
@@ -22,27 +22,6 @@ def postmark_result(message: dict, n: int, error: int = 0, text: str = "OK") -> 
     if error:
         return {"ErrorCode": error, "Message": text}
     return postmark_accepted(message, f"pm-batch-{n}")
-
-
-@pytest.fixture
-def postmark(settings):
-    with FakeProvider(default=postmark_ok) as server:
-        settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
-        settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "test-token", "POSTMARK_API_URL": server.url + "/"}
-        yield server
-
-
-@pytest.fixture
-def twilio(settings):
-    with FakeProvider(default=twilio_ok) as server:
-        settings.WHATSAPP_BACKEND = "notifications.channels.whatsapp.twilio.WhatsAppBackend"
-        settings.TWILIO_ACCOUNT_SID = "AC" + "1" * 32
-        settings.TWILIO_AUTH_TOKEN = "secret"
-        settings.TWILIO_WHATSAPP_FROM = "+14155238886"
-        settings.TWILIO_API_BASE_URL = server.url
-        settings.TWILIO_CONTENT_SIDS = {"session_24h": "HX" + "a" * 32}
-        settings.TWILIO_TIMEOUT = 2
-        yield server
 
 
 def emails_only(student):

@@ -34,6 +34,14 @@ PERMANENT_CODES = {
 # Of those, the ones that say the number itself is unusable: suppress it.
 SUPPRESS_CODES = {21211, 21214, 21610, 21614, 63003, 63014, 63024}
 TRANSIENT_CODES = {20429, 63018, 30001}  # rate limited, queue overflow
+# The account or sender cannot send (every message would fail alike): pause, never fail messages.
+ACCOUNT_CODES = {
+    20003,  # authentication failed (a wrong SID or token)
+    20005,  # account not active (suspended, closed)
+    21606,  # the 'From' number is not one of this account's WhatsApp senders
+    63007,  # no WhatsApp channel for the 'From' address
+    63040,  # the sender is not approved by Meta
+}
 
 
 class RebasingHttpClient(TwilioHttpClient):
@@ -126,6 +134,8 @@ def classify_twilio_error(exc: TwilioRestException) -> SendResult:
     """Return how a Twilio API error is to be treated."""
     code = exc.code
     text = f"Twilio {exc.status} error {code}: {exc.msg}"[:2000]
+    if code in ACCOUNT_CODES or exc.status == 401:
+        return SendResult(Outcome.TRANSIENT, error=text, error_code=str(code or f"http_{exc.status}"), account=True)
     if code in PERMANENT_CODES:
         outcome = Outcome.PERMANENT
     elif code in TRANSIENT_CODES:

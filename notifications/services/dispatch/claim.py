@@ -19,6 +19,7 @@ from django.db import connections, router, transaction
 from django.db.models import F
 
 from ...models import Delivery, DeliveryEvent
+from ..pauses import paused_channels
 
 logger = logging.getLogger(__name__)
 Status = Delivery.Status
@@ -28,6 +29,9 @@ def claim_due_deliveries(*, now: datetime, limit: int, ids: list[int] | None = N
     """Claim up to `limit` due rows (of `ids`, when given) in one short transaction; return them."""
     token = uuid.uuid4()
     due = Delivery.objects.filter(status=Status.PENDING, next_attempt_at__lte=now)
+    paused = paused_channels(now=now)
+    if paused:  # their provider account cannot send: leave them until the channel's next try
+        due = due.exclude(channel__in=paused)
     if ids is not None:
         due = due.filter(id__in=ids)
     with transaction.atomic():

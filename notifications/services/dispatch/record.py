@@ -77,7 +77,14 @@ class OutcomeBuffer:
         )
 
 
-def record_outcome(*, delivery: Delivery, result: SendResult, now: datetime, outcomes: OutcomeBuffer) -> str:
+def record_outcome(
+    *,
+    delivery: Delivery,
+    result: SendResult,
+    now: datetime,
+    outcomes: OutcomeBuffer,
+    paused_until: datetime | None = None,
+) -> str:
     """Record one send attempt's outcome on a claimed row (in `outcomes`); return the status it ends in.
 
     `now` is when the provider answered: a retry is due a delay after it, never before.
@@ -91,6 +98,15 @@ def record_outcome(*, delivery: Delivery, result: SendResult, now: datetime, out
         "template_version_id": delivery.template_version_id,
     }
     detail = result.error
+    if result.account:
+        # Nothing wrong with this message: the account cannot send. It waits for the channel's next
+        # try, and the attempt does not count.
+        status = Status.PENDING
+        fields["next_attempt_at"] = paused_until or now + retry_delay(attempts=1, retry_after=result.retry_after)
+        fields["attempts"] = max(0, delivery.attempts - 1)
+        detail = f"{result.error} The provider account cannot send: {delivery.channel} is paused, nothing failed."
+        outcomes.add(delivery, status=status, detail=detail, **fields)
+        return status
     if result.outcome is Outcome.SENT:
         status, fields["sent_at"] = Status.SENT, now
         detail = f"Accepted by the provider ({result.provider_message_id})."
@@ -110,6 +126,14 @@ def record_outcome(*, delivery: Delivery, result: SendResult, now: datetime, out
                 channel=delivery.channel,
                 address=delivery.to_address,
                 reason=Suppression.Reason.INVALID,
+                detail=result.error,
+            )
+        elif result.suppress_category:  # the person stopped one category (Meta: marketing) at the provider
+            suppress_address(
+                channel=delivery.channel,
+                address=delivery.to_address,
+                reason=Suppression.Reason.OPTED_OUT,
+                category=result.suppress_category,
                 detail=result.error,
             )
     outcomes.add(delivery, status=status, detail=detail, **fields)

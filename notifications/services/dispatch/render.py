@@ -49,6 +49,7 @@ def email_for(delivery: Delivery) -> OutgoingEmail | SendResult:
         kind=delivery.kind,
         headers=headers,
         attachments=attachments,
+        marketing=kind.is_marketing,
     )
 
 

@@ -15,11 +15,13 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
-from ...channels.base import SendResult
+from ...channels.base import Outcome, SendResult
 from ...channels.email import EmailChannel
 from ...channels.whatsapp import get_whatsapp_backend
 from ...copy import published as published_copy
-from ...models import Channel, Delivery
+from ...kinds import get_kind
+from ...models import Channel, ChannelPause, Delivery
+from ..pauses import pause_channel, resume_channel
 from .claim import give_back, hand_over
 from .gate import stopped_deliveries
 from .record import OutcomeBuffer, record_outcome
@@ -83,13 +85,35 @@ def send_claimed_deliveries(
         stack.enter_context(published_copy.for_batch())  # staff templates: looked up once per batch
         stack.callback(outcomes.flush)  # runs last, even when sending or closing a channel failed
         requests = list(_requests(deliveries))
+        pauses = Pauses()
         for position, request in enumerate(requests):
             if deadline is not None and time.monotonic() >= deadline:
                 rest = [delivery for later in requests[position:] for delivery in later]
                 result.requeued += give_back(deliveries=rest, now=clock())
                 break
-            _send_request(request, channels=channels, outcomes=outcomes, result=result, clock=clock)
+            if request[0].channel in pauses.until:  # its account stopped sending during this batch
+                result.requeued += give_back(deliveries=request, now=clock())
+                continue
+            _send_request(request, channels=channels, outcomes=outcomes, result=result, clock=clock, pauses=pauses)
             outcomes.flush_if_due()
+
+
+class Pauses:
+    """The channels paused before this batch (a success lifts theirs) and those paused during it."""
+
+    def __init__(self):
+        self.before = set(ChannelPause.objects.values_list("channel", flat=True))
+        self.until: dict[str, datetime] = {}
+
+    def heard(self, channel: str, answer: SendResult, *, now: datetime) -> datetime | None:
+        """Take a provider's answer into account; return until when the channel is paused, if it is."""
+        if answer.account and channel not in self.until:
+            pause = pause_channel(channel=channel, reason=answer.error, error_code=answer.error_code, now=now)
+            self.until[channel] = pause.until
+        elif answer.outcome is Outcome.SENT and channel in self.before:
+            resume_channel(channel=channel)
+            self.before.discard(channel)
+        return self.until.get(channel)
 
 
 def fixed_or_real_clock(now: datetime | None) -> Clock:
@@ -100,26 +124,39 @@ def fixed_or_real_clock(now: datetime | None) -> Clock:
 
 
 def _requests(deliveries: list[Delivery]) -> Iterator[list[Delivery]]:
-    """Group a batch into provider requests: emails up to EMAILS_PER_REQUEST together, WhatsApp alone."""
+    """Group a batch into provider requests: emails up to EMAILS_PER_REQUEST together, WhatsApp alone.
+
+    Marketing and transactional emails never share a request: they go through different streams
+    (Postmark's rules keep bulk mail out of transactional streams).
+    """
     per_request = settings.NOTIFICATIONS["EMAILS_PER_REQUEST"]
-    emails: list[Delivery] = []
+    emails: dict[bool, list[Delivery]] = {False: [], True: []}
     for delivery in deliveries:
         if delivery.channel != Channel.EMAIL:
             yield [delivery]
             continue
-        emails.append(delivery)
-        if len(emails) >= per_request:
-            yield emails
-            emails = []
-    if emails:
-        yield emails
+        marketing = get_kind(delivery.kind).is_marketing
+        emails[marketing].append(delivery)
+        if len(emails[marketing]) >= per_request:
+            yield emails[marketing]
+            emails[marketing] = []
+    yield from (waiting for waiting in emails.values() if waiting)
 
 
 def _send_request(
-    request: list[Delivery], *, channels: Channels, outcomes: OutcomeBuffer, result: DispatchResult, clock: Clock
+    request: list[Delivery],
+    *,
+    channels: Channels,
+    outcomes: OutcomeBuffer,
+    result: DispatchResult,
+    clock: Clock,
+    pauses: Pauses,
 ) -> None:
     def record(delivery: Delivery, outcome: SendResult) -> None:
-        status = record_outcome(delivery=delivery, result=outcome, now=clock(), outcomes=outcomes)
+        paused_until = pauses.heard(delivery.channel, outcome, now=clock())
+        status = record_outcome(
+            delivery=delivery, result=outcome, now=clock(), outcomes=outcomes, paused_until=paused_until
+        )
         result.outcomes[status] += 1
         if status in (Status.FAILED, Status.UNKNOWN):
             result.reasons[outcome.error_code or "error"] += 1
