@@ -21,7 +21,7 @@ from django.utils.http import base36_to_int, urlsafe_base64_encode
 
 from notifications.formatting import format_when
 from notifications.models import Channel, Delivery
-from notifications.services.planning import PlannedMessage, Recipient, plan_messages
+from notifications.services.planning import PlannedMessage, Recipient, first_name, plan_messages
 
 from . import messages
 from .models import User
@@ -91,10 +91,12 @@ def set_password_links(context: dict) -> dict:
     user = _account_for(context)
     if user is None:
         raise ValueError("No active account has this address any more: no set-password link can be made.")
+    name = context.get("name") or user.name
     return {
         "set_password_url": set_password_url(user=user),
         "link_expires": format_when(timezone.now() + lifetime(), tz=user.timezone, locale=user.locale),
-        "name": context.get("name") or user.name,
+        "name": name,
+        "first_name": first_name(name),
     }
 
 

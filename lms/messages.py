@@ -102,9 +102,10 @@ PAYMENT_REMINDER = register(
         variables={
             "amount": "The amount with its currency, in the student's language (e.g. ₹4,999).",
             "description": "What the payment is for (may be empty).",
+            "course_title": "The course the payment is for (may be empty).",
             "payment_url": "Where to pay.",
         },
-        samples={"amount": "₹4,999", "description": "Python for Beginners"},
+        samples={"amount": "₹4,999", "description": "Course fee", "course_title": "Python for Beginners"},
         category=Category.TRANSACTIONAL,
         topic=Topic.PAYMENTS,
         channels=ALL,

@@ -281,13 +281,14 @@ def plan_payment_reminders(*, now: dt.datetime, dry_run: bool = False) -> PlanRe
             event_key=Concat(Cast("pk", output_field=TextField()), Value(f":d{day}"), output_field=TextField()),
             subject_id=F("pk"),
             link=payment_url,
+            course_title=Coalesce("course__title", Value("")),
         )
         audience = Audience(
             rows=rows,
             group_by=("amount", "currency", "locale"),
             make_group=make_group,
             subject_type="lms.payment",
-            row_context={"description": "description", "payment_url": "link"},
+            row_context={"description": "description", "payment_url": "link", "course_title": "course_title"},
         )
         result.merge(plan_audience(kind=kind, audience=audience, now=now, dry_run=dry_run))
     return result

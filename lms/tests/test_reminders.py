@@ -86,7 +86,7 @@ def test_24h_reminder_email_reads_as_the_seed_format(course, student):
 
     message = mail.outbox[0]
     assert message.subject == "Starts Tomorrow: Intro to Pandas"
-    assert message.body.startswith('Hi Asha Verma,\n\nYour session "Intro to Pandas" starts tomorrow!')
+    assert message.body.startswith('Hi Asha,\n\nYour session "Intro to Pandas" starts tomorrow!')
     # 04:30 UTC + 20 h = 00:30 UTC next day = 06:00 in Kolkata.
     assert "Scheduled Time: Wed, 25 Nov 2026, 6:00 am IST" in message.body
     assert "https://meet.example.com/pandas" in message.body
@@ -262,7 +262,13 @@ def test_a_student_who_submits_after_planning_is_not_reminded(course, student):
 
 
 def test_payment_reminder_after_three_days_with_the_amount_in_the_students_locale(student):
-    PaymentFactory(student=student, amount="5000", currency="INR", created_at=NOW - dt.timedelta(days=3))
+    PaymentFactory(
+        student=student,
+        amount="5000",
+        currency="INR",
+        course__title="Data Science Bootcamp",
+        created_at=NOW - dt.timedelta(days=3),
+    )
     PaymentFactory(student=student, created_at=NOW - dt.timedelta(days=2, hours=23))  # too recent
 
     reminders.plan_payment_reminders(now=NOW)
@@ -270,7 +276,10 @@ def test_payment_reminder_after_three_days_with_the_amount_in_the_students_local
 
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
-    assert message.subject == "Payment Reminder"
+    # The subject says how much and for what, as the in-app title does.
+    assert message.subject == "Payment reminder: ₹5,000 for Data Science Bootcamp"
+    assert Notification.objects.get(kind="payment_reminder").title == message.subject
+    assert message.body.startswith("Hi Asha,\n\nThis is a friendly reminder about your pending payment for Data")
     assert "Amount: ₹5,000" in message.body
     assert "If you've already paid, please ignore this message." in message.body
 
