@@ -282,7 +282,7 @@ MOCK_MODE = env.bool(
 )
 
 if MOCK_MODE:
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_BACKEND = "notifications.channels.eml_file.EmailBackend"  # one .eml file per message
 else:
     EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=_esp_backend or "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=MAIL_DIR)

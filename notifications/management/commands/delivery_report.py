@@ -32,7 +32,11 @@ class Command(BaseCommand):
 
     def _where(self) -> str:
         lines = ["\nWhere the messages went:"]
-        if settings.EMAIL_BACKEND.endswith("filebased.EmailBackend"):
+        if settings.EMAIL_BACKEND == "notifications.channels.eml_file.EmailBackend":
+            lines.append(
+                f"  email     one .eml file per message in {settings.EMAIL_FILE_PATH}/ (nothing left this machine)"
+            )
+        elif settings.EMAIL_BACKEND.endswith("filebased.EmailBackend"):
             lines.append(f"  email     files in {settings.EMAIL_FILE_PATH}/ (nothing left this machine)")
         else:
             lines.append(f"  email     {settings.EMAIL_BACKEND}")
