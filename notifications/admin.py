@@ -127,7 +127,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     actions = ["requeue", "mark_unknown_sent", "mark_unknown_failed"]
     fieldsets = (
         (None, {"fields": ("kind", "channel", "to_address", "recipient", "about", "status")}),
-        ("What was sent", {"fields": ("rendered_subject", "sent_text", "copy_used", "is_test")}),
+        ("What was sent", {"fields": ("rendered_subject", "sent_text", "sent_html", "copy_used", "is_test")}),
         (
             "Sending",
             {
@@ -150,6 +150,7 @@ class DeliveryAdmin(admin.ModelAdmin):
         *(field.name for field in Delivery._meta.fields),
         "about",
         "sent_text",
+        "sent_html",
         "copy_used",
         "context_json",
     )
@@ -184,6 +185,23 @@ class DeliveryAdmin(admin.ModelAdmin):
     @admin.display(description="text")
     def sent_text(self, obj):
         return preformatted(obj.rendered_text, empty="Not sent yet: the text is rendered when the message is sent.")
+
+    @admin.display(description="HTML part")
+    def sent_html(self, obj):
+        """The email's HTML as sent, in a sandboxed frame (no script, no access to the admin); links
+        minted for the sending are redacted, as in the text."""
+        from .sent_preview import render_sent_html
+
+        sent = render_sent_html(delivery=obj)
+        note = format_html('<p class="help">{}</p>', sent.note) if sent.note else ""
+        if not sent.html:
+            return note or "—"
+        return format_html(
+            '{}<iframe title="HTML part as sent" sandbox srcdoc="{}" data-testid="sent-html"'
+            ' style="width:100%;max-width:720px;height:520px;border:1px solid #ccc;background:#fff"></iframe>',
+            note,
+            sent.html,
+        )
 
     @admin.display(description="template version")
     def copy_used(self, obj):
