@@ -9,6 +9,7 @@ from django.db.models import Count, Max, Min, Q
 
 from notifications.models import ChannelPause, Delivery
 from notifications.selectors import count_due_deliveries, oldest_due_delivery_at
+from notifications.services.dispatch.limits import held_back as whatsapp_held_back
 
 from .jobs import JOBS, Job
 from .models import JobExecutionLog
@@ -96,6 +97,13 @@ def check_health(
         )
     problems += _unsettled_problems(now=now, max_unknown_age=max_unknown_age)
     problems += _paused_channel_problems(now=now)
+    waiting = whatsapp_held_back(now=now)
+    if waiting:
+        problems.append(
+            f"whatsapp: Meta's limit of {settings.WHATSAPP_DAILY_UNIQUE_RECIPIENTS} people in 24 hours is reached; "
+            f"{waiting} message(s) to numbers not yet reached wait until the window moves (urgent ones first); "
+            "raise WHATSAPP_DAILY_UNIQUE_RECIPIENTS when Meta raises the sender's tier"
+        )
     return Health(jobs=jobs, due_deliveries=due, oldest_due_at=oldest, problems=problems)
 
 

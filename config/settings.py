@@ -340,6 +340,11 @@ META_WHATSAPP_TEMPLATES = env.dict("META_WHATSAPP_TEMPLATES", default={})
 META_WHATSAPP_DEFAULT_LANGUAGE = env.str("META_WHATSAPP_DEFAULT_LANGUAGE", default="en")
 META_GRAPH_API_URL = env.str("META_GRAPH_API_URL", default="https://graph.facebook.com/v21.0")
 META_TIMEOUT = env.float("META_TIMEOUT", default=15.0)
+# Meta's messaging limit: unique people a sender may start conversations with in 24 hours (250 for a
+# new sender, then 1000, 10000, 100000 as its tier grows). Dispatch holds back messages to numbers
+# not yet reached once it is used up (urgent kinds first). 0: no limit (Twilio senders have Meta's
+# limit too).
+WHATSAPP_DAILY_UNIQUE_RECIPIENTS = env.int("WHATSAPP_DAILY_UNIQUE_RECIPIENTS", default=1000)
 
 # --- The delivery ledger ---------------------------------------------------------------------
 NOTIFICATIONS = {

@@ -20,6 +20,7 @@ from django.db.models import F
 
 from ...models import Delivery, DeliveryEvent
 from ..pauses import paused_channels
+from .limits import new_recipients_left, over_limit, within_limit
 
 logger = logging.getLogger(__name__)
 Status = Delivery.Status
@@ -32,6 +33,8 @@ def claim_due_deliveries(*, now: datetime, limit: int, ids: list[int] | None = N
     paused = paused_channels(now=now)
     if paused:  # their provider account cannot send: leave them until the channel's next try
         due = due.exclude(channel__in=paused)
+    left = new_recipients_left(now=now)  # Meta's daily limit of unique WhatsApp recipients
+    due = within_limit(due, left=left, now=now)
     if ids is not None:
         due = due.filter(id__in=ids)
     with transaction.atomic():
@@ -50,7 +53,12 @@ def claim_due_deliveries(*, now: datetime, limit: int, ids: list[int] | None = N
             attempts=F("attempts") + 1,
             updated_at=now,
         )
-    return list(Delivery.objects.filter(id__in=claimed, claim_token=token).order_by("next_attempt_at", "id"))
+    rows = list(Delivery.objects.filter(id__in=claimed, claim_token=token).order_by("next_attempt_at", "id"))
+    held = over_limit(rows, left=left, now=now)
+    if held:  # the limit has room for fewer new numbers than this claim holds: the rest wait
+        give_back(deliveries=held, now=now)
+        rows = [row for row in rows if row not in held]
+    return rows
 
 
 def hand_over(*, deliveries: list[Delivery], now: datetime) -> list[Delivery]:

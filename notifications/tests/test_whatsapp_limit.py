@@ -1,0 +1,71 @@
+"""Meta's messaging limit: at most N people reached on WhatsApp in 24 hours; the rest wait, replies go on."""
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from automation.health import check_health
+from notifications.models import Delivery
+from notifications.services.dispatch import dispatch_due_deliveries
+from notifications.services.inbound import receive_whatsapp_message
+
+from .helpers import plan_session_reminder
+
+pytestmark = pytest.mark.django_db
+Status = Delivery.Status
+
+
+def students(n: int):
+    User = get_user_model()
+    return [
+        User.objects.create_user(
+            email=f"s{i}@example.com",
+            password=None,
+            name=f"Student {i}",
+            phone=f"+9198765000{i:02d}",
+            whatsapp_opt_in=True,
+        )
+        for i in range(n)
+    ]
+
+
+def whatsapp(status=None):
+    rows = Delivery.objects.filter(channel="whatsapp", kind="session_24h")
+    return rows.filter(status=status) if status else rows
+
+
+def test_past_the_limit_messages_to_new_numbers_wait_and_reached_numbers_and_replies_go_on(settings, whatsapp_sent):
+    settings.WHATSAPP_DAILY_UNIQUE_RECIPIENTS = 2
+    people = students(4)
+    for person in people:
+        plan_session_reminder(person, now=timezone.now())
+    dispatch_due_deliveries()
+
+    assert whatsapp(Status.SENT).count() == 2 and whatsapp(Status.PENDING).count() == 2
+    assert {row.attempts for row in whatsapp(Status.PENDING)} == {0}
+    assert Delivery.objects.filter(channel="email", status=Status.SENT).count() == 4  # email is not limited
+    health = check_health(now=timezone.now(), max_delivery_lag=dt.timedelta(hours=1))
+    assert any("limit of 2 people in 24 hours is reached; 2 message(s)" in p for p in health.problems)
+
+    dispatch_due_deliveries()  # still held: nothing new goes to WhatsApp
+    assert whatsapp(Status.SENT).count() == 2
+
+    reached = whatsapp(Status.SENT).first().recipient
+    plan_session_reminder(reached, event="43@20261126T0430", now=timezone.now())
+    waiting = next(p for p in people if p.pk not in set(whatsapp(Status.SENT).values_list("recipient_id", flat=True)))
+    receive_whatsapp_message(provider="meta", provider_message_id="wamid.X", from_address=waiting.phone, text="STOP")
+    dispatch_due_deliveries()
+    assert (
+        Delivery.objects.get(
+            kind="session_24h", channel="whatsapp", recipient=reached, event_key__contains="43@"
+        ).status
+        == Status.SENT
+    )
+    assert Delivery.objects.get(kind="whatsapp_stopped").status == Status.SENT  # a reply is not limited
+
+    # A day later the window has moved: the waiting ones go.
+    Delivery.objects.filter(handed_over_at__isnull=False).update(handed_over_at=timezone.now() - dt.timedelta(hours=25))
+    dispatch_due_deliveries()
+    assert whatsapp(Status.PENDING).count() == 0
