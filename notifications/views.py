@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -39,9 +39,17 @@ def notification_list(request):
 
 
 @login_required
-@require_POST  # it changes state, so a link prefetcher or another site cannot mark things read
+@require_http_methods(["GET", "POST"])
 def notification_open(request, pk):
-    """Mark one of the person's notifications read and follow its link (404 for anyone else's)."""
+    """Mark one of the person's notifications read and follow its link (404 for anyone else's).
+
+    Only a POST changes anything, so a link prefetcher or another site cannot mark things read; a
+    GET (the address typed or shared, the page a login returns to) shows the notification with a
+    button that opens it.
+    """
+    if request.method == "GET":
+        notification = get_object_or_404(Notification, pk=pk, user=request.user)
+        return render(request, "notifications/pages/open.html", {"notification": notification})
     try:
         target = open_notification(user=request.user, notification_id=pk)
     except Notification.DoesNotExist:

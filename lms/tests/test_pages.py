@@ -333,3 +333,40 @@ def test_a_tomorrow_notification_does_not_still_say_tomorrow_two_days_later(logg
     with time_machine.travel(now + dt.timedelta(days=2), tick=False):
         page = html.unescape(logged_in.get(reverse("notifications:list")).content.decode()).replace("\xa0", " ")
     assert "started 1 day ago" in page and "starts in" not in page
+
+
+def test_opening_a_notifications_address_directly_shows_it_with_a_button_and_marks_nothing_read(
+    client, logged_in, student
+):
+    from lms.tests.factories import UserFactory as AnotherUser
+
+    mine = Notification.objects.create(
+        user=student, kind="test", title="Recording Available: Pandas", message="Watch it now.", link="/"
+    )
+    url = reverse("notifications:open", args=[mine.pk])
+    response = logged_in.get(url)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Recording Available: Pandas" in page and "Watch it now." in page
+    assert f'<form method="post" action="{url}">' in page and ">Open</button>" in page
+    mine.refresh_from_db()
+    assert mine.read_at is None  # a GET (a prefetcher, a shared link) changes nothing
+
+    # Following the button opens it, as from the list.
+    assert logged_in.post(url)["Location"] == "/"
+    mine.refresh_from_db()
+    assert mine.read_at is not None
+
+    theirs = Notification.objects.create(user=AnotherUser(), kind="test", title="Not yours")
+    assert logged_in.get(reverse("notifications:open", args=[theirs.pk])).status_code == 404
+
+
+def test_a_notification_link_opened_before_logging_in_leads_to_it_after_logging_in(client, student):
+    mine = Notification.objects.create(user=student, kind="test", title="Payment reminder: ₹4,999", link="/")
+    url = reverse("notifications:open", args=[mine.pk])
+    assert client.get(url)["Location"] == f"{reverse('login')}?next={url}"
+    response = client.post(
+        f"{reverse('login')}?next={url}", {"username": student.email, "password": TEST_PASSWORD}, follow=True
+    )
+    assert response.redirect_chain[-1] == (url, 302)
+    assert response.status_code == 200 and "Payment reminder: ₹4,999" in response.content.decode()
