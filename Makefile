@@ -53,7 +53,7 @@ var:
 	@mkdir -p var
 
 demo: $(STAMP) | var
-	$(DEMO_ENV) $(PY) manage.py migrate --noinput
+	$(DEMO_ENV) $(PY) manage.py migrate --noinput -v 0
 	$(DEMO_ENV) $(PY) manage.py seed_demo --reset
 	$(DEMO_ENV) $(PY) manage.py run_reminders all
 	$(DEMO_ENV) $(PY) manage.py delivery_report
