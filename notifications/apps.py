@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class NotificationsConfig(AppConfig):
@@ -11,5 +12,8 @@ class NotificationsConfig(AppConfig):
             webhooks,  # noqa: F401  (registers the webhook-secret deploy check)
         )
         from .channels import email_tracking
+        from .checks import check_message_templates, check_whatsapp_templates
 
         email_tracking.connect()
+        checks.register(check_message_templates, checks.Tags.templates)
+        checks.register(check_whatsapp_templates, "notifications")

@@ -1,0 +1,96 @@
+"""
+System checks for messages, run by every management command and `manage.py check`.
+
+Each message kind needs the shipped templates of its channels, which must compile; with a
+WhatsApp provider configured, each WhatsApp kind needs its approved template's id. Without
+these checks a missing file or id is first noticed when a message fails to go out.
+"""
+
+from django.conf import settings
+from django.core import checks
+from django.template import TemplateDoesNotExist, TemplateSyntaxError
+from django.template.loader import get_template
+
+from .kinds import INAPP, all_kinds
+from .models import Channel
+
+# The shipped files each channel renders (rendering.py): an in-app title is the email subject.
+CHANNEL_FILES = {
+    Channel.EMAIL: ("subject.txt", "body.txt", "body.html"),
+    Channel.WHATSAPP: ("whatsapp.txt",),
+    INAPP: ("subject.txt", "inapp.txt"),
+}
+TWILIO_BACKEND = "notifications.channels.whatsapp.twilio.WhatsAppBackend"
+META_BACKEND = "notifications.channels.whatsapp.meta.WhatsAppBackend"
+
+
+def check_message_templates(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Every message kind has a template, that compiles, for each file its channels render."""
+    errors = []
+    for kind in all_kinds():
+        files = dict.fromkeys(name for channel in kind.channels for name in CHANNEL_FILES.get(channel, ()))
+        for filename in files:
+            name = f"{kind.template_dir}/{filename}"
+            try:
+                get_template(name)
+            except TemplateDoesNotExist:
+                channels = [channel for channel in kind.channels if filename in CHANNEL_FILES.get(channel, ())]
+                errors.append(
+                    checks.Error(
+                        f"Message kind {kind.name!r} is sent by {' and '.join(channels)} but has no templates/{name}.",
+                        hint=f"Write templates/{name}, or take the channel out of the kind's declaration.",
+                        obj=kind.name,
+                        id="notifications.E010",
+                    )
+                )
+            except TemplateSyntaxError as exc:
+                errors.append(
+                    checks.Error(
+                        f"templates/{name} does not compile: {exc}",
+                        obj=kind.name,
+                        id="notifications.E011",
+                    )
+                )
+    return errors
+
+
+def check_whatsapp_templates(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """With Twilio or Meta's Cloud API sending WhatsApp, every WhatsApp kind names its approved template.
+
+    A business-initiated WhatsApp message must use an approved template: without its id the
+    provider refuses every message of the kind. A warning, not an error, because staff may give a
+    published version of the copy its own id (the admin), which a check cannot see.
+    """
+    backend = settings.WHATSAPP_BACKEND
+    if backend == TWILIO_BACKEND:
+        configured, setting, example = settings.TWILIO_CONTENT_SIDS, "TWILIO_CONTENT_SIDS", "HX0123456789abcdef"
+        code = "notifications.W012"
+    elif backend == META_BACKEND:
+        configured = getattr(settings, "META_WHATSAPP_TEMPLATES", {})
+        setting, example, code = "META_WHATSAPP_TEMPLATES", "session_reminder", "notifications.W013"
+    else:
+        return []
+    kinds = [kind for kind in all_kinds() if Channel.WHATSAPP in kind.channels and not kind.reply]
+    warnings = [
+        checks.Warning(
+            f"WhatsApp goes through {backend.split('.')[-2].capitalize()}, but {setting} names no approved "
+            f"template for {kind.name!r}: the provider will refuse every {kind.name} WhatsApp message.",
+            hint=f'Add "{kind.name}={example}" to {setting} (a template approved for business-initiated '
+            f"messages), or publish a version of its WhatsApp copy with the template in the admin.",
+            obj=kind.name,
+            id=code,
+        )
+        for kind in kinds
+        if not configured.get(kind.name)
+    ]
+    known = {kind.name for kind in all_kinds()}
+    warnings += [
+        checks.Warning(
+            f"{setting} names {key!r}, which is no message kind: its template is never used.",
+            hint=f"WhatsApp kinds: {', '.join(sorted(kind.name for kind in kinds))} (or KIND:LANGUAGE).",
+            id="notifications.W014",
+        )
+        for key in configured
+        if key.split(":")[0] not in known
+    ]
+    return warnings
