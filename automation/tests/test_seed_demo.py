@@ -254,8 +254,9 @@ def test_every_page_of_the_demo_student_opens(demo_after_a_run, client):
     student = User.objects.get(email=STUDENT_EMAIL)
     client.force_login(student)
     assignments = Assignment.objects.filter(course__enrollments__student=student)
-    urls = ["/", "/notifications/", "/preferences/", "/accounts/password_change/"]
+    urls = ["/", "/courses/", "/profile/", "/notifications/", "/preferences/", "/accounts/password_change/"]
     urls += [f"/assignments/{assignment.pk}/" for assignment in assignments]
+    urls += [f"/notifications/{pk}/open/" for pk in student.notifications.values_list("pk", flat=True)]
     for url in urls:
         assert client.get(url).status_code == 200, url
     assert student.notifications.exists()

@@ -57,7 +57,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Admin:    {site}/admin/  (staff pages, every automation's data)")
         self.stdout.write(f"  Login: {result.admin_email}")
         self._password(result.admin_password, result.created, "--admin-password")
-        self.stdout.write(f"Student:  {site}/  (dashboard, notifications, preferences)")
+        self.stdout.write(f"Student:  {site}/  (dashboard, my courses, notifications, preferences, profile)")
         self.stdout.write(f"  Login: {result.student_email}")
         self._password(result.student_password, result.created, "--student-password")
         self.stdout.write(f"CTA form: {site}/start/  (what a lead fills in; staff approve it in the admin)")
