@@ -309,3 +309,16 @@ def test_a_lead_keeps_only_so_much_from_the_other_columns(settings):
 def test_the_default_limits_are_sensible(settings):
     assert 20 <= settings.LEAD_IMPORT_MAX_COLUMNS <= 500
     assert 1_000 <= settings.LEAD_EXTRA_DATA_MAX_CHARS < 131_072
+
+
+def test_the_batch_page_lists_students_skipped_and_phones_left_out(admin_client):
+    from django.urls import reverse
+
+    from lms.tests.factories import UserFactory
+
+    UserFactory(email="meera@example.com")
+    result = run("name,email,phone\nMeera,meera@example.com,\nC,c@example.com,12\nE,e@example.com,\n")
+    page = admin_client.get(reverse("admin:leads_importbatch_change", args=[result.batch.pk])).content.decode()
+    assert "already a student (has an account), so no campaign email" in page
+    assert "imported without the phone" in page and "c@example.com" in page
+    assert "e@example.com" not in page  # a row imported whole is no news
