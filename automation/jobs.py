@@ -20,6 +20,7 @@ from notifications.models import Delivery
 from notifications.selectors import count_due_deliveries
 from notifications.services.dispatch import DispatchResult, dispatch_due_deliveries
 from notifications.services.reconcile import ReconcileResult, reconcile_unknown_deliveries
+from notifications.services.retention import RetentionResult, purge_old_deliveries, purge_rows
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,14 @@ JOBS: tuple[Job, ...] = (
         "Asks the provider what became of each message whose answer was lost (status unknown) and settles it.",
         real_clock=True,
     ),
+    Job(
+        "purge_old_records",
+        "retention",
+        "automation.jobs.purge_old_records",
+        "daily@03:00",
+        "Removes finished deliveries, job logs and task results past their age, keeping daily delivery counts.",
+        real_clock=True,
+    ),
 )
 BY_NAME = {job.name: job for job in JOBS} | {job.short_name: job for job in JOBS}
 
@@ -190,3 +199,30 @@ def reconcile_deliveries(*, now: dt.datetime | None = None, dry_run: bool = Fals
         result.outcomes["unknown"] = Delivery.objects.filter(status=Delivery.Status.UNKNOWN).count()
         return result
     return reconcile_unknown_deliveries(now=now, max_seconds=settings.NOTIFICATIONS.get("DISPATCH_RUN_SECONDS", 50))
+
+
+def purge_old_records(*, now: dt.datetime | None = None, dry_run: bool = False) -> RetentionResult:
+    """The retention job: old deliveries (folded into daily counts), job logs and django-q2 task results,
+    each in small batches (a dry run counts the deliveries only)."""
+    from django_q.models import Task
+
+    from .models import JobExecutionLog
+
+    limit = settings.NOTIFICATIONS.get("DISPATCH_RUN_SECONDS", 50)
+    result = purge_old_deliveries(now=now, dry_run=dry_run, max_seconds=limit)
+    if dry_run:
+        return result
+    now = now or timezone.now()
+    result.outcomes["job_logs"] = purge_rows(
+        model=JobExecutionLog,
+        field_name="started_at",
+        before=now - dt.timedelta(days=settings.AUTOMATION_JOB_LOG_RETENTION_DAYS),
+        max_seconds=limit,
+    )
+    result.outcomes["tasks"] = purge_rows(
+        model=Task,
+        field_name="stopped",
+        before=now - dt.timedelta(days=settings.AUTOMATION_TASK_RETENTION_DAYS),
+        max_seconds=limit,
+    )
+    return result

@@ -15,6 +15,7 @@ from django.utils import timezone
 from notifications.services.dispatch import DispatchResult
 from notifications.services.planning import PlanResult
 from notifications.services.reconcile import ReconcileResult
+from notifications.services.retention import RetentionResult
 
 from .jobs import JOBS, Job, get_job
 from .locks import job_lock
@@ -60,7 +61,7 @@ def summarize(result) -> tuple[int, dict]:
         if result.requeued:
             counts["requeued"] = result.requeued
         return result.processed, counts
-    if isinstance(result, ReconcileResult):
+    if isinstance(result, ReconcileResult | RetentionResult):
         return result.processed, {"outcomes": {str(name): count for name, count in result.outcomes.items() if count}}
     return 0, {}
 

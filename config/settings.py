@@ -381,6 +381,16 @@ UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS = env.int("UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS", defau
 # --- Automation ------------------------------------------------------------------------------
 # Override a job's default schedule: "payment_reminders=daily@10:00,session_reminders_24h=every:10".
 AUTOMATION_SCHEDULES = env.dict("AUTOMATION_SCHEDULES", default={})
+    # Retention (the purge_old_records job): finished deliveries older than this many days are folded
+    # into daily counts and removed with their history; pending, sending and unknown rows never are.
+    "RETENTION_DAYS": env.int("NOTIFICATIONS_RETENTION_DAYS", default=90),
+    # Rows per delete statement (each its own short transaction).
+    "RETENTION_BATCH_SIZE": env.int("NOTIFICATIONS_RETENTION_BATCH_SIZE", default=5000),
+    # Kinds whose message could be planned again while it is still wanted (a payment pending past its
+    # last reminder step): their rows stay while the kind's still_wanted hook wants them.
+    "RETENTION_KEEP_WHILE_WANTED": env.list("NOTIFICATIONS_RETENTION_KEEP_WHILE_WANTED", default=["payment_reminder"]),
+    # Subject types whose removed rows are counted per subject (campaign statistics need who was emailed).
+    "RETENTION_COUNT_BY_SUBJECT": env.list("NOTIFICATIONS_RETENTION_COUNT_BY_SUBJECT", default=["leads.lead"]),
 # Days after creation on which a pending payment is reminded ("3" once; "3,7,14" a cadence).
 PAYMENT_REMINDER_DAYS = [int(day) for day in env.list("PAYMENT_REMINDER_DAYS", default=["3"])]
 
@@ -390,6 +400,9 @@ SET_PASSWORD_LINK_DAYS = env.int("SET_PASSWORD_LINK_DAYS", default=7)
 # One set-password email per address in this many minutes; asking again re-uses the one sent.
 SET_PASSWORD_EMAIL_INTERVAL_MINUTES = env.int("SET_PASSWORD_EMAIL_INTERVAL_MINUTES", default=15)
 # Limits on the anonymous doors that send a message or store a row ("count/period": s, m, h, d;
+# Retention: job runs' logs, and django-q2's task results (successes and failures), kept this many days.
+AUTOMATION_JOB_LOG_RETENTION_DAYS = env.int("AUTOMATION_JOB_LOG_RETENTION_DAYS", default=30)
+AUTOMATION_TASK_RETENTION_DAYS = env.int("AUTOMATION_TASK_RETENTION_DAYS", default=14)
 # "1/15m" is once in 15 minutes). Per client address (ip) and per email address typed (address).
 RATE_LIMITS = {
     "password_reset_ip": env.str("RATE_LIMIT_PASSWORD_RESET_IP", default="10/h"),

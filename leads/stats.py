@@ -5,15 +5,20 @@ Campaign statistics and ROI: every figure from one source, so the page and the c
 whose status is sent, delivered, opened or clicked (a bounce or a failure is not a send).
 Lead counts come from the leads' status (which unsubscribes and bounces now set), money from
 paid payments. The admin page and `lead_campaign stats` both show `campaign_stats()`.
+
+The retention job removes old rows once their life is over and keeps, for each lead, day and
+email kind, the counts of what they were (`DeliveryDailyCount`): every figure adds those counts to
+the rows still in the ledger. A row is in one or the other, never both (it is counted and deleted
+in one transaction), so nothing is counted twice.
 """
 
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Min, Q, Sum
 
 from lms.models import Payment
-from notifications.models import Channel, Delivery
+from notifications.models import Channel, Delivery, DeliveryDailyCount
 
 from . import messages
 from .models import CTASubmission, Lead, LeadCampaign
@@ -95,6 +100,18 @@ def campaign_stats(*, campaign: LeadCampaign) -> CampaignStats:
         )
         .order_by()
     }
+    # Rows the retention job removed, as it counted them per lead (waiting rows are never removed).
+    purged = DeliveryDailyCount.objects.filter(
+        subject_type="leads.lead", subject_id__in=leads.values("pk"), channel=Channel.EMAIL
+    )
+    for row in (
+        purged.values("kind")
+        .annotate(sent=Sum("sent"), bounced=Sum("bounced") + Sum("complained"), failed=Sum("failed"))
+        .order_by()
+    ):
+        into = by_kind.setdefault(row["kind"], {"sent": 0, "bounced": 0, "failed": 0, "waiting": 0})
+        for key in ("sent", "bounced", "failed"):
+            into[key] += row[key] or 0
     counts = ("sent", "bounced", "failed", "waiting")
     steps = [StepStats(day=day, **{key: by_kind.get(kind, {}).get(key, 0) for key in counts}) for day, kind in STEPS]
     by_status = dict(leads.values_list("status").annotate(count=Count("pk")).order_by())
@@ -102,9 +119,14 @@ def campaign_stats(*, campaign: LeadCampaign) -> CampaignStats:
     converted = dict(leads.filter(status=Lead.Status.CONVERTED).values_list("pk", "converted_at"))
     step_of_kind = {kind: index for index, (_, kind) in enumerate(STEPS)}
     last_step: dict[int, int] = {}
-    for lead_id, kind, sent_at in emails.filter(subject_id__in=list(converted), status__in=SENT).values_list(
-        "subject_id", "kind", "sent_at"
-    ):
+    sends = [
+        *emails.filter(subject_id__in=list(converted), status__in=SENT).values_list("subject_id", "kind", "sent_at"),
+        *purged.filter(subject_id__in=list(converted), sent__gt=0)
+        .values_list("subject_id", "kind")
+        .annotate(first=Min("first_sent_at"))
+        .order_by(),
+    ]
+    for lead_id, kind, sent_at in sends:
         if kind in step_of_kind and sent_at and sent_at <= converted[lead_id]:
             last_step[lead_id] = max(last_step.get(lead_id, 0), step_of_kind[kind])
     for step in last_step.values():
@@ -119,7 +141,10 @@ def campaign_stats(*, campaign: LeadCampaign) -> CampaignStats:
         campaign=campaign,
         imported=Lead.objects.filter(import_batch_id=batch_id).count() if batch_id else None,
         leads=sum(by_status.values()),
-        emailed=emails.filter(status__in=SENT).values("subject_id").distinct().count(),
+        emailed=emails.filter(status__in=SENT)
+        .values("subject_id")
+        .union(purged.filter(sent__gt=0).values("subject_id"))
+        .count(),
         steps=steps,
         unsubscribes=by_status.get(Lead.Status.UNSUBSCRIBED, 0),
         bounces=by_status.get(Lead.Status.BOUNCED, 0),

@@ -336,3 +336,18 @@ def test_lead_campaign_followup_says_who_was_skipped_and_why(campaign_history, c
     output = capsys.readouterr().out
     assert "0 emails planned" in output
     assert "skipped: lead_bounced 1, lead_converted 1, lead_unsubscribed 1." in output
+
+
+def test_campaign_stats_stay_the_same_after_the_retention_job_removes_old_emails(campaign_history):
+    from notifications.models import DeliveryDailyCount
+    from notifications.services.retention import purge_old_deliveries
+
+    campaign = campaign_history["campaign"]
+    before = campaign_stats(campaign=campaign)
+
+    # 91 days on, Day 0 (planned on day 0) is past the 90 days, Day 3 not yet; then everything is.
+    for now in (T0 + 91 * DAY, T0 + 200 * DAY):
+        purge_old_deliveries(now=now)
+        assert campaign_stats(campaign=campaign) == before
+    assert not Delivery.objects.filter(subject_type="leads.lead").exists()
+    assert DeliveryDailyCount.objects.filter(subject_type="leads.lead").count() == 6
