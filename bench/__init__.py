@@ -8,4 +8,4 @@ It is not part of the test suite.
 """
 
 # The measurements, in the order they run (each can be chosen with --only).
-PHASES = ("planning", "ledger", "memory", "web", "dispatch", "blast", "import")
+PHASES = ("planning", "ledger", "year", "memory", "web", "dispatch", "blast", "import")

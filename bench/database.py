@@ -94,3 +94,24 @@ def migrate(url: str) -> None:
 
 def server_version(conn: psycopg.Connection) -> str:
     return conn.execute("SHOW server_version").fetchone()[0]
+
+
+def set_column_defaults(conn: psycopg.Connection, apps=("lms", "leads", "notifications", "automation")) -> None:
+    """Give every NOT NULL column of our apps whose model field has a constant default that default in
+    the database too, so the benchmark's hand-written INSERTs keep working when a field is added."""
+    from django.apps import apps as registry
+
+    for app in apps:
+        for model in registry.get_app_config(app).get_models():
+            for field in model._meta.concrete_fields:
+                if field.null or field.primary_key or (field.has_default() and callable(field.default)):
+                    continue
+                # No default given: a text field's is "" (as Django saves it); others have none.
+                value = field.default if field.has_default() else ("" if field.empty_strings_allowed else None)
+                if not isinstance(value, str | bool | int | float):
+                    continue
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {}").format(
+                        sql.Identifier(model._meta.db_table), sql.Identifier(field.column), sql.Literal(value)
+                    )
+                )

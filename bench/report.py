@@ -12,6 +12,7 @@ from .ledger import LedgerRow
 from .memory import MemoryRow
 from .planning import PlanningRow
 from .web import WebRow
+from .year import PURGE_EVERY_DAYS, YearResult
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PLANNING_RATIO_TARGET = 1.5
@@ -27,6 +28,9 @@ LEAN_FLOOR_TARGET = 1.5
 BYTES_PER_ROW_TARGET = 250
 BLAST_TARGET_SECONDS = 120.0
 BLAST_CPU_TARGET_MS = 0.5
+YEAR_GROWTH_TARGET = 1.1  # the ledger after a year, over its size when the retention window first filled
+YEAR_PLANNING_TARGET = 1.2
+DAYS_IN_YEAR = 365
 LARGE_DAILY_ROWS = 2_300_000  # the 24-hour job's rows a day at the large size (its run with --sessions 5000)
 RUN_TARGET_MINUTES = 15
 SIZE_ORDER = ["small", "medium", "large"]
@@ -44,6 +48,7 @@ class Results:
     planning: list[PlanningRow] = field(default_factory=list)
     ledger: list[LedgerRow] = field(default_factory=list)
     blast: list[BlastRow] = field(default_factory=list)
+    year: YearResult | None = None
     memory: list[MemoryRow] = field(default_factory=list)
     dispatch: list[DispatchRow] = field(default_factory=list)
     web: list[WebRow] = field(default_factory=list)
@@ -98,6 +103,7 @@ def targets(results: Results, runs: dict[str, Results]) -> list[list[str]]:
             ]
         )
     rows += _ledger_targets(results)
+    rows += _year_targets(results)
     if results.memory:
         rows.append(_memory_target(results, runs))
     for how in sorted({row.how for row in results.dispatch}):
@@ -193,6 +199,28 @@ def _ledger_targets(results: Results) -> list[list[str]]:
             ]
         )
     return rows
+
+
+def _year_targets(results: Results) -> list[list[str]]:
+    """Issue 16's growth targets, from the simulated year."""
+    year = results.year
+    if not year or not year.sizes:
+        return []
+    mb = 2**20
+    return [
+        [
+            f"a year of ledger stays within the retention window's size ({year.retention_days} days)",
+            f"largest {year.max_bytes_after_window / mb:,.0f} MB after the window filled, "
+            f"{year.window_bytes / mb:,.0f} MB when it did ({year.growth:.2f}x); at most {_n(year.max_rows)} rows "
+            f"({year.max_rows / year.daily_rows:.0f} days of {_n(year.daily_rows)})",
+            _verdict(year.days >= DAYS_IN_YEAR and year.growth <= YEAR_GROWTH_TARGET),
+        ],
+        [
+            f"planning after a year within {YEAR_PLANNING_TARGET}x of an empty ledger's (24 h job)",
+            f"{_x(year.planning_ratio)} ({_s(year.plan_full_seconds)} vs {_s(year.plan_empty_seconds)})",
+            _verdict(year.planning_ratio <= YEAR_PLANNING_TARGET),
+        ],
+    ]
 
 
 def _blast_targets(results: Results) -> list[list[str]]:
@@ -390,6 +418,36 @@ def ledger_table(results: Results) -> tuple[list[str], list[list[str]]]:
     ]
 
 
+def year_table(results: Results) -> tuple[list[str], list[list[str]]]:
+    year = results.year
+    gb = 2**30
+    headers = ["what", "figure"]
+    window = year.retention_days * LARGE_DAILY_ROWS * year.bytes_per_row
+    rows = [
+        [
+            "simulated",
+            f"{year.days} days of {_n(year.daily_rows)} sent emails (with an event each), in {_s(year.seconds)}",
+        ],
+        ["retention job", f"every {PURGE_EVERY_DAYS} days, {_s(year.purge_seconds)} in all"],
+        ["ledger when the window filled", f"{year.window_bytes / 2**20:,.0f} MB"],
+        ["largest after", f"{year.max_bytes_after_window / 2**20:,.0f} MB ({year.growth:.2f}x)"],
+        ["bytes per kept row (all tables)", f"{year.bytes_per_row:,.0f}"],
+        [
+            "at the large size's 2.3M rows a day",
+            f"{window / gb:,.0f} GB with {year.retention_days} days kept; "
+            f"{DAYS_IN_YEAR * LARGE_DAILY_ROWS * year.bytes_per_row / gb:,.0f} GB a year without retention",
+        ],
+        [
+            "planning the 24 h job",
+            f"{_s(year.plan_full_seconds)} into the year's ledger, {_s(year.plan_empty_seconds)} into an empty one "
+            f"({_n(year.planned_rows)} rows)",
+        ],
+    ]
+    if year.note:
+        rows.append(["note", year.note])
+    return headers, rows
+
+
 def blast_table(results: Results) -> tuple[list[str], list[list[str]]]:
     headers = [
         "setup",
@@ -490,6 +548,15 @@ def _sections(results: Results, runs: dict[str, Results]) -> list[tuple[str, str
                 "zone/locale group, integer key (event, recipient, channel), 2 indexes besides it), committed; "
                 "then made again (every row a conflict). Size: pg_total_relation_size (heap, TOAST, indexes).",
                 ledger_table(results),
+            )
+        )
+    if results.year and results.year.sizes:
+        sections.append(
+            (
+                "A year of ledger",
+                "Simulated days of sent emails with the retention job once a week (then VACUUM, as autovacuum "
+                "would run); the size is pg_total_relation_size of the deliveries, their events and the daily counts.",
+                year_table(results),
             )
         )
     if results.memory:
@@ -657,6 +724,8 @@ def load(path: Path) -> Results:
     }
     for name, row in rows.items():
         saved[name] = [row(**item) for item in saved.get(name) or []]
+    if saved.get("year"):
+        saved["year"] = YearResult(**saved["year"])
     return Results(**saved)
 
 

@@ -20,6 +20,7 @@ from .report import Results
 from .sizes import Size
 from .timing import Budget
 from .web import run_web
+from .year import run_year
 
 TEARDOWN_SECONDS = 15
 WEB_SECONDS = 30
@@ -31,6 +32,7 @@ def run_all(*, args, size: Size, url: str, log) -> Results:
     now = timezone.now().replace(microsecond=0)
     conn = database.connect(url)
     conn.autocommit = True
+    database.set_column_defaults(conn)
     log(f"generating data: {size.enrollments:,} enrollments, {size.sessions:,} sessions in the next 24 h")
     timings = data.generate(conn, size=size, now=now)
     results = Results(
@@ -50,6 +52,8 @@ def run_all(*, args, size: Size, url: str, log) -> Results:
         "dispatch": dispatch_seconds,
         # Two inserts of the 24-hour job's rows in each layout: about 200 s at 1M enrollments.
         "ledger": 10 + 200 * size.enrollments / 1_000_000,
+        # A year of days at the size's simulated volume, its retention runs, and planning twice.
+        "year": {"small": 90, "medium": 180}.get(size.name, 300),
         "blast": len(SETUPS) * (ONE_WORKER_SECONDS + args.blast_seconds + 2 * 15),
         "import": IMPORT_SECONDS,
     }
@@ -75,6 +79,10 @@ def run_all(*, args, size: Size, url: str, log) -> Results:
 
     def ledger():
         results.ledger = run_ledger(conn, size=size, now=now)
+
+    def year():
+        deadline = time.monotonic() + max(30.0, budget.remaining(reserve=reserve_after("year")))
+        results.year = run_year(conn, size=size, now=now, deadline=deadline)
 
     def memory():
         reserve = reserve_after("memory")
@@ -106,7 +114,7 @@ def run_all(*, args, size: Size, url: str, log) -> Results:
         deadline = time.monotonic() + max(30.0, min(IMPORT_SECONDS, budget.remaining(reserve=TEARDOWN_SECONDS)))
         results.lead_import = run_import(conn, rows=size.import_rows, deadline=deadline)
 
-    steps = (planning, ledger, memory, web, dispatch, blast, lead_import)
+    steps = (planning, ledger, year, memory, web, dispatch, blast, lead_import)
     for phase, function in zip(PHASES, steps, strict=True):
         measure(phase, function)
     conn.close()

@@ -88,6 +88,24 @@ def test_test_sends_are_removed_but_never_counted():
     assert not Delivery.objects.exists() and not DeliveryDailyCount.objects.exists()
 
 
+def test_a_payment_reminder_stays_while_its_payment_is_pending_so_it_is_never_sent_twice():
+    from lms.models import Payment
+    from lms.tests.factories import PaymentFactory
+
+    pending, paid = PaymentFactory(), PaymentFactory(status=Payment.Status.PAID)
+    reminders = {
+        payment.pk: old_delivery(
+            Status.SENT, kind="payment_reminder", subject_type="lms.payment", subject_id=payment.pk, sent_at=OLD
+        )
+        for payment in (pending, paid)
+    }
+
+    result = purge_old_deliveries(now=NOW)
+
+    assert list(Delivery.objects.values_list("pk", flat=True)) == [reminders[pending.pk].pk]
+    assert (result.outcomes["deliveries"], result.outcomes["kept_still_wanted"]) == (1, 1)
+
+
 def test_a_dry_run_counts_what_would_go_and_removes_nothing():
     old_delivery(Status.SENT, sent_at=OLD)
 
