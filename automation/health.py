@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Count, Max, Min, Q
+from django.utils.module_loading import import_string
 
-from notifications.models import ChannelPause, Delivery
+from notifications.models import ChannelPause, Delivery, WhatsAppTemplate
 from notifications.selectors import count_due_deliveries, oldest_due_delivery_at
 from notifications.services.dispatch.limits import held_back as whatsapp_held_back
 
@@ -97,6 +98,12 @@ def check_health(
         )
     problems += _unsettled_problems(now=now, max_unknown_age=max_unknown_age)
     problems += _paused_channel_problems(now=now)
+    provider = import_string(settings.WHATSAPP_BACKEND).provider
+    if provider and not WhatsAppTemplate.objects.filter(provider=provider).exists():
+        problems.append(
+            f"whatsapp: {provider}'s templates were never synced, so none is checked for approval; "
+            "run `manage.py whatsapp_templates sync`"
+        )
     waiting = whatsapp_held_back(now=now)
     if waiting:
         problems.append(

@@ -345,6 +345,13 @@ META_TIMEOUT = env.float("META_TIMEOUT", default=15.0)
 # not yet reached once it is used up (urgent kinds first). 0: no limit (Twilio senders have Meta's
 # limit too).
 WHATSAPP_DAILY_UNIQUE_RECIPIENTS = env.int("WHATSAPP_DAILY_UNIQUE_RECIPIENTS", default=1000)
+# What a WhatsApp message costs, in INR, per Meta pricing category (India's rate card; update it
+# when Meta's changes) and the provider's own fee per message on top (Twilio: about 0.42, USD 0.005;
+# Meta's Cloud API: 0). Recorded on each sent message and counted in campaign ROI.
+WHATSAPP_PRICES = env.dict(
+    "WHATSAPP_PRICES", default={"utility": "0.115", "marketing": "0.8631", "authentication": "0.115", "service": "0"}
+)
+WHATSAPP_PROVIDER_FEE = env.str("WHATSAPP_PROVIDER_FEE", default="0")
 
 # --- The delivery ledger ---------------------------------------------------------------------
 NOTIFICATIONS = {
@@ -374,13 +381,6 @@ NOTIFICATIONS = {
     "RECONCILE_AFTER_SECONDS": env.int("NOTIFICATIONS_RECONCILE_AFTER_SECONDS", default=120),
     # check_health fails while a delivery stays `unknown` longer than this.
     "UNKNOWN_ALERT_MINUTES": env.int("NOTIFICATIONS_UNKNOWN_ALERT_MINUTES", default=30),
-}
-# Signed tokens in unsubscribe links stay valid this long.
-UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS = env.int("UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS", default=365)
-
-# --- Automation ------------------------------------------------------------------------------
-# Override a job's default schedule: "payment_reminders=daily@10:00,session_reminders_24h=every:10".
-AUTOMATION_SCHEDULES = env.dict("AUTOMATION_SCHEDULES", default={})
     # Retention (the purge_old_records job): finished deliveries older than this many days are folded
     # into daily counts and removed with their history; pending, sending and unknown rows never are.
     "RETENTION_DAYS": env.int("NOTIFICATIONS_RETENTION_DAYS", default=90),
@@ -389,10 +389,23 @@ AUTOMATION_SCHEDULES = env.dict("AUTOMATION_SCHEDULES", default={})
     # Kinds whose message could be planned again while it is still wanted (a payment pending past its
     # last reminder step): their rows stay while the kind's still_wanted hook wants them.
     "RETENTION_KEEP_WHILE_WANTED": env.list("NOTIFICATIONS_RETENTION_KEEP_WHILE_WANTED", default=["payment_reminder"]),
-    # Subject types whose removed rows are counted per subject (campaign statistics need who was emailed).
-    "RETENTION_COUNT_BY_SUBJECT": env.list("NOTIFICATIONS_RETENTION_COUNT_BY_SUBJECT", default=["leads.lead"]),
+    # Subject types whose removed rows are counted per subject (campaign statistics need who was emailed,
+    # and what the WhatsApp welcome of each converted lead cost).
+    "RETENTION_COUNT_BY_SUBJECT": env.list(
+        "NOTIFICATIONS_RETENTION_COUNT_BY_SUBJECT", default=["leads.lead", "leads.ctasubmission"]
+    ),
+}
+# Signed tokens in unsubscribe links stay valid this long.
+UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS = env.int("UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS", default=365)
+
+# --- Automation ------------------------------------------------------------------------------
+# Override a job's default schedule: "payment_reminders=daily@10:00,session_reminders_24h=every:10".
+AUTOMATION_SCHEDULES = env.dict("AUTOMATION_SCHEDULES", default={})
 # Days after creation on which a pending payment is reminded ("3" once; "3,7,14" a cadence).
 PAYMENT_REMINDER_DAYS = [int(day) for day in env.list("PAYMENT_REMINDER_DAYS", default=["3"])]
+# Retention: job runs' logs, and django-q2's task results (successes and failures), kept this many days.
+AUTOMATION_JOB_LOG_RETENTION_DAYS = env.int("AUTOMATION_JOB_LOG_RETENTION_DAYS", default=30)
+AUTOMATION_TASK_RETENTION_DAYS = env.int("AUTOMATION_TASK_RETENTION_DAYS", default=14)
 
 # --- Onboarding ------------------------------------------------------------------------------
 # The set-password link in the welcome email works once, for this many days.
@@ -400,9 +413,6 @@ SET_PASSWORD_LINK_DAYS = env.int("SET_PASSWORD_LINK_DAYS", default=7)
 # One set-password email per address in this many minutes; asking again re-uses the one sent.
 SET_PASSWORD_EMAIL_INTERVAL_MINUTES = env.int("SET_PASSWORD_EMAIL_INTERVAL_MINUTES", default=15)
 # Limits on the anonymous doors that send a message or store a row ("count/period": s, m, h, d;
-# Retention: job runs' logs, and django-q2's task results (successes and failures), kept this many days.
-AUTOMATION_JOB_LOG_RETENTION_DAYS = env.int("AUTOMATION_JOB_LOG_RETENTION_DAYS", default=30)
-AUTOMATION_TASK_RETENTION_DAYS = env.int("AUTOMATION_TASK_RETENTION_DAYS", default=14)
 # "1/15m" is once in 15 minutes). Per client address (ip) and per email address typed (address).
 RATE_LIMITS = {
     "password_reset_ip": env.str("RATE_LIMIT_PASSWORD_RESET_IP", default="10/h"),

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from notifications.formatting import format_when
-from notifications.models import Channel, Delivery, Suppression
+from notifications.models import Channel, Delivery, Suppression, WhatsAppConsent
 from notifications.services.audiences import Audience, Group, plan_audience
 from notifications.services.ledger import cancel_deliveries
 from notifications.services.planning import PlanResult
@@ -89,7 +89,12 @@ def _plan_leads(leads, *, kind: str, now: dt.datetime, dry_run: bool = False) ->
         "phone",
         "language",
         recipient_id=Cast(Value(None), output_field=BigIntegerField()),
-        whatsapp_opt_in=Value(False),
+        # Offers on WhatsApp only to a number whose marketing consent is given (the gate checks again).
+        whatsapp_opt_in=Exists(
+            WhatsAppConsent.objects.filter(
+                address=OuterRef("phone"), category=WhatsAppConsent.Category.MARKETING, given=True
+            )
+        ),
         subject_id=F("pk"),
         event_key=Cast("pk", output_field=TextField()),
     )

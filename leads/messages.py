@@ -11,7 +11,9 @@ LEAD_DAY0 = register(
         variables=CAMPAIGN_VARIABLES,
         category=Category.MARKETING,
         topic=Topic.MARKETING,
-        channels=(Channel.EMAIL,),
+        channels=(Channel.EMAIL, Channel.WHATSAPP),
+        # WhatsApp only to numbers with marketing consent (a lead's, recorded by staff or a form).
+        whatsapp_variables=("first_name", "cta_url"),
         still_wanted="leads.campaigns.unwanted_lead_emails",
         render_context="leads.campaigns.campaign_links",
         description="Day 0: the first call-to-action email after an import.",
@@ -23,7 +25,9 @@ LEAD_DAY3 = register(
         variables=CAMPAIGN_VARIABLES,
         category=Category.MARKETING,
         topic=Topic.MARKETING,
-        channels=(Channel.EMAIL,),
+        channels=(Channel.EMAIL, Channel.WHATSAPP),
+        # WhatsApp only to numbers with marketing consent (a lead's, recorded by staff or a form).
+        whatsapp_variables=("first_name", "cta_url"),
         still_wanted="leads.campaigns.unwanted_lead_emails",
         render_context="leads.campaigns.campaign_links",
         description="Day 3: “Still interested?”",
@@ -41,7 +45,9 @@ LEAD_DAY7 = register(
         samples={"offer_discount": 20, "offer_resources": ["A free workbook", "A 1:1 mentor call"]},
         category=Category.MARKETING,
         topic=Topic.MARKETING,
-        channels=(Channel.EMAIL,),
+        channels=(Channel.EMAIL, Channel.WHATSAPP),
+        # WhatsApp only to numbers with marketing consent (a lead's, recorded by staff or a form).
+        whatsapp_variables=("first_name", "cta_url"),
         still_wanted="leads.campaigns.unwanted_lead_emails",
         render_context="leads.campaigns.campaign_links",
         description="Day 7: the final offer.",

@@ -20,7 +20,8 @@ from django.utils import timezone
 from lms.accounts import link_context
 from lms.models import User
 from notifications.formatting import format_when, zone
-from notifications.models import Channel, Delivery
+from notifications.models import Channel, Delivery, WhatsAppConsent
+from notifications.services.consent import record_whatsapp_consent
 from notifications.services.dispatch import dispatch_deliveries
 from notifications.services.planning import PlannedMessage, Recipient, plan_messages
 
@@ -94,6 +95,15 @@ def create_student(*, submission: CTASubmission, now: dt.datetime) -> tuple[User
         role=User.Role.STUDENT,
         date_joined=now,
     )
+    if user.whatsapp_opt_in:  # given on the form, with its wording: when and how are kept
+        record_whatsapp_consent(
+            address=user.phone,
+            category=WhatsAppConsent.Category.UTILITY,
+            given=True,
+            source=f"CTA form (submission {submission.pk} of {submission.created_at:%d %b %Y})",
+            user=user,
+            at=submission.created_at,
+        )
     return user, True
 
 

@@ -18,6 +18,7 @@ from decimal import Decimal
 from django.db.models import Count, Min, Q, Sum
 
 from lms.models import Payment
+from notifications.formatting import format_money
 from notifications.models import Channel, Delivery, DeliveryDailyCount
 
 from . import messages
@@ -58,7 +59,13 @@ class CampaignStats:
     approvals: int = 0
     paying: int = 0  # converted leads with a paid payment
     revenue: Decimal = Decimal("0")
-    cost: Decimal = Decimal("0")
+    cost: Decimal = Decimal("0")  # as staff entered it
+    whatsapp_messages: int = 0  # sent to the campaign's leads, and welcomes to those it converted
+    whatsapp_cost: Decimal = Decimal("0")  # their estimated cost (INR)
+
+    @property
+    def total_cost(self) -> Decimal:
+        return self.cost + self.whatsapp_cost
 
     @property
     def conversion_rate(self) -> float:
@@ -67,8 +74,8 @@ class CampaignStats:
 
     @property
     def roi(self) -> float | None:
-        """(revenue - cost) / cost; None when the campaign cost nothing."""
-        return float((self.revenue - self.cost) / self.cost) if self.cost else None
+        """(revenue - cost) / cost, WhatsApp messages included; None when the campaign cost nothing."""
+        return float((self.revenue - self.total_cost) / self.total_cost) if self.total_cost else None
 
     @property
     def funnel(self) -> list[tuple[str, int]]:
@@ -136,6 +143,7 @@ def campaign_stats(*, campaign: LeadCampaign) -> CampaignStats:
     paid = Payment.objects.filter(
         status=Payment.Status.PAID, currency=campaign.currency, student__email__in=converted_emails
     ).aggregate(total=Sum("amount"), paying=Count("student", distinct=True))
+    whatsapp = _whatsapp_spend(campaign=campaign, leads=leads)
     batch_id = campaign.import_batch_id
     return CampaignStats(
         campaign=campaign,
@@ -156,7 +164,28 @@ def campaign_stats(*, campaign: LeadCampaign) -> CampaignStats:
         paying=paid["paying"] or 0,
         revenue=paid["total"] or Decimal("0"),
         cost=campaign.cost,
+        whatsapp_messages=whatsapp["messages"],
+        whatsapp_cost=whatsapp["cost"],
     )
+
+
+def _whatsapp_spend(*, campaign: LeadCampaign, leads) -> dict:
+    """The WhatsApp messages a campaign paid for, live and removed by retention: to its leads, and the
+    welcome to each lead it converted."""
+    submissions = CTASubmission.objects.filter(lead__campaign=campaign).values("pk")
+    about_campaign = Q(subject_type="leads.lead", subject_id__in=leads.values("pk")) | Q(
+        subject_type="leads.ctasubmission", subject_id__in=submissions
+    )
+    live = Delivery.objects.filter(about_campaign, channel=Channel.WHATSAPP, is_test=False).aggregate(
+        cost=Sum("cost"), messages=Count("id", filter=Q(status__in=SENT))
+    )
+    purged = DeliveryDailyCount.objects.filter(about_campaign, channel=Channel.WHATSAPP).aggregate(
+        cost=Sum("cost"), messages=Sum("sent")
+    )
+    return {
+        "messages": (live["messages"] or 0) + (purged["messages"] or 0),
+        "cost": (live["cost"] or Decimal("0")) + (purged["cost"] or Decimal("0")),
+    }
 
 
 STEP_HEADERS = ["Step", "Sent", "Bounced", "Failed", "Waiting", "Conversions", "Conversion rate"]
@@ -193,5 +222,7 @@ def summary_rows(stats: CampaignStats, *, money) -> list[tuple[str, str]]:
         ("Paid (converted leads who paid)", str(stats.paying)),
         ("Revenue (paid)", money(stats.revenue)),
         ("Cost", money(stats.cost)),
+        ("WhatsApp messages", str(stats.whatsapp_messages)),
+        ("WhatsApp cost (estimated)", format_money(stats.whatsapp_cost, "INR")),
         ("ROI", roi),
     ]

@@ -379,5 +379,5 @@ def render_delivery_timeline(*, recipient_id=None, addresses=()) -> str:
 
 
 # The copy editor (message template versions, languages) lives with its services.
-from . import admin_inbound  # noqa: E402, F401 - WhatsApp replies, registered beside the ledger
+from . import admin_providers  # noqa: E402, F401 - replies, paused channels, WhatsApp templates and consent
 from .copy import admin as copy_admin  # noqa: E402, F401

@@ -1,9 +1,10 @@
-"""Admin for what providers and people tell us: WhatsApp replies, and channels paused by an account error."""
+"""Admin for what providers and people tell us: replies, paused channels, WhatsApp templates and consent."""
 
 from django.contrib import admin
 
 from .admin import ReadOnlyAdminMixin
-from .models import ChannelPause, InboundMessage
+from .models import ChannelPause, DeliveryDailyCount, InboundMessage, WhatsAppConsent, WhatsAppTemplate
+from .services.consent import record_whatsapp_consent
 
 
 @admin.register(InboundMessage)
@@ -34,3 +35,49 @@ class ChannelPauseAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(WhatsAppTemplate)
+class WhatsAppTemplateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The provider's templates and their approval: synced, never edited here (`whatsapp_templates sync`)."""
+
+    list_display = ("friendly_or_name", "language", "category", "status", "provider", "synced_at")
+    list_filter = ("status", "category", "provider", "language")
+    search_fields = ("name", "friendly_name", "body")
+    fields = ("provider", "name", "friendly_name", "language", "category", "status", "body", "synced_at")
+
+    @admin.display(description="template", ordering="name")
+    def friendly_or_name(self, obj):
+        return obj.friendly_name or obj.name
+
+
+@admin.register(WhatsAppConsent)
+class WhatsAppConsentAdmin(admin.ModelAdmin):
+    """Who may get WhatsApp, per category, since when and how. Staff record consent given elsewhere."""
+
+    list_display = ("address", "category", "given", "changed_at", "source", "user")
+    list_filter = ("category", "given", "changed_at")
+    list_select_related = ("user",)
+    search_fields = ("address", "source", "user__email")
+    fields = ("address", "category", "given", "source", "user", "changed_at")
+    readonly_fields = ("changed_at",)
+    autocomplete_fields = ("user",)
+
+    def save_model(self, request, obj, form, change):
+        record_whatsapp_consent(
+            address=obj.address,
+            category=obj.category,
+            given=obj.given,
+            source=obj.source or f"staff ({request.user.email})",
+            user=obj.user,
+        )
+
+
+@admin.register(DeliveryDailyCount)
+class DeliveryDailyCountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What the retention job kept of the deliveries it removed: counts per day, kind and channel."""
+
+    list_display = ("day", "kind", "channel", "rows", "sent", "delivered", "opened", "bounced", "failed", "cost")
+    list_filter = ("channel", "kind", "day")
+    date_hierarchy = "day"
+    search_fields = ("kind", "subject_type")

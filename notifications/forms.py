@@ -26,6 +26,11 @@ class PreferencesForm(forms.Form):
         widget=forms.RadioSelect,
         help_text="You can change this here at any time, or reply STOP to any of our WhatsApp messages.",
     )
+    whatsapp_marketing_opt_in = forms.BooleanField(
+        label="Also send me offers and news on WhatsApp.",
+        required=False,
+        help_text="Separate from reminders: you can have reminders on WhatsApp without offers.",
+    )
     phone = forms.CharField(
         label="Mobile number",
         required=False,

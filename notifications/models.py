@@ -124,6 +124,10 @@ class Delivery(models.Model):
     )
     # A "send a test to me" from the template editor: real channels, never counted in stats.
     is_test = models.BooleanField(default=False)
+    # A WhatsApp message's pricing category (utility, marketing, authentication, service) and what it
+    # is estimated to cost in INR (settings.WHATSAPP_PRICES), once sent.
+    whatsapp_category = models.CharField(max_length=16, blank=True)
+    cost = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True, help_text="Estimated, in INR.")
 
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -151,6 +155,12 @@ class Delivery(models.Model):
                 fields=["provider_message_id"], condition=~Q(provider_message_id=""), name="delivery_provider_id"
             ),
             models.Index(fields=["kind", "status"], name="delivery_kind_status"),
+            # Meta's daily limit: the numbers reached on WhatsApp in the last 24 hours.
+            models.Index(
+                fields=["handed_over_at", "to_address"],
+                condition=Q(channel="whatsapp", handed_over_at__isnull=False),
+                name="delivery_whatsapp_reached",
+            ),
             # Reconciliation and the health check read only the rows waiting to be settled.
             models.Index(fields=["updated_at"], condition=Q(status="unknown"), name="delivery_unknown"),
         ]
@@ -426,6 +436,9 @@ class DeliveryDailyCount(models.Model):
     expired = models.PositiveIntegerField(default=0)
     cancelled = models.PositiveIntegerField(default=0)
     first_sent_at = models.DateTimeField(null=True, blank=True, help_text="The earliest send among them.")
+    cost = models.DecimalField(
+        max_digits=14, decimal_places=4, default=0, help_text="What they cost (INR, estimated): WhatsApp messages."
+    )
 
     class Meta:
         ordering = ["-day", "kind", "channel"]
@@ -442,3 +455,81 @@ class DeliveryDailyCount(models.Model):
 
     def __str__(self):
         return f"{self.day} {self.kind} {self.get_channel_display()}: {self.sent} sent"
+
+
+class WhatsAppCategory(models.TextChoices):
+    """Meta's pricing categories: what a WhatsApp template message is billed as."""
+
+    UTILITY = "utility", "Utility"
+    MARKETING = "marketing", "Marketing"
+    AUTHENTICATION = "authentication", "Authentication"
+    SERVICE = "service", "Service (a reply in the 24-hour window)"
+
+
+class WhatsAppTemplate(models.Model):
+    """A WhatsApp message template as the provider has it (`manage.py whatsapp_templates sync`).
+
+    Meta approves each template per language and category; a message whose template is not
+    approved is not sent.
+    """
+
+    class Status(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        PENDING = "pending", "Pending review"
+        REJECTED = "rejected", "Rejected"
+        PAUSED = "paused", "Paused (low quality)"
+        DISABLED = "disabled", "Disabled"
+        UNKNOWN = "unknown", "Unknown"
+
+    provider = models.CharField(max_length=16, help_text="meta or twilio")
+    # Meta: the template's name; Twilio: its Content SID (HX...).
+    name = models.CharField(max_length=512)
+    friendly_name = models.CharField(max_length=512, blank=True)
+    language = models.CharField(max_length=16)
+    category = models.CharField(max_length=16, choices=WhatsAppCategory.choices, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNKNOWN)
+    body = models.TextField(blank=True, help_text="The template's text, with its {{1}} variables.")
+    synced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["provider", "name", "language"]
+        verbose_name = "WhatsApp template"
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "name", "language"], name="whatsapp_template_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.friendly_name or self.name} ({self.language}, {self.get_status_display().lower()})"
+
+
+class WhatsAppConsent(models.Model):
+    """A number's WhatsApp consent for one category, given or withdrawn: when, and how.
+
+    Utility (reminders, payments) and marketing are kept apart: marketing WhatsApp goes only to a
+    number whose marketing consent is given; a STOP withdraws both.
+    """
+
+    class Category(models.TextChoices):
+        UTILITY = "utility", "Reminders and account (utility)"
+        MARKETING = "marketing", "Offers and news (marketing)"
+
+    address = models.CharField(max_length=32, help_text="E.164 phone number.")
+    category = models.CharField(max_length=16, choices=Category.choices)
+    given = models.BooleanField()
+    changed_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=120, help_text="How: the CTA form, the preferences page, a STOP reply...")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="whatsapp_consents"
+    )
+
+    class Meta:
+        ordering = ["address", "category"]
+        verbose_name = "WhatsApp consent"
+        constraints = [
+            models.UniqueConstraint(fields=["address", "category"], name="whatsapp_consent_unique"),
+        ]
+
+    def __str__(self):
+        state = "given" if self.given else "withdrawn"
+        return f"{self.address} {self.category}: {state} {self.changed_at:%Y-%m-%d} ({self.source})"
+

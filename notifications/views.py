@@ -79,7 +79,12 @@ def preferences(request):
     form = PreferencesForm(
         request.POST or None,
         receive=current.receive,
-        initial={"whatsapp_opt_in": current.whatsapp_opt_in, "phone": current.phone, "timezone": current.timezone},
+        initial={
+            "whatsapp_opt_in": current.whatsapp_opt_in,
+            "whatsapp_marketing_opt_in": current.whatsapp_marketing_opt_in,
+            "phone": current.phone,
+            "timezone": current.timezone,
+        },
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -87,6 +92,7 @@ def preferences(request):
                 user=request.user,
                 receive=form.receive(),
                 whatsapp_opt_in=form.cleaned_data["whatsapp_opt_in"],
+                whatsapp_marketing_opt_in=form.cleaned_data["whatsapp_marketing_opt_in"],
                 phone=form.cleaned_data["phone"],
                 timezone=form.cleaned_data["timezone"],
             )

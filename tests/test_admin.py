@@ -18,6 +18,7 @@ from lms.models import Assignment, Course, Enrollment, LiveSession, Payment, Rec
 from notifications.models import (
     ChannelPause,
     Delivery,
+    DeliveryDailyCount,
     DeliveryEvent,
     InboundMessage,
     Language,
@@ -25,15 +26,17 @@ from notifications.models import (
     Notification,
     NotificationPreference,
     Suppression,
+    WhatsAppConsent,
+    WhatsAppTemplate,
 )
 
 pytestmark = pytest.mark.django_db
 
 OUR_APPS = ("notifications", "lms", "leads", "automation")
 ADDABLE = [User, Course, Enrollment, LiveSession, Recording, Assignment, Submission, Payment]
-ADDABLE += [Suppression, NotificationPreference, WelcomeCall, Language, MessageTemplate]
+ADDABLE += [Suppression, NotificationPreference, WelcomeCall, Language, MessageTemplate, WhatsAppConsent]
 NOT_ADDABLE = [Delivery, DeliveryEvent, Notification, ImportBatch, LeadCampaign, Lead, CTASubmission, CrmActivity]
-NOT_ADDABLE += [JobExecutionLog, InboundMessage, ChannelPause]
+NOT_ADDABLE += [JobExecutionLog, InboundMessage, ChannelPause, WhatsAppTemplate, DeliveryDailyCount]
 ALL_MODELS = ADDABLE + NOT_ADDABLE
 
 
@@ -116,6 +119,11 @@ def make_rows(n: int) -> dict:
     ChannelPause.objects.get_or_create(
         channel="whatsapp", defaults={"reason": "Twilio 401 error 20003: Authenticate", "until": now}
     )
+    WhatsAppTemplate.objects.create(
+        provider="meta", name=f"session_reminder_{n}", language="en", category="utility", status="approved"
+    )
+    WhatsAppConsent.objects.create(address=student.phone, category="marketing", given=True, source="example form")
+    DeliveryDailyCount.objects.create(day=now.date(), kind=f"kind_{n}", channel="email", rows=3, sent=3)
     Language.objects.create(code=f"t{n}", name=f"Test language {n}", locale="ta_IN")
     MessageTemplate.objects.create(kind="session_24h", version=n, subject="Starts {{ day_label }}: {{ title }}")
     return {"student": student, "delivery": delivery, "payment": payment, "submission": submission}

@@ -214,9 +214,17 @@ def campaign_history(imported, client):
     bounce(Delivery.objects.get(to_address="meera@example.com", kind="lead_day3"), at=T0 + 3 * DAY)
     one_click_unsubscribe(client, "asha@example.com")
     ravi = Lead.objects.get(email="ravi@example.com")
-    submission = submit_cta(name="Ravi Kumar", email=ravi.email, lead_ref=make_lead_ref(ravi.pk), now=T0 + 4 * DAY)
+    submission = submit_cta(
+        name="Ravi Kumar",
+        email=ravi.email,
+        phone="+919812345678",
+        whatsapp_opt_in=True,
+        lead_ref=make_lead_ref(ravi.pk),
+        now=T0 + 4 * DAY,
+    )
     admin = UserFactory(email="boss@example.com", is_staff=True, is_superuser=True)
     result = approve_cta_submission(submission=submission, approved_by=admin, now=T0 + 5 * DAY)
+    dispatch_due_deliveries(now=T0 + 5 * DAY)  # the welcome, by email and WhatsApp (a utility message)
     mark_payment_paid(payment=PaymentFactory(student=result.user, amount=Decimal("12000")), now=T0 + 6 * DAY)
     PaymentFactory(student=result.user, amount=Decimal("4999"))  # pending: not revenue
     LeadCampaign.objects.filter(pk=imported.pk).update(cost=Decimal("8000"))  # as staff enter it
@@ -259,7 +267,9 @@ def test_campaign_page_command_and_hand_counts_agree(campaign_history, client, c
         ["Paid (converted leads who paid)", "1"],
         ["Revenue (paid)", "₹12,000"],
         ["Cost", "₹8,000"],
-        ["ROI", "+50%"],  # (12,000 - 8,000) / 8,000
+        ["WhatsApp messages", "1"],  # Ravi's welcome
+        ["WhatsApp cost (estimated)", "₹0.12"],  # one utility message at ₹0.115
+        ["ROI", "+50%"],  # (12,000 - 8,000.115) / 8,000.115
     ]
 
     client.force_login(admin)

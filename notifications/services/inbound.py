@@ -16,13 +16,14 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..models import Channel, InboundMessage, Suppression
-from ..signals import whatsapp_consent_changed
+from ..models import Channel, InboundMessage, Suppression, WhatsAppConsent
+from .consent import record_whatsapp_consent
 from .dispatch import suppress_address
 from .planning import PlannedMessage, Recipient, plan_messages
 
 logger = logging.getLogger(__name__)
 Keyword = InboundMessage.Keyword
+Category = WhatsAppConsent.Category
 
 STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "रोकें", "रोको", "रोक", "बंद", "बंद करें"}
 START_WORDS = {"start", "unstop", "subscribe", "resume", "शुरू", "शुरू करें", "चालू"}
@@ -61,6 +62,7 @@ def receive_whatsapp_message(
             )
     except IntegrityError:
         return None  # the provider delivered its webhook again: acted on once already
+    source = f"WhatsApp reply “{text.strip()[:40]}” ({provider})"
     if inbound.keyword == Keyword.STOP:
         suppress_address(
             channel=Channel.WHATSAPP,
@@ -68,13 +70,19 @@ def receive_whatsapp_message(
             reason=Suppression.Reason.OPTED_OUT,
             detail=f"Replied “{text.strip()[:40]}” on WhatsApp ({provider}) at {received_at:%Y-%m-%d %H:%M} UTC.",
         )
-        whatsapp_consent_changed.send(sender=InboundMessage, address=from_address, given=False, at=received_at)
+        for category in Category.values:  # STOP withdraws everything
+            record_whatsapp_consent(
+                address=from_address, category=category, given=False, source=source, user=user, at=received_at
+            )
         _confirm(inbound, kind="whatsapp_stopped")
     elif inbound.keyword == Keyword.START:
         Suppression.objects.filter(
             channel=Channel.WHATSAPP, address=from_address, reason=Suppression.Reason.OPTED_OUT
         ).delete()
-        whatsapp_consent_changed.send(sender=InboundMessage, address=from_address, given=True, at=received_at)
+        # START brings back reminders and account messages; offers need their own consent.
+        record_whatsapp_consent(
+            address=from_address, category=Category.UTILITY, given=True, source=source, user=user, at=received_at
+        )
         _confirm(inbound, kind="whatsapp_started")
     return inbound
 

@@ -4,6 +4,7 @@ dispatcher's record of what became of the rows it claimed."""
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import connections, router, transaction
@@ -76,6 +77,8 @@ class ClaimOutcome:
     sent_at: datetime | None = None
     next_attempt_at: datetime | None = None
     attempts: int | None = None  # given back when the attempt did not count (a paused channel)
+    whatsapp_category: str | None = None  # a sent WhatsApp message's pricing category
+    cost: Decimal | None = None  # and its estimated cost (INR)
     at: datetime | None = None  # when it happened (the history entry's time); the recording time if None
 
 
@@ -93,6 +96,8 @@ _OUTCOME_COLUMNS = (
     ("sent_at", "timestamptz"),
     ("next_attempt_at", "timestamptz"),
     ("attempts", "integer"),
+    ("whatsapp_category", "text"),
+    ("cost", "numeric"),
 )
 _KEPT_UNLESS_GIVEN = _OUTCOME_COLUMNS[3:]
 _ROWS_PER_STATEMENT = 500
@@ -150,6 +155,8 @@ def _update_claimed(connection, outcomes: list[ClaimOutcome], now: datetime) -> 
             adapt_time(outcome.sent_at) if outcome.sent_at else None,
             adapt_time(outcome.next_attempt_at) if outcome.next_attempt_at else None,
             outcome.attempts,
+            outcome.whatsapp_category,
+            str(outcome.cost) if outcome.cost is not None else None,
         ]
     params.append(Status.SENDING)
     sql = (

@@ -6,13 +6,14 @@ The dispatcher honours them as data it owns (`NotificationPreference` rows and t
 """
 
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from ..models import Channel, NotificationPreference, Suppression, Topic
+from ..models import Channel, NotificationPreference, Suppression, Topic, WhatsAppConsent
 from ..phones import normalize_phone
+from .consent import record_whatsapp_consent, whatsapp_consents
 
 # "Account and security" messages (password resets, the welcome) cannot be turned off.
 OPTIONAL_TOPICS = (Topic.REMINDERS, Topic.PAYMENTS, Topic.MARKETING)
@@ -26,6 +27,13 @@ class Preferences:
     phone: str
     timezone: str
     whatsapp_block: str  # why WhatsApp cannot reach them whatever they choose ("" when it can)
+    # Consent per category (utility, marketing): when it was given or withdrawn, and how (None: never asked).
+    whatsapp_consents: dict = field(default_factory=dict)
+
+    @property
+    def whatsapp_marketing_opt_in(self) -> bool:
+        consent = self.whatsapp_consents.get(WhatsAppConsent.Category.MARKETING)
+        return bool(consent and consent.given)
 
 
 def get_preferences(*, user) -> Preferences:
@@ -36,6 +44,7 @@ def get_preferences(*, user) -> Preferences:
         phone=user.phone,
         timezone=user.timezone,
         whatsapp_block=get_whatsapp_block(phone=user.phone),
+        whatsapp_consents=whatsapp_consents(address=user.phone),
     )
 
 
@@ -65,8 +74,10 @@ def update_preferences(
     whatsapp_opt_in: bool,
     phone: str,
     timezone: str,
+    whatsapp_marketing_opt_in: bool | None = None,
 ):
-    """Save a person's choices: topics per channel, WhatsApp opt-in (needs a valid phone), time zone."""
+    """Save a person's choices: topics per channel, WhatsApp consent per category (needs a valid phone),
+    time zone. Each consent that changes is recorded with when and how (this page)."""
     try:
         phone = normalize_phone(phone)
     except ValidationError as exc:
@@ -79,8 +90,16 @@ def update_preferences(
     if unknown:
         raise ValidationError(f"These messages cannot be turned off here: {sorted(unknown)}.")
 
+    if whatsapp_marketing_opt_in and not phone:
+        raise ValidationError({"phone": "Add your mobile number to get offers on WhatsApp."})
     user.phone, user.whatsapp_opt_in, user.timezone = phone, whatsapp_opt_in, timezone
     user.save(update_fields=["phone", "whatsapp_opt_in", "timezone"])
+    if phone:
+        chosen = {WhatsAppConsent.Category.UTILITY: whatsapp_opt_in}
+        if whatsapp_marketing_opt_in is not None:
+            chosen[WhatsAppConsent.Category.MARKETING] = whatsapp_marketing_opt_in
+        for category, given in chosen.items():
+            record_whatsapp_consent(address=phone, category=category, given=given, source="preferences page", user=user)
 
     current = get_topic_choices(user=user)
     for (topic, channel), enabled in receive.items():

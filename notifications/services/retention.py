@@ -18,10 +18,11 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connections, router, transaction
-from django.db.models import BigIntegerField, Case, Count, Min, Q, Value, When
+from django.db.models import BigIntegerField, Case, Count, DecimalField, Min, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -161,6 +162,7 @@ def _fold(ids: list[int]) -> None:
         .annotate(
             rows=Count("id"),
             first_sent_at=Min("sent_at", filter=Q(status__in=COUNTED["sent"])),
+            cost=Coalesce(Sum("cost"), Value(Decimal("0")), output_field=DecimalField()),
             **{name: Count("id", filter=Q(status__in=statuses)) for name, statuses in COUNTED.items()},
         )
         .order_by()
@@ -176,8 +178,10 @@ def _add_counts(rows: list[dict]) -> None:
     quote = connection.ops.quote_name
     table = quote(DeliveryDailyCount._meta.db_table)
     key = ("day", "kind", "channel", "subject_type", "subject_id")
-    columns = (*key, *COUNT_FIELDS, "first_sent_at")
-    adds = ", ".join(f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in COUNT_FIELDS)
+    columns = (*key, *COUNT_FIELDS, "cost", "first_sent_at")
+    adds = ", ".join(
+        f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in (*COUNT_FIELDS, "cost")
+    )
     first = quote("first_sent_at")
     earliest = (
         f"{first} = CASE WHEN {table}.{first} IS NULL OR excluded.{first} < {table}.{first}"
@@ -195,6 +199,7 @@ def _add_counts(rows: list[dict]) -> None:
                 row["subject_type"],
                 row["subject"],
                 *(row[name] for name in COUNT_FIELDS),
+                connection.ops.adapt_decimalfield_value(row["cost"], 14, 4),
                 connection.ops.adapt_datetimefield_value(row["first_sent_at"]),
             ]
         sql = (

@@ -32,7 +32,22 @@ class WhatsAppMessage:
     status_callback: str = ""
 
 
+@dataclass(frozen=True)
+class TemplateInfo:
+    """An approved (or not) template as the provider lists it."""
+
+    name: str  # Meta: the template's name; Twilio: its Content SID
+    language: str
+    status: str  # approved, pending, rejected, paused, disabled, unknown
+    category: str = ""  # utility, marketing, authentication
+    friendly_name: str = ""
+    body: str = ""
+
+
 class BaseWhatsAppBackend:
+    # The provider's name in synced templates ("" for backends that keep nothing: console, file, locmem).
+    provider = ""
+
     def open(self):
         pass
 
@@ -55,6 +70,35 @@ class BaseWhatsAppBackend:
         """Return the messages the provider has to `to` made between the two times, or None when
         this backend cannot be asked (staff settle by hand)."""
         return None
+
+    def list_templates(self) -> list[TemplateInfo] | None:
+        """Return the provider's templates with their approval, or None when it has none to list."""
+        return None
+
+    def template_refusal(self, *, name: str, language: str) -> str:
+        """Why a template may not be used now ("" when it may): the synced list says it is not approved.
+
+        Until templates are synced nothing is refused (`manage.py whatsapp_templates sync`, and the
+        health check says they never were).
+        """
+        if not self.provider:
+            return ""
+        if getattr(self, "_synced", None) is None:
+            from ...models import WhatsAppTemplate  # here: this module is imported before apps are ready
+
+            self._synced = {
+                (row.name, row.language): row.status
+                for row in WhatsAppTemplate.objects.filter(provider=self.provider).only("name", "language", "status")
+            }
+        if not self._synced:
+            return ""
+        same_name = {lang: status for (known, lang), status in self._synced.items() if known == name}
+        # A Twilio template (one Content SID) has one language; Meta's has one row per language.
+        statuses = {same_name[language]} if language in same_name else set(same_name.values())
+        if "approved" in statuses:
+            return ""
+        state = ", ".join(sorted(statuses)) if statuses else "not among the synced templates"
+        return f"WhatsApp template {name!r} ({language or 'any language'}) is not approved: {state}."
 
 
 def get_whatsapp_backend(path: str | None = None, **kwargs) -> BaseWhatsAppBackend:

@@ -13,7 +13,7 @@ import requests
 from django.conf import settings
 
 from ..base import Outcome, SendResult, classify_http_status, retry_after_seconds
-from . import BaseWhatsAppBackend, WhatsAppMessage
+from . import BaseWhatsAppBackend, TemplateInfo, WhatsAppMessage
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,8 @@ MARKETING_OPT_OUT_CODES = {131050}
 
 class WhatsAppBackend(BaseWhatsAppBackend):
     """Send approved templates through the Cloud API (`META_WHATSAPP_*` settings)."""
+
+    provider = "meta"
 
     def __init__(self, *, access_token=None, phone_number_id=None, api_url=None, session=None, **kwargs):
         self.access_token = access_token or settings.META_WHATSAPP_ACCESS_TOKEN
@@ -116,6 +118,12 @@ class WhatsAppBackend(BaseWhatsAppBackend):
                 error=f"No approved WhatsApp template is configured for {message.kind!r} (META_WHATSAPP_TEMPLATES).",
                 error_code="no_template",
             )
+        if not message.free_text:
+            refusal = self.template_refusal(
+                name=self.template_for(message), language=message.language or settings.META_WHATSAPP_DEFAULT_LANGUAGE
+            )
+            if refusal:  # it may be approved soon: retry with back-off, never send it unapproved
+                return SendResult(Outcome.TRANSIENT, error=refusal, error_code="template_not_approved")
         self.open()
         url = f"{self.api_url}/{self.phone_number_id}/messages"
         try:
@@ -140,6 +148,34 @@ class WhatsAppBackend(BaseWhatsAppBackend):
             # Accepted, but we cannot tell which message it is: the status webhook will say.
             return SendResult(Outcome.UNKNOWN, error=f"Meta answered {response.status_code} without a message id.")
         return classify_graph_error(response.status_code, body, headers=response.headers)
+
+    def list_templates(self) -> list[TemplateInfo]:
+        """The business account's message templates, every page (GET /<waba-id>/message_templates)."""
+        self.open()
+        url = f"{self.api_url}/{settings.META_WHATSAPP_BUSINESS_ACCOUNT_ID}/message_templates"
+        params = {"fields": "name,language,status,category,components", "limit": 100}
+        found = []
+        while url:
+            response = self.session.get(url, params=params, timeout=settings.META_TIMEOUT)
+            body = response.json() if response.content else {}
+            if not response.ok:
+                error = body.get("error", {}) if isinstance(body, dict) else {}
+                raise RuntimeError(
+                    f"Meta answered {response.status_code} listing templates: {error.get('message', '')}"
+                )
+            for entry in body.get("data", []):
+                text = next((c.get("text", "") for c in entry.get("components", []) if c.get("type") == "BODY"), "")
+                found.append(
+                    TemplateInfo(
+                        name=entry["name"],
+                        language=entry.get("language", ""),
+                        status=str(entry.get("status", "")).lower() or "unknown",
+                        category=str(entry.get("category", "")).lower(),
+                        body=text,
+                    )
+                )
+            url, params = (body.get("paging") or {}).get("next"), None  # the next page's URL has its query
+        return found
 
 
 def classify_graph_error(status: int, body, *, headers=None) -> SendResult:

@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from ...models import Channel, Delivery
+from ...services.costs import whatsapp_cost
 from ...services.feedback import ProviderEvent, apply_provider_event
 from ...services.inbound import receive_whatsapp_message
 from .meta import MARKETING_OPT_OUT_CODES, SUPPRESS_CODES
@@ -88,7 +89,7 @@ def _apply_status(status: dict) -> None:
     detail = f"Meta status {status.get('status')}"
     if code:
         detail += f", error {code}: {errors[0].get('title', '')}"
-    apply_provider_event(
+    delivery = apply_provider_event(
         event=ProviderEvent(
             channel=Channel.WHATSAPP,
             status=mapped,
@@ -102,6 +103,14 @@ def _apply_status(status: dict) -> None:
             address=f"+{status['recipient_id']}" if status.get("recipient_id") else "",
         )
     )
+    pricing = status.get("pricing") or {}
+    if delivery is not None and pricing.get("category"):
+        # What Meta bills it as (a message inside a window the person opened may be free).
+        category = str(pricing["category"]).lower()
+        billable = pricing.get("billable", True) is not False
+        Delivery.objects.filter(pk=delivery.pk).update(
+            whatsapp_category=category, cost=whatsapp_cost(category, billable=billable)
+        )
 
 
 def _receive(message: dict) -> None:

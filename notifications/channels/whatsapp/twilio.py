@@ -15,7 +15,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from ..base import Outcome, ProviderMessage, SendResult, classify_http_status
-from . import BaseWhatsAppBackend, WhatsAppMessage
+from . import BaseWhatsAppBackend, TemplateInfo, WhatsAppMessage
 
 # Twilio error codes that no retry will fix.
 PERMANENT_CODES = {
@@ -59,6 +59,8 @@ class RebasingHttpClient(TwilioHttpClient):
 
 
 class WhatsAppBackend(BaseWhatsAppBackend):
+    provider = "twilio"
+
     def __init__(self, account_sid=None, auth_token=None, from_=None, http_client=None, **kwargs):
         self.account_sid = account_sid or settings.TWILIO_ACCOUNT_SID
         self.auth_token = auth_token or settings.TWILIO_AUTH_TOKEN
@@ -78,6 +80,10 @@ class WhatsAppBackend(BaseWhatsAppBackend):
                 error=f"No approved WhatsApp template is configured for {message.kind!r} (TWILIO_CONTENT_SIDS).",
                 error_code="no_template",
             )
+        if not message.free_text:
+            refusal = self.template_refusal(name=message.content_sid, language=message.language)
+            if refusal:  # it may be approved soon: retry with back-off, never send it unapproved
+                return SendResult(Outcome.TRANSIENT, error=refusal, error_code="template_not_approved")
         sender = {"messaging_service_sid": self.from_} if self.from_.startswith("MG") else {"from_": _wa(self.from_)}
         options = {}
         if message.status_callback:
@@ -128,6 +134,24 @@ class WhatsAppBackend(BaseWhatsAppBackend):
             for message in found
             if message.date_created and sent_after <= message.date_created <= sent_before
         ]
+
+    def list_templates(self) -> list[TemplateInfo]:
+        """The account's Content templates with their WhatsApp approval (Content API: ContentAndApprovals)."""
+        found = []
+        for content in self.client.content.v1.content_and_approvals.list(page_size=100):
+            approval = (content.approval_requests or {}) if isinstance(content.approval_requests, dict) else {}
+            text = next((kind.get("body", "") for kind in (content.types or {}).values() if isinstance(kind, dict)), "")
+            found.append(
+                TemplateInfo(
+                    name=content.sid,
+                    friendly_name=content.friendly_name or approval.get("name", ""),
+                    language=content.language or "",
+                    status=str(approval.get("status") or "unknown").lower(),
+                    category=str(approval.get("category") or "").lower(),
+                    body=text,
+                )
+            )
+        return found
 
 
 def classify_twilio_error(exc: TwilioRestException) -> SendResult:

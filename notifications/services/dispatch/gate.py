@@ -15,6 +15,7 @@ from django.utils.module_loading import import_string
 from ...kinds import get_kind
 from ...models import Channel, Delivery, NotificationPreference, Suppression
 from ...phones import is_valid_e164
+from ..consent import marketing_consent_given
 
 Status = Delivery.Status
 
@@ -59,9 +60,13 @@ def stopped_deliveries(deliveries: list[Delivery], *, now: datetime) -> dict[int
     )
     whatsapp_users = {d.recipient_id for d in remaining if d.recipient_id and d.channel == Channel.WHATSAPP}
     users = get_user_model().objects.in_bulk(whatsapp_users) if whatsapp_users else {}
+    marketing_numbers = {
+        d.to_address for d in remaining if d.channel == Channel.WHATSAPP and get_kind(d.kind).is_marketing
+    }
+    consented = marketing_consent_given(addresses=marketing_numbers) if marketing_numbers else set()
 
     for delivery in remaining:
-        verdict = _verdict(delivery, suppressed, opted_out, users)
+        verdict = _verdict(delivery, suppressed, opted_out, users, consented)
         if verdict is None and delivery.expires_at and delivery.expires_at <= now:
             verdict = Verdict(Status.EXPIRED, "expired")
         if verdict:
@@ -69,7 +74,7 @@ def stopped_deliveries(deliveries: list[Delivery], *, now: datetime) -> dict[int
     return verdicts
 
 
-def _verdict(delivery: Delivery, suppressed: dict, opted_out: set, users: dict) -> Verdict | None:
+def _verdict(delivery: Delivery, suppressed: dict, opted_out: set, users: dict, consented: set) -> Verdict | None:
     kind = get_kind(delivery.kind)
     if kind.reply:  # a STOP's confirmation goes to the number that just opted out: only its shape counts
         invalid = delivery.channel == Channel.WHATSAPP and not is_valid_e164(delivery.to_address)
@@ -82,7 +87,10 @@ def _verdict(delivery: Delivery, suppressed: dict, opted_out: set, users: dict) 
         return Verdict(Status.SUPPRESSED, "opted_out")
     if delivery.channel == Channel.WHATSAPP:
         user = users.get(delivery.recipient_id)
-        if user is not None and not getattr(user, "whatsapp_opt_in", False):
+        if kind.is_marketing:  # offers on WhatsApp need their own consent, whatever else was given
+            if delivery.to_address not in consented:
+                return Verdict(Status.SUPPRESSED, "whatsapp_no_marketing_consent")
+        elif user is not None and not getattr(user, "whatsapp_opt_in", False):
             return Verdict(Status.SUPPRESSED, "whatsapp_not_opted_in")
         if not is_valid_e164(delivery.to_address):
             return Verdict(Status.SUPPRESSED, "whatsapp_invalid_number")

@@ -13,7 +13,9 @@ from django.conf import settings
 from django.db.models import F
 
 from ...channels.base import Outcome, SendResult
+from ...kinds import get_kind
 from ...models import Channel, Delivery, DeliveryEvent, Suppression
+from ..costs import whatsapp_category, whatsapp_cost
 from ..ledger import ClaimOutcome, record_claim_outcomes
 
 logger = logging.getLogger(__name__)
@@ -109,6 +111,9 @@ def record_outcome(
         return status
     if result.outcome is Outcome.SENT:
         status, fields["sent_at"] = Status.SENT, now
+        if delivery.channel == Channel.WHATSAPP:
+            category = whatsapp_category(get_kind(delivery.kind))
+            fields["whatsapp_category"], fields["cost"] = category, whatsapp_cost(category)
         detail = f"Accepted by the provider ({result.provider_message_id})."
     elif result.outcome is Outcome.UNKNOWN:
         status = Status.UNKNOWN
