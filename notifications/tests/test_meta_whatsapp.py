@@ -242,3 +242,12 @@ def test_an_ordinary_reply_is_kept_and_changes_nothing(client, graph, student):
 
 def test_the_webhook_is_mounted_where_the_readme_says(client):
     assert reverse("notifications:meta_whatsapp") == WEBHOOK
+
+
+def test_a_hindi_speaker_gets_the_template_in_hindi(graph, student):
+    student.language = "hi"
+    student.save(update_fields=["language"])
+    plan_session_reminder(student)
+    dispatch_due_deliveries(now=NOW)
+    (sent,) = graph.sent()
+    assert sent["template"]["language"] == {"code": "hi"}

@@ -72,6 +72,7 @@ def whatsapp_for(delivery: Delivery) -> WhatsAppMessage | SendResult:
         delivery_id=delivery.pk,
         status_callback=status_callback_url(delivery_id=delivery.pk),
         free_text=kind.reply,  # a keyword's confirmation, inside the window the person's message opened
+        language=delivery.context.get("language", ""),  # Meta: the approved template in their language
     )
 
 
