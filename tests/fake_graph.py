@@ -16,6 +16,7 @@ from tests.fakes import FakeProvider, Recorded, Reply
 VERSION = "v21.0"
 PHONE_NUMBER_ID = "106540352242922"
 WABA_ID = "102290129340398"
+APP_SECRET = "meta-app-secret-for-tests"  # the Meta app's secret the tests sign webhooks with
 _ids = itertools.count(1)
 
 

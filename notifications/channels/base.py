@@ -3,6 +3,8 @@
 import enum
 from dataclasses import dataclass
 
+import requests
+
 
 class Outcome(enum.Enum):
     SENT = "sent"  # the provider accepted it
@@ -57,3 +59,16 @@ def classify_http_status(status: int) -> Outcome:
     if status == 429 or status >= 500 or status == 408:
         return Outcome.TRANSIENT
     return Outcome.PERMANENT
+
+
+def classify_requests_error(exc: Exception, *, provider: str) -> SendResult:
+    """Return how a failed HTTP request to a provider is to be treated: a connection that never got
+    through is safe to retry; once the request may have gone out, the outcome is unknown."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return SendResult(Outcome.TRANSIENT, error=f"Could not reach {provider}: {exc}", error_code="network")
+    if isinstance(exc, requests.ConnectionError):
+        reached = not any(marker in repr(exc) for marker in ("NewConnectionError", "NameResolution"))
+        outcome = Outcome.UNKNOWN if reached else Outcome.TRANSIENT
+        return SendResult(outcome, error=f"Connection to {provider} failed: {exc}", error_code="network")
+    # A read timeout: the request went out, and the provider may have accepted it.
+    return SendResult(Outcome.UNKNOWN, error=f"{provider} did not answer in time: {exc}", error_code="timeout")

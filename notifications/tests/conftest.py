@@ -1,6 +1,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 
+from tests.fake_graph import APP_SECRET, PHONE_NUMBER_ID, WABA_ID, FakeGraph
 from tests.fakes import FakeProvider, postmark_ok, twilio_ok
 
 
@@ -34,3 +35,18 @@ def twilio(settings):
         settings.TWILIO_CONTENT_SIDS = {"session_24h": "HX" + "a" * 32}
         settings.TWILIO_TIMEOUT = 2
         yield server
+
+
+@pytest.fixture
+def graph(settings):
+    """WhatsApp through Meta's Cloud API, against a fake Graph API on 127.0.0.1."""
+    with FakeGraph() as fake:
+        settings.WHATSAPP_BACKEND = "notifications.channels.whatsapp.meta.WhatsAppBackend"
+        settings.META_GRAPH_API_URL = fake.api_url
+        settings.META_WHATSAPP_ACCESS_TOKEN = "EAAG-test-token"
+        settings.META_WHATSAPP_PHONE_NUMBER_ID = PHONE_NUMBER_ID
+        settings.META_WHATSAPP_BUSINESS_ACCOUNT_ID = WABA_ID
+        settings.META_WHATSAPP_APP_SECRET = APP_SECRET
+        settings.META_WHATSAPP_VERIFY_TOKEN = "verify-me"
+        settings.META_WHATSAPP_TEMPLATES = {"session_24h": "session_reminder_24h"}
+        yield fake

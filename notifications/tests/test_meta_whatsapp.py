@@ -7,10 +7,10 @@ from django.urls import reverse
 
 from notifications.models import Delivery, InboundMessage, Suppression
 from notifications.services.dispatch import dispatch_due_deliveries
+from tests.fake_graph import APP_SECRET as SECRET
 from tests.fake_graph import (
     PHONE_NUMBER_ID,
     VERSION,
-    FakeGraph,
     graph_error,
     inbound_text,
     signed,
@@ -23,21 +23,8 @@ from .helpers import NOW, plan_session_reminder
 
 pytestmark = pytest.mark.django_db
 Status = Delivery.Status
-SECRET = "meta-app-secret-for-tests"
+
 WEBHOOK = "/webhooks/meta/whatsapp/"
-
-
-@pytest.fixture
-def graph(settings):
-    with FakeGraph() as fake:
-        settings.WHATSAPP_BACKEND = "notifications.channels.whatsapp.meta.WhatsAppBackend"
-        settings.META_GRAPH_API_URL = fake.api_url
-        settings.META_WHATSAPP_ACCESS_TOKEN = "EAAG-test-token"
-        settings.META_WHATSAPP_PHONE_NUMBER_ID = PHONE_NUMBER_ID
-        settings.META_WHATSAPP_APP_SECRET = SECRET
-        settings.META_WHATSAPP_VERIFY_TOKEN = "verify-me"
-        settings.META_WHATSAPP_TEMPLATES = {"session_24h": "session_reminder_24h"}
-        yield fake
 
 
 def whatsapp_row() -> Delivery:

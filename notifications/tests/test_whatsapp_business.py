@@ -19,36 +19,28 @@ from notifications.models import Delivery, WhatsAppConsent, WhatsAppTemplate
 from notifications.services.consent import record_whatsapp_consent
 from notifications.services.dispatch import dispatch_due_deliveries
 from notifications.services.inbound import receive_whatsapp_message
-from tests.fake_graph import PHONE_NUMBER_ID, WABA_ID, FakeGraph, signed, status_update, template, webhook
+from tests.fake_graph import APP_SECRET as SECRET
+from tests.fake_graph import signed, status_update, template, webhook
 from tests.fakes import FakeProvider, Reply, twilio_ok
 
 from .helpers import plan_session_reminder
 
 pytestmark = pytest.mark.django_db
 Status = Delivery.Status
-SECRET = "meta-app-secret"
+
 Category = WhatsAppConsent.Category
 
 
 @pytest.fixture
-def graph(settings):
-    with FakeGraph() as fake:
-        settings.WHATSAPP_BACKEND = "notifications.channels.whatsapp.meta.WhatsAppBackend"
-        settings.META_GRAPH_API_URL = fake.api_url
-        settings.META_WHATSAPP_ACCESS_TOKEN = "EAAG-test-token"
-        settings.META_WHATSAPP_PHONE_NUMBER_ID = PHONE_NUMBER_ID
-        settings.META_WHATSAPP_BUSINESS_ACCOUNT_ID = WABA_ID
-        settings.META_WHATSAPP_APP_SECRET = SECRET
-        settings.META_WHATSAPP_TEMPLATES = {
-            "session_24h": "session_reminder_24h",
-            "lead_day0": "course_offer_day0",
-        }
-        fake.templates = [
-            template("session_reminder_24h", category="UTILITY"),
-            template("session_reminder_24h", language="hi", status="PENDING", category="UTILITY"),
-            template("course_offer_day0", category="MARKETING"),
-        ]
-        yield fake
+def graph(graph, settings):
+    """Meta's fake with the business account's templates: two approved, one pending in Hindi."""
+    settings.META_WHATSAPP_TEMPLATES = {"session_24h": "session_reminder_24h", "lead_day0": "course_offer_day0"}
+    graph.templates = [
+        template("session_reminder_24h", category="UTILITY"),
+        template("session_reminder_24h", language="hi", status="PENDING", category="UTILITY"),
+        template("course_offer_day0", category="MARKETING"),
+    ]
+    return graph
 
 
 def whatsapp_row(kind="session_24h") -> Delivery:

@@ -12,7 +12,7 @@ import logging
 import requests
 from django.conf import settings
 
-from ..base import Outcome, SendResult, classify_http_status, retry_after_seconds
+from ..base import Outcome, SendResult, classify_http_status, classify_requests_error, retry_after_seconds
 from . import BaseWhatsAppBackend, TemplateInfo, WhatsAppMessage
 
 logger = logging.getLogger(__name__)
@@ -128,15 +128,8 @@ class WhatsAppBackend(BaseWhatsAppBackend):
         url = f"{self.api_url}/{self.phone_number_id}/messages"
         try:
             response = self.session.post(url, json=self.payload(message), timeout=settings.META_TIMEOUT)
-        except requests.ConnectTimeout as exc:
-            return SendResult(Outcome.TRANSIENT, error=f"Could not reach Meta: {exc}", error_code="network")
-        except requests.ConnectionError as exc:
-            reason = repr(exc)
-            reached = not any(marker in reason for marker in ("NewConnectionError", "NameResolution"))
-            outcome = Outcome.UNKNOWN if reached else Outcome.TRANSIENT
-            return SendResult(outcome, error=f"Connection to Meta failed: {exc}", error_code="network")
-        except requests.Timeout as exc:  # the request went out: Meta may have accepted it
-            return SendResult(Outcome.UNKNOWN, error=f"Meta did not answer in time: {exc}", error_code="timeout")
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            return classify_requests_error(exc, provider="Meta")
         try:
             body = response.json()
         except ValueError:

@@ -14,7 +14,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from ..base import Outcome, ProviderMessage, SendResult, classify_http_status
+from ..base import Outcome, ProviderMessage, SendResult, classify_http_status, classify_requests_error
 from . import BaseWhatsAppBackend, TemplateInfo, WhatsAppMessage
 
 # Twilio error codes that no retry will fix.
@@ -99,15 +99,8 @@ class WhatsAppBackend(BaseWhatsAppBackend):
             created = self.client.messages.create(to=_wa(message.to), **content, **sender, **options)
         except TwilioRestException as exc:
             return classify_twilio_error(exc)
-        except requests.ConnectTimeout as exc:
-            return SendResult(Outcome.TRANSIENT, error=f"Could not reach Twilio: {exc}", error_code="network")
-        except requests.ConnectionError as exc:
-            reason = repr(exc)
-            reached = not any(marker in reason for marker in ("NewConnectionError", "NameResolution"))
-            outcome = Outcome.UNKNOWN if reached else Outcome.TRANSIENT
-            return SendResult(outcome, error=f"Connection to Twilio failed: {exc}", error_code="network")
-        except requests.Timeout as exc:  # the request went out; Twilio may have accepted it
-            return SendResult(Outcome.UNKNOWN, error=f"Twilio did not answer in time: {exc}", error_code="timeout")
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            return classify_requests_error(exc, provider="Twilio")
         if getattr(created, "error_code", None):
             return classify_twilio_error(
                 TwilioRestException(400, "", msg=created.error_message or "", code=int(created.error_code))
