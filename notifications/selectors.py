@@ -4,7 +4,7 @@ import datetime as dt
 
 from django.db.models import Count, Min, Q
 
-from .models import Delivery, Suppression
+from .models import Delivery, InboundMessage, Suppression, WhatsAppConsent
 
 Status = Delivery.Status
 
@@ -32,7 +32,8 @@ def delivery_counts(*, since: dt.datetime | None = None) -> list[dict]:
 
 
 def delivery_timeline(*, recipient_id: int | None = None, addresses: list[str] = (), limit: int = 25) -> dict:
-    """Return a person's recent deliveries (newest first) and the suppressions on their addresses."""
+    """Return a person's recent deliveries (newest first), the suppressions on their addresses, their
+    WhatsApp replies and consents."""
     addresses = [address for address in addresses if address]
     match = Q(to_address__in=addresses)
     if recipient_id is not None:
@@ -43,4 +44,13 @@ def delivery_timeline(*, recipient_id: int | None = None, addresses: list[str] =
         .only("kind", "channel", "status", "to_address", "created_at", "sent_at", "last_error")[:limit]
     )
     suppressions = list(Suppression.objects.filter(address__in=addresses).order_by("-created_at"))
-    return {"deliveries": deliveries, "suppressions": suppressions}
+    replies = Q(from_address__in=addresses)
+    if recipient_id is not None:
+        replies |= Q(user_id=recipient_id)
+    return {
+        "deliveries": deliveries,
+        "suppressions": suppressions,
+        # What they wrote to us on WhatsApp, and their WhatsApp consent per category.
+        "replies": list(InboundMessage.objects.filter(replies).order_by("-received_at")[:10]),
+        "consents": list(WhatsAppConsent.objects.filter(address__in=addresses).order_by("category")),
+    }

@@ -239,3 +239,18 @@ def test_health_says_when_the_providers_templates_were_never_synced(graph):
     assert any("templates were never synced" in problem for problem in problems())
     call_command("whatsapp_templates", "sync")
     assert not any("templates were never synced" in problem for problem in problems())
+
+
+def test_replies_and_consent_show_on_the_students_and_the_leads_admin_pages(admin_client, student):
+    lead = LeadFactory(phone=student.phone)
+    record_whatsapp_consent(address=student.phone, category=Category.UTILITY, given=True, source="CTA form")
+    receive_whatsapp_message(
+        provider="meta", provider_message_id="w9", from_address=student.phone, text="Is there a class on Sunday?"
+    )
+    for url in (
+        reverse("admin:lms_user_change", args=[student.pk]),
+        reverse("admin:leads_lead_change", args=[lead.pk]),
+    ):
+        page = admin_client.get(url).content.decode()
+        assert 'data-testid="whatsapp-replies-timeline"' in page and "Is there a class on Sunday?" in page
+        assert "given" in page and "CTA form" in page
