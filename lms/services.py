@@ -8,7 +8,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from notifications.languages import validate_language
+from notifications.models import WhatsAppConsent
 from notifications.phones import normalize_phone
+from notifications.services.consent import record_whatsapp_consent
 
 from .models import Assignment, LiveSession, Payment, Recording, Submission, User, validate_timezone
 
@@ -76,7 +78,8 @@ def save_session(*, session: LiveSession, changed_fields: set[str]) -> LiveSessi
 def update_profile(*, user: User, name: str, phone: str, time_zone: str, language: str, whatsapp_opt_in: bool) -> User:
     """Save what a student says about themselves: name, phone, time zone, language, WhatsApp consent.
 
-    WhatsApp needs a number to go to: consent without one is refused, not stored.
+    WhatsApp needs a number to go to: consent without one is refused, not stored. The consent (for
+    reminders: the utility category) is recorded for the number with when and how, as everywhere.
     """
     name = " ".join(name.split())
     if not name:
@@ -96,4 +99,12 @@ def update_profile(*, user: User, name: str, phone: str, time_zone: str, languag
     user.name, user.phone, user.timezone, user.language = name[:150], phone, time_zone, language
     user.whatsapp_opt_in = whatsapp_opt_in
     user.save(update_fields=["name", "phone", "timezone", "language", "whatsapp_opt_in"])
+    if phone:
+        record_whatsapp_consent(
+            address=phone,
+            category=WhatsAppConsent.Category.UTILITY,
+            given=whatsapp_opt_in,
+            source="profile page",
+            user=user,
+        )
     return user

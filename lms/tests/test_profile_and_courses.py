@@ -14,7 +14,7 @@ from leads.onboarding import approve_cta_submission
 from leads.tests.factories import CTASubmissionFactory
 from lms.forms import WHATSAPP_CONSENT_WORDING
 from lms.models import User
-from notifications.models import Notification
+from notifications.models import Notification, WhatsAppConsent
 
 from .factories import (
     AssignmentFactory,
@@ -120,6 +120,9 @@ def test_a_student_saves_her_name_phone_time_zone_language_and_whatsapp_consent(
         "Europe/London",
         "hi",
     )
+    # Her consent is on record for the number, with when and how, as the preferences page records it.
+    consent = WhatsAppConsent.objects.get(address="+919876543210", category="utility")
+    assert (consent.given, consent.source, consent.user) == (True, "profile page", student)
     page = response.content.decode()
     assert "Your profile is saved." in page
     assert 'lang="hi"' in page  # her pages follow the language she chose
@@ -230,3 +233,11 @@ def test_a_student_with_no_course_yet_is_told_what_happens_next(logged_in):
     assert 'data-testid="no-courses"' in page
     assert "You are not enrolled in a course yet" in page
     assert f'href="{PROFILE}"' in page
+
+
+def test_unticking_whatsapp_on_the_profile_withdraws_the_consent_on_record(logged_in, student):
+    logged_in.post(PROFILE, profile_form(phone="+919876543210", whatsapp_opt_in="on"))
+    logged_in.post(PROFILE, profile_form(phone="+919876543210"))
+    student.refresh_from_db()
+    consent = WhatsAppConsent.objects.get(address="+919876543210", category="utility")
+    assert (student.whatsapp_opt_in, consent.given, consent.source) == (False, False, "profile page")
