@@ -6,5 +6,7 @@ class LeadsConfig(AppConfig):
     verbose_name = "Leads and onboarding"
 
     def ready(self):
-        from . import messages  # noqa: F401 - declares the message kinds leads sends
-        from . import signals  # noqa: F401 - unsubscribes and bounces reach the leads
+        from . import (
+            messages,  # noqa: F401 - declares the message kinds leads sends
+            signals,  # noqa: F401 - unsubscribes and bounces reach the leads
+        )
