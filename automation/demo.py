@@ -22,8 +22,9 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from leads.campaigns import make_lead_ref, plan_lead_follow_ups, start_lead_campaign
+from leads.campaigns import plan_lead_follow_ups, start_lead_campaign
 from leads.importing import import_leads
+from leads.links import LEAD, make_lead_ref
 from leads.models import CrmActivity, CTASubmission, ImportBatch, Lead, LeadCampaign, WelcomeCall
 from leads.onboarding import approve_cta_submission
 from leads.services import submit_cta
@@ -516,7 +517,7 @@ def _run_lead_campaign(*, admin: User, batch: ImportBatch, courses: dict[str, Co
     dispatch_due_deliveries(now=now - 8 * day + dt.timedelta(minutes=5))
 
     # One Day 0 email bounces (the provider's webhook), one lead unsubscribes from hers.
-    day0 = Delivery.objects.filter(kind="lead_day0", subject_type="leads.lead")
+    day0 = Delivery.objects.filter(kind="lead_day0", subject_type=LEAD)
     apply_provider_event(
         event=ProviderEvent(
             channel=Channel.EMAIL,

@@ -9,13 +9,21 @@ Schedules can be overridden per job with AUTOMATION_SCHEDULES, e.g.
 """
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
+from leads.campaigns import plan_lead_follow_ups
+from lms.reminders import (
+    plan_assignment_reminders,
+    plan_payment_reminders,
+    plan_recording_notifications,
+    plan_session_reminders_15min,
+    plan_session_reminders_24h,
+)
 from notifications.models import Delivery
 from notifications.selectors import count_due_deliveries
 from notifications.services.dispatch import DispatchResult, dispatch_due_deliveries
@@ -73,7 +81,7 @@ class ScheduleSpec:
 class Job:
     name: str
     short_name: str
-    function: str  # dotted path
+    function: Callable  # takes now and dry_run
     default_schedule: str
     description: str
     # Planning jobs run one at a time; delivery may run in many workers at once (rows are
@@ -95,88 +103,7 @@ class Job:
     def run(self, *, now: dt.datetime | None, dry_run: bool):
         if not self.real_clock:
             now = now or timezone.now()
-        return import_string(self.function)(now=now, dry_run=dry_run)
-
-
-JOBS: tuple[Job, ...] = (
-    Job(
-        "session_reminders_24h",
-        "session_24h",
-        "lms.reminders.plan_session_reminders_24h",
-        "every:10",
-        "“Starts Tomorrow” to students of sessions 24 h away or less (not under 1 h).",
-    ),
-    Job(
-        "session_reminders_15min",
-        "session_15min",
-        "lms.reminders.plan_session_reminders_15min",
-        "every:5",
-        "“Starting Soon” to students of sessions 15 minutes away or less.",
-    ),
-    Job(
-        "recording_notifications",
-        "recordings",
-        "lms.reminders.plan_recording_notifications",
-        "every:30",
-        "“Recording Available” when a recording is made visible to students.",
-    ),
-    Job(
-        "assignment_reminders",
-        "assignments",
-        "lms.reminders.plan_assignment_reminders",
-        "every:360",
-        "“Assignment Due Soon” to students who have not submitted, 48 h before the deadline.",
-    ),
-    Job(
-        "payment_reminders",
-        "payments",
-        "lms.reminders.plan_payment_reminders",
-        "daily@10:00",
-        "“Payment Reminder” for payments pending 3 days or more.",
-    ),
-    Job(
-        "lead_follow_ups",
-        "leads",
-        "leads.campaigns.plan_lead_follow_ups",
-        "daily@09:00",
-        "Day 3 and Day 7 campaign emails to leads that have not converted.",
-    ),
-    Job(
-        "deliver_messages",
-        "deliver",
-        "automation.jobs.deliver_messages",
-        "every:1",
-        "Sends every due message in the delivery ledger.",
-        exclusive=False,
-        real_clock=True,
-    ),
-    Job(
-        "reconcile_deliveries",
-        "reconcile",
-        "automation.jobs.reconcile_deliveries",
-        "every:5",
-        "Asks the provider what became of each message whose answer was lost (status unknown) and settles it.",
-        real_clock=True,
-    ),
-    Job(
-        "purge_old_records",
-        "retention",
-        "automation.jobs.purge_old_records",
-        "daily@03:00",
-        "Removes finished deliveries, job logs and task results past their age, keeping daily delivery counts.",
-        real_clock=True,
-    ),
-)
-BY_NAME = {job.name: job for job in JOBS} | {job.short_name: job for job in JOBS}
-
-
-def get_job(name: str) -> Job:
-    """Return the job called `name` (full or short name)."""
-    try:
-        return BY_NAME[name]
-    except KeyError:
-        names = ", ".join(f"{job.short_name} ({job.name})" for job in JOBS)
-        raise LookupError(f"There is no job {name!r}. Jobs: {names}, or all.") from None
+        return self.function(now=now, dry_run=dry_run)
 
 
 def deliver_messages(*, now: dt.datetime | None = None, dry_run: bool = False):
@@ -226,3 +153,84 @@ def purge_old_records(*, now: dt.datetime | None = None, dry_run: bool = False) 
         max_seconds=limit,
     )
     return result
+
+
+JOBS: tuple[Job, ...] = (
+    Job(
+        "session_reminders_24h",
+        "session_24h",
+        plan_session_reminders_24h,
+        "every:10",
+        "“Starts Tomorrow” to students of sessions 24 h away or less (not under 1 h).",
+    ),
+    Job(
+        "session_reminders_15min",
+        "session_15min",
+        plan_session_reminders_15min,
+        "every:5",
+        "“Starting Soon” to students of sessions 15 minutes away or less.",
+    ),
+    Job(
+        "recording_notifications",
+        "recordings",
+        plan_recording_notifications,
+        "every:30",
+        "“Recording Available” when a recording is made visible to students.",
+    ),
+    Job(
+        "assignment_reminders",
+        "assignments",
+        plan_assignment_reminders,
+        "every:360",
+        "“Assignment Due Soon” to students who have not submitted, 48 h before the deadline.",
+    ),
+    Job(
+        "payment_reminders",
+        "payments",
+        plan_payment_reminders,
+        "daily@10:00",
+        "“Payment Reminder” for payments pending 3 days or more.",
+    ),
+    Job(
+        "lead_follow_ups",
+        "leads",
+        plan_lead_follow_ups,
+        "daily@09:00",
+        "Day 3 and Day 7 campaign emails to leads that have not converted.",
+    ),
+    Job(
+        "deliver_messages",
+        "deliver",
+        deliver_messages,
+        "every:1",
+        "Sends every due message in the delivery ledger.",
+        exclusive=False,
+        real_clock=True,
+    ),
+    Job(
+        "reconcile_deliveries",
+        "reconcile",
+        reconcile_deliveries,
+        "every:5",
+        "Asks the provider what became of each message whose answer was lost (status unknown) and settles it.",
+        real_clock=True,
+    ),
+    Job(
+        "purge_old_records",
+        "retention",
+        purge_old_records,
+        "daily@03:00",
+        "Removes finished deliveries, job logs and task results past their age, keeping daily delivery counts.",
+        real_clock=True,
+    ),
+)
+BY_NAME = {job.name: job for job in JOBS} | {job.short_name: job for job in JOBS}
+
+
+def get_job(name: str) -> Job:
+    """Return the job called `name` (full or short name)."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        names = ", ".join(f"{job.short_name} ({job.name})" for job in JOBS)
+        raise LookupError(f"There is no job {name!r}. Jobs: {names}, or all.") from None

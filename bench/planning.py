@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
-from django.utils.module_loading import import_string
 
 from automation.jobs import JOBS
 from leads.campaigns import read_lead_ref
@@ -103,7 +102,7 @@ def run_planning(
             row.same_rows = floor.checksum(conn) == checksums[job.name]
             if budget.remaining(reserve=reserve) > row.app_seconds:
                 with counting_queries() as counter, timed() as clock:
-                    import_string(job.function)(now=now, dry_run=False)
+                    job.function(now=now, dry_run=False)
                 row.rerun_seconds, row.rerun_queries = clock.seconds, counter.counted.queries
         app_seconds = max(0.0, app_seconds - row.app_seconds * row.done)
         rows.append(row)

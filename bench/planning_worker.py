@@ -18,13 +18,12 @@ def main(job_name: str, now: str, seconds: str) -> None:
     import django
 
     django.setup()
-    from django.utils.module_loading import import_string
 
     from automation.jobs import get_job
 
     from .timing import BudgetExceeded, counting_queries, timed
 
-    function = import_string(get_job(job_name).function)
+    function = get_job(job_name).function
     _warm_up()
     finished = True
     with timed() as clock, counting_queries(deadline=time.monotonic() + float(seconds)) as counter:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 import psycopg
 from django.conf import settings
-from django.utils.module_loading import import_string
 
 from .ledger import table_bytes
 from .planning import empty_ledger
@@ -138,7 +137,7 @@ def _compare_planning(conn: psycopg.Connection, *, result: YearResult, size: Siz
 
     from automation.jobs import get_job
 
-    plan = import_string(get_job("session_24h").function)
+    plan = get_job("session_24h").function
     plan(now=now, dry_run=True)  # imports, templates and formats warmed up before either measurement
     conn.execute("ANALYZE notifications_delivery")
     clock = time.perf_counter()

@@ -12,11 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core import signing
 from django.db import transaction
 from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, TextField, Value
 from django.db.models.functions import Cast, Lower
-from django.urls import reverse
 from django.utils import timezone
 
 from notifications.formatting import format_when
@@ -26,37 +24,12 @@ from notifications.services.ledger import cancel_deliveries
 from notifications.services.planning import PlanResult
 
 from . import messages
+from .links import LEAD, read_lead_ref
 from .models import CrmActivity, CTASubmission, Lead, LeadCampaign
 from .optouts import MARKETING_SCOPES, record_lead_opt_outs
 
-LEAD_REF_SALT = "leads.cta.ref"
 FOLLOW_UP_DAYS = {3: messages.LEAD_DAY3.name, 7: messages.LEAD_DAY7.name}
 LEAD_KINDS = (messages.LEAD_DAY0.name, messages.LEAD_DAY3.name, messages.LEAD_DAY7.name)
-
-
-def make_lead_ref(lead_id: int) -> str:
-    """Return a signed, expiring reference to a lead for campaign links (attribution without trusting input)."""
-    return signing.TimestampSigner(salt=LEAD_REF_SALT).sign(str(lead_id))
-
-
-def read_lead_ref(ref: str) -> int | None:
-    """Return the lead id in a signed reference, or None when it is forged or expired."""
-    try:
-        value = signing.TimestampSigner(salt=LEAD_REF_SALT).unsign(ref, max_age=settings.LEAD_REF_MAX_AGE_DAYS * 86400)
-    except signing.BadSignature:
-        return None
-    return int(value) if value.isdigit() else None
-
-
-def cta_url(lead_id: int) -> str:
-    return f"{settings.SITE_URL}{reverse('leads:cta')}?ref={make_lead_ref(lead_id)}"
-
-
-def campaign_links(context: dict) -> dict:
-    """The CTA link of a campaign email, signed as it is rendered: its age counts from sending."""
-    if "lead_id" not in context:
-        return {}  # planned with its link already in the context
-    return {"cta_url": cta_url(context["lead_id"])}
 
 
 def _unsubscribed():
@@ -102,7 +75,7 @@ def _plan_leads(leads, *, kind: str, now: dt.datetime, dry_run: bool = False) ->
         rows=rows,
         group_by=(),
         make_group=lambda row: shared,
-        subject_type="leads.lead",
+        subject_type=LEAD,
         row_context={"lead_id": "subject_id"},
     )
     return plan_audience(kind=kind, audience=audience, now=now, dry_run=dry_run)
@@ -237,7 +210,7 @@ def track_lead_conversion(
     if lead.campaign_id:
         LeadCampaign.objects.filter(pk=lead.campaign_id).update(conversions=F("conversions") + 1)
     cancel_deliveries(
-        deliveries=Delivery.objects.filter(subject_type="leads.lead", subject_id=lead.pk, kind__in=LEAD_KINDS),
+        deliveries=Delivery.objects.filter(subject_type=LEAD, subject_id=lead.pk, kind__in=LEAD_KINDS),
         reason="The lead converted.",
         now=now,
     )
@@ -250,14 +223,3 @@ def track_lead_conversion(
         created_at=now,
     )
     return lead
-
-
-def unwanted_lead_emails(deliveries) -> dict[int, str]:
-    """Campaign emails to leads that converted, unsubscribed or bounced since they were planned."""
-    deliveries = [d for d in deliveries if d.subject_type == "leads.lead"]
-    stopped = dict(
-        Lead.objects.filter(pk__in={d.subject_id for d in deliveries})
-        .exclude(status__in=[Lead.Status.NEW, Lead.Status.CONTACTED])
-        .values_list("pk", "status")
-    )
-    return {d.pk: f"lead_{stopped[d.subject_id]}" for d in deliveries if d.subject_id in stopped}

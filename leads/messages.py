@@ -1,7 +1,10 @@
 """The message kinds leads sends (templates in templates/notifications/<name>/)."""
 
+from lms import accounts
 from notifications.kinds import INAPP, MessageKind, register
 from notifications.models import Category, Channel, Topic
+
+from . import calendar, links, optouts
 
 CAMPAIGN_VARIABLES = {"cta_url": "The form to tell us what they want to learn (a signed link, made when sent)."}
 
@@ -14,8 +17,8 @@ LEAD_DAY0 = register(
         channels=(Channel.EMAIL, Channel.WHATSAPP),
         # WhatsApp only to numbers with marketing consent (a lead's, recorded by staff or a form).
         whatsapp_variables=("first_name", "cta_url"),
-        still_wanted="leads.campaigns.unwanted_lead_emails",
-        render_context="leads.campaigns.campaign_links",
+        still_wanted=optouts.unwanted_lead_emails,
+        render_context=links.campaign_links,
         description="Day 0: the first call-to-action email after an import.",
     )
 )
@@ -28,8 +31,8 @@ LEAD_DAY3 = register(
         channels=(Channel.EMAIL, Channel.WHATSAPP),
         # WhatsApp only to numbers with marketing consent (a lead's, recorded by staff or a form).
         whatsapp_variables=("first_name", "cta_url"),
-        still_wanted="leads.campaigns.unwanted_lead_emails",
-        render_context="leads.campaigns.campaign_links",
+        still_wanted=optouts.unwanted_lead_emails,
+        render_context=links.campaign_links,
         description="Day 3: “Still interested?”",
     )
 )
@@ -48,8 +51,8 @@ LEAD_DAY7 = register(
         channels=(Channel.EMAIL, Channel.WHATSAPP),
         # WhatsApp only to numbers with marketing consent (a lead's, recorded by staff or a form).
         whatsapp_variables=("first_name", "cta_url"),
-        still_wanted="leads.campaigns.unwanted_lead_emails",
-        render_context="leads.campaigns.campaign_links",
+        still_wanted=optouts.unwanted_lead_emails,
+        render_context=links.campaign_links,
         description="Day 7: the final offer.",
     )
 )
@@ -69,8 +72,8 @@ WELCOME = register(
         topic=Topic.ACCOUNT,
         channels=(Channel.EMAIL, Channel.WHATSAPP, INAPP),
         whatsapp_variables=("first_name", "login_url"),
-        attachments="leads.calendar.welcome_call_attachments",
-        render_context="lms.accounts.set_password_links",
+        attachments=calendar.welcome_call_attachments,
+        render_context=accounts.set_password_links,
         description="Welcome Aboard: a set-password link after staff approve a CTA submission.",
     )
 )

@@ -27,6 +27,7 @@ from notifications.services.planning import PlannedMessage, Recipient, plan_mess
 
 from . import messages
 from .campaigns import track_lead_conversion
+from .links import SUBMISSION
 from .models import CrmActivity, CTASubmission, WelcomeCall
 
 Kind = CrmActivity.Kind
@@ -165,7 +166,7 @@ def plan_welcome(*, user: User, call: WelcomeCall | None, submission: CTASubmiss
                 recipient=Recipient.for_user(user),
                 event_key=str(submission.pk),
                 context=context,
-                subject_type="leads.ctasubmission",
+                subject_type=SUBMISSION,
                 subject_id=submission.pk,
                 link=reverse("lms:profile"),  # the in-app welcome leads to what to do first
             )
@@ -190,7 +191,7 @@ def notify_staff(*, staff: User, user: User, submission: CTASubmission, summary:
                     "summary": summary,
                     "admin_url": admin_url,
                 },
-                subject_type="leads.ctasubmission",
+                subject_type=SUBMISSION,
                 subject_id=submission.pk,
                 link=admin_url,
             )
@@ -296,7 +297,7 @@ def reject_cta_submission(
                 recipient=Recipient(user_id=None, email=submission.email, name=submission.name),
                 event_key=str(submission.pk),
                 context={"reason": submission.rejection_reason},
-                subject_type="leads.ctasubmission",
+                subject_type=SUBMISSION,
                 subject_id=submission.pk,
             )
         ],

@@ -80,3 +80,17 @@ def record_lead_opt_outs(*, leads=None, addresses: Iterable[str] | None = None, 
             )
     CrmActivity.objects.bulk_create(activities)
     return changed
+
+
+# --- Asked by the dispatcher just before sending (MessageKind.still_wanted) -------------------
+
+
+def unwanted_lead_emails(deliveries) -> dict[int, str]:
+    """Campaign emails to leads that converted, unsubscribed or bounced since they were planned."""
+    deliveries = [d for d in deliveries if d.subject_type == Lead._meta.label_lower]
+    stopped = dict(
+        Lead.objects.filter(pk__in={d.subject_id for d in deliveries})
+        .exclude(status__in=[Lead.Status.NEW, Lead.Status.CONTACTED])
+        .values_list("pk", "status")
+    )
+    return {d.pk: f"lead_{stopped[d.subject_id]}" for d in deliveries if d.subject_id in stopped}

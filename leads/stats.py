@@ -22,6 +22,7 @@ from notifications.formatting import format_money
 from notifications.models import Channel, Delivery, DeliveryDailyCount
 
 from . import messages
+from .links import LEAD, SUBMISSION
 from .models import CTASubmission, Lead, LeadCampaign
 
 STEPS = ((0, messages.LEAD_DAY0.name), (3, messages.LEAD_DAY3.name), (7, messages.LEAD_DAY7.name))
@@ -93,9 +94,7 @@ class CampaignStats:
 def campaign_stats(*, campaign: LeadCampaign) -> CampaignStats:
     """Return a campaign's statistics: per-step sends and conversions, unsubscribes, revenue and ROI."""
     leads = Lead.objects.filter(campaign=campaign)
-    emails = Delivery.objects.filter(
-        subject_type="leads.lead", subject_id__in=leads.values("pk"), channel=Channel.EMAIL
-    )
+    emails = Delivery.objects.filter(subject_type=LEAD, subject_id__in=leads.values("pk"), channel=Channel.EMAIL)
     by_kind = {
         row["kind"]: row
         for row in emails.values("kind")
@@ -109,7 +108,7 @@ def campaign_stats(*, campaign: LeadCampaign) -> CampaignStats:
     }
     # Rows the retention job removed, as it counted them per lead (waiting rows are never removed).
     purged = DeliveryDailyCount.objects.filter(
-        subject_type="leads.lead", subject_id__in=leads.values("pk"), channel=Channel.EMAIL
+        subject_type=LEAD, subject_id__in=leads.values("pk"), channel=Channel.EMAIL
     )
     for row in (
         purged.values("kind")
@@ -173,8 +172,8 @@ def _whatsapp_spend(*, campaign: LeadCampaign, leads) -> dict:
     """The WhatsApp messages a campaign paid for, live and removed by retention: to its leads, and the
     welcome to each lead it converted."""
     submissions = CTASubmission.objects.filter(lead__campaign=campaign).values("pk")
-    about_campaign = Q(subject_type="leads.lead", subject_id__in=leads.values("pk")) | Q(
-        subject_type="leads.ctasubmission", subject_id__in=submissions
+    about_campaign = Q(subject_type=LEAD, subject_id__in=leads.values("pk")) | Q(
+        subject_type=SUBMISSION, subject_id__in=submissions
     )
     live = Delivery.objects.filter(about_campaign, channel=Channel.WHATSAPP, is_test=False).aggregate(
         cost=Sum("cost"), messages=Count("id", filter=Q(status__in=SENT))

@@ -23,8 +23,10 @@ from notifications.formatting import format_when
 from notifications.models import Channel, Delivery
 from notifications.services.planning import PlannedMessage, Recipient, first_name, plan_messages
 
-from . import messages
 from .models import User
+
+# The message kind these links go out as (lms.messages declares it with this module's hooks).
+SET_PASSWORD_LINK = "set_password_link"
 
 
 class TokenState(Enum):
@@ -124,20 +126,20 @@ def request_set_password_link(*, email: str, now: dt.datetime | None = None) -> 
     email = email.strip().lower()
     interval = dt.timedelta(minutes=settings.SET_PASSWORD_EMAIL_INTERVAL_MINUTES)
     recent = Delivery.objects.filter(
-        kind=messages.SET_PASSWORD_LINK.name, channel=Channel.EMAIL, to_address=email, created_at__gt=now - interval
+        kind=SET_PASSWORD_LINK, channel=Channel.EMAIL, to_address=email, created_at__gt=now - interval
     ).exists()
     if recent:
         return
     user = User.objects.filter(email__iexact=email, is_active=True).only("pk").first()
     plan_messages(
-        kind=messages.SET_PASSWORD_LINK.name,
+        kind=SET_PASSWORD_LINK,
         now=now,
         messages=[
             PlannedMessage(
                 recipient=Recipient(user_id=user.pk if user else None, email=email),
                 event_key=f"{email}@{int(now.timestamp() // interval.total_seconds())}",
                 context={"email": email, "login_url": f"{settings.SITE_URL}{reverse('login')}"},
-                subject_type="lms.user" if user else "",
+                subject_type=User._meta.label_lower if user else "",
                 subject_id=user.pk if user else None,
                 # A link asked for hours ago is no answer any more: ask again.
                 expires_at=now + dt.timedelta(hours=2),

@@ -3,6 +3,8 @@
 from notifications.kinds import INAPP, MessageKind, register
 from notifications.models import Category, Channel, Topic
 
+from . import accounts, calendar, wanted
+
 ALL = (Channel.EMAIL, Channel.WHATSAPP, INAPP)
 
 SESSION_VARIABLES = {
@@ -36,8 +38,8 @@ SESSION_24H = register(
         topic=Topic.REMINDERS,
         channels=ALL,
         whatsapp_variables=("first_name", "title", "when", "join_url"),
-        still_wanted="lms.reminders.unwanted_session_reminders",
-        attachments="lms.calendar.session_attachments",
+        still_wanted=wanted.unwanted_session_reminders,
+        attachments=calendar.session_attachments,
         description="A live session starts within 24 hours (with a calendar invitation).",
     )
 )
@@ -48,8 +50,8 @@ SESSION_MOVED = register(
         samples=SESSION_SAMPLES,
         topic=Topic.REMINDERS,
         channels=(Channel.EMAIL, INAPP),
-        still_wanted="lms.reminders.unwanted_session_reminders",
-        attachments="lms.calendar.session_attachments",
+        still_wanted=wanted.unwanted_session_reminders,
+        attachments=calendar.session_attachments,
         description="A session more than a day away moved: its new time and the updated calendar invitation.",
     )
 )
@@ -61,7 +63,7 @@ SESSION_15MIN = register(
         topic=Topic.REMINDERS,
         channels=ALL,
         whatsapp_variables=("first_name", "title", "join_url"),
-        still_wanted="lms.reminders.unwanted_session_reminders",
+        still_wanted=wanted.unwanted_session_reminders,
         description="A live session starts within 15 minutes.",
     )
 )
@@ -92,7 +94,7 @@ ASSIGNMENT_DUE = register(
         samples={"title": "Week 2 exercises", "deadline": "Fri, 27 Nov 2026, 11:59 PM IST"},
         topic=Topic.REMINDERS,
         channels=(Channel.EMAIL, INAPP),
-        still_wanted="lms.reminders.unwanted_assignment_reminders",
+        still_wanted=wanted.unwanted_assignment_reminders,
         description="An assignment not yet submitted is due within 48 hours.",
     )
 )
@@ -110,13 +112,13 @@ PAYMENT_REMINDER = register(
         topic=Topic.PAYMENTS,
         channels=ALL,
         whatsapp_variables=("first_name", "amount", "payment_url"),
-        still_wanted="lms.reminders.unwanted_payment_reminders",
+        still_wanted=wanted.unwanted_payment_reminders,
         description="A payment has been pending for some days.",
     )
 )
 SET_PASSWORD_LINK = register(
     MessageKind(
-        name="set_password_link",
+        name=accounts.SET_PASSWORD_LINK,
         variables={
             "email": "The account's email address.",
             "set_password_url": "The one-time link to choose a password (made when sent).",
@@ -127,8 +129,8 @@ SET_PASSWORD_LINK = register(
         category=Category.ACCOUNT,
         topic=Topic.ACCOUNT,
         channels=(Channel.EMAIL,),
-        still_wanted="lms.accounts.unwanted_set_password_links",
-        render_context="lms.accounts.set_password_links",
+        still_wanted=accounts.unwanted_set_password_links,
+        render_context=accounts.set_password_links,
         description="A link to choose a password, asked for on the forgot-password or expired-link page.",
     )
 )

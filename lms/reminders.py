@@ -27,6 +27,7 @@ from notifications.services.planning import PlanResult
 from . import messages
 from .calendar import session_calendar_context
 from .models import Assignment, Enrollment, LiveSession, Payment, Recording, Submission
+from .wanted import ASSIGNMENT, PAYMENT, SESSION, session_event_key
 
 DAY_24H = dt.timedelta(hours=24)
 NOT_UNDER = dt.timedelta(hours=1)  # the 15-minute reminder covers the last hour
@@ -61,11 +62,6 @@ def _enrolled(*conditions, event: str, ids, **event_column):
 def site_link(name: str, *args) -> str:
     """Return the absolute URL of one of our pages."""
     return f"{settings.SITE_URL}{reverse(name, args=args)}"
-
-
-def session_event_key(session: LiveSession) -> str:
-    """A session's reminders are keyed by its time: rescheduling re-arms them."""
-    return f"{session.pk}@{session.scheduled_at.astimezone(dt.UTC):%Y%m%dT%H%M%S}"
 
 
 def _day_words(moment: dt.datetime, now: dt.datetime, tz: str) -> tuple[str, str]:
@@ -116,7 +112,7 @@ def _plan_sessions(sessions, *, kind: str, now, dry_run, expiry, recipients=None
         rows=_enrolled(*conditions, event="sessions", ids=sessions, session_id=F("course__sessions__id")),
         group_by=("session_id", "timezone", "locale"),
         make_group=make_group,
-        subject_type="lms.livesession",
+        subject_type=SESSION,
     )
     return plan_audience(kind=kind, audience=audience, now=now, dry_run=dry_run)
 
@@ -151,7 +147,7 @@ def plan_session_moved_notices(*, now: dt.datetime, dry_run: bool = False) -> Pl
             Delivery.objects.filter(
                 kind__in=[messages.SESSION_24H.name, messages.SESSION_MOVED.name],
                 channel=Channel.EMAIL,
-                subject_type="lms.livesession",
+                subject_type=SESSION,
                 subject_id=session.pk,
                 status__in=DELIVERED_STATUSES,
                 recipient_id__isnull=False,
@@ -216,7 +212,7 @@ def plan_recording_notifications(*, now: dt.datetime, dry_run: bool = False) -> 
         ),
         group_by=("recording_id",),
         make_group=make_group,
-        subject_type="lms.recording",
+        subject_type=Recording._meta.label_lower,
     )
     return plan_audience(kind=messages.RECORDING_AVAILABLE.name, audience=audience, now=now, dry_run=dry_run)
 
@@ -251,7 +247,7 @@ def plan_assignment_reminders(*, now: dt.datetime, dry_run: bool = False) -> Pla
         rows=_enrolled(not_submitted, event="assignments", ids=assignments, assignment_id=F("course__assignments__id")),
         group_by=("assignment_id", "timezone", "locale"),
         make_group=make_group,
-        subject_type="lms.assignment",
+        subject_type=ASSIGNMENT,
     )
     return plan_audience(kind=messages.ASSIGNMENT_DUE.name, audience=audience, now=now, dry_run=dry_run)
 
@@ -287,47 +283,8 @@ def plan_payment_reminders(*, now: dt.datetime, dry_run: bool = False) -> PlanRe
             rows=rows,
             group_by=("amount", "currency", "locale"),
             make_group=make_group,
-            subject_type="lms.payment",
+            subject_type=PAYMENT,
             row_context={"description": "description", "payment_url": "link", "course_title": "course_title"},
         )
         result.merge(plan_audience(kind=kind, audience=audience, now=now, dry_run=dry_run))
     return result
-
-
-# --- Asked by the dispatcher just before sending (MessageKind.still_wanted) -------------------
-
-
-def unwanted_session_reminders(deliveries) -> dict[int, str]:
-    """Reminders for sessions that were cancelled or moved since they were planned."""
-    deliveries = [d for d in deliveries if d.subject_type == "lms.livesession"]
-    sessions = LiveSession.objects.in_bulk({d.subject_id for d in deliveries})
-    unwanted = {}
-    for delivery in deliveries:
-        session = sessions.get(delivery.subject_id)
-        if session is None or session.is_cancelled:
-            unwanted[delivery.pk] = "session_cancelled"
-        elif not delivery.event_key.endswith(session_event_key(session)):
-            unwanted[delivery.pk] = "session_rescheduled"
-    return unwanted
-
-
-def unwanted_assignment_reminders(deliveries) -> dict[int, str]:
-    """Reminders to students who have submitted since they were planned."""
-    deliveries = [d for d in deliveries if d.subject_type == "lms.assignment"]
-    submitted = set(
-        Submission.objects.filter(
-            assignment_id__in={d.subject_id for d in deliveries}, student_id__in={d.recipient_id for d in deliveries}
-        ).values_list("assignment_id", "student_id")
-    )
-    return {d.pk: "already_submitted" for d in deliveries if (d.subject_id, d.recipient_id) in submitted}
-
-
-def unwanted_payment_reminders(deliveries) -> dict[int, str]:
-    """Reminders for payments that are no longer pending (paid, failed, refunded)."""
-    deliveries = [d for d in deliveries if d.subject_type == "lms.payment"]
-    pending = set(
-        Payment.objects.filter(pk__in={d.subject_id for d in deliveries}, status=Payment.Status.PENDING).values_list(
-            "pk", flat=True
-        )
-    )
-    return {d.pk: "payment_settled" for d in deliveries if d.subject_id not in pending}

@@ -9,15 +9,17 @@ Those files are the shipped defaults: staff may publish their own versions in th
 (notifications.copy), which run in a sandbox where only the kind's `variables` exist.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from .models import Category, Channel, Topic
 
 INAPP = "inapp"
+Hook = Callable | str | None
 
 # Variables every message may use.
 COMMON_VARIABLES = {
@@ -39,14 +41,15 @@ class MessageKind:
     # Context keys that become the WhatsApp template's variables {"1": ..., "2": ...}, in order.
     whatsapp_variables: tuple[str, ...] = ()
     description: str = ""
-    # Dotted path of a callable(context) -> [(filename, content, mimetype)], run at send time.
-    attachments: str = ""
-    # Dotted path of a callable(deliveries) -> {delivery id: reason} for messages the owning app
-    # no longer wants sent (the payment was paid, the session moved). Asked at dispatch time.
-    still_wanted: str = ""
-    # Dotted path of a callable(context) -> {name: value} run each time the message is rendered, for
-    # what must be made at send time rather than when planned (a link signed when it is sent).
-    render_context: str = ""
+    # The owning app's hooks: functions (or, for code outside the project, dotted paths to them).
+    # callable(context) -> [(filename, content, mimetype)], run at send time.
+    attachments: Hook = None
+    # callable(deliveries) -> {delivery id: reason} for messages the owning app no longer wants
+    # sent (the payment was paid, the session moved). Asked at dispatch time.
+    still_wanted: Hook = None
+    # callable(context) -> {name: value} run each time the message is rendered, for what must be
+    # made at send time rather than when planned (a link signed when it is sent).
+    render_context: Hook = None
     # An answer to a message the person just sent (a STOP or START confirmation): free-form text,
     # which WhatsApp allows in the 24-hour window their message opened, and it goes out even to a
     # number that has just opted out.
@@ -60,6 +63,13 @@ class MessageKind:
 
     def __hash__(self):
         return hash(self.name)
+
+    def hook(self, name: str) -> Callable | None:
+        """Return the kind's `name` hook (attachments, still_wanted, render_context) as a function, or None."""
+        value = getattr(self, name)
+        if not value:
+            return None
+        return value if callable(value) else import_string(value)
 
     @property
     def all_variables(self) -> dict[str, str]:

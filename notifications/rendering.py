@@ -17,7 +17,6 @@ from django.template import Context, Engine
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import escape, linebreaks
-from django.utils.module_loading import import_string
 from django.utils.safestring import mark_safe
 
 from .copy import sandbox
@@ -99,7 +98,7 @@ def _full_context(
         full.setdefault("unsubscribe_url", unsubscribe_url(delivery_id=delivery_id))
     minted = {"unsubscribe_url": full["unsubscribe_url"]} if "unsubscribe_url" in full else {}
     if kind.render_context:
-        minted |= import_string(kind.render_context)(context)
+        minted |= kind.hook("render_context")(context)
         full.update(minted)
     secrets = tuple(value for value in minted.values() if isinstance(value, str) and "://" in value)
     return full, secrets

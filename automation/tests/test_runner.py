@@ -14,6 +14,7 @@ from django.core import mail
 from django.core.management import call_command
 from django.db import connection
 
+from automation.jobs import get_job
 from automation.locks import job_lock
 from automation.models import JobExecutionLog
 from automation.services import run_job, run_jobs
@@ -86,11 +87,26 @@ def test_unknown_job_and_bad_time_are_clear_errors():
         call_command("run_reminders", "all", "--now", "tomorrow")
 
 
-def test_one_jobs_failure_never_stops_the_others(busy_school, monkeypatch):
+@pytest.fixture
+def break_job():
+    """Make a job's function fail for one test (jobs hold their functions, not dotted paths)."""
+    replaced = []
+
+    def replace(name: str, function) -> None:
+        job = get_job(name)
+        replaced.append((job, job.function))
+        object.__setattr__(job, "function", function)  # a frozen dataclass, restored below
+
+    yield replace
+    for job, function in replaced:
+        object.__setattr__(job, "function", function)
+
+
+def test_one_jobs_failure_never_stops_the_others(busy_school, break_job):
     def broken(**kwargs):
         raise RuntimeError("database exploded")
 
-    monkeypatch.setattr("lms.reminders.plan_recording_notifications", broken)
+    break_job("recordings", broken)
     outcomes = {outcome.job.name: outcome for outcome in run_jobs(names=["all"])}
 
     assert outcomes["recording_notifications"].status == "failed"
@@ -101,8 +117,8 @@ def test_one_jobs_failure_never_stops_the_others(busy_school, monkeypatch):
     assert log.status == "failed" and "RuntimeError" in log.error_message and "Traceback" in log.metadata["traceback"]
 
 
-def test_run_reminders_exits_non_zero_when_a_job_failed(busy_school, monkeypatch):
-    monkeypatch.setattr("lms.reminders.plan_payment_reminders", lambda **kw: 1 / 0)
+def test_run_reminders_exits_non_zero_when_a_job_failed(busy_school, break_job):
+    break_job("payments", lambda **kw: 1 / 0)
     with pytest.raises(SystemExit) as exit_info:
         call_command("run_reminders", "payments")
     assert exit_info.value.code == 1

@@ -10,8 +10,9 @@ from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
-from leads.campaigns import make_lead_ref, plan_lead_follow_ups, read_lead_ref
+from leads.campaigns import plan_lead_follow_ups
 from leads.importing import import_leads
+from leads.links import make_lead_ref, read_lead_ref
 from leads.models import CrmActivity, CTASubmission, Lead, LeadCampaign
 from leads.onboarding import approve_cta_submission
 from leads.services import submit_cta

@@ -234,7 +234,7 @@ def send_test(*, version: MessageTemplate, to, delivery: Delivery | None = None)
         channel=Channel.EMAIL if version.channel == TemplateChannel.EMAIL else Channel.WHATSAPP,
         dedupe_key=f"test:{version.pk}:{uuid.uuid4().hex}",
         event_key=f"{version.kind}:test",
-        subject_type="notifications.messagetemplate",
+        subject_type=MessageTemplate._meta.label_lower,
         subject_id=version.pk,
         recipient=to,
         to_address=address,

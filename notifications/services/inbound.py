@@ -102,7 +102,7 @@ def _confirm(inbound: InboundMessage, *, kind: str) -> None:
                 ),
                 event_key=f"{inbound.provider}:{inbound.provider_message_id}",
                 context={},
-                subject_type="notifications.inboundmessage",
+                subject_type=InboundMessage._meta.label_lower,
                 subject_id=inbound.pk,
                 # WhatsApp allows a reply for 24 hours after the person's message.
                 expires_at=inbound.received_at + dt.timedelta(hours=24),

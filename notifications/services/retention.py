@@ -25,7 +25,6 @@ from django.db import connections, router, transaction
 from django.db.models import BigIntegerField, Case, Count, DecimalField, Min, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from ..kinds import get_kind
 from ..models import Delivery, DeliveryDailyCount, DeliveryEvent
@@ -137,11 +136,11 @@ def _still_wanted(ids: set[int]) -> set[int]:
     kept: set[int] = set()
     for kind_name in {d.kind for d in deliveries}:
         rows = [d for d in deliveries if d.kind == kind_name]
-        hook = get_kind(kind_name).still_wanted
+        hook = get_kind(kind_name).hook("still_wanted")
         if not hook:
             kept.update(d.pk for d in rows)  # nothing can tell: keep them
             continue
-        unwanted = import_string(hook)(rows)
+        unwanted = hook(rows)
         kept.update(d.pk for d in rows if d.pk not in unwanted)
     return kept
 

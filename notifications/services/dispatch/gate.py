@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.utils.module_loading import import_string
 
 from ...kinds import get_kind
 from ...models import Channel, Delivery, NotificationPreference, Suppression
@@ -36,7 +35,7 @@ def stopped_deliveries(deliveries: list[Delivery], *, now: datetime) -> dict[int
     for kind_name in {d.kind for d in deliveries}:
         kind = get_kind(kind_name)
         if kind.still_wanted:
-            unwanted = import_string(kind.still_wanted)([d for d in deliveries if d.kind == kind_name])
+            unwanted = kind.hook("still_wanted")([d for d in deliveries if d.kind == kind_name])
             verdicts.update({pk: Verdict(Status.CANCELLED, f"cancelled_{reason}") for pk, reason in unwanted.items()})
     remaining = [d for d in deliveries if d.pk not in verdicts]
     if not remaining:

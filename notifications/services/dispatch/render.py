@@ -9,7 +9,6 @@ import logging
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.utils.module_loading import import_string
 
 from ...channels.base import Outcome, SendResult
 from ...channels.email import OutgoingEmail
@@ -34,7 +33,7 @@ def email_for(delivery: Delivery) -> OutgoingEmail | SendResult:
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     try:
         rendered = render_email(kind=kind, context=context, delivery_id=delivery.pk, version=_pinned(delivery))
-        attachments = import_string(kind.attachments)(delivery.context) if kind.attachments else []
+        attachments = kind.hook("attachments")(delivery.context) if kind.attachments else []
     except Exception as exc:
         logger.exception("Could not render delivery %s", delivery.pk)
         return _render_failure(exc)

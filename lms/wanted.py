@@ -1,0 +1,54 @@
+"""
+Asked by the dispatcher just before sending (MessageKind.still_wanted): which planned reminders
+lms no longer wants sent, because the session moved or was cancelled, the assignment was
+submitted, the payment settled.
+"""
+
+import datetime as dt
+
+from .models import Assignment, LiveSession, Payment, Submission
+
+SESSION = LiveSession._meta.label_lower
+ASSIGNMENT = Assignment._meta.label_lower
+PAYMENT = Payment._meta.label_lower
+
+
+def session_event_key(session: LiveSession) -> str:
+    """A session's reminders are keyed by its time: rescheduling re-arms them."""
+    return f"{session.pk}@{session.scheduled_at.astimezone(dt.UTC):%Y%m%dT%H%M%S}"
+
+
+def unwanted_session_reminders(deliveries) -> dict[int, str]:
+    """Reminders for sessions that were cancelled or moved since they were planned."""
+    deliveries = [d for d in deliveries if d.subject_type == SESSION]
+    sessions = LiveSession.objects.in_bulk({d.subject_id for d in deliveries})
+    unwanted = {}
+    for delivery in deliveries:
+        session = sessions.get(delivery.subject_id)
+        if session is None or session.is_cancelled:
+            unwanted[delivery.pk] = "session_cancelled"
+        elif not delivery.event_key.endswith(session_event_key(session)):
+            unwanted[delivery.pk] = "session_rescheduled"
+    return unwanted
+
+
+def unwanted_assignment_reminders(deliveries) -> dict[int, str]:
+    """Reminders to students who have submitted since they were planned."""
+    deliveries = [d for d in deliveries if d.subject_type == ASSIGNMENT]
+    submitted = set(
+        Submission.objects.filter(
+            assignment_id__in={d.subject_id for d in deliveries}, student_id__in={d.recipient_id for d in deliveries}
+        ).values_list("assignment_id", "student_id")
+    )
+    return {d.pk: "already_submitted" for d in deliveries if (d.subject_id, d.recipient_id) in submitted}
+
+
+def unwanted_payment_reminders(deliveries) -> dict[int, str]:
+    """Reminders for payments that are no longer pending (paid, failed, refunded)."""
+    deliveries = [d for d in deliveries if d.subject_type == PAYMENT]
+    pending = set(
+        Payment.objects.filter(pk__in={d.subject_id for d in deliveries}, status=Payment.Status.PENDING).values_list(
+            "pk", flat=True
+        )
+    )
+    return {d.pk: "payment_settled" for d in deliveries if d.subject_id not in pending}
