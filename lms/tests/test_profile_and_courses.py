@@ -241,3 +241,11 @@ def test_unticking_whatsapp_on_the_profile_withdraws_the_consent_on_record(logge
     student.refresh_from_db()
     consent = WhatsAppConsent.objects.get(address="+919876543210", category="utility")
     assert (student.whatsapp_opt_in, consent.given, consent.source) == (False, False, "profile page")
+
+
+def test_a_hindi_student_reads_her_profile_and_courses_in_hindi(client):
+    student = UserFactory(email="priya@example.com", language="hi")
+    client.force_login(student)
+    assert "आपकी प्रोफ़ाइल" in client.get("/profile/").content.decode()
+    courses = client.get("/courses/").content.decode()
+    assert "मेरे कोर्स" in courses and "नामांकित नहीं" in courses
