@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from leads.campaigns import plan_lead_follow_ups
 from leads.tests.factories import LeadFactory
-from lms.tests.factories import TEST_PASSWORD, StaffUserFactory, UserFactory
+from lms.tests.factories import TEST_PASSWORD, AssignmentFactory, EnrollmentFactory, StaffUserFactory, UserFactory
 from notifications.models import Delivery, Language, MessageTemplate
 from notifications.services.dispatch import dispatch_due_deliveries
 
@@ -75,3 +75,14 @@ def test_staff_set_a_students_and_a_leads_language_in_the_admin(admin_client):
     assert 'name="language"' in form and "हिन्दी (Hindi)" in form
     form = admin_client.get(reverse("admin:leads_lead_change", args=[lead.pk])).content.decode()
     assert 'name="language"' in form
+
+
+def test_the_preferences_assignment_and_login_pages_in_hindi(client, db):
+    login = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="hi").content.decode()
+    assert "पासवर्ड भूल गए?" in login
+    student = UserFactory(language="hi")
+    assignment = AssignmentFactory()
+    EnrollmentFactory(student=student, course=assignment.course)
+    client.force_login(student)
+    assert "आपको कौन-से संदेश मिलते हैं" in client.get("/preferences/").content.decode()
+    assert "अपना काम जमा करें" in client.get(f"/assignments/{assignment.pk}/").content.decode()
