@@ -33,9 +33,20 @@ from .sizes import Size
 BLAST = 100_000
 BACKLOG = 10_000  # bulk emails due before the blast was planned
 ONE_WORKER_SECONDS = 20.0
-# The dispatcher's settings, each measured in the same run: today's defaults, and the ones before
-# issue 16 (ten emails a request, one request at a time), to compare.
-SETUPS = {"current settings": {}}
+# The dispatcher's setups, each measured in the same run: the current defaults, and the dispatcher as it
+# was before issue 16 (ten emails a request, one request at a time, claims of 100, every kind in due
+# order), to compare. Each: the workers' setting overrides, and whether urgent kinds go first.
+SETUPS = {
+    "current settings": ({}, True),
+    "before issue 16": (
+        {
+            "NOTIFICATIONS_EMAILS_PER_REQUEST": "10",
+            "NOTIFICATIONS_DISPATCH_CONCURRENCY": "email=1,whatsapp=1",
+            "NOTIFICATIONS_DISPATCH_BATCH_SIZE": "100",
+        },
+        False,
+    ),
+}
 
 
 @dataclass
@@ -83,14 +94,14 @@ BLAST_SESSION = """
 QUEUE_BLAST = """
     INSERT INTO notifications_delivery (kind, channel, dedupe_key, event_key, subject_type, subject_id,
         recipient_id, to_address, context, status, attempts, next_attempt_at, expires_at, provider_message_id,
-        error_code, last_error, rendered_subject, rendered_text, created_at, updated_at, is_test)
+        error_code, last_error, rendered_subject, rendered_text, created_at, updated_at, is_test, priority)
     SELECT 'session_15min', 'email', e.key || ':b' || n, e.key, 'lms.livesession', s.id,
            n %% %(students)s + 1, 'blast' || n || '@example.com',
            jsonb_build_object('name', 'Asha Verma', 'first_name', 'Asha', 'title', s.title,
                'course_title', 'Course 1', 'join_url', s.meeting_url,
                'scheduled_at', to_char(s.scheduled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') || '+00:00',
                'minutes_left', 15, 'when', %(when)s::text, 'day_label', 'Today', 'day_phrase', 'today'),
-           'pending', 0, %(now)s, s.scheduled_at, '', '', '', '', '', %(now)s, %(now)s, false
+           'pending', 0, %(now)s, s.scheduled_at, '', '', '', '', '', %(now)s, %(now)s, false, %(urgent)s
     FROM lms_livesession s
     CROSS JOIN LATERAL (SELECT 'session_15min:' || s.id || '@'
                         || to_char(s.scheduled_at AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS') AS key) e
@@ -101,21 +112,25 @@ QUEUE_BLAST = """
 QUEUE_BACKLOG = """
     INSERT INTO notifications_delivery (kind, channel, dedupe_key, event_key, subject_type, subject_id,
         recipient_id, to_address, context, status, attempts, next_attempt_at, expires_at, provider_message_id,
-        error_code, last_error, rendered_subject, rendered_text, created_at, updated_at, is_test)
+        error_code, last_error, rendered_subject, rendered_text, created_at, updated_at, is_test, priority)
     SELECT 'payment_reminder', 'email', 'payment_reminder:' || p.id || ':bench',
            'payment_reminder:' || p.id || ':bench',
            'lms.payment', p.id, p.student_id, 'backlog' || p.id || '@example.com',
            jsonb_build_object('name', 'Ravi Sharma', 'first_name', 'Ravi', 'amount', '₹4,999',
                'description', p.description, 'payment_url', 'https://pay.example.com/' || p.id),
-           'pending', 0, %(due)s, NULL, '', '', '', '', '', %(due)s, %(due)s, false
+           'pending', 0, %(due)s, NULL, '', '', '', '', '', %(due)s, %(due)s, false, %(bulk)s
     FROM lms_payment p WHERE p.status = 'pending' ORDER BY p.id LIMIT %(count)s
 """
 
 
-def queue_blast(conn: psycopg.Connection, *, size: Size, now: dt.datetime, count: int, backlog: int) -> int:
+def queue_blast(
+    conn: psycopg.Connection, *, size: Size, now: dt.datetime, count: int, backlog: int, urgent_first: bool = True
+) -> int:
     """Empty the ledger, queue `backlog` bulk emails due a minute ago and `count` "Starting Soon" emails for a
     session 15 minutes from the real time; return how many bulk emails were queued."""
     from notifications.formatting import format_when
+    from notifications.kinds import get_kind
+    from notifications.services.planning import priority_for
 
     empty_ledger(conn, size=size, now=now)
     real_now = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -130,10 +145,16 @@ def queue_blast(conn: psycopg.Connection, *, size: Size, now: dt.datetime, count
                 "now": real_now,
                 "count": count,
                 "session": session,
+                "urgent": priority_for(get_kind("session_15min")) if urgent_first else 2,
             },
         )
         queued_backlog = conn.execute(
-            QUEUE_BACKLOG, {"due": real_now - dt.timedelta(minutes=1), "count": backlog}
+            QUEUE_BACKLOG,
+            {
+                "due": real_now - dt.timedelta(minutes=1),
+                "count": backlog,
+                "bulk": priority_for(get_kind("payment_reminder")) if urgent_first else 2,
+            },
         ).rowcount
     conn.execute("ANALYZE notifications_delivery")
     return queued_backlog
@@ -147,7 +168,7 @@ def run_blast(
     with QuietProvider(default=postmark_ok, latency=latency) as provider:
         provider.server.RequestHandlerClass.protocol_version = "HTTP/1.1"
         provider.server.RequestHandlerClass.disable_nagle_algorithm = True
-        for setup, overrides in SETUPS.items():
+        for setup, (overrides, urgent_first) in SETUPS.items():
             env = app_env(
                 url,
                 EMAIL_BACKEND="anymail.backends.postmark.EmailBackend",
@@ -157,7 +178,7 @@ def run_blast(
                 **overrides,
             )
             for workers, limit in ((1, ONE_WORKER_SECONDS), (2, seconds)):
-                backlog = queue_blast(conn, size=size, now=now, count=count, backlog=BACKLOG)
+                backlog = queue_blast(conn, size=size, now=now, count=count, backlog=BACKLOG, urgent_first=urgent_first)
                 rows.append(
                     _send(conn, env=env, setup=setup, workers=workers, count=count, backlog=backlog, limit=limit)
                 )

@@ -57,7 +57,7 @@ def queue_emails(conn: psycopg.Connection, *, size: Size, now: dt.datetime, coun
         # expire (an hour before it) while the benchmark runs and be skipped, not sent.
         latest = f"SELECT * FROM ({plan.sql}) q ORDER BY q.expires_at DESC LIMIT {int(count)}"
         statement = floor.INSERT_DELIVERIES.replace("__PLAN__", latest)
-        params = {**plan.params, "kind": plan.kind, "subject_type": plan.subject_type, "now": now, "whatsapp": False}
+        params = {**plan.insert_params, "now": now, "whatsapp": False}
         conn.execute(statement.replace("__BUSINESS__", ""), params)
 
 

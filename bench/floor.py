@@ -37,10 +37,10 @@ INSERT_DELIVERIES = f"""
     WITH made AS (
         INSERT INTO notifications_delivery (kind, channel, dedupe_key, event_key, subject_type, subject_id,
             recipient_id, to_address, context, status, attempts, next_attempt_at, expires_at, provider_message_id,
-            error_code, last_error, rendered_subject, rendered_text, created_at, updated_at, is_test)
+            error_code, last_error, rendered_subject, rendered_text, created_at, updated_at, is_test, priority)
         SELECT %(kind)s, c.channel, p.event_key || ':' || p.ref, p.event_key, %(subject_type)s, p.subject_id,
                p.user_id, CASE c.channel WHEN 'email' THEN lower(p.email) ELSE p.phone END, p.context, 'pending', 0,
-               %(now)s, p.expires_at, '', '', '', '', '', %(now)s, now(), false
+               %(now)s, p.expires_at, '', '', '', '', '', %(now)s, now(), false, %(priority)s
         FROM (__PLAN__) p JOIN (VALUES ('email'), ('whatsapp')) AS c (channel)
           ON (c.channel = 'email' AND p.email <> '')
           OR (c.channel = 'whatsapp' AND %(whatsapp)s AND p.whatsapp_opt_in AND p.phone ~ '{E164}')
@@ -72,6 +72,15 @@ class Plan:
     whatsapp: bool
     inapp: bool
     flag_leads: str = ""
+
+    @property
+    def insert_params(self) -> dict:
+        """The parameters of INSERT_DELIVERIES for this plan (besides now and whatsapp)."""
+        from notifications.kinds import get_kind
+        from notifications.services.planning import priority_for
+
+        priority = priority_for(get_kind(self.kind))
+        return {**self.params, "kind": self.kind, "subject_type": self.subject_type, "priority": priority}
 
 
 # What both the floor and the app made, to check they made the same rows (ids and update times aside).
@@ -361,7 +370,9 @@ def run_floor(conn: psycopg.Connection, *, job: str, now: dt.datetime) -> FloorR
             params = {**plan.params, "kind": plan.kind, "subject_type": plan.subject_type, "now": now}
             business = FLAG_LEADS.format(flag=plan.flag_leads) if plan.flag_leads else ""
             statement = INSERT_DELIVERIES.replace("__PLAN__", plan.sql).replace("__BUSINESS__", business)
-            emails, deliveries = conn.execute(statement, {**params, "whatsapp": plan.whatsapp}).fetchone()
+            emails, deliveries = conn.execute(
+                statement, {**plan.insert_params, "now": now, "whatsapp": plan.whatsapp}
+            ).fetchone()
             result.deliveries += deliveries
             result.recipients += emails
             if plan.inapp:

@@ -120,7 +120,7 @@ def _today_insert(conn: psycopg.Connection, now: dt.datetime) -> int:
     with conn.transaction():
         plan = floor.plan_session_24h(conn, now)
         statement = floor.INSERT_DELIVERIES.replace("__PLAN__", plan.sql).replace("__BUSINESS__", "")
-        params = {**plan.params, "kind": plan.kind, "subject_type": plan.subject_type, "now": now, "whatsapp": True}
+        params = {**plan.insert_params, "now": now, "whatsapp": True}
         return conn.execute(statement, params).fetchone()[1]
 
 

@@ -255,6 +255,19 @@ def _blast_targets(results: Results) -> list[list[str]]:
                 _verdict(bool(urgent)),
             ]
         )
+    before = {row.workers: row for row in results.blast if row.setup == "before issue 16"}
+    if every and every.workers in before and before[every.workers].per_second:
+        old = before[every.workers]
+        rows.append(
+            [
+                "blast: current settings against the dispatcher before issue 16, same run (2 workers)",
+                f"{every.per_second / old.per_second:.2f}x the messages a second ({old.per_second:.0f} -> "
+                f"{every.per_second:.0f}); blast out in {_s(every.blast_seconds)} against "
+                f"{'~' if not old.finished else ''}{_s(old.blast_seconds)}; CPU/msg {old.cpu_ms_per_message:.2f} -> "
+                f"{every.cpu_ms_per_message:.2f} ms",
+                "-",
+            ]
+        )
     if 1 in by_workers and 2 in by_workers and by_workers[1].per_second:
         scaling = by_workers[2].per_second / by_workers[1].per_second
         rows.append(

@@ -362,12 +362,14 @@ NOTIFICATIONS = {
     "RETRY_MAX_SECONDS": env.int("NOTIFICATIONS_RETRY_MAX_SECONDS", default=3600),
     # A row left in 'sending' longer than this is presumed crashed and becomes 'unknown'.
     "SENDING_LEASE_SECONDS": env.int("NOTIFICATIONS_SENDING_LEASE_SECONDS", default=300),
-    # Rows claimed per dispatch batch.
-    "DISPATCH_BATCH_SIZE": env.int("NOTIFICATIONS_DISPATCH_BATCH_SIZE", default=100),
-    # Emails in one request where the provider has a batch API (Postmark). Ten already spread a
-    # request's cost thin; a request whose answer is lost (a timeout, a crash) leaves each of its
-    # emails `unknown`, so more would only widen that.
-    "EMAILS_PER_REQUEST": env.int("NOTIFICATIONS_EMAILS_PER_REQUEST", default=10),
+    # Rows claimed per dispatch batch (enough for several requests in flight; rows a killed worker
+    # never handed over go back to the queue after the lease).
+    "DISPATCH_BATCH_SIZE": env.int("NOTIFICATIONS_DISPATCH_BATCH_SIZE", default=500),
+    # Emails in one request where the provider has a batch API (Postmark takes up to 500). Fifty cut
+    # our CPU per email by a third against ten, and a hundred no further (bench/); a request whose
+    # answer is lost (a timeout, a crash) leaves each of its emails `unknown` until reconciliation
+    # finds it at the provider, so more would only widen that.
+    "EMAILS_PER_REQUEST": env.int("NOTIFICATIONS_EMAILS_PER_REQUEST", default=50),
     # Soft bounces to one address before it is suppressed (hard bounces suppress at once).
     "SOFT_BOUNCE_LIMIT": env.int("NOTIFICATIONS_SOFT_BOUNCE_LIMIT", default=3),
     # Rows per INSERT when planning.
@@ -381,6 +383,28 @@ NOTIFICATIONS = {
     "RECONCILE_AFTER_SECONDS": env.int("NOTIFICATIONS_RECONCILE_AFTER_SECONDS", default=120),
     # check_health fails while a delivery stays `unknown` longer than this.
     "UNKNOWN_ALERT_MINUTES": env.int("NOTIFICATIONS_UNKNOWN_ALERT_MINUTES", default=30),
+    # Provider requests in flight at once per worker and channel (threads, each its own connection;
+    # 1: one at a time, in the worker's own thread). WhatsApp stays at 1 by default: its backends read
+    # their synced template list from the database, once per sending thread.
+    "DISPATCH_CONCURRENCY": {
+        channel: int(count)
+        for channel, count in env.dict(
+            "NOTIFICATIONS_DISPATCH_CONCURRENCY", default={"email": "4", "whatsapp": "1"}
+        ).items()
+    },
+    # Messages a second per channel and worker ("whatsapp=20"; unset or 0: no limit), for providers
+    # that cap a sender's rate (a Twilio WhatsApp sender: 80 a second, shared by every worker).
+    "RATE_LIMITS": {
+        channel: float(rate) for channel, rate in env.dict("NOTIFICATIONS_RATE_LIMITS", default={}).items()
+    },
+    # Dispatch order by kind (lower first): "kind=priority,..." on top of the defaults below; marketing
+    # kinds are 3 and every other kind 2 unless named.
+    "PRIORITIES": {
+        "session_15min": 0,
+        "session_24h": 1,
+        "payment_reminder": 3,
+        **{kind: int(value) for kind, value in env.dict("NOTIFICATIONS_PRIORITIES", default={}).items()},
+    },
     # Retention (the purge_old_records job): finished deliveries older than this many days are folded
     # into daily counts and removed with their history; pending, sending and unknown rows never are.
     "RETENTION_DAYS": env.int("NOTIFICATIONS_RETENTION_DAYS", default=90),

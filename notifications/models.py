@@ -104,6 +104,9 @@ class Delivery(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
+    # Claimed lowest first (then by due time), set when planned: 0 "starting soon", 1 "tomorrow",
+    # 2 other transactional messages, 3 bulk (campaigns, payment reminders). NOTIFICATIONS["PRIORITIES"].
+    priority = models.PositiveSmallIntegerField(default=2, db_default=2)
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Not sent after this time.")
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True)
@@ -144,8 +147,10 @@ class Delivery(models.Model):
             models.CheckConstraint(condition=~Q(to_address=""), name="delivery_has_address"),
         ]
         indexes = [
-            # The dispatcher's queue: only pending rows, in due order.
-            models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="delivery_due"),
+            # The dispatcher's queue: only pending rows, urgent first, in due order.
+            models.Index(
+                fields=["priority", "next_attempt_at"], condition=Q(status="pending"), name="delivery_due_by_priority"
+            ),
             # Lease expiry scans only rows being sent.
             models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="delivery_sending"),
             models.Index(fields=["subject_type", "subject_id"], name="delivery_subject"),

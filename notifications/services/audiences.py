@@ -25,7 +25,7 @@ from ..kinds import INAPP, MessageKind, get_kind
 from ..languages import DEFAULT_LANGUAGE, message_locale
 from ..models import Channel, Delivery, Notification
 from ..rendering import inapp_sources, published_inapp_versions, render_inapp
-from .planning import PREVIEW_LIMIT, REQUIREMENTS, PlanResult, recipient_context
+from .planning import PREVIEW_LIMIT, REQUIREMENTS, PlanResult, priority_for, recipient_context
 
 # The columns every audience's rows select (values(...) names).
 RECIPIENT_COLUMNS = ("recipient_id", "email", "phone", "whatsapp_opt_in", "name")
@@ -289,6 +289,7 @@ class _Statements:
                 "to_address": ("lower(p.email)" if target == Channel.EMAIL else "p.phone", []),
                 "context": (self._context_sql(), []),
                 "next_attempt_at": ("%s", [self.now]),
+                "priority": ("%s", [priority_for(self.kind)]),
                 "expires_at": (self.event["expires_at"], []),
                 "created_at": ("%s", [self.now]),
                 "updated_at": ("%s", [self.now]),

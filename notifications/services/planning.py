@@ -138,6 +138,15 @@ def unmet_requirement(channel: str, recipient: Recipient) -> str:
     return next((rule.reason for rule in REQUIREMENTS.get(channel, ()) if not rule.holds(recipient)), "")
 
 
+def priority_for(kind) -> int:
+    """Return the dispatch priority of a message kind (lower is claimed first): NOTIFICATIONS["PRIORITIES"],
+    else 3 for marketing and 2 for everything else."""
+    named = settings.NOTIFICATIONS.get("PRIORITIES") or {}
+    if kind.name in named:
+        return int(named[kind.name])
+    return 3 if kind.is_marketing else 2
+
+
 def full_event_key(kind: str, event_key: str) -> str:
     return f"{kind}:{event_key}"
 
@@ -215,6 +224,7 @@ def _plan_one(message_kind, message, now, deliveries, notifications, result, dry
                 "to_address": address,
                 "context": context,
                 "next_attempt_at": now,
+                "priority": priority_for(message_kind),
                 "expires_at": message.expires_at,
                 "created_at": now,
             }

@@ -59,6 +59,7 @@ def worker_env(provider: FakeProvider) -> dict:
         "POSTMARK_API_URL": provider.url + "/",
         "WHATSAPP_BACKEND": "notifications.channels.whatsapp.locmem.WhatsAppBackend",
         "NOTIFICATIONS_DISPATCH_BATCH_SIZE": "25",
+        "NOTIFICATIONS_EMAILS_PER_REQUEST": "10",
     }
 
 

@@ -40,7 +40,7 @@ def claim_due_deliveries(*, now: datetime, limit: int, ids: list[int] | None = N
     with transaction.atomic():
         claimed = list(
             due.select_for_update(skip_locked=True)
-            .order_by("next_attempt_at", "id")
+            .order_by("priority", "next_attempt_at", "id")  # urgent kinds first (Delivery.priority)
             .values_list("id", flat=True)[:limit]
         )
         if not claimed:
@@ -53,7 +53,9 @@ def claim_due_deliveries(*, now: datetime, limit: int, ids: list[int] | None = N
             attempts=F("attempts") + 1,
             updated_at=now,
         )
-    rows = list(Delivery.objects.filter(id__in=claimed, claim_token=token).order_by("next_attempt_at", "id"))
+    rows = list(
+        Delivery.objects.filter(id__in=claimed, claim_token=token).order_by("priority", "next_attempt_at", "id")
+    )
     held = over_limit(rows, left=left, now=now)
     if held:  # the limit has room for fewer new numbers than this claim holds: the rest wait
         give_back(deliveries=held, now=now)

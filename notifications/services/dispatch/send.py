@@ -2,17 +2,28 @@
 Sending: a claimed batch goes out request by request (up to EMAILS_PER_REQUEST emails in one
 Postmark batch, one WhatsApp message each). For every request, at the real time it goes out:
 gate (still wanted?), render, hand over, send, record.
+
+Up to DISPATCH_CONCURRENCY requests are in flight at once: the provider calls run in a small
+thread pool, each thread with its own channel (its own HTTP connection), while this thread does
+everything that touches the ledger: the gate, rendering and the hand-over just before a request
+is given to a free thread, and recording each answer as it comes back. A request is handed over
+only when a thread is free to send it at once, so `handed_over_at` still marks the moment it went
+out, and a worker that dies leaves `unknown` only the messages of the requests it had in flight.
+A per-channel rate (RATE_LIMITS, messages a second) spaces requests out for providers that cap it.
 """
 
 import contextlib
 import logging
+import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
+from django.db import connections
 from django.utils import timezone
 
 from ...channels.base import Outcome, SendResult
@@ -48,7 +59,7 @@ class DispatchResult:
 
 
 class Channels:
-    """The channels a batch uses, each opened on first use and closed with the batch."""
+    """The channels of one sending thread, each opened on first use and closed with the batch."""
 
     def __init__(self, stack: contextlib.ExitStack):
         self.stack = stack
@@ -67,6 +78,95 @@ class Channels:
         return self._whatsapp
 
 
+class Senders:
+    """Provider calls, up to a channel's DISPATCH_CONCURRENCY in flight: a pool of threads, each with
+    channels of its own (a connection is never shared between threads), all closed when the batch
+    ends. A channel whose concurrency is 1 sends in this thread, one request at a time."""
+
+    def __init__(self, stack: contextlib.ExitStack, *, concurrency: dict[str, int]):
+        self.concurrency = {channel: max(1, int(concurrency.get(channel) or 1)) for channel in Channel.values}
+        self.most = max(self.concurrency.values())
+        self.here = Channels(stack)
+        self.local = threading.local()
+        self.opened: list[contextlib.ExitStack] = []
+        self.lock = threading.Lock()
+        self.pool = None
+        if self.most > 1:
+            stack.callback(self._close)  # after the pool has finished (entered next, so exited first)
+            self.pool = stack.enter_context(ThreadPoolExecutor(self.most, thread_name_prefix="dispatch-send"))
+
+    def submit(self, channel: str, messages: list) -> Future:
+        if self.pool is None or self.concurrency[channel] == 1:
+            future = Future()
+            try:
+                future.set_result(_send_with(self.here, channel, messages))
+            except Exception as exc:
+                future.set_exception(exc)
+            return future
+        return self.pool.submit(self._send, channel, messages)
+
+    def _send(self, channel: str, messages: list) -> list[SendResult]:
+        channels = getattr(self.local, "channels", None)
+        if channels is None:
+            own = contextlib.ExitStack()
+            with self.lock:
+                self.opened.append(own)
+            channels = self.local.channels = Channels(own)
+        try:
+            return _send_with(channels, channel, messages)
+        finally:
+            # A backend that read the database opened a connection in this thread: close it, or it
+            # would outlive the pool.
+            if any(conn.connection is not None for conn in connections.all(initialized_only=True)):
+                connections.close_all()
+
+    def _close(self) -> None:
+        for own in self.opened:
+            try:
+                own.close()
+            except Exception:
+                logger.exception("Closing a channel failed")
+
+
+def _send_with(channels: Channels, channel: str, messages: list) -> list[SendResult]:
+    if channel == Channel.EMAIL:
+        return channels.email.send_many(messages)
+    return [channels.whatsapp.send(message) for message in messages]
+
+
+class RateLimit:
+    """At most `per_second` messages a second on one channel (0: no limit), as a token bucket a
+    second deep; `wait(n)` sleeps until `n` more may go."""
+
+    def __init__(self, per_second: float, *, clock=time.monotonic, sleep=time.sleep):
+        self.per_second = per_second
+        self.clock, self.sleep = clock, sleep
+        self.tokens = per_second
+        self.at = clock()
+
+    def wait(self, count: int) -> float:
+        """Block until `count` messages may be sent; return the seconds waited."""
+        if not self.per_second:
+            return 0.0
+        waited = 0.0
+        while True:
+            now = self.clock()
+            self.tokens = min(max(self.per_second, count), self.tokens + (now - self.at) * self.per_second)
+            self.at = now
+            if self.tokens >= count - 1e-6:  # what the float arithmetic of the refill may leave short
+                self.tokens = max(0.0, self.tokens - count)
+                return waited
+            pause = (count - self.tokens) / self.per_second
+            self.sleep(pause)
+            waited += pause
+
+
+def rate_limits() -> dict[str, RateLimit]:
+    """The channels' rate limits from NOTIFICATIONS["RATE_LIMITS"] (messages a second, per worker)."""
+    limits = settings.NOTIFICATIONS.get("RATE_LIMITS") or {}
+    return {channel: RateLimit(float(limits.get(channel) or 0)) for channel in Channel.values}
+
+
 def send_claimed_deliveries(
     *,
     deliveries: list[Delivery],
@@ -81,21 +181,67 @@ def send_claimed_deliveries(
     clock = clock or fixed_or_real_clock(now)
     outcomes = OutcomeBuffer(clock=clock)
     with contextlib.ExitStack() as stack:
-        channels = Channels(stack)
         stack.enter_context(published_copy.for_batch())  # staff templates: looked up once per batch
         stack.callback(outcomes.flush)  # runs last, even when sending or closing a channel failed
+        senders = Senders(stack, concurrency=settings.NOTIFICATIONS.get("DISPATCH_CONCURRENCY") or {})
+        limits = rate_limits()
         requests = list(_requests(deliveries))
         pauses = Pauses()
-        for position, request in enumerate(requests):
-            if deadline is not None and time.monotonic() >= deadline:
-                rest = [delivery for later in requests[position:] for delivery in later]
-                result.requeued += give_back(deliveries=rest, now=clock())
-                break
-            if request[0].channel in pauses.until:  # its account stopped sending during this batch
-                result.requeued += give_back(deliveries=request, now=clock())
-                continue
-            _send_request(request, channels=channels, outcomes=outcomes, result=result, clock=clock, pauses=pauses)
-            outcomes.flush_if_due()
+        in_flight: deque[InFlight] = deque()
+
+        # One request at a time on a channel until one of its messages is accepted in this batch: an
+        # account that cannot send (paused on its first refusal) costs one request, not a volley.
+        proven: set[str] = set()
+
+        def settle(flight: "InFlight") -> None:
+            for (delivery, _), answer in zip(flight.ready, flight.answers(), strict=True):
+                _record(delivery, answer, outcomes=outcomes, result=result, clock=clock, pauses=pauses)
+                if answer.outcome is Outcome.SENT:
+                    proven.add(flight.channel)
+
+        try:
+            for position, request in enumerate(requests):
+                # A request is prepared and handed over only when a thread can send it at once.
+                channel = request[0].channel
+                while in_flight and sum(f.channel == channel for f in in_flight) >= (
+                    senders.concurrency[channel] if channel in proven else 1
+                ):
+                    settle(in_flight.popleft())
+                while in_flight and in_flight[0].future.done():
+                    settle(in_flight.popleft())
+                outcomes.flush_if_due()
+                if deadline is not None and time.monotonic() >= deadline:
+                    rest = [delivery for later in requests[position:] for delivery in later]
+                    result.requeued += give_back(deliveries=rest, now=clock())
+                    break
+                if channel in pauses.until:  # its account stopped sending during this batch
+                    result.requeued += give_back(deliveries=request, now=clock())
+                    continue
+                limits[channel].wait(len(request))
+                flight = _send_request(
+                    request, senders=senders, outcomes=outcomes, result=result, clock=clock, pauses=pauses
+                )
+                if flight:
+                    in_flight.append(flight)
+        finally:
+            while in_flight:  # every request that went out is recorded, whatever happened after it
+                settle(in_flight.popleft())
+
+
+@dataclass
+class InFlight:
+    """A provider request on its way: the rows it carries (with their messages) and its answers."""
+
+    channel: str
+    ready: list[tuple[Delivery, object]]
+    future: Future
+
+    def answers(self) -> list[SendResult]:
+        try:
+            return self.future.result()
+        except Exception as exc:  # a channel that raised: each message of the request is in doubt
+            logger.exception("A provider request failed unexpectedly")
+            return [SendResult(Outcome.UNKNOWN, error=f"The request failed: {exc}")] * len(self.ready)
 
 
 class Pauses:
@@ -143,24 +289,29 @@ def _requests(deliveries: list[Delivery]) -> Iterator[list[Delivery]]:
     yield from (waiting for waiting in emails.values() if waiting)
 
 
+def _record(
+    delivery: Delivery, outcome: SendResult, *, outcomes: OutcomeBuffer, result: DispatchResult, clock: Clock, pauses
+) -> None:
+    paused_until = pauses.heard(delivery.channel, outcome, now=clock())
+    status = record_outcome(
+        delivery=delivery, result=outcome, now=clock(), outcomes=outcomes, paused_until=paused_until
+    )
+    result.outcomes[status] += 1
+    if status in (Status.FAILED, Status.UNKNOWN):
+        result.reasons[outcome.error_code or "error"] += 1
+
+
 def _send_request(
     request: list[Delivery],
     *,
-    channels: Channels,
+    senders: Senders,
     outcomes: OutcomeBuffer,
     result: DispatchResult,
     clock: Clock,
-    pauses: Pauses,
-) -> None:
-    def record(delivery: Delivery, outcome: SendResult) -> None:
-        paused_until = pauses.heard(delivery.channel, outcome, now=clock())
-        status = record_outcome(
-            delivery=delivery, result=outcome, now=clock(), outcomes=outcomes, paused_until=paused_until
-        )
-        result.outcomes[status] += 1
-        if status in (Status.FAILED, Status.UNKNOWN):
-            result.reasons[outcome.error_code or "error"] += 1
-
+    pauses: "Pauses",
+) -> InFlight | None:
+    """Gate, render and hand over one request, and give it to a sending thread; return it in flight
+    (None when nothing of it is left to send)."""
     stopped = stopped_deliveries(request, now=clock())
     for delivery in request:
         verdict = stopped.get(delivery.pk)
@@ -176,19 +327,15 @@ def _send_request(
             continue
         message = render(delivery)
         if isinstance(message, SendResult):
-            record(delivery, message)
+            _record(delivery, message, outcomes=outcomes, result=result, clock=clock, pauses=pauses)
         else:
             ready.append((delivery, message))
     if not ready:
-        return
+        return None
 
     held = {d.pk for d in hand_over(deliveries=[d for d, _ in ready], now=clock())}
     ready = [(d, message) for d, message in ready if d.pk in held]
     if not ready:
-        return
-    if request[0].channel == Channel.EMAIL:
-        answers = channels.email.send_many([message for _, message in ready])
-    else:
-        answers = [channels.whatsapp.send(message) for _, message in ready]
-    for (delivery, _), answer in zip(ready, answers, strict=True):
-        record(delivery, answer)
+        return None
+    channel = request[0].channel
+    return InFlight(channel, ready, senders.submit(channel, [message for _, message in ready]))
