@@ -22,6 +22,7 @@ from notifications.models import Channel, Delivery, Suppression, WhatsAppConsent
 from notifications.services.audiences import Audience, Group, plan_audience
 from notifications.services.ledger import cancel_deliveries
 from notifications.services.planning import PlanResult
+from notifications.services.whatsapp_templates import has_whatsapp_template
 
 from . import messages
 from .links import LEAD, read_lead_ref
@@ -62,12 +63,15 @@ def _plan_leads(leads, *, kind: str, now: dt.datetime, dry_run: bool = False) ->
         "phone",
         "language",
         recipient_id=Cast(Value(None), output_field=BigIntegerField()),
-        # Offers on WhatsApp only to a number whose marketing consent is given (the gate checks again).
+        # Offers on WhatsApp only when the kind has an approved template, and only to a number whose
+        # marketing consent is given (the gate checks again); otherwise the campaign is email only.
         whatsapp_opt_in=Exists(
             WhatsAppConsent.objects.filter(
                 address=OuterRef("phone"), category=WhatsAppConsent.Category.MARKETING, given=True
             )
-        ),
+        )
+        if has_whatsapp_template(kind)
+        else Value(False),
         subject_id=F("pk"),
         event_key=Cast("pk", output_field=TextField()),
     )

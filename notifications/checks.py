@@ -70,7 +70,10 @@ def check_whatsapp_templates(app_configs=None, **kwargs) -> list[checks.CheckMes
         setting, example, code = "META_WHATSAPP_TEMPLATES", "session_reminder", "notifications.W013"
     else:
         return []
-    kinds = [kind for kind in all_kinds() if Channel.WHATSAPP in kind.channels and not kind.reply]
+    # Marketing kinds go on WhatsApp only when given a template (else by email alone): not a problem.
+    kinds = [
+        kind for kind in all_kinds() if Channel.WHATSAPP in kind.channels and not kind.reply and not kind.is_marketing
+    ]
     warnings = [
         checks.Warning(
             f"WhatsApp goes through {backend.split('.')[-2].capitalize()}, but {setting} names no approved "

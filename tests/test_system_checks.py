@@ -16,7 +16,12 @@ from notifications.models import Channel
 
 TWILIO = "notifications.channels.whatsapp.twilio.WhatsAppBackend"
 META = "notifications.channels.whatsapp.meta.WhatsAppBackend"
-WHATSAPP_KINDS = sorted(kind.name for kind in kinds.all_kinds() if Channel.WHATSAPP in kind.channels and not kind.reply)
+# Kinds that must have a WhatsApp template; marketing kinds go by email alone without one.
+WHATSAPP_KINDS = sorted(
+    kind.name
+    for kind in kinds.all_kinds()
+    if Channel.WHATSAPP in kind.channels and not kind.reply and not kind.is_marketing
+)
 
 
 def ids(messages) -> list[tuple[str, str]]:

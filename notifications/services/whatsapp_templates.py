@@ -3,11 +3,12 @@
 import datetime as dt
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from ..channels.whatsapp import get_whatsapp_backend
-from ..models import WhatsAppTemplate
+from ..models import MessageTemplate, TemplateChannel, WhatsAppTemplate
 
 
 @dataclass(frozen=True)
@@ -51,3 +52,22 @@ def sync_whatsapp_templates(*, now: dt.datetime | None = None) -> TemplateSync:
     removed, _ = WhatsAppTemplate.objects.filter(pk__in=stale).delete()
     rows = list(WhatsAppTemplate.objects.filter(provider=backend.provider))
     return TemplateSync(provider=backend.provider, templates=rows, removed=removed)
+
+
+def has_whatsapp_template(kind_name: str) -> bool:
+    """True when a kind's WhatsApp messages have a template to go out with on the configured backend
+    (settings, or a published staff version with a Twilio SID); local backends (mock mode) need none."""
+    backend = settings.WHATSAPP_BACKEND.rsplit(".", 2)[-2]
+    if backend not in ("twilio", "meta"):
+        return True
+    configured = settings.TWILIO_CONTENT_SIDS if backend == "twilio" else settings.META_WHATSAPP_TEMPLATES
+    if any(key.split(":")[0] == kind_name and value for key, value in configured.items()):
+        return True
+    return (
+        backend == "twilio"
+        and MessageTemplate.objects.filter(
+            kind=kind_name, channel=TemplateChannel.WHATSAPP, status=MessageTemplate.Status.PUBLISHED
+        )
+        .exclude(whatsapp_content_sid="")
+        .exists()
+    )

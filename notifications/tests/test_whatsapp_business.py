@@ -254,3 +254,11 @@ def test_replies_and_consent_show_on_the_students_and_the_leads_admin_pages(admi
         page = admin_client.get(url).content.decode()
         assert 'data-testid="whatsapp-replies-timeline"' in page and "Is there a class on Sunday?" in page
         assert "given" in page and "CTA form" in page
+
+
+def test_without_a_template_for_a_campaign_kind_the_campaign_goes_by_email_only(graph, settings):
+    settings.META_WHATSAPP_TEMPLATES = {"session_24h": "session_reminder_24h"}  # none for the drip
+    lead = LeadFactory(phone="+919811111111")
+    record_whatsapp_consent(address=lead.phone, category=Category.MARKETING, given=True, source="webinar form")
+    start_lead_campaign(lead_ids=[lead.pk])
+    assert set(Delivery.objects.values_list("channel", flat=True)) == {"email"}
