@@ -37,7 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--budget-minutes", type=float, default=14.0, help="time budget of the whole run")
     parser.add_argument("--latency-ms", type=float, default=50.0, help="the fake provider's answer time")
-    parser.add_argument("--messages-per-worker", type=int, default=1000, help="emails queued per dispatch worker")
+    parser.add_argument("--messages-per-worker", type=int, default=3000, help="emails queued per dispatch worker")
     parser.add_argument("--blast", type=int, default=100_000, help='"starting soon" emails in the blast')
     parser.add_argument(
         "--blast-seconds", type=float, default=150.0, help="time limit of the blast's run with every worker"

@@ -60,7 +60,8 @@ class BlastRow:
     blast_seconds: float  # from the start to the last "starting soon" email sent (projected when not all were)
     cpu_seconds: float  # the workers' CPU time while sending
     finished: bool  # the whole blast went out before the time limit
-    urgent_before_bulk: bool | None = None  # every blast email went out before any bulk one (None: not known)
+    urgent_before_bulk: bool | None = None  # no bulk email went out before the blast's tail (None: not known)
+    blast_after_bulk: int = 0  # blast emails sent after the first bulk one (the other workers' last claims)
     bytes_per_sent_row: float = 0.0  # ledger bytes per row once sent (rendered text kept)
     note: str = ""
 
@@ -210,6 +211,19 @@ def _send(conn, *, env: dict, setup: str, workers: int, count: int, backlog: int
                   count(*)
            FROM notifications_delivery WHERE status = 'sent'"""
     ).fetchone()
+    after_bulk = (
+        conn.execute(
+            """SELECT count(*) FROM notifications_delivery
+           WHERE status = 'sent' AND kind = 'session_15min' AND sent_at > %s""",
+            [first_bulk],
+        ).fetchone()[0]
+        if first_bulk
+        else 0
+    )
+    # Workers claim in turn: once the blast is all claimed, a worker takes bulk emails while the others
+    # still send their last claims of the blast. More than those claims after the first bulk email
+    # means bulk was claimed before urgent work.
+    tail = workers * int(env.get("NOTIFICATIONS_DISPATCH_BATCH_SIZE") or 500)
     finished = sent == count
     rate = all_sent / elapsed if elapsed else 0.0
     if finished:
@@ -218,7 +232,7 @@ def _send(conn, *, env: dict, setup: str, workers: int, count: int, backlog: int
         blast_seconds = elapsed + (count - sent) / rate if rate else float("inf")
     urgent_first = None
     if last_blast is not None and first_bulk is not None:
-        urgent_first = last_blast <= first_bulk if finished else None
+        urgent_first = after_bulk <= tail if finished else None
     elif last_blast is not None and finished:
         urgent_first = True
     total, _, _ = table_bytes(conn, ("notifications_delivery",))
@@ -234,6 +248,7 @@ def _send(conn, *, env: dict, setup: str, workers: int, count: int, backlog: int
         cpu_seconds=sum(report["cpu_seconds"] for report in reports),
         finished=finished,
         urgent_before_bulk=urgent_first,
+        blast_after_bulk=after_bulk,
         bytes_per_sent_row=total / rows if rows else 0.0,
         note=f"{backlog:,} bulk emails due in front, {all_sent - sent:,} of them sent",
     )

@@ -250,8 +250,11 @@ def _blast_targets(results: Results) -> list[list[str]]:
         urgent = every.urgent_before_bulk
         rows.append(
             [
-                "urgent before bulk: every starting-soon email sent before the bulk emails due earlier",
-                {True: "yes", False: "no: bulk emails went first", None: "not known (blast not finished)"}[urgent],
+                "urgent before bulk: the starting-soon emails claimed before the bulk emails due earlier",
+                f"{_n(every.blast_after_bulk)} of {_n(every.sent)} sent after the first bulk email (the other "
+                "workers' last claims)"
+                if urgent is not None
+                else "not known (blast not finished)",
                 _verdict(bool(urgent)),
             ]
         )

@@ -44,8 +44,9 @@ def run_all(*, args, size: Size, url: str, log) -> Results:
         data_seconds=sum(timings.values()),
         latency_ms=args.latency_ms,
     )
-    # Each run: start-up, then its messages ten to a request (Postmark's batch API) plus our own work.
-    per_message = args.latency_ms / 1000 / 10 + 0.01
+    # Each run: start-up, then its messages fifty to a request (Postmark's batch API), several requests
+    # in flight, plus our own work (about 1 ms a message).
+    per_message = args.latency_ms / 1000 / 50 + 0.002
     dispatch_seconds = 2 * len(WORKER_COUNTS) * (args.messages_per_worker * per_message + 7)
     needs = {
         "web": WEB_SECONDS,
@@ -53,7 +54,7 @@ def run_all(*, args, size: Size, url: str, log) -> Results:
         # Two inserts of the 24-hour job's rows in each layout: about 200 s at 1M enrollments.
         "ledger": 10 + 200 * size.enrollments / 1_000_000,
         # A year of days at the size's simulated volume, its retention runs, and planning twice.
-        "year": {"small": 90, "medium": 180}.get(size.name, 300),
+        "year": {"small": 150, "medium": 240}.get(size.name, 300),
         "blast": len(SETUPS) * (ONE_WORKER_SECONDS + args.blast_seconds + 2 * 15),
         "import": IMPORT_SECONDS,
     }
