@@ -1,5 +1,6 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from notifications.languages import available_languages
 from notifications.phones import normalize_phone
@@ -10,11 +11,11 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
 class SubmissionForm(forms.Form):
     text = forms.CharField(
-        label="Your answer",
+        label=_("Your answer"),
         widget=forms.Textarea(attrs={"rows": 5, "placeholder": "Write your answer, or paste a link to your work."}),
         required=False,
     )
-    file = forms.FileField(label="And/or attach a file (10 MB at most)", required=False)
+    file = forms.FileField(label=_("And/or attach a file (10 MB at most)"), required=False)
 
     def clean_file(self):
         file = self.cleaned_data.get("file")
@@ -39,22 +40,22 @@ WHATSAPP_CONSENT_WORDING = (
 class ProfileForm(forms.Form):
     """What a student tells us about themselves: name, phone, time zone, language, WhatsApp consent."""
 
-    name = forms.CharField(label="Your name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    name = forms.CharField(label=_("Your name"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
     phone = forms.CharField(
-        label="Mobile number",
+        label=_("Mobile number"),
         required=False,
         max_length=32,
-        help_text="With the country code for numbers outside India, e.g. +44 7700 900123.",
+        help_text=_("With the country code for numbers outside India, e.g. +44 7700 900123."),
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
     )
     whatsapp_opt_in = forms.BooleanField(label=WHATSAPP_CONSENT_WORDING, required=False)
     timezone = forms.ChoiceField(
-        label="Your time zone",
+        label=_("Your time zone"),
         choices=timezone_choices,
-        help_text="Class times and deadlines are shown, and reminded, in this zone.",
+        help_text=_("Class times and deadlines are shown, and reminded, in this zone."),
     )
     language = forms.ChoiceField(
-        label="Language", choices=available_languages, help_text="For these pages and the messages we send you."
+        label=_("Language"), choices=available_languages, help_text=_("For these pages and the messages we send you.")
     )
 
     def clean_phone(self) -> str:

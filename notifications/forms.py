@@ -1,5 +1,6 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from .models import Channel, Topic
 from .phones import normalize_phone
@@ -17,31 +18,31 @@ class PreferencesForm(forms.Form):
     """Which messages a person gets on which channel, WhatsApp consent with a phone, time zone."""
 
     whatsapp_opt_in = forms.TypedChoiceField(
-        label="WhatsApp messages",
+        label=_("WhatsApp messages"),
         choices=[
-            ("yes", "Yes, send me class and payment reminders on WhatsApp at the number below."),
-            ("no", "No, do not send me anything on WhatsApp."),
+            ("yes", _("Yes, send me class and payment reminders on WhatsApp at the number below.")),
+            ("no", _("No, do not send me anything on WhatsApp.")),
         ],
         coerce=lambda value: value == "yes",
         widget=forms.RadioSelect,
-        help_text="You can change this here at any time, or reply STOP to any of our WhatsApp messages.",
+        help_text=_("You can change this here at any time, or reply STOP to any of our WhatsApp messages."),
     )
     whatsapp_marketing_opt_in = forms.BooleanField(
-        label="Also send me offers and news on WhatsApp.",
+        label=_("Also send me offers and news on WhatsApp."),
         required=False,
-        help_text="Separate from reminders: you can have reminders on WhatsApp without offers.",
+        help_text=_("Separate from reminders: you can have reminders on WhatsApp without offers."),
     )
     phone = forms.CharField(
-        label="Mobile number",
+        label=_("Mobile number"),
         required=False,
         max_length=32,
-        help_text="With the country code for numbers outside India, e.g. +44 7700 900123.",
+        help_text=_("With the country code for numbers outside India, e.g. +44 7700 900123."),
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
     )
     timezone = forms.ChoiceField(
-        label="Your time zone",
+        label=_("Your time zone"),
         choices=TIMEZONE_CHOICES,
-        help_text="Class times and deadlines are shown, and reminded, in this zone.",
+        help_text=_("Class times and deadlines are shown, and reminded, in this zone."),
     )
 
     def __init__(self, *args, receive: dict[tuple[str, str], bool], **kwargs):

@@ -84,5 +84,6 @@ def test_the_preferences_assignment_and_login_pages_in_hindi(client, db):
     assignment = AssignmentFactory()
     EnrollmentFactory(student=student, course=assignment.course)
     client.force_login(student)
-    assert "आपको कौन-से संदेश मिलते हैं" in client.get("/preferences/").content.decode()
+    preferences = client.get("/preferences/").content.decode()
+    assert "आपको कौन-से संदेश मिलते हैं" in preferences and "मोबाइल नंबर" in preferences
     assert "अपना काम जमा करें" in client.get(f"/assignments/{assignment.pk}/").content.decode()
