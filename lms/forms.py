@@ -1,9 +1,8 @@
 from django import forms
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from notifications.forms import WhatsAppContactMixin
 from notifications.languages import available_languages
-from notifications.phones import normalize_phone
 from notifications.timezones import timezone_choices
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -37,7 +36,7 @@ WHATSAPP_CONSENT_WORDING = (
 )
 
 
-class ProfileForm(forms.Form):
+class ProfileForm(WhatsAppContactMixin, forms.Form):
     """What a student tells us about themselves: name, phone, time zone, language, WhatsApp consent."""
 
     name = forms.CharField(label=_("Your name"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
@@ -57,15 +56,3 @@ class ProfileForm(forms.Form):
     language = forms.ChoiceField(
         label=_("Language"), choices=available_languages, help_text=_("For these pages and the messages we send you.")
     )
-
-    def clean_phone(self) -> str:
-        try:
-            return normalize_phone(self.cleaned_data["phone"])
-        except ValidationError as exc:
-            raise ValidationError(exc.messages) from None
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("whatsapp_opt_in") and "phone" in cleaned and not cleaned["phone"]:
-            self.add_error("phone", "Add your mobile number to get messages on WhatsApp.")
-        return cleaned

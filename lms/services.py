@@ -8,9 +8,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from notifications.languages import validate_language
-from notifications.models import WhatsAppConsent
-from notifications.phones import normalize_phone
-from notifications.services.consent import record_whatsapp_consent
+from notifications.services.preferences import record_page_consent, whatsapp_contact
 
 from .models import Assignment, LiveSession, Payment, Recording, Submission, User, validate_timezone
 
@@ -84,12 +82,7 @@ def update_profile(*, user: User, name: str, phone: str, time_zone: str, languag
     name = " ".join(name.split())
     if not name:
         raise ValidationError({"name": "Tell us your name: your messages greet you by it."})
-    try:
-        phone = normalize_phone(phone)
-    except ValidationError as exc:
-        raise ValidationError({"phone": exc.messages}) from None
-    if whatsapp_opt_in and not phone:
-        raise ValidationError({"phone": "Add your mobile number to get messages on WhatsApp."})
+    phone = whatsapp_contact(phone=phone, whatsapp=whatsapp_opt_in)
     checks = (("timezone", validate_timezone, time_zone), ("language", validate_language, language))
     for field, validate, value in checks:
         try:
@@ -99,12 +92,5 @@ def update_profile(*, user: User, name: str, phone: str, time_zone: str, languag
     user.name, user.phone, user.timezone, user.language = name[:150], phone, time_zone, language
     user.whatsapp_opt_in = whatsapp_opt_in
     user.save(update_fields=["name", "phone", "timezone", "language", "whatsapp_opt_in"])
-    if phone:
-        record_whatsapp_consent(
-            address=phone,
-            category=WhatsAppConsent.Category.UTILITY,
-            given=whatsapp_opt_in,
-            source="profile page",
-            user=user,
-        )
+    record_page_consent(user=user, phone=phone, utility=whatsapp_opt_in, source="profile page")
     return user

@@ -14,7 +14,23 @@ def topic_field_name(topic: str, channel: str) -> str:
     return f"{topic}_{channel}"
 
 
-class PreferencesForm(forms.Form):
+class WhatsAppContactMixin:
+    """A form with `phone` and `whatsapp_opt_in`: the number read as E.164, and consent only with a number."""
+
+    def clean_phone(self) -> str:
+        try:
+            return normalize_phone(self.cleaned_data["phone"])
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("whatsapp_opt_in") and "phone" in cleaned and not cleaned["phone"]:
+            self.add_error("phone", "Add your mobile number to get messages on WhatsApp.")
+        return cleaned
+
+
+class PreferencesForm(WhatsAppContactMixin, forms.Form):
     """Which messages a person gets on which channel, WhatsApp consent with a phone, time zone."""
 
     whatsapp_opt_in = forms.TypedChoiceField(
@@ -62,18 +78,6 @@ class PreferencesForm(forms.Form):
             (Topic(topic).label, [self[topic_field_name(topic, channel)] for channel in CHANNELS])
             for topic in OPTIONAL_TOPICS
         ]
-
-    def clean_phone(self) -> str:
-        try:
-            return normalize_phone(self.cleaned_data["phone"])
-        except ValidationError as exc:
-            raise ValidationError(exc.messages) from None
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("whatsapp_opt_in") and "phone" in cleaned and not cleaned["phone"]:
-            self.add_error("phone", "Add your mobile number to get messages on WhatsApp.")
-        return cleaned
 
     def receive(self) -> dict[tuple[str, str], bool]:
         """Return the ticked boxes as {(topic, channel): receives}."""

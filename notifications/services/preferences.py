@@ -78,28 +78,18 @@ def update_preferences(
 ):
     """Save a person's choices: topics per channel, WhatsApp consent per category (needs a valid phone),
     time zone. Each consent that changes is recorded with when and how (this page)."""
-    try:
-        phone = normalize_phone(phone)
-    except ValidationError as exc:
-        raise ValidationError({"phone": exc.messages}) from None
-    if whatsapp_opt_in and not phone:
-        raise ValidationError({"phone": "Add your mobile number to get messages on WhatsApp."})
+    phone = whatsapp_contact(phone=phone, whatsapp=whatsapp_opt_in or bool(whatsapp_marketing_opt_in))
     if timezone not in zoneinfo.available_timezones():
         raise ValidationError({"timezone": f"“{timezone}” is not a time zone name (e.g. Asia/Kolkata)."})
     unknown = set(receive) - {(topic, channel) for topic in OPTIONAL_TOPICS for channel in CHANNELS}
     if unknown:
         raise ValidationError(f"These messages cannot be turned off here: {sorted(unknown)}.")
 
-    if whatsapp_marketing_opt_in and not phone:
-        raise ValidationError({"phone": "Add your mobile number to get offers on WhatsApp."})
     user.phone, user.whatsapp_opt_in, user.timezone = phone, whatsapp_opt_in, timezone
     user.save(update_fields=["phone", "whatsapp_opt_in", "timezone"])
-    if phone:
-        chosen = {WhatsAppConsent.Category.UTILITY: whatsapp_opt_in}
-        if whatsapp_marketing_opt_in is not None:
-            chosen[WhatsAppConsent.Category.MARKETING] = whatsapp_marketing_opt_in
-        for category, given in chosen.items():
-            record_whatsapp_consent(address=phone, category=category, given=given, source="preferences page", user=user)
+    record_page_consent(
+        user=user, phone=phone, utility=whatsapp_opt_in, marketing=whatsapp_marketing_opt_in, source="preferences page"
+    )
 
     current = get_topic_choices(user=user)
     for (topic, channel), enabled in receive.items():
@@ -109,3 +99,25 @@ def update_preferences(
                 user=user, topic=topic, channel=channel, defaults={"enabled": enabled}
             )
     return user
+
+
+def whatsapp_contact(*, phone: str, whatsapp: bool) -> str:
+    """Return `phone` in E.164; refuse a number that is not one, and WhatsApp consent without a number."""
+    try:
+        phone = normalize_phone(phone)
+    except ValidationError as exc:
+        raise ValidationError({"phone": exc.messages}) from None
+    if whatsapp and not phone:
+        raise ValidationError({"phone": "Add your mobile number to get messages on WhatsApp."})
+    return phone
+
+
+def record_page_consent(*, user, phone: str, utility: bool, marketing: bool | None = None, source: str) -> None:
+    """Record the WhatsApp consent a person chose on one of their pages, per category, for their number."""
+    if not phone:
+        return
+    chosen = {WhatsAppConsent.Category.UTILITY: utility}
+    if marketing is not None:
+        chosen[WhatsAppConsent.Category.MARKETING] = marketing
+    for category, given in chosen.items():
+        record_whatsapp_consent(address=phone, category=category, given=given, source=source, user=user)
