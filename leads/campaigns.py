@@ -63,15 +63,12 @@ def _plan_leads(leads, *, kind: str, now: dt.datetime, dry_run: bool = False) ->
         "phone",
         "language",
         recipient_id=Cast(Value(None), output_field=BigIntegerField()),
-        # Offers on WhatsApp only when the kind has an approved template, and only to a number whose
-        # marketing consent is given (the gate checks again); otherwise the campaign is email only.
+        # Offers on WhatsApp only to a number whose marketing consent is given (the gate checks again).
         whatsapp_opt_in=Exists(
             WhatsAppConsent.objects.filter(
                 address=OuterRef("phone"), category=WhatsAppConsent.Category.MARKETING, given=True
             )
-        )
-        if has_whatsapp_template(kind)
-        else Value(False),
+        ),
         subject_id=F("pk"),
         event_key=Cast("pk", output_field=TextField()),
     )
@@ -81,8 +78,17 @@ def _plan_leads(leads, *, kind: str, now: dt.datetime, dry_run: bool = False) ->
         make_group=lambda row: shared,
         subject_type=LEAD,
         row_context={"lead_id": "subject_id"},
+        # On WhatsApp too only once the kind has an approved template and someone gave marketing
+        # consent: otherwise the campaign goes by email alone, at no cost in statements.
+        channels=None if _whatsapp_campaign(kind) else (Channel.EMAIL,),
     )
     return plan_audience(kind=kind, audience=audience, now=now, dry_run=dry_run)
+
+
+def _whatsapp_campaign(kind: str) -> bool:
+    """Whether a campaign email of `kind` may also go on WhatsApp this run."""
+    consent = WhatsAppConsent.objects.filter(category=WhatsAppConsent.Category.MARKETING, given=True)
+    return has_whatsapp_template(kind) and consent.exists()
 
 
 @dataclass

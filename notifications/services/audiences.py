@@ -61,6 +61,12 @@ class Audience:
     subject_type: str = ""
     # Context keys taken from each recipient's row (key -> column), beside name and first_name.
     row_context: dict[str, str] = field(default_factory=dict)
+    # The channels to plan this time, when fewer than the kind's (a campaign with no WhatsApp
+    # template goes by email alone): None plans every channel of the kind.
+    channels: tuple[str, ...] | None = None
+
+    def plans(self, kind: MessageKind, channel: str) -> bool:
+        return channel in kind.channels and (self.channels is None or channel in self.channels)
 
 
 GROUPS_PER_STATEMENT = 5000
@@ -89,7 +95,7 @@ def plan_audience(*, kind: str, audience: Audience, now: datetime | None = None,
         if staff_inapp:
             rows, distinct = _groups(message_kind, audience, staff_inapp)
     connection = connections[router.db_for_write(Delivery)]
-    targets = [channel for channel in (Channel.EMAIL, Channel.WHATSAPP) if channel in message_kind.channels]
+    targets = [channel for channel in (Channel.EMAIL, Channel.WHATSAPP) if audience.plans(message_kind, channel)]
     if INAPP in message_kind.channels:
         targets.append(INAPP)
     # A bounded number of groups at a time keeps memory flat however many events there are; the
@@ -132,9 +138,7 @@ def _row_fields_rendered_in_app(kind: MessageKind, audience: Audience, staff_ina
     if INAPP not in kind.channels:
         return tuple(column for column in language if column not in audience.group_by)
     source = inapp_sources(kind, staff_inapp.values())  # shipped and staff-published titles and messages
-    mentioned = language + [
-        column for key, column in audience.row_context.items() if re.search(rf"\b{key}\b", source)
-    ]
+    mentioned = language + [column for key, column in audience.row_context.items() if re.search(rf"\b{key}\b", source)]
     if re.search(r"\b(first_)?name\b", source):
         mentioned.append("name")
     return tuple(column for column in mentioned if column not in audience.group_by)
@@ -210,6 +214,7 @@ class _Statements:
         selected = set(rows.query.values_select) | set(rows.query.annotation_select)
         self.event = {column: f"p.{column}" if column in selected else f"g.{column}" for column in EVENT_COLUMNS}
         self.row_context = audience.row_context
+        self.audience = audience
         self.has_language = "language" in _selected(rows)
         self.subject_type = audience.subject_type
         self.now = connection.ops.adapt_datetimefield_value(now)
@@ -320,7 +325,7 @@ class _Statements:
         (event, recipient) is skipped once, as it is planned once."""
         reasons, sums, sums_params = [], [], []
         for channel in (Channel.EMAIL, Channel.WHATSAPP):
-            if channel not in self.kind.channels:
+            if not self.audience.plans(self.kind, channel):
                 continue
             met, met_params = ["1 = 1"], []  # the conditions before this one: the row met them
             for reason, condition, params in self._requirements_sql(channel):
