@@ -537,4 +537,3 @@ class WhatsAppConsent(models.Model):
     def __str__(self):
         state = "given" if self.given else "withdrawn"
         return f"{self.address} {self.category}: {state} {self.changed_at:%Y-%m-%d} ({self.source})"
-
