@@ -11,8 +11,8 @@ import pytest
 
 from notifications.channels.whatsapp import outbox as whatsapp_outbox
 
-# A real SMTP server for the tests that speak SMTP: the `smtp_mailbox` fixture.
-pytest_plugins = ["tests.smtp"]
+# A real SMTP server (`smtp_mailbox`), a student and fake providers (`postmark`, `twilio`, `graph`).
+pytest_plugins = ["tests.smtp", "tests.providers"]
 
 
 @pytest.fixture(autouse=True)

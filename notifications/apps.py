@@ -7,11 +7,8 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Messages"
 
     def ready(self):
-        from . import (
-            messages,  # noqa: F401 - declares the keyword confirmations notifications sends
-            webhooks,  # noqa: F401  (registers the webhook-secret deploy check)
-        )
-        from .channels import email_tracking
+        from . import messages  # noqa: F401 - declares the keyword confirmations notifications sends
+        from .channels import email_tracking, email_webhook  # noqa: F401 - email_webhook: its deploy check
         from .checks import check_message_templates, check_whatsapp_templates
 
         email_tracking.connect()

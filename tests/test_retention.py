@@ -10,8 +10,7 @@ from django.db import connection, transaction
 from notifications.models import Delivery, DeliveryDailyCount, DeliveryEvent
 from notifications.services.dispatch import dispatch_due_deliveries
 from notifications.services.retention import _purge_window, purge_old_deliveries, purge_rows
-
-from .factories import DeliveryFactory
+from notifications.tests.factories import DeliveryFactory
 
 pytestmark = pytest.mark.django_db
 Status = Delivery.Status

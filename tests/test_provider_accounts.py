@@ -14,9 +14,8 @@ from automation.health import check_health
 from notifications.models import ChannelPause, Delivery
 from notifications.services.dispatch import dispatch_due_deliveries
 from notifications.services.planning import PlannedMessage, Recipient, plan_messages
+from notifications.tests.helpers import plan_session_reminder
 from tests.fakes import Reply, postmark_ok, twilio_error
-
-from .helpers import plan_session_reminder
 
 pytestmark = pytest.mark.django_db
 Status = Delivery.Status

@@ -1,3 +1,5 @@
+"""Fixtures every test may use: a student, and fake providers (Postmark, Twilio, Meta) on 127.0.0.1."""
+
 import pytest
 from django.contrib.auth import get_user_model
 

@@ -19,11 +19,10 @@ from notifications.models import Delivery, WhatsAppConsent, WhatsAppTemplate
 from notifications.services.consent import record_whatsapp_consent
 from notifications.services.dispatch import dispatch_due_deliveries
 from notifications.services.inbound import receive_whatsapp_message
+from notifications.tests.helpers import plan_session_reminder
 from tests.fake_graph import APP_SECRET as SECRET
 from tests.fake_graph import signed, status_update, template, webhook
 from tests.fakes import FakeProvider, Reply, twilio_ok
-
-from .helpers import plan_session_reminder
 
 pytestmark = pytest.mark.django_db
 Status = Delivery.Status

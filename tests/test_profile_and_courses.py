@@ -14,9 +14,7 @@ from leads.onboarding import approve_cta_submission
 from leads.tests.factories import CTASubmissionFactory
 from lms.forms import WHATSAPP_CONSENT_WORDING
 from lms.models import User
-from notifications.models import Notification, WhatsAppConsent
-
-from .factories import (
+from lms.tests.factories import (
     AssignmentFactory,
     CourseFactory,
     EnrollmentFactory,
@@ -26,6 +24,7 @@ from .factories import (
     SubmissionFactory,
     UserFactory,
 )
+from notifications.models import Notification, WhatsAppConsent
 
 pytestmark = pytest.mark.django_db
 PROFILE, COURSES = reverse("lms:profile"), reverse("lms:courses")

@@ -10,8 +10,7 @@ from automation.health import check_health
 from notifications.models import Delivery
 from notifications.services.dispatch import dispatch_due_deliveries
 from notifications.services.inbound import receive_whatsapp_message
-
-from .helpers import plan_session_reminder
+from notifications.tests.helpers import plan_session_reminder
 
 pytestmark = pytest.mark.django_db
 Status = Delivery.Status
