@@ -517,17 +517,17 @@ def _run_lead_campaign(*, admin: User, batch: ImportBatch, courses: dict[str, Co
     dispatch_due_deliveries(now=now - 8 * day + dt.timedelta(minutes=5))
 
     # One Day 0 email bounces (the provider's webhook), one lead unsubscribes from hers.
-    day0 = Delivery.objects.filter(kind="lead_day0", subject_type=LEAD)
+    day0 = Delivery.objects.filter(event__kind="lead_day0", event__subject_type=LEAD)
     apply_provider_event(
         event=ProviderEvent(
             channel=Channel.EMAIL,
             status=Delivery.Status.BOUNCED,
-            delivery_id=day0.get(subject_id=ids[BOUNCES]).pk,
+            delivery_id=day0.get(event__subject_id=ids[BOUNCES]).pk,
             occurred_at=now - 8 * day + dt.timedelta(minutes=7),
             detail="550 5.1.1 The email account that you tried to reach does not exist.",
         )
     )
-    token = make_unsubscribe_token(delivery_id=day0.get(subject_id=ids[UNSUBSCRIBES]).pk)
+    token = make_unsubscribe_token(delivery_id=day0.get(event__subject_id=ids[UNSUBSCRIBES]).pk)
     unsubscribe(target=resolve_unsubscribe_token(token=token), source="the unsubscribe page")
 
     # Day 3 for the first wave; Day 0 for the second.

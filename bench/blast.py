@@ -91,36 +91,50 @@ BLAST_SESSION = """
     VALUES (1, 'Webinar: Ask Me Anything', %(at)s, 60, 'https://meet.example.com/webinar', false, 0)
     RETURNING id
 """
-# As the 15-minute job plans them: the planner's context, the session's event key, expiring at the start.
+# As the 15-minute job plans them: the session's event and its shared context once, expiring at the
+# start, and a row per attendee (people of their own, each by address, so their names are on the rows).
 QUEUE_BLAST = """
-    INSERT INTO notifications_delivery (kind, channel, dedupe_key, event_key, subject_type, subject_id,
-        recipient_id, to_address, context, status, attempts, next_attempt_at, expires_at, provider_message_id,
-        error_code, last_error, rendered_subject, rendered_text, created_at, updated_at, is_test, priority)
-    SELECT 'session_15min', 'email', e.key || ':b' || n, e.key, 'lms.livesession', s.id,
-           n %% %(students)s + 1, 'blast' || n || '@example.com',
-           jsonb_build_object('name', 'Asha Verma', 'first_name', 'Asha', 'title', s.title,
-               'course_title', 'Course 1', 'join_url', s.meeting_url,
-               'scheduled_at', to_char(s.scheduled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') || '+00:00',
-               'minutes_left', 15, 'when', %(when)s::text, 'day_label', 'Today', 'day_phrase', 'today'),
-           'pending', 0, %(now)s, s.scheduled_at, '', '', '', '', '', %(now)s, %(now)s, false, %(urgent)s
-    FROM lms_livesession s
-    CROSS JOIN LATERAL (SELECT 'session_15min:' || s.id || '@'
-                        || to_char(s.scheduled_at AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS') AS key) e
-    CROSS JOIN generate_series(1, %(count)s) n
-    WHERE s.id = %(session)s
+    WITH event AS (
+        INSERT INTO notifications_messageevent (kind, key, subject_type, subject_id, created_at)
+        SELECT 'session_15min', 'session_15min:' || s.id || '@'
+               || to_char(s.scheduled_at AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS'), 'lms.livesession', s.id, %(now)s
+        FROM lms_livesession s WHERE s.id = %(session)s
+        RETURNING id
+    ), shared AS (
+        INSERT INTO notifications_messagegroup (event_id, digest, context, expires_at, created_at)
+        SELECT event.id, 'blast', jsonb_build_object('title', s.title, 'course_title', 'Course 1',
+                   'join_url', s.meeting_url,
+                   'scheduled_at', to_char(s.scheduled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') || '+00:00',
+                   'minutes_left', 15, 'when', %(when)s::text, 'day_label', 'Today', 'day_phrase', 'today'),
+               s.scheduled_at, %(now)s
+        FROM event, lms_livesession s WHERE s.id = %(session)s
+        RETURNING id, event_id
+    )
+    INSERT INTO notifications_delivery (event_id, group_id, channel, to_address, own_context, status, attempts,
+        next_attempt_at, created_at, is_test, priority)
+    SELECT shared.event_id, shared.id, 'email', 'blast' || n || '@example.com',
+           jsonb_build_object('name', 'Asha Verma', 'first_name', 'Asha'), 'pending', 0, %(now)s, %(now)s, false,
+           %(urgent)s
+    FROM shared CROSS JOIN generate_series(1, %(count)s) n
 """
-# Payment reminders planned earlier and due already: bulk work in the queue ahead of the blast.
+# Payment reminders planned earlier and due already: bulk work in the queue ahead of the blast (an
+# event per payment, each row holding its whole context, as the payment job plans them).
 QUEUE_BACKLOG = """
-    INSERT INTO notifications_delivery (kind, channel, dedupe_key, event_key, subject_type, subject_id,
-        recipient_id, to_address, context, status, attempts, next_attempt_at, expires_at, provider_message_id,
-        error_code, last_error, rendered_subject, rendered_text, created_at, updated_at, is_test, priority)
-    SELECT 'payment_reminder', 'email', 'payment_reminder:' || p.id || ':bench',
-           'payment_reminder:' || p.id || ':bench',
-           'lms.payment', p.id, p.student_id, 'backlog' || p.id || '@example.com',
-           jsonb_build_object('name', 'Ravi Sharma', 'first_name', 'Ravi', 'amount', '₹4,999',
-               'description', p.description, 'payment_url', 'https://pay.example.com/' || p.id),
-           'pending', 0, %(due)s, NULL, '', '', '', '', '', %(due)s, %(due)s, false, %(bulk)s
-    FROM lms_payment p WHERE p.status = 'pending' ORDER BY p.id LIMIT %(count)s
+    WITH payments AS (
+        SELECT p.id, p.student_id, p.description FROM lms_payment p
+        WHERE p.status = 'pending' ORDER BY p.id LIMIT %(count)s
+    ), events AS (
+        INSERT INTO notifications_messageevent (kind, key, subject_type, subject_id, created_at)
+        SELECT 'payment_reminder', 'payment_reminder:' || id || ':bench', 'lms.payment', id, %(due)s FROM payments
+        RETURNING id, subject_id
+    )
+    INSERT INTO notifications_delivery (event_id, recipient_id, channel, to_address, own_context, status, attempts,
+        next_attempt_at, created_at, is_test, priority)
+    SELECT e.id, p.student_id, 'email', 'backlog' || p.id || '@example.com',
+           jsonb_build_object('amount', '₹4,999', 'description', p.description,
+               'payment_url', 'https://pay.example.com/' || p.id),
+           'pending', 0, %(due)s, %(due)s, false, %(bulk)s
+    FROM payments p JOIN events e ON e.subject_id = p.id
 """
 
 
@@ -141,7 +155,6 @@ def queue_blast(
         conn.execute(
             QUEUE_BLAST,
             {
-                "students": size.students,
                 "when": format_when(at, tz="Asia/Kolkata", locale="en_IN"),
                 "now": real_now,
                 "count": count,
@@ -205,16 +218,17 @@ def _send(conn, *, env: dict, setup: str, workers: int, count: int, backlog: int
     began = min(report["started"] for report in reports)
     elapsed = max(report["finished"] for report in reports) - began
     sent, last_blast, first_bulk, all_sent = conn.execute(
-        """SELECT count(*) FILTER (WHERE kind = 'session_15min'),
-                  max(sent_at) FILTER (WHERE kind = 'session_15min'),
-                  min(sent_at) FILTER (WHERE kind <> 'session_15min'),
+        """SELECT count(*) FILTER (WHERE e.kind = 'session_15min'),
+                  max(d.sent_at) FILTER (WHERE e.kind = 'session_15min'),
+                  min(d.sent_at) FILTER (WHERE e.kind <> 'session_15min'),
                   count(*)
-           FROM notifications_delivery WHERE status = 'sent'"""
+           FROM notifications_delivery d JOIN notifications_messageevent e ON e.id = d.event_id
+           WHERE d.status = 'sent'"""
     ).fetchone()
     after_bulk = (
         conn.execute(
-            """SELECT count(*) FROM notifications_delivery
-           WHERE status = 'sent' AND kind = 'session_15min' AND sent_at > %s""",
+            """SELECT count(*) FROM notifications_delivery d JOIN notifications_messageevent e ON e.id = d.event_id
+           WHERE d.status = 'sent' AND e.kind = 'session_15min' AND d.sent_at > %s""",
             [first_bulk],
         ).fetchone()[0]
         if first_bulk

@@ -1,11 +1,14 @@
 """
 The SQL floor: hand-written INSERT ... SELECT ... ON CONFLICT DO NOTHING making the rows a planning job makes.
 
-For each job one statement inserts the ledger rows (notifications_delivery) on every channel, straight
-from a SELECT of the recipients with their context, and a second one the in-app rows from the same
-SELECT. What the database cannot compute (dates and money formatted by Babel) is computed in Python once
-per (event, zone, locale) or (amount, currency, locale), never per recipient, and joined in from a small
-temporary table. The checksums compare what the floor and the app made: the two do the same work.
+For each job one statement inserts the ledger rows on every channel, straight from a SELECT of the
+recipients with their context, and a second one the in-app rows from the same SELECT. The ledger rows
+go to `bench_today_delivery`, the ledger as it was before the lean layout (a row per message holding
+its whole context under a text dedupe key, the indexes it had): the floor of that layout. The lean
+layout's own floor is in ledger.py. What the database cannot compute (dates and money formatted by
+Babel) is computed in Python once per (event, zone, locale) or (amount, currency, locale), never per
+recipient, and joined in from a small temporary table. The checksums compare what the floor and the
+app made, each row by what it means (its event, recipient, address and context): the same work.
 """
 
 import datetime as dt
@@ -31,11 +34,65 @@ STUDENTS_OF_COURSE = """
     JOIN lms_user u ON u.id = e.student_id AND u.is_active
 """
 
+# The ledger before the lean layout (notifications_delivery as migration 0010 left it), as a bench table.
+TODAY_TABLE = "bench_today_delivery"
+TODAY_LAYOUT = f"""
+    DROP TABLE IF EXISTS {TODAY_TABLE};
+    CREATE TABLE {TODAY_TABLE} (
+        id bigserial PRIMARY KEY,
+        kind varchar(64) NOT NULL,
+        channel varchar(16) NOT NULL,
+        dedupe_key varchar(255) NOT NULL,
+        event_key varchar(200) NOT NULL,
+        subject_type varchar(64) NOT NULL,
+        subject_id bigint,
+        recipient_id bigint REFERENCES lms_user (id) DEFERRABLE INITIALLY DEFERRED,
+        to_address varchar(254) NOT NULL CHECK (to_address <> ''),
+        context jsonb NOT NULL,
+        status varchar(16) NOT NULL,
+        attempts smallint NOT NULL,
+        next_attempt_at timestamptz NOT NULL,
+        priority smallint NOT NULL DEFAULT 2,
+        expires_at timestamptz,
+        claimed_at timestamptz,
+        claim_token uuid,
+        handed_over_at timestamptz,
+        provider_message_id varchar(255) NOT NULL,
+        error_code varchar(64) NOT NULL,
+        last_error text NOT NULL,
+        rendered_subject varchar(255) NOT NULL,
+        rendered_text text NOT NULL,
+        template_version_id bigint,
+        is_test boolean NOT NULL,
+        whatsapp_category varchar(16) NOT NULL DEFAULT '',
+        cost numeric(10, 4),
+        created_at timestamptz NOT NULL,
+        sent_at timestamptz,
+        delivered_at timestamptz,
+        opened_at timestamptz,
+        clicked_at timestamptz,
+        updated_at timestamptz NOT NULL,
+        UNIQUE (channel, dedupe_key)
+    );
+    CREATE INDEX ON {TODAY_TABLE} (recipient_id);
+    CREATE INDEX ON {TODAY_TABLE} (template_version_id);
+    CREATE INDEX ON {TODAY_TABLE} (priority, next_attempt_at) WHERE status = 'pending';
+    CREATE INDEX ON {TODAY_TABLE} (claimed_at) WHERE status = 'sending';
+    CREATE INDEX ON {TODAY_TABLE} (subject_type, subject_id);
+    CREATE INDEX ON {TODAY_TABLE} (recipient_id, created_at DESC);
+    CREATE INDEX ON {TODAY_TABLE} (to_address);
+    CREATE INDEX ON {TODAY_TABLE} (provider_message_id) WHERE provider_message_id <> '';
+    CREATE INDEX ON {TODAY_TABLE} (kind, status);
+    CREATE INDEX ON {TODAY_TABLE} (handed_over_at, to_address)
+        WHERE channel = 'whatsapp' AND handed_over_at IS NOT NULL;
+    CREATE INDEX ON {TODAY_TABLE} (updated_at) WHERE status = 'unknown';
+"""
+
 # __PLAN__ is a SELECT of user_id, ref, email, phone, whatsapp_opt_in, subject_id, event_key, expires_at,
 # context, title, message, link: one row per recipient.
 INSERT_DELIVERIES = f"""
     WITH made AS (
-        INSERT INTO notifications_delivery (kind, channel, dedupe_key, event_key, subject_type, subject_id,
+        INSERT INTO bench_today_delivery (kind, channel, dedupe_key, event_key, subject_type, subject_id,
             recipient_id, to_address, context, status, attempts, next_attempt_at, expires_at, provider_message_id,
             error_code, last_error, rendered_subject, rendered_text, created_at, updated_at, is_test, priority)
         SELECT %(kind)s, c.channel, p.event_key || ':' || p.ref, p.event_key, %(subject_type)s, p.subject_id,
@@ -83,12 +140,24 @@ class Plan:
         return {**self.params, "kind": self.kind, "subject_type": self.subject_type, "priority": priority}
 
 
-# What both the floor and the app made, to check they made the same rows (ids and update times aside).
-DELIVERY_CHECKSUM = """
-    SELECT count(*), coalesce(sum(hashtextextended(concat_ws('|', kind, channel, dedupe_key, event_key, subject_type,
-        subject_id, recipient_id, to_address, context::text, status, attempts, next_attempt_at,
-        expires_at, created_at), 0)), 0)
-    FROM notifications_delivery
+# What both the floor and the app made, to check they made the same rows (ids and update times aside):
+# each row's kind, event, recipient, address, context and times, whatever the layout keeps them in. An
+# account's name is read from the account when its messages are rendered (the app does not store it).
+_ROW_CHECKSUM = """
+    SELECT count(*), coalesce(sum(hashtextextended(concat_ws('|', kind, channel, event_key, subject_type,
+        subject_id, recipient_id, to_address,
+        (CASE WHEN recipient_id IS NULL THEN context ELSE context - 'name' - 'first_name' END)::text,
+        status, attempts, next_attempt_at, expires_at, created_at), 0)), 0)
+    FROM ({rows}) r
+"""
+FLOOR_ROWS = f"SELECT * FROM {TODAY_TABLE}"
+APP_ROWS = """
+    SELECT e.kind, d.channel, e.key AS event_key, e.subject_type, e.subject_id, d.recipient_id, d.to_address,
+           coalesce(g.context, '{}'::jsonb) || coalesce(d.own_context, '{}'::jsonb) AS context, d.status,
+           d.attempts, d.next_attempt_at, coalesce(d.expires_at, g.expires_at) AS expires_at, d.created_at
+    FROM notifications_delivery d
+    JOIN notifications_messageevent e ON e.id = d.event_id
+    LEFT JOIN notifications_messagegroup g ON g.id = d.group_id
 """
 NOTIFICATION_CHECKSUM = """
     SELECT count(*), coalesce(sum(hashtextextended(concat_ws('|', user_id, kind, title, message, link, read_at,
@@ -106,9 +175,10 @@ class FloorResult:
     total_seconds: float  # the same plus the in-app rows: everything the job makes
 
 
-def checksum(conn: psycopg.Connection) -> tuple:
-    """Return (deliveries, their hash, notifications, their hash) of what is in the ledger now."""
-    return (*conn.execute(DELIVERY_CHECKSUM).fetchone(), *conn.execute(NOTIFICATION_CHECKSUM).fetchone())
+def checksum(conn: psycopg.Connection, *, floor: bool) -> tuple:
+    """Return (deliveries, their hash, notifications, their hash) of what the floor (or the app) made."""
+    rows = _ROW_CHECKSUM.format(rows=FLOOR_ROWS if floor else APP_ROWS)
+    return (*conn.execute(rows).fetchone(), *conn.execute(NOTIFICATION_CHECKSUM).fetchone())
 
 
 def _first_name(column: str) -> str:
@@ -151,6 +221,8 @@ def _session_plan(conn, *, kind: str, now, lower: dt.timedelta, upper: dt.timede
         for tz, locale in zones
     )
     _copy(conn, "bench_when", "subject_id bigint, tz text, locale text, formatted text, label text, phrase text", rows)
+    # The 24-hour reminder carries the calendar invitation: its context, made once per session as the app does.
+    _copy(conn, "bench_calendar", "subject_id bigint, context jsonb", _calendars([pk for pk, _ in sessions], kind))
     if kind == "session_24h":
         title = "'Starts ' || w.label || ': ' || s.title"
         message = """'"' || s.title || '" starts ' || w.phrase || ', ' || w.formatted || '.'"""
@@ -165,7 +237,8 @@ def _session_plan(conn, *, kind: str, now, lower: dt.timedelta, upper: dt.timede
                %(kind)s::text || ':' || s.id || '@' || to_char(s.scheduled_at AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS')
                    AS event_key,
                s.scheduled_at - %(expiry)s AS expires_at,
-               jsonb_build_object('name', u.name, 'first_name', {_first_name("u.name")}, 'title', s.title,
+               coalesce(cal.context, '{{}}'::jsonb) || jsonb_build_object('name', u.name,
+                   'first_name', {_first_name("u.name")}, 'title', s.title,
                    'course_title', c.title, 'join_url', s.meeting_url,
                    'scheduled_at', to_char(s.scheduled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') || '+00:00',
                    'minutes_left', m.minutes, 'when', w.formatted, 'day_label', w.label, 'day_phrase', w.phrase)
@@ -175,6 +248,7 @@ def _session_plan(conn, *, kind: str, now, lower: dt.timedelta, upper: dt.timede
         JOIN lms_course c ON c.id = s.course_id
         {STUDENTS_OF_COURSE.format(course="s.course_id")}
         JOIN bench_when w ON w.subject_id = s.id AND w.tz = u.timezone AND w.locale = u.locale
+        LEFT JOIN bench_calendar cal ON cal.subject_id = s.id
         CROSS JOIN LATERAL (
             SELECT greatest(1, ceil(extract(epoch FROM s.scheduled_at - %(now)s) / 60))::int AS minutes
         ) m
@@ -186,6 +260,16 @@ def _session_plan(conn, *, kind: str, now, lower: dt.timedelta, upper: dt.timede
         whatsapp=True,
         inapp=True,
     )
+
+
+def _calendars(session_ids: list[int], kind: str):
+    if kind != "session_24h":
+        return []
+    from lms.calendar import session_calendar_context
+    from lms.models import LiveSession
+
+    sessions = LiveSession.objects.filter(pk__in=session_ids).select_related("course")
+    return [(session.pk, json.dumps(session_calendar_context(session))) for session in sessions]
 
 
 def plan_session_24h(conn, now) -> "Plan":
@@ -288,7 +372,7 @@ def plan_payments(conn, now) -> "Plan":
         SELECT {USER_FIELDS}, p.id AS subject_id, 'payment_reminder:' || p.id || ':d' || st.day AS event_key,
                NULL::timestamptz AS expires_at,
                jsonb_build_object('name', u.name, 'first_name', {_first_name("u.name")}, 'amount', m.formatted,
-                   'description', p.description,
+                   'description', p.description, 'course_title', coalesce(pc.title, ''),
                    'payment_url', coalesce(nullif(p.payment_url, ''), %(dashboard)s::text)) AS context,
                'Payment Reminder' AS title,
                m.formatted || CASE WHEN p.description <> '' THEN ' for ' || p.description ELSE '' END
@@ -298,6 +382,7 @@ def plan_payments(conn, now) -> "Plan":
         JOIN lms_payment p ON p.status = 'pending' AND p.created_at <= st.reached
              AND (st.next_step IS NULL OR p.created_at > st.next_step)
         JOIN lms_user u ON u.id = p.student_id AND u.is_active
+        LEFT JOIN lms_course pc ON pc.id = p.course_id
         JOIN bench_money m ON m.amount = p.amount AND m.currency = p.currency AND m.locale = u.locale
         """,
         {"dashboard": f"{settings.SITE_URL}{reverse('lms:dashboard')}"},

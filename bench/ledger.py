@@ -1,11 +1,13 @@
 """
-The ledger's cost per row: today's layout beside a lean one, on the same recipients, in the same run.
+The ledger's cost per row: the app's ledger beside the layout it had before and a lean floor, on the
+same recipients, in the same run.
 
-Both make the "Starts Tomorrow" email and WhatsApp rows of the 24-hour job (the floor's plan, so the
-app's planning of the same job can be compared with each):
+Each makes the "Starts Tomorrow" email and WhatsApp rows of the 24-hour job:
 
-- today's layout: `notifications_delivery` as the app migrates it (JSON context per row, the text
-  dedupe key, its indexes, the recipient's FK trigger), filled by the floor's INSERT ... SELECT;
+- the app: `notifications_delivery` with its events and shared contexts (`notifications_messageevent`,
+  `notifications_messagegroup`), made by the app's own job (its time includes the job's in-app rows);
+- before: the ledger as it was before the lean layout (JSON context per row, the text dedupe key, its
+  indexes, the recipient's FK trigger) as a bench table, filled by the floor's INSERT ... SELECT;
 - a lean layout, made here in tables of the benchmark's own (bench_lean_*): what the recipients of
   a session share (title, course, links) stored once per event, what those of a zone and locale
   share (the time in words) once per group, and a row keeping what is its own: integer composite
@@ -75,7 +77,8 @@ LEAN_TABLES = """
     CREATE INDEX bench_lean_recipient ON bench_lean_delivery (recipient_id, created_at);
 """
 LEAN_TABLE_NAMES = ("bench_lean_event", "bench_lean_group", "bench_lean_delivery")
-TODAY_TABLE_NAMES = ("notifications_delivery", "notifications_deliveryevent")
+TODAY_TABLE_NAMES = (floor.TODAY_TABLE,)
+APP_TABLE_NAMES = ("notifications_delivery", "notifications_messageevent", "notifications_messagegroup")
 
 
 @dataclass
@@ -122,6 +125,14 @@ def _today_insert(conn: psycopg.Connection, now: dt.datetime) -> int:
         statement = floor.INSERT_DELIVERIES.replace("__PLAN__", plan.sql).replace("__BUSINESS__", "")
         params = {**plan.insert_params, "now": now, "whatsapp": True}
         return conn.execute(statement, params).fetchone()[1]
+
+
+def _app_insert(conn: psycopg.Connection, now: dt.datetime) -> int:
+    """The app's own 24-hour job (with its in-app rows); return how many ledger rows it made."""
+    from automation.jobs import get_job
+
+    result = get_job("session_reminders_24h").function(now=now, dry_run=False)
+    return result.planned["email"] + result.planned["whatsapp"]
 
 
 def _lean_insert(conn: psycopg.Connection, now: dt.datetime) -> int:
@@ -191,11 +202,14 @@ def _measure(conn, *, layout: str, insert, tables, now: dt.datetime) -> LedgerRo
 
 
 def run_ledger(conn: psycopg.Connection, *, size: Size, now: dt.datetime) -> list[LedgerRow]:
-    """Measure the 24-hour job's ledger rows in today's layout and in the lean one."""
+    """Measure the 24-hour job's ledger rows in the app's layout, the one before it, and a lean floor."""
     empty_ledger(conn, size=size, now=now)
-    conn.execute("VACUUM notifications_delivery")  # space TRUNCATE left behind is gone: sizes start at zero
+    for table in APP_TABLE_NAMES:
+        conn.execute(f"VACUUM {table}")  # space TRUNCATE left behind is gone: sizes start at zero
+    app = _measure(conn, layout="app: delivery + event + group", insert=_app_insert, tables=APP_TABLE_NAMES, now=now)
+    empty_ledger(conn, size=size, now=now)
     today = _measure(
-        conn, layout="today: notifications_delivery", insert=_today_insert, tables=TODAY_TABLE_NAMES, now=now
+        conn, layout="before: one row holds all (bench table)", insert=_today_insert, tables=TODAY_TABLE_NAMES, now=now
     )
     empty_ledger(conn, size=size, now=now)
     conn.execute(LEAN_TABLES)
@@ -203,6 +217,8 @@ def run_ledger(conn: psycopg.Connection, *, size: Size, now: dt.datetime) -> lis
         conn, layout="lean: event + group + row (bench tables)", insert=_lean_insert, tables=LEAN_TABLE_NAMES, now=now
     )
     conn.execute("DROP TABLE bench_lean_delivery, bench_lean_group, bench_lean_event")
-    if lean.rows != today.rows:
-        lean.note = f"made {lean.rows:,} rows, today's layout {today.rows:,}"
-    return [today, lean]
+    for row in (today, lean):
+        if row.rows != app.rows:
+            row.note = f"made {row.rows:,} rows, the app {app.rows:,}"
+    app.note = app.note or "insert: the whole job (with its in-app rows)"
+    return [app, today, lean]

@@ -59,15 +59,20 @@ def planning_jobs() -> list:
 
 
 def empty_ledger(conn: psycopg.Connection, *, size: Size, now: dt.datetime) -> None:
-    """Remove every delivery and in-app notification, and put the leads' follow-up flags back."""
-    conn.execute("TRUNCATE notifications_delivery, notifications_deliveryevent, notifications_notification")
+    """Remove every delivery (the app's and the floor's) and in-app notification, and put the leads'
+    follow-up flags back."""
+    conn.execute(
+        "TRUNCATE notifications_delivery, notifications_deliveryevent, notifications_notification,"
+        " notifications_messagegroup, notifications_messageevent CASCADE"
+    )
+    conn.execute(floor.TODAY_LAYOUT)
     data.reset_leads(conn, size=size, now=now)
 
 
 def _campaign_links_open(conn: psycopg.Connection) -> bool:
     """Render a few of the floor's campaign emails as dispatch does and check their signed links open."""
     rows = conn.execute(
-        "SELECT id, kind, subject_id, context FROM notifications_delivery WHERE subject_type = 'leads.lead' LIMIT 20"
+        f"SELECT id, kind, subject_id, context FROM {floor.TODAY_TABLE} WHERE subject_type = 'leads.lead' LIMIT 20"
     ).fetchall()
     for pk, kind, lead_id, context in rows:
         text = render_email(kind=get_kind(kind), context=context, delivery_id=pk).text
@@ -86,7 +91,7 @@ def run_planning(
     for job in jobs:
         empty_ledger(conn, size=size, now=now)
         floors[job.name] = floor.run_floor(conn, job=job.name, now=now)
-        checksums[job.name] = floor.checksum(conn)
+        checksums[job.name] = floor.checksum(conn, floor=True)
         if job.name == "lead_follow_ups" and not _campaign_links_open(conn):
             raise RuntimeError("The campaign emails the floor planned render links that do not open.")
 
@@ -99,7 +104,7 @@ def run_planning(
         empty_ledger(conn, size=size, now=now)
         row = _measure_app(job, url=url, now=now, floor_result=result, allowed=allowed)
         if row.finished:
-            row.same_rows = floor.checksum(conn) == checksums[job.name]
+            row.same_rows = floor.checksum(conn, floor=False) == checksums[job.name]
             if budget.remaining(reserve=reserve) > row.app_seconds:
                 with counting_queries() as counter, timed() as clock:
                     job.function(now=now, dry_run=False)

@@ -27,24 +27,39 @@ from .sizes import Size
 DAYS = 365
 PURGE_EVERY_DAYS = 7
 DAILY_ROWS = {"small": 2_000, "medium": 4_000, "large": 10_000}
-TABLES = ("notifications_delivery", "notifications_deliveryevent", "notifications_deliverydailycount")
+TABLES = (
+    "notifications_delivery",
+    "notifications_deliveryevent",
+    "notifications_deliverydailycount",
+    "notifications_messageevent",
+    "notifications_messagegroup",
+)
 
+# A day's session reminders as they are once delivered: the event and its shared context once, a row
+# per student with what was sent (the rendered text) and its history.
 ADD_DAY = """
-    WITH made AS (
-        INSERT INTO notifications_delivery (kind, channel, dedupe_key, event_key, subject_type, subject_id,
-            recipient_id, to_address, context, status, attempts, next_attempt_at, expires_at, provider_message_id,
-            error_code, last_error, rendered_subject, rendered_text, created_at, updated_at, sent_at, delivered_at,
-            is_test)
-        SELECT 'session_24h', 'email', 'yearsim:' || %(day)s::text || ':' || n, 'yearsim:' || %(day)s::text,
-               'lms.livesession', n %% 40 + 1, n %% %(students)s + 1, 'student' || n || '@example.com',
-               jsonb_build_object('name', 'Asha Verma', 'first_name', 'Asha', 'title', 'Live class 12: Data Science',
+    WITH event AS (
+        INSERT INTO notifications_messageevent (kind, key, subject_type, subject_id, created_at)
+        VALUES ('session_24h', 'session_24h:yearsim:' || %(day)s::text, 'lms.livesession', %(day)s %% 40 + 1, %(at)s)
+        RETURNING id
+    ), shared AS (
+        INSERT INTO notifications_messagegroup (event_id, digest, context, expires_at, created_at)
+        SELECT id, 'yearsim', jsonb_build_object('title', 'Live class 12: Data Science',
                    'course_title', 'Course 12: Data Science', 'join_url', 'https://meet.example.com/s12',
                    'scheduled_at', '2026-11-25T04:30:00+00:00', 'minutes_left', 900,
                    'when', 'Wed, 25 Nov 2026, 10:00 AM IST', 'day_label', 'Tomorrow', 'day_phrase', 'tomorrow'),
-               'delivered', 1, %(at)s, %(at)s + interval '20 hours', 'pm-' || md5(%(day)s::text || n), '', '',
+               %(at)s + interval '20 hours', %(at)s
+        FROM event
+        RETURNING id, event_id
+    ), made AS (
+        INSERT INTO notifications_delivery (event_id, group_id, recipient_id, channel, to_address, status, attempts,
+            next_attempt_at, provider_message_id, rendered_subject, rendered_text, created_at, updated_at, sent_at,
+            delivered_at, is_test, priority)
+        SELECT shared.event_id, shared.id, n %% %(students)s + 1, 'email', 'student' || n || '@example.com',
+               'delivered', 1, %(at)s, 'pm-' || md5(%(day)s::text || n),
                'Starts Tomorrow: Live class 12: Data Science', %(text)s, %(at)s, %(at)s, %(at)s + interval '1 minute',
-               %(at)s + interval '2 minutes', false
-        FROM generate_series(1, %(rows)s) n
+               %(at)s + interval '2 minutes', false, 1
+        FROM shared CROSS JOIN generate_series(1, %(rows)s) n
         RETURNING id
     )
     INSERT INTO notifications_deliveryevent (delivery_id, at, status, detail)

@@ -78,6 +78,7 @@ def _plan_leads(leads, *, kind: str, now: dt.datetime, dry_run: bool = False) ->
         make_group=lambda row: shared,
         subject_type=LEAD,
         row_context={"lead_id": "subject_id"},
+        accounts=False,
         # On WhatsApp too only once the kind has an approved template and someone gave marketing
         # consent: otherwise the campaign goes by email alone, at no cost in statements.
         channels=None if _whatsapp_campaign(kind) else (Channel.EMAIL,),

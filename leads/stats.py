@@ -15,7 +15,7 @@ in one transaction), so nothing is counted twice.
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Min, Q, Sum
+from django.db.models import Count, F, Min, Q, Sum
 
 from lms.models import Payment
 from notifications.formatting import format_money
@@ -94,10 +94,12 @@ class CampaignStats:
 def campaign_stats(*, campaign: LeadCampaign) -> CampaignStats:
     """Return a campaign's statistics: per-step sends and conversions, unsubscribes, revenue and ROI."""
     leads = Lead.objects.filter(campaign=campaign)
-    emails = Delivery.objects.filter(subject_type=LEAD, subject_id__in=leads.values("pk"), channel=Channel.EMAIL)
+    emails = Delivery.objects.filter(
+        event__subject_type=LEAD, event__subject_id__in=leads.values("pk"), channel=Channel.EMAIL
+    )
     by_kind = {
         row["kind"]: row
-        for row in emails.values("kind")
+        for row in emails.values(kind=F("event__kind"))
         .annotate(
             sent=Count("id", filter=Q(status__in=SENT)),
             bounced=Count("id", filter=Q(status__in=BOUNCED)),
@@ -126,7 +128,9 @@ def campaign_stats(*, campaign: LeadCampaign) -> CampaignStats:
     step_of_kind = {kind: index for index, (_, kind) in enumerate(STEPS)}
     last_step: dict[int, int] = {}
     sends = [
-        *emails.filter(subject_id__in=list(converted), status__in=SENT).values_list("subject_id", "kind", "sent_at"),
+        *emails.filter(event__subject_id__in=list(converted), status__in=SENT).values_list(
+            "event__subject_id", "event__kind", "sent_at"
+        ),
         *purged.filter(subject_id__in=list(converted), sent__gt=0)
         .values_list("subject_id", "kind")
         .annotate(first=Min("first_sent_at"))
@@ -149,7 +153,7 @@ def campaign_stats(*, campaign: LeadCampaign) -> CampaignStats:
         imported=Lead.objects.filter(import_batch_id=batch_id).count() if batch_id else None,
         leads=sum(by_status.values()),
         emailed=emails.filter(status__in=SENT)
-        .values("subject_id")
+        .values(subject_id=F("event__subject_id"))
         .union(purged.filter(sent__gt=0).values("subject_id"))
         .count(),
         steps=steps,
@@ -175,9 +179,12 @@ def _whatsapp_spend(*, campaign: LeadCampaign, leads) -> dict:
     about_campaign = Q(subject_type=LEAD, subject_id__in=leads.values("pk")) | Q(
         subject_type=SUBMISSION, subject_id__in=submissions
     )
-    live = Delivery.objects.filter(about_campaign, channel=Channel.WHATSAPP, is_test=False).aggregate(
-        cost=Sum("cost"), messages=Count("id", filter=Q(status__in=SENT))
-    )
+    live = Delivery.objects.filter(
+        Q(event__subject_type=LEAD, event__subject_id__in=leads.values("pk"))
+        | Q(event__subject_type=SUBMISSION, event__subject_id__in=submissions),
+        channel=Channel.WHATSAPP,
+        is_test=False,
+    ).aggregate(cost=Sum("cost"), messages=Count("id", filter=Q(status__in=SENT)))
     purged = DeliveryDailyCount.objects.filter(about_campaign, channel=Channel.WHATSAPP).aggregate(
         cost=Sum("cost"), messages=Sum("sent")
     )

@@ -126,7 +126,7 @@ def request_set_password_link(*, email: str, now: dt.datetime | None = None) -> 
     email = email.strip().lower()
     interval = dt.timedelta(minutes=settings.SET_PASSWORD_EMAIL_INTERVAL_MINUTES)
     recent = Delivery.objects.filter(
-        kind=SET_PASSWORD_LINK, channel=Channel.EMAIL, to_address=email, created_at__gt=now - interval
+        event__kind=SET_PASSWORD_LINK, channel=Channel.EMAIL, to_address=email, created_at__gt=now - interval
     ).exists()
     if recent:
         return

@@ -145,14 +145,14 @@ def plan_session_moved_notices(*, now: dt.datetime, dry_run: bool = False) -> Pl
         key = session_event_key(session)
         told_earlier = (
             Delivery.objects.filter(
-                kind__in=[messages.SESSION_24H.name, messages.SESSION_MOVED.name],
+                event__kind__in=[messages.SESSION_24H.name, messages.SESSION_MOVED.name],
                 channel=Channel.EMAIL,
-                subject_type=SESSION,
-                subject_id=session.pk,
+                event__subject_type=SESSION,
+                event__subject_id=session.pk,
                 status__in=DELIVERED_STATUSES,
                 recipient_id__isnull=False,
             )
-            .exclude(event_key__endswith=f":{key}")
+            .exclude(event__key__endswith=f":{key}")
             .values("recipient_id")
         )
         result.merge(

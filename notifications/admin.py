@@ -117,8 +117,9 @@ class DeliveryAdmin(admin.ModelAdmin):
     )
     list_display_links = ("id", "kind")
     list_filter = ("status", "channel", KindFilter, "is_test", "created_at")
-    search_fields = ("to_address", "^dedupe_key", "=provider_message_id")
-    search_help_text = "Email address or phone number (or part of it), the start of a dedupe key, or a provider id."
+    search_fields = ("to_address", "^event__key", "=provider_message_id")
+    search_help_text = "Email address or phone number (or part of it), the start of an event key, or a provider id."
+    list_select_related = ("event",)
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
     show_full_result_count = False
@@ -134,7 +135,7 @@ class DeliveryAdmin(admin.ModelAdmin):
                 "fields": (
                     "attempts",
                     "next_attempt_at",
-                    "expires_at",
+                    "expiry",
                     "claimed_at",
                     "provider_message_id",
                     "error_code",
@@ -144,10 +145,12 @@ class DeliveryAdmin(admin.ModelAdmin):
         ),
         ("Dates", {"fields": ("created_at", "sent_at", "delivered_at", "opened_at", "clicked_at", "updated_at")}),
         ("Context the templates are rendered with", {"fields": ("context_json",)}),
-        ("Keys", {"classes": ("collapse",), "fields": ("dedupe_key", "event_key", "claim_token")}),
+        ("Keys", {"classes": ("collapse",), "fields": ("event", "group", "claim_token")}),
     )
     readonly_fields = (
         *(field.name for field in Delivery._meta.fields),
+        "kind",
+        "expiry",
         "about",
         "sent_text",
         "sent_html",
@@ -260,9 +263,9 @@ def _statuses(statuses) -> str:
 class DeliveryEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("at", "delivery", "status", "detail")
     list_filter = ("status", "at")
-    list_select_related = ("delivery",)
-    search_fields = ("delivery__to_address", "^delivery__dedupe_key")
-    search_help_text = "The delivery's address (or part of it) or the start of its dedupe key."
+    list_select_related = ("delivery__event",)
+    search_fields = ("delivery__to_address", "^delivery__event__key")
+    search_help_text = "The delivery's address (or part of it) or the start of its event key."
     date_hierarchy = "at"
     ordering = ("-at", "-id")
     show_full_result_count = False

@@ -3,7 +3,15 @@
 from django.contrib import admin
 
 from .admin import ReadOnlyAdminMixin
-from .models import ChannelPause, DeliveryDailyCount, InboundMessage, WhatsAppConsent, WhatsAppTemplate
+from .models import (
+    ChannelPause,
+    DeliveryDailyCount,
+    InboundMessage,
+    MessageEvent,
+    MessageGroup,
+    WhatsAppConsent,
+    WhatsAppTemplate,
+)
 from .services.consent import record_whatsapp_consent
 
 
@@ -81,3 +89,38 @@ class DeliveryDailyCountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("channel", "kind", "day")
     date_hierarchy = "day"
     search_fields = ("kind", "subject_type")
+
+
+class MessageGroupInline(admin.TabularInline):
+    model = MessageGroup
+    fields = ("context", "expires_at", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "Shared contexts (one per zone and locale group)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MessageEvent)
+class MessageEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What a message is about, once for all its deliveries: the ledger's rows name it by id."""
+
+    list_display = ("key", "kind", "subject_type", "subject_id", "created_at")
+    list_filter = ("kind", "created_at")
+    search_fields = ("^key", "=subject_id")
+    search_help_text = "The start of an event key (e.g. session_24h:42) or a subject's id."
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    show_full_result_count = False
+    inlines = [MessageGroupInline]
+
+
+@admin.register(MessageGroup)
+class MessageGroupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "event", "expires_at", "created_at")
+    list_select_related = ("event",)
+    search_fields = ("^event__key",)
+    ordering = ("-created_at", "-id")
+    show_full_result_count = False

@@ -37,9 +37,12 @@ def _bare_type(field, connection) -> str | None:
     return _TYPE_MODIFIERS.sub("", db_type).strip()
 
 
-def insert_ignoring_conflicts(model, rows: list[dict], *, conflict_fields: tuple[str, ...] = ()) -> list[int]:
+def insert_ignoring_conflicts(
+    model, rows: list[dict], *, conflict_fields: tuple[str, ...] = (), any_conflict: bool = False
+) -> list[int]:
     """Insert `rows` (field attname -> value; defaults fill the rest), skipping rows that hit the
-    unique `conflict_fields` (none: a plain insert); return the ids of the rows made, in no set order.
+    unique `conflict_fields` (or, with `any_conflict`, any unique index; neither: a plain insert);
+    return the ids of the rows made, in no set order.
 
     Unlike bulk_create(ignore_conflicts=True) this says which rows were new (INSERT ... ON
     CONFLICT DO NOTHING RETURNING, on PostgreSQL and SQLite >= 3.35), and it builds no model
@@ -56,6 +59,8 @@ def insert_ignoring_conflicts(model, rows: list[dict], *, conflict_fields: tuple
     quote = connection.ops.quote_name
     conflict = ", ".join(quote(model._meta.get_field(name).column) for name in conflict_fields)
     on_conflict = f"ON CONFLICT ({conflict}) DO NOTHING " if conflict_fields else ""
+    if any_conflict:
+        on_conflict = "ON CONFLICT DO NOTHING "
     insert = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
     returning = f"{on_conflict}RETURNING {quote(model._meta.pk.column)}"
     types = [_bare_type(f, connection) for f in fields] if connection.vendor == "postgresql" else [None]

@@ -1,10 +1,12 @@
 """
 The one door for outgoing messages: in-app notifications, the delivery ledger, opt-outs.
 
-`Delivery` is the ledger (outbox): one row per (message, recipient, channel), unique by
-`dedupe_key` within a channel. That row, not a flag on a session or a payment, is what
-"already sent" means. See shared/DESIGN.md, "The delivery ledger".
+`Delivery` is the ledger (outbox): one row per (event, recipient, channel), unique by those
+three integers (`MessageEvent` names the event once for all its rows). That row, not a flag on a
+session or a payment, is what "already sent" means. See shared/DESIGN.md, "The delivery ledger".
 """
+
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -67,8 +69,109 @@ class Notification(models.Model):
         return self.read_at is not None
 
 
+class MessageEvent(models.Model):
+    """What a message is about, once for all its recipients and channels: a session's 24-hour
+    reminder at its scheduled time, a lead's day-3 email. Its id, with the recipient and the
+    channel, is the ledger's key: an integer, where the text key is only a name."""
+
+    kind = models.CharField(max_length=64)
+    # kind + subject + version, e.g. "session_24h:42@20261125T0430".
+    key = models.CharField(max_length=255, unique=True)
+    # What the message is about, for timelines and statistics ("lms.livesession", 42).
+    subject_type = models.CharField(max_length=64, blank=True)
+    subject_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["subject_type", "subject_id"], name="message_event_subject"),
+            models.Index(fields=["kind", "-created_at"], name="message_event_kind"),
+        ]
+
+    def __str__(self):
+        return self.key
+
+
+class MessageGroup(models.Model):
+    """What the recipients of an event in one group share (the session's time in their zone and
+    locale, its title and links): the context their messages render with, stored once."""
+
+    event = models.ForeignKey(MessageEvent, on_delete=models.CASCADE, related_name="groups", db_index=False)
+    # The context's digest: planning the same group again finds this row.
+    digest = models.CharField(max_length=32)
+    context = models.JSONField(default=dict, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Not sent after this time.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "digest"], name="message_group_unique")]
+
+    def __str__(self):
+        return f"{self.event} ({self.digest[:8]})"
+
+
+# A delivery's event fields, by the names each row had before the lean layout (DESIGN.md): still
+# accepted in queries on the ledger (`Delivery.objects.filter(kind=...)`, `.values_list("kind")`).
+EVENT_LOOKUPS = {
+    "kind": "event__kind",
+    "event_key": "event__key",
+    "subject_type": "event__subject_type",
+    "subject_id": "event__subject_id",
+}
+
+
+def _on_event(name: str) -> str:
+    """`name` (a lookup, perhaps "-" ordered) with an event field's old name replaced by its path."""
+    sign, name = ("-", name[1:]) if name.startswith("-") else ("", name)
+    head, separator, rest = name.partition("__")
+    return sign + (EVENT_LOOKUPS[head] + separator + rest if head in EVENT_LOOKUPS else name)
+
+
+def _q_on_event(q: Q) -> Q:
+    copy = q.copy()
+    copy.children = [
+        _q_on_event(child)
+        if isinstance(child, Q)
+        else (_on_event(child[0]), child[1])
+        if isinstance(child, tuple)
+        else child
+        for child in q.children
+    ]
+    return copy
+
+
+class DeliveryQuerySet(models.QuerySet):
+    """Deliveries, queried by their event's fields under the names rows used to carry."""
+
+    def _filter_or_exclude_inplace(self, negate, args, kwargs):
+        args = tuple(_q_on_event(arg) if isinstance(arg, Q) else arg for arg in args)
+        super()._filter_or_exclude_inplace(negate, args, {_on_event(key): value for key, value in kwargs.items()})
+
+    def values(self, *fields, **expressions):
+        named = {name: models.F(EVENT_LOOKUPS[name]) for name in fields if name in EVENT_LOOKUPS}
+        return super().values(*(name for name in fields if name not in named), **named, **expressions)
+
+    def values_list(self, *fields, **kwargs):
+        fields = [models.F(EVENT_LOOKUPS[name]) if name in EVENT_LOOKUPS else name for name in fields]
+        return super().values_list(*fields, **kwargs)
+
+    def order_by(self, *fields):
+        return super().order_by(*(_on_event(field) if isinstance(field, str) else field for field in fields))
+
+    def only(self, *fields):
+        renamed = [_on_event(field) for field in fields]
+        queryset = super().only(*renamed)
+        return queryset.select_related("event") if renamed != list(fields) else queryset
+
+
 class Delivery(models.Model):
-    """One message to one recipient on one channel: the ledger row and its life cycle."""
+    """One message to one recipient on one channel: the ledger row and its life cycle.
+
+    Lean on purpose (a row per recipient, millions a day): the event and what the recipients of a
+    group share live in MessageEvent and MessageGroup; the row keeps only what is its own. Columns
+    empty for most of a row's life are NULL, which costs nothing on disk.
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -85,21 +188,26 @@ class Delivery(models.Model):
         EXPIRED = "expired", "Expired"
         CANCELLED = "cancelled", "Cancelled"
 
-    kind = models.CharField(max_length=64)
-    channel = models.CharField(max_length=16, choices=Channel.choices)
-    # kind + subject + version (e.g. the session's scheduled time) + recipient.
-    dedupe_key = models.CharField(max_length=255)
-    # The event this message belongs to, without recipient and channel (e.g.
-    # "session_24h:42@20261125T0430"). Not indexed: planning relies on the unique dedupe key.
-    event_key = models.CharField(max_length=200)
-    # What the message is about, for timelines ("lms.livesession", 42).
-    subject_type = models.CharField(max_length=64, blank=True)
-    subject_id = models.BigIntegerField(null=True, blank=True)
+    # The key: one row per (event, recipient, channel). People without an account (leads) have no
+    # recipient: for them (event, channel, address) is the key (a partial unique index).
+    event = models.ForeignKey(MessageEvent, on_delete=models.PROTECT, related_name="deliveries", db_index=False)
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deliveries",
+        db_index=False,  # the (recipient, created_at) index serves every lookup by recipient
     )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
     to_address = models.CharField(max_length=254, help_text="Email address or E.164 phone number.")
-    context = models.JSONField(default=dict, blank=True, help_text="What the templates are rendered with.")
+    # No database constraint: a group is removed only with its event (retention), never alone.
+    group = models.ForeignKey(
+        MessageGroup, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    # What is the recipient's own, laid over the group's context (an amount, a lead's name); NULL
+    # when nothing is. An account's name and language are read from the account when rendering.
+    own_context = models.JSONField(null=True, blank=True)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -107,6 +215,7 @@ class Delivery(models.Model):
     # Claimed lowest first (then by due time), set when planned: 0 "starting soon", 1 "tomorrow",
     # 2 other transactional messages, 3 bulk (campaigns, payment reminders). NOTIFICATIONS["PRIORITIES"].
     priority = models.PositiveSmallIntegerField(default=2, db_default=2)
+    # The row's own expiry (a requeue sets one); NULL: the group's (see `expiry`).
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Not sent after this time.")
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True)
@@ -123,7 +232,7 @@ class Delivery(models.Model):
     rendered_text = models.TextField(blank=True)
     # The staff-edited template version the message was rendered with (none: the shipped file).
     template_version = models.ForeignKey(
-        "MessageTemplate", null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+        "MessageTemplate", null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries", db_index=False
     )
     # A "send a test to me" from the template editor: real channels, never counted in stats.
     is_test = models.BooleanField(default=False)
@@ -137,13 +246,21 @@ class Delivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     clicked_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # NULL until the row first changes after planning.
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DeliveryQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "deliveries"
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["channel", "dedupe_key"], name="delivery_unique_key_per_channel"),
+            models.UniqueConstraint(fields=["event", "recipient", "channel"], name="delivery_unique_per_recipient"),
+            models.UniqueConstraint(
+                fields=["event", "channel", "to_address"],
+                condition=Q(recipient__isnull=True),
+                name="delivery_unique_per_address",
+            ),
             models.CheckConstraint(condition=~Q(to_address=""), name="delivery_has_address"),
         ]
         indexes = [
@@ -153,13 +270,14 @@ class Delivery(models.Model):
             ),
             # Lease expiry scans only rows being sent.
             models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="delivery_sending"),
-            models.Index(fields=["subject_type", "subject_id"], name="delivery_subject"),
             models.Index(fields=["recipient", "-created_at"], name="delivery_recipient_recent"),
-            models.Index(fields=["to_address"], name="delivery_address"),
+            # People without an account are found by address (timelines); accounts by recipient.
+            models.Index(fields=["to_address"], condition=Q(recipient__isnull=True), name="delivery_address"),
             models.Index(
-                fields=["provider_message_id"], condition=~Q(provider_message_id=""), name="delivery_provider_id"
+                fields=["provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="delivery_provider_id",
             ),
-            models.Index(fields=["kind", "status"], name="delivery_kind_status"),
             # Meta's daily limit: the numbers reached on WhatsApp in the last 24 hours.
             models.Index(
                 fields=["handed_over_at", "to_address"],
@@ -168,10 +286,89 @@ class Delivery(models.Model):
             ),
             # Reconciliation and the health check read only the rows waiting to be settled.
             models.Index(fields=["updated_at"], condition=Q(status="unknown"), name="delivery_unknown"),
+            models.Index(
+                fields=["template_version"], condition=Q(template_version__isnull=False), name="delivery_template"
+            ),
         ]
 
     def __str__(self):
         return f"{self.kind} → {self.to_address} ({self.get_channel_display()}, {self.status})"
+
+    def __init__(self, *args, **kwargs):
+        # Made by hand (tests, a staff test send): the event by its key, created on save.
+        self._event_spec = {name: kwargs.pop(name) for name in EVENT_FIELDS if name in kwargs}
+        kwargs.pop("dedupe_key", None)  # made of the event and the recipient (the `dedupe_key` property)
+        context = kwargs.pop("context", None)
+        super().__init__(*args, **kwargs)
+        if context is not None:
+            self.own_context = context
+
+    def save(self, *args, **kwargs):
+        if self.event_id is None:
+            spec = self._event_spec
+            self.event = MessageEvent.objects.get_or_create(
+                key=spec.get("event_key") or f"{spec.get('kind', '')}:{uuid.uuid4().hex}",
+                defaults={
+                    "kind": spec.get("kind", ""),
+                    "subject_type": spec.get("subject_type", ""),
+                    "subject_id": spec.get("subject_id"),
+                },
+            )[0]
+        super().save(*args, **kwargs)
+
+    def _event_value(self, name: str, spec_name: str | None = None):
+        if self.event_id is None:
+            return self._event_spec.get(spec_name or name, "" if name != "subject_id" else None)
+        return getattr(self.event, name)
+
+    @property
+    def kind(self) -> str:
+        return self._event_value("kind")
+
+    @property
+    def event_key(self) -> str:
+        return self._event_value("key", "event_key")
+
+    @property
+    def subject_type(self) -> str:
+        return self._event_value("subject_type")
+
+    @property
+    def subject_id(self) -> int | None:
+        return self._event_value("subject_id")
+
+    @property
+    def dedupe_key(self) -> str:
+        """The message's name in words: its event and recipient (the key itself is the three ids)."""
+        ref = f"u{self.recipient_id}" if self.recipient_id is not None else self.to_address
+        return f"{self.event_key}:{ref}"
+
+    @property
+    def expiry(self):
+        """When the message stops being worth sending: the row's own expiry, else its group's."""
+        if self.expires_at is not None or self.group_id is None:
+            return self.expires_at
+        return self.group.expires_at
+
+    @property
+    def context(self) -> dict:
+        """What the templates render with: the group's context, the row's own over it, and the
+        account's name and language (read when rendering, not stored on each row)."""
+        context = {**(self.group.context if self.group_id else {}), **(self.own_context or {})}
+        if self.recipient_id is not None and self.recipient is not None:
+            # The recipient's own name wins over any "name" the event's context holds.
+            context["name"] = getattr(self.recipient, "name", "")
+            context.pop("first_name", None)
+            language = getattr(self.recipient, "language", "")
+            if language and language != settings.LANGUAGE_CODE.split("-")[0]:
+                context.setdefault("language", language)
+        if "name" in context:
+            context.setdefault("first_name", (context["name"] or "").split(" ")[0] or "there")
+        return context
+
+
+# Set on a Delivery made by hand (Delivery(kind=..., event_key=...)): they name its event.
+EVENT_FIELDS = ("kind", "event_key", "subject_type", "subject_id")
 
 
 class DeliveryEvent(models.Model):

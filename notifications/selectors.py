@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from django.db.models import Count, Min, Q
+from django.db.models import Count, F, Min, Q
 
 from .models import Delivery, InboundMessage, Suppression, WhatsAppConsent
 
@@ -27,7 +27,9 @@ def delivery_counts(*, since: dt.datetime | None = None) -> list[dict]:
     if since is not None:
         rows = rows.filter(created_at__gte=since)
     return list(
-        rows.values("kind", "channel", "status").annotate(count=Count("id")).order_by("kind", "channel", "status")
+        rows.values("channel", "status", kind=F("event__kind"))
+        .annotate(count=Count("id"))
+        .order_by("kind", "channel", "status")
     )
 
 
@@ -41,7 +43,8 @@ def delivery_timeline(*, recipient_id: int | None = None, addresses: list[str] =
     deliveries = list(
         Delivery.objects.filter(match)
         .order_by("-created_at", "-id")
-        .only("kind", "channel", "status", "to_address", "created_at", "sent_at", "last_error")[:limit]
+        .select_related("event")
+        .only("event__kind", "channel", "status", "to_address", "created_at", "sent_at", "last_error")[:limit]
     )
     suppressions = list(Suppression.objects.filter(address__in=addresses).order_by("-created_at"))
     replies = Q(from_address__in=addresses)

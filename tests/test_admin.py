@@ -22,6 +22,8 @@ from notifications.models import (
     DeliveryEvent,
     InboundMessage,
     Language,
+    MessageEvent,
+    MessageGroup,
     MessageTemplate,
     Notification,
     NotificationPreference,
@@ -37,6 +39,7 @@ ADDABLE = [User, Course, Enrollment, LiveSession, Recording, Assignment, Submiss
 ADDABLE += [Suppression, NotificationPreference, WelcomeCall, Language, MessageTemplate, WhatsAppConsent]
 NOT_ADDABLE = [Delivery, DeliveryEvent, Notification, ImportBatch, LeadCampaign, Lead, CTASubmission, CrmActivity]
 NOT_ADDABLE += [JobExecutionLog, InboundMessage, ChannelPause, WhatsAppTemplate, DeliveryDailyCount]
+NOT_ADDABLE += [MessageEvent, MessageGroup]
 ALL_MODELS = ADDABLE + NOT_ADDABLE
 
 
@@ -124,6 +127,7 @@ def make_rows(n: int) -> dict:
     )
     WhatsAppConsent.objects.create(address=student.phone, category="marketing", given=True, source="example form")
     DeliveryDailyCount.objects.create(day=now.date(), kind=f"kind_{n}", channel="email", rows=3, sent=3)
+    MessageGroup.objects.create(event=delivery.event, digest=f"g{n}", context={"title": "Python Basics"})
     Language.objects.create(code=f"t{n}", name=f"Test language {n}", locale="ta_IN")
     MessageTemplate.objects.create(kind="session_24h", version=n, subject="Starts {{ day_label }}: {{ title }}")
     return {"student": student, "delivery": delivery, "payment": payment, "submission": submission}

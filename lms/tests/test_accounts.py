@@ -1,10 +1,8 @@
 """Set-password links: asked for anonymously, sent by the worker, never stored, single use, rate-limited."""
 
 import re
-from importlib import import_module
 
 import pytest
-from django.apps import apps
 from django.contrib.auth.models import Permission
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core import mail
@@ -20,7 +18,6 @@ from lms.tests.factories import StaffUserFactory, UserFactory
 from notifications.models import Delivery, DeliveryEvent, Notification
 from notifications.rendering import REDACTED
 from notifications.services.dispatch import dispatch_due_deliveries
-from notifications.tests.factories import DeliveryFactory
 
 pytestmark = pytest.mark.django_db
 LINK = re.compile(r"https://school\.example(/accounts/set-password/[^/\s]+/[^/\s]+/)")
@@ -168,23 +165,3 @@ def test_links_made_before_the_change_no_longer_work(client, student):
     uid = urlsafe_base64_encode(force_bytes(student.pk))
     old_link = reverse("set_password", args=[uid, OldGenerator().make_token(student)])
     assert "This link no longer works" in client.get(old_link, follow=True).content.decode()
-
-
-def test_the_migration_forgets_links_the_ledger_stored(student):
-    link = "https://school.example/accounts/set-password/MTk4NA/diy48m-1922404c5a05592a23e9be723d45b512/"
-    stored = DeliveryFactory(
-        kind="welcome",
-        recipient=student,
-        to_address=student.email,
-        context={"email": student.email, "set_password_url": link, "link_expires": "Mon"},
-        rendered_text=f"Choose your password here:\n{link}\nThen log in.",
-    )
-    other = DeliveryFactory(kind="session_24h", recipient=student, context={"title": "Intro"}, rendered_text="Hello")
-    migration = import_module("lms.migrations.0002_forget_stored_set_password_links")
-    migration.forget_links(apps, None)
-
-    stored.refresh_from_db()
-    assert stored.context == {"email": student.email, "user_id": student.pk}
-    assert stored.rendered_text == f"Choose your password here:\n{REDACTED}\nThen log in."
-    other.refresh_from_db()
-    assert other.context == {"title": "Intro"} and other.rendered_text == "Hello"

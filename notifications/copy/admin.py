@@ -288,7 +288,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:notifications_messagetemplate_preview", args=[pk]))
         delivery = None
         if request.POST.get("delivery"):
-            delivery = Delivery.objects.filter(pk=request.POST["delivery"], kind=version.kind).first()
+            delivery = Delivery.objects.filter(pk=request.POST["delivery"], event__kind=version.kind).first()
         try:
             sent = services.send_test(version=version, to=request.user, delivery=delivery)
         except ValidationError as error:

@@ -178,8 +178,9 @@ def publish_version(*, version: MessageTemplate, by) -> PublishOutcome:
 def recent_deliveries(*, kind: str, limit: int = RECENT_CONTEXTS) -> list[Delivery]:
     """Recent real messages of `kind`, whose contexts a preview can use."""
     return list(
-        Delivery.objects.filter(kind=kind, is_test=False)
-        .only("pk", "to_address", "channel", "created_at", "context", "kind")
+        Delivery.objects.filter(event__kind=kind, is_test=False)
+        .select_related("event", "group", "recipient")
+        .only("pk", "to_address", "channel", "created_at", "own_context", "event__kind", "group__context", "recipient")
         .order_by("-created_at", "-id")[:limit]
     )
 
@@ -232,8 +233,7 @@ def send_test(*, version: MessageTemplate, to, delivery: Delivery | None = None)
     test = Delivery.objects.create(
         kind=version.kind,
         channel=Channel.EMAIL if version.channel == TemplateChannel.EMAIL else Channel.WHATSAPP,
-        dedupe_key=f"test:{version.pk}:{uuid.uuid4().hex}",
-        event_key=f"{version.kind}:test",
+        event_key=f"{version.kind}:test:{version.pk}:{uuid.uuid4().hex}",  # each test is its own event
         subject_type=MessageTemplate._meta.label_lower,
         subject_id=version.pk,
         recipient=to,

@@ -8,8 +8,14 @@ into a `Group` (context, event) and its in-app title and message are rendered, a
 `INSERT ... SELECT ... ON CONFLICT DO NOTHING` per channel joins the groups to the recipients.
 The database does the per-person work; the ledger's unique keys make it idempotent, as in
 plan_messages(), and it runs inside the caller's transaction.
+
+The ledger is lean: when a group names its event (a session's reminder), the event and the group's
+context are stored once (MessageEvent, MessageGroup, one statement each) and each row keeps only
+what is its own. When the rows name their events (a payment's reminder, a lead's email: an event per
+person), the events are made from the rows in one statement and each row keeps its whole context.
 """
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -23,9 +29,9 @@ from django.utils import timezone
 
 from ..kinds import INAPP, MessageKind, get_kind
 from ..languages import DEFAULT_LANGUAGE, message_locale
-from ..models import Channel, Delivery, Notification
+from ..models import Channel, Delivery, MessageEvent, MessageGroup, Notification
 from ..rendering import inapp_sources, published_inapp_versions, render_inapp
-from .planning import PREVIEW_LIMIT, REQUIREMENTS, PlanResult, priority_for, recipient_context
+from .planning import PREVIEW_LIMIT, REQUIREMENTS, PlanResult, full_event_key, priority_for, recipient_context
 
 # The columns every audience's rows select (values(...) names).
 RECIPIENT_COLUMNS = ("recipient_id", "email", "phone", "whatsapp_opt_in", "name")
@@ -64,6 +70,9 @@ class Audience:
     # The channels to plan this time, when fewer than the kind's (a campaign with no WhatsApp
     # template goes by email alone): None plans every channel of the kind.
     channels: tuple[str, ...] | None = None
+    # False when the rows are people without an account (leads): their rows keep their name, and
+    # the ledger knows them by address.
+    accounts: bool = True
 
     def plans(self, kind: MessageKind, channel: str) -> bool:
         return channel in kind.channels and (self.channels is None or channel in self.channels)
@@ -73,6 +82,8 @@ GROUPS_PER_STATEMENT = 5000
 # What the statements read of each group, with its PostgreSQL type.
 GROUP_COLUMNS = {
     "key": "text",
+    "event_id": "bigint",
+    "group_id": "bigint",
     "event_key": "text",
     "subject_id": "bigint",
     "expires_at": "timestamptz",
@@ -106,7 +117,10 @@ def plan_audience(*, kind: str, audience: Audience, now: datetime | None = None,
         )
         if not groups:
             continue
+        _store_events(message_kind, audience, groups, now, dry_run=dry_run)
         plan = _Statements(message_kind, audience, rows, groups, connection, now)
+        if not dry_run:
+            plan.insert_events()
         # Before the inserts: who cannot get a channel, counted once per event (while it is new).
         result.skipped.update(plan.count_skipped(anchor=targets[0]))
         for target in targets:
@@ -159,10 +173,8 @@ def _group_key(columns: tuple[str, ...]):
     return parts[0] if len(parts) == 1 else Concat(*parts, output_field=TextField())
 
 
-def _make_groups(kind: MessageKind, audience: Audience, distinct: list[dict], connection, staff_inapp) -> list[str]:
-    """Make each group's event, context and in-app text (once per group), as JSON: a short string
-    each, where the dicts would take several times the memory."""
-    encoder = Delivery._meta.get_field("context").encoder
+def _make_groups(kind: MessageKind, audience: Audience, distinct: list[dict], connection, staff_inapp) -> list[dict]:
+    """Make each group's event, context and in-app text (once per group)."""
     groups = []
     for row in distinct:
         if "language" in row:
@@ -183,48 +195,104 @@ def _make_groups(kind: MessageKind, audience: Audience, distinct: list[dict], co
                 rendered_with["language"] = row["language"]
             rendered = render_inapp(kind=kind, context=rendered_with, published=staff_inapp)
             title, message = rendered.subject[:200], rendered.text
-        expires_at = connection.ops.adapt_datetimefield_value(group.expires_at)
         groups.append(
-            json.dumps(
-                {
-                    "key": row[GROUP_KEY],
-                    "event_key": group.event_key or None,
-                    "subject_id": group.subject_id,
-                    "expires_at": expires_at.isoformat() if isinstance(expires_at, datetime) else expires_at,
-                    "link": group.link,
-                    "context": group.context,
-                    "title": title,
-                    "message": message,
-                },
-                cls=encoder,
-            )
+            {
+                "key": row[GROUP_KEY],
+                "event_key": group.event_key or None,
+                "subject_id": group.subject_id,
+                "expires_at": group.expires_at,
+                "link": group.link,
+                "context": group.context,
+                "title": title,
+                "message": message,
+            }
         )
     return groups
+
+
+def _store_events(kind: MessageKind, audience: Audience, groups: list[dict], now: datetime, *, dry_run: bool) -> None:
+    """Give each group its event and stored context (`event_id`, `group_id`), when the group names
+    its event: one statement for the events, one for the contexts, however many recipients. A dry
+    run only reads the events that exist."""
+    if "event_key" in _selected(audience.rows):
+        return  # the rows name their events: _Statements.insert_events() makes them
+    keys = {full_event_key(kind.name, group["event_key"]): group for group in groups}
+    if dry_run:
+        ids = dict(MessageEvent.objects.filter(key__in=list(keys)).values_list("key", "id"))
+    else:
+        # ON CONFLICT (key) DO UPDATE: one statement that returns the id of every event, new or not.
+        events = MessageEvent.objects.bulk_create(
+            [
+                MessageEvent(
+                    kind=kind.name,
+                    key=key,
+                    subject_type=audience.subject_type,
+                    subject_id=group["subject_id"],
+                    created_at=now,
+                )
+                for key, group in keys.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["key"],
+            update_fields=["kind"],
+        )
+        ids = {event.key: event.pk for event in events}
+    for group in groups:
+        group["event_id"] = ids.get(full_event_key(kind.name, group["event_key"]))
+    if dry_run:
+        return
+    encoder = MessageGroup._meta.get_field("context").encoder
+    stored = {}
+    for group in groups:
+        document = json.dumps([group["context"], group["expires_at"]], sort_keys=True, cls=encoder, default=str)
+        digest = hashlib.md5(document.encode(), usedforsecurity=False).hexdigest()
+        stored.setdefault((group["event_id"], digest), []).append(group)
+    made = MessageGroup.objects.bulk_create(
+        [
+            MessageGroup(event_id=event_id, digest=digest, context=same[0]["context"], expires_at=same[0]["expires_at"])
+            for (event_id, digest), same in stored.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["event", "digest"],
+        update_fields=["expires_at"],
+    )
+    for made_group, same in zip(made, stored.values(), strict=True):
+        for group in same:
+            group["group_id"] = made_group.pk
 
 
 class _Statements:
     """The SQL of one audience: one SELECT per target (a channel or in-app), to insert or to count."""
 
-    def __init__(self, kind: MessageKind, audience: Audience, rows: QuerySet, groups: list[str], connection, now):
+    def __init__(self, kind: MessageKind, audience: Audience, rows: QuerySet, groups: list[dict], connection, now):
         self.kind = kind
         self.connection = connection
         self.vendor = connection.vendor
         self.rows_sql, self.rows_params = rows.query.get_compiler(connection=connection).as_sql()
         self.groups_sql, self.groups_params = self._groups_source(groups)
-        selected = set(rows.query.values_select) | set(rows.query.annotation_select)
+        selected = _selected(rows)
         self.event = {column: f"p.{column}" if column in selected else f"g.{column}" for column in EVENT_COLUMNS}
+        # The rows name their events (an event per person): events are joined by key, and each row
+        # keeps its whole context; else the group's event and stored context are given by id.
+        self.row_events = "event_key" in selected
         self.row_context = audience.row_context
         self.audience = audience
-        self.has_language = "language" in _selected(rows)
+        self.has_language = "language" in selected
         self.subject_type = audience.subject_type
         self.now = connection.ops.adapt_datetimefield_value(now)
+        self.prefix = f"{kind.name}:"
 
     # --- what the vendors spell differently -----------------------------------------------------
 
-    def _groups_source(self, groups: list[str]) -> tuple[str, list]:
+    def _groups_source(self, groups: list[dict]) -> tuple[str, list]:
         # One JSON document for the groups: a single parameter, where arrays would be quoted by the
         # driver element by element in Python.
-        document = "[" + ",".join(groups) + "]"
+        adapt = self.connection.ops.adapt_datetimefield_value
+        document = json.dumps(
+            [{**group, "expires_at": adapt(group["expires_at"]) if group["expires_at"] else None} for group in groups],
+            cls=MessageGroup._meta.get_field("context").encoder,
+            default=lambda value: value.isoformat() if isinstance(value, datetime) else str(value),
+        )
         if self.vendor == "postgresql":
             columns = ", ".join(f"{name} {sql_type}" for name, sql_type in GROUP_COLUMNS.items())
             return f"jsonb_to_recordset(%s::jsonb) AS g ({columns})", [document]
@@ -239,19 +307,29 @@ class _Statements:
             first = "CASE WHEN instr(p.name, ' ') > 0 THEN substr(p.name, 1, instr(p.name, ' ') - 1) ELSE p.name END"
         return f"coalesce(nullif({first}, ''), 'there')"  # as planning.first_name()
 
-    def _context_sql(self) -> str:
-        pairs = ["'name', p.name", f"'first_name', {self._first_name_sql()}"]
-        pairs += [f"'{key}', p.{column}" for key, column in self.row_context.items()]
-        # The recipient's language, when not English (as planning.py): dispatch renders in it.
+    def _own_context_sql(self) -> str:
+        """The row's own context: the recipient's columns (row_context), and for people without an
+        account their name and language; with the group's context too when the rows name their
+        events. NULL when there is nothing."""
+        pairs = [f"'{key}', p.{column}" for key, column in self.row_context.items()]
+        if not self.audience.accounts:
+            pairs += ["'name', p.name", f"'first_name', {self._first_name_sql()}"]
+        language = self.has_language and not self.audience.accounts
         other = f"p.language IS NOT NULL AND p.language NOT IN ('', '{DEFAULT_LANGUAGE}')"
-        if self.vendor == "postgresql":
-            language = f" || CASE WHEN {other} THEN jsonb_build_object('language', p.language) ELSE '{{}}' END"
-            return f"g.context || jsonb_build_object({', '.join(pairs)})" + (language if self.has_language else "")
-        context = f"json_patch(g.context, json_object({', '.join(pairs)}))"
-        if self.has_language:
-            language = f"CASE WHEN {other} THEN json_object('language', p.language) ELSE '{{}}' END"
-            context = f"json_patch({context}, {language})"
-        return context
+        postgres = self.vendor == "postgresql"
+        if postgres:
+            own = f"jsonb_build_object({', '.join(pairs)})" if pairs else "'{}'::jsonb"
+            if language:
+                own += f" || CASE WHEN {other} THEN jsonb_build_object('language', p.language) ELSE '{{}}' END"
+            if self.row_events:
+                return f"g.context || {own}"
+            return f"nullif({own}, '{{}}'::jsonb)" if (pairs or language) else "NULL"
+        own = f"json_object({', '.join(pairs)})" if pairs else "json_object()"
+        if language:
+            own = f"json_patch({own}, CASE WHEN {other} THEN json_object('language', p.language) ELSE '{{}}' END)"
+        if self.row_events:
+            return f"json_patch(g.context, {own})"
+        return f"nullif({own}, '{{}}')" if (pairs or language) else "NULL"
 
     def _requirements_sql(self, channel: str) -> list[tuple[str, str, list]]:
         """(reason, condition, parameters) of each requirement of `channel`, in order (planning.REQUIREMENTS)."""
@@ -259,18 +337,56 @@ class _Statements:
 
     # --- the statements -------------------------------------------------------------------------
 
-    def _dedupe_key_sql(self) -> tuple[str, str]:
-        """Return the SQL of a row's event key and dedupe key (each takes the kind prefix as parameter)."""
-        event_key = f"%s || {self.event['event_key']}"
-        ref = "CASE WHEN p.recipient_id IS NULL THEN lower(p.email) ELSE 'u' || p.recipient_id END"
-        return event_key, f"{event_key} || ':' || {ref}"
+    def _source(self) -> tuple[str, list]:
+        """FROM the rows joined to their groups (and, when the rows name them, their events)."""
+        sql = f'FROM ({self.rows_sql}) p JOIN {self.groups_sql} ON g.key = p."{GROUP_KEY}"'
+        params = [*self.rows_params, *self.groups_params]
+        if self.row_events:
+            events = self.connection.ops.quote_name(MessageEvent._meta.db_table)
+            sql += f" LEFT JOIN {events} e ON e.key = %s || {self.event['event_key']}"
+            params.append(self.prefix)
+        return sql, params
 
-    def _select(self, target: str) -> tuple[list[str], str, list]:
-        """Return the target table's columns and a SELECT of them, with its parameters."""
-        event_key, dedupe_key = self._dedupe_key_sql()
-        kind_prefix = f"{self.kind.name}:"
+    def _event_id_sql(self) -> str:
+        return "e.id" if self.row_events else "g.event_id"
+
+    @staticmethod
+    def _address_sql(channel: str) -> str:
+        return "lower(p.email)" if channel == Channel.EMAIL else "p.phone"
+
+    def _not_planned_sql(self, channel: str, *, event_id: str, recipient: str, address: str) -> tuple[str, list]:
+        """A row of `channel` for this event and recipient is not in the ledger yet."""
+        table = self.connection.ops.quote_name(Delivery._meta.db_table)
+        who = (
+            f"d.recipient_id = {recipient}"
+            if self.audience.accounts
+            else f"d.recipient_id IS NULL AND d.to_address = {address}"
+        )
+        sql = f"NOT EXISTS (SELECT 1 FROM {table} d WHERE d.event_id = {event_id} AND d.channel = %s AND {who})"
+        return sql, [channel]
+
+    def insert_events(self) -> None:
+        """Make the events the rows name (one statement), before their rows are inserted."""
+        if not self.row_events:
+            return
+        quote = self.connection.ops.quote_name
+        source, params = self._source()
+        columns = ("kind", "key", "subject_type", "subject_id", "created_at")
+        sql = (
+            f"INSERT INTO {quote(MessageEvent._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+            f"SELECT DISTINCT %s, %s || {self.event['event_key']}, %s, {self.event['subject_id']}, %s "
+            f"{source} WHERE e.id IS NULL ON CONFLICT DO NOTHING"
+        )
+        params = [self.kind.name, self.prefix, self.subject_type, self.now, *params]
+        self._execute(sql, params, lambda cursor: None)
+
+    def _select(self, target: str, *, with_key: bool = False) -> tuple[list[str], str, list]:
+        """Return the target table's columns and a SELECT of them (and of the event key, `with_key`),
+        with its parameters."""
+        event_key = f"%s || {self.event['event_key']}"
         if target == INAPP:
             model = Notification
+            ref = "CASE WHEN p.recipient_id IS NULL THEN lower(p.email) ELSE 'u' || p.recipient_id END"
             computed = {
                 "user_id": ("p.recipient_id", []),
                 "kind": ("%s", [self.kind.name]),
@@ -278,26 +394,23 @@ class _Statements:
                 "message": ("g.message", []),
                 "link": (self.event["link"], []),
                 "created_at": ("%s", [self.now]),
-                "dedupe_key": (dedupe_key, [kind_prefix]),
+                "dedupe_key": (f"{event_key} || ':' || {ref}", [self.prefix]),
             }
             where, where_params = "p.recipient_id IS NOT NULL", []
         else:
             model = Delivery
             computed = {
-                "kind": ("%s", [self.kind.name]),
-                "channel": ("%s", [target]),
-                "dedupe_key": (dedupe_key, [kind_prefix]),
-                "event_key": (event_key, [kind_prefix]),
-                "subject_type": ("%s", [self.subject_type]),
-                "subject_id": (self.event["subject_id"], []),
+                "event_id": (self._event_id_sql(), []),
                 "recipient_id": ("p.recipient_id", []),
-                "to_address": ("lower(p.email)" if target == Channel.EMAIL else "p.phone", []),
-                "context": (self._context_sql(), []),
+                "channel": ("%s", [target]),
+                "to_address": (self._address_sql(target), []),
+                "group_id": ("NULL" if self.row_events else "g.group_id", []),
+                "own_context": (self._own_context_sql(), []),
                 "next_attempt_at": ("%s", [self.now]),
                 "priority": ("%s", [priority_for(self.kind)]),
-                "expires_at": (self.event["expires_at"], []),
+                # The group's expiry is stored with its context; rows naming their events keep theirs.
+                "expires_at": (self.event["expires_at"] if self.row_events else "NULL", []),
                 "created_at": ("%s", [self.now]),
-                "updated_at": ("%s", [self.now]),
             }
             requirements = self._requirements_sql(target)
             where = " AND ".join(condition for _, condition, _ in requirements)
@@ -313,11 +426,12 @@ class _Statements:
             columns.append(self.connection.ops.quote_name(model_field.column))
             expressions.append(f"{sql} AS {model_field.column}")
             params.extend(sql_params)
-        select = (
-            f"SELECT {', '.join(expressions)} FROM ({self.rows_sql}) p JOIN {self.groups_sql} "
-            f'ON g.key = p."{GROUP_KEY}" WHERE {where}'
-        )
-        return columns, select, [*params, *self.rows_params, *self.groups_params, *where_params]
+        if with_key:
+            expressions.append(f"{event_key} AS plan_event_key")
+            params.append(self.prefix)
+        source, source_params = self._source()
+        select = f"SELECT {', '.join(expressions)} {source} WHERE {where}"
+        return columns, select, [*params, *source_params, *where_params]
 
     def count_skipped(self, *, anchor: str) -> dict[str, int]:
         """Count, by reason, the recipients who cannot get a channel of the kind: one pass over the
@@ -338,34 +452,46 @@ class _Statements:
                 met_params += params
         if not sums:
             return {}
-        _, dedupe_key = self._dedupe_key_sql()
-        table = self._table_and_conflict(anchor)[0]
-        same_channel, channel_params = ("", []) if anchor == INAPP else ("d.channel = %s AND ", [anchor])
-        sql = (
-            f"SELECT {', '.join(sums)} FROM ({self.rows_sql}) p JOIN {self.groups_sql} "
-            f'ON g.key = p."{GROUP_KEY}" '
-            f"WHERE NOT EXISTS (SELECT 1 FROM {table} d WHERE {same_channel}d.dedupe_key = {dedupe_key})"
-        )
-        params = [*sums_params, *self.rows_params, *self.groups_params, *channel_params, f"{self.kind.name}:"]
-        counts = self._execute(sql, params, lambda cursor: cursor.fetchone())
+        source, source_params = self._source()
+        if anchor == INAPP:
+            table = self.connection.ops.quote_name(Notification._meta.db_table)
+            ref = "CASE WHEN p.recipient_id IS NULL THEN lower(p.email) ELSE 'u' || p.recipient_id END"
+            key = f"%s || {self.event['event_key']} || ':' || {ref}"
+            new = f"NOT EXISTS (SELECT 1 FROM {table} d WHERE d.dedupe_key = {key})"
+            new_params = [self.prefix]
+        else:
+            new, new_params = self._not_planned_sql(
+                anchor, event_id=self._event_id_sql(), recipient="p.recipient_id", address=self._address_sql(anchor)
+            )
+        sql = f"SELECT {', '.join(sums)} {source} WHERE {new}"
+        counts = self._execute(sql, [*sums_params, *source_params, *new_params], lambda cursor: cursor.fetchone())
         return {reason: int(count) for reason, count in zip(reasons, counts, strict=True) if count}
-
-    def _table_and_conflict(self, target: str) -> tuple[str, str, str]:
-        if target == INAPP:
-            return Notification._meta.db_table, "dedupe_key", "d.dedupe_key = s.dedupe_key"
-        return Delivery._meta.db_table, "channel, dedupe_key", "d.channel = s.channel AND d.dedupe_key = s.dedupe_key"
 
     def insert(self, target: str) -> int:
         """Insert the target's rows that are new; return how many were made."""
         columns, select, params = self._select(target)
-        table, conflict, _ = self._table_and_conflict(target)
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) {select} ON CONFLICT ({conflict}) DO NOTHING"
+        if target == INAPP:
+            table = Notification._meta.db_table
+            conflict = "ON CONFLICT (dedupe_key) DO NOTHING"
+        else:
+            # Either unique key of the ledger: (event, recipient, channel), or (event, channel, address)
+            # for people without an account.
+            table, conflict = Delivery._meta.db_table, "ON CONFLICT DO NOTHING"
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) {select} {conflict}"
         return self._execute(sql, params, lambda cursor: cursor.rowcount)
 
     def _new(self, target: str) -> tuple[str, list]:
-        _, select, params = self._select(target)
-        table, _, same = self._table_and_conflict(target)
-        return f"FROM ({select}) s WHERE NOT EXISTS (SELECT 1 FROM {table} d WHERE {same})", params
+        _, select, params = self._select(target, with_key=True)
+        if target == INAPP:
+            table = self.connection.ops.quote_name(Notification._meta.db_table)
+            return (
+                f"FROM ({select}) s WHERE NOT EXISTS (SELECT 1 FROM {table} d WHERE d.dedupe_key = s.dedupe_key)",
+                params,
+            )
+        new, new_params = self._not_planned_sql(
+            target, event_id="s.event_id", recipient="s.recipient_id", address="s.to_address"
+        )
+        return f"FROM ({select}) s WHERE {new}", [*params, *new_params]
 
     def count_new(self, target: str) -> int:
         """Count the target's rows that an insert would make now (a dry run)."""
@@ -375,8 +501,8 @@ class _Statements:
     def preview_new(self, target: str, *, limit: int) -> list[tuple[str, str]]:
         """Return up to `limit` (address, event key) of the messages a run would plan now."""
         sql, params = self._new(target)
-        order = "ORDER BY s.event_key, s.to_address"
-        return self._execute(f"SELECT s.to_address, s.event_key {sql} {order} LIMIT %s", [*params, limit], list)
+        order = "ORDER BY s.plan_event_key, s.to_address"
+        return self._execute(f"SELECT s.to_address, s.plan_event_key {sql} {order} LIMIT %s", [*params, limit], list)
 
     def _execute(self, sql: str, params: list, answer):
         # A cursor per statement: the driver keeps the last statement's text (with the groups in

@@ -94,7 +94,7 @@ def apply_provider_event(*, event: ProviderEvent) -> Delivery | None:
             updates["error_code"] = event.error_code or status
             updates["last_error"] = event.detail[:2000]
     if updates:
-        for key, value in updates.items():
+        for key, value in {**updates, "updated_at": timezone.now()}.items():
             setattr(delivery, key, value)
         delivery.save(update_fields=[*updates, "updated_at"])
     DeliveryEvent.objects.create(delivery=delivery, at=at, status=status, detail=detail)

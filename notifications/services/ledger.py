@@ -1,6 +1,7 @@
 """Writes on the ledger: staff actions (requeue, settle an unknown delivery, cancel) and the
 dispatcher's record of what became of the rows it claimed."""
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,8 @@ from ..models import Delivery, DeliveryEvent
 
 Status = Delivery.Status
 REQUEUEABLE = (Status.FAILED, Status.UNKNOWN, Status.EXPIRED, Status.CANCELLED)
+# A requeued message has this long to go out (its own expiry, over its group's, which may be past).
+REQUEUED_FOR = dt.timedelta(days=1)
 
 
 @transaction.atomic
@@ -24,7 +27,12 @@ def requeue_deliveries(*, deliveries: QuerySet, by: str = "", now: datetime | No
     now = now or timezone.now()
     ids = list(deliveries.filter(status__in=REQUEUEABLE).select_for_update().values_list("id", flat=True))
     Delivery.objects.filter(id__in=ids).update(
-        status=Status.PENDING, next_attempt_at=now, expires_at=None, attempts=0, claim_token=None, updated_at=now
+        status=Status.PENDING,
+        next_attempt_at=now,
+        expires_at=now + REQUEUED_FOR,
+        attempts=0,
+        claim_token=None,
+        updated_at=now,
     )
     _log(ids, Status.PENDING, f"Requeued by {by or 'staff'}.", now)
     return len(ids)

@@ -21,7 +21,7 @@ from django.utils import timezone
 from ..db import insert_ignoring_conflicts
 from ..kinds import INAPP, get_kind
 from ..languages import DEFAULT_LANGUAGE
-from ..models import Channel, Delivery, Notification
+from ..models import Channel, Delivery, MessageEvent, Notification
 from ..rendering import render_inapp
 
 PREVIEW_LIMIT = 500
@@ -151,6 +151,29 @@ def full_event_key(kind: str, event_key: str) -> str:
     return f"{kind}:{event_key}"
 
 
+def event_ids(events: dict[str, dict]) -> dict[str, int]:
+    """Return the id of each event (full key -> MessageEvent fields), making those that are new:
+    one insert skipping the known ones and one read, whatever their number."""
+    if not events:
+        return {}
+    insert_ignoring_conflicts(
+        MessageEvent, [{"key": key, **fields} for key, fields in events.items()], conflict_fields=("key",)
+    )
+    return dict(MessageEvent.objects.filter(key__in=list(events)).values_list("key", "id"))
+
+
+def own_context(recipient: Recipient, context: dict) -> dict | None:
+    """What a row keeps of `context` beside its group's: for an account, not its name and language
+    (read from the account when the message is rendered); None when nothing is left."""
+    if recipient.user_id is not None:
+        context = {key: value for key, value in context.items() if key not in ACCOUNT_KEYS}
+    return context or None
+
+
+# Read from the account when a message to it is rendered (Delivery.context).
+ACCOUNT_KEYS = ("name", "first_name", "language")
+
+
 def plan_messages(
     *,
     kind: str,
@@ -176,10 +199,17 @@ def plan_messages(
             _plan_one(message_kind, message, now, deliveries, notifications, result, dry_run)
         if dry_run:
             continue
+        events = {}
+        for row in deliveries:
+            subject = (row.pop("subject_type"), row.pop("subject_id"))
+            events.setdefault(row["event_key"], {"kind": kind, "subject_type": subject[0], "subject_id": subject[1]})
+        ids = event_ids({key: {**fields, "created_at": now} for key, fields in events.items()})
+        for row in deliveries:
+            row["event_id"] = ids[row.pop("event_key")]
         # One insert per channel so the counts of what was new are exact per channel.
         for channel in (Channel.EMAIL, Channel.WHATSAPP):
             rows = [d for d in deliveries if d["channel"] == channel]
-            made = insert_ignoring_conflicts(Delivery, rows, conflict_fields=("channel", "dedupe_key"))
+            made = insert_ignoring_conflicts(Delivery, rows, any_conflict=True)
             result.planned[channel] += len(made)
             result.skipped["already_planned"] += len(rows) - len(made)
             if collect_ids:
@@ -194,7 +224,6 @@ def _plan_one(message_kind, message, now, deliveries, notifications, result, dry
     recipient = message.recipient
     kind = message_kind.name
     event_key = full_event_key(kind, message.event_key)
-    dedupe_key = f"{event_key}:{recipient.ref}"
     context = {**message.context, **recipient_context(recipient.name)}
     if recipient.language and recipient.language != DEFAULT_LANGUAGE:  # dispatch renders the message in it
         context.setdefault("language", recipient.language)
@@ -214,15 +243,13 @@ def _plan_one(message_kind, message, now, deliveries, notifications, result, dry
             continue
         deliveries.append(
             {
-                "kind": kind,
                 "channel": channel,
-                "dedupe_key": dedupe_key,
                 "event_key": event_key,
                 "subject_type": message.subject_type,
                 "subject_id": message.subject_id,
                 "recipient_id": recipient.user_id,
                 "to_address": address,
-                "context": context,
+                "own_context": own_context(recipient, context),
                 "next_attempt_at": now,
                 "priority": priority_for(message_kind),
                 "expires_at": message.expires_at,
@@ -242,6 +269,6 @@ def _plan_one(message_kind, message, now, deliveries, notifications, result, dry
                 "message": rendered.text,
                 "link": message.link,
                 "created_at": now,
-                "dedupe_key": dedupe_key,
+                "dedupe_key": f"{event_key}:{recipient.ref}",
             }
         )

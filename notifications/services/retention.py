@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connections, router, transaction
-from django.db.models import BigIntegerField, Case, Count, DecimalField, Min, Q, Sum, Value, When
+from django.db import IntegrityError, connections, router, transaction
+from django.db.models import BigIntegerField, Case, Count, DecimalField, Exists, F, Min, OuterRef, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from ..kinds import get_kind
-from ..models import Delivery, DeliveryDailyCount, DeliveryEvent
+from ..models import Delivery, DeliveryDailyCount, DeliveryEvent, MessageEvent, MessageGroup
 
 logger = logging.getLogger(__name__)
 Status = Delivery.Status
@@ -95,7 +95,32 @@ def purge_old_deliveries(
         window_rows = Delivery.objects.filter(window)
         if not deleted and window_rows.exists() and not window_rows.filter(created_at__lt=cutoff).exists():
             break
+    if deadline is None or time.monotonic() < deadline:
+        result.outcomes["message_events"] = purge_unused_events(before=cutoff, deadline=deadline)
     return result
+
+
+def purge_unused_events(*, before: dt.datetime, deadline: float | None = None) -> int:
+    """Delete the events made before `before` that no delivery names any more, with their stored
+    contexts, a batch per short transaction; return how many events went."""
+    batch = settings.NOTIFICATIONS["RETENTION_BATCH_SIZE"]
+    unused = MessageEvent.objects.filter(created_at__lt=before).filter(
+        ~Exists(Delivery.objects.filter(event=OuterRef("pk")))
+    )
+    deleted, after = 0, 0
+    while deadline is None or time.monotonic() < deadline:
+        ids = list(unused.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:batch])
+        if not ids:
+            break
+        after = ids[-1]
+        try:
+            with transaction.atomic():
+                MessageGroup.objects.filter(event_id__in=ids)._raw_delete(MessageGroup.objects.db)
+                deleted += MessageEvent.objects.filter(id__in=ids)._raw_delete(MessageEvent.objects.db)
+        except IntegrityError:
+            # Planned again meanwhile (a delivery now names one of them): kept, tried at the next run.
+            logger.info("Events %s..%s are in use again: kept.", ids[0], ids[-1])
+    return deleted
 
 
 @transaction.atomic
@@ -103,9 +128,9 @@ def _purge_window(*, window: Q, cutoff: dt.datetime) -> tuple[int, int, int]:
     """Fold and delete the finished rows of one id window older than `cutoff`; return (deliveries,
     events, rows kept because their kind still wants them)."""
     candidates = list(
-        Delivery.objects.select_for_update(skip_locked=True)
+        Delivery.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(window, created_at__lt=cutoff, status__in=FINAL)
-        .values_list("id", "kind")
+        .values_list("id", "event__kind")
     )
     if not candidates:
         return 0, 0, 0
@@ -129,9 +154,9 @@ def _still_wanted(ids: set[int]) -> set[int]:
     if not ids:
         return set()
     deliveries = list(
-        Delivery.objects.filter(id__in=ids).only(
-            "id", "kind", "subject_type", "subject_id", "recipient_id", "event_key"
-        )
+        Delivery.objects.filter(id__in=ids)
+        .select_related("event")
+        .only("id", "recipient_id", "event__kind", "event__subject_type", "event__subject_id", "event__key")
     )
     kept: set[int] = set()
     for kind_name in {d.kind for d in deliveries}:
@@ -150,14 +175,14 @@ def _fold(ids: list[int]) -> None:
     by_subject = list(settings.NOTIFICATIONS["RETENTION_COUNT_BY_SUBJECT"])
     # Per subject only for the types whose statistics need it; the rest of a day counts together.
     subject = Case(
-        When(subject_type__in=by_subject, then=Coalesce("subject_id", Value(0))),
+        When(event__subject_type__in=by_subject, then=Coalesce("event__subject_id", Value(0))),
         default=Value(0),
         output_field=BigIntegerField(),
     )
     rows = (
         Delivery.objects.filter(id__in=ids, is_test=False)
         .annotate(day=TruncDate("created_at", tzinfo=dt.UTC), subject=subject)
-        .values("day", "kind", "channel", "subject_type", "subject")
+        .values("day", "channel", "subject", kind=F("event__kind"), subject_type=F("event__subject_type"))
         .annotate(
             rows=Count("id"),
             first_sent_at=Min("sent_at", filter=Q(status__in=COUNTED["sent"])),

@@ -20,7 +20,12 @@ class UnsubscribeTarget:
 def resolve_unsubscribe_token(*, token: str) -> UnsubscribeTarget:
     """Return who a token unsubscribes; raise signing.BadSignature when it is forged or expired."""
     delivery_id = read_unsubscribe_token(token)
-    delivery = Delivery.objects.filter(pk=delivery_id).only("to_address", "channel", "kind").first()
+    delivery = (
+        Delivery.objects.filter(pk=delivery_id)
+        .select_related("event")
+        .only("to_address", "channel", "event__kind")
+        .first()
+    )
     if delivery is None:
         raise signing.BadSignature("The message this link belongs to no longer exists.")
     kind = get_kind(delivery.kind)

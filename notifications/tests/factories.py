@@ -89,9 +89,8 @@ class DeliveryFactory(factory.django.DjangoModelFactory):
     kind = "session_24h"
     channel = Channel.EMAIL
     recipient = factory.SubFactory(UserFactory)
-    event_key = factory.Sequence(lambda n: f"session_24h:{n}@20261125T0430")
-    # Unique per channel, as the ledger's constraint demands.
-    dedupe_key = factory.LazyAttributeSequence(lambda o, n: f"{o.event_key}:u{n}:{o.channel}")
+    # Each its own event (made on save: MessageEvent), so every row is unique.
+    event_key = factory.LazyAttributeSequence(lambda o, n: f"{o.kind}:{n}@20261125T0430")
     subject_type = "lms.livesession"
     subject_id = factory.Sequence(lambda n: n + 1)
     to_address = factory.LazyAttribute(

@@ -76,14 +76,19 @@ def one_by_one(people):
 
 
 def ledger() -> tuple[list, list]:
-    deliveries = Delivery.objects.order_by("channel", "dedupe_key").values(
+    # What each row means (the two paths store it differently: the audience's shared context once per group).
+    names = (
         "kind", "channel", "dedupe_key", "event_key", "subject_type", "subject_id", "recipient_id", "to_address",
-        "context", "status", "attempts", "next_attempt_at", "expires_at", "created_at", "rendered_subject",
+        "context", "status", "attempts", "next_attempt_at", "expiry", "created_at", "rendered_subject",
     )  # fmt: skip
+    rows = Delivery.objects.select_related("event", "group", "recipient")
+    deliveries = sorted(
+        ({name: getattr(row, name) for name in names} for row in rows), key=lambda d: (d["channel"], d["dedupe_key"])
+    )
     notifications = Notification.objects.order_by("dedupe_key").values(
         "user_id", "kind", "title", "message", "link", "read_at", "created_at", "dedupe_key"
     )
-    return list(deliveries), list(notifications)
+    return deliveries, list(notifications)
 
 
 def test_an_audience_makes_the_same_rows_as_planning_one_by_one(people):

@@ -39,7 +39,7 @@ def claim_due_deliveries(*, now: datetime, limit: int, ids: list[int] | None = N
         due = due.filter(id__in=ids)
     with transaction.atomic():
         claimed = list(
-            due.select_for_update(skip_locked=True)
+            due.select_for_update(skip_locked=True, of=("self",))
             .order_by("priority", "next_attempt_at", "id")  # urgent kinds first (Delivery.priority)
             .values_list("id", flat=True)[:limit]
         )
@@ -54,7 +54,9 @@ def claim_due_deliveries(*, now: datetime, limit: int, ids: list[int] | None = N
             updated_at=now,
         )
     rows = list(
-        Delivery.objects.filter(id__in=claimed, claim_token=token).order_by("priority", "next_attempt_at", "id")
+        Delivery.objects.filter(id__in=claimed, claim_token=token)
+        .select_related("event", "group", "recipient")  # what rendering reads: the kind, the context, the name
+        .order_by("priority", "next_attempt_at", "id")
     )
     held = over_limit(rows, left=left, now=now)
     if held:  # the limit has room for fewer new numbers than this claim holds: the rest wait

@@ -66,7 +66,7 @@ def stopped_deliveries(deliveries: list[Delivery], *, now: datetime) -> dict[int
 
     for delivery in remaining:
         verdict = _verdict(delivery, suppressed, opted_out, users, consented)
-        if verdict is None and delivery.expires_at and delivery.expires_at <= now:
+        if verdict is None and delivery.expiry and delivery.expiry <= now:
             verdict = Verdict(Status.EXPIRED, "expired")
         if verdict:
             verdicts[delivery.pk] = verdict

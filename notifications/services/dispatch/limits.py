@@ -29,7 +29,7 @@ def _reply_kinds() -> list[str]:
 def _reached(now: datetime) -> QuerySet:
     """Business-initiated WhatsApp rows handed to the provider within the window."""
     return Delivery.objects.filter(channel=Channel.WHATSAPP, handed_over_at__gte=now - WINDOW).exclude(
-        kind__in=_reply_kinds()
+        event__kind__in=_reply_kinds()
     )
 
 
@@ -45,7 +45,7 @@ def _to_a_new_number(now: datetime) -> Q:
     """A business-initiated WhatsApp message to a number not reached within the window."""
     return (
         Q(channel=Channel.WHATSAPP)
-        & ~Q(kind__in=_reply_kinds())
+        & ~Q(event__kind__in=_reply_kinds())
         & ~Exists(_reached(now).filter(to_address=OuterRef("to_address")))
     )
 
