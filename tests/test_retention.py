@@ -7,7 +7,7 @@ import pytest
 from django.core import mail
 from django.db import connection, transaction
 
-from notifications.models import Delivery, DeliveryDailyCount, DeliveryEvent
+from notifications.models import Delivery, DeliveryDailyCount, DeliveryEvent, MessageEvent, MessageGroup
 from notifications.services.dispatch import dispatch_due_deliveries
 from notifications.services.retention import _purge_window, purge_old_deliveries, purge_rows
 from notifications.tests.factories import DeliveryFactory
@@ -43,6 +43,21 @@ def test_old_finished_deliveries_go_with_their_history_and_are_counted_by_day_ki
     assert (email.bounced, email.failed, email.first_sent_at) == (1, 1, sent_at)
     whatsapp = DeliveryDailyCount.objects.get(channel="whatsapp")
     assert (whatsapp.rows, whatsapp.suppressed, whatsapp.sent) == (1, 1, 0)
+
+
+def test_old_events_go_with_their_shared_contexts_once_no_delivery_names_them():
+    gone = old_delivery(Status.SENT, sent_at=OLD)
+    kept = old_delivery(Status.PENDING)
+    young = old_delivery(Status.SENT, created_at=NOW - dt.timedelta(days=10))
+    MessageEvent.objects.filter(pk__in=[gone.event_id, kept.event_id]).update(created_at=OLD)
+    MessageGroup.objects.create(event_id=gone.event_id, digest="a", context={"title": "Python Basics"})
+    MessageGroup.objects.create(event_id=kept.event_id, digest="b", context={"title": "SQL"})
+
+    result = purge_old_deliveries(now=NOW)
+
+    assert result.outcomes["message_events"] == 1
+    assert set(MessageEvent.objects.values_list("pk", flat=True)) == {kept.event_id, young.event_id}
+    assert list(MessageGroup.objects.values_list("event_id", flat=True)) == [kept.event_id]
 
 
 def test_purge_never_touches_a_pending_sending_or_unknown_row_however_old():

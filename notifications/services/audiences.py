@@ -123,15 +123,22 @@ def plan_audience(*, kind: str, audience: Audience, now: datetime | None = None,
             plan.insert_events()
         # Before the inserts: who cannot get a channel, counted once per event (while it is new).
         result.skipped.update(plan.count_skipped(anchor=targets[0]))
-        for target in targets:
-            if dry_run:
-                result.planned[target] += plan.count_new(target)
-                if target != INAPP and len(result.preview) < PREVIEW_LIMIT:
-                    limit = PREVIEW_LIMIT - len(result.preview)
-                    for address, event_key in plan.preview_new(target, limit=limit):
-                        result.preview.append((kind, target, address, event_key.split(":", 1)[1]))
-            else:
+        if not dry_run:
+            one_by_one = targets
+            channels = [target for target in targets if target != INAPP]
+            if channels and connection.vendor == "postgresql":
+                # Every channel in one pass over the audience, counted by channel.
+                result.planned.update(plan.insert_channels(channels))
+                one_by_one = [target for target in targets if target == INAPP]
+            for target in one_by_one:
                 result.planned[target] += plan.insert(target)
+            continue
+        for target in targets:
+            result.planned[target] += plan.count_new(target)
+            if target != INAPP and len(result.preview) < PREVIEW_LIMIT:
+                limit = PREVIEW_LIMIT - len(result.preview)
+                for address, event_key in plan.preview_new(target, limit=limit):
+                    result.preview.append((kind, target, address, event_key.split(":", 1)[1]))
     return result
 
 
@@ -380,10 +387,28 @@ class _Statements:
         params = [self.kind.name, self.prefix, self.subject_type, self.now, *params]
         self._execute(sql, params, lambda cursor: None)
 
-    def _select(self, target: str, *, with_key: bool = False) -> tuple[list[str], str, list]:
+    def _channels_sql(self, channels: list[str]) -> tuple[str, str, str, list]:
+        """The channel, address and join of rows for several channels at once: each recipient joined
+        to the channels whose requirements they meet. Returns (channel, address, join, parameters)."""
+        values = ", ".join(["(%s)"] * len(channels))
+        conditions, params = [], list(channels)
+        for channel in channels:
+            requirements = self._requirements_sql(channel)
+            conditions.append(" AND ".join(["c.channel = %s", *(condition for _, condition, _ in requirements)]))
+            params += [channel, *(param for *_, requirement in requirements for param in requirement)]
+        address = (
+            "CASE c.channel "
+            + " ".join(f"WHEN '{channel}' THEN {self._address_sql(channel)}" for channel in channels)
+            + " END"
+        )
+        join = f"JOIN (VALUES {values}) AS c (channel) ON ({') OR ('.join(conditions)})"
+        return "c.channel", address, join, params
+
+    def _select(self, target, *, with_key: bool = False) -> tuple[list[str], str, list]:
         """Return the target table's columns and a SELECT of them (and of the event key, `with_key`),
-        with its parameters."""
+        with its parameters. `target` is in-app, a channel, or a list of channels (one pass for all)."""
         event_key = f"%s || {self.event['event_key']}"
+        join, join_params = "", []
         if target == INAPP:
             model = Notification
             ref = "CASE WHEN p.recipient_id IS NULL THEN lower(p.email) ELSE 'u' || p.recipient_id END"
@@ -399,11 +424,19 @@ class _Statements:
             where, where_params = "p.recipient_id IS NOT NULL", []
         else:
             model = Delivery
+            if isinstance(target, list):
+                channel, address, join, join_params = self._channels_sql(target)
+                channel_params, where, where_params = [], "1 = 1", []
+            else:
+                channel, address, channel_params = "%s", self._address_sql(target), [target]
+                requirements = self._requirements_sql(target)
+                where = " AND ".join(condition for _, condition, _ in requirements)
+                where_params = [param for *_, params in requirements for param in params]
             computed = {
                 "event_id": (self._event_id_sql(), []),
                 "recipient_id": ("p.recipient_id", []),
-                "channel": ("%s", [target]),
-                "to_address": (self._address_sql(target), []),
+                "channel": (channel, channel_params),
+                "to_address": (address, []),
                 "group_id": ("NULL" if self.row_events else "g.group_id", []),
                 "own_context": (self._own_context_sql(), []),
                 "next_attempt_at": ("%s", [self.now]),
@@ -412,9 +445,6 @@ class _Statements:
                 "expires_at": (self.event["expires_at"] if self.row_events else "NULL", []),
                 "created_at": ("%s", [self.now]),
             }
-            requirements = self._requirements_sql(target)
-            where = " AND ".join(condition for _, condition, _ in requirements)
-            where_params = [param for *_, params in requirements for param in params]
         columns, expressions, params = [], [], []
         for model_field in model._meta.concrete_fields:
             if model_field.primary_key:
@@ -430,14 +460,15 @@ class _Statements:
             expressions.append(f"{event_key} AS plan_event_key")
             params.append(self.prefix)
         source, source_params = self._source()
-        select = f"SELECT {', '.join(expressions)} {source} WHERE {where}"
-        return columns, select, [*params, *source_params, *where_params]
+        select = f"SELECT {', '.join(expressions)} {source} {join} WHERE {where}"
+        return columns, select, [*params, *source_params, *join_params, *where_params]
 
     def count_skipped(self, *, anchor: str) -> dict[str, int]:
         """Count, by reason, the recipients who cannot get a channel of the kind: one pass over the
         audience, counting only events still new for them (no `anchor` row yet), so each
         (event, recipient) is skipped once, as it is planned once."""
         reasons, sums, sums_params = [], [], []
+        every, every_params = [], []  # all the requirements: a row meeting them all is skipped by nothing
         for channel in (Channel.EMAIL, Channel.WHATSAPP):
             if not self.audience.plans(self.kind, channel):
                 continue
@@ -450,6 +481,8 @@ class _Statements:
                 sums_params += [*met_params, *params]
                 met.append(condition)
                 met_params += params
+                every.append(condition)
+                every_params += params
         if not sums:
             return {}
         source, source_params = self._source()
@@ -463,9 +496,23 @@ class _Statements:
             new, new_params = self._not_planned_sql(
                 anchor, event_id=self._event_id_sql(), recipient="p.recipient_id", address=self._address_sql(anchor)
             )
-        sql = f"SELECT {', '.join(sums)} {source} WHERE {new}"
-        counts = self._execute(sql, [*sums_params, *source_params, *new_params], lambda cursor: cursor.fetchone())
+        # Only the rows missing something are looked up in the ledger (most meet every requirement).
+        missing = f"NOT coalesce(({' AND '.join(every)}), false)"
+        sql = f"SELECT {', '.join(sums)} {source} WHERE {missing} AND {new}"
+        params = [*sums_params, *source_params, *every_params, *new_params]
+        counts = self._execute(sql, params, lambda cursor: cursor.fetchone())
         return {reason: int(count) for reason, count in zip(reasons, counts, strict=True) if count}
+
+    def insert_channels(self, channels: list[str]) -> dict[str, int]:
+        """Insert the new rows of every channel in one statement (PostgreSQL); return how many by channel."""
+        columns, select, params = self._select(channels)
+        table = self.connection.ops.quote_name(Delivery._meta.db_table)
+        sql = (
+            f"WITH made AS (INSERT INTO {table} ({', '.join(columns)}) {select} ON CONFLICT DO NOTHING "
+            f"RETURNING channel) SELECT channel, count(*) FROM made GROUP BY channel"
+        )
+        made = dict(self._execute(sql, params, lambda cursor: cursor.fetchall()))
+        return {channel: made.get(channel, 0) for channel in channels}
 
     def insert(self, target: str) -> int:
         """Insert the target's rows that are new; return how many were made."""

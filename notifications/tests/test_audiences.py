@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import F
 
-from notifications.models import Delivery, Notification
+from notifications.models import Delivery, MessageEvent, MessageGroup, Notification
 from notifications.services import audiences
 from notifications.services.audiences import Audience, Group, plan_audience
 from notifications.services.planning import PlannedMessage, Recipient, plan_messages
@@ -104,6 +104,38 @@ def test_an_audience_makes_the_same_rows_as_planning_one_by_one(people):
     deliveries, notifications = expected
     assert {d["context"]["first_name"] for d in deliveries} == {"Asha", "Ravi", "there", "Kiran"}
     assert notifications[0]["title"] == "Starts Tomorrow: Python Basics"
+
+
+def test_what_a_group_shares_is_stored_once_and_each_row_keeps_only_its_own(people):
+    plan_audience(kind=KIND, audience=audience(), now=NOW)
+
+    event = MessageEvent.objects.get()
+    assert (event.key, event.kind, event.subject_id) == (f"{KIND}:42@20261125T0430", KIND, 42)
+    groups = {group.context["when"]: group for group in MessageGroup.objects.all()}
+    assert set(groups) == {"10:00 in Asia/Kolkata", "10:00 in Europe/London"}  # one per zone, not per person
+    assert {group.expires_at for group in groups.values()} == {EXPIRES}
+    rows = Delivery.objects.select_related("event", "group", "recipient")
+    assert {row.event_id for row in rows} == {event.pk}
+    assert all(row.own_context is None and row.expires_at is None for row in rows)  # an account's name is its own
+    ravi = rows.get(to_address="ravi@example.com")
+    assert ravi.group == groups["10:00 in Europe/London"]
+    assert ravi.context["first_name"] == "Ravi" and ravi.context["when"] == "10:00 in Europe/London"
+    assert ravi.expiry == EXPIRES
+
+
+def test_people_without_an_account_keep_their_name_and_are_known_by_address():
+    leads = [("lead1@example.com", "Lead One"), ("lead2@example.com", "Lead Two")]
+    messages = [
+        PlannedMessage(recipient=Recipient(user_id=None, email=email, name=name), event_key="7", context={"x": 1})
+        for email, name in leads
+    ]
+    first = plan_messages(kind="lead_day0", messages=messages, now=NOW)
+    again = plan_messages(kind="lead_day0", messages=messages, now=NOW)
+
+    assert first.planned["email"] == 2 and again.planned["email"] == 0
+    row = Delivery.objects.get(to_address="lead2@example.com")
+    assert row.recipient_id is None and row.own_context["name"] == "Lead Two"
+    assert row.context["first_name"] == "Lead"
 
 
 def test_planning_an_audience_again_or_after_one_by_one_makes_nothing_new(people):
