@@ -508,7 +508,7 @@ class _Statements:
         columns, select, params = self._select(channels)
         table = self.connection.ops.quote_name(Delivery._meta.db_table)
         sql = (
-            f"WITH made AS (INSERT INTO {table} ({', '.join(columns)}) {select} ON CONFLICT DO NOTHING "
+            f"WITH made AS (INSERT INTO {table} ({', '.join(columns)}) {select} ORDER BY event_id, recipient_id ON CONFLICT DO NOTHING "
             f"RETURNING channel) SELECT channel, count(*) FROM made GROUP BY channel"
         )
         made = dict(self._execute(sql, params, lambda cursor: cursor.fetchall()))
