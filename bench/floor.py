@@ -223,14 +223,15 @@ def _session_plan(conn, *, kind: str, now, lower: dt.timedelta, upper: dt.timede
     _copy(conn, "bench_when", "subject_id bigint, tz text, locale text, formatted text, label text, phrase text", rows)
     # The 24-hour reminder carries the calendar invitation: its context, made once per session as the app does.
     _copy(conn, "bench_calendar", "subject_id bigint, context jsonb", _calendars([pk for pk, _ in sessions], kind))
+    # The in-app text says when relative to the moment it is read: a marker the page turns into words
+    # ("[[Starts:ISO 8601]]", notifications/services/inapp.py), as the shipped templates write it.
+    iso = """to_char(s.scheduled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') || '+00:00'"""
     if kind == "session_24h":
         title = "'Starts ' || w.label || ': ' || s.title"
-        message = """'"' || s.title || '" starts ' || w.phrase || ', ' || w.formatted || '.'"""
+        message = f"""'"' || s.title || '" [[starts:' || {iso} || ']], ' || w.formatted || '.'"""
     else:
         title = "'Starting Soon: ' || s.title"
-        message = (
-            "'Starts in ' || m.minutes || ' minute' || CASE WHEN m.minutes = 1 THEN '' ELSE 's' END || '. Join now.'"
-        )
+        message = f"'[[Starts:' || {iso} || ']]. Join now.'"
     return Plan(
         f"""
         SELECT {USER_FIELDS}, s.id AS subject_id,
@@ -374,7 +375,8 @@ def plan_payments(conn, now) -> "Plan":
                jsonb_build_object('name', u.name, 'first_name', {_first_name("u.name")}, 'amount', m.formatted,
                    'description', p.description, 'course_title', coalesce(pc.title, ''),
                    'payment_url', coalesce(nullif(p.payment_url, ''), %(dashboard)s::text)) AS context,
-               'Payment Reminder' AS title,
+               'Payment reminder: ' || m.formatted || CASE WHEN coalesce(pc.title, '') <> '' THEN ' for ' || pc.title
+                   WHEN p.description <> '' THEN ' for ' || p.description ELSE ' to pay' END AS title,
                m.formatted || CASE WHEN p.description <> '' THEN ' for ' || p.description ELSE '' END
                    || ' is waiting to be paid.' AS message,
                coalesce(nullif(p.payment_url, ''), %(dashboard)s::text) AS link

@@ -12,7 +12,7 @@ the leads it is about to email, which catches rows added without a signal (bulk 
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -52,9 +52,10 @@ def record_lead_opt_outs(*, leads=None, addresses: Iterable[str] | None = None, 
         candidates = candidates.annotate(email_lower=Lower("email")).filter(
             email_lower__in=[address.lower() for address in addresses]
         )
+    # EXISTS first (one hashed semi-join over the leads), then the reason of the few it finds.
     rows = list(
-        candidates.annotate(reason=Subquery(found.values("reason")[:1]), detail=Subquery(found.values("detail")[:1]))
-        .filter(reason__isnull=False)
+        candidates.filter(Exists(found))
+        .annotate(reason=Subquery(found.values("reason")[:1]), detail=Subquery(found.values("detail")[:1]))
         .values("pk", "email", "reason", "detail")
     )
     changed = 0
