@@ -507,9 +507,10 @@ class _Statements:
         """Insert the new rows of every channel in one statement (PostgreSQL); return how many by channel."""
         columns, select, params = self._select(channels)
         table = self.connection.ops.quote_name(Delivery._meta.db_table)
+        # In key order: the unique index's pages fill up instead of splitting in half (a third smaller).
         sql = (
-            f"WITH made AS (INSERT INTO {table} ({', '.join(columns)}) {select} ORDER BY event_id, recipient_id ON CONFLICT DO NOTHING "
-            f"RETURNING channel) SELECT channel, count(*) FROM made GROUP BY channel"
+            f"WITH made AS (INSERT INTO {table} ({', '.join(columns)}) {select} ORDER BY event_id, recipient_id "
+            f"ON CONFLICT DO NOTHING RETURNING channel) SELECT channel, count(*) FROM made GROUP BY channel"
         )
         made = dict(self._execute(sql, params, lambda cursor: cursor.fetchall()))
         return {channel: made.get(channel, 0) for channel in channels}
