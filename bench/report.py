@@ -169,11 +169,15 @@ def _ledger_targets(results: Results) -> list[list[str]]:
     job = next((row for row in results.planning if row.job == "session_reminders_24h"), None)
     made = app or today
     if made and job and made.rows:
-        per_million = job.app_seconds * 1_000_000 / made.rows
+        # The job also makes its in-app rows: their time, as the floor's in-app statement took it, is set
+        # apart (the same rows in any ledger layout), as for the lean floor below.
+        inapp = job.floor_seconds - job.floor_ledger_seconds
+        per_million = max(0.0, job.app_seconds - inapp) * 1_000_000 / made.rows
         rows.append(
             [
                 f"planning 1M reminder rows <= {MILLION_ROWS_TARGET_SECONDS:.0f} s (24 h job, per 1M ledger rows)",
-                f"{per_million:.1f} s ({_s(job.app_seconds)} for {_n(made.rows)} rows and their in-app rows)",
+                f"{per_million:.1f} s (app {_s(job.app_seconds)} for {_n(made.rows)} ledger rows, less its in-app"
+                f" rows' {_s(inapp)}; with them {job.app_seconds * 1_000_000 / made.rows:.1f} s)",
                 _verdict(per_million <= MILLION_ROWS_TARGET_SECONDS),
             ]
         )

@@ -154,7 +154,8 @@ def campaign_stats(*, campaign: LeadCampaign) -> CampaignStats:
         leads=sum(by_status.values()),
         emailed=emails.filter(status__in=SENT)
         .values(subject_id=F("event__subject_id"))
-        .union(purged.filter(sent__gt=0).values("subject_id"))
+        .order_by()
+        .union(purged.filter(sent__gt=0).values("subject_id").order_by())
         .count(),
         steps=steps,
         unsubscribes=by_status.get(Lead.Status.UNSUBSCRIBED, 0),
