@@ -59,6 +59,7 @@ def queue_emails(conn: psycopg.Connection, *, size: Size, now: dt.datetime, coun
         statement = floor.INSERT_DELIVERIES.replace("__PLAN__", latest)
         params = {**plan.insert_params, "now": now, "whatsapp": False}
         conn.execute(statement.replace("__BUSINESS__", ""), params)
+        floor.move_to_app_ledger(conn)
 
 
 def _count_sent(conn: psycopg.Connection) -> int:

@@ -181,6 +181,29 @@ def checksum(conn: psycopg.Connection, *, floor: bool) -> tuple:
     return (*conn.execute(rows).fetchone(), *conn.execute(NOTIFICATION_CHECKSUM).fetchone())
 
 
+# The floor's rows moved into the app's ledger, as its migration moved the ledger of before: an event
+# per key, each row keeping its context (without an account's name, read from the account).
+MOVE_TO_APP = f"""
+    INSERT INTO notifications_messageevent (kind, key, subject_type, subject_id, created_at)
+    SELECT min(kind), event_key, min(subject_type), min(subject_id), min(created_at)
+    FROM {TODAY_TABLE} GROUP BY event_key
+    ON CONFLICT (key) DO NOTHING;
+    INSERT INTO notifications_delivery (event_id, recipient_id, channel, to_address, own_context, status, attempts,
+        next_attempt_at, priority, expires_at, provider_message_id, error_code, last_error, rendered_subject,
+        rendered_text, whatsapp_category, is_test, created_at)
+    SELECT e.id, t.recipient_id, t.channel, t.to_address,
+           CASE WHEN t.recipient_id IS NULL THEN t.context ELSE t.context - 'name' - 'first_name' END, t.status,
+           t.attempts, t.next_attempt_at, t.priority, t.expires_at, '', '', '', '', '', '', false, t.created_at
+    FROM {TODAY_TABLE} t JOIN notifications_messageevent e ON e.key = t.event_key;
+    DELETE FROM {TODAY_TABLE};
+"""
+
+
+def move_to_app_ledger(conn: psycopg.Connection) -> None:
+    """Move the rows the floor made into the app's ledger (to be sent by the app's dispatcher)."""
+    conn.execute(MOVE_TO_APP)
+
+
 def _first_name(column: str) -> str:
     return FIRST_NAME.format(name=column)
 
