@@ -13,6 +13,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .languages import DEFAULT_LANGUAGE
+
 
 class Channel(models.TextChoices):
     EMAIL = "email", "Email"
@@ -308,7 +310,7 @@ class Delivery(models.Model):
 
     def __init__(self, *args, **kwargs):
         # Made by hand (tests, a staff test send): the event by its key, created on save.
-        self._event_spec = {name: kwargs.pop(name) for name in EVENT_FIELDS if name in kwargs}
+        self._event_spec = {name: kwargs.pop(name) for name in EVENT_LOOKUPS if name in kwargs}
         kwargs.pop("dedupe_key", None)  # made of the event and the recipient (the `dedupe_key` property)
         context = kwargs.pop("context", None)
         super().__init__(*args, **kwargs)
@@ -372,15 +374,11 @@ class Delivery(models.Model):
             context["name"] = getattr(self.recipient, "name", "")
             context.pop("first_name", None)
             language = getattr(self.recipient, "language", "")
-            if language and language != settings.LANGUAGE_CODE.split("-")[0]:
+            if language and language != DEFAULT_LANGUAGE:
                 context.setdefault("language", language)
         if "name" in context:
             context.setdefault("first_name", (context["name"] or "").split(" ")[0] or "there")
         return context
-
-
-# Set on a Delivery made by hand (Delivery(kind=..., event_key=...)): they name its event.
-EVENT_FIELDS = ("kind", "event_key", "subject_type", "subject_id")
 
 
 class DeliveryEvent(models.Model):

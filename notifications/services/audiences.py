@@ -31,7 +31,15 @@ from ..kinds import INAPP, MessageKind, get_kind
 from ..languages import DEFAULT_LANGUAGE, message_locale
 from ..models import Channel, Delivery, MessageEvent, MessageGroup, Notification
 from ..rendering import inapp_sources, published_inapp_versions, render_inapp
-from .planning import PREVIEW_LIMIT, REQUIREMENTS, PlanResult, full_event_key, priority_for, recipient_context
+from .planning import (
+    PREVIEW_LIMIT,
+    REQUIREMENTS,
+    PlanResult,
+    event_ids,
+    full_event_key,
+    priority_for,
+    recipient_context,
+)
 
 # The columns every audience's rows select (values(...) names).
 RECIPIENT_COLUMNS = ("recipient_id", "email", "phone", "whatsapp_opt_in", "name")
@@ -79,6 +87,8 @@ class Audience:
 
 
 GROUPS_PER_STATEMENT = 5000
+# The recipient's part of an in-app notification's dedupe key (planning.Recipient.ref).
+INAPP_REF = "CASE WHEN p.recipient_id IS NULL THEN lower(p.email) ELSE 'u' || p.recipient_id END"
 # What the statements read of each group, with its PostgreSQL type.
 GROUP_COLUMNS = {
     "key": "text",
@@ -112,9 +122,7 @@ def plan_audience(*, kind: str, audience: Audience, now: datetime | None = None,
     # A bounded number of groups at a time keeps memory flat however many events there are; the
     # statements then grow with events (sessions x zones / GROUPS_PER_STATEMENT), never with people.
     for start in range(0, len(distinct), GROUPS_PER_STATEMENT):
-        groups = _make_groups(
-            message_kind, audience, distinct[start : start + GROUPS_PER_STATEMENT], connection, staff_inapp
-        )
+        groups = _make_groups(message_kind, audience, distinct[start : start + GROUPS_PER_STATEMENT], staff_inapp)
         if not groups:
             continue
         _store_events(message_kind, audience, groups, now, dry_run=dry_run)
@@ -180,7 +188,7 @@ def _group_key(columns: tuple[str, ...]):
     return parts[0] if len(parts) == 1 else Concat(*parts, output_field=TextField())
 
 
-def _make_groups(kind: MessageKind, audience: Audience, distinct: list[dict], connection, staff_inapp) -> list[dict]:
+def _make_groups(kind: MessageKind, audience: Audience, distinct: list[dict], staff_inapp) -> list[dict]:
     """Make each group's event, context and in-app text (once per group)."""
     groups = []
     for row in distinct:
@@ -227,23 +235,17 @@ def _store_events(kind: MessageKind, audience: Audience, groups: list[dict], now
     if dry_run:
         ids = dict(MessageEvent.objects.filter(key__in=list(keys)).values_list("key", "id"))
     else:
-        # ON CONFLICT (key) DO UPDATE: one statement that returns the id of every event, new or not.
-        events = MessageEvent.objects.bulk_create(
-            [
-                MessageEvent(
-                    kind=kind.name,
-                    key=key,
-                    subject_type=audience.subject_type,
-                    subject_id=group["subject_id"],
-                    created_at=now,
-                )
+        ids = event_ids(
+            {
+                key: {
+                    "kind": kind.name,
+                    "subject_type": audience.subject_type,
+                    "subject_id": group["subject_id"],
+                    "created_at": now,
+                }
                 for key, group in keys.items()
-            ],
-            update_conflicts=True,
-            unique_fields=["key"],
-            update_fields=["kind"],
+            }
         )
-        ids = {event.key: event.pk for event in events}
     for group in groups:
         group["event_id"] = ids.get(full_event_key(kind.name, group["event_key"]))
     if dry_run:
@@ -411,7 +413,6 @@ class _Statements:
         join, join_params = "", []
         if target == INAPP:
             model = Notification
-            ref = "CASE WHEN p.recipient_id IS NULL THEN lower(p.email) ELSE 'u' || p.recipient_id END"
             computed = {
                 "user_id": ("p.recipient_id", []),
                 "kind": ("%s", [self.kind.name]),
@@ -419,7 +420,7 @@ class _Statements:
                 "message": ("g.message", []),
                 "link": (self.event["link"], []),
                 "created_at": ("%s", [self.now]),
-                "dedupe_key": (f"{event_key} || ':' || {ref}", [self.prefix]),
+                "dedupe_key": (f"{event_key} || ':' || {INAPP_REF}", [self.prefix]),
             }
             where, where_params = "p.recipient_id IS NOT NULL", []
         else:
@@ -488,8 +489,7 @@ class _Statements:
         source, source_params = self._source()
         if anchor == INAPP:
             table = self.connection.ops.quote_name(Notification._meta.db_table)
-            ref = "CASE WHEN p.recipient_id IS NULL THEN lower(p.email) ELSE 'u' || p.recipient_id END"
-            key = f"%s || {self.event['event_key']} || ':' || {ref}"
+            key = f"%s || {self.event['event_key']} || ':' || {INAPP_REF}"
             new = f"NOT EXISTS (SELECT 1 FROM {table} d WHERE d.dedupe_key = {key})"
             new_params = [self.prefix]
         else:

@@ -152,14 +152,17 @@ def full_event_key(kind: str, event_key: str) -> str:
 
 
 def event_ids(events: dict[str, dict]) -> dict[str, int]:
-    """Return the id of each event (full key -> MessageEvent fields), making those that are new:
-    one insert skipping the known ones and one read, whatever their number."""
+    """Return the id of each event (full key -> MessageEvent fields), making those that are new, in
+    one statement whatever their number (ON CONFLICT (key) DO UPDATE returns known ids too)."""
     if not events:
         return {}
-    insert_ignoring_conflicts(
-        MessageEvent, [{"key": key, **fields} for key, fields in events.items()], conflict_fields=("key",)
+    made = MessageEvent.objects.bulk_create(
+        [MessageEvent(key=key, **fields) for key, fields in events.items()],
+        update_conflicts=True,
+        unique_fields=["key"],
+        update_fields=["kind"],
     )
-    return dict(MessageEvent.objects.filter(key__in=list(events)).values_list("key", "id"))
+    return {event.key: event.pk for event in made}
 
 
 def own_context(recipient: Recipient, context: dict) -> dict | None:
@@ -201,9 +204,9 @@ def plan_messages(
             continue
         events = {}
         for row in deliveries:
-            subject = (row.pop("subject_type"), row.pop("subject_id"))
-            events.setdefault(row["event_key"], {"kind": kind, "subject_type": subject[0], "subject_id": subject[1]})
-        ids = event_ids({key: {**fields, "created_at": now} for key, fields in events.items()})
+            subject = {"subject_type": row.pop("subject_type"), "subject_id": row.pop("subject_id")}
+            events.setdefault(row["event_key"], {"kind": kind, "created_at": now, **subject})
+        ids = event_ids(events)
         for row in deliveries:
             row["event_id"] = ids[row.pop("event_key")]
         # One insert per channel so the counts of what was new are exact per channel.

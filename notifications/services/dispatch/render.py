@@ -23,7 +23,8 @@ logger = logging.getLogger(__name__)
 def email_for(delivery: Delivery) -> OutgoingEmail | SendResult:
     """Return the email to send for `delivery`, or the failure when it cannot be rendered."""
     kind = get_kind(delivery.kind)
-    context, headers = delivery.context, {}
+    stored = delivery.context  # merged from the group, the row and the account: once
+    context, headers = stored, {}
     if kind.is_marketing:
         # RFC 8058 one-click unsubscribe; mail clients POST "List-Unsubscribe=One-Click". The same
         # link in the headers and the body (a token signed twice could differ by its time stamp).
@@ -33,7 +34,7 @@ def email_for(delivery: Delivery) -> OutgoingEmail | SendResult:
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     try:
         rendered = render_email(kind=kind, context=context, delivery_id=delivery.pk, version=_pinned(delivery))
-        attachments = kind.hook("attachments")(delivery.context) if kind.attachments else []
+        attachments = kind.hook("attachments")(stored) if kind.attachments else []
     except Exception as exc:
         logger.exception("Could not render delivery %s", delivery.pk)
         return _render_failure(exc)
@@ -56,7 +57,8 @@ def whatsapp_for(delivery: Delivery) -> WhatsAppMessage | SendResult:
     """Return the WhatsApp message to send for `delivery`, or the failure when it cannot be rendered."""
     kind = get_kind(delivery.kind)
     try:
-        rendered, variables = render_whatsapp(kind=kind, context=delivery.context, version=_pinned(delivery))
+        context = delivery.context  # merged from the group, the row and the account: once
+        rendered, variables = render_whatsapp(kind=kind, context=context, version=_pinned(delivery))
     except Exception as exc:
         logger.exception("Could not render delivery %s", delivery.pk)
         return _render_failure(exc)
@@ -71,7 +73,7 @@ def whatsapp_for(delivery: Delivery) -> WhatsAppMessage | SendResult:
         delivery_id=delivery.pk,
         status_callback=status_callback_url(delivery_id=delivery.pk),
         free_text=kind.reply,  # a keyword's confirmation, inside the window the person's message opened
-        language=delivery.context.get("language", ""),  # Meta: the approved template in their language
+        language=context.get("language", ""),  # Meta: the approved template in their language
     )
 
 
