@@ -90,7 +90,7 @@ class ClaimOutcome:
     at: datetime | None = None  # when it happened (the history entry's time); the recording time if None
 
 
-# Columns of the VALUES list, in order, with their PostgreSQL types (literals there would be text).
+# The outcome's columns, in order, with their PostgreSQL types.
 _OUTCOME_COLUMNS = (
     ("delivery_id", "bigint"),
     ("claim_token", "uuid"),
@@ -139,18 +139,13 @@ def record_claim_outcomes(*, outcomes: list[ClaimOutcome], now: datetime) -> set
 def _update_claimed(connection, outcomes: list[ClaimOutcome], now: datetime) -> set[int]:
     quote = connection.ops.quote_name
     table = quote(Delivery._meta.db_table)
-    postgres = connection.vendor == "postgresql"
-    # Values are cast on PostgreSQL (a column of NULLs would otherwise be text); SQLite needs no casts.
-    placeholders = [f"CAST(%s AS {sql_type})" if postgres else "%s" for _, sql_type in _OUTCOME_COLUMNS]
-    row_sql = "(" + ", ".join(placeholders) + ")"
     column = {name: f"v.column{position}" for position, (name, _) in enumerate(_OUTCOME_COLUMNS, 1)}
     assignments = [f"{quote('status')} = {column['status']}", f"{quote('updated_at')} = %s"]
     assignments += [f"{quote(name)} = COALESCE({column[name]}, {quote(name)})" for name, _ in _KEPT_UNLESS_GIVEN]
     token_field = Delivery._meta.get_field("claim_token")
     adapt_time = connection.ops.adapt_datetimefield_value
-    params: list = [adapt_time(now)]
-    for outcome in outcomes:
-        params += [
+    rows = [
+        (
             outcome.delivery_id,
             token_field.get_db_prep_value(outcome.claim_token, connection),
             outcome.status,
@@ -165,15 +160,24 @@ def _update_claimed(connection, outcomes: list[ClaimOutcome], now: datetime) -> 
             outcome.attempts,
             outcome.whatsapp_category,
             str(outcome.cost) if outcome.cost is not None else None,
-        ]
-    params.append(Status.SENDING)
+        )
+        for outcome in outcomes
+    ]
+    if connection.vendor == "postgresql":
+        # One array a column (unnest): 14 parameters, not 14 a row, each of which the driver would
+        # quote into the statement on its own. Cast, since a column of NULLs would otherwise be text.
+        arrays = ", ".join(f"CAST(%s AS {sql_type}[])" for _, sql_type in _OUTCOME_COLUMNS)
+        names = ", ".join(f"column{position}" for position in range(1, len(_OUTCOME_COLUMNS) + 1))
+        source, values = f"unnest({arrays}) AS v({names})", [list(values) for values in zip(*rows, strict=True)]
+    else:
+        row_sql = "(" + ", ".join(["%s"] * len(_OUTCOME_COLUMNS)) + ")"
+        source, values = f"(VALUES {', '.join([row_sql] * len(rows))}) AS v", [value for row in rows for value in row]
     sql = (
-        f"UPDATE {table} SET {', '.join(assignments)} "
-        f"FROM (VALUES {', '.join([row_sql] * len(outcomes))}) AS v "
+        f"UPDATE {table} SET {', '.join(assignments)} FROM {source} "
         f"WHERE {table}.{quote('id')} = {column['delivery_id']} "
         f"AND {table}.{quote('claim_token')} = {column['claim_token']} AND {table}.{quote('status')} = %s "
         f"RETURNING {quote('id')}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [adapt_time(now), *values, Status.SENDING])
         return {row[0] for row in cursor.fetchall()}
