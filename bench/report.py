@@ -168,31 +168,8 @@ def _ledger_targets(results: Results) -> list[list[str]]:
     app, today, lean = layouts.get("app"), layouts.get("before"), layouts.get("lean")
     job = next((row for row in results.planning if row.job == "session_reminders_24h"), None)
     made = app or today
-    if made and job and made.rows:
-        # The job also makes its in-app rows: their time, as the floor's in-app statement took it, is set
-        # apart (the same rows in any ledger layout), as for the lean floor below.
-        inapp = job.floor_seconds - job.floor_ledger_seconds
-        per_million = max(0.0, job.app_seconds - inapp) * 1_000_000 / made.rows
-        rows.append(
-            [
-                f"planning 1M reminder rows <= {MILLION_ROWS_TARGET_SECONDS:.0f} s (24 h job, per 1M ledger rows)",
-                f"{per_million:.1f} s (app {_s(job.app_seconds)} for {_n(made.rows)} ledger rows, less its in-app"
-                f" rows' {_s(inapp)}; with them {job.app_seconds * 1_000_000 / made.rows:.1f} s)",
-                _verdict(per_million <= MILLION_ROWS_TARGET_SECONDS),
-            ]
-        )
-    if lean and job:
-        inapp = job.floor_seconds - job.floor_ledger_seconds  # the same in-app rows in either layout
-        lean_floor = lean.insert_seconds + inapp
-        ratio = job.app_seconds / lean_floor if lean_floor else float("inf")
-        rows.append(
-            [
-                f"planning <= {LEAN_FLOOR_TARGET}x the lean SQL floor (24 h job)",
-                f"{_x(ratio)} (app {_s(job.app_seconds)}; lean floor {_s(lean_floor)}; the floor of the layout "
-                f"before {_s(job.floor_seconds)})",
-                _verdict(ratio <= LEAN_FLOOR_TARGET),
-            ]
-        )
+    if job and made:
+        rows += _planning_targets(job, app=app, made=made, lean=lean)
     if app:
         others = [f"{name} {row.bytes_per_row:.0f} B" for name, row in (("before", today), ("lean floor", lean)) if row]
         rows.append(
@@ -201,6 +178,39 @@ def _ledger_targets(results: Results) -> list[list[str]]:
                 f"{app.bytes_per_row:.0f} B ({app.heap_bytes_per_row:.0f} B heap, {app.indexes} indexes)"
                 + (f"; {', '.join(others)}" if others else ""),
                 _verdict(app.bytes_per_row <= BYTES_PER_ROW_TARGET),
+            ]
+        )
+    return rows
+
+
+def _planning_targets(job, *, app, made, lean) -> list[list[str]]:
+    """Planning 1M rows and the ratio to the lean floor, from the 24-hour job's fastest run."""
+    rows = []
+    # The 24-hour job ran in the planning measurement, and twice in the ledger's (in turn with the lean
+    # floor): its fastest run counts, as the floor's fastest does.
+    app_seconds = min(job.app_seconds, app.insert_seconds) if app else job.app_seconds
+    # The job also makes its in-app rows: their time, as the floor's in-app statement took it, is set
+    # apart (the same rows in any ledger layout).
+    inapp = job.floor_seconds - job.floor_ledger_seconds
+    if made.rows:
+        per_million = max(0.0, app_seconds - inapp) * 1_000_000 / made.rows
+        rows.append(
+            [
+                f"planning 1M reminder rows <= {MILLION_ROWS_TARGET_SECONDS:.0f} s (24 h job, per 1M ledger rows)",
+                f"{per_million:.1f} s (app {_s(app_seconds)} for {_n(made.rows)} ledger rows, less its in-app"
+                f" rows' {_s(inapp)}; with them {app_seconds * 1_000_000 / made.rows:.1f} s)",
+                _verdict(per_million <= MILLION_ROWS_TARGET_SECONDS),
+            ]
+        )
+    if lean:
+        lean_floor = lean.insert_seconds + inapp
+        ratio = app_seconds / lean_floor if lean_floor else float("inf")
+        rows.append(
+            [
+                f"planning <= {LEAN_FLOOR_TARGET}x the lean SQL floor (24 h job)",
+                f"{_x(ratio)} (app {_s(app_seconds)}; lean floor {_s(lean_floor)}; the floor of the layout "
+                f"before {_s(job.floor_seconds)})",
+                _verdict(ratio <= LEAN_FLOOR_TARGET),
             ]
         )
     return rows

@@ -44,9 +44,9 @@ def run_all(*, args, size: Size, url: str, log) -> Results:
         data_seconds=sum(timings.values()),
         latency_ms=args.latency_ms,
     )
-    # Each run: start-up, then its messages fifty to a request (Postmark's batch API), several requests
-    # in flight, plus our own work (about 1 ms a message).
-    per_message = args.latency_ms / 1000 / 50 + 0.002
+    # Each run: start-up, then its messages a hundred to a request (Postmark's batch API), several
+    # requests in flight, plus our own work (about 0.5 ms a message).
+    per_message = args.latency_ms / 1000 / 100 + 0.002
     dispatch_seconds = 2 * len(WORKER_COUNTS) * (args.messages_per_worker * per_message + 7)
     needs = {
         "web": WEB_SECONDS,

@@ -365,11 +365,13 @@ NOTIFICATIONS = {
     # Rows claimed per dispatch batch (enough for several requests in flight; rows a killed worker
     # never handed over go back to the queue after the lease).
     "DISPATCH_BATCH_SIZE": env.int("NOTIFICATIONS_DISPATCH_BATCH_SIZE", default=500),
-    # Emails in one request where the provider has a batch API (Postmark takes up to 500). Fifty cut
-    # our CPU per email by a third against ten, and a hundred no further (bench/); a request whose
-    # answer is lost (a timeout, a crash) leaves each of its emails `unknown` until reconciliation
-    # finds it at the provider, so more would only widen that.
-    "EMAILS_PER_REQUEST": env.int("NOTIFICATIONS_EMAILS_PER_REQUEST", default=50),
+    # Emails in one request where the provider has a batch API (Postmark takes up to 500). What each
+    # request costs besides its emails (the gate's queries, the hand-over, the HTTP round trip) is
+    # shared by them: fifty cut our CPU per email by a third against ten, and a hundred by a further
+    # tenth once the emails themselves got cheaper (bench/). A request whose answer is lost (a
+    # timeout, a crash) leaves each of its emails `unknown` until reconciliation finds it at the
+    # provider, so more would only widen that.
+    "EMAILS_PER_REQUEST": env.int("NOTIFICATIONS_EMAILS_PER_REQUEST", default=100),
     # Soft bounces to one address before it is suppressed (hard bounces suppress at once).
     "SOFT_BOUNCE_LIMIT": env.int("NOTIFICATIONS_SOFT_BOUNCE_LIMIT", default=3),
     # Rows per INSERT when planning.

@@ -37,7 +37,7 @@ def unwanted_assignment_reminders(deliveries) -> dict[int, str]:
     deliveries = [d for d in deliveries if d.subject_type == ASSIGNMENT]
     submitted = set(
         Submission.objects.filter(
-            assignment_id__in={d.subject_id for d in deliveries}, student_id__in={d.recipient_id for d in deliveries}
+            assignment_id__any={d.subject_id for d in deliveries}, student_id__any={d.recipient_id for d in deliveries}
         ).values_list("assignment_id", "student_id")
     )
     return {d.pk: "already_submitted" for d in deliveries if (d.subject_id, d.recipient_id) in submitted}
@@ -47,7 +47,7 @@ def unwanted_payment_reminders(deliveries) -> dict[int, str]:
     """Reminders for payments that are no longer pending (paid, failed, refunded)."""
     deliveries = [d for d in deliveries if d.subject_type == PAYMENT]
     pending = set(
-        Payment.objects.filter(pk__in={d.subject_id for d in deliveries}, status=Payment.Status.PENDING).values_list(
+        Payment.objects.filter(pk__any={d.subject_id for d in deliveries}, status=Payment.Status.PENDING).values_list(
             "pk", flat=True
         )
     )

@@ -1,9 +1,14 @@
-"""Set-based writes the ORM does not offer: an insert that skips conflicts and says what it made."""
+"""Set-based SQL the ORM does not offer: an insert that skips conflicts and says what it made, and
+a lookup that matches a list of values as one parameter."""
 
 import json
 import re
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, models, router
+from django.db.models.fields.related import ForeignObject
+from django.db.models.fields.related_lookups import RelatedIn
+from django.db.models.lookups import In
 from django.utils import timezone
 
 # Fields whose Python values the drivers take as they are.
@@ -13,6 +18,33 @@ _PLAIN = (models.CharField, models.TextField, models.IntegerField, models.Boolea
 _TYPE_MODIFIERS = re.compile(r"\([^)]*\)")
 # Rows per statement on PostgreSQL (one parameter per column): bounds the memory one statement takes.
 POSTGRESQL_ROWS = 20_000
+
+
+@models.Field.register_lookup
+class AnyOf(In):
+    """`field__any=values`: `field IN (values)`, except on PostgreSQL, where it is `field = ANY(%s)`
+    with the values as one array parameter. The dispatcher asks for a hundred ids or addresses at a
+    time, and a statement with a placeholder for each costs the driver four times the CPU to build."""
+
+    lookup_name = "any"
+
+    def as_postgresql(self, compiler, connection):
+        if self.rhs_is_direct_value():
+            values = [value for value in self.rhs if value is not None]
+            if not values:
+                raise EmptyResultSet
+            lhs, lhs_params = self.process_lhs(compiler, connection)
+            field = self.lhs.output_field
+            array = [field.get_db_prep_value(value, connection, prepared=True) for value in values]
+            return f"{lhs} = ANY(%s)", (*lhs_params, array)
+        return super().as_sql(compiler, connection)
+
+
+@ForeignObject.register_lookup
+class RelatedAnyOf(RelatedIn, AnyOf):
+    """`foreign_key__any=ids` (or `_id__any`): the same, for a foreign key's values."""
+
+    lookup_name = "any"
 
 
 def _adapter(field, connection):

@@ -131,3 +131,25 @@ def test_a_value_longer_than_its_column_is_refused_not_cut():
 
 def test_no_rows_make_nothing():
     assert insert_ignoring_conflicts(Delivery, [], any_conflict=True) == []
+
+
+def test_the_any_lookup_matches_a_list_of_values_as_in_does():
+    from django.contrib.auth import get_user_model
+
+    from notifications.models import NotificationPreference, Suppression
+
+    for address in ("a@example.com", "b@example.com", "c@example.com"):
+        Suppression.objects.create(channel="email", address=address, reason="bounced")
+    users = [get_user_model().objects.create_user(email=f"u{n}@example.com", name="U") for n in range(2)]
+    NotificationPreference.objects.create(user=users[0], topic="reminders", channel="email", enabled=False)
+
+    wanted = {"a@example.com", "c@example.com", None}
+    assert set(Suppression.objects.filter(address__any=wanted).values_list("address", flat=True)) == wanted - {None}
+    assert Suppression.objects.filter(address__any=[]).count() == 0
+    assert Suppression.objects.exclude(address__any=["a@example.com"]).count() == 2
+    ids = [s.pk for s in Suppression.objects.all()[:2]]
+    assert sorted(Suppression.objects.filter(pk__any=ids).values_list("pk", flat=True)) == sorted(ids)
+    # Foreign keys: by id and by instance.
+    assert NotificationPreference.objects.filter(user_id__any={users[0].pk}).count() == 1
+    assert NotificationPreference.objects.filter(user__any=users).count() == 1
+    assert NotificationPreference.objects.filter(user_id__any=[users[1].pk]).count() == 0

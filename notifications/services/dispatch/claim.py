@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import connections, router, transaction
 from django.db.models import F
 
-from ...models import Delivery, DeliveryEvent
+from ...models import Delivery, DeliveryEvent, MessageEvent, MessageGroup
 from ..pauses import paused_channels
 from .limits import new_recipients_left, over_limit, within_limit
 
@@ -36,7 +36,7 @@ def claim_due_deliveries(*, now: datetime, limit: int, ids: list[int] | None = N
     left = new_recipients_left(now=now)  # Meta's daily limit of unique WhatsApp recipients
     due = within_limit(due, left=left, now=now)
     if ids is not None:
-        due = due.filter(id__in=ids)
+        due = due.filter(id__any=ids)
     with transaction.atomic():
         claimed = list(
             due.select_for_update(skip_locked=True, of=("self",))
@@ -45,7 +45,7 @@ def claim_due_deliveries(*, now: datetime, limit: int, ids: list[int] | None = N
         )
         if not claimed:
             return []
-        Delivery.objects.filter(id__in=claimed).update(
+        Delivery.objects.filter(id__any=claimed).update(
             status=Status.SENDING,
             claimed_at=now,
             claim_token=token,
@@ -54,15 +54,30 @@ def claim_due_deliveries(*, now: datetime, limit: int, ids: list[int] | None = N
             updated_at=now,
         )
     rows = list(
-        Delivery.objects.filter(id__in=claimed, claim_token=token)
-        .select_related("event", "group", "recipient")  # what rendering reads: the kind, the context, the name
+        Delivery.objects.filter(id__any=claimed, claim_token=token)
+        .select_related("recipient")  # the name and language rendering reads
         .order_by("priority", "next_attempt_at", "id")
     )
+    share_events_and_groups(rows)
     held = over_limit(rows, left=left, now=now)
     if held:  # the limit has room for fewer new numbers than this claim holds: the rest wait
         give_back(deliveries=held, now=now)
         rows = [row for row in rows if row not in held]
     return rows
+
+
+def share_events_and_groups(rows: list[Delivery]) -> None:
+    """Give the rows their events (the kind, the subject) and groups (the shared context): one
+    instance of each, read once, for all its rows. A blast's rows share one event and a few groups,
+    whose context would otherwise be read, parsed and built again for each row."""
+    events = MessageEvent.objects.in_bulk({row.event_id for row in rows})
+    groups = MessageGroup.objects.in_bulk({row.group_id for row in rows if row.group_id is not None})
+    event_field, group_field = Delivery._meta.get_field("event"), Delivery._meta.get_field("group")
+    for row in rows:
+        if row.event_id in events:
+            event_field.set_cached_value(row, events[row.event_id])
+        if row.group_id in groups:
+            group_field.set_cached_value(row, groups[row.group_id])
 
 
 def hand_over(*, deliveries: list[Delivery], now: datetime) -> list[Delivery]:
@@ -75,17 +90,23 @@ def hand_over(*, deliveries: list[Delivery], now: datetime) -> list[Delivery]:
     table = quote(Delivery._meta.db_table)
     adapt_time = connection.ops.adapt_datetimefield_value
     token_field = Delivery._meta.get_field("claim_token")
-    tokens = {token_field.get_db_prep_value(d.claim_token, connection) for d in deliveries}
+    tokens = [token_field.get_db_prep_value(token, connection) for token in {d.claim_token for d in deliveries}]
     ids = [d.pk for d in deliveries]
+    if connection.vendor == "postgresql":  # one array parameter each (notifications.db.AnyOf)
+        where, params = f"{quote('id')} = ANY(%s) AND {quote('claim_token')} = ANY(%s)", [ids, tokens]
+    else:
+        where = (
+            f"{quote('id')} IN ({', '.join(['%s'] * len(ids))}) "
+            f"AND {quote('claim_token')} IN ({', '.join(['%s'] * len(tokens))})"
+        )
+        params = [*ids, *tokens]
     sql = (
         f"UPDATE {table} SET {quote('handed_over_at')} = %s, {quote('claimed_at')} = %s "
-        f"WHERE {quote('id')} IN ({', '.join(['%s'] * len(ids))}) "
-        f"AND {quote('claim_token')} IN ({', '.join(['%s'] * len(tokens))}) AND {quote('status')} = %s "
-        f"RETURNING {quote('id')}, {quote('claim_token')}"
+        f"WHERE {where} AND {quote('status')} = %s RETURNING {quote('id')}, {quote('claim_token')}"
     )
     stamp = adapt_time(now)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [stamp, stamp, *ids, *tokens, Status.SENDING])
+        cursor.execute(sql, [stamp, stamp, *params, Status.SENDING])
         held = {(pk, uuid.UUID(str(token))) for pk, token in cursor.fetchall()}
     kept = [d for d in deliveries if (d.pk, d.claim_token) in held]
     for delivery in deliveries:
@@ -104,7 +125,7 @@ def give_back(*, deliveries: list[Delivery], now: datetime) -> int:
     returned = 0
     for token in {d.claim_token for d in deliveries}:
         returned += Delivery.objects.filter(
-            id__in=[d.pk for d in deliveries if d.claim_token == token],
+            id__any=[d.pk for d in deliveries if d.claim_token == token],
             claim_token=token,
             status=Status.SENDING,
             handed_over_at__isnull=True,

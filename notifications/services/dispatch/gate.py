@@ -44,13 +44,13 @@ def stopped_deliveries(deliveries: list[Delivery], *, now: datetime) -> dict[int
     suppressed = {
         (channel, address, category): reason
         for channel, address, category, reason in Suppression.objects.filter(
-            channel__in={d.channel for d in remaining}, address__in={d.to_address for d in remaining}
+            channel__in={d.channel for d in remaining}, address__any={d.to_address for d in remaining}
         ).values_list("channel", "address", "category", "reason")
     }
     user_ids = {d.recipient_id for d in remaining if d.recipient_id}
     opted_out = (
         set(
-            NotificationPreference.objects.filter(user_id__in=user_ids, enabled=False).values_list(
+            NotificationPreference.objects.filter(user_id__any=user_ids, enabled=False).values_list(
                 "user_id", "topic", "channel"
             )
         )
