@@ -17,6 +17,7 @@ from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, TextFi
 from django.db.models.functions import Cast, Lower
 from django.utils import timezone
 
+from notifications.db import update_returning_ids
 from notifications.formatting import format_when
 from notifications.models import Channel, Delivery, Suppression, WhatsAppConsent
 from notifications.services.audiences import Audience, Group, plan_audience
@@ -127,9 +128,15 @@ def start_lead_campaign(
         campaign = LeadCampaign.objects.create(name=name or "Manual campaign", started_at=now)
     # Contacting first, then planning the leads contacted now: the update locks them, so a second
     # start at the same moment finds them contacted already and plans nothing twice.
-    leads.update(status=Lead.Status.CONTACTED, campaign=campaign, first_contacted_at=now, last_contacted_at=now)
-    contacted = Lead.objects.filter(campaign=campaign, status=Lead.Status.CONTACTED, first_contacted_at=now)
-    plan = _plan_leads(contacted, kind=messages.LEAD_DAY0.name, now=now)
+    contacted = update_returning_ids(
+        leads,
+        guard={"status": Lead.Status.NEW},
+        status=Lead.Status.CONTACTED,
+        campaign_id=campaign.pk,
+        first_contacted_at=now,
+        last_contacted_at=now,
+    )
+    plan = _plan_leads(Lead.objects.filter(pk__any=contacted), kind=messages.LEAD_DAY0.name, now=now)
     LeadCampaign.objects.filter(pk=campaign.pk).update(total_leads=Lead.objects.filter(campaign=campaign).count())
     campaign.refresh_from_db()
     return CampaignStart(campaign=campaign, plan=plan)
@@ -185,13 +192,12 @@ def _plan_follow_up(*, day: int, now: dt.datetime, dry_run: bool, campaign_id) -
         # Flag the leads first, then plan those flagged now, in this transaction: what is flagged is
         # exactly what is planned, and a concurrent run waits for these rows instead of taking them too.
         flag = "follow_up_day3_sent" if day == 3 else "follow_up_day7_sent"
-        leads.update(**{flag: True, "last_contacted_at": now})
-        flagged = Lead.objects.filter(status=Lead.Status.CONTACTED, last_contacted_at=now, **{flag: True})
-        if day == 3:
-            flagged = flagged.filter(follow_up_day7_sent=False)  # not the Day 7 leads flagged just before
-        if campaign_id:
-            flagged = flagged.filter(campaign_id=campaign_id)
-        result = _plan_leads(flagged, kind=kind, now=now)
+        flagged = update_returning_ids(
+            leads,
+            guard={flag: False, "follow_up_day7_sent": False},  # nor the Day 7 leads flagged just before
+            **{flag: True, "last_contacted_at": now},
+        )
+        result = _plan_leads(Lead.objects.filter(pk__any=flagged), kind=kind, now=now)
     result.skipped.update({f"lead_{reason}": count for reason, count in skipped.items() if count})
     return result
 

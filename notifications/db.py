@@ -47,6 +47,39 @@ class RelatedAnyOf(RelatedIn, AnyOf):
     lookup_name = "any"
 
 
+def update_returning_ids(queryset, *, guard: dict | None = None, **values) -> list:
+    """Set `values` (field name -> value) on the rows of `queryset` whose fields still equal `guard`
+    when the update reaches them; return their primary keys (one UPDATE ... RETURNING).
+
+    `guard` is checked on the row itself, so a row another transaction just changed is checked as it
+    now is (the queryset's conditions are a subquery, read once). What a caller then plans for "the
+    rows just updated" is these ids: a query for them by what the update set (a flag, a time stamp)
+    is one the planner cannot estimate (its statistics predate the update, so it expects one row) and
+    may join row by row against thousands.
+    """
+    model = queryset.model
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+
+    def prepared(values: dict) -> tuple[list[str], list]:
+        fields = {model._meta.get_field(name): value for name, value in values.items()}
+        columns = [f"{quote(field.column)} = %s" for field in fields]
+        return columns, [field.get_db_prep_save(value, connection) for field, value in fields.items()]
+
+    assignments, params = prepared(values)
+    checks, check_params = prepared(guard or {})
+    pk = quote(model._meta.pk.column)
+    try:
+        inner, inner_params = queryset.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # .none(), or a lookup of no values: nothing to update
+        return []
+    where = " AND ".join([f"{pk} IN ({inner})", *checks])
+    sql = f"UPDATE {quote(model._meta.db_table)} SET {', '.join(assignments)} WHERE {where} RETURNING {pk}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *inner_params, *check_params])
+        return [row[0] for row in cursor.fetchall()]
+
+
 def _adapter(field, connection):
     if isinstance(field, models.JSONField):
         return lambda value: connection.ops.adapt_json_value(value, field.encoder)

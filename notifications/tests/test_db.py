@@ -153,3 +153,23 @@ def test_the_any_lookup_matches_a_list_of_values_as_in_does():
     assert NotificationPreference.objects.filter(user_id__any={users[0].pk}).count() == 1
     assert NotificationPreference.objects.filter(user__any=users).count() == 1
     assert NotificationPreference.objects.filter(user_id__any=[users[1].pk]).count() == 0
+
+
+def test_update_returning_ids_says_which_rows_it_changed_and_checks_the_guard_on_each_row():
+    from notifications.models import Suppression
+
+    bounced = Suppression.objects.create(channel="email", address="a@example.com", reason="bounced")
+    Suppression.objects.create(channel="email", address="b@example.com", reason="complained")
+    Suppression.objects.create(channel="whatsapp", address="+919876543210", reason="bounced")
+
+    changed = db.update_returning_ids(
+        Suppression.objects.filter(channel="email"), guard={"reason": "bounced"}, reason="manual", detail="by staff"
+    )
+
+    assert changed == [bounced.pk]
+    assert dict(Suppression.objects.values_list("address", "reason")) == {
+        "a@example.com": "manual",
+        "b@example.com": "complained",
+        "+919876543210": "bounced",
+    }
+    assert db.update_returning_ids(Suppression.objects.none(), reason="manual") == []
