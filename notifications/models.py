@@ -42,8 +42,15 @@ class Notification(models.Model):
     """An in-app notification a user reads on their notifications page."""
 
     # No index of its own: the (user, created_at) and unread indexes below serve every lookup by user.
+    # No database constraint either (as for Delivery.recipient): planning inserts a row per recipient
+    # of an event, and the deferred check of each took a tenth of the 24-hour job at COMMIT. Deleting
+    # a user through Django still deletes their notifications (on_delete runs in the ORM).
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", db_index=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        db_index=False,
+        db_constraint=False,
     )
     kind = models.CharField(max_length=64)
     title = models.CharField(max_length=200)
@@ -245,8 +252,16 @@ class Delivery(models.Model):
     rendered_subject = models.CharField(max_length=255, blank=True)
     rendered_text = models.TextField(blank=True)
     # The staff-edited template version the message was rendered with (none: the shipped file).
+    # No database constraint: every planned row (NULL here until sent) queued a deferred check for
+    # COMMIT; the ORM still sets it NULL when its version is deleted.
     template_version = models.ForeignKey(
-        "MessageTemplate", null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries", db_index=False
+        "MessageTemplate",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deliveries",
+        db_index=False,
+        db_constraint=False,
     )
     # A "send a test to me" from the template editor: real channels, never counted in stats.
     is_test = models.BooleanField(default=False)
