@@ -7,9 +7,11 @@ nothing more; after downtime a lead past Day 7 gets the Day 7 email only, not bo
 """
 
 import datetime as dt
+import operator
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache, reduce
 
 from django.conf import settings
 from django.db import transaction
@@ -55,8 +57,12 @@ def _day_context(kind: str, now: dt.datetime) -> dict:
     }
 
 
-def _plan_leads(leads, *, kind: str, now: dt.datetime, dry_run: bool = False) -> PlanResult:
-    """Plan `kind` to the `leads` (a Lead queryset) in a few statements, whatever their number."""
+def _plan_leads(
+    leads, *, kind: str, now: dt.datetime, dry_run: bool = False, consent: Callable[[], bool] | None = None
+) -> PlanResult:
+    """Plan `kind` to the `leads` (a Lead queryset) in a few statements, whatever their number
+    (`consent`: says whether anyone gave WhatsApp marketing consent; a run planning several kinds
+    asks once)."""
     shared = Group(context=_day_context(kind, now))
     rows = leads.values(
         "email",
@@ -82,15 +88,18 @@ def _plan_leads(leads, *, kind: str, now: dt.datetime, dry_run: bool = False) ->
         accounts=False,
         # On WhatsApp too only once the kind has an approved template and someone gave marketing
         # consent: otherwise the campaign goes by email alone, at no cost in statements.
-        channels=None if _whatsapp_campaign(kind) else (Channel.EMAIL,),
+        channels=None if _whatsapp_campaign(kind, consent=consent) else (Channel.EMAIL,),
     )
     return plan_audience(kind=kind, audience=audience, now=now, dry_run=dry_run)
 
 
-def _whatsapp_campaign(kind: str) -> bool:
+def _whatsapp_campaign(kind: str, *, consent: Callable[[], bool] | None = None) -> bool:
     """Whether a campaign email of `kind` may also go on WhatsApp this run."""
-    consent = WhatsAppConsent.objects.filter(category=WhatsAppConsent.Category.MARKETING, given=True)
-    return has_whatsapp_template(kind) and consent.exists()
+    return has_whatsapp_template(kind) and (consent or _marketing_consent_given)()
+
+
+def _marketing_consent_given() -> bool:
+    return WhatsAppConsent.objects.filter(category=WhatsAppConsent.Category.MARKETING, given=True).exists()
 
 
 @dataclass
@@ -142,13 +151,20 @@ def start_lead_campaign(
     return CampaignStart(campaign=campaign, plan=plan)
 
 
+@transaction.atomic
 def plan_lead_follow_ups(*, now: dt.datetime, dry_run: bool = False, campaign_id=None, days=None) -> PlanResult:
     """Plan Day 3 and Day 7 emails to contacted leads that have not converted or unsubscribed."""
     result = PlanResult()
-    for day in sorted(FOLLOW_UP_DAYS, reverse=True):  # Day 7 first: a late lead gets only the last email
-        if days and day not in days:
-            continue
-        result.merge(_plan_follow_up(day=day, now=now, dry_run=dry_run, campaign_id=campaign_id))
+    # Day 7 first: a late lead gets only the last email.
+    chosen = [day for day in sorted(FOLLOW_UP_DAYS, reverse=True) if not days or day in days]
+    if not chosen:
+        return result
+    if not dry_run:  # once for every day's leads
+        due = [_due_leads(day=day, now=now, campaign_id=campaign_id) for day in chosen]
+        record_lead_opt_outs(leads=reduce(operator.or_, due).filter(status=Lead.Status.CONTACTED), now=now)
+    consent = cache(_marketing_consent_given)  # asked at most once, and only if a kind has a template
+    for day in chosen:
+        result.merge(_plan_follow_up(day=day, now=now, dry_run=dry_run, campaign_id=campaign_id, consent=consent))
     return result
 
 
@@ -166,12 +182,12 @@ def _due_leads(*, day: int, now: dt.datetime, campaign_id):
     return leads
 
 
-@transaction.atomic
-def _plan_follow_up(*, day: int, now: dt.datetime, dry_run: bool, campaign_id) -> PlanResult:
+def _plan_follow_up(
+    *, day: int, now: dt.datetime, dry_run: bool, campaign_id, consent: Callable[[], bool]
+) -> PlanResult:
+    """Plan one day's email (in the run's transaction, after its opt-outs are recorded)."""
     kind = FOLLOW_UP_DAYS[day]
     due = _due_leads(day=day, now=now, campaign_id=campaign_id)
-    if not dry_run:
-        record_lead_opt_outs(leads=due.filter(status=Lead.Status.CONTACTED), now=now)
     # Who reached the day but gets nothing, by why: one grouped count, and one for addresses
     # suppressed but not yet recorded on the lead (a dry run records nothing).
     skipped = Counter(
@@ -187,7 +203,7 @@ def _plan_follow_up(*, day: int, now: dt.datetime, dry_run: bool, campaign_id) -
     skipped["suppressed"] += contacted.filter(_unsubscribed()).count()
     leads = contacted.exclude(_unsubscribed())
     if dry_run:
-        result = _plan_leads(leads, kind=kind, now=now, dry_run=True)
+        result = _plan_leads(leads, kind=kind, now=now, dry_run=True, consent=consent)
     else:
         # Flag the leads first, then plan those flagged now, in this transaction: what is flagged is
         # exactly what is planned, and a concurrent run waits for these rows instead of taking them too.
@@ -197,7 +213,7 @@ def _plan_follow_up(*, day: int, now: dt.datetime, dry_run: bool, campaign_id) -
             guard={flag: False, "follow_up_day7_sent": False},  # nor the Day 7 leads flagged just before
             **{flag: True, "last_contacted_at": now},
         )
-        result = _plan_leads(Lead.objects.filter(pk__any=flagged), kind=kind, now=now)
+        result = _plan_leads(Lead.objects.filter(pk__any=flagged), kind=kind, now=now, consent=consent)
     result.skipped.update({f"lead_{reason}": count for reason, count in skipped.items() if count})
     return result
 
