@@ -35,9 +35,11 @@ BACKLOG = 10_000  # bulk emails due before the blast was planned
 ONE_WORKER_SECONDS = 20.0
 # The dispatcher's setups, each measured in the same run: the current defaults, and the dispatcher as it
 # was before issue 16 (ten emails a request, one request at a time, claims of 100, every kind in due
-# order), to compare. Each: the workers' setting overrides, and whether urgent kinds go first.
+# order), to compare. Each: the workers' setting overrides, whether urgent kinds go first, and how long
+# two workers send at most (None: the run's limit). The old dispatcher's rate is steady within
+# seconds, and it would take six minutes to send the blast: its time is projected from 30 s.
 SETUPS = {
-    "current settings": ({}, True),
+    "current settings": ({}, True, None),
     "before issue 16": (
         {
             "NOTIFICATIONS_EMAILS_PER_REQUEST": "10",
@@ -45,6 +47,7 @@ SETUPS = {
             "NOTIFICATIONS_DISPATCH_BATCH_SIZE": "100",
         },
         False,
+        30.0,
     ),
 }
 
@@ -182,7 +185,7 @@ def run_blast(
     with QuietProvider(default=postmark_ok, latency=latency) as provider:
         provider.server.RequestHandlerClass.protocol_version = "HTTP/1.1"
         provider.server.RequestHandlerClass.disable_nagle_algorithm = True
-        for setup, (overrides, urgent_first) in SETUPS.items():
+        for setup, (overrides, urgent_first, longest) in SETUPS.items():
             env = app_env(
                 url,
                 EMAIL_BACKEND="anymail.backends.postmark.EmailBackend",
@@ -191,7 +194,7 @@ def run_blast(
                 LOG_LEVEL="WARNING",
                 **overrides,
             )
-            for workers, limit in ((1, ONE_WORKER_SECONDS), (2, seconds)):
+            for workers, limit in ((1, ONE_WORKER_SECONDS), (2, min(seconds, longest or seconds))):
                 backlog = queue_blast(conn, size=size, now=now, count=count, backlog=BACKLOG, urgent_first=urgent_first)
                 rows.append(
                     _send(conn, env=env, setup=setup, workers=workers, count=count, backlog=backlog, limit=limit)

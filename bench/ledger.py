@@ -79,6 +79,7 @@ LEAN_TABLES = """
 LEAN_TABLE_NAMES = ("bench_lean_event", "bench_lean_group", "bench_lean_delivery")
 TODAY_TABLE_NAMES = (floor.TODAY_TABLE,)
 APP_TABLE_NAMES = ("notifications_delivery", "notifications_messageevent", "notifications_messagegroup")
+AGAIN_UNDER_SECONDS = 20.0
 
 
 @dataclass
@@ -215,8 +216,9 @@ def run_ledger(conn: psycopg.Connection, *, size: Size, now: dt.datetime) -> lis
     """Measure the 24-hour job's ledger rows in the app's layout, the one before it, and a lean floor.
 
     The app and the lean floor insert twice each, in turn (app, lean, app, lean), and keep the faster
-    insert: the ratio of the two is a target, and one insert of each on this shared machine may land
-    on a busy moment."""
+    insert: the ratio of the two is a target, and one insert of a few seconds on this shared machine
+    may land on a busy moment. Inserts longer than AGAIN_UNDER_SECONDS (the large size) run once:
+    they are steadier, and the run's time budget has no room for a second."""
     _empty_app_ledger(conn, size=size, now=now)
     app = _measure(conn, layout="app: delivery + event + group", insert=_app_insert, tables=APP_TABLE_NAMES, now=now)
     empty_ledger(conn, size=size, now=now)
@@ -228,10 +230,11 @@ def run_ledger(conn: psycopg.Connection, *, size: Size, now: dt.datetime) -> lis
     lean = _measure(
         conn, layout="lean: event + group + row (bench tables)", insert=_lean_insert, tables=LEAN_TABLE_NAMES, now=now
     )
-    _empty_app_ledger(conn, size=size, now=now)
-    app.insert_seconds = min(app.insert_seconds, _timed(_app_insert, conn, now)[0])
-    conn.execute(LEAN_TABLES)
-    lean.insert_seconds = min(lean.insert_seconds, _timed(_lean_insert, conn, now)[0])
+    if app.insert_seconds < AGAIN_UNDER_SECONDS:
+        _empty_app_ledger(conn, size=size, now=now)
+        app.insert_seconds = min(app.insert_seconds, _timed(_app_insert, conn, now)[0])
+        conn.execute(LEAN_TABLES)
+        lean.insert_seconds = min(lean.insert_seconds, _timed(_lean_insert, conn, now)[0])
     conn.execute("DROP TABLE bench_lean_delivery, bench_lean_group, bench_lean_event")
     for row in (today, lean):
         if row.rows != app.rows:

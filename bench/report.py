@@ -186,9 +186,14 @@ def _ledger_targets(results: Results) -> list[list[str]]:
 def _planning_targets(job, *, app, made, lean) -> list[list[str]]:
     """Planning 1M rows and the ratio to the lean floor, from the 24-hour job's fastest run."""
     rows = []
-    # The 24-hour job ran in the planning measurement, and twice in the ledger's (in turn with the lean
-    # floor): its fastest run counts, as the floor's fastest does.
-    app_seconds = min(job.app_seconds, app.insert_seconds) if app else job.app_seconds
+    # The 24-hour job ran in the planning measurement (unless stopped at its time budget there), and in
+    # the ledger's (twice, in turn with the lean floor, when it is quick): its fastest run counts, as
+    # the floor's fastest does.
+    runs = [job.app_seconds] if job.finished else []
+    runs += [app.insert_seconds] if app else []
+    if not runs:
+        return []
+    app_seconds = min(runs)
     # The job also makes its in-app rows: their time, as the floor's in-app statement took it, is set
     # apart (the same rows in any ledger layout).
     inapp = job.floor_seconds - job.floor_ledger_seconds

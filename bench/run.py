@@ -55,7 +55,10 @@ def run_all(*, args, size: Size, url: str, log) -> Results:
         "ledger": 10 + 200 * size.enrollments / 1_000_000,
         # A year of days at the size's simulated volume, its retention runs, and planning twice.
         "year": {"small": 150, "medium": 240}.get(size.name, 300),
-        "blast": len(SETUPS) * (ONE_WORKER_SECONDS + args.blast_seconds + 2 * 15),
+        "blast": sum(
+            ONE_WORKER_SECONDS + min(args.blast_seconds, longest or args.blast_seconds) + 2 * 15
+            for _, _, longest in SETUPS.values()
+        ),
         "import": IMPORT_SECONDS,
     }
 

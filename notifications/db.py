@@ -1,5 +1,5 @@
-"""Set-based SQL the ORM does not offer: an insert that skips conflicts and says what it made, and
-a lookup that matches a list of values as one parameter."""
+"""Set-based SQL the ORM does not offer: an insert that skips conflicts and says what it made, an
+update that says which rows it changed, and a lookup that matches a list as one parameter."""
 
 import json
 import re

@@ -11,7 +11,7 @@ accepted nothing, so its messages are sent one by one instead.
 The common case is built here, not by anymail: an email with one plain address, a subject, text
 and HTML, headers, metadata, one tag, attachments and the message stream (what the channel
 sends) becomes Postmark's JSON directly, and a plain "OK" result becomes the recipient's "sent"
-status. Anymail's payload and parsing cost more than half our CPU per message; a test holds the
+status. Anymail's payload and parsing were a third of our CPU per message; a test holds the
 JSON built here equal to anymail's for every kind of email the channel makes. Anything else (a
 display name, cc, a template, send defaults, a result that is not a plain "OK") goes through
 anymail's own payload and parsing.

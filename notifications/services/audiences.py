@@ -156,6 +156,11 @@ def _groups(kind: MessageKind, audience: Audience, staff_inapp: dict) -> tuple[Q
     rows = audience.rows.annotate(**{GROUP_KEY: _group_key(grouped_by)}).order_by()
     # Grouped by nothing, everyone is in the one group: no need to read it (an empty audience inserts nothing).
     distinct = list(rows.values(GROUP_KEY, *grouped_by).distinct()) if grouped_by else [{GROUP_KEY: ""}]
+    # In key order (the event's columns come first in it): an event's groups are planned in the same
+    # statement, so each statement's rows follow the previous one's in the ledger's unique index
+    # (event, recipient, channel) and its pages fill, instead of splitting in half when a later
+    # statement inserts rows of an earlier event (64 against 44 bytes a row at 1M recipients).
+    distinct.sort(key=lambda row: row[GROUP_KEY])
     return rows, distinct
 
 

@@ -70,8 +70,9 @@ def share_events_and_groups(rows: list[Delivery]) -> None:
     """Give the rows their events (the kind, the subject) and groups (the shared context): one
     instance of each, read once, for all its rows. A blast's rows share one event and a few groups,
     whose context would otherwise be read, parsed and built again for each row."""
-    events = MessageEvent.objects.in_bulk({row.event_id for row in rows})
-    groups = MessageGroup.objects.in_bulk({row.group_id for row in rows if row.group_id is not None})
+    events = {event.pk: event for event in MessageEvent.objects.filter(pk__any={row.event_id for row in rows})}
+    group_ids = {row.group_id for row in rows if row.group_id is not None}
+    groups = {group.pk: group for group in MessageGroup.objects.filter(pk__any=group_ids)}
     event_field, group_field = Delivery._meta.get_field("event"), Delivery._meta.get_field("group")
     for row in rows:
         if row.event_id in events:
