@@ -1,6 +1,7 @@
 """Set-password links: asked for anonymously, sent by the worker, never stored, single use, rate-limited."""
 
 import re
+from importlib import import_module
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -18,6 +19,7 @@ from lms.tests.factories import StaffUserFactory, UserFactory
 from notifications.models import Delivery, DeliveryEvent, Notification
 from notifications.rendering import REDACTED
 from notifications.services.dispatch import dispatch_due_deliveries
+from notifications.tests.test_lean_ledger_migration import back_to_latest, migrate  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db
 LINK = re.compile(r"https://school\.example(/accounts/set-password/[^/\s]+/[^/\s]+/)")
@@ -165,3 +167,42 @@ def test_links_made_before_the_change_no_longer_work(client, student):
     uid = urlsafe_base64_encode(force_bytes(student.pk))
     old_link = reverse("set_password", args=[uid, OldGenerator().make_token(student)])
     assert "This link no longer works" in client.get(old_link, follow=True).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("back_to_latest")
+def test_the_migration_forgets_links_the_ledger_stored():
+    # The ledger as lms 0002 found it (a whole context per row): the schema before notifications 0011.
+    student_id = UserFactory(email="nisha@example.com", name="Nisha Rao", password=None).pk
+    old = migrate([("notifications", "0010_delivery_priority")])
+    Delivery = old.get_model("notifications", "Delivery")
+    student = old.get_model("lms", "User").objects.get(pk=student_id)
+    link = "https://school.example/accounts/set-password/MTk4NA/diy48m-1922404c5a05592a23e9be723d45b512/"
+    stored = Delivery.objects.create(
+        kind="welcome",
+        channel="email",
+        event_key="welcome:1",
+        dedupe_key="welcome:1:u1",
+        recipient=student,
+        to_address=student.email,
+        context={"email": student.email, "set_password_url": link, "link_expires": "Mon"},
+        rendered_text=f"Choose your password here:\n{link}\nThen log in.",
+    )
+    other = Delivery.objects.create(
+        kind="session_24h",
+        channel="email",
+        event_key="session_24h:1",
+        dedupe_key="session_24h:1:u1",
+        recipient=student,
+        to_address=student.email,
+        context={"title": "Intro"},
+        rendered_text="Hello",
+    )
+    migration = import_module("lms.migrations.0002_forget_stored_set_password_links")
+    migration.forget_links(old, None)
+
+    stored.refresh_from_db()
+    assert stored.context == {"email": student.email, "user_id": student.pk}
+    assert stored.rendered_text == f"Choose your password here:\n{REDACTED}\nThen log in."
+    other.refresh_from_db()
+    assert other.context == {"title": "Intro"} and other.rendered_text == "Hello"
