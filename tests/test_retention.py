@@ -182,3 +182,35 @@ def _everything():
     from django.db.models import Q
 
     return Q(id__gte=0)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_old_event_planned_again_while_the_purge_runs_is_kept_with_its_new_rows():
+    """Planning that finds an old unused event (its upsert locks it) and names it in new rows: the
+    purge waits for it, sees the rows, and keeps the event; nothing it sends is left without one."""
+    from notifications.services.planning import event_ids
+    from notifications.services.retention import purge_unused_events
+
+    event = MessageEvent.objects.create(kind="session_24h", key="session_24h:42@20260801T0430", created_at=OLD)
+    purge_started, purged = threading.Event(), {}
+
+    def purge():
+        purge_started.set()
+        try:
+            purged["count"] = purge_unused_events(before=NOW - dt.timedelta(days=90))
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        found = event_ids({event.key: {"kind": "session_24h", "created_at": NOW}})[event.key]
+        purger = threading.Thread(target=purge)
+        purger.start()
+        purge_started.wait(5)
+        purger.join(0.5)  # the purge is now waiting for the event this transaction locked
+        DeliveryFactory(event_id=found, to_address="asha@example.com", status=Status.PENDING)
+    purger.join(10)
+
+    assert found == event.pk and purged["count"] == 0
+    assert MessageEvent.objects.filter(pk=event.pk).exists()
+    assert Delivery.objects.get().event_id == event.pk

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, connections, router, transaction
+from django.db import connections, router, transaction
 from django.db.models import BigIntegerField, Case, Count, DecimalField, Exists, F, Min, OuterRef, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
@@ -113,13 +113,17 @@ def purge_unused_events(*, before: dt.datetime, deadline: float | None = None) -
         if not ids:
             break
         after = ids[-1]
-        try:
-            with transaction.atomic():
-                MessageGroup.objects.filter(event_id__in=ids)._raw_delete(MessageGroup.objects.db)
-                deleted += MessageEvent.objects.filter(id__in=ids)._raw_delete(MessageEvent.objects.db)
-        except IntegrityError:
-            # Planned again meanwhile (a delivery now names one of them): kept, tried at the next run.
-            logger.info("Events %s..%s are in use again: kept.", ids[0], ids[-1])
+        with transaction.atomic():
+            # Locked first, then asked again in a statement of its own: planning that found one of
+            # them (its upsert locks the event) has committed its rows by then, and the question sees
+            # them; planning that comes later waits for this transaction and makes the event anew.
+            # (No foreign key would stop the delete: the ledger's rows have no constraint on it.)
+            list(MessageEvent.objects.select_for_update().filter(pk__any=ids).values_list("pk", flat=True))
+            ids = list(unused.filter(pk__any=ids).values_list("pk", flat=True))
+            if not ids:
+                continue
+            MessageGroup.objects.filter(event_id__any=ids)._raw_delete(MessageGroup.objects.db)
+            deleted += MessageEvent.objects.filter(pk__any=ids)._raw_delete(MessageEvent.objects.db)
     return deleted
 
 
