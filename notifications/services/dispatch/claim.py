@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connections, router, transaction
+from django.db import transaction
 from django.db.models import F
 
+from ...db import update_returning_ids
 from ...models import Delivery, DeliveryEvent, MessageEvent, MessageGroup
 from ..pauses import paused_channels
 from .limits import new_recipients_left, over_limit, within_limit
@@ -84,31 +85,17 @@ def share_events_and_groups(rows: list[Delivery]) -> None:
 def hand_over(*, deliveries: list[Delivery], now: datetime) -> list[Delivery]:
     """Mark `deliveries` as inside a provider request that goes out now; return those this worker
     still holds (a row whose lease ran out and was released or claimed again is not sent)."""
-    if not deliveries:
-        return []
-    connection = connections[router.db_for_write(Delivery)]
-    quote = connection.ops.quote_name
-    table = quote(Delivery._meta.db_table)
-    adapt_time = connection.ops.adapt_datetimefield_value
-    token_field = Delivery._meta.get_field("claim_token")
-    tokens = [token_field.get_db_prep_value(token, connection) for token in {d.claim_token for d in deliveries}]
-    ids = [d.pk for d in deliveries]
-    if connection.vendor == "postgresql":  # one array parameter each (notifications.db.AnyOf)
-        where, params = f"{quote('id')} = ANY(%s) AND {quote('claim_token')} = ANY(%s)", [ids, tokens]
-    else:
-        where = (
-            f"{quote('id')} IN ({', '.join(['%s'] * len(ids))}) "
-            f"AND {quote('claim_token')} IN ({', '.join(['%s'] * len(tokens))})"
+    held = set()
+    for token in {d.claim_token for d in deliveries}:  # one, unless the request mixes claims
+        # The claim token and the status are checked on each row as the update finds it: a row
+        # claimed again by another worker meanwhile is not handed over by this one.
+        handed = update_returning_ids(
+            Delivery.objects.filter(id__any=[d.pk for d in deliveries if d.claim_token == token]),
+            guard={"claim_token": token, "status": Status.SENDING},
+            handed_over_at=now,
+            claimed_at=now,
         )
-        params = [*ids, *tokens]
-    sql = (
-        f"UPDATE {table} SET {quote('handed_over_at')} = %s, {quote('claimed_at')} = %s "
-        f"WHERE {where} AND {quote('status')} = %s RETURNING {quote('id')}, {quote('claim_token')}"
-    )
-    stamp = adapt_time(now)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [stamp, stamp, *params, Status.SENDING])
-        held = {(pk, uuid.UUID(str(token))) for pk, token in cursor.fetchall()}
+        held.update((pk, token) for pk in handed)
     kept = [d for d in deliveries if (d.pk, d.claim_token) in held]
     for delivery in deliveries:
         if (delivery.pk, delivery.claim_token) not in held:
