@@ -348,9 +348,24 @@ WHATSAPP_DAILY_UNIQUE_RECIPIENTS = env.int("WHATSAPP_DAILY_UNIQUE_RECIPIENTS", d
 # What a WhatsApp message costs, in INR, per Meta pricing category (India's rate card; update it
 # when Meta's changes) and the provider's own fee per message on top (Twilio: about 0.42, USD 0.005;
 # Meta's Cloud API: 0). Recorded on each sent message and counted in campaign ROI.
+# Every category Meta's per-message pricing names: marketing_lite (Marketing Messages Lite) is
+# billed at the marketing rate; authentication_international (a one-time code to an Indian number
+# from a business abroad) has its own rate (USD 0.028, about 2.30); a referral_conversion (from an
+# ad) is free. Messages Meta marks free (a reply in the service window) cost 0 whatever their category.
 WHATSAPP_PRICES = env.dict(
-    "WHATSAPP_PRICES", default={"utility": "0.115", "marketing": "0.8631", "authentication": "0.115", "service": "0"}
+    "WHATSAPP_PRICES",
+    default={
+        "utility": "0.115",
+        "marketing": "0.8631",
+        "marketing_lite": "0.8631",
+        "authentication": "0.115",
+        "authentication_international": "2.30",
+        "service": "0",
+        "referral_conversion": "0",
+    },
 )
+# The date of the rate card WHATSAPP_PRICES copies (shown with the costs; Meta revises it a few times a year).
+WHATSAPP_PRICES_DATE = env.str("WHATSAPP_PRICES_DATE", default="2026-01-01")
 WHATSAPP_PROVIDER_FEE = env.str("WHATSAPP_PROVIDER_FEE", default="0")
 
 # --- The delivery ledger ---------------------------------------------------------------------

@@ -265,9 +265,13 @@ class Delivery(models.Model):
     )
     # A "send a test to me" from the template editor: real channels, never counted in stats.
     is_test = models.BooleanField(default=False)
-    # A WhatsApp message's pricing category (utility, marketing, authentication, service) and what it
-    # is estimated to cost in INR (settings.WHATSAPP_PRICES), once sent.
-    whatsapp_category = models.CharField(max_length=16, blank=True)
+    # A WhatsApp message's pricing category as Meta bills it (utility, marketing, marketing_lite,
+    # authentication, authentication_international, service, referral_conversion: up to 28
+    # characters) and what it is estimated to cost in INR (settings.WHATSAPP_PRICES), once sent.
+    whatsapp_category = models.CharField(max_length=32, blank=True)
+    # The language of the approved WhatsApp template it went out in (Meta's code: en, en_US, hi):
+    # the recipient's own when approved for the kind, else the kind's approved default.
+    whatsapp_language = models.CharField(max_length=16, blank=True)
     cost = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True, help_text="Estimated, in INR.")
 
     created_at = models.DateTimeField(default=timezone.now)
@@ -589,6 +593,8 @@ class InboundMessage(models.Model):
         NONE = "", "None"
         STOP = "stop", "STOP (opt out)"
         START = "start", "START (opt back in)"
+        MARKETING_STOP = "mstop", "Stop promotions (marketing opt-out)"
+        MARKETING_START = "mstart", "Resume promotions (marketing opt-in)"
 
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.WHATSAPP)
     provider = models.CharField(max_length=16, help_text="meta or twilio")
@@ -691,6 +697,10 @@ class WhatsAppCategory(models.TextChoices):
     MARKETING = "marketing", "Marketing"
     AUTHENTICATION = "authentication", "Authentication"
     SERVICE = "service", "Service (a reply in the 24-hour window)"
+    # Meta's other per-message pricing categories, as its status webhooks name them.
+    MARKETING_LITE = "marketing_lite", "Marketing lite"
+    AUTHENTICATION_INTERNATIONAL = "authentication_international", "Authentication (international)"
+    REFERRAL_CONVERSION = "referral_conversion", "Referral conversion (free entry point)"
 
 
 class WhatsAppTemplate(models.Model):
@@ -713,9 +723,12 @@ class WhatsAppTemplate(models.Model):
     name = models.CharField(max_length=512)
     friendly_name = models.CharField(max_length=512, blank=True)
     language = models.CharField(max_length=16)
-    category = models.CharField(max_length=16, choices=WhatsAppCategory.choices, blank=True)
+    category = models.CharField(max_length=32, choices=WhatsAppCategory.choices, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNKNOWN)
     body = models.TextField(blank=True, help_text="The template's text, with its {{1}} variables.")
+    # Meta: the template's components as listed (HEADER, BODY, FOOTER, BUTTONS), so a send fills
+    # each component's variables, and a kind whose variables do not fit is refused at sync time.
+    components = models.JSONField(default=list, blank=True)
     synced_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -1,8 +1,11 @@
 """
-What a WhatsApp message costs: Meta bills each delivered template message by its category, at a
-rate per country (settings.WHATSAPP_PRICES, in INR, India's rate card by default), and Twilio adds
-its own fee per message (settings.WHATSAPP_PROVIDER_FEE). Recorded on each sent message, so a
-campaign's return counts what its WhatsApp messages cost.
+What a WhatsApp message costs. Meta bills per message (its per-message pricing model): each
+delivered template message by its pricing category, at a rate per country (settings.WHATSAPP_PRICES,
+in INR, India's rate card of settings.WHATSAPP_PRICES_DATE by default), except the free ones its
+status webhook marks `billable: false` or with a free pricing type (`free_customer_service`: a
+reply inside the window the person opened; `free_entry_point`: a conversation opened from an ad
+or a Facebook page button). Twilio adds its own fee per message (settings.WHATSAPP_PROVIDER_FEE).
+Recorded on each sent message, so a campaign's return counts what its WhatsApp messages cost.
 """
 
 from decimal import Decimal
@@ -20,7 +23,8 @@ def whatsapp_category(kind: MessageKind) -> str:
     return WhatsAppCategory.MARKETING if kind.category == Category.MARKETING else WhatsAppCategory.UTILITY
 
 
-def whatsapp_cost(category: str, *, billable: bool = True) -> Decimal:
-    """The estimated cost (INR) of one message of `category`."""
-    price = Decimal(str(settings.WHATSAPP_PRICES.get(category, "0"))) if billable else Decimal("0")
+def whatsapp_cost(category: str, *, billable: bool = True, pricing_type: str = "") -> Decimal:
+    """The estimated cost (INR) of one message of `category`, as Meta's pricing marks it."""
+    free = not billable or pricing_type.lower().startswith("free")
+    price = Decimal("0") if free else Decimal(str(settings.WHATSAPP_PRICES.get(category.lower(), "0")))
     return price + Decimal(str(settings.WHATSAPP_PROVIDER_FEE))

@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from ..models import Delivery, DeliveryEvent, Suppression
 from .dispatch import suppress_address
+from .dispatch.record import retry_delay
+from .pauses import pause_channel
 
 logger = logging.getLogger(__name__)
 Status = Delivery.Status
@@ -56,6 +58,14 @@ class ProviderEvent:
     soft: bool = False  # a soft (temporary) bounce
     suppress: bool = False  # the provider says the address is unusable (invalid number, STOP)
     suppress_category: str = ""  # the person stopped one category at the provider (Meta: marketing)
+    # The number failed in a way that may be temporary (Meta 131026): suppressed only once it has
+    # happened SOFT_BOUNCE_LIMIT times, like a soft bounce.
+    suppress_at_limit: bool = False
+    # A failure that is not the message's: the provider account cannot send (Meta 131042, a bill
+    # unpaid), or the provider had a bad moment. The message goes back to `pending`; an account
+    # failure pauses the channel and uses no attempt, as when the send itself is refused.
+    account: bool = False
+    transient: bool = False
     address: str = ""
 
 
@@ -78,6 +88,8 @@ def apply_provider_event(*, event: ProviderEvent) -> Delivery | None:
     detail = f"{label}: {event.detail}".strip(": ")[:2000]
 
     if _already_recorded(delivery, status, detail):
+        return delivery
+    if status == Status.FAILED and (event.account or event.transient) and _requeue(delivery, event, at=at):
         return delivery
 
     updates = {}
@@ -106,6 +118,37 @@ def _already_recorded(delivery: Delivery, status: str, detail: str) -> bool:
     return delivery.events.filter(status=status, detail=detail).exists()
 
 
+def _requeue(delivery: Delivery, event: ProviderEvent, *, at: dt.datetime) -> bool:
+    """A message that failed for no fault of its own goes back to `pending` (an account failure
+    pauses the channel too); return False when it must fail after all (out of attempts)."""
+    now = timezone.now()
+    own = not event.provider_message_id or delivery.provider_message_id in ("", event.provider_message_id)
+    waiting = delivery.status in (Status.SENT, Status.UNKNOWN) and own
+    if event.account:
+        pause = pause_channel(channel=delivery.channel, reason=event.detail, error_code=event.error_code, now=now)
+        next_attempt_at, attempts = pause.until, max(0, delivery.attempts - 1)
+        note = f"The provider account cannot send: {delivery.channel} is paused, nothing failed."
+    elif delivery.attempts < settings.NOTIFICATIONS["MAX_ATTEMPTS"]:
+        next_attempt_at, attempts = now + retry_delay(attempts=delivery.attempts), delivery.attempts
+        note = f"Sending it again after {int((next_attempt_at - now).total_seconds())} s."
+    else:
+        return False
+    detail = f"Provider reported failed: {event.detail} {note}"[:2000]
+    if waiting:  # not one being sent (its worker decides), nor one already past `sent`
+        Delivery.objects.filter(pk=delivery.pk).update(
+            status=Status.PENDING,
+            next_attempt_at=next_attempt_at,
+            attempts=attempts,
+            provider_message_id="",  # the next try gets an id of its own; this one failed
+            error_code=event.error_code,
+            last_error=event.detail[:2000],
+            updated_at=now,
+        )
+        delivery.refresh_from_db()
+    DeliveryEvent.objects.create(delivery=delivery, at=at, status=Status.PENDING, detail=detail)
+    return True
+
+
 def _suppress_if_needed(delivery: Delivery, event: ProviderEvent, address: str, soft_bounce: bool) -> None:
     if event.status == Status.COMPLAINED:
         suppress_address(
@@ -126,6 +169,21 @@ def _suppress_if_needed(delivery: Delivery, event: ProviderEvent, address: str, 
                 address=address,
                 reason=Suppression.Reason.BOUNCED,
                 detail=f"{soft} soft bounces: {event.detail}",
+            )
+    elif event.suppress_at_limit:
+        limit = settings.NOTIFICATIONS.get("SOFT_BOUNCE_LIMIT", 3)
+        times = DeliveryEvent.objects.filter(
+            delivery__channel=delivery.channel,
+            delivery__to_address=address,
+            status=Status.FAILED,
+            detail__contains=f"error {event.error_code}",
+        ).count()
+        if times >= limit:
+            suppress_address(
+                channel=delivery.channel,
+                address=address,
+                reason=Suppression.Reason.INVALID,
+                detail=f"Failed {times} times with error {event.error_code}: {event.detail}",
             )
     elif event.suppress:
         reason = Suppression.Reason.OPTED_OUT if event.error_code == "21610" else Suppression.Reason.INVALID

@@ -2,10 +2,12 @@
 Messages people send us (WhatsApp replies), from either provider's webhook.
 
 Every message is kept (the person's timeline in the admin, the count on the staff dashboard). A
-message that is only a keyword changes consent: STOP (or UNSUBSCRIBE, रोकें...) stops WhatsApp to
-that number at once and START lets it resume; each is confirmed with a reply, which WhatsApp allows
-inside the 24-hour window the person's message opened. Keywords count only as a whole message,
-so "please don't stop the classes" stops nothing.
+message that is only a keyword changes consent: STOP (or UNSUBSCRIBE, REVOKE, रोकें...) stops
+WhatsApp to that number at once and START (or YES, UNSTOP) lets it resume; a marketing template's
+"Stop promotions" button, or WhatsApp's own "stop marketing messages" setting, stops offers only.
+Each is confirmed with a reply, which WhatsApp allows inside the 24-hour window the person's
+message opened. Keywords count only as a whole message, so "please don't stop the classes" stops
+nothing.
 """
 
 import datetime as dt
@@ -25,25 +27,67 @@ logger = logging.getLogger(__name__)
 Keyword = InboundMessage.Keyword
 Category = WhatsAppConsent.Category
 
-STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "रोकें", "रोको", "रोक", "बंद", "बंद करें"}
-START_WORDS = {"start", "unstop", "subscribe", "resume", "शुरू", "शुरू करें", "चालू"}
-# What WhatsApp, Twilio and people add around a word: punctuation (ASCII and Devanagari danda).
+# Twilio's documented opt-out and opt-in keywords (Advanced Opt-Out: STOP, STOPALL, UNSUBSCRIBE,
+# CANCEL, END, QUIT, REVOKE, OPTOUT; START, YES, UNSTOP), which Twilio does not act on for WhatsApp,
+# so these lists are the only guard; and their Hindi equivalents.
+STOP_WORDS = {
+    *("stop", "stopall", "stop all", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "opt out"),
+    *("रोकें", "रोको", "रोक", "बंद", "बंद करें"),
+}
+START_WORDS = {"start", "yes", "unstop", "subscribe", "resume", "शुरू", "शुरू करें", "चालू", "हाँ", "हां"}
+# "Yes" answers many questions: it opts back in only a number that opted out.
+ONLY_AFTER_STOP = {"yes", "हाँ", "हां"}
+# A marketing template's opt-out quick reply (Meta's "Stop promotions" button; its payload, or the
+# payload we set) stops offers only; reminders go on.
+MARKETING_STOP_WORDS = {
+    *("stop promotions", "stop promotion", "stop promotional messages", "stop marketing", "stop offers"),
+    *("प्रमोशन बंद करें", "प्रचार बंद करें", "ऑफ़र बंद करें"),
+}
+MARKETING_START_WORDS = {"resume promotions", "start promotions", "resume marketing", "प्रमोशन शुरू करें"}
+# What WhatsApp, Twilio and people add around a word: punctuation (ASCII and Devanagari danda),
+# and inside a button's payload, underscores and hyphens (STOP_PROMOTIONS).
 STRIP = string.whitespace + string.punctuation + "।॥"
+SEPARATORS = str.maketrans({"_": " ", "-": " "})
 
 
-def keyword_of(text: str) -> str:
-    """Return the keyword a whole message is (Keyword.STOP, Keyword.START), or Keyword.NONE."""
-    word = " ".join(text.split()).strip(STRIP).casefold()
-    if word in STOP_WORDS:
-        return Keyword.STOP
-    if word in START_WORDS:
-        return Keyword.START
+def _normalised(text: str) -> str:
+    return " ".join(text.translate(SEPARATORS).split()).strip(STRIP).casefold()
+
+
+def keyword_of(text: str, *, payload: str = "") -> str:
+    """Return the keyword a whole message (or the button tapped) is, or Keyword.NONE."""
+    for said in (payload, text):
+        word = _normalised(said)
+        if word.replace(" ", "") in STOP_WORDS or word in STOP_WORDS:
+            return Keyword.STOP
+        if word in START_WORDS:
+            return Keyword.START
+        if word in MARKETING_STOP_WORDS:
+            return Keyword.MARKETING_STOP
+        if word in MARKETING_START_WORDS:
+            return Keyword.MARKETING_START
     return Keyword.NONE
+
+
+def _keyword(text: str, *, payload: str, address: str) -> str:
+    keyword = keyword_of(text, payload=payload)
+    if keyword == Keyword.START and _normalised(payload or text) in ONLY_AFTER_STOP:
+        opted_out = Suppression.objects.filter(
+            channel=Channel.WHATSAPP, address=address, category="", reason=Suppression.Reason.OPTED_OUT
+        ).exists()
+        return keyword if opted_out else Keyword.NONE
+    return keyword
 
 
 @transaction.atomic
 def receive_whatsapp_message(
-    *, provider: str, provider_message_id: str, from_address: str, text: str, received_at: dt.datetime | None = None
+    *,
+    provider: str,
+    provider_message_id: str,
+    from_address: str,
+    text: str,
+    received_at: dt.datetime | None = None,
+    button_payload: str = "",
 ) -> InboundMessage | None:
     """Keep a WhatsApp message a person sent us and act on a keyword; None when it was already received."""
     received_at = received_at or timezone.now()
@@ -57,7 +101,7 @@ def receive_whatsapp_message(
                 from_address=from_address,
                 user=user,
                 body=text[:4096],
-                keyword=keyword_of(text),
+                keyword=_keyword(text, payload=button_payload, address=from_address),
                 received_at=received_at,
             )
     except IntegrityError:
@@ -84,10 +128,58 @@ def receive_whatsapp_message(
             address=from_address, category=Category.UTILITY, given=True, source=source, user=user, at=received_at
         )
         _confirm(inbound, kind="whatsapp_started")
+    elif inbound.keyword in (Keyword.MARKETING_STOP, Keyword.MARKETING_START):
+        stop = inbound.keyword == Keyword.MARKETING_STOP
+        _change_marketing(address=from_address, stop=stop, source=source, user=user, at=received_at)
+        _confirm(inbound, kind="whatsapp_marketing_stopped" if stop else "whatsapp_marketing_started")
     return inbound
 
 
-def _confirm(inbound: InboundMessage, *, kind: str) -> None:
+@transaction.atomic
+def change_marketing_preference(
+    *, address: str, stop: bool, source: str, detail: str = "", at: dt.datetime | None = None
+) -> InboundMessage | None:
+    """The person stopped (or resumed) marketing messages in WhatsApp's own setting: suppress (or
+    lift) marketing WhatsApp for the number; confirm it when a window the person opened allows a
+    reply. Return the message that window belongs to, if any."""
+    at = at or timezone.now()
+    user = get_user_model().objects.filter(phone=address).order_by("pk").first()
+    _change_marketing(address=address, stop=stop, source=source, user=user, at=at, detail=detail)
+    # No message of theirs came with it: a reply is allowed only inside the window of their last one.
+    window = (
+        InboundMessage.objects.filter(
+            channel=Channel.WHATSAPP, from_address=address, received_at__gt=timezone.now() - dt.timedelta(hours=24)
+        )
+        .order_by("-received_at")
+        .first()
+    )
+    if window is not None:
+        kind = "whatsapp_marketing_stopped" if stop else "whatsapp_marketing_started"
+        key = f"{window.provider}:{window.provider_message_id}:{kind}:{int(at.timestamp())}"
+        _confirm(window, kind=kind, event_key=key)
+    return window
+
+
+def _change_marketing(*, address: str, stop: bool, source: str, user, at: dt.datetime, detail: str = "") -> None:
+    """Suppress (or lift) marketing WhatsApp for `address` and record the consent change."""
+    if stop:
+        suppress_address(
+            channel=Channel.WHATSAPP,
+            address=address,
+            reason=Suppression.Reason.OPTED_OUT,
+            category=Category.MARKETING,
+            detail=f"{source} at {at:%Y-%m-%d %H:%M} UTC. {detail}".strip(),
+        )
+    else:
+        Suppression.objects.filter(
+            channel=Channel.WHATSAPP, address=address, category=Category.MARKETING, reason=Suppression.Reason.OPTED_OUT
+        ).delete()
+    record_whatsapp_consent(
+        address=address, category=Category.MARKETING, given=not stop, source=source, user=user, at=at
+    )
+
+
+def _confirm(inbound: InboundMessage, *, kind: str, event_key: str = "") -> None:
     """Plan the confirmation reply to a keyword; the worker sends it like any other message."""
     plan_messages(
         kind=kind,
@@ -100,7 +192,7 @@ def _confirm(inbound: InboundMessage, *, kind: str) -> None:
                     whatsapp_opt_in=True,  # a reply to their own message, in the window it opened
                     name=getattr(inbound.user, "name", ""),
                 ),
-                event_key=f"{inbound.provider}:{inbound.provider_message_id}",
+                event_key=event_key or f"{inbound.provider}:{inbound.provider_message_id}",
                 context={},
                 subject_type=InboundMessage._meta.label_lower,
                 subject_id=inbound.pk,

@@ -42,9 +42,12 @@ ACCOUNT_CODES = {
     131031,  # business account locked
     131042,  # business eligibility: payment issue
     131045,  # incorrect certificate (phone number not registered properly)
+    131057,  # business account in maintenance mode: temporary, for every message alike
     133010,  # phone number not registered on the Cloud API
 }
-# The number cannot receive WhatsApp (not on WhatsApp, or refuses business messages).
+# Message undeliverable: the number is not on WhatsApp, or cannot take this message now (an old
+# app version, a phone offline for long, terms not accepted). Meta lists temporary causes, so the
+# number is suppressed only after it happened SOFT_BOUNCE_LIMIT times (the status webhook counts).
 SUPPRESS_CODES = {131026}
 # The person stopped this business's marketing messages in WhatsApp itself.
 MARKETING_OPT_OUT_CODES = {131050}
@@ -182,8 +185,8 @@ def classify_graph_error(status: int, body, *, headers=None) -> SendResult:
         return SendResult(Outcome.TRANSIENT, error=text, error_code=str(code), retry_after=retry_after)
     if code in ACCOUNT_CODES:
         return SendResult(Outcome.TRANSIENT, error=text, error_code=str(code), retry_after=retry_after, account=True)
-    if code in SUPPRESS_CODES:
-        return SendResult(Outcome.PERMANENT, error=text, error_code=str(code), suppress=True)
+    if code in SUPPRESS_CODES:  # this message fails; the number is suppressed only at the limit
+        return SendResult(Outcome.PERMANENT, error=text, error_code=str(code))
     if code in MARKETING_OPT_OUT_CODES:
         return SendResult(Outcome.PERMANENT, error=text, error_code=str(code), suppress_category="marketing")
     if code is None:  # no Graph error document: an HTTP error from something in between

@@ -9,7 +9,7 @@ from twilio.request_validator import RequestValidator
 from ...models import Channel, Delivery
 from ...rendering import absolute_url
 from ...services.feedback import ProviderEvent, apply_provider_event
-from .twilio import SUPPRESS_CODES
+from .twilio import ACCOUNT_CODES, SUPPRESS_CODES, TRANSIENT_CODES
 
 Status = Delivery.Status
 STATUS_FOR = {
@@ -50,6 +50,7 @@ def twilio_status_callback(request):
     if status is None:
         return HttpResponse(status=200)  # queued, accepted, sending: nothing to record yet
     code = request.POST.get("ErrorCode", "")
+    number = int(code) if code.isdigit() else None
     apply_provider_event(
         event=ProviderEvent(
             channel=Channel.WHATSAPP,
@@ -59,7 +60,11 @@ def twilio_status_callback(request):
             provider_message_id=request.POST.get("MessageSid", ""),
             detail=f"Twilio status {request.POST.get('MessageStatus')}" + (f", error {code}" if code else ""),
             error_code=code,
-            suppress=code.isdigit() and int(code) in SUPPRESS_CODES,
+            suppress=number in SUPPRESS_CODES,
+            # The same codes mean the same whichever way they come: an account that cannot send
+            # pauses the channel, a throttled one retries; neither fails the message.
+            account=status == Status.FAILED and number in ACCOUNT_CODES,
+            transient=status == Status.FAILED and number in TRANSIENT_CODES,
             address=request.POST.get("To", "").removeprefix("whatsapp:"),
         )
     )

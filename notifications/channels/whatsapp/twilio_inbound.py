@@ -32,6 +32,8 @@ def twilio_inbound_message(request):
         provider_message_id=request.POST.get("MessageSid", ""),
         from_address=request.POST.get("From", "").removeprefix("whatsapp:"),
         text=body,
+        # A template's quick-reply button ("Stop promotions"): its id, whatever its label says.
+        button_payload=request.POST.get("ButtonPayload", ""),
     )
     # An empty TwiML answer: Twilio sends nothing itself (the confirmation is ours, in the ledger).
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")
