@@ -2,17 +2,30 @@
 documented payload, signed, to the real webhook view, or answers through the fake Graph API /
 Twilio over real HTTP, and checks the ledger, suppressions, consent and pauses."""
 
-import pytest
+import datetime as dt
+import time
+from decimal import Decimal
 
-from notifications.models import Delivery
+import pytest
+from django.utils import timezone
+from twilio.request_validator import RequestValidator
+
+from leads.campaigns import start_lead_campaign
+from leads.tests.factories import LeadFactory
+from notifications.models import ChannelPause, Delivery, InboundMessage, Suppression, WhatsAppConsent
+from notifications.services.consent import record_whatsapp_consent
 from notifications.services.dispatch import dispatch_due_deliveries
 from notifications.tests.helpers import NOW, plan_session_reminder
 from tests.fake_graph import APP_SECRET as SECRET
-from tests.fake_graph import signed, status_update, webhook
+from tests.fake_graph import inbound_text, signed, status_update, webhook
 
 pytestmark = pytest.mark.django_db
 Status = Delivery.Status
 WEBHOOK = "/webhooks/meta/whatsapp/"
+
+
+TWILIO_INBOUND = "https://school.example/webhooks/twilio/inbound/"
+TWILIO_STATUS = "https://school.example/webhooks/twilio/status/"
 
 
 def post_webhook(client, payload):
@@ -52,3 +65,253 @@ def test_a_signed_payload_of_an_unexpected_shape_answers_200_and_applies_what_it
 
     for document in ({"object": "whatsapp_business_account", "entry": {}}, [], {"entry": [{"changes": "x"}]}):
         assert post_webhook(client, document).status_code == 200
+
+
+def post_twilio(client, url: str, params: dict):
+    """A form Twilio posts, signed with the account's auth token (conftest's fake: "secret")."""
+    signature = RequestValidator("secret").compute_signature(url, params)
+    return client.post(url.removeprefix("https://school.example"), params, HTTP_X_TWILIO_SIGNATURE=signature)
+
+
+def twilio_inbound(sender: str, body: str, *, sid: str, **extra) -> dict:
+    """Twilio's "a message comes in" form for a WhatsApp message (documented fields)."""
+    return {
+        "MessageSid": sid,
+        "SmsMessageSid": sid,
+        "AccountSid": "AC" + "1" * 32,
+        "From": f"whatsapp:{sender}",
+        "To": "whatsapp:+14155238886",
+        "Body": body,
+        "NumMedia": "0",
+        "NumSegments": "1",
+        "ProfileName": "Asha",
+        "WaId": sender.removeprefix("+"),
+        "MessageType": "text",
+        **extra,
+    }
+
+
+def whatsapp_stopped(address: str) -> bool:
+    return Suppression.objects.filter(channel="whatsapp", address=address, category="", reason="opted_out").exists()
+
+
+# --- 2. Twilio's documented opt-out and opt-in keywords ----------------------------------------
+
+
+@pytest.mark.parametrize("word", ["REVOKE", "OPTOUT", "Opt-out!", "stop all", "Stopall.", "रोकें।"])
+def test_every_opt_out_keyword_twilio_documents_stops_whatsapp(client, twilio, student, word):
+    assert post_twilio(client, TWILIO_INBOUND, twilio_inbound(student.phone, word, sid="SM1")).status_code == 200
+    assert InboundMessage.objects.get().keyword == "stop"
+    assert whatsapp_stopped(student.phone)
+    student.refresh_from_db()
+    assert student.whatsapp_opt_in is False
+
+
+@pytest.mark.parametrize("word", ["YES", "yes.", "UNSTOP", "Start!", "शुरू"])
+def test_an_opt_in_keyword_after_stop_resumes_whatsapp(client, twilio, student, word):
+    post_twilio(client, TWILIO_INBOUND, twilio_inbound(student.phone, "STOP", sid="SM1"))
+    assert whatsapp_stopped(student.phone)
+    post_twilio(client, TWILIO_INBOUND, twilio_inbound(student.phone, word, sid="SM2"))
+    assert not whatsapp_stopped(student.phone)
+    student.refresh_from_db()
+    assert student.whatsapp_opt_in is True
+    assert InboundMessage.objects.get(provider_message_id="SM2").keyword == "start"
+
+
+def test_yes_from_a_number_that_never_stopped_is_an_ordinary_reply(client, twilio, student):
+    post_twilio(client, TWILIO_INBOUND, twilio_inbound(student.phone, "Yes", sid="SM1"))
+    assert InboundMessage.objects.get().keyword == ""
+    assert not Delivery.objects.filter(kind="whatsapp_started").exists()  # no "resumed" out of the blue
+
+
+# --- 3. Marketing opt-outs: the "Stop promotions" button and WhatsApp's own setting ---------------
+
+
+@pytest.fixture
+def offers(graph, settings):
+    """Meta with an approved marketing template for the lead campaign's Day 0."""
+    settings.META_WHATSAPP_TEMPLATES = {"session_24h": "session_reminder_24h", "lead_day0": "course_offer_day0"}
+    return graph
+
+
+def marketing_stopped(address: str) -> bool:
+    return Suppression.objects.filter(channel="whatsapp", address=address, category="marketing").exists()
+
+
+def marketing_consent(address: str) -> bool:
+    return WhatsAppConsent.objects.get(address=address, category="marketing").given
+
+
+def meta_button(sender: str, *, text: str, payload: str, message_id: str = "wamid.BTN1") -> dict:
+    """A `messages` entry: the person tapped a template's quick-reply button."""
+    return {
+        "contacts": [{"profile": {"name": "Asha"}, "wa_id": sender.removeprefix("+")}],
+        "messages": [
+            {
+                "context": {"from": "15550783881", "id": "wamid.TEMPLATE1"},
+                "from": sender.removeprefix("+"),
+                "id": message_id,
+                "timestamp": str(int(time.time())),
+                "type": "button",
+                "button": {"payload": payload, "text": text},
+            }
+        ],
+    }
+
+
+def user_preference(sender: str, value: str) -> dict:
+    """Meta's `user_preferences` webhook value: the person stopped or resumed marketing messages."""
+    return {
+        "contacts": [{"profile": {"name": "Asha"}, "wa_id": sender.removeprefix("+")}],
+        "user_preferences": [
+            {
+                "wa_id": sender.removeprefix("+"),
+                "detail": "User requested to stop marketing messages",
+                "category": "marketing_messages",
+                "value": value,
+                "timestamp": int(time.time()),
+            }
+        ],
+    }
+
+
+def test_the_stop_promotions_button_on_meta_stops_offers_only_and_is_confirmed(client, offers, student):
+    record_whatsapp_consent(address=student.phone, category="marketing", given=True, source="webinar form")
+    button = meta_button(student.phone, text="Stop promotions", payload="Stop promotions")
+    assert post_webhook(client, webhook(button)).status_code == 200
+
+    assert InboundMessage.objects.get().keyword == "mstop"
+    assert marketing_stopped(student.phone) and not marketing_consent(student.phone)
+    assert not whatsapp_stopped(student.phone)
+    dispatch_due_deliveries()
+    (confirmation,) = offers.sent()
+    assert confirmation["type"] == "text" and "offers" in confirmation["text"]["body"]
+
+    # The next offer does not go on WhatsApp; the next reminder does.
+    start_lead_campaign(lead_ids=[LeadFactory(phone=student.phone).pk])
+    plan_session_reminder(student, event="43@20261126T0430")
+    dispatch_due_deliveries(now=timezone.now())
+    whatsapp = dict(Delivery.objects.filter(channel="whatsapp").values_list("kind", "status"))
+    assert whatsapp.get("lead_day0") in (None, Status.SUPPRESSED) and whatsapp["session_24h"] == Status.SENT
+    assert [sent["template"]["name"] for sent in offers.sent()[1:]] == ["session_reminder_24h"]
+
+
+def test_the_stop_promotions_button_through_twilio_is_read_by_its_payload(client, twilio, student):
+    record_whatsapp_consent(address=student.phone, category="marketing", given=True, source="webinar form")
+    form = twilio_inbound(
+        student.phone, "Stop promotions", sid="SM9", MessageType="button", ButtonText="Stop promotions"
+    )
+    form["ButtonPayload"] = "STOP_PROMOTIONS"
+    post_twilio(client, TWILIO_INBOUND, form)
+    assert marketing_stopped(student.phone) and not marketing_consent(student.phone)
+    assert Delivery.objects.get(kind="whatsapp_marketing_stopped").channel == "whatsapp"
+
+
+def test_whatsapps_own_marketing_setting_suppresses_and_lifts_offers(client, offers, student):
+    record_whatsapp_consent(address=student.phone, category="marketing", given=True, source="webinar form")
+    assert post_webhook(client, webhook(user_preference(student.phone, "stop"))).status_code == 200
+    assert marketing_stopped(student.phone) and not marketing_consent(student.phone)
+    # No message of theirs opened a window: no confirmation can go.
+    assert not Delivery.objects.filter(kind__startswith="whatsapp_marketing").exists()
+
+    post_webhook(client, webhook(inbound_text(student.phone, "Hello", message_id="wamid.HELLO")))
+    post_webhook(client, webhook(user_preference(student.phone, "resume")))
+    assert not marketing_stopped(student.phone) and marketing_consent(student.phone)
+    # Inside the window their "Hello" opened, the change is confirmed.
+    assert Delivery.objects.get(kind="whatsapp_marketing_started").channel == "whatsapp"
+
+
+# --- 4. Account errors by webhook pause the channel; nothing fails -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "title"), [(131042, "Business eligibility payment issue"), (131057, "Account in maintenance mode")]
+)
+def test_an_account_error_in_a_failed_status_requeues_the_message_and_pauses_whatsapp(
+    client, graph, student, code, title
+):
+    row = sent_row(student, graph)
+    attempts = row.attempts
+    failed = status_update(
+        row.provider_message_id,
+        "failed",
+        recipient=row.to_address,
+        delivery_id=row.pk,
+        errors=[{"code": code, "title": title, "message": title, "error_data": {"details": title}}],
+    )
+    assert post_webhook(client, webhook({"statuses": [failed]})).status_code == 200
+    row.refresh_from_db()
+    assert row.status == Status.PENDING and row.attempts == attempts - 1 and row.error_code == str(code)
+    pause = ChannelPause.objects.get(channel="whatsapp")
+    assert pause.error_code == str(code) and row.next_attempt_at == pause.until
+    assert not Suppression.objects.exists()
+
+    # Nothing more goes to Meta until the pause ends; then it goes again, and the pause lifts.
+    dispatch_due_deliveries()
+    assert len(graph.sent()) == 1
+    dispatch_due_deliveries(now=pause.until + dt.timedelta(seconds=1))
+    row.refresh_from_db()
+    assert len(graph.sent()) == 2 and row.status == Status.SENT
+    assert not ChannelPause.objects.exists()
+
+
+def test_an_account_error_in_a_twilio_status_callback_pauses_whatsapp(client, twilio, student):
+    plan_session_reminder(student)
+    dispatch_due_deliveries(now=NOW)
+    row = Delivery.objects.get(channel="whatsapp")
+    form = {
+        "MessageSid": row.provider_message_id,
+        "MessageStatus": "failed",
+        "ErrorCode": "63040",  # the sender is not approved by Meta
+        "To": f"whatsapp:{row.to_address}",
+        "From": "whatsapp:+14155238886",
+        "AccountSid": "AC" + "1" * 32,
+    }
+    assert post_twilio(client, TWILIO_STATUS, form).status_code == 200
+    row.refresh_from_db()
+    assert row.status == Status.PENDING and ChannelPause.objects.filter(channel="whatsapp").exists()
+
+
+# --- 6. Per-message pricing -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pricing", "cost"),
+    [
+        ({"billable": False, "category": "utility", "type": "free_customer_service"}, Decimal("0")),
+        ({"billable": True, "category": "marketing_lite", "type": "regular"}, Decimal("0.8631")),
+        ({"billable": False, "category": "referral_conversion", "type": "free_entry_point"}, Decimal("0")),
+        ({"billable": True, "category": "utility", "type": "free_customer_service"}, Decimal("0")),
+        ({"billable": True, "category": "authentication_international", "type": "regular"}, Decimal("2.30")),
+    ],
+    ids=["free-service-window", "marketing-lite", "free-entry-point", "free-type-wins", "auth-international"],
+)
+def test_the_cost_follows_metas_per_message_pricing(client, graph, student, pricing, cost):
+    row = sent_row(student, graph)
+    status = status_update(row.provider_message_id, "delivered", recipient=row.to_address)
+    status["pricing"] = {"pricing_model": "PMP", **pricing}
+    post_webhook(client, webhook({"statuses": [status]}))
+    row.refresh_from_db()
+    assert (row.whatsapp_category, row.cost) == (pricing["category"], cost)
+
+
+# --- 7. 131026 counts like a soft bounce --------------------------------------------------------
+
+
+def test_undeliverable_131026_suppresses_the_number_only_at_the_soft_bounce_limit(client, graph, student, settings):
+    settings.NOTIFICATIONS = {**settings.NOTIFICATIONS, "SOFT_BOUNCE_LIMIT": 3}
+    for n in range(3):
+        assert not Suppression.objects.exists()
+        row = sent_row(student, graph, event=f"4{n}@20261125T0430")
+        failed = status_update(
+            row.provider_message_id,
+            "failed",
+            recipient=row.to_address,
+            errors=[{"code": 131026, "title": "Message undeliverable"}],
+        )
+        post_webhook(client, webhook({"statuses": [failed]}))
+        post_webhook(client, webhook({"statuses": [failed]}))  # Meta delivers it again: counted once
+        row.refresh_from_db()
+        assert row.status == Status.FAILED
+    suppression = Suppression.objects.get(channel="whatsapp", address=student.phone)
+    assert (suppression.category, suppression.reason) == ("", "invalid") and "3 times" in suppression.detail
