@@ -3,12 +3,15 @@ Calendar invitations for messages about an event: an .ics file (RFC 5545) and a 
 
 The file says METHOD:PUBLISH, and its MIME part says so too (RFC 5545 §3.7.2, RFC 6047 §2.4:
 a text/calendar part's "method" parameter matches the file's METHOD), so mail clients offer
-"add to calendar". An event keeps its UID for life; when it changes its SEQUENCE grows, and a
-calendar that has the old copy replaces it instead of adding a second event.
+"add to calendar". RFC 5546 §3.2.1 requires an ORGANIZER in a PUBLISH: the event's own, else the
+business (DEFAULT_FROM_EMAIL, with SITE_NAME as its name). An event keeps its UID for life; when
+it changes its SEQUENCE grows, and a calendar that has the old copy replaces it instead of adding
+a second event.
 """
 
 import datetime as dt
 from dataclasses import dataclass
+from email.utils import parseaddr
 from urllib.parse import urlencode
 
 import icalendar
@@ -60,10 +63,17 @@ def event_ics(event: CalendarEvent) -> str:
         vevent.add("location", event.location)
     if event.url:
         vevent.add("url", event.url)
-    if event.organizer:
-        vevent.add("organizer", f"mailto:{event.organizer}")
+    vevent.add("organizer", _organizer(event))
     calendar.add_component(vevent)
     return calendar.to_ical().decode()
+
+
+def _organizer(event: CalendarEvent) -> icalendar.vCalAddress:
+    """The event's organizer (RFC 5546 requires one for PUBLISH): its own, else the business."""
+    name, address = parseaddr(event.organizer or settings.DEFAULT_FROM_EMAIL)
+    organizer = icalendar.vCalAddress(f"mailto:{address or event.organizer}")
+    organizer.params["cn"] = icalendar.vText(name or settings.SITE_NAME)
+    return organizer
 
 
 def ics_attachment(event: CalendarEvent, *, filename: str) -> tuple[str, str, str]:

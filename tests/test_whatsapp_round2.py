@@ -6,12 +6,14 @@ import datetime as dt
 import time
 from decimal import Decimal
 
+import icalendar
 import pytest
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from leads.campaigns import start_lead_campaign
 from leads.tests.factories import LeadFactory
+from notifications.calendar import CalendarEvent, event_ics
 from notifications.models import ChannelPause, Delivery, InboundMessage, Suppression, WhatsAppConsent
 from notifications.services.consent import record_whatsapp_consent
 from notifications.services.dispatch import dispatch_due_deliveries
@@ -315,3 +317,16 @@ def test_undeliverable_131026_suppresses_the_number_only_at_the_soft_bounce_limi
         assert row.status == Status.FAILED
     suppression = Suppression.objects.get(channel="whatsapp", address=student.phone)
     assert (suppression.category, suppression.reason) == ("", "invalid") and "3 times" in suppression.detail
+
+
+# --- 8. The session invitation names its organizer ------------------------------------------------
+
+
+def test_the_session_invitation_names_an_organizer_as_rfc_5546_requires_for_publish(settings):
+    settings.DEFAULT_FROM_EMAIL = "CourseHub Classes <classes@school.example>"
+    start = dt.datetime(2026, 11, 25, 4, 30, tzinfo=dt.UTC)
+    calendar = icalendar.Calendar.from_ical(event_ics(CalendarEvent(uid="s-1@x", start=start, minutes=60, summary="S")))
+    (event,) = calendar.walk("VEVENT")
+    assert calendar["METHOD"] == "PUBLISH"
+    assert str(event["ORGANIZER"]) == "mailto:classes@school.example"
+    assert event["ORGANIZER"].params["CN"] == "CourseHub Classes"
