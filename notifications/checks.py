@@ -8,6 +8,7 @@ these checks a missing file or id is first noticed when a message fails to go ou
 
 from django.conf import settings
 from django.core import checks
+from django.db import DatabaseError
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
 
@@ -97,3 +98,40 @@ def check_whatsapp_templates(app_configs=None, **kwargs) -> list[checks.CheckMes
         if key.split(":")[0] not in known
     ]
     return warnings
+
+
+def check_whatsapp_template_fit(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Each WhatsApp kind fits its synced approved template, in every language its readers use.
+
+    A kind whose variables do not fit the template's components (a HEADER {{1}} it does not map)
+    would be refused by Meta (132000): its messages are held, and this says why. A language
+    readers use with no approved template is not an error (they get the kind's default language),
+    but staff should know. Read from the synced templates: nothing before the first sync.
+    """
+    from .services.whatsapp_templates import missing_template_languages, template_mismatches
+
+    try:
+        mismatches, missing = template_mismatches(), missing_template_languages()
+    except (DatabaseError, RuntimeError):  # no database yet (before migrate), or none allowed (tests)
+        return []
+    found = [
+        checks.Warning(
+            problem,
+            hint="Make the kind's WhatsApp variables (or its published copy's) list the header's, the body's and "
+            "the buttons' variables in that order, or change the template; then `manage.py whatsapp_templates sync`.",
+            obj=problem.split(":", 1)[0],
+            id="notifications.W015",
+        )
+        for problem in mismatches
+    ]
+    found += [
+        checks.Warning(
+            f"{kind!r} has no approved WhatsApp template in {language!r}, which {count} reader(s) use: they get it "
+            f"in the kind's default language.",
+            hint="Submit the template in that language for approval, then `manage.py whatsapp_templates sync`.",
+            obj=kind,
+            id="notifications.W016",
+        )
+        for kind, language, count in missing
+    ]
+    return found

@@ -269,9 +269,6 @@ class Delivery(models.Model):
     # authentication, authentication_international, service, referral_conversion: up to 28
     # characters) and what it is estimated to cost in INR (settings.WHATSAPP_PRICES), once sent.
     whatsapp_category = models.CharField(max_length=32, blank=True)
-    # The language of the approved WhatsApp template it went out in (Meta's code: en, en_US, hi):
-    # the recipient's own when approved for the kind, else the kind's approved default.
-    whatsapp_language = models.CharField(max_length=16, blank=True)
     cost = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True, help_text="Estimated, in INR.")
 
     created_at = models.DateTimeField(default=timezone.now)

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 import time
 from urllib.parse import urlsplit
 
@@ -52,11 +53,25 @@ def graph_error(code: int, message: str, *, status: int = 400, details: str = ""
 
 
 class FakeGraph(FakeProvider):
-    """Records sends; answers the template list from `templates` (the WABA's message templates)."""
+    """Records sends; answers the template list from `templates` (the WABA's message templates).
+
+    With `strict` on, a template message is checked as the Cloud API checks it: a template not
+    approved in that language answers 132001, parameters that do not match its components 132000.
+    """
 
     def __init__(self, default=graph_ok, **kwargs):
-        super().__init__(default=default, **kwargs)
+        super().__init__(default=self._answer, **kwargs)
+        self.accept = default
         self.templates: list[dict] = []
+        self.strict = False
+
+    def _answer(self, recorded: Recorded) -> Reply:
+        body = recorded.json() if self.strict and recorded.path.endswith("/messages") else {}
+        if body.get("type") == "template":
+            refusal = template_refusal(body["template"], self.templates)
+            if refusal is not None:
+                return refusal
+        return self.accept(recorded)
 
     @property
     def api_url(self) -> str:
@@ -74,7 +89,9 @@ class FakeGraph(FakeProvider):
         return Reply(404, {"error": {"message": "Unknown path", "code": 100}})
 
 
-def template(name: str, *, language: str = "en", status: str = "APPROVED", category: str = "UTILITY") -> dict:
+def template(
+    name: str, *, language: str = "en", status: str = "APPROVED", category: str = "UTILITY", components=None
+) -> dict:
     """One entry of GET /<waba-id>/message_templates."""
     return {
         "name": name,
@@ -82,8 +99,53 @@ def template(name: str, *, language: str = "en", status: str = "APPROVED", categ
         "status": status,
         "category": category,
         "id": str(abs(hash((name, language))) % 10**15),
-        "components": [{"type": "BODY", "text": "Hi {{1}}, your session {{2}} starts {{3}}: {{4}}"}],
+        "components": components or [{"type": "BODY", "text": "Hi {{1}}, your session {{2}} starts {{3}}: {{4}}"}],
     }
+
+
+def _wanted(components: list[dict]) -> dict[tuple[str, str], int]:
+    """How many parameters each component of a template takes: {(type, button index): count}."""
+    wanted = {}
+    for component in components:
+        kind = component["type"].lower()
+        if kind in ("header", "body"):
+            count = len(set(re.findall(r"\{\{(\d+)\}\}", component.get("text", ""))))
+            if count:
+                wanted[(kind, "")] = count
+        for index, button in enumerate(component.get("buttons", [])):
+            count = len(set(re.findall(r"\{\{(\d+)\}\}", button.get("url", ""))))
+            if count:
+                wanted[("button", str(index))] = count
+    return wanted
+
+
+def template_refusal(sent: dict, templates: list[dict]) -> Reply | None:
+    """The Cloud API's refusal of a template message (132001, 132000), or None when it is good."""
+    found = next(
+        (
+            t
+            for t in templates
+            if t["name"] == sent["name"] and t["language"] == sent["language"]["code"] and t["status"] == "APPROVED"
+        ),
+        None,
+    )
+    if found is None:
+        return graph_error(
+            132001,
+            "Template name does not exist in the translation",
+            details=f"template name ({sent['name']}) does not exist in {sent['language']['code']}",
+        )
+    given = {
+        (c["type"], str(c.get("index", "")) if c["type"] == "button" else ""): len(c.get("parameters", []))
+        for c in sent.get("components", [])
+    }
+    if given != _wanted(found["components"]):
+        return graph_error(
+            132000,
+            "Number of parameters does not match the expected number of params",
+            details=f"expected {_wanted(found['components'])}, got {given}",
+        )
+    return None
 
 
 def signed(payload: dict, secret: str) -> tuple[bytes, str]:

@@ -5,21 +5,25 @@ Twilio over real HTTP, and checks the ledger, suppressions, consent and pauses."
 import datetime as dt
 import time
 from decimal import Decimal
+from io import StringIO
 
 import icalendar
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from leads.campaigns import start_lead_campaign
 from leads.tests.factories import LeadFactory
 from notifications.calendar import CalendarEvent, event_ics
+from notifications.checks import check_whatsapp_template_fit
 from notifications.models import ChannelPause, Delivery, InboundMessage, Suppression, WhatsAppConsent
 from notifications.services.consent import record_whatsapp_consent
 from notifications.services.dispatch import dispatch_due_deliveries
 from notifications.tests.helpers import NOW, plan_session_reminder
 from tests.fake_graph import APP_SECRET as SECRET
-from tests.fake_graph import inbound_text, signed, status_update, webhook
+from tests.fake_graph import inbound_text, signed, status_update, template, webhook
 
 pytestmark = pytest.mark.django_db
 Status = Delivery.Status
@@ -330,3 +334,109 @@ def test_the_session_invitation_names_an_organizer_as_rfc_5546_requires_for_publ
     assert calendar["METHOD"] == "PUBLISH"
     assert str(event["ORGANIZER"]) == "mailto:classes@school.example"
     assert event["ORGANIZER"].params["CN"] == "CourseHub Classes"
+
+
+# --- 5. Every component's variables are filled; a kind that does not fit is refused at sync ------
+
+HEADER = {"type": "HEADER", "format": "TEXT", "text": "Class reminder for {{1}}"}
+BODY_2 = {"type": "BODY", "text": "Your session {{1}} starts {{2}}."}
+FOOTER = {"type": "FOOTER", "text": "CourseHub"}
+JOIN_BUTTON = {
+    "type": "BUTTONS",
+    "buttons": [
+        {"type": "URL", "text": "Join", "url": "https://meet.example.com/{{1}}"},
+        {"type": "QUICK_REPLY", "text": "Stop reminders"},
+    ],
+}
+
+
+def test_a_template_with_header_and_button_variables_is_filled_component_by_component(graph, student):
+    graph.strict = True
+    graph.templates = [template("session_reminder_24h", components=[HEADER, BODY_2, FOOTER, JOIN_BUTTON])]
+    call_command("whatsapp_templates", "sync")
+    row = sent_row(student, graph)
+    assert row.status == Status.SENT
+    (sent,) = graph.sent()
+    assert sent["template"]["components"] == [
+        {"type": "header", "parameters": [{"type": "text", "text": "Asha"}]},
+        {
+            "type": "body",
+            "parameters": [
+                {"type": "text", "text": "Python Basics"},
+                {"type": "text", "text": "Wed, 25 Nov 2026, 10:00 am IST"},
+            ],
+        },
+        {
+            "type": "button",
+            "sub_type": "url",
+            "index": "0",
+            "parameters": [{"type": "text", "text": "https://meet.example.com/python"}],
+        },
+    ]
+
+
+def test_a_kind_whose_variables_do_not_fit_the_approved_template_is_refused_at_sync_and_held(graph, student):
+    graph.strict = True
+    body_4 = {"type": "BODY", "text": "Hi {{1}}, your session {{2}} starts {{3}}: {{4}}"}
+    graph.templates = [template("session_reminder_24h", components=[HEADER, body_4])]
+    with pytest.raises(CommandError, match="do not fit"):
+        call_command("whatsapp_templates", "sync", stderr=StringIO())
+    (warning,) = [m for m in check_whatsapp_template_fit() if m.id == "notifications.W015"]
+    assert "session_24h" in warning.msg and "takes 5 variable(s) (header 1, body 4)" in warning.msg
+
+    row = sent_row(student, graph)
+    assert (row.status, row.error_code) == (Status.PENDING, "template_mismatch")  # held, never a 132000
+    assert graph.sent() == []
+
+
+# --- 24.5. A language with no approved template: the kind's approved default ---------------------
+
+
+def hindi(student):
+    student.language = "hi"
+    student.save(update_fields=["language"])
+    return student
+
+
+@pytest.mark.parametrize("hindi_status", [None, "PENDING", "REJECTED"])
+def test_a_hindi_reader_gets_the_approved_english_template_while_hindi_is_not_approved(graph, student, hindi_status):
+    graph.strict = True
+    graph.templates = [template("session_reminder_24h")]
+    if hindi_status:
+        graph.templates.append(template("session_reminder_24h", language="hi", status=hindi_status))
+    call_command("whatsapp_templates", "sync")
+    row = sent_row(hindi(student), graph)
+
+    assert row.status == Status.SENT  # never failed for a missing or pending translation (was 132001)
+    (sent,) = graph.sent()
+    assert sent["template"]["language"] == {"code": "en"}
+    assert sent["template"]["components"][0]["parameters"][0] == {"type": "text", "text": "Asha"}
+    assert "Python Basics" in row.rendered_text and "सत्र" not in row.rendered_text  # what went out: English
+    assert row.events.filter(detail__contains="not approved in hi").exists()
+
+
+def test_a_hindi_reader_gets_hindi_once_it_is_approved(graph, student):
+    graph.strict = True
+    graph.templates = [template("session_reminder_24h"), template("session_reminder_24h", language="hi")]
+    call_command("whatsapp_templates", "sync")
+    row = sent_row(hindi(student), graph)
+    assert graph.sent()[0]["template"]["language"] == {"code": "hi"}
+    assert "सत्र" in row.rendered_text
+
+
+def test_an_english_reader_gets_the_en_us_template_when_that_is_the_one_approved(graph, student, settings):
+    settings.META_WHATSAPP_DEFAULT_LANGUAGE = "en"
+    graph.strict = True
+    graph.templates = [template("session_reminder_24h", language="en_US")]
+    call_command("whatsapp_templates", "sync")
+    row = sent_row(student, graph)
+    assert row.status == Status.SENT and graph.sent()[0]["template"]["language"] == {"code": "en_US"}
+
+
+def test_check_warns_which_kinds_lack_an_approved_template_in_a_language_students_use(graph, student):
+    graph.templates = [template("session_reminder_24h")]
+    call_command("whatsapp_templates", "sync")
+    assert not [m for m in check_whatsapp_template_fit() if m.id == "notifications.W016"]
+    hindi(student)
+    (warning,) = [m for m in check_whatsapp_template_fit() if m.id == "notifications.W016"]
+    assert warning.obj == "session_24h" and "'hi'" in warning.msg and "1 reader(s)" in warning.msg

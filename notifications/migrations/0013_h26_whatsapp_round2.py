@@ -11,11 +11,6 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AddField(
-            model_name='delivery',
-            name='whatsapp_language',
-            field=models.CharField(blank=True, max_length=16),
-        ),
-        migrations.AddField(
             model_name='whatsapptemplate',
             name='components',
             field=models.JSONField(blank=True, default=list),

@@ -42,6 +42,8 @@ class TemplateInfo:
     category: str = ""  # utility, marketing, authentication
     friendly_name: str = ""
     body: str = ""
+    # Meta: the template's components as listed (HEADER, BODY, FOOTER, BUTTONS).
+    components: tuple = ()
 
 
 class BaseWhatsAppBackend:
@@ -75,6 +77,17 @@ class BaseWhatsAppBackend:
         """Return the provider's templates with their approval, or None when it has none to list."""
         return None
 
+    def synced_templates(self) -> dict[tuple[str, str], tuple[str, list]]:
+        """The synced templates of this provider: {(name, language): (status, components)}, read once."""
+        if getattr(self, "_synced_rows", None) is None:
+            from ...models import WhatsAppTemplate  # here: this module is imported before apps are ready
+
+            rows = WhatsAppTemplate.objects.filter(provider=self.provider).only(
+                "name", "language", "status", "components"
+            )
+            self._synced_rows = {(row.name, row.language): (row.status, row.components or []) for row in rows}
+        return self._synced_rows
+
     def template_refusal(self, *, name: str, language: str) -> str:
         """Why a template may not be used now ("" when it may): the synced list says it is not approved.
 
@@ -83,16 +96,10 @@ class BaseWhatsAppBackend:
         """
         if not self.provider:
             return ""
-        if getattr(self, "_synced", None) is None:
-            from ...models import WhatsAppTemplate  # here: this module is imported before apps are ready
-
-            self._synced = {
-                (row.name, row.language): row.status
-                for row in WhatsAppTemplate.objects.filter(provider=self.provider).only("name", "language", "status")
-            }
-        if not self._synced:
+        synced = self.synced_templates()
+        if not synced:
             return ""
-        same_name = {lang: status for (known, lang), status in self._synced.items() if known == name}
+        same_name = {lang: status for (known, lang), (status, _) in synced.items() if known == name}
         # A Twilio template (one Content SID) has one language; Meta's has one row per language.
         statuses = {same_name[language]} if language in same_name else set(same_name.values())
         if "approved" in statuses:

@@ -8,6 +8,8 @@ error codes (developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes
 """
 
 import logging
+import re
+from dataclasses import dataclass
 
 import requests
 from django.conf import settings
@@ -55,6 +57,85 @@ MARKETING_OPT_OUT_CODES = {131050}
 # or is paused, a missing parameter, outside the 24-hour window): permanent.
 
 
+PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
+# Buttons whose parameter the send supplies (a quick reply's payload is optional: left to Meta).
+BUTTON_PARAMETERS = {"URL": "url", "COPY_CODE": "copy_code"}
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One component of an approved template that takes parameters, and how many."""
+
+    component: str  # header, body, button
+    count: int
+    index: int = 0  # a button's position among the template's buttons
+    sub_type: str = ""  # a button's: url, copy_code
+    media: str = ""  # a header's format when it is not text (IMAGE, VIDEO, DOCUMENT, LOCATION)
+
+    def describe(self) -> str:
+        if self.media:
+            return f"a {self.media.lower()} header"
+        where = f"button {self.index + 1} ({self.sub_type})" if self.component == "button" else self.component
+        return f"{where} {self.count}"
+
+
+def _count(text: str) -> int:
+    """How many positional parameters ({{1}}, {{2}}...) a component's text takes."""
+    return max((int(number) for number in PLACEHOLDER.findall(text or "")), default=0)
+
+
+def component_slots(components: list) -> list[Slot]:
+    """The components of a template (as Meta lists them) that take parameters, in the order a
+    message fills them: the header, the body, then each button that has a variable."""
+    slots = []
+    for component in components or []:
+        kind = str(component.get("type", "")).upper()
+        if kind == "HEADER":
+            fmt = str(component.get("format", "TEXT")).upper()
+            if fmt != "TEXT":
+                slots.append(Slot("header", 1, media=fmt))
+            elif _count(component.get("text", "")):
+                slots.append(Slot("header", _count(component.get("text", ""))))
+        elif kind == "BODY" and _count(component.get("text", "")):
+            slots.append(Slot("body", _count(component.get("text", ""))))
+        elif kind == "BUTTONS":
+            for index, button in enumerate(component.get("buttons") or []):
+                sub_type = BUTTON_PARAMETERS.get(str(button.get("type", "")).upper())
+                if sub_type == "url" and _count(button.get("url", "")):
+                    slots.append(Slot("button", _count(button.get("url", "")), index=index, sub_type=sub_type))
+                elif sub_type == "copy_code":
+                    slots.append(Slot("button", 1, index=index, sub_type=sub_type))
+    return slots
+
+
+def slots_mismatch(slots: list[Slot], *, mapped: int) -> str:
+    """Why `mapped` variables cannot fill these components ("" when they can)."""
+    media = [slot for slot in slots if slot.media]
+    if media:
+        return f"it has {media[0].describe()}, which needs a media parameter no message kind supplies"
+    wanted = sum(slot.count for slot in slots)
+    if wanted != mapped:
+        parts = ", ".join(slot.describe() for slot in slots) or "none"
+        return f"it takes {wanted} variable(s) ({parts}) and the kind maps {mapped}"
+    return ""
+
+
+def fill_components(slots: list[Slot], values: list[str]) -> list[dict]:
+    """The `components` of a template message: each component's parameters, taken in order."""
+    filled, rest = [], list(values)
+    for slot in slots:
+        taken, rest = rest[: slot.count], rest[slot.count :]
+        if slot.component == "button":
+            kind = "coupon_code" if slot.sub_type == "copy_code" else "text"
+            parameters = [{"type": kind, kind: value} for value in taken]
+            filled.append(
+                {"type": "button", "sub_type": slot.sub_type, "index": str(slot.index), "parameters": parameters}
+            )
+        else:
+            filled.append({"type": slot.component, "parameters": [{"type": "text", "text": value} for value in taken]})
+    return filled
+
+
 class WhatsAppBackend(BaseWhatsAppBackend):
     """Send approved templates through the Cloud API (`META_WHATSAPP_*` settings)."""
 
@@ -93,16 +174,15 @@ class WhatsAppBackend(BaseWhatsAppBackend):
             if message.delivery_id is not None:
                 payload["biz_opaque_callback_data"] = f"delivery:{message.delivery_id}"
             return payload
-        parameters = [
-            {"type": "text", "text": str(value)}
-            for _, value in sorted(message.content_variables.items(), key=lambda item: int(item[0]))
-        ]
-        template = {
-            "name": self.template_for(message),
-            "language": {"code": message.language or settings.META_WHATSAPP_DEFAULT_LANGUAGE},
-        }
-        if parameters:
-            template["components"] = [{"type": "body", "parameters": parameters}]
+        values = [str(value) for _, value in sorted(message.content_variables.items(), key=lambda item: int(item[0]))]
+        language = message.language or settings.META_WHATSAPP_DEFAULT_LANGUAGE
+        template = {"name": self.template_for(message), "language": {"code": language}}
+        slots = self.slots_for(name=template["name"], language=language)
+        if slots is not None:  # the approved template's components, as synced: header, body, buttons
+            if slots:
+                template["components"] = fill_components(slots, values)
+        elif values:  # never synced: the variables are the body's
+            template["components"] = [{"type": "body", "parameters": [{"type": "text", "text": v} for v in values]}]
         payload = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
@@ -114,19 +194,35 @@ class WhatsAppBackend(BaseWhatsAppBackend):
             payload["biz_opaque_callback_data"] = f"delivery:{message.delivery_id}"
         return payload
 
-    def send(self, message: WhatsAppMessage) -> SendResult:
-        if not message.free_text and not self.template_for(message):
+    def slots_for(self, *, name: str, language: str) -> list[Slot] | None:
+        """The synced template's components that take parameters, or None when it was never synced."""
+        synced = self.synced_templates().get((name, language))
+        return component_slots(synced[1]) if synced and synced[1] else None
+
+    def refusal(self, message: WhatsAppMessage) -> SendResult | None:
+        """Why a template message cannot go now, without asking Meta (None when it can)."""
+        name = self.template_for(message)
+        if not name:
             return SendResult(
                 Outcome.PERMANENT,
                 error=f"No approved WhatsApp template is configured for {message.kind!r} (META_WHATSAPP_TEMPLATES).",
                 error_code="no_template",
             )
-        if not message.free_text:
-            refusal = self.template_refusal(
-                name=self.template_for(message), language=message.language or settings.META_WHATSAPP_DEFAULT_LANGUAGE
-            )
-            if refusal:  # it may be approved soon: retry with back-off, never send it unapproved
-                return SendResult(Outcome.TRANSIENT, error=refusal, error_code="template_not_approved")
+        language = message.language or settings.META_WHATSAPP_DEFAULT_LANGUAGE
+        refusal = self.template_refusal(name=name, language=language)
+        if refusal:  # it may be approved soon: retry with back-off, never send it unapproved
+            return SendResult(Outcome.TRANSIENT, error=refusal, error_code="template_not_approved")
+        slots = self.slots_for(name=name, language=language)
+        mismatch = slots_mismatch(slots, mapped=len(message.content_variables)) if slots is not None else ""
+        if mismatch:  # Meta would refuse it (132000): held until the mapping or the template is fixed
+            error = f"WhatsApp template {name!r} ({language}) does not fit {message.kind}: {mismatch}."
+            return SendResult(Outcome.TRANSIENT, error=error, error_code="template_mismatch")
+        return None
+
+    def send(self, message: WhatsAppMessage) -> SendResult:
+        refusal = None if message.free_text else self.refusal(message)
+        if refusal is not None:
+            return refusal
         self.open()
         url = f"{self.api_url}/{self.phone_number_id}/messages"
         try:
@@ -168,6 +264,7 @@ class WhatsAppBackend(BaseWhatsAppBackend):
                         status=str(entry.get("status", "")).lower() or "unknown",
                         category=str(entry.get("category", "")).lower(),
                         body=text,
+                        components=tuple(entry.get("components") or ()),
                     )
                 )
             url, params = (body.get("paging") or {}).get("next"), None  # the next page's URL has its query

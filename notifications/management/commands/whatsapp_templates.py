@@ -19,6 +19,13 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{len(result.templates)} template(s) from {result.provider}; {result.removed} no longer there removed."
             )
+            for problem in result.mismatches:
+                self.stderr.write(self.style.ERROR(problem))
+            if result.mismatches:
+                raise CommandError(
+                    f"{len(result.mismatches)} kind(s) do not fit their approved WhatsApp template: "
+                    "their messages are held until the kind's variables or the template are fixed."
+                )
         rows = WhatsAppTemplate.objects.all()
         if not rows:
             self.stdout.write("No WhatsApp templates synced yet: run `manage.py whatsapp_templates sync`.")

@@ -14,8 +14,10 @@ from ...channels.base import Outcome, SendResult
 from ...channels.email import OutgoingEmail
 from ...channels.whatsapp import WhatsAppMessage
 from ...kinds import get_kind
+from ...languages import language_of
 from ...models import Delivery
 from ...rendering import absolute_url, render_email, render_whatsapp, unsubscribe_url
+from ..whatsapp_templates import note_language_fallback, whatsapp_language
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +60,16 @@ def whatsapp_for(delivery: Delivery) -> WhatsAppMessage | SendResult:
     kind = get_kind(delivery.kind)
     try:
         context = delivery.context  # merged from the group, the row and the account: once
-        rendered, variables = render_whatsapp(kind=kind, context=context, version=_pinned(delivery))
+        # The recipient's language when its template is approved in it, else the kind's default.
+        language = whatsapp_language(kind=kind.name, language=language_of(context)) if not kind.reply else None
+        rendered, variables = render_whatsapp(
+            kind=kind, context=context, language=language and language.render, version=_pinned(delivery)
+        )
     except Exception as exc:
         logger.exception("Could not render delivery %s", delivery.pk)
         return _render_failure(exc)
+    if language and language.fallback_from:
+        note_language_fallback(delivery=delivery, language=language)
     delivery.rendered_subject, delivery.rendered_text = "", rendered.stored_text
     delivery.template_version_id = rendered.version_id
     return WhatsAppMessage(
@@ -73,7 +81,7 @@ def whatsapp_for(delivery: Delivery) -> WhatsAppMessage | SendResult:
         delivery_id=delivery.pk,
         status_callback=status_callback_url(delivery_id=delivery.pk),
         free_text=kind.reply,  # a keyword's confirmation, inside the window the person's message opened
-        language=context.get("language", ""),  # Meta: the approved template in their language
+        language=language.template if language else "",  # Meta: the approved template's language
     )
 
 
