@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from .admin import ReadOnlyAdminMixin
+from .channels.whatsapp.meta import component_slots
 from .models import (
     ChannelPause,
     DeliveryDailyCount,
@@ -52,11 +53,27 @@ class WhatsAppTemplateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("friendly_or_name", "language", "category", "status", "provider", "synced_at")
     list_filter = ("status", "category", "provider", "language")
     search_fields = ("name", "friendly_name", "body")
-    fields = ("provider", "name", "friendly_name", "language", "category", "status", "body", "synced_at")
+    fields = (
+        "provider",
+        "name",
+        "friendly_name",
+        "language",
+        "category",
+        "status",
+        "body",
+        "parameters",
+        "synced_at",
+    )
+    readonly_fields = ("parameters",)
 
     @admin.display(description="template", ordering="name")
     def friendly_or_name(self, obj):
         return obj.friendly_name or obj.name
+
+    @admin.display(description="parameters a message fills, in order")
+    def parameters(self, obj):
+        slots = component_slots(obj.components)
+        return ", ".join(slot.describe() for slot in slots) if slots else "none (or not listed by the provider)"
 
 
 @admin.register(WhatsAppConsent)

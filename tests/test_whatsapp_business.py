@@ -37,7 +37,11 @@ def graph(graph, settings):
     graph.templates = [
         template("session_reminder_24h", category="UTILITY"),
         template("session_reminder_24h", language="hi", status="PENDING", category="UTILITY"),
-        template("course_offer_day0", category="MARKETING"),
+        template(
+            "course_offer_day0",
+            category="MARKETING",
+            components=[{"type": "BODY", "text": "Hi {{1}}, your seat is waiting: {{2}}"}],
+        ),
     ]
     return graph
 

@@ -11,6 +11,7 @@ import icalendar
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
@@ -18,7 +19,14 @@ from leads.campaigns import start_lead_campaign
 from leads.tests.factories import LeadFactory
 from notifications.calendar import CalendarEvent, event_ics
 from notifications.checks import check_whatsapp_template_fit
-from notifications.models import ChannelPause, Delivery, InboundMessage, Suppression, WhatsAppConsent
+from notifications.models import (
+    ChannelPause,
+    Delivery,
+    InboundMessage,
+    Suppression,
+    WhatsAppConsent,
+    WhatsAppTemplate,
+)
 from notifications.services.consent import record_whatsapp_consent
 from notifications.services.dispatch import dispatch_due_deliveries
 from notifications.tests.helpers import NOW, plan_session_reminder
@@ -440,3 +448,11 @@ def test_check_warns_which_kinds_lack_an_approved_template_in_a_language_student
     hindi(student)
     (warning,) = [m for m in check_whatsapp_template_fit() if m.id == "notifications.W016"]
     assert warning.obj == "session_24h" and "'hi'" in warning.msg and "1 reader(s)" in warning.msg
+
+
+def test_the_admin_shows_the_parameters_each_synced_template_takes(graph, admin_client):
+    graph.templates = [template("session_reminder_24h", components=[HEADER, BODY_2, FOOTER, JOIN_BUTTON])]
+    call_command("whatsapp_templates", "sync")
+    synced = WhatsAppTemplate.objects.get()
+    page = admin_client.get(reverse("admin:notifications_whatsapptemplate_change", args=[synced.pk])).content.decode()
+    assert "header 1, body 2, button 1 (url) 1" in page
