@@ -9,6 +9,7 @@ from io import StringIO
 
 import icalendar
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
@@ -456,3 +457,28 @@ def test_the_admin_shows_the_parameters_each_synced_template_takes(graph, admin_
     synced = WhatsAppTemplate.objects.get()
     page = admin_client.get(reverse("admin:notifications_whatsapptemplate_change", args=[synced.pk])).content.decode()
     assert "header 1, body 2, button 1 (url) 1" in page
+
+
+def test_a_keyword_twilio_matched_for_us_counts_whatever_its_words(client, twilio, student):
+    # Advanced Opt-Out on the Messaging Service, with "बस" added as an opt-out word in the console.
+    post_twilio(client, TWILIO_INBOUND, twilio_inbound(student.phone, "बस", sid="SM1", OptOutType="STOP"))
+    assert whatsapp_stopped(student.phone)
+
+
+def test_twilio_sends_the_hindi_content_template_only_once_it_is_approved(twilio, student, settings):
+    english, hindi_sid = "HX" + "a" * 32, "HX" + "b" * 32
+    settings.TWILIO_CONTENT_SIDS = {"session_24h": english, "session_24h:hi": hindi_sid}
+    WhatsAppTemplate.objects.create(provider="twilio", name=english, language="en", status="approved")
+    pending = WhatsAppTemplate.objects.create(provider="twilio", name=hindi_sid, language="hi", status="pending")
+    plan_session_reminder(hindi(student))
+    dispatch_due_deliveries(now=NOW)
+    row = Delivery.objects.get(channel="whatsapp")
+    assert row.status == Status.SENT and twilio.requests[-1].form()["ContentSid"] == english
+    assert "सत्र" not in row.rendered_text and row.events.filter(detail__contains="not approved in hi").exists()
+
+    pending.status = "approved"
+    pending.save()
+    cache.clear()  # a sync forgets the approvals read before; this test changed the row itself
+    plan_session_reminder(student, event="43@20261126T0430")
+    dispatch_due_deliveries(now=NOW)
+    assert twilio.requests[-1].form()["ContentSid"] == hindi_sid

@@ -35,6 +35,8 @@ STOP_WORDS = {
     *("रोकें", "रोको", "रोक", "बंद", "बंद करें"),
 }
 START_WORDS = {"start", "yes", "unstop", "subscribe", "resume", "शुरू", "शुरू करें", "चालू", "हाँ", "हां"}
+# The keyword a provider says it matched (Twilio's OptOutType); HELP changes nothing.
+PROVIDER_KEYWORDS = {"STOP": Keyword.STOP, "START": Keyword.START}
 # "Yes" answers many questions: it opts back in only a number that opted out.
 ONLY_AFTER_STOP = {"yes", "हाँ", "हां"}
 # A marketing template's opt-out quick reply (Meta's "Stop promotions" button; its payload, or the
@@ -88,6 +90,7 @@ def receive_whatsapp_message(
     text: str,
     received_at: dt.datetime | None = None,
     button_payload: str = "",
+    opt_out_type: str = "",
 ) -> InboundMessage | None:
     """Keep a WhatsApp message a person sent us and act on a keyword; None when it was already received."""
     received_at = received_at or timezone.now()
@@ -101,7 +104,8 @@ def receive_whatsapp_message(
                 from_address=from_address,
                 user=user,
                 body=text[:4096],
-                keyword=_keyword(text, payload=button_payload, address=from_address),
+                keyword=PROVIDER_KEYWORDS.get(opt_out_type.upper())
+                or _keyword(text, payload=button_payload, address=from_address),
                 received_at=received_at,
             )
     except IntegrityError:

@@ -34,6 +34,9 @@ def twilio_inbound_message(request):
         text=body,
         # A template's quick-reply button ("Stop promotions"): its id, whatever its label says.
         button_payload=request.POST.get("ButtonPayload", ""),
+        # With Advanced Opt-Out on its Messaging Service, Twilio names the keyword it matched
+        # (its own list, or keywords added in the console): STOP or START.
+        opt_out_type=request.POST.get("OptOutType", ""),
     )
     # An empty TwiML answer: Twilio sends nothing itself (the confirmation is ours, in the ledger).
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")
