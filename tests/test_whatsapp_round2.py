@@ -482,3 +482,24 @@ def test_twilio_sends_the_hindi_content_template_only_once_it_is_approved(twilio
     plan_session_reminder(student, event="43@20261126T0430")
     dispatch_due_deliveries(now=NOW)
     assert twilio.requests[-1].form()["ContentSid"] == hindi_sid
+
+
+def test_metas_template_review_webhook_updates_the_synced_template_at_once(client, graph, student):
+    graph.templates = [
+        template("session_reminder_24h"),
+        template("session_reminder_24h", language="hi", status="PENDING"),
+    ]
+    call_command("whatsapp_templates", "sync")
+    review = {
+        "event": "APPROVED",
+        "message_template_id": 594425479261596,
+        "message_template_name": "session_reminder_24h",
+        "message_template_language": "hi",
+        "reason": "NONE",
+    }
+    document = webhook(review)
+    document["entry"][0]["changes"][0]["field"] = "message_template_status_update"
+    assert post_webhook(client, document).status_code == 200
+    assert WhatsAppTemplate.objects.get(language="hi").status == "approved"
+    sent_row(hindi(student), graph)
+    assert graph.sent()[0]["template"]["language"] == {"code": "hi"}

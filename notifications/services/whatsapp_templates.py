@@ -89,6 +89,24 @@ def sync_whatsapp_templates(*, now: dt.datetime | None = None) -> TemplateSync:
     return TemplateSync(provider=backend.provider, templates=rows, removed=removed, mismatches=template_mismatches())
 
 
+def record_template_status(*, provider: str, name: str, language: str, status: str) -> bool:
+    """A provider's review of one template (its webhook): update the synced row; False when there is
+    none (a template never synced: the next sync brings it)."""
+    status = status if status in WhatsAppTemplate.Status.values else WhatsAppTemplate.Status.UNKNOWN
+    updated = WhatsAppTemplate.objects.filter(provider=provider, name=name, language=language).update(status=status)
+    if not updated:
+        logger.info(
+            "%s template %s (%s) is %s, but was never synced: run whatsapp_templates sync.",
+            provider,
+            name,
+            language,
+            status,
+        )
+    cache.delete(f"{APPROVED_CACHE_KEY}:{provider}")
+    transaction.on_commit(lambda: cache.delete(f"{APPROVED_CACHE_KEY}:{provider}"))
+    return bool(updated)
+
+
 def _base(code: str) -> str:
     return code.replace("-", "_").split("_")[0].lower()
 

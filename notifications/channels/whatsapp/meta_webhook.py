@@ -23,6 +23,7 @@ from ...models import Channel, Delivery
 from ...services.costs import whatsapp_cost
 from ...services.feedback import ProviderEvent, apply_provider_event
 from ...services.inbound import change_marketing_preference, receive_whatsapp_message
+from ...services.whatsapp_templates import record_template_status
 from .meta import ACCOUNT_CODES, MARKETING_OPT_OUT_CODES, SUPPRESS_CODES, TRANSIENT_CODES
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,9 @@ def meta_whatsapp_webhook(request):
     except ValueError:
         return HttpResponseBadRequest("Not a WhatsApp Business Account webhook.")
     for value in _values(document):
+        if "message_template_name" in value:  # field message_template_status_update: approved, rejected...
+            _apply_each(_apply_template_status, value, what="template status")
+            continue
         for status in _items(value, "statuses"):
             _apply_each(_apply_status, status, what="status")
         for message in _items(value, "messages"):
@@ -205,4 +209,14 @@ def _apply_preference(preference: dict) -> None:
         source="WhatsApp setting (Meta user_preferences)",
         detail=str(preference.get("detail", ""))[:200],
         at=_when(preference.get("timestamp")),
+    )
+
+
+def _apply_template_status(value: dict) -> None:
+    """Meta reviewed a template (APPROVED, REJECTED, PAUSED, DISABLED...): its synced row follows at once."""
+    record_template_status(
+        provider="meta",
+        name=str(value.get("message_template_name", "")),
+        language=str(value.get("message_template_language", "")),
+        status=str(value.get("event", "")).lower(),
     )
