@@ -124,6 +124,12 @@ def _when(timestamp) -> dt.datetime | None:
         return None
 
 
+def _delivery_id(callback: str) -> int | None:
+    """Our delivery id from `biz_opaque_callback_data` ("delivery:<id>"), if it is one a row can have."""
+    digits = callback.removeprefix("delivery:")
+    return int(digits) if callback.startswith("delivery:") and digits.isdigit() and len(digits) < 19 else None
+
+
 def _error(status: dict) -> tuple[int | None, str]:
     """The first error's code (an int, whatever type Meta sent) and title."""
     errors = status.get("errors")
@@ -140,7 +146,6 @@ def _apply_status(status: dict) -> None:
     if mapped is None:
         return
     callback = str(status.get("biz_opaque_callback_data", ""))
-    delivery_id = callback.removeprefix("delivery:")
     code, title = _error(status)
     detail = f"Meta status {status.get('status')}"
     if code is not None:
@@ -150,7 +155,7 @@ def _apply_status(status: dict) -> None:
         event=ProviderEvent(
             channel=Channel.WHATSAPP,
             status=mapped,
-            delivery_id=int(delivery_id) if callback.startswith("delivery:") and delivery_id.isdigit() else None,
+            delivery_id=_delivery_id(callback),
             provider_message_id=str(status.get("id", "")),
             occurred_at=_when(status.get("timestamp")),
             detail=detail,
