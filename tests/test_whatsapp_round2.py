@@ -32,7 +32,7 @@ from notifications.services.consent import record_whatsapp_consent
 from notifications.services.dispatch import dispatch_due_deliveries
 from notifications.tests.helpers import NOW, plan_session_reminder
 from tests.fake_graph import APP_SECRET as SECRET
-from tests.fake_graph import inbound_text, signed, status_update, template, webhook
+from tests.fake_graph import graph_error, inbound_text, signed, status_update, template, webhook
 
 pytestmark = pytest.mark.django_db
 Status = Delivery.Status
@@ -503,3 +503,10 @@ def test_metas_template_review_webhook_updates_the_synced_template_at_once(clien
     assert WhatsAppTemplate.objects.get(language="hi").status == "approved"
     sent_row(hindi(student), graph)
     assert graph.sent()[0]["template"]["language"] == {"code": "hi"}
+
+
+def test_maintenance_mode_in_the_answer_to_a_send_is_temporary_and_pauses_whatsapp(graph, student):
+    graph.queue(graph_error(131057, "Business Account is in maintenance mode", status=400))
+    row = sent_row(student, graph)
+    assert row.status == Status.PENDING and row.error_code == "131057"
+    assert ChannelPause.objects.get(channel="whatsapp").error_code == "131057"

@@ -32,6 +32,7 @@ Category = WhatsAppConsent.Category
 # so these lists are the only guard; and their Hindi equivalents.
 STOP_WORDS = {
     *("stop", "stopall", "stop all", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "opt out"),
+    "unsubscribe all",
     *("रोकें", "रोको", "रोक", "बंद", "बंद करें"),
 }
 START_WORDS = {"start", "yes", "unstop", "subscribe", "resume", "शुरू", "शुरू करें", "चालू", "हाँ", "हां"}
@@ -60,7 +61,7 @@ def keyword_of(text: str, *, payload: str = "") -> str:
     """Return the keyword a whole message (or the button tapped) is, or Keyword.NONE."""
     for said in (payload, text):
         word = _normalised(said)
-        if word.replace(" ", "") in STOP_WORDS or word in STOP_WORDS:
+        if word in STOP_WORDS:
             return Keyword.STOP
         if word in START_WORDS:
             return Keyword.START
