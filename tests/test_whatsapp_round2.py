@@ -113,7 +113,7 @@ def whatsapp_stopped(address: str) -> bool:
 # --- 2. Twilio's documented opt-out and opt-in keywords ----------------------------------------
 
 
-@pytest.mark.parametrize("word", ["REVOKE", "OPTOUT", "Opt-out!", "stop all", "Stopall.", "रोकें।"])
+@pytest.mark.parametrize("word", ["REVOKE", "OPTOUT", "Opt-out!", "stop all", "Stopall.", "रोकें।", "¡STOP!", "STOP 🛑"])
 def test_every_opt_out_keyword_twilio_documents_stops_whatsapp(client, twilio, student, word):
     assert post_twilio(client, TWILIO_INBOUND, twilio_inbound(student.phone, word, sid="SM1")).status_code == 200
     assert InboundMessage.objects.get().keyword == "stop"

@@ -12,7 +12,7 @@ nothing.
 
 import datetime as dt
 import logging
-import string
+import unicodedata
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -47,14 +47,24 @@ MARKETING_STOP_WORDS = {
     *("प्रमोशन बंद करें", "प्रचार बंद करें", "ऑफ़र बंद करें"),
 }
 MARKETING_START_WORDS = {"resume promotions", "start promotions", "resume marketing", "प्रमोशन शुरू करें"}
-# What WhatsApp, Twilio and people add around a word: punctuation (ASCII and Devanagari danda),
-# and inside a button's payload, underscores and hyphens (STOP_PROMOTIONS).
-STRIP = string.whitespace + string.punctuation + "।॥"
+# What WhatsApp, Twilio and people add around a word: punctuation (any script's: "¡STOP!", the
+# Devanagari danda), symbols and emoji ("STOP 🛑"), invisible characters; and inside a button's
+# payload, underscores and hyphens (STOP_PROMOTIONS).
 SEPARATORS = str.maketrans({"_": " ", "-": " "})
 
 
+def _is_noise(character: str) -> bool:
+    return character.isspace() or unicodedata.category(character)[0] in "PSZC"
+
+
 def _normalised(text: str) -> str:
-    return " ".join(text.translate(SEPARATORS).split()).strip(STRIP).casefold()
+    word = " ".join(text.translate(SEPARATORS).split())
+    start, end = 0, len(word)
+    while start < end and _is_noise(word[start]):
+        start += 1
+    while end > start and _is_noise(word[end - 1]):
+        end -= 1
+    return " ".join(word[start:end].split()).casefold()
 
 
 def keyword_of(text: str, *, payload: str = "") -> str:
