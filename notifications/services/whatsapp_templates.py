@@ -273,7 +273,7 @@ def note_language_fallback(*, delivery, language: WhatsAppLanguage) -> None:
         at=timezone.now(),
         status=delivery.status,
         detail=(
-            f"Sent in {language.template or language.render}: the kind's WhatsApp template is not approved "
-            f"in {language.fallback_from} (the recipient's language)."
+            f"Going out in {language.template or language.render}, the kind's approved default: its WhatsApp "
+            f"template is not approved in {language.fallback_from} (the recipient's language)."
         ),
     )
