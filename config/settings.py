@@ -445,7 +445,14 @@ RATE_LIMITS = {
     "password_reset_address": env.str("RATE_LIMIT_PASSWORD_RESET_ADDRESS", default="5/h"),
     "cta_ip": env.str("RATE_LIMIT_CTA_IP", default="10/h"),
     "cta_address": env.str("RATE_LIMIT_CTA_ADDRESS", default="3/d"),
+    # Profile page: one-time codes to a typed number, per account and per number (over it: refused).
+    "phone_code_account": env.str("RATE_LIMIT_PHONE_CODE_ACCOUNT", default="5/h"),
+    "phone_code_number": env.str("RATE_LIMIT_PHONE_CODE_NUMBER", default="3/h"),
 }
+# A number typed on the profile joins the account once the code sent to it is entered: the code
+# works for this many minutes, and this many wrong tries void it (ask for a new one).
+PHONE_CODE_MINUTES = env.int("PHONE_CODE_MINUTES", default=10)
+PHONE_CODE_MAX_ATTEMPTS = env.int("PHONE_CODE_MAX_ATTEMPTS", default=5)
 # Welcome calls: working days (1 = Monday ... 7 = Sunday) and hours in the student's time zone.
 WELCOME_CALL = {
     "working_days": [int(day) for day in env.list("WELCOME_CALL_WORKING_DAYS", default=["1", "2", "3", "4", "5"])],

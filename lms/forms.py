@@ -56,3 +56,15 @@ class ProfileForm(WhatsAppContactMixin, forms.Form):
     language = forms.ChoiceField(
         label=_("Language"), choices=available_languages, help_text=_("For these pages and the messages we send you.")
     )
+
+
+class PhoneCodeForm(forms.Form):
+    """The one-time code sent to a new number by WhatsApp."""
+
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9 ]*", "size": 8}
+        ),
+    )

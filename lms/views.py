@@ -4,10 +4,14 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
 
-from .forms import ProfileForm, SubmissionForm
+from notifications.throttle import allow_all
+
+from .forms import PhoneCodeForm, ProfileForm, SubmissionForm
 from .models import Assignment
+from .phones import cancel_phone_code, confirm_phone_code, pending_phone, request_phone_code
 from .selectors import get_student_assignment, student_courses, student_dashboard
 from .services import submit_assignment, update_profile
 
@@ -43,21 +47,64 @@ def profile(request):
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            update_profile(
-                user=user,
-                name=data["name"],
-                phone=data["phone"],
-                time_zone=data["timezone"],
-                language=data["language"],
-                whatsapp_opt_in=data["whatsapp_opt_in"],
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
+        if data["phone"] and data["phone"] != user.phone and not _may_send_code(user, data["phone"]):
+            form.add_error("phone", _("We sent this number too many codes. Try again in an hour."))
         else:
-            messages.success(request, "Your profile is saved.")
-            return redirect("lms:profile")
-    return render(request, "lms/profile.html", {"form": form})
+            try:
+                saved = update_profile(
+                    user=user,
+                    name=data["name"],
+                    phone=data["phone"],
+                    time_zone=data["timezone"],
+                    language=data["language"],
+                    whatsapp_opt_in=data["whatsapp_opt_in"],
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, "Your profile is saved.")
+                if saved.code_sent_to:
+                    messages.info(request, code_sent_message(saved.code_sent_to))
+                return redirect("lms:profile")
+    return render(request, "lms/profile.html", {"form": form, **phone_context(user)})
+
+
+def _may_send_code(user, phone: str) -> bool:
+    """The door that sends codes: limited per account and per number typed."""
+    return allow_all([("phone_code_account", str(user.pk)), ("phone_code_number", phone)])
+
+
+def code_sent_message(phone: str) -> str:
+    return _("We sent a code to %(phone)s on WhatsApp. Enter it below to add the number.") % {"phone": phone}
+
+
+def phone_context(user) -> dict:
+    return {"pending_phone": pending_phone(user=user), "code_form": PhoneCodeForm()}
+
+
+@login_required
+@require_POST
+def phone_code(request):
+    """Enter the code sent to a new number (it joins the account), ask for a new code, or cancel."""
+    user = request.user
+    action = request.POST.get("action", "verify")
+    pending = pending_phone(user=user)
+    if action == "cancel":
+        cancel_phone_code(user=user)
+        messages.info(request, _("The new number is cancelled. Your profile keeps the number it had."))
+    elif pending is not None and action == "resend":
+        if _may_send_code(user, pending.phone):
+            request_phone_code(user=user, phone=pending.phone, whatsapp_opt_in=pending.whatsapp_opt_in)
+            messages.info(request, code_sent_message(pending.phone))
+        else:
+            messages.error(request, _("We sent this number too many codes. Try again in an hour."))
+    elif action == "verify":
+        check = confirm_phone_code(user=user, code=request.POST.get("code", ""))
+        if check.error:
+            messages.error(request, check.error)
+        else:
+            messages.success(request, _("Your number %(phone)s is verified.") % {"phone": check.proved})
+    return redirect("lms:profile")
 
 
 @login_required
