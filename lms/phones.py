@@ -158,6 +158,11 @@ def cancel_phone_code(*, user: User) -> None:
     PhoneVerification.objects.filter(user=user).delete()
 
 
+def needs_code(*, user: User, phone: str) -> bool:
+    """Whether saving `phone` on the profile sends a code: a number neither on the account nor waiting for one."""
+    return bool(phone) and phone != user.phone and not PhoneVerification.objects.filter(user=user, phone=phone).exists()
+
+
 def pending_phone(*, user: User) -> PhoneVerification | None:
     """Return the number waiting for its code on `user`'s account, if any."""
     return PhoneVerification.objects.filter(user=user).first()

@@ -11,8 +11,8 @@ from django.utils import timezone
 from notifications.languages import validate_language
 from notifications.services.preferences import record_page_consent, whatsapp_contact
 
-from .models import Assignment, LiveSession, Payment, Recording, Submission, User, validate_timezone
-from .phones import cancel_phone_code, request_phone_code
+from .models import Assignment, LiveSession, Payment, PhoneVerification, Recording, Submission, User, validate_timezone
+from .phones import cancel_phone_code, needs_code, request_phone_code
 
 # What a calendar invitation shows of a session's time: a change to either is a new version of it.
 SCHEDULE_FIELDS = {"scheduled_at", "duration_minutes"}
@@ -104,8 +104,11 @@ def update_profile(
     if not phone:
         user.phone, user.phone_verified_at = "", None
         cancel_phone_code(user=user)
-    elif phone != user.phone:
+    elif needs_code(user=user, phone=phone):
         code_sent_to = request_phone_code(user=user, phone=phone, whatsapp_opt_in=whatsapp_opt_in)
+    elif phone != user.phone:  # the number already waiting for its code: the choice it will get, no new code
+        PhoneVerification.objects.filter(user=user).update(whatsapp_opt_in=whatsapp_opt_in)
+        code_sent_to = phone
     user.name, user.timezone, user.language = name[:150], time_zone, language
     # While a new number waits for its code, the old one's consent can be withdrawn, never given.
     keep = user.whatsapp_opt_in if code_sent_to else True

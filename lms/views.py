@@ -11,7 +11,7 @@ from notifications.throttle import allow_all
 
 from .forms import PhoneCodeForm, ProfileForm, SubmissionForm
 from .models import Assignment
-from .phones import cancel_phone_code, confirm_phone_code, pending_phone, request_phone_code
+from .phones import cancel_phone_code, confirm_phone_code, needs_code, pending_phone, request_phone_code
 from .selectors import get_student_assignment, student_courses, student_dashboard
 from .services import submit_assignment, update_profile
 
@@ -35,23 +35,24 @@ def my_courses(request):
 def profile(request):
     """The student's name, phone, time zone, language and WhatsApp consent."""
     user = request.user
+    pending = pending_phone(user=user)  # the form shows the number waiting for its code, and its choice
     form = ProfileForm(
         request.POST or None,
         initial={
             "name": user.name,
-            "phone": user.phone,
-            "whatsapp_opt_in": user.whatsapp_opt_in,
+            "phone": pending.phone if pending else user.phone,
+            "whatsapp_opt_in": pending.whatsapp_opt_in if pending else user.whatsapp_opt_in,
             "timezone": user.timezone,
             "language": user.language,
         },
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        if data["phone"] and data["phone"] != user.phone and not _may_send_code(user, data["phone"]):
+        if needs_code(user=user, phone=data["phone"]) and not _may_send_code(user, data["phone"]):
             form.add_error("phone", _("We sent this number too many codes. Try again in an hour."))
         else:
             try:
-                saved = update_profile(
+                update_profile(
                     user=user,
                     name=data["name"],
                     phone=data["phone"],
@@ -62,24 +63,15 @@ def profile(request):
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
+                # A new number: the card above the form asks for the code sent to it (lms/_phone_code.html).
                 messages.success(request, "Your profile is saved.")
-                if saved.code_sent_to:
-                    messages.info(request, code_sent_message(saved.code_sent_to))
                 return redirect("lms:profile")
-    return render(request, "lms/profile.html", {"form": form, **phone_context(user)})
+    return render(request, "lms/profile.html", {"form": form, "pending_phone": pending, "code_form": PhoneCodeForm()})
 
 
 def _may_send_code(user, phone: str) -> bool:
     """The door that sends codes: limited per account and per number typed."""
     return allow_all([("phone_code_account", str(user.pk)), ("phone_code_number", phone)])
-
-
-def code_sent_message(phone: str) -> str:
-    return _("We sent a code to %(phone)s on WhatsApp. Enter it below to add the number.") % {"phone": phone}
-
-
-def phone_context(user) -> dict:
-    return {"pending_phone": pending_phone(user=user), "code_form": PhoneCodeForm()}
 
 
 @login_required
@@ -95,7 +87,7 @@ def phone_code(request):
     elif pending is not None and action == "resend":
         if _may_send_code(user, pending.phone):
             request_phone_code(user=user, phone=pending.phone, whatsapp_opt_in=pending.whatsapp_opt_in)
-            messages.info(request, code_sent_message(pending.phone))
+            messages.info(request, _("We sent a new code to %(phone)s.") % {"phone": pending.phone})
         else:
             messages.error(request, _("We sent this number too many codes. Try again in an hour."))
     elif action == "verify":

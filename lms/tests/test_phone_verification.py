@@ -57,7 +57,7 @@ def test_typing_someone_elses_number_flips_nothing_of_theirs(
     assert victim.whatsapp_opt_in is True and victim.phone == VICTIM_NUMBER
     assert WhatsAppConsent.objects.get(address=VICTIM_NUMBER, category="utility").given is True
     assert (meera.phone, meera.whatsapp_opt_in) == ("", False)  # not hers until she enters the code
-    assert "We sent a code to +919811122233 on WhatsApp" in page
+    assert 'data-testid="phone-code"' in page and "<strong>+919811122233</strong> on WhatsApp" in page
     # The only thing that reached the number: a code the victim can ignore.
     assert [message.kind for message in whatsapp_sent if message.to == VICTIM_NUMBER] == ["phone_code"]
 
@@ -211,3 +211,16 @@ def test_a_reply_from_a_number_one_account_has_is_filed_on_it(client, graph, vic
     assert (reply.user, reply.staff_note) == (victim, "")
     victim.refresh_from_db()
     assert victim.whatsapp_opt_in is False
+
+
+def test_saving_the_profile_again_while_a_number_waits_keeps_it_and_sends_no_second_code(
+    client, meera, whatsapp_sent, django_capture_on_commit_callbacks
+):
+    post_profile(client, django_capture_on_commit_callbacks, phone="+919876543210")
+    page = client.get(PROFILE).content.decode()
+    assert 'name="phone" value="+919876543210"' in page  # the form shows the number waiting for its code
+    post_profile(client, django_capture_on_commit_callbacks, phone="+919876543210", whatsapp_opt_in="on")
+    assert len(whatsapp_sent) == 1
+    client.post(PHONE_CODE, {"code": code_sent_to(whatsapp_sent, "+919876543210"), "action": "verify"})
+    meera.refresh_from_db()
+    assert (meera.phone, meera.whatsapp_opt_in) == ("+919876543210", True)
