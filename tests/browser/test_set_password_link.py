@@ -1,4 +1,4 @@
-"""The set-password link in chromium at 390 px: its token reaches the server in no request line, with or without scripts."""
+"""The set-password link in chromium at 390 px: no request line holds its token, with or without scripts."""
 
 import pytest
 from django.core import mail
