@@ -189,6 +189,14 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=5 *
 # balancer, a platform router): 0 trusts no header and takes the connection's address. Set it to
 # exactly the number of your proxies, or a client can choose the address it is counted under.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# The rule behind proxies: X-Forwarded-For counts only when the proxy vouches for the request. The
+# proxy sets TRUSTED_PROXY_SECRET_HEADER to one of TRUSTED_PROXY_SECRET (comma-separated, for
+# rotation); a request without it (a client that reached the app directly) is counted under its
+# connection's address. Without a secret, `check --deploy` fails unless TRUSTED_PROXY_ONLY_WAY_IN
+# states that nothing reaches the app but through the proxy (config.security.client_ip_address).
+TRUSTED_PROXY_SECRETS = env.list("TRUSTED_PROXY_SECRET", default=[])
+TRUSTED_PROXY_SECRET_HEADER = env.str("TRUSTED_PROXY_SECRET_HEADER", default="X-Proxy-Secret")
+TRUSTED_PROXY_ONLY_WAY_IN = env.bool("TRUSTED_PROXY_ONLY_WAY_IN", default=False)
 
 # Login throttling (django-axes) on /accounts/login/ and /admin/login/: after LOGIN_FAILURE_LIMIT
 # failed attempts for one username from one client address, that username is locked for that
@@ -203,6 +211,8 @@ AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "config.security.login_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "config.security.lockout_response"
+# The client's address, X-Forwarded-For only from requests the proxy vouched for (the rule above).
+AXES_CLIENT_IP_CALLABLE = "config.security.client_ip_address"
 # The client address as the last trusted proxy saw it (python-ipware counts the proxies after
 # the client in X-Forwarded-For, hence one less); never a header with no proxy in front.
 if TRUSTED_PROXY_COUNT:
