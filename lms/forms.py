@@ -1,5 +1,6 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from notifications.forms import WhatsAppContactMixin
 from notifications.languages import available_languages
@@ -62,7 +63,7 @@ class PhoneCodeForm(forms.Form):
     """The one-time code sent to a new number by WhatsApp."""
 
     code = forms.CharField(
-        label=_("Code"),
+        label=pgettext_lazy("one-time code", "Code"),
         max_length=12,
         widget=forms.TextInput(
             attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9 ]*", "size": 8}

@@ -221,3 +221,11 @@ def test_the_migration_forgets_links_the_ledger_stored():
     assert stored.rendered_text == f"Choose your password here:\n{REDACTED}\nThen log in."
     other.refresh_from_db()
     assert other.context == {"title": "Intro"} and other.rendered_text == "Hello"
+
+
+def test_the_links_page_speaks_hindi(client, student):
+    ask_for_link(client, student.email)
+    run_worker()
+    path = emailed_link(mail.outbox[0]).partition("#")[0]
+    page = client.get(path, HTTP_ACCEPT_LANGUAGE="hi").content.decode()
+    assert "पासवर्ड चुनने के लिए अपना लिंक खोलें" in page and "आगे बढ़ें" in page

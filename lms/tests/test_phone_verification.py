@@ -224,3 +224,18 @@ def test_saving_the_profile_again_while_a_number_waits_keeps_it_and_sends_no_sec
     client.post(PHONE_CODE, {"code": code_sent_to(whatsapp_sent, "+919876543210"), "action": "verify"})
     meera.refresh_from_db()
     assert (meera.phone, meera.whatsapp_opt_in) == ("+919876543210", True)
+
+
+def test_a_hindi_student_verifies_her_number_in_hindi(client, whatsapp_sent, django_capture_on_commit_callbacks):
+    priya = UserFactory(name="Priya", email="priya@example.com", phone="", language="hi")
+    client.force_login(priya)
+    post_profile(client, django_capture_on_commit_callbacks, name="Priya", language="hi", phone="+919876543210")
+    assert "आपका CourseHub कोड है" in whatsapp_sent[-1].body
+    page = client.get(PROFILE).content.decode()
+    assert "अपना नया नंबर सत्यापित करें" in page and "नंबर सत्यापित करें" in page and "नया कोड भेजें" in page
+    wrong = client.post(PHONE_CODE, {"code": "12", "action": "verify"}, follow=True).content.decode()
+    assert "यह वह कोड नहीं है जो हमने भेजा था" in wrong
+    done = client.post(
+        PHONE_CODE, {"code": code_sent_to(whatsapp_sent, "+919876543210"), "action": "verify"}, follow=True
+    )
+    assert "आपका नंबर +919876543210 सत्यापित हो गया है।" in done.content.decode()
