@@ -413,6 +413,7 @@ NOTIFICATIONS = {
     # kinds are 3 and every other kind 2 unless named.
     "PRIORITIES": {
         "session_15min": 0,
+        "phone_code": 0,  # a student waits on the profile page for it
         "session_24h": 1,
         "payment_reminder": 3,
         **{kind: int(value) for kind, value in env.dict("NOTIFICATIONS_PRIORITIES", default={}).items()},
