@@ -108,6 +108,10 @@ def test_the_code_is_kept_nowhere_readable_neither_in_the_ledger_nor_in_the_data
     assert code not in row.rendered_text and code not in str(row.context)
     pending = PhoneVerification.objects.get(user=meera)
     assert pending.code_hash and code not in pending.code_hash
+    # Staff see the number waiting, never the code or its hash.
+    client.force_login(StaffUserFactory(superuser=True))
+    page = client.get(reverse("admin:lms_phoneverification_change", args=[meera.pk])).content.decode()
+    assert "+919876543210" in page and pending.code_hash not in page and code not in page
 
 
 def test_an_expired_code_is_refused_and_a_new_one_works(
