@@ -31,3 +31,38 @@ def check_site_url(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             )
         ]
     return []
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_mock_mode(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """In production, mock mode (messages written to files, nothing sent) is an error, not a warning."""
+    if settings.IS_DEVELOPMENT or not settings.MOCK_MODE:
+        return []
+    return [
+        checks.Error(
+            "MOCK_MODE is on in production: every email and WhatsApp message is written to a file under "
+            f"{settings.MAIL_DIR.parent} and reaches no one (reminders, set-password links, onboarding).",
+            hint="Configure a provider (e.g. POSTMARK_SERVER_TOKEN; TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN) "
+            "and leave MOCK_MODE unset or false.",
+            id="config.E003",
+        )
+    ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_trusted_proxies(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Behind proxies, X-Forwarded-For counts only on requests that carry the proxy's secret header, or
+    the operator states that the app cannot be reached without the proxy."""
+    if not settings.TRUSTED_PROXY_COUNT or settings.TRUSTED_PROXY_SECRETS or settings.TRUSTED_PROXY_ONLY_WAY_IN:
+        return []
+    return [
+        checks.Error(
+            f"TRUSTED_PROXY_COUNT is {settings.TRUSTED_PROXY_COUNT} but TRUSTED_PROXY_SECRET is not set: a client "
+            "that reaches the app without the proxy writes X-Forwarded-For itself and chooses the address the "
+            "login lock and the rate limits count it under.",
+            hint=f"Have the proxy set the header {settings.TRUSTED_PROXY_SECRET_HEADER}: <a long random secret> on "
+            "every request and put the same secret in TRUSTED_PROXY_SECRET. If the app cannot be reached but "
+            "through the proxy (a platform's router, a private network), say so: TRUSTED_PROXY_ONLY_WAY_IN=true.",
+            id="config.E004",
+        )
+    ]

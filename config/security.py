@@ -10,6 +10,7 @@ from django.conf import settings
 from django.forms.utils import ErrorDict
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.crypto import constant_time_compare
 
 
 class LoginThrottleBackend(AxesStandaloneBackend):
@@ -57,3 +58,34 @@ def lockout_response(request, original_response=None, credentials=None) -> HttpR
     response = TemplateResponse(request, template, context, status=429)
     # Axes' middleware answers after the handler has rendered responses: render this one now.
     return response.render()
+
+
+def proxy_vouched(request) -> bool:
+    """Whether the request carries the trusted proxy's secret header (always, when no secret is set)."""
+    secrets = settings.TRUSTED_PROXY_SECRETS
+    if not secrets:
+        return True  # the operator states the app is reachable only through the proxy (check_trusted_proxies)
+    sent = request.headers.get(settings.TRUSTED_PROXY_SECRET_HEADER, "")
+    return any(constant_time_compare(sent, secret) for secret in secrets)
+
+
+def client_ip_address(request) -> str | None:
+    """Return the client's address for the login lock and the rate limits (AXES_CLIENT_IP_CALLABLE).
+
+    X-Forwarded-For, as the last trusted proxy appended it, only on requests the proxy vouched for; on
+    any other request (a client that reached the app directly, writing the header itself) the
+    connection's address, so a forged header cannot spread guesses over addresses of its choosing.
+    """
+    from ipware.ip import get_client_ip  # as axes calls it (its own dependency), once apps are ready
+
+    remote = request.META.get("REMOTE_ADDR")
+    if not proxy_vouched(request):
+        return remote
+    address, _ = get_client_ip(
+        request,
+        proxy_order=settings.AXES_IPWARE_PROXY_ORDER,
+        proxy_count=settings.AXES_IPWARE_PROXY_COUNT,
+        proxy_trusted_ips=settings.AXES_IPWARE_PROXY_TRUSTED_IPS,
+        request_header_order=settings.AXES_IPWARE_META_PRECEDENCE_ORDER,
+    )
+    return address or remote

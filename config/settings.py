@@ -189,6 +189,14 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=5 *
 # balancer, a platform router): 0 trusts no header and takes the connection's address. Set it to
 # exactly the number of your proxies, or a client can choose the address it is counted under.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# The rule behind proxies: X-Forwarded-For counts only when the proxy vouches for the request. The
+# proxy sets TRUSTED_PROXY_SECRET_HEADER to one of TRUSTED_PROXY_SECRET (comma-separated, for
+# rotation); a request without it (a client that reached the app directly) is counted under its
+# connection's address. Without a secret, `check --deploy` fails unless TRUSTED_PROXY_ONLY_WAY_IN
+# states that nothing reaches the app but through the proxy (config.security.client_ip_address).
+TRUSTED_PROXY_SECRETS = env.list("TRUSTED_PROXY_SECRET", default=[])
+TRUSTED_PROXY_SECRET_HEADER = env.str("TRUSTED_PROXY_SECRET_HEADER", default="X-Proxy-Secret")
+TRUSTED_PROXY_ONLY_WAY_IN = env.bool("TRUSTED_PROXY_ONLY_WAY_IN", default=False)
 
 # Login throttling (django-axes) on /accounts/login/ and /admin/login/: after LOGIN_FAILURE_LIMIT
 # failed attempts for one username from one client address, that username is locked for that
@@ -203,6 +211,8 @@ AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "config.security.login_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "config.security.lockout_response"
+# The client's address, X-Forwarded-For only from requests the proxy vouched for (the rule above).
+AXES_CLIENT_IP_CALLABLE = "config.security.client_ip_address"
 # The client address as the last trusted proxy saw it (python-ipware counts the proxies after
 # the client in X-Forwarded-For, hence one less); never a header with no proxy in front.
 if TRUSTED_PROXY_COUNT:
@@ -418,6 +428,7 @@ NOTIFICATIONS = {
     # kinds are 3 and every other kind 2 unless named.
     "PRIORITIES": {
         "session_15min": 0,
+        "phone_code": 0,  # a student waits on the profile page for it
         "session_24h": 1,
         "payment_reminder": 3,
         **{kind: int(value) for kind, value in env.dict("NOTIFICATIONS_PRIORITIES", default={}).items()},
@@ -460,7 +471,14 @@ RATE_LIMITS = {
     "password_reset_address": env.str("RATE_LIMIT_PASSWORD_RESET_ADDRESS", default="5/h"),
     "cta_ip": env.str("RATE_LIMIT_CTA_IP", default="10/h"),
     "cta_address": env.str("RATE_LIMIT_CTA_ADDRESS", default="3/d"),
+    # Profile page: one-time codes to a typed number, per account and per number (over it: refused).
+    "phone_code_account": env.str("RATE_LIMIT_PHONE_CODE_ACCOUNT", default="5/h"),
+    "phone_code_number": env.str("RATE_LIMIT_PHONE_CODE_NUMBER", default="3/h"),
 }
+# A number typed on the profile joins the account once the code sent to it is entered: the code
+# works for this many minutes, and this many wrong tries void it (ask for a new one).
+PHONE_CODE_MINUTES = env.int("PHONE_CODE_MINUTES", default=10)
+PHONE_CODE_MAX_ATTEMPTS = env.int("PHONE_CODE_MAX_ATTEMPTS", default=5)
 # Welcome calls: working days (1 = Monday ... 7 = Sunday) and hours in the student's time zone.
 WELCOME_CALL = {
     "working_days": [int(day) for day in env.list("WELCOME_CALL_WORKING_DAYS", default=["1", "2", "3", "4", "5"])],

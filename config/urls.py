@@ -14,6 +14,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/set-password/<str:uidb64>/<str:token>/", account_views.set_password_view, name="set_password"),
     path("accounts/set-password/new-link/", account_views.new_link_view, name="set_password_new_link"),
+    # The emailed link: its token after "#", never in a request line (account_views.set_password_start_view).
+    path("accounts/set-password/<str:uidb64>/", account_views.set_password_start_view, name="set_password_start"),
     # Reset links go through the ledger like every other message; Django's view would send directly.
     path("accounts/password_reset/", account_views.password_reset_view, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -220,15 +220,21 @@ def _plan_follow_up(
 
 @transaction.atomic
 def track_lead_conversion(
-    *, submission: CTASubmission, lead_ref: str = "", now: dt.datetime | None = None
+    *, submission: CTASubmission, lead_ref: str = "", approved: bool = False, now: dt.datetime | None = None
 ) -> Lead | None:
-    """Mark the lead behind a CTA submission converted, once; cancel its remaining follow-ups."""
+    """Mark the lead behind a CTA submission converted, once; cancel its remaining follow-ups.
+
+    Only proof counts: the signed reference of the lead's own campaign link, or staff approving the
+    submission (then the lead it was linked to, else the lead with its email). An email typed on the
+    public form proves nothing: anyone can type anyone's.
+    """
     now = now or timezone.now()
     lead_id = read_lead_ref(lead_ref) if lead_ref else None
     leads = Lead.objects.select_for_update()
     lead = leads.filter(pk=lead_id).first() if lead_id else None
-    if lead is None:
-        lead = leads.filter(email__iexact=submission.email).first()
+    if lead is None and approved:
+        lead = leads.filter(pk=submission.lead_id).first() if submission.lead_id else None
+        lead = lead or leads.filter(email__iexact=submission.email).first()
     if lead is None:
         return None
     if submission.lead_id != lead.pk:
@@ -252,7 +258,7 @@ def track_lead_conversion(
         lead=lead,
         submission=submission,
         description=f"{lead.email} submitted the CTA form"
-        + (" (campaign link)." if lead_id else " (matched by email)."),
+        + (" (campaign link)." if lead_id else " (approved by staff)."),
         created_at=now,
     )
     return lead

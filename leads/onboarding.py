@@ -250,7 +250,7 @@ def approve_cta_submission(
         reason = "no WhatsApp opt-in" if not user.whatsapp_opt_in else "no valid phone number"
         result.steps.append(f"No WhatsApp welcome ({reason})")
 
-    lead = track_lead_conversion(submission=submission, now=now)
+    lead = track_lead_conversion(submission=submission, approved=True, now=now)
     if lead is not None:
         result.steps.append(f"Lead {lead.email} counted as converted")
 

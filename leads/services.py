@@ -20,7 +20,7 @@ def submit_cta(
     lead_ref: str = "",
     now: dt.datetime | None = None,
 ) -> CTASubmission:
-    """Record a CTA submission from the public form and track the lead's conversion."""
+    """Record a CTA submission from the public form; its lead converts only by its signed campaign link."""
     now = now or timezone.now()
     submission = CTASubmission.objects.create(
         name=name.strip(),

@@ -7,17 +7,20 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from notifications.throttle import allow, client_ip
 
-from .accounts import TokenState, request_set_password_link, set_password_tokens
+from .accounts import TokenState, request_set_password_link, set_password_tokens, token_from_link
 from .models import User
 
-# As Django's PasswordResetConfirmView: the token moves from the URL into the session at once, so
-# it never stays in the address bar, the browser history, a Referer header or an access log line.
+# As Django's PasswordResetConfirmView: the token moves into the session at once, so it never stays in
+# the address bar, the browser history or a Referer header. Links sent now carry it in the fragment,
+# which no request line holds (set_password_start_view); links in the old form (token in the path) work
+# until they expire.
 TOKEN_IN_SESSION = "set-password"
 SESSION_TOKEN_KEY = "_set_password_token"
 
@@ -60,6 +63,31 @@ def set_password_view(request, uidb64: str, token: str):
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("/")
     return render(request, "lms/accounts/set_password.html", {"form": form, "user_email": user.email})
+
+
+class OpenLinkForm(forms.Form):
+    link = forms.CharField(
+        label=_("The link from your email"),
+        max_length=500,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "url", "spellcheck": "false"}),
+    )
+
+
+@sensitive_post_parameters("link")
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def set_password_start_view(request, uidb64: str):
+    """The emailed link's page. Its token is the link's fragment, so no request line carries it: the
+    page's static script posts it here (no inline script, under the CSP); without scripts the person
+    pastes the link. The token then moves into the session, as with set_password_view."""
+    form = OpenLinkForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        token = token_from_link(form.cleaned_data["link"])
+        if token:
+            request.session[SESSION_TOKEN_KEY] = token
+            return redirect(reverse("set_password", args=[uidb64, TOKEN_IN_SESSION]))
+        form.add_error("link", _("That is not the link from your email. Copy the whole link and paste it again."))
+    return render(request, "lms/accounts/open_link.html", {"form": form}, status=400 if form.errors else 200)
 
 
 def _request_link(request, email: str) -> bool:

@@ -7,6 +7,7 @@ student can ask for a new one.
 """
 
 import datetime as dt
+import re
 from enum import Enum
 
 from django.conf import settings
@@ -25,6 +26,8 @@ from notifications.services.planning import PlannedMessage, Recipient, first_nam
 
 from .models import User
 
+# What Django's password-reset tokens look like: a base-36 time stamp, "-", a hex digest.
+TOKEN_SHAPE = re.compile(r"[0-9a-z]{1,13}-[0-9a-f]{20,64}")
 # The message kind these links go out as (lms.messages declares it with this module's hooks).
 SET_PASSWORD_LINK = "set_password_link"
 
@@ -66,10 +69,21 @@ def lifetime() -> dt.timedelta:
 
 
 def set_password_url(*, user: User) -> str:
-    """Return an absolute, single-use link for `user` to choose a password."""
+    """Return an absolute, single-use link for `user` to choose a password.
+
+    The token is the link's fragment (after "#"), which browsers never send: it stays out of every
+    request line, access log and proxy log. The page reads it with a small static script and posts it
+    (account_views.set_password_start_view); without scripts the person pastes the link there.
+    """
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = set_password_tokens.make_token(user)
-    return f"{settings.SITE_URL}{reverse('set_password', args=[uid, token])}"
+    return f"{settings.SITE_URL}{reverse('set_password_start', args=[uid])}#{token}"
+
+
+def token_from_link(value: str) -> str:
+    """Return the token in what was posted: the fragment of a pasted link, or the token itself ("" if neither)."""
+    token = value.strip().rsplit("#", 1)[-1].strip().strip("/")
+    return token if TOKEN_SHAPE.fullmatch(token) else ""
 
 
 def link_context(*, user: User) -> dict:

@@ -8,10 +8,10 @@ from django.db import models
 from django.db.models import Count, Q
 from django.utils.html import format_html_join
 
-from notifications.admin import ReadOnlyInline, changelist_link, render_delivery_timeline
+from notifications.admin import ReadOnlyAdminMixin, ReadOnlyInline, changelist_link, render_delivery_timeline
 from notifications.formatting import format_money
 
-from .models import Assignment, Course, Enrollment, LiveSession, Payment, Recording, Submission, User
+from .models import Assignment, Course, Enrollment, LiveSession, Payment, PhoneVerification, Recording, Submission, User
 from .services import mark_payment_paid, publish_recording, save_session
 
 # --- Users -----------------------------------------------------------------------------------
@@ -285,3 +285,13 @@ class PaymentAdmin(admin.ModelAdmin):
         level = messages.SUCCESS if not skipped else messages.WARNING
         note = f"; {skipped} were not pending and were left as they were" if skipped else ""
         self.message_user(request, f"{paid} payment(s) marked paid{note}.", level)
+
+
+@admin.register(PhoneVerification)
+class PhoneVerificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Numbers students typed, waiting for the code sent to them; the code's hash is never shown."""
+
+    list_display = ("phone", "user", "code_sent_at", "failed_attempts", "created_at")
+    list_select_related = ("user",)
+    search_fields = ("phone", "user__email", "user__name")
+    fields = ("user", "phone", "whatsapp_opt_in", "code_sent_at", "failed_attempts", "created_at")

@@ -1,5 +1,6 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from notifications.forms import WhatsAppContactMixin
 from notifications.languages import available_languages
@@ -55,4 +56,16 @@ class ProfileForm(WhatsAppContactMixin, forms.Form):
     )
     language = forms.ChoiceField(
         label=_("Language"), choices=available_languages, help_text=_("For these pages and the messages we send you.")
+    )
+
+
+class PhoneCodeForm(forms.Form):
+    """The one-time code sent to a new number by WhatsApp."""
+
+    code = forms.CharField(
+        label=pgettext_lazy("one-time code", "Code"),
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9 ]*", "size": 8}
+        ),
     )

@@ -3,7 +3,7 @@
 from notifications.kinds import INAPP, MessageKind, register
 from notifications.models import Category, Channel, Topic
 
-from . import accounts, calendar, wanted
+from . import accounts, calendar, phones, wanted
 
 ALL = (Channel.EMAIL, Channel.WHATSAPP, INAPP)
 
@@ -132,5 +132,24 @@ SET_PASSWORD_LINK = register(
         still_wanted=accounts.unwanted_set_password_links,
         render_context=accounts.set_password_links,
         description="A link to choose a password, asked for on the forgot-password or expired-link page.",
+    )
+)
+PHONE_CODE = register(
+    MessageKind(
+        name=phones.PHONE_CODE,
+        variables={
+            "code": "The one-time code that proves the number (made when sent).",
+            "minutes": "For how many minutes the code works.",
+        },
+        samples={"minutes": 10},
+        category=Category.ACCOUNT,
+        topic=Topic.ACCOUNT,
+        channels=(Channel.WHATSAPP,),
+        # An authentication template approved with the provider, its one variable the code.
+        whatsapp_variables=("code",),
+        still_wanted=phones.unwanted_phone_codes,
+        render_context=phones.verification_code,
+        secret_variables=("code",),
+        description="A one-time code to a number a student typed on their profile: it joins the account once entered.",
     )
 )

@@ -99,6 +99,9 @@ class User(AbstractUser):
     name = models.CharField(max_length=150, blank=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.STUDENT)
     phone = PhoneField(help_text="Stored in international form, e.g. +919876543210.")
+    # When the student proved `phone` is theirs with a one-time code (lms.phones); empty for a number
+    # staff or the onboarding entered.
+    phone_verified_at = models.DateTimeField("phone verified at", null=True, blank=True)
     whatsapp_opt_in = models.BooleanField(
         "WhatsApp opt-in", default=False, help_text="The person agreed to receive messages on WhatsApp."
     )
@@ -130,6 +133,25 @@ class User(AbstractUser):
 
     def get_short_name(self):
         return (self.name or self.email).split(" ")[0]
+
+
+class PhoneVerification(models.Model):
+    """A number a student typed and has not proved yet: it joins the account only with the code sent to it.
+
+    One per account (a new number replaces the last). The code is never stored: only a keyed hash of it,
+    made when the message is rendered for sending (lms.phones.verification_code).
+    """
+
+    user = models.OneToOneField(User, primary_key=True, on_delete=models.CASCADE, related_name="phone_verification")
+    phone = PhoneField(blank=False, help_text="The number to prove, in E.164.")
+    whatsapp_opt_in = models.BooleanField(default=False, help_text="WhatsApp consent to record once it is proved.")
+    code_hash = models.CharField(max_length=64, blank=True)
+    code_sent_at = models.DateTimeField(null=True, blank=True)
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.phone} for {self.user_id} (not proved yet)"
 
 
 class Course(models.Model):

@@ -1,6 +1,7 @@
 """Writes of lms: each owns its transaction."""
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -10,7 +11,8 @@ from django.utils import timezone
 from notifications.languages import validate_language
 from notifications.services.preferences import record_page_consent, whatsapp_contact
 
-from .models import Assignment, LiveSession, Payment, Recording, Submission, User, validate_timezone
+from .models import Assignment, LiveSession, Payment, PhoneVerification, Recording, Submission, User, validate_timezone
+from .phones import cancel_phone_code, needs_code, request_phone_code
 
 # What a calendar invitation shows of a session's time: a change to either is a new version of it.
 SCHEDULE_FIELDS = {"scheduled_at", "duration_minutes"}
@@ -72,12 +74,21 @@ def save_session(*, session: LiveSession, changed_fields: set[str]) -> LiveSessi
     return session
 
 
+@dataclass(frozen=True)
+class ProfileSaved:
+    user: User
+    code_sent_to: str = ""  # a new number typed: it waits for its code, the account keeps the old one
+
+
 @transaction.atomic
-def update_profile(*, user: User, name: str, phone: str, time_zone: str, language: str, whatsapp_opt_in: bool) -> User:
+def update_profile(
+    *, user: User, name: str, phone: str, time_zone: str, language: str, whatsapp_opt_in: bool
+) -> ProfileSaved:
     """Save what a student says about themselves: name, phone, time zone, language, WhatsApp consent.
 
-    WhatsApp needs a number to go to: consent without one is refused, not stored. The consent (for
-    reminders: the utility category) is recorded for the number with when and how, as everywhere.
+    WhatsApp needs a number to go to: consent without one is refused, not stored. A new number joins
+    the account only once its code is entered (lms.phones): until then the consent applies to the
+    number the account has, and is recorded for it with when and how; removing a number needs no code.
     """
     name = " ".join(name.split())
     if not name:
@@ -89,8 +100,19 @@ def update_profile(*, user: User, name: str, phone: str, time_zone: str, languag
             validate(value)
         except ValidationError as exc:
             raise ValidationError({field: exc.messages}) from None
-    user.name, user.phone, user.timezone, user.language = name[:150], phone, time_zone, language
-    user.whatsapp_opt_in = whatsapp_opt_in
-    user.save(update_fields=["name", "phone", "timezone", "language", "whatsapp_opt_in"])
-    record_page_consent(user=user, phone=phone, utility=whatsapp_opt_in, source="profile page")
-    return user
+    code_sent_to = ""
+    if not phone:
+        user.phone, user.phone_verified_at = "", None
+        cancel_phone_code(user=user)
+    elif needs_code(user=user, phone=phone):
+        code_sent_to = request_phone_code(user=user, phone=phone, whatsapp_opt_in=whatsapp_opt_in)
+    elif phone != user.phone:  # the number already waiting for its code: the choice it will get, no new code
+        PhoneVerification.objects.filter(user=user).update(whatsapp_opt_in=whatsapp_opt_in)
+        code_sent_to = phone
+    user.name, user.timezone, user.language = name[:150], time_zone, language
+    # While a new number waits for its code, the old one's consent can be withdrawn, never given.
+    keep = user.whatsapp_opt_in if code_sent_to else True
+    user.whatsapp_opt_in = whatsapp_opt_in and keep and bool(user.phone)
+    user.save(update_fields=["name", "phone", "phone_verified_at", "timezone", "language", "whatsapp_opt_in"])
+    record_page_consent(user=user, phone=user.phone, utility=user.whatsapp_opt_in, source="profile page")
+    return ProfileSaved(user=user, code_sent_to=code_sent_to)

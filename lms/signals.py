@@ -1,7 +1,8 @@
-"""What lms hears from notifications: a student's WhatsApp consent changed from their phone."""
+"""What lms hears from notifications: WhatsApp consent changed for a number (STOP or START, staff, a page)."""
 
 from django.dispatch import receiver
 
+from notifications.services.inbound import account_for_number
 from notifications.signals import whatsapp_consent_changed
 
 from .models import User
@@ -9,5 +10,11 @@ from .models import User
 
 @receiver(whatsapp_consent_changed, dispatch_uid="lms.whatsapp_consent_changed")
 def record_whatsapp_consent(sender, *, address: str, given: bool, at, **kwargs) -> None:
-    """STOP or START from a number: the accounts with that number follow (same transaction)."""
-    User.objects.filter(phone=address).exclude(whatsapp_opt_in=given).update(whatsapp_opt_in=given)
+    """The one account with that number follows (same transaction); with two or more, none does.
+
+    Consent belongs to the account that gave it: pages set their own account's flag, and a number
+    several accounts have changes none of them (its STOP still stops every message to it).
+    """
+    user, _ = account_for_number(address)
+    if user is not None:
+        User.objects.filter(pk=user.pk).exclude(whatsapp_opt_in=given).update(whatsapp_opt_in=given)

@@ -50,6 +50,9 @@ class MessageKind:
     # callable(context) -> {name: value} run each time the message is rendered, for what must be
     # made at send time rather than when planned (a link signed when it is sent).
     render_context: Hook = None
+    # Names of render_context values that are secrets without being links (a one-time code): the
+    # ledger and the admin keep the text without them, as they do for minted links.
+    secret_variables: tuple[str, ...] = ()
     # An answer to a message the person just sent (a STOP or START confirmation): free-form text,
     # which WhatsApp allows in the 24-hour window their message opened, and it goes out even to a
     # number that has just opted out.

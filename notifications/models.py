@@ -604,6 +604,8 @@ class InboundMessage(models.Model):
     body = models.TextField(blank=True)
     keyword = models.CharField(max_length=8, choices=Keyword.choices, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
+    # Why it is on no account when several have the number (notifications.services.inbound).
+    staff_note = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]

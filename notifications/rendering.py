@@ -101,6 +101,7 @@ def _full_context(
         minted |= kind.hook("render_context")(context)
         full.update(minted)
     secrets = tuple(value for value in minted.values() if isinstance(value, str) and "://" in value)
+    secrets += tuple(str(minted[name]) for name in kind.secret_variables if minted.get(name))
     return full, secrets
 
 

@@ -14,7 +14,17 @@ from django.utils import timezone
 
 from automation.models import JobExecutionLog
 from leads.models import CrmActivity, CTASubmission, ImportBatch, Lead, LeadCampaign, WelcomeCall
-from lms.models import Assignment, Course, Enrollment, LiveSession, Payment, Recording, Submission, User
+from lms.models import (
+    Assignment,
+    Course,
+    Enrollment,
+    LiveSession,
+    Payment,
+    PhoneVerification,
+    Recording,
+    Submission,
+    User,
+)
 from notifications.models import (
     ChannelPause,
     Delivery,
@@ -39,7 +49,7 @@ ADDABLE = [User, Course, Enrollment, LiveSession, Recording, Assignment, Submiss
 ADDABLE += [Suppression, NotificationPreference, WelcomeCall, Language, MessageTemplate, WhatsAppConsent]
 NOT_ADDABLE = [Delivery, DeliveryEvent, Notification, ImportBatch, LeadCampaign, Lead, CTASubmission, CrmActivity]
 NOT_ADDABLE += [JobExecutionLog, InboundMessage, ChannelPause, WhatsAppTemplate, DeliveryDailyCount]
-NOT_ADDABLE += [MessageEvent, MessageGroup]
+NOT_ADDABLE += [MessageEvent, MessageGroup, PhoneVerification]
 ALL_MODELS = ADDABLE + NOT_ADDABLE
 
 
@@ -129,6 +139,7 @@ def make_rows(n: int) -> dict:
     DeliveryDailyCount.objects.create(day=now.date(), kind=f"kind_{n}", channel="email", rows=3, sent=3)
     MessageGroup.objects.create(event=delivery.event, digest=f"g{n}", context={"title": "Python Basics"})
     Language.objects.create(code=f"t{n}", name=f"Test language {n}", locale="ta_IN")
+    PhoneVerification.objects.create(user=student, phone=f"+91970000{n:04d}", code_hash="0" * 64, code_sent_at=now)
     MessageTemplate.objects.create(kind="session_24h", version=n, subject="Starts {{ day_label }}: {{ title }}")
     return {"student": student, "delivery": delivery, "payment": payment, "submission": submission}
 

@@ -98,19 +98,25 @@ def test_a_newly_approved_student_gets_an_in_app_welcome_and_every_welcome_link_
 # --- The profile ------------------------------------------------------------------------------
 
 
-def test_a_student_saves_her_name_phone_time_zone_language_and_whatsapp_consent(logged_in, student):
-    response = logged_in.post(
-        PROFILE,
-        profile_form(
-            name="  Meera   Iyer ",
-            phone="098765 43210",
-            whatsapp_opt_in="on",
-            timezone="Europe/London",
-            language="hi",
-        ),
-        follow=True,
-    )
+def test_a_student_saves_her_name_phone_time_zone_language_and_whatsapp_consent(
+    logged_in, student, whatsapp_sent, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = logged_in.post(
+            PROFILE,
+            profile_form(
+                name="  Meera   Iyer ",
+                phone="098765 43210",
+                whatsapp_opt_in="on",
+                timezone="Europe/London",
+                language="hi",
+            ),
+            follow=True,
+        )
     assert response.redirect_chain == [(PROFILE, 302)]
+    # The number joins her account with the code sent to it (lms/tests/test_phone_verification.py).
+    code = re.search(r"\b(\d{6})\b", whatsapp_sent[-1].body).group(1)
+    logged_in.post(reverse("lms:phone_code"), {"code": code, "action": "verify"})
     student.refresh_from_db()
     assert (student.name, student.phone, student.whatsapp_opt_in, student.timezone, student.language) == (
         "Meera Iyer",
@@ -121,7 +127,7 @@ def test_a_student_saves_her_name_phone_time_zone_language_and_whatsapp_consent(
     )
     # Her consent is on record for the number, with when and how, as the preferences page records it.
     consent = WhatsAppConsent.objects.get(address="+919876543210", category="utility")
-    assert (consent.given, consent.source, consent.user) == (True, "profile page", student)
+    assert (consent.given, consent.source, consent.user) == (True, "profile page (number proved by code)", student)
     page = response.content.decode()
     assert "Your profile is saved." in page
     assert 'lang="hi"' in page  # her pages follow the language she chose
@@ -235,6 +241,7 @@ def test_a_student_with_no_course_yet_is_told_what_happens_next(logged_in):
 
 
 def test_unticking_whatsapp_on_the_profile_withdraws_the_consent_on_record(logged_in, student):
+    User.objects.filter(pk=student.pk).update(phone="+919876543210")  # her number, proved
     logged_in.post(PROFILE, profile_form(phone="+919876543210", whatsapp_opt_in="on"))
     logged_in.post(PROFILE, profile_form(phone="+919876543210"))
     student.refresh_from_db()

@@ -1,7 +1,6 @@
 """CTA approval onboarding: one transaction, no password by email, nothing sent unless it all commits."""
 
 import datetime as dt
-import re
 
 import pytest
 import time_machine
@@ -14,6 +13,7 @@ from leads.models import CrmActivity, CTASubmission, Lead, WelcomeCall
 from leads.onboarding import approve_cta_submission, reject_cta_submission
 from lms.models import User
 from lms.tests.factories import StaffUserFactory
+from lms.tests.links import LINK, emailed_link, open_link
 from notifications.models import Delivery, Notification
 from notifications.services.dispatch import dispatch_due_deliveries
 from tests.concurrency import run_at_once
@@ -63,7 +63,7 @@ def test_happy_path_onboards_exactly_once_with_no_password_in_any_email(
     message = welcome[0]
     assert message.subject == "Welcome Aboard! 🎉"
     assert "password:" not in message.body.lower() and "temporary password" not in message.body.lower()
-    assert re.search(r"https://school\.example/accounts/set-password/\S+/\S+/", message.body)
+    assert LINK.search(message.body)
     assert "What's Next?" in message.body and "Complete your profile" in message.body
     assert "Your welcome call is booked for Wed, 25 Nov 2026, 10:00 am IST with Priya Nair" in message.body
     filename, ics, mimetype = message.attachments[0]
@@ -169,9 +169,9 @@ def test_a_failure_at_any_step_leaves_nothing_created_and_nothing_sent(
 
 def test_the_set_password_link_works_once(client, submission, staff, django_capture_on_commit_callbacks):
     approve(submission, staff, django_capture_on_commit_callbacks)
-    link = re.search(r"https://school\.example(/accounts/set-password/\S+/\S+/)", mail.outbox[0].body).group(1)
+    link = emailed_link(mail.outbox[0].body)
 
-    page = client.get(link, follow=True)
+    page = open_link(client, link)
     assert page.status_code == 200 and "Choose your password" in page.content.decode()
     form_url = page.redirect_chain[-1][0]  # the token is in the session now, not in the address
     response = client.post(form_url, {"new_password1": "Kabir-Learns-2026", "new_password2": "Kabir-Learns-2026"})
@@ -179,7 +179,7 @@ def test_the_set_password_link_works_once(client, submission, staff, django_capt
     assert User.objects.get(email="kabir@example.com").check_password("Kabir-Learns-2026")
 
     client.logout()
-    client.get(link)
+    open_link(client, link, follow=False)
     again = client.post(form_url, {"new_password1": "Another-Pass-2026", "new_password2": "Another-Pass-2026"})
     assert "This link no longer works" in again.content.decode()
     assert User.objects.get(email="kabir@example.com").check_password("Kabir-Learns-2026")
@@ -191,17 +191,17 @@ def test_an_expired_link_is_refused_and_a_new_one_can_be_asked_for(
     settings.SET_PASSWORD_LINK_DAYS = 7
     with time_machine.travel(NOW, tick=False):
         approve(submission, staff, django_capture_on_commit_callbacks)
-    link = re.search(r"https://school\.example(/accounts/set-password/\S+/\S+/)", mail.outbox[0].body).group(1)
+    link = emailed_link(mail.outbox[0].body)
 
     with time_machine.travel(NOW + dt.timedelta(days=8)):
-        page = client.get(link, follow=True).content.decode()
+        page = open_link(client, link).content.decode()
         assert "This link has expired" in page
         sent = client.post("/accounts/set-password/new-link/", {"email": "kabir@example.com"})
         assert "Check your email" in sent.content.decode()
         dispatch_due_deliveries()  # the worker sends it
-        new_link = re.search(r"https://school\.example(/accounts/set-password/\S+/\S+/)", mail.outbox[-1].body).group(1)
+        new_link = emailed_link(mail.outbox[-1].body)
         assert mail.outbox[-1].subject == "Your link to set a password"
-        assert "Choose your password" in client.get(new_link, follow=True).content.decode()
+        assert "Choose your password" in open_link(client, new_link).content.decode()
         # Unknown addresses get the same answer and no email.
         count = len(mail.outbox)
         assert (

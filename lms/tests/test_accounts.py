@@ -1,6 +1,5 @@
 """Set-password links: asked for anonymously, sent by the worker, never stored, single use, rate-limited."""
 
-import re
 from importlib import import_module
 
 import pytest
@@ -16,13 +15,14 @@ from django.utils.http import urlsafe_base64_encode
 
 from lms.models import User
 from lms.tests.factories import StaffUserFactory, UserFactory
+from lms.tests.links import LINK, open_link
+from lms.tests.links import emailed_link as link_in
 from notifications.models import Delivery, DeliveryEvent, Notification
 from notifications.rendering import REDACTED
 from notifications.services.dispatch import dispatch_due_deliveries
 from notifications.tests.test_lean_ledger_migration import back_to_latest, migrate  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db
-LINK = re.compile(r"https://school\.example(/accounts/set-password/[^/\s]+/[^/\s]+/)")
 
 
 def ask_for_link(client, email: str, *, ip: str = "203.0.113.7"):
@@ -34,7 +34,7 @@ def run_worker():
 
 
 def emailed_link(message) -> str:
-    return LINK.search(message.body).group(1)
+    return link_in(message.body)
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def test_forgot_password_queues_a_link_the_worker_sends_and_it_sets_a_password(c
     assert message.body.startswith("Hi Nisha,")  # the first name, as everywhere
     link = emailed_link(message)
 
-    opened = client.get(link, follow=True)
+    opened = open_link(client, link)
     assert "Choose your password" in opened.content.decode()
     done = client.post(
         opened.redirect_chain[-1][0],
@@ -63,16 +63,20 @@ def test_forgot_password_queues_a_link_the_worker_sends_and_it_sets_a_password(c
     client.logout()
     assert client.login(username="nisha@example.com", password="a-new-long-passphrase-42")
     client.logout()
-    assert "This link no longer works" in client.get(link, follow=True).content.decode()
+    assert "This link no longer works" in open_link(client, link).content.decode()
 
 
-def test_the_token_leaves_the_address_bar_at_once(client, student):
+def test_the_token_is_in_no_request_line_and_leaves_the_address_bar_at_once(client, student):
     ask_for_link(client, student.email)
     run_worker()
     link = emailed_link(mail.outbox[0])
-    token = link.rstrip("/").rsplit("/", 1)[-1]
+    path, _, token = link.partition("#")
+    # The fragment never reaches the server: the request line (and the access log) holds the path only.
+    assert token not in path
 
-    first = client.get(link)
+    page = client.get(path)
+    assert page.status_code == 200 and token not in page.content.decode()
+    first = client.post(path, {"link": token})
     assert first.status_code == 302
     assert token not in first["Location"] and first["Location"].endswith("/set-password/")
     page = client.get(first["Location"])
@@ -82,12 +86,23 @@ def test_the_token_leaves_the_address_bar_at_once(client, student):
     assert "This link no longer works" in Client().get(first["Location"]).content.decode()
 
 
+def test_without_scripts_pasting_the_whole_link_opens_it(client, student):
+    ask_for_link(client, student.email)
+    run_worker()
+    path, _, token = emailed_link(mail.outbox[0]).partition("#")
+    page = client.get(path).content.decode()
+    assert "Paste the whole link from your email here" in page
+    assert client.post(path, {"link": "not the link"}).status_code == 400
+    pasted = client.post(path, {"link": f" https://school.example{path}#{token} "}, follow=True)
+    assert "Choose your password" in pasted.content.decode()
+
+
 def test_no_column_of_the_ledger_holds_the_link_and_view_only_staff_cannot_see_it(client, student):
     superuser = User.objects.create_superuser(email="admin@example.com", password="Very-long-admin-pass-1")
     ask_for_link(client, "admin@example.com")
     run_worker()
     (message,) = mail.outbox
-    token = emailed_link(message).rstrip("/").rsplit("/", 1)[-1]
+    token = emailed_link(message).partition("#")[2]
 
     delivery = Delivery.objects.get(to_address="admin@example.com")
     assert delivery.status == Delivery.Status.SENT and delivery.recipient == superuser
@@ -206,3 +221,11 @@ def test_the_migration_forgets_links_the_ledger_stored():
     assert stored.rendered_text == f"Choose your password here:\n{REDACTED}\nThen log in."
     other.refresh_from_db()
     assert other.context == {"title": "Intro"} and other.rendered_text == "Hello"
+
+
+def test_the_links_page_speaks_hindi(client, student):
+    ask_for_link(client, student.email)
+    run_worker()
+    path = emailed_link(mail.outbox[0]).partition("#")[0]
+    page = client.get(path, HTTP_ACCEPT_LANGUAGE="hi").content.decode()
+    assert "पासवर्ड चुनने के लिए अपना लिंक खोलें" in page and "आगे बढ़ें" in page

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from lms import reminders
 from lms.models import Submission
+from lms.tests.links import emailed_link, open_link
 from notifications.formatting import format_when
 from notifications.models import Delivery, Notification
 from notifications.services.dispatch import dispatch_due_deliveries
@@ -96,9 +97,9 @@ def test_resetting_a_password_emails_a_link_that_sets_a_new_one(client, student)
     client.post(reverse("password_reset"), {"email": student.email})
     dispatch_due_deliveries()  # the worker sends what the page queued
     (message,) = mail.outbox
-    path = re.search(r"https?://[^/\s]+(/accounts/set-password/\S+/\S+/)", message.body).group(1)
+    path = emailed_link(message.body)
 
-    page = client.get(path, follow=True)
+    page = open_link(client, path)
     assert "Choose your password" in page.content.decode()
     form_url = page.redirect_chain[-1][0]
     done = client.post(
@@ -108,7 +109,7 @@ def test_resetting_a_password_emails_a_link_that_sets_a_new_one(client, student)
     client.logout()
     assert client.login(username=student.email, password="a-new-long-passphrase-42")
     # The link worked once.
-    assert "This link no longer works" in client.get(path, follow=True).content.decode()
+    assert "This link no longer works" in open_link(client, path).content.decode()
 
 
 def test_changing_password_from_preferences(logged_in):

@@ -92,6 +92,26 @@ def _keyword(text: str, *, payload: str, address: str) -> str:
     return keyword
 
 
+def account_for_number(address: str) -> tuple[object | None, int]:
+    """Return the one account whose number `address` is, and how many accounts have it.
+
+    Two or more: none of them (the message is kept unassigned, with a note for staff). Filing it on
+    one of them would show a stranger's reply on a student's timeline, and let it change their consent.
+    """
+    claimants = list(get_user_model().objects.filter(phone=address).order_by("pk")[:3] if address else [])
+    return (claimants[0] if len(claimants) == 1 else None), len(claimants)
+
+
+def claimants_note(claimants: int) -> str:
+    """The note staff read on a reply from a number several accounts have."""
+    if claimants < 2:
+        return ""
+    return (
+        f"Not filed on an account: {'more than two' if claimants > 2 else 'two'} accounts have this number. "
+        "Find the sender's account by the number, and correct the numbers that are wrong."
+    )
+
+
 @transaction.atomic
 def receive_whatsapp_message(
     *,
@@ -105,7 +125,7 @@ def receive_whatsapp_message(
 ) -> InboundMessage | None:
     """Keep a WhatsApp message a person sent us and act on a keyword; None when it was already received."""
     received_at = received_at or timezone.now()
-    user = get_user_model().objects.filter(phone=from_address).order_by("pk").first()
+    user, claimants = account_for_number(from_address)
     try:
         with transaction.atomic():
             inbound = InboundMessage.objects.create(
@@ -114,6 +134,7 @@ def receive_whatsapp_message(
                 provider_message_id=provider_message_id,
                 from_address=from_address,
                 user=user,
+                staff_note=claimants_note(claimants),
                 body=text[:4096],
                 keyword=PROVIDER_KEYWORDS.get(opt_out_type.upper())
                 or _keyword(text, payload=button_payload, address=from_address),
@@ -158,7 +179,7 @@ def change_marketing_preference(
     lift) marketing WhatsApp for the number; confirm it when a window the person opened allows a
     reply. Return the message that window belongs to, if any."""
     at = at or timezone.now()
-    user = get_user_model().objects.filter(phone=address).order_by("pk").first()
+    user, _claimants = account_for_number(address)
     _change_marketing(address=address, stop=stop, source=source, user=user, at=at, detail=detail)
     # No message of theirs came with it: a reply is allowed only inside the window of their last one.
     window = (

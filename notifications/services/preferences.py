@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from ..models import Channel, NotificationPreference, Suppression, Topic, WhatsAppConsent
 from ..phones import normalize_phone
@@ -79,6 +80,12 @@ def update_preferences(
     """Save a person's choices: topics per channel, WhatsApp consent per category (needs a valid phone),
     time zone. Each consent that changes is recorded with when and how (this page)."""
     phone = whatsapp_contact(phone=phone, whatsapp=whatsapp_opt_in or bool(whatsapp_marketing_opt_in))
+    if phone and phone != user.phone:
+        # A number joins an account only once its owner proves it (the profile page sends it a code):
+        # typed here, anyone's number would take their WhatsApp consent and replies.
+        raise ValidationError(
+            {"phone": _("To add or change your number, use your profile page: we send it a code first.")}
+        )
     if timezone not in zoneinfo.available_timezones():
         raise ValidationError({"timezone": f"“{timezone}” is not a time zone name (e.g. Asia/Kolkata)."})
     unknown = set(receive) - {(topic, channel) for topic in OPTIONAL_TOPICS for channel in CHANNELS}

@@ -316,6 +316,14 @@ def test_whatsapp_opt_in_needs_a_valid_phone_which_is_stored_in_e164(client):
     assert "is not a valid phone number" in bad_phone.content.decode()
     assert (user.whatsapp_opt_in, user.phone) == (False, "")
 
+    # A new number joins the account only with the code the profile page sends it (lms.phones).
+    new = client.post(PREFERENCES_URL, preferences_form(user, whatsapp_opt_in="yes", phone="098765 43210"))
+    assert "use your profile page: we send it a code first" in new.content.decode()
+    user.refresh_from_db()
+    assert (user.whatsapp_opt_in, user.phone) == (False, "")
+
+    user.phone = "+919876543210"  # proved on the profile page
+    user.save(update_fields=["phone"])
     good = client.post(PREFERENCES_URL, preferences_form(user, whatsapp_opt_in="yes", phone="098765 43210"))
     user.refresh_from_db()
     assert good.status_code == 302

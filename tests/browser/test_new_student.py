@@ -1,6 +1,7 @@
 """A new student on a phone (390 px), under the real Content-Security-Policy: her profile and her courses."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.utils import timezone
@@ -41,7 +42,9 @@ def violations(page) -> list[str]:
     return page.evaluate("window.__violations") + page.refused
 
 
-def test_a_new_student_completes_her_profile_and_finds_her_course_on_a_phone(page, live_server, artifacts):
+def test_a_new_student_completes_her_profile_and_finds_her_course_on_a_phone(
+    page, live_server, artifacts, whatsapp_sent
+):
     from lms.tests.factories import TEST_PASSWORD
 
     now = timezone.now()
@@ -69,6 +72,21 @@ def test_a_new_student_completes_her_profile_and_finds_her_course_on_a_phone(pag
     page.get_by_label("Your time zone").select_option("Asia/Dubai")
     page.get_by_role("button", name="Save profile").click()
     expect(page.get_by_text("Your profile is saved.")).to_be_visible()
+    # The number joins her account once she enters the code WhatsApp brought her.
+    card = page.get_by_test_id("phone-code")
+    expect(card).to_contain_text("We sent a code to +919876543210 on WhatsApp.")
+    expect(card.get_by_role("heading", name="Verify your new number")).to_be_visible()
+    assert_fits_a_phone(page)
+    assert violations(page) == []
+    page.screenshot(path=artifacts / "profile-phone-code.png", full_page=True)
+    student.refresh_from_db()
+    assert (student.phone, student.whatsapp_opt_in, student.timezone) == ("", False, "Asia/Dubai")
+    (message,) = [message for message in whatsapp_sent if message.to == "+919876543210"]
+    card.get_by_label("Code").fill(re.search(r"\b(\d{6})\b", message.body).group(1))
+    card.get_by_role("button", name="Verify number").click()
+    expect(page.get_by_role("status")).to_contain_text("Your number +919876543210 is verified.")
+    expect(page.get_by_test_id("phone-code")).to_have_count(0)
+    assert violations(page) == []
     student.refresh_from_db()
     assert (student.phone, student.whatsapp_opt_in, student.timezone) == ("+919876543210", True, "Asia/Dubai")
     # India first in the picker, the zone she chose still chosen.

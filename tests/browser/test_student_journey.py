@@ -193,7 +193,7 @@ def test_student_reads_notifications_submits_and_changes_what_they_get(phone, li
     ) == {"opted_out"}
 
 
-def test_student_turns_whatsapp_off_and_on_with_a_new_number_and_moves_time_zone(
+def test_student_turns_whatsapp_off_and_on_moves_time_zone_and_is_sent_to_the_profile_for_a_new_number(
     phone, live_server, school, whatsapp_sent
 ):
     page, student = phone, school["student"]
@@ -216,12 +216,16 @@ def test_student_turns_whatsapp_off_and_on_with_a_new_number_and_moves_time_zone
     page.get_by_label("Mobile number").fill("12345")
     page.get_by_role("button", name="Save preferences").click()
     expect(page.get_by_text("is not a valid phone number")).to_be_visible()
+    # A new number is added on the profile page, with a code sent to it (lms.phones): not here.
     page.get_by_label("Mobile number").fill("091234 56789")
+    page.get_by_role("button", name="Save preferences").click()
+    expect(page.get_by_text("use your profile page: we send it a code first")).to_be_visible()
+    page.get_by_label("Mobile number").fill("098765 43210")
     page.get_by_label("Your time zone").select_option("Europe/London")
     page.get_by_role("button", name="Save preferences").click()
-    expect(page.get_by_test_id("whatsapp-status")).to_contain_text("WhatsApp is on for +919123456789")
+    expect(page.get_by_test_id("whatsapp-status")).to_contain_text("WhatsApp is on for +919876543210")
     student.refresh_from_db()
-    assert (student.whatsapp_opt_in, student.phone, student.timezone) == (True, "+919123456789", "Europe/London")
+    assert (student.whatsapp_opt_in, student.phone, student.timezone) == (True, "+919876543210", "Europe/London")
 
     # The dashboard now speaks London time.
     page.get_by_role("link", name="Dashboard").click()

@@ -189,6 +189,44 @@ def test_behind_a_proxy_a_forged_forwarded_for_does_not_escape_the_lock(client, 
     assert logged_in(client)
 
 
+PROXY_SECRET = "a-long-random-proxy-secret"
+
+
+def behind_one_proxy_with_its_secret(settings):
+    """TRUSTED_PROXY_COUNT=1 and TRUSTED_PROXY_SECRET: the proxy vouches for each request with a header."""
+    behind_one_proxy(settings)
+    settings.TRUSTED_PROXY_COUNT, settings.TRUSTED_PROXY_SECRETS = 1, [PROXY_SECRET]
+
+
+def test_reaching_the_app_without_the_proxy_a_forged_forwarded_for_does_not_escape_the_lock(
+    client, student, limit, settings
+):
+    behind_one_proxy_with_its_secret(settings)
+    # The attacker connects directly, writing a new X-Forwarded-For on each guess.
+    for attempt in range(limit):
+        log_in(client, STUDENT_LOGIN, student.email, "wrong", HTTP_X_FORWARDED_FOR=f"192.0.2.{attempt + 1}")
+    log_in(client, STUDENT_LOGIN, student.email, TEST_PASSWORD, HTTP_X_FORWARDED_FOR="192.0.2.200")
+    assert not logged_in(client)
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {ATTACKER}
+    # A forged secret is no secret.
+    log_in(
+        client, STUDENT_LOGIN, student.email, TEST_PASSWORD, HTTP_X_FORWARDED_FOR="192.0.2.201", HTTP_X_PROXY_SECRET="x"
+    )
+    assert not logged_in(client)
+
+    # Through the proxy (its secret on the request), another client counts under its own address.
+    log_in(
+        client,
+        STUDENT_LOGIN,
+        student.email,
+        TEST_PASSWORD,
+        address="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="203.0.113.9",
+        HTTP_X_PROXY_SECRET=PROXY_SECRET,
+    )
+    assert logged_in(client)
+
+
 def test_without_a_trusted_proxy_the_forwarded_for_header_is_ignored(client, student, limit):
     for attempt in range(limit):
         log_in(client, STUDENT_LOGIN, student.email, "wrong", HTTP_X_FORWARDED_FOR=f"192.0.2.{attempt + 1}")
