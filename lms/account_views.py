@@ -1,12 +1,15 @@
 """Pages of the set-password link: choose a password, or ask for a new link."""
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.forms import SetPasswordForm
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -23,7 +26,7 @@ SESSION_TOKEN_KEY = "_set_password_token"
 
 
 class NewLinkForm(forms.Form):
-    email = forms.EmailField(label="Your email address")
+    email = forms.EmailField(label=_("Your email address"))
 
 
 def _user_from(uidb64: str) -> User | None:
@@ -53,13 +56,16 @@ def set_password_view(request, uidb64: str, token: str):
         return render(
             request, "lms/accounts/link_invalid.html", {"expired": state is TokenState.EXPIRED, "form": NewLinkForm()}
         )
-    form = SetPasswordForm(user, request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        form.save()
-        del request.session[SESSION_TOKEN_KEY]
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("/")
-    return render(request, "lms/accounts/set_password.html", {"form": form, "user_email": user.email})
+    # The link is the person's own: the page speaks their language, as the email that carried it did.
+    language = user.language if user.language in dict(settings.LANGUAGES) else translation.get_language()
+    with translation.override(language):
+        form = SetPasswordForm(user, request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            form.save()
+            del request.session[SESSION_TOKEN_KEY]
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("/")
+        return render(request, "lms/accounts/set_password.html", {"form": form, "user_email": user.email})
 
 
 def _request_link(request, email: str) -> bool:

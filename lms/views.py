@@ -1,9 +1,11 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
 from .forms import ProfileForm, SubmissionForm
@@ -55,7 +57,9 @@ def profile(request):
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, "Your profile is saved.")
+            # In the language just chosen: the next page is in it.
+            with translation.override(user.language if user.language in dict(settings.LANGUAGES) else None):
+                messages.success(request, gettext("Your profile is saved."))
             return redirect("lms:profile")
     return render(request, "lms/profile.html", {"form": form})
 
@@ -75,6 +79,6 @@ def assignment_detail(request, pk):
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, f"Submitted “{assignment.title}”. Well done!")
+            messages.success(request, gettext("Submitted “%(title)s”. Well done!") % {"title": assignment.title})
             return redirect("lms:dashboard")
     return render(request, "lms/assignment.html", {"assignment": assignment, "form": form})
