@@ -40,7 +40,10 @@ def ago(moment: dt.datetime | None, person=None) -> str:
     """Return how long ago (or how soon) `moment` is, in the page's language ("23 मिनट पहले")."""
     if not moment:
         return ""
-    return format_relative(moment, now=timezone.now(), locale=_locale(person))
+    now = timezone.now()
+    if abs(now - moment) < dt.timedelta(minutes=1):
+        return gettext("just now")
+    return format_relative(moment, now=now, locale=_locale(person))
 
 
 # How a consent was given, as the pages say it (the ledger keeps the staff-facing English).
