@@ -92,7 +92,7 @@ def untranslated(msgids) -> list:
 
 
 # English words a Hindi page may show: names of things (brands, zones, units) and what people typed.
-ALLOWED = {"whatsapp", "ist", "am", "pm", "mb", "stop", "start", "utc", "gmt", "coursehub", "english", "hindi"}
+ALLOWED = {"whatsapp", "google", "ist", "am", "pm", "mb", "stop", "start", "utc", "gmt", "coursehub", "english", "hindi"}
 TAG = re.compile(r"<(script|style)\b.*?</\1>|<!--.*?-->", re.S)
 ATTRIBUTES = re.compile(r'\b(?:placeholder|aria-label|title|alt)="([^"]*)"')
 WORD = re.compile(r"[A-Za-z][A-Za-z'’]+")
@@ -113,10 +113,9 @@ def visible_text(page: str) -> str:
 def english_words(page: str, *, data: tuple[str, ...] = ()) -> list[str]:
     """Return the English words of a page meant to be Hindi, beside `data` (names, titles, addresses
     it shows as they were typed) and the ALLOWED names."""
-    text = visible_text(page)
+    text = re.sub(r"\S+@\S+|https?://\S+|\+\d[\d ]+", " ", visible_text(page))
     for value in sorted(data, key=len, reverse=True):
         text = text.replace(value, " ")
-    text = re.sub(r"\S+@\S+|https?://\S+|\+\d[\d ]+", " ", text)
     return [word for word in WORD.findall(text) if word.lower() not in ALLOWED]
 
 
