@@ -92,7 +92,8 @@ def untranslated(msgids) -> list:
 
 
 # English words a Hindi page may show: names of things (brands, zones, units) and what people typed.
-ALLOWED = {"whatsapp", "google", "ist", "am", "pm", "mb", "stop", "start", "utc", "gmt", "coursehub", "english", "hindi"}
+ALLOWED = {"whatsapp", "google", "coursehub", "ist", "utc", "gmt", "am", "pm", "mb", "stop", "start"}
+ALLOWED |= {"english", "hindi"}  # the language list names each language in its own words too
 TAG = re.compile(r"<(script|style)\b.*?</\1>|<!--.*?-->", re.S)
 ATTRIBUTES = re.compile(r'\b(?:placeholder|aria-label|title|alt)="([^"]*)"')
 WORD = re.compile(r"[A-Za-z][A-Za-z'’]+")
