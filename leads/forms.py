@@ -1,9 +1,12 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from notifications.phones import normalize_phone
 
-WHATSAPP_WORDING = _("Yes, send me class reminders and updates on WhatsApp. I can reply STOP at any time to stop them.")
+WHATSAPP_WORDING = gettext_noop(  # a plain string (compared, searched for), marked for translation
+    "Yes, send me class reminders and updates on WhatsApp. I can reply STOP at any time to stop them."
+)
 
 
 class CTAForm(forms.Form):
@@ -15,7 +18,7 @@ class CTAForm(forms.Form):
     message = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=2000, label=_("What do you want to learn?")
     )
-    whatsapp_opt_in = forms.BooleanField(required=False, label=WHATSAPP_WORDING)
+    whatsapp_opt_in = forms.BooleanField(required=False, label=_(WHATSAPP_WORDING))
     ref = forms.CharField(required=False, widget=forms.HiddenInput)
     # A honeypot: hidden from people, filled in by bots.
     website = forms.CharField(

@@ -1,5 +1,6 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from notifications.forms import WhatsAppContactMixin
 from notifications.languages import available_languages
@@ -31,7 +32,7 @@ class SubmissionForm(forms.Form):
 
 # What a student agrees to when they tick the box: shown word for word next to it, the same words
 # as the form they signed up with (leads.forms.WHATSAPP_WORDING).
-WHATSAPP_CONSENT_WORDING = _(
+WHATSAPP_CONSENT_WORDING = gettext_noop(  # a plain string (compared, searched for), marked for translation
     "Yes, send me class reminders and updates on WhatsApp. I can reply STOP at any time to stop them."
 )
 
@@ -47,7 +48,7 @@ class ProfileForm(WhatsAppContactMixin, forms.Form):
         help_text=_("With the country code for numbers outside India, e.g. +44 7700 900123."),
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
     )
-    whatsapp_opt_in = forms.BooleanField(label=WHATSAPP_CONSENT_WORDING, required=False)
+    whatsapp_opt_in = forms.BooleanField(label=_(WHATSAPP_CONSENT_WORDING), required=False)
     timezone = forms.ChoiceField(
         label=_("Your time zone"),
         choices=localized_timezone_choices,

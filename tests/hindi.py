@@ -53,6 +53,8 @@ def _extract(code: str) -> set:
     code = "\n".join(line.lstrip() for line in code.splitlines())
     found = set()
     for _, _, message, _ in extract_python(io.BytesIO(code.encode()), KEYWORDS, (), {}):
+        if not message:
+            continue  # _(NAME): its literal is marked where NAME is defined (gettext_noop)
         if isinstance(message, tuple):
             message = tuple(part for part in message if part)  # (context, msgid) from pgettext: msgid kept
         found.add(message if isinstance(message, str) or len(message) > 1 else message[0])
