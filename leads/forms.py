@@ -1,23 +1,29 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from notifications.phones import normalize_phone
 
-WHATSAPP_WORDING = "Yes, send me class reminders and updates on WhatsApp. I can reply STOP at any time to stop them."
+WHATSAPP_WORDING = gettext_noop(  # a plain string (compared, searched for), marked for translation
+    "Yes, send me class reminders and updates on WhatsApp. I can reply STOP at any time to stop them."
+)
 
 
 class CTAForm(forms.Form):
-    name = forms.CharField(max_length=150)
-    email = forms.EmailField()
-    phone = forms.CharField(max_length=30, required=False, help_text="With country code, e.g. +91 98765 43210.")
-    message = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=2000, label="What do you want to learn?"
+    name = forms.CharField(label=_("Name"), max_length=150)
+    email = forms.EmailField(label=_("Email"))
+    phone = forms.CharField(
+        label=_("Phone"), max_length=30, required=False, help_text=_("With country code, e.g. +91 98765 43210.")
     )
-    whatsapp_opt_in = forms.BooleanField(required=False, label=WHATSAPP_WORDING)
+    message = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=2000, label=_("What do you want to learn?")
+    )
+    whatsapp_opt_in = forms.BooleanField(required=False, label=_(WHATSAPP_WORDING))
     ref = forms.CharField(required=False, widget=forms.HiddenInput)
     # A honeypot: hidden from people, filled in by bots.
     website = forms.CharField(
         required=False,
-        label="Leave this empty",
+        label=_("Leave this empty"),
         widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
     )
 
@@ -27,7 +33,7 @@ class CTAForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("whatsapp_opt_in") and not cleaned.get("phone"):
-            self.add_error("phone", "Add your phone number to get WhatsApp messages.")
+            self.add_error("phone", _("Add your phone number to get WhatsApp messages."))
         return cleaned
 
     @property

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from lms.accounts import link_context
 from lms.models import User
-from notifications.formatting import format_when, zone
+from notifications.formatting import format_when, reader_locale, zone
 from notifications.models import Channel, Delivery, WhatsAppConsent
 from notifications.services.consent import record_whatsapp_consent
 from notifications.services.dispatch import dispatch_deliveries
@@ -153,7 +153,9 @@ def plan_welcome(*, user: User, call: WelcomeCall | None, submission: CTASubmiss
             "call_id": call.pk,
             "call_start": call.scheduled_at.isoformat(),
             "call_minutes": call.duration_minutes,
-            "call_when": format_when(call.scheduled_at, tz=user.timezone, locale=user.locale),
+            "call_when": format_when(
+                call.scheduled_at, tz=user.timezone, locale=reader_locale(language=user.language, locale=user.locale)
+            ),
             "call_with": call.assigned_to.get_full_name(),
             "call_with_email": call.assigned_to.email,
         }

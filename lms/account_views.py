@@ -1,10 +1,12 @@
 """Pages of the set-password link: choose a password, or ask for a new link."""
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.forms import SetPasswordForm
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 from django.utils.translation import gettext_lazy as _
@@ -26,7 +28,7 @@ SESSION_TOKEN_KEY = "_set_password_token"
 
 
 class NewLinkForm(forms.Form):
-    email = forms.EmailField(label="Your email address")
+    email = forms.EmailField(label=_("Your email address"))
 
 
 def _user_from(uidb64: str) -> User | None:
@@ -56,13 +58,14 @@ def set_password_view(request, uidb64: str, token: str):
         return render(
             request, "lms/accounts/link_invalid.html", {"expired": state is TokenState.EXPIRED, "form": NewLinkForm()}
         )
-    form = SetPasswordForm(user, request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        form.save()
-        del request.session[SESSION_TOKEN_KEY]
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("/")
-    return render(request, "lms/accounts/set_password.html", {"form": form, "user_email": user.email})
+    with translation.override(_language_of(user)):
+        form = SetPasswordForm(user, request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            form.save()
+            del request.session[SESSION_TOKEN_KEY]
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("/")
+        return render(request, "lms/accounts/set_password.html", {"form": form, "user_email": user.email})
 
 
 class OpenLinkForm(forms.Form):
@@ -80,14 +83,23 @@ def set_password_start_view(request, uidb64: str):
     """The emailed link's page. Its token is the link's fragment, so no request line carries it: the
     page's static script posts it here (no inline script, under the CSP); without scripts the person
     pastes the link. The token then moves into the session, as with set_password_view."""
-    form = OpenLinkForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        token = token_from_link(form.cleaned_data["link"])
-        if token:
-            request.session[SESSION_TOKEN_KEY] = token
-            return redirect(reverse("set_password", args=[uidb64, TOKEN_IN_SESSION]))
-        form.add_error("link", _("That is not the link from your email. Copy the whole link and paste it again."))
-    return render(request, "lms/accounts/open_link.html", {"form": form}, status=400 if form.errors else 200)
+    user = _user_from(uidb64)
+    with translation.override(_language_of(user)):
+        form = OpenLinkForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            token = token_from_link(form.cleaned_data["link"])
+            if token:
+                request.session[SESSION_TOKEN_KEY] = token
+                return redirect(reverse("set_password", args=[uidb64, TOKEN_IN_SESSION]))
+            form.add_error("link", _("That is not the link from your email. Copy the whole link and paste it again."))
+        return render(request, "lms/accounts/open_link.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _language_of(user: User | None) -> str:
+    """The link is the person's own: its pages speak their language, as the email that carried it did."""
+    if user is not None and user.language in dict(settings.LANGUAGES):
+        return user.language
+    return translation.get_language()
 
 
 def _request_link(request, email: str) -> bool:

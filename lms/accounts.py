@@ -20,7 +20,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.encoding import force_bytes
 from django.utils.http import base36_to_int, urlsafe_base64_encode
 
-from notifications.formatting import format_when
+from notifications.formatting import format_when, reader_locale
 from notifications.models import Channel, Delivery
 from notifications.services.planning import PlannedMessage, Recipient, first_name, plan_messages
 
@@ -108,9 +108,10 @@ def set_password_links(context: dict) -> dict:
     if user is None:
         raise ValueError("No active account has this address any more: no set-password link can be made.")
     name = context.get("name") or user.name
+    locale = reader_locale(language=user.language, locale=user.locale)  # the date in the email's language
     return {
         "set_password_url": set_password_url(user=user),
-        "link_expires": format_when(timezone.now() + lifetime(), tz=user.timezone, locale=user.locale),
+        "link_expires": format_when(timezone.now() + lifetime(), tz=user.timezone, locale=locale),
         "name": name,
         "first_name": first_name(name),
     }

@@ -1,10 +1,10 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import gettext_noop, pgettext_lazy
 
 from notifications.forms import WhatsAppContactMixin
 from notifications.languages import available_languages
-from notifications.timezones import timezone_choices
+from notifications.timezones import localized_timezone_choices
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
@@ -12,7 +12,7 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 class SubmissionForm(forms.Form):
     text = forms.CharField(
         label=_("Your answer"),
-        widget=forms.Textarea(attrs={"rows": 5, "placeholder": "Write your answer, or paste a link to your work."}),
+        widget=forms.Textarea(attrs={"rows": 5, "placeholder": _("Write your answer, or paste a link to your work.")}),
         required=False,
     )
     file = forms.FileField(label=_("And/or attach a file (10 MB at most)"), required=False)
@@ -20,19 +20,19 @@ class SubmissionForm(forms.Form):
     def clean_file(self):
         file = self.cleaned_data.get("file")
         if file and file.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError("The file is larger than 10 MB.")
+            raise forms.ValidationError(_("The file is larger than 10 MB."))
         return file
 
     def clean(self):
         cleaned = super().clean()
         if not self.errors and not (cleaned.get("text") or "").strip() and not cleaned.get("file"):
-            raise forms.ValidationError("Write an answer or attach a file.")
+            raise forms.ValidationError(_("Write an answer or attach a file."))
         return cleaned
 
 
 # What a student agrees to when they tick the box: shown word for word next to it, the same words
 # as the form they signed up with (leads.forms.WHATSAPP_WORDING).
-WHATSAPP_CONSENT_WORDING = (
+WHATSAPP_CONSENT_WORDING = gettext_noop(  # a plain string (compared, searched for), marked for translation
     "Yes, send me class reminders and updates on WhatsApp. I can reply STOP at any time to stop them."
 )
 
@@ -48,10 +48,10 @@ class ProfileForm(WhatsAppContactMixin, forms.Form):
         help_text=_("With the country code for numbers outside India, e.g. +44 7700 900123."),
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
     )
-    whatsapp_opt_in = forms.BooleanField(label=WHATSAPP_CONSENT_WORDING, required=False)
+    whatsapp_opt_in = forms.BooleanField(label=_(WHATSAPP_CONSENT_WORDING), required=False)
     timezone = forms.ChoiceField(
         label=_("Your time zone"),
-        choices=timezone_choices,
+        choices=localized_timezone_choices,
         help_text=_("Class times and deadlines are shown, and reminded, in this zone."),
     )
     language = forms.ChoiceField(

@@ -1,6 +1,14 @@
 """The message kinds lms sends (templates in templates/notifications/<name>/)."""
 
+import datetime as dt
+
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext
+
+from notifications.formatting import format_weekday, reader_locale
 from notifications.kinds import INAPP, MessageKind, register
+from notifications.languages import language_of
 from notifications.models import Category, Channel, Topic
 
 from . import accounts, calendar, phones, wanted
@@ -30,6 +38,26 @@ SESSION_SAMPLES = {
     "calendar_url": "https://calendar.google.com/calendar/render?action=TEMPLATE&text=Python+Basics%3A+Loops",
 }
 
+
+def session_day_words(context: dict) -> dict:
+    """Return `day_label` and `day_phrase` in the reader's language, from the day planning stored
+    ("Tomorrow"/"tomorrow", "कल"/"कल", "Thursday"/"on Thursday"); nothing for older rows, which
+    stored the words themselves."""
+    if "days_away" not in context or not context.get("local_date"):
+        return {}
+    language = language_of(context)
+    if language not in {code for code, _ in settings.LANGUAGES}:
+        language = "en"  # words the pages have no translation for read as the English copy does
+    with translation.override(language):
+        if context["days_away"] == 0:
+            return {"day_label": gettext("Today"), "day_phrase": gettext("today")}
+        if context["days_away"] == 1:
+            return {"day_label": gettext("Tomorrow"), "day_phrase": gettext("tomorrow")}
+        locale = reader_locale(language=language, locale=settings.DEFAULT_LOCALE)
+        weekday = format_weekday(dt.date.fromisoformat(context["local_date"]), locale=locale)
+        return {"day_label": weekday, "day_phrase": gettext("on %(weekday)s") % {"weekday": weekday}}
+
+
 SESSION_24H = register(
     MessageKind(
         name="session_24h",
@@ -40,6 +68,7 @@ SESSION_24H = register(
         whatsapp_variables=("first_name", "title", "when", "join_url"),
         still_wanted=wanted.unwanted_session_reminders,
         attachments=calendar.session_attachments,
+        render_context=session_day_words,
         description="A live session starts within 24 hours (with a calendar invitation).",
     )
 )
@@ -52,6 +81,7 @@ SESSION_MOVED = register(
         channels=(Channel.EMAIL, INAPP),
         still_wanted=wanted.unwanted_session_reminders,
         attachments=calendar.session_attachments,
+        render_context=session_day_words,
         description="A session more than a day away moved: its new time and the updated calendar invitation.",
     )
 )
@@ -64,6 +94,7 @@ SESSION_15MIN = register(
         channels=ALL,
         whatsapp_variables=("first_name", "title", "join_url"),
         still_wanted=wanted.unwanted_session_reminders,
+        render_context=session_day_words,
         description="A live session starts within 15 minutes.",
     )
 )

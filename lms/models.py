@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from notifications.languages import LanguageField
 from notifications.phones import normalize_phone
@@ -95,7 +96,7 @@ class User(AbstractUser):
     username = None
     first_name = None
     last_name = None
-    email = models.EmailField("email address", unique=True)
+    email = models.EmailField(_("email address"), unique=True)  # the login form's label, in the page's language
     name = models.CharField(max_length=150, blank=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.STUDENT)
     phone = PhoneField(help_text="Stored in international form, e.g. +919876543210.")

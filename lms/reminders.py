@@ -64,16 +64,13 @@ def site_link(name: str, *args) -> str:
     return f"{settings.SITE_URL}{reverse(name, args=args)}"
 
 
-def _day_words(moment: dt.datetime, now: dt.datetime, tz: str) -> tuple[str, str]:
-    """Return ("Tomorrow", "tomorrow"), ("Today", "today") or ("Thursday", "on Thursday") in `tz`."""
+def _day(moment: dt.datetime, now: dt.datetime, tz: str) -> dict:
+    """Return the session's day as data, in `tz`: its local date and how many days away it is. The
+    words ("Tomorrow", "कल", "on Thursday") are the reader's language's, made when the message is
+    rendered (messages.session_day_words)."""
     local_zone = zone(tz)
-    days = (moment.astimezone(local_zone).date() - now.astimezone(local_zone).date()).days
-    if days == 0:
-        return "Today", "today"
-    if days == 1:
-        return "Tomorrow", "tomorrow"
-    weekday = moment.astimezone(local_zone).strftime("%A")
-    return weekday, f"on {weekday}"
+    local_date = moment.astimezone(local_zone).date()
+    return {"local_date": local_date.isoformat(), "days_away": (local_date - now.astimezone(local_zone).date()).days}
 
 
 @transaction.atomic
@@ -88,7 +85,6 @@ def _plan_sessions(sessions, *, kind: str, now, dry_run, expiry, recipients=None
 
     def make_group(row: dict) -> Group:
         session = sessions[row["session_id"]]
-        day_label, day_phrase = _day_words(session.scheduled_at, now, row["timezone"])
         return Group(
             event_key=session_event_key(session),
             subject_id=session.pk,
@@ -102,8 +98,7 @@ def _plan_sessions(sessions, *, kind: str, now, dry_run, expiry, recipients=None
                 "scheduled_at": session.scheduled_at.isoformat(),
                 "minutes_left": max(1, math.ceil((session.scheduled_at - now).total_seconds() / 60)),
                 "when": format_when(session.scheduled_at, tz=row["timezone"], locale=row["locale"]),
-                "day_label": day_label,
-                "day_phrase": day_phrase,
+                **_day(session.scheduled_at, now, row["timezone"]),
             },
         )
 

@@ -3,8 +3,9 @@
 import datetime as dt
 
 from django.db.models import F, Prefetch
+from django.utils.translation import gettext_lazy as _
 
-from notifications.formatting import format_money, format_when
+from notifications.formatting import format_money, format_when, reader_locale
 
 from .models import Assignment, Course, LiveSession, Payment, Recording, Submission, User
 
@@ -20,7 +21,7 @@ def student_dashboard(*, student: User, now: dt.datetime) -> dict:
 
     Times and amounts come formatted in the student's time zone and locale, as their messages are.
     """
-    tz, locale = student.timezone, student.locale
+    tz, locale = student.timezone, reader_locale(language=student.language, locale=student.locale)
     course_ids = list(student.enrollments.filter(is_active=True).values_list("course_id", flat=True))
 
     sessions = []
@@ -74,7 +75,8 @@ def get_student_assignment(*, student: User, assignment_id: int, now: dt.datetim
         .get(pk=assignment_id)
     )
     submission = Submission.objects.filter(assignment=assignment, student=student).first()
-    _describe_assignment(assignment, submission=submission, now=now, tz=student.timezone, locale=student.locale)
+    locale = reader_locale(language=student.language, locale=student.locale)
+    _describe_assignment(assignment, submission=submission, now=now, tz=student.timezone, locale=locale)
     return assignment
 
 
@@ -84,13 +86,13 @@ def _describe_assignment(assignment, *, submission, now, tz: str, locale: str) -
     assignment.due = format_when(assignment.deadline, tz=tz, locale=locale)
     if submission is not None:
         assignment.submitted_when = format_when(submission.submitted_at, tz=tz, locale=locale)
-        assignment.status, assignment.status_label = "submitted", "Submitted"
+        assignment.status, assignment.status_label = "submitted", _("Submitted")
     elif assignment.deadline <= now:
-        assignment.status, assignment.status_label = "overdue", "Overdue"
+        assignment.status, assignment.status_label = "overdue", _("Overdue")
     elif assignment.deadline - now <= DUE_SOON:
-        assignment.status, assignment.status_label = "due-soon", "Due soon"
+        assignment.status, assignment.status_label = "due-soon", _("Due soon")
     else:
-        assignment.status, assignment.status_label = "open", "Not submitted"
+        assignment.status, assignment.status_label = "open", _("Not submitted")
 
 
 RECORDINGS_PER_COURSE = 10
@@ -101,7 +103,7 @@ def student_courses(*, student: User, now: dt.datetime) -> list[Course]:
 
     Five queries whatever the number of courses; times in the student's zone and locale.
     """
-    tz, locale = student.timezone, student.locale
+    tz, locale = student.timezone, reader_locale(language=student.language, locale=student.locale)
     enrollments = student.enrollments.filter(is_active=True).select_related("course").order_by("course__title")
     courses = {}
     for enrollment in enrollments:

@@ -1,9 +1,10 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -64,7 +65,9 @@ def profile(request):
                 form.add_error(None, exc)
             else:
                 # A new number: the card above the form asks for the code sent to it (lms/_phone_code.html).
-                messages.success(request, "Your profile is saved.")
+                # The message in the language just chosen: the next page is in it.
+                with translation.override(user.language if user.language in dict(settings.LANGUAGES) else None):
+                    messages.success(request, _("Your profile is saved."))
                 return redirect("lms:profile")
     return render(request, "lms/profile.html", {"form": form, "pending_phone": pending, "code_form": PhoneCodeForm()})
 
@@ -114,6 +117,6 @@ def assignment_detail(request, pk):
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, f"Submitted “{assignment.title}”. Well done!")
+            messages.success(request, _("Submitted “%(title)s”. Well done!") % {"title": assignment.title})
             return redirect("lms:dashboard")
     return render(request, "lms/assignment.html", {"assignment": assignment, "form": form})

@@ -1,13 +1,16 @@
 """Dates and money for a recipient: their time zone, their locale (Babel)."""
 
 import datetime as dt
+import math
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
-from babel.dates import format_datetime, get_timezone_name
+from babel.dates import format_date, format_datetime, format_timedelta, get_timezone_name
 from babel.numbers import format_currency
 from django.conf import settings
+
+from .languages import message_locale
 
 
 def zone(name: str | None) -> ZoneInfo:
@@ -54,3 +57,31 @@ def text_table(headers: list[str], rows: list[list]) -> str:
         return "  ".join(str(cell).ljust(width) for cell, width in zip(cells, widths, strict=False)).rstrip()
 
     return "\n".join([render(headers), render("-" * width for width in widths), *(render(row) for row in rows)])
+
+
+def reader_locale(*, language: str | None, locale: str | None) -> str:
+    """Return the Babel locale a person reads dates in: their language in their region ("hi" + "en_IN": hi_IN).
+
+    Pages, email, WhatsApp and in-app all ask here, so one moment reads the same everywhere.
+    """
+    return message_locale(language=language, locale=locale)
+
+
+# Babel's units, largest first (its own sizes): a time is said in the largest one it reaches.
+UNITS = (365 * 86400, 30 * 86400, 7 * 86400, 86400, 3600, 60, 1)
+
+
+def format_relative(moment: dt.datetime, *, now: dt.datetime, locale: str | None = None) -> str:
+    """Return how far `moment` is from `now` in words, whole units down: "in 19 hours", "38 मिनट पहले"."""
+    seconds = (moment - now).total_seconds()
+    # Down to the unit, as a clock reads (19 h 59 min is "19 hours", not Babel's rounded "20 hours").
+    size = next((size for size in UNITS if abs(seconds) >= size), 1)
+    seconds = math.copysign(abs(seconds) // size * size, seconds)
+    return format_timedelta(
+        dt.timedelta(seconds=seconds), threshold=1, add_direction=True, locale=locale_or_default(locale)
+    )
+
+
+def format_weekday(day: dt.date, *, locale: str | None = None) -> str:
+    """Return the weekday of `day` in the reader's locale ("Thursday", "गुरुवार")."""
+    return format_date(day, "EEEE", locale=locale_or_default(locale))

@@ -5,9 +5,18 @@ from django.utils.translation import gettext_lazy as _
 from .models import Channel, Topic
 from .phones import normalize_phone
 from .services.preferences import CHANNELS, OPTIONAL_TOPICS
-from .timezones import timezone_choices
+from .timezones import localized_timezone_choices
 
-TIMEZONE_CHOICES = timezone_choices  # India first, then by region
+TIMEZONE_CHOICES = localized_timezone_choices  # India first, then by region, places in the reader's language
+
+
+# The preferences grid's words, in the reader's language (the models' labels are the admin's).
+TOPIC_LABELS = {
+    Topic.REMINDERS: _("Class reminders and course updates"),
+    Topic.PAYMENTS: _("Payment reminders"),
+    Topic.MARKETING: _("Offers and news"),
+}
+CHANNEL_LABELS = {Channel.EMAIL: _("Email"), Channel.WHATSAPP: _("WhatsApp")}
 
 
 def topic_field_name(topic: str, channel: str) -> str:
@@ -26,7 +35,7 @@ class WhatsAppContactMixin:
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("whatsapp_opt_in") and "phone" in cleaned and not cleaned["phone"]:
-            self.add_error("phone", "Add your mobile number to get messages on WhatsApp.")
+            self.add_error("phone", _("Add your mobile number to get messages on WhatsApp."))
         return cleaned
 
 
@@ -69,13 +78,16 @@ class PreferencesForm(WhatsAppContactMixin, forms.Form):
         for (topic, channel), enabled in receive.items():
             name = topic_field_name(topic, channel)
             self.fields[name] = forms.BooleanField(
-                label=f"{Topic(topic).label} by {Channel(channel).label}", required=False, initial=enabled
+                label=_("%(topic)s by %(channel)s")
+                % {"topic": TOPIC_LABELS[Topic(topic)], "channel": CHANNEL_LABELS[Channel(channel)]},
+                required=False,
+                initial=enabled,
             )
 
     def topic_rows(self) -> list[tuple[str, list[forms.BoundField]]]:
         """Return the topic checkboxes as rows (one per topic, one column per channel), for the grid."""
         return [
-            (Topic(topic).label, [self[topic_field_name(topic, channel)] for channel in CHANNELS])
+            (TOPIC_LABELS[Topic(topic)], [self[topic_field_name(topic, channel)] for channel in CHANNELS])
             for topic in OPTIONAL_TOPICS
         ]
 

@@ -6,6 +6,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -67,7 +68,11 @@ def notification_mark_all_read(request):
     """Mark every notification of the person read."""
     count = mark_all_notifications_read(user=request.user)
     if count:
-        messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} as read.")
+        messages.success(
+            request,
+            ngettext("Marked %(count)d notification as read.", "Marked %(count)d notifications as read.", count)
+            % {"count": count},
+        )
     return redirect("notifications:list")
 
 
@@ -99,6 +104,6 @@ def preferences(request):
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, "Your preferences are saved.")
+            messages.success(request, gettext("Your preferences are saved."))
             return redirect("notifications:preferences")
     return render(request, "notifications/pages/preferences.html", {"form": form, "preferences": current})

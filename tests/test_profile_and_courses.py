@@ -129,7 +129,7 @@ def test_a_student_saves_her_name_phone_time_zone_language_and_whatsapp_consent(
     consent = WhatsAppConsent.objects.get(address="+919876543210", category="utility")
     assert (consent.given, consent.source, consent.user) == (True, "profile page (number proved by code)", student)
     page = response.content.decode()
-    assert "Your profile is saved." in page
+    assert "आपकी प्रोफ़ाइल सहेज ली गई है।" in page  # said in the language she just chose
     assert 'lang="hi"' in page  # her pages follow the language she chose
     assert 'value="Europe/London" selected' in page
 

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -293,12 +294,24 @@ def test_a_hindi_student_gets_session_dates_in_hindi_and_the_hindi_reminder(db):
     dispatch_due_deliveries(now=now)
 
     by_address = {message.to[0]: message for message in mail.outbox}
-    assert by_address[hindi.email].subject == f"जल्द शुरू: {session.title}"
+    # A day ahead it says "tomorrow" (कल), or "today" (आज) for a session later today in her zone.
+    same_day = (
+        session.scheduled_at.astimezone(ZoneInfo(hindi.timezone)).date()
+        == now.astimezone(ZoneInfo(hindi.timezone)).date()
+    )
+    assert by_address[hindi.email].subject == f"{'आज' if same_day else 'कल'} शुरू: {session.title}"
     hindi_when = Delivery.objects.get(to_address=hindi.email, channel="email").context["when"]
     english_when = Delivery.objects.get(to_address=english.email, channel="email").context["when"]
     assert re.search(r"[\u0900-\u097F]", hindi_when) and not re.search(r"[\u0900-\u097F]", english_when)
     notes = {n.user_id: n for n in hindi.notifications.all() | english.notifications.all()}
-    assert "शुरू होगा" in notes[hindi.pk].message and "starts" in notes[english.pk].message
+    # The in-app time is put in words when shown, in the reader's language.
+    from django.utils import translation
+
+    from notifications.services.inapp import render_relative_times
+
+    with translation.override("hi"):
+        assert "घंटे में शुरू होगा" in render_relative_times(notes[hindi.pk].message)
+    assert "starts in" in render_relative_times(notes[english.pk].message)
 
 
 def test_whatsapp_uses_the_approved_template_of_the_recipients_language(editor, settings):

@@ -8,8 +8,9 @@ from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.timesince import timesince, timeuntil
+from django.utils.translation import get_language, gettext
 
+from ..formatting import format_relative, reader_locale
 from ..models import Notification
 
 NOTIFICATIONS_PER_PAGE = 20
@@ -68,10 +69,11 @@ def mark_all_notifications_read(*, user) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
 
 
-def render_relative_times(text: str, *, now: dt.datetime | None = None) -> str:
-    """Put the marked times of a notification's text in words as of `now`: "Starts in 10 minutes",
-    "Started 38 minutes ago"; a marker that cannot be read is dropped."""
+def render_relative_times(text: str, *, now: dt.datetime | None = None, locale: str | None = None) -> str:
+    """Put the marked times of a notification's text in words as of `now`, in the active language
+    ("Starts in 10 minutes", "10 मिनट में शुरू होगा"); a marker that cannot be read is dropped."""
     now = now or timezone.now()
+    locale = locale or reader_locale(language=get_language(), locale=settings.DEFAULT_LOCALE)
 
     def words(match: re.Match) -> str:
         verb, stamp = match.groups()
@@ -82,11 +84,11 @@ def render_relative_times(text: str, *, now: dt.datetime | None = None) -> str:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)
         if abs(moment - now) < dt.timedelta(minutes=1):
-            phrase = "starts now"
+            phrase = gettext("starts now")
         elif moment > now:
-            phrase = f"starts in {timeuntil(moment, now, depth=1)}"
+            phrase = gettext("starts %(time)s") % {"time": format_relative(moment, now=now, locale=locale)}
         else:
-            phrase = f"started {timesince(moment, now, depth=1)} ago"
+            phrase = gettext("started %(time)s") % {"time": format_relative(moment, now=now, locale=locale)}
         return phrase[0].upper() + phrase[1:] if verb[0].isupper() else phrase
 
     return RELATIVE_TIME.sub(words, text)
