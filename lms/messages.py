@@ -131,6 +131,7 @@ SET_PASSWORD_LINK = register(
         channels=(Channel.EMAIL,),
         still_wanted=accounts.unwanted_set_password_links,
         render_context=accounts.set_password_links,
+        access_links=("set_password_url",),
         description="A link to choose a password, asked for on the forgot-password or expired-link page.",
     )
 )

@@ -60,6 +60,11 @@ class MessageKind:
     # Example values for previews and for checking a template renders ({name: value}); a
     # variable without one previews as its name in brackets.
     samples: Mapping[str, object] = field(default_factory=dict)
+    # Variables holding a link that acts for the recipient (sets a password, carries a signed
+    # reference), made by `render_context` when the message is sent. Staff only ever see an inert
+    # placeholder for them, and staff copy may place them only in the fixed link slot
+    # (notifications.copy.sandbox.link_problems).
+    access_links: tuple[str, ...] = ()
 
     def __hash__(self):
         return hash(self.name)
@@ -87,6 +92,11 @@ class MessageKind:
         if "unsubscribe_url" in values:
             values["unsubscribe_url"] = f"{settings.SITE_URL}/unsubscribe/example/"
         return {**values, **self.samples}
+
+    @property
+    def guarded_links(self) -> tuple[str, ...]:
+        """The access links of this kind's messages: its own, and the unsubscribe link of marketing."""
+        return (*self.access_links, "unsubscribe_url") if self.is_marketing else self.access_links
 
     @property
     def template_dir(self) -> str:

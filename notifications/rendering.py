@@ -75,24 +75,29 @@ def absolute_url(path: str) -> str:
     return f"{settings.SITE_URL}/{path.lstrip('/')}"
 
 
-def message_context(*, kind: MessageKind, context: dict, delivery_id: int | None) -> dict:
-    """Return the stored context plus what every message may use."""
-    return _full_context(kind=kind, context=context, delivery_id=delivery_id)[0]
+def message_context(*, kind: MessageKind, context: dict, delivery_id: int | None, send: bool = False) -> dict:
+    """Return the stored context plus what every message may use (access links inert unless `send`)."""
+    return _full_context(kind=kind, context=context, delivery_id=delivery_id, send=send)[0]
 
 
 def _full_context(
-    *, kind: MessageKind, context: dict, delivery_id: int | None, preview: bool = False
+    *, kind: MessageKind, context: dict, delivery_id: int | None, send: bool = False
 ) -> tuple[dict, tuple[str, ...]]:
-    """Return the full context and the links minted for this rendering (never stored). A preview
-    mints nothing: it shows the example values its context holds instead."""
+    """Return the full context and the links minted for this rendering (never stored).
+
+    Only the dispatcher sending a real message passes `send`: then the kind's `render_context`
+    hook mints its links. Every other rendering (previews, the admin's "as sent", test sends,
+    in-app rows, which are stored) never calls the hook and shows inert placeholders instead, so
+    no template, whatever filters it uses, can turn a staff view into a working credential.
+    """
     full = {
         "site_name": settings.SITE_NAME,
         "site_url": settings.SITE_URL,
         "kind": kind.name,
         **context,
     }
-    if preview:
-        return full, ()
+    if not send:
+        return _inert(kind, full), ()
     if kind.is_marketing and delivery_id is not None:
         # A link the caller signed already (the dispatcher, for the headers too) is kept.
         full.setdefault("unsubscribe_url", unsubscribe_url(delivery_id=delivery_id))
@@ -104,14 +109,38 @@ def _full_context(
     return full, secrets
 
 
+def _inert(kind: MessageKind, full: dict) -> dict:
+    """`full` for a staff view: every access link a placeholder, whatever the context holds, and
+    what only the send-time hook would make shown by its name."""
+    if kind.render_context:
+        for name in kind.all_variables:
+            full.setdefault(name, f"[{name}]")
+    for name in kind.guarded_links:
+        full[name] = REDACTED
+    return full
+
+
 def unsubscribe_url(*, delivery_id: int) -> str:
     token = make_unsubscribe_token(delivery_id=delivery_id)
     return absolute_url(reverse("notifications:unsubscribe", args=[token]))
 
 
-def _choose(kind: MessageKind, channel: str, language: str, version: MessageTemplate | None, published=None):
-    """Return the staff version to use: the one given (previews, tests), else the published one
-    (from `published`, {language: version}, when the caller looked them up already)."""
+class _Shipped:
+    """Render with the shipped files, not with the version published now (a delivery sent with them)."""
+
+    def __repr__(self):
+        return "SHIPPED"
+
+
+SHIPPED = _Shipped()
+
+
+def _choose(kind: MessageKind, channel: str, language: str, version, published=None):
+    """Return the staff version to use: the one given (previews, tests, a sent delivery's), none
+    for SHIPPED, else the published one (from `published`, {language: version}, when the caller
+    looked them up already)."""
+    if version is SHIPPED:
+        return None
     if version is not None:
         return version
     if published is not None:
@@ -142,12 +171,15 @@ def render_email(
     context: dict,
     delivery_id: int | None,
     language: str | None = None,
-    version: MessageTemplate | None = None,
+    version: MessageTemplate | _Shipped | None = None,
     preview: bool = False,
+    send: bool = False,
 ) -> Rendered:
-    """Render subject, text and HTML of an email, in `language` (else the context's)."""
+    """Render subject, text and HTML of an email, in `language` (else the context's); only the
+    dispatcher sending a real message passes `send` (access links minted), every other caller
+    gets inert placeholders (`preview` is kept for old callers: it means not `send`)."""
     language = language or language_of(context)
-    full, secrets = _full_context(kind=kind, context=context, delivery_id=delivery_id, preview=preview)
+    full, secrets = _full_context(kind=kind, context=context, delivery_id=delivery_id, send=send and not preview)
     chosen = _choose(kind, Channel.EMAIL, language, version)
     if chosen is None:
         subject = _one_line(_render_file(kind, "subject.txt", language, full))
@@ -204,13 +236,15 @@ def render_whatsapp(
     kind: MessageKind,
     context: dict,
     language: str | None = None,
-    version: MessageTemplate | None = None,
+    version: MessageTemplate | _Shipped | None = None,
     preview: bool = False,
+    send: bool = False,
 ) -> tuple[Rendered, dict]:
     """Return the WhatsApp text (as the approved template reads), the template's variables and,
-    on the Rendered, the approved template's SID for the recipient's language."""
+    on the Rendered, the approved template's SID for the recipient's language (access links
+    minted only when the dispatcher passes `send`)."""
     language = language or language_of(context)
-    full, secrets = _full_context(kind=kind, context=context, delivery_id=None, preview=preview)
+    full, secrets = _full_context(kind=kind, context=context, delivery_id=None, send=send and not preview)
     chosen = _choose(kind, Channel.WHATSAPP, language, version)
     sids = settings.TWILIO_CONTENT_SIDS
     if chosen is None:
@@ -236,13 +270,14 @@ def render_inapp(
     kind: MessageKind,
     context: dict,
     language: str | None = None,
-    version: MessageTemplate | None = None,
+    version: MessageTemplate | _Shipped | None = None,
     published: dict | None = None,
     preview: bool = False,
 ) -> Rendered:
-    """Return the in-app title (the email subject, unless staff wrote one) and message."""
+    """Return the in-app title (the email subject, unless staff wrote one) and message. In-app
+    rows are stored (and staff read them): no access link is ever minted for one."""
     language = language or language_of(context)
-    full, _ = _full_context(kind=kind, context=context, delivery_id=None, preview=preview)
+    full, _ = _full_context(kind=kind, context=context, delivery_id=None)
     chosen = _choose(kind, INAPP, language, version, published)
     if chosen is None:
         return Rendered(

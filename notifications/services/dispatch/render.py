@@ -2,7 +2,8 @@
 Rendering at send time: the message to send for a claimed row, from the context stored on it.
 
 What the ledger keeps of a message is `Rendered.stored_text`: links minted for this sending
-(set-password, unsubscribe, signed campaign links) went out but are not stored.
+(set-password, unsubscribe, signed campaign links) went out but are not stored. Only here, for a
+real message (never a staff test), does rendering call a kind's hook that mints them (`send=`).
 """
 
 import logging
@@ -33,7 +34,9 @@ def email_for(delivery: Delivery) -> OutgoingEmail | SendResult:
         headers["List-Unsubscribe"] = f"<{link}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     try:
-        rendered = render_email(kind=kind, context=context, delivery_id=delivery.pk, version=_pinned(delivery))
+        rendered = render_email(
+            kind=kind, context=context, delivery_id=delivery.pk, version=_pinned(delivery), send=not delivery.is_test
+        )
         attachments = kind.hook("attachments")(stored) if kind.attachments else []
     except Exception as exc:
         logger.exception("Could not render delivery %s", delivery.pk)
@@ -58,7 +61,9 @@ def whatsapp_for(delivery: Delivery) -> WhatsAppMessage | SendResult:
     kind = get_kind(delivery.kind)
     try:
         context = delivery.context  # merged from the group, the row and the account: once
-        rendered, variables = render_whatsapp(kind=kind, context=context, version=_pinned(delivery))
+        rendered, variables = render_whatsapp(
+            kind=kind, context=context, version=_pinned(delivery), send=not delivery.is_test
+        )
     except Exception as exc:
         logger.exception("Could not render delivery %s", delivery.pk)
         return _render_failure(exc)
