@@ -39,10 +39,9 @@ def _child(case: str, phase: str) -> None:
     import django
 
     django.setup()
+    import lms.messages  # noqa: F401  (declares the kinds)
     from notifications.copy import sandbox, services
     from notifications.kinds import get_kind
-
-    import lms.messages  # noqa: F401  (declares the kinds)
 
     kind = get_kind("payment_reminder")
     source = CASES[case]

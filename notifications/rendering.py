@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.html import escape, linebreaks
 from django.utils.safestring import mark_safe
 
+from .copy import links as copy_links
 from .copy import sandbox
 from .copy.published import published_version
 from .kinds import INAPP, MessageKind
@@ -190,11 +191,14 @@ def render_email(
             secrets=secrets,
             language=language,
         )
+    for part in ("subject", "text", "html"):
+        copy_links.check_sendable(source=getattr(chosen, part), kind=kind, part=part)
     allowed = sandbox.sandbox_context(kind, full)
     subject = _one_line(sandbox.render(chosen.subject, allowed, autoescape=False))
     text = sandbox.render(chosen.text, allowed, autoescape=False).strip()
     # Staff HTML, or the text's paragraphs with its links clickable.
     content = sandbox.render(chosen.html, allowed, autoescape=True) if chosen.html.strip() else text_to_html(text)
+    _check_staff_html(kind, content, full)
     html = _layout().render(
         Context(
             {
@@ -208,6 +212,16 @@ def render_email(
     return Rendered(
         subject=subject, text=text, html=html, secrets=secrets, version_id=chosen.pk, language=chosen.language
     )
+
+
+def _check_staff_html(kind: MessageKind, content: str, full: dict) -> None:
+    """Refuse staff HTML that would hand an access link to another server (see copy.links)."""
+    if not kind.guarded_links:
+        return
+    guarded = {full[name]: name for name in kind.guarded_links if isinstance(full.get(name), str) and full[name]}
+    problems = copy_links.html_problems(content, links=guarded)
+    if problems:
+        raise ValueError(f"The copy's HTML may not be sent with a personal link in it: {problems[0]}")
 
 
 _LINK = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)]")
@@ -253,6 +267,7 @@ def render_whatsapp(
         sid = sids.get(f"{kind.name}:{language}") or sids.get(kind.name, "")
         version_id, used_language = None, language
     else:
+        copy_links.check_sendable(source=chosen.text, kind=kind, part="whatsapp")
         allowed = sandbox.sandbox_context(kind, full)
         text = sandbox.render(chosen.text, allowed, autoescape=False).strip()
         names = tuple(chosen.whatsapp_variables or kind.whatsapp_variables)

@@ -168,7 +168,10 @@ def other_samples(kind: MessageKind) -> list[dict]:
         name: f"{value} Kumar 2" if isinstance(value, str) else [*value, *value] if isinstance(value, list) else value
         for name, value in sample.items()
     }
-    emptied = {name: "" if isinstance(value, str) else [] if isinstance(value, list) else value for name, value in sample.items()}
+    emptied = {
+        name: "" if isinstance(value, str) else [] if isinstance(value, list) else value
+        for name, value in sample.items()
+    }
     return [changed | {"name": "Ravi Kumar", "first_name": "Ravi"}, emptied]
 
 
@@ -196,9 +199,9 @@ def _width_problems(nodelist) -> list[TemplateProblem]:
                         limits.check_width(name, arg)
                     except LimitExceeded as error:
                         problems.append(TemplateProblem(_node_line(node), str(error)))
-        if isinstance(node, LoremNode) and expression is node.count and str(node.count.token).isdigit():
-            if int(node.count.token) > limits.MAX_WIDTH:
-                problems.append(TemplateProblem(_node_line(node), f"{{% lorem %}} asks for over {limits.MAX_WIDTH:,}."))
+        count = str(getattr(node.count, "token", "")) if isinstance(node, LoremNode) else ""
+        if expression is getattr(node, "count", None) and count.isdigit() and int(count) > limits.MAX_WIDTH:
+            problems.append(TemplateProblem(_node_line(node), f"{{% lorem %}} asks for over {limits.MAX_WIDTH:,}."))
     return problems
 
 

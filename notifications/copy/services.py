@@ -16,6 +16,7 @@ from ..kinds import MessageKind, get_kind
 from ..languages import DEFAULT_LANGUAGE
 from ..models import Channel, Delivery, MessageTemplate, Notification, TemplateChannel
 from ..rendering import Rendered, _text_engine, file_names, render_email, render_inapp, render_whatsapp
+from . import links
 from .published import forget_published_versions
 from .sandbox import TemplateProblem, check_template
 
@@ -82,6 +83,7 @@ def template_problems(
         return problems
     for name, is_html in parts_of(channel=channel).items():
         found = check_template(parts.get(name) or "", kind=kind, autoescape=is_html)
+        found += _link_problems(kind=kind, channel=channel, field=name, source=parts.get(name) or "")
         if found:
             problems[name] = found
     required = ("subject", "text") if channel != TemplateChannel.WHATSAPP else ("text",)
@@ -92,6 +94,15 @@ def template_problems(
     if unknown:
         problems["whatsapp_variables"] = [TemplateProblem(0, f"{', '.join(unknown)}: not variables of this message.")]
     return problems
+
+
+def _link_problems(*, kind: MessageKind, channel: str, field: str, source: str) -> list[TemplateProblem]:
+    """Where the version puts an access link outside its fixed slot, or HTML that loads by itself."""
+    part = links.link_part(channel=channel, field=field)
+    found = [TemplateProblem(line, message) for line, message in links.link_problems(source, kind=kind, part=part)]
+    if part == "html":
+        found += [TemplateProblem(0, message) for message in links.source_html_problems(source, kind=kind)]
+    return found
 
 
 def _check(version: MessageTemplate) -> None:
