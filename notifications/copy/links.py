@@ -221,11 +221,15 @@ class _HtmlChecker(HTMLParser):
         if attribute not in ALLOWED_ATTRIBUTES:
             self.problems.append(f"<{tag} {attribute}> is not allowed in a message with a personal link.")
         elif names and not (tag == "a" and attribute == "href" and value.strip() in self.links):
-            self.problems.append(f"{{{{ {names[0]} }}}} may only be a link's href or text, not in {attribute}.")
+            self.problems.append(
+                f"{{{{ {names[0]} }}}} is a personal link: only a link's href or text, not in {attribute}."
+            )
         elif attribute == "style" and _CSS_LOADS.search(_CSS_COMMENT.sub("", value).lower().replace(" ", "")):
             self.problems.append("A style may not load anything (url(), @import...) in a message with a personal link.")
         elif attribute == "src" and not (tag == "img" and _own_site(value)):
-            self.problems.append(f"<{tag} src> may only show an image from {settings.SITE_URL}/.")
+            self.problems.append(
+                f"<{tag} src> may only show an image from {settings.SITE_URL}/ in a message with a personal link."
+            )
 
     def handle_comment(self, data):
         self.problems.append("HTML comments are not allowed in a message with a personal link (use {# #}).")

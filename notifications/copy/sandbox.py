@@ -201,7 +201,9 @@ def _width_problems(nodelist) -> list[TemplateProblem]:
                         problems.append(TemplateProblem(_node_line(node), str(error)))
         count = str(getattr(node.count, "token", "")) if isinstance(node, LoremNode) else ""
         if expression is getattr(node, "count", None) and count.isdigit() and int(count) > limits.MAX_WIDTH:
-            problems.append(TemplateProblem(_node_line(node), f"{{% lorem %}} asks for over {limits.MAX_WIDTH:,}."))
+            problems.append(
+                TemplateProblem(_node_line(node), f"{{% lorem %}} asks for more than {limits.MAX_WIDTH:,}.")
+            )
     return problems
 
 
