@@ -19,6 +19,7 @@ from django.utils import timezone
 from lms import reminders
 from lms.models import User
 from lms.tests.factories import PaymentFactory, StaffUserFactory, UserFactory
+from notifications.copy.published import forget_published_versions
 from notifications.models import Delivery, MessageTemplate
 from notifications.rendering import REDACTED
 from notifications.services.dispatch import dispatch_due_deliveries
@@ -107,6 +108,13 @@ def root(client):
     return user
 
 
+def publish_around_the_admin(**fields) -> MessageTemplate:
+    """A version live without the admin's checks (saved before a rule existed, or in the database)."""
+    version = MessageTemplate.objects.create(channel="email", language="en", version=1, status="published", **fields)
+    forget_published_versions()
+    return version
+
+
 def reset_delivery() -> Delivery:
     return Delivery.objects.get(kind="set_password_link", to_address="root@school.example")
 
@@ -172,13 +180,8 @@ def test_the_link_in_its_slot_saves_and_the_reset_email_carries_a_working_link(c
 
 
 def test_a_view_only_staff_member_opening_an_old_reset_finds_no_working_link_whatever_copy_is_live(root):
-    # A bad version published around the admin (before the rule, or straight in the database).
-    MessageTemplate.objects.create(
+    publish_around_the_admin(
         kind="set_password_link",
-        channel="email",
-        language="en",
-        version=1,
-        status="published",
         subject="Your link",
         text="Hi {{ first_name }} {{ set_password_url|urlencode:'' }} {{ set_password_url|make_list|join:' ' }}",
         html='<p>{{ set_password_url|cut:"/" }}</p><img src="https://elsewhere.example/?u={{ set_password_url }}">',
@@ -211,12 +214,8 @@ def test_the_delivery_page_shows_the_copy_it_was_sent_with_not_the_copy_publishe
 
 
 def test_reset_copy_written_around_the_admin_is_not_sent_and_the_message_says_why():
-    MessageTemplate.objects.create(
+    publish_around_the_admin(
         kind="set_password_link",
-        channel="email",
-        language="en",
-        version=1,
-        status="published",
         subject="Your link",
         text="Hi {{ set_password_url|urlencode:'' }}",
     )
@@ -360,12 +359,8 @@ def test_a_template_over_the_limits_cannot_be_saved(bomb):
 
 
 def test_a_bomb_published_around_the_admin_fails_only_its_recipients_message_with_the_reason():
-    MessageTemplate.objects.create(
+    publish_around_the_admin(
         kind="payment_reminder",
-        channel="email",
-        language="en",
-        version=1,
-        status="published",
         subject="Pay {{ amount }}",
         text='Hi {{ first_name }}{% if first_name == "Meera" %}' + LOOPS + "{% endif %}",
     )
