@@ -18,6 +18,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import escape, linebreaks
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 
 from .copy import links as copy_links
 from .copy import sandbox
@@ -221,7 +222,9 @@ def _check_staff_html(kind: MessageKind, content: str, full: dict) -> None:
     guarded = {full[name]: name for name in kind.guarded_links if isinstance(full.get(name), str) and full[name]}
     problems = copy_links.html_problems(content, links=guarded)
     if problems:
-        raise ValueError(f"The copy's HTML may not be sent with a personal link in it: {problems[0]}")
+        raise ValueError(
+            _("The copy's HTML may not be sent with a personal link in it: %(problem)s") % {"problem": problems[0]}
+        )
 
 
 _LINK = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)]")

@@ -9,6 +9,8 @@ never calls the kind's hook that mints links: each access link shows as an inert
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 from .kinds import get_kind
 from .models import Channel, Delivery
 from .rendering import SHIPPED, render_email
@@ -38,5 +40,5 @@ def render_sent_html(*, delivery: Delivery) -> SentHtml:
     note = ""
     edited_at = getattr(version, "edited_at", None)
     if edited_at and delivery.sent_at and edited_at > delivery.sent_at:
-        note = "This draft was edited after the test was sent: the HTML shows the draft as it is now."
+        note = _("This draft was edited after the test was sent: the HTML shows the draft as it is now.")
     return SentHtml(html=rendered.html, note=note)

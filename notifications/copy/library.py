@@ -46,7 +46,7 @@ def _guarded(name: str, func):
             if name == "join":
                 limits.check_join(value, args[0])
         result = func(value, *args, **kwargs)
-        limits.check_size(result, f"The result of |{name}")
+        limits.check_size(result)
         limits.charge(limits.size(result))
         return result
 

@@ -15,6 +15,8 @@ import re
 import time
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 MAX_SOURCE_CHARS = 20_000  # one part (subject, text, HTML) of a version
 MAX_OUTPUT_CHARS = 200_000  # what one part renders to, and any one value or filter result on the way
 MAX_WORK = 50_000  # characters produced by variables and filters, plus loop iterations x loop body size
@@ -39,11 +41,14 @@ class Budget:
         self.work += units
         if self.work > MAX_WORK:
             raise LimitExceeded(
-                f"The template needs more work than a message may take (over {MAX_WORK:,} units:"
-                " loops inside loops, or values repeated too often)."
+                _(
+                    "The template needs more work than a message may take (over %(units)s units:"
+                    " loops inside loops, or values repeated too often)."
+                )
+                % {"units": f"{MAX_WORK:,}"}
             )
         if time.monotonic() > self.deadline:
-            raise LimitExceeded(f"The template took longer than {MAX_SECONDS} s to render.")
+            raise LimitExceeded(_("The template took longer than %(seconds)s s to render.") % {"seconds": MAX_SECONDS})
 
 
 _current: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("copy_render_budget", default=None)
@@ -75,17 +80,22 @@ def size(value) -> int:
     return 1
 
 
-def check_size(value, what: str = "A value") -> None:
+def check_size(value) -> None:
     if size(value) > MAX_OUTPUT_CHARS:
-        raise LimitExceeded(f"{what} is longer than {MAX_OUTPUT_CHARS:,} characters.")
+        raise LimitExceeded(
+            _("The template makes a text longer than %(limit)s characters.") % {"limit": f"{MAX_OUTPUT_CHARS:,}"}
+        )
 
 
 def check_width(name: str, arg) -> None:
     """Refuse a width-like argument (|center:"200000000", |stringformat:"0999999d") past MAX_WIDTH."""
     if name in WIDTH_FILTERS and any(int(number) > MAX_WIDTH for number in _NUMBER.findall(str(arg))):
-        raise LimitExceeded(f"|{name}:{arg!r} asks for more than {MAX_WIDTH:,} characters.")
+        raise LimitExceeded(
+            _("|%(filter)s asks for more than %(limit)s characters.")
+            % {"filter": f"{name}:{arg!r}", "limit": f"{MAX_WIDTH:,}"}
+        )
 
 
 def check_join(value, arg) -> None:
     if size(value) * max(len(str(arg)), 1) > MAX_OUTPUT_CHARS:
-        raise LimitExceeded(f"|join would make more than {MAX_OUTPUT_CHARS:,} characters.")
+        raise LimitExceeded(_("|join would make more than %(limit)s characters.") % {"limit": f"{MAX_OUTPUT_CHARS:,}"})

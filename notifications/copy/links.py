@@ -20,6 +20,7 @@ from html.parser import HTMLParser
 from django.conf import settings
 from django.template.base import Lexer, TokenType
 from django.template.defaulttags import AutoEscapeControlNode, FilterNode
+from django.utils.translation import gettext as _
 
 from ..kinds import MessageKind
 
@@ -138,7 +139,9 @@ def check_sendable(*, source: str, kind: MessageKind, part: str) -> None:
         return
     problems = _cached(source, names, part)
     if problems:
-        raise ValueError(f"The copy places a personal link where it may not be: {problems[0][1]}")
+        raise ValueError(
+            _("The copy places a personal link where it may not be: %(problem)s") % {"problem": problems[0][1]}
+        )
 
 
 def _token_problems(source: str, names: tuple[str, ...], part: str):
@@ -149,12 +152,18 @@ def _token_problems(source: str, names: tuple[str, ...], part: str):
             if not re.search(rf"\b{re.escape(name)}\b", token.contents):
                 continue
             if part not in SLOT_PARTS:
-                yield token.lineno, f"{{{{ {name} }}}} cannot be in this part (it is stored as written): remove it."
+                yield (
+                    token.lineno,
+                    _("{{ %(name)s }} cannot be in this part (it is stored as written): remove it.") % {"name": name},
+                )
             elif not _is_slot(token, name):
                 yield (
                     token.lineno,
-                    f"{{{{ {name} }}}} is a personal link: write it exactly as {{{{ {name} }}}} (or "
-                    f"{{% button url={name} %}}), with no filter, and use it in no other tag.",
+                    _(
+                        "{{ %(name)s }} is a personal link: write it exactly as {{ %(name)s }} (or "
+                        "{%% button url=%(name)s %%}), with no filter, and use it in no other tag."
+                    )
+                    % {"name": name},
                 )
 
 
@@ -179,7 +188,7 @@ def _structure_problems(source: str, names: tuple[str, ...]):
         for node in nodes:
             token = getattr(node, "token", None)
             if wrapped and token is not None and any(re.search(rf"\b{name}\b", token.contents) for name in names):
-                yield token.lineno, "A personal link cannot be inside {% filter %} or {% autoescape off %}."
+                yield token.lineno, _("A personal link cannot be inside {% filter %} or {% autoescape off %}.")
             inner = wrapped or isinstance(node, FilterNode)
             inner = inner or (isinstance(node, AutoEscapeControlNode) and not node.setting)
             for attribute in node.child_nodelists:
@@ -210,7 +219,7 @@ class _HtmlChecker(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         if tag not in ALLOWED_TAGS:
-            self.problems.append(f"<{tag}> is not allowed in a message with a personal link.")
+            self.problems.append(_("<%(tag)s> is not allowed in a message with a personal link.") % {"tag": tag})
             return
         for attribute, value in attrs:
             value = value or ""
@@ -219,23 +228,30 @@ class _HtmlChecker(HTMLParser):
     def _attribute(self, tag: str, attribute: str, value: str) -> None:
         names = [name for link, name in self.links.items() if link in value]
         if attribute not in ALLOWED_ATTRIBUTES:
-            self.problems.append(f"<{tag} {attribute}> is not allowed in a message with a personal link.")
+            self.problems.append(
+                _("<%(tag)s %(attribute)s> is not allowed in a message with a personal link.")
+                % {"tag": tag, "attribute": attribute}
+            )
         elif names and not (tag == "a" and attribute == "href" and value.strip() in self.links):
             self.problems.append(
-                f"{{{{ {names[0]} }}}} is a personal link: only a link's href or text, not in {attribute}."
+                _("{{ %(name)s }} is a personal link: only a link's href or text, not in %(attribute)s.")
+                % {"name": names[0], "attribute": attribute}
             )
         elif attribute == "style" and _CSS_LOADS.search(_CSS_COMMENT.sub("", value).lower().replace(" ", "")):
-            self.problems.append("A style may not load anything (url(), @import...) in a message with a personal link.")
+            self.problems.append(
+                _("A style may not load anything (url(), @import...) in a message with a personal link.")
+            )
         elif attribute == "src" and not (tag == "img" and _own_site(value)):
             self.problems.append(
-                f"<{tag} src> may only show an image from {settings.SITE_URL}/ in a message with a personal link."
+                _("<%(tag)s src> may only show an image from %(site)s/ in a message with a personal link.")
+                % {"tag": tag, "site": settings.SITE_URL}
             )
 
     def handle_comment(self, data):
-        self.problems.append("HTML comments are not allowed in a message with a personal link (use {# #}).")
+        self.problems.append(_("HTML comments are not allowed in a message with a personal link (use {# #})."))
 
     def handle_decl(self, decl):
-        self.problems.append("Declarations are not allowed in a message with a personal link.")
+        self.problems.append(_("Declarations are not allowed in a message with a personal link."))
 
     handle_pi = unknown_decl = handle_decl
 
@@ -265,7 +281,7 @@ def source_html_problems(source: str, *, kind: MessageKind) -> list[str]:
         if token.token_type == TokenType.TEXT:
             static.append(token.contents)
         elif token.token_type in (TokenType.VAR, TokenType.BLOCK) and _MAKES_HTML.search(token.contents):
-            problems.append("Write HTML as HTML, not inside {{ }} or {% %}, in a message with a personal link.")
+            problems.append(_("Write HTML as HTML, not inside {{ }} or {% %}, in a message with a personal link."))
         elif token.token_type == TokenType.VAR and token.contents.strip() in kind.guarded_links:
             static.append(MARKER.format(name=token.contents.strip()))
     markers = {MARKER.format(name=name): name for name in kind.guarded_links}

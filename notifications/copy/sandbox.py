@@ -21,6 +21,7 @@ from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.template.base import FilterExpression, Node, Variable, VariableNode
 from django.template.defaulttags import FilterNode, ForNode, LoremNode, TemplateLiteral, WithNode
 from django.template.smartif import TokenBase
+from django.utils.translation import gettext as _
 
 from ..kinds import MessageKind
 from . import limits
@@ -61,7 +62,7 @@ class TemplateProblem:
 def compile_template(source: str) -> Template:
     """Compile a staff template (cached by its text: a published version never changes)."""
     if len(source) > limits.MAX_SOURCE_CHARS:
-        raise LimitExceeded(f"The template is longer than {limits.MAX_SOURCE_CHARS:,} characters.")
+        raise LimitExceeded(_("It is longer than %(limit)s characters.") % {"limit": f"{limits.MAX_SOURCE_CHARS:,}"})
     return _instrument(engine().from_string(source))
 
 
@@ -74,7 +75,7 @@ def render(source: str, context: dict, *, autoescape: bool) -> str:
 def _render(template: Template, context: Context) -> str:
     with limits.budget():
         output = template.render(context)
-    limits.check_size(output, "The rendered message")
+    limits.check_size(output)
     return output
 
 
@@ -90,7 +91,10 @@ class _Charged(FilterExpression):
         limits.charge(1)
         value = super().resolve(context, ignore_failures)
         if self.at_most is not None and str(value).strip().isdigit() and int(value) > self.at_most:
-            raise LimitExceeded(f"{self.token} asks for more than {self.at_most:,}.")
+            raise LimitExceeded(
+                _("%(expression)s asks for more than %(limit)s.")
+                % {"expression": self.token, "limit": f"{self.at_most:,}"}
+            )
         limits.check_size(value)
         limits.charge(limits.size(value) * self.per_item)
         return value
@@ -135,7 +139,9 @@ def check_template(source: str, *, kind: MessageKind, autoescape: bool = False) 
     if not source.strip():
         return []
     if len(source) > limits.MAX_SOURCE_CHARS:
-        return [TemplateProblem(0, f"It is longer than {limits.MAX_SOURCE_CHARS:,} characters.")]
+        return [
+            TemplateProblem(0, _("It is longer than %(limit)s characters.") % {"limit": f"{limits.MAX_SOURCE_CHARS:,}"})
+        ]
     try:
         template = _instrument(checking_engine().from_string(source))
     except TemplateSyntaxError as error:
@@ -148,7 +154,7 @@ def check_template(source: str, *, kind: MessageKind, autoescape: bool = False) 
     try:
         output = _render(template, Context(kind.sample_context(), autoescape=autoescape))
     except LimitExceeded as error:
-        return [TemplateProblem(0, f"It is too big to send: {error}")]
+        return [TemplateProblem(0, _("It is too big to send: %(reason)s") % {"reason": error})]
     except Exception as error:  # a filter that fails on the sample values, a bad argument...
         return [TemplateProblem(_error_line(error, source), f"It does not render: {error}")]
     over = _limit_with_other_values(template, kind=kind, autoescape=autoescape)
@@ -180,7 +186,7 @@ def _limit_with_other_values(template: Template, *, kind: MessageKind, autoescap
         try:
             _render(template, Context(values, autoescape=autoescape))
         except LimitExceeded as error:
-            return TemplateProblem(0, f"It is too big to send for some recipients: {error}")
+            return TemplateProblem(0, _("It is too big to send for some recipients: %(reason)s") % {"reason": error})
         except Exception:  # other values may break a filter the sample values pass: not a limit
             continue
     return None
@@ -202,7 +208,10 @@ def _width_problems(nodelist) -> list[TemplateProblem]:
         count = str(getattr(node.count, "token", "")) if isinstance(node, LoremNode) else ""
         if expression is getattr(node, "count", None) and count.isdigit() and int(count) > limits.MAX_WIDTH:
             problems.append(
-                TemplateProblem(_node_line(node), f"{{% lorem %}} asks for more than {limits.MAX_WIDTH:,}.")
+                TemplateProblem(
+                    _node_line(node),
+                    _("{%% lorem %%} asks for more than %(limit)s.") % {"limit": f"{limits.MAX_WIDTH:,}"},
+                )
             )
     return problems
 

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ..kinds import MessageKind, get_kind
 from ..languages import DEFAULT_LANGUAGE
@@ -199,20 +200,20 @@ def publish_version(*, version: MessageTemplate, by, seen_hash: str | None = Non
     _check(version)
     current = content_hash(version)
     if seen_hash is not None and seen_hash != current:
-        raise ValidationError("This version changed since you opened it: review it again before publishing it.")
+        raise ValidationError(_("This version changed since you opened it: review it again before publishing it."))
     if needs_approval(version):
         if by.pk in revision_authors(version):
             if version.status == Status.AWAITING_APPROVAL:
-                raise ValidationError("You wrote (part of) this change: another staff member must approve it.")
+                raise ValidationError(_("You wrote (part of) this change: another staff member must approve it."))
             version.status, version.submitted_by, version.submitted_hash = Status.AWAITING_APPROVAL, by, current
             version.save(update_fields=["status", "submitted_by", "submitted_hash"])
             return PublishOutcome(
                 version, False, f"{version} waits for approval: another staff member must approve it."
             )
         if seen_hash is None:
-            raise ValidationError("Approve from the version's page: an approval is for the text you saw.")
+            raise ValidationError(_("Approve from the version's page: an approval is for the text you saw."))
         if version.status == Status.AWAITING_APPROVAL and version.submitted_hash != current:
-            raise ValidationError("This version changed since approval was asked for: its author must ask again.")
+            raise ValidationError(_("This version changed since approval was asked for: its author must ask again."))
         version.approved_by, version.approved_hash = by, current
     now = timezone.now()
     MessageTemplate.objects.filter(
@@ -251,7 +252,7 @@ def preview_context(*, kind: MessageKind, language: str, delivery: Delivery | No
     context = kind.sample_context()
     if delivery is not None:
         context |= {
-            name: LINK_HIDDEN if isinstance(value, str) and "://" in value else value
+            name: _(LINK_HIDDEN) if isinstance(value, str) and "://" in value else value
             for name, value in delivery.context.items()
         }
     context["language"] = language
@@ -289,7 +290,9 @@ def send_test(*, version: MessageTemplate, to) -> Delivery | Notification:
     if version.channel == TemplateChannel.WHATSAPP:
         address = verified_phone(to)
         if not address:
-            raise ValidationError("Your account has no verified phone number: verify yours to receive a WhatsApp test.")
+            raise ValidationError(
+                _("Your account has no verified phone number: verify yours to receive a WhatsApp test.")
+            )
     else:
         address = to.email.lower()
     test = Delivery.objects.create(
