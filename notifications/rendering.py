@@ -295,7 +295,7 @@ def render_inapp(
     """Return the in-app title (the email subject, unless staff wrote one) and message. In-app
     rows are stored (and staff read them): no access link is ever minted for one."""
     language = language or language_of(context)
-    full, _ = _full_context(kind=kind, context=context, delivery_id=None)
+    full, _minted = _full_context(kind=kind, context=context, delivery_id=None)
     chosen = _choose(kind, INAPP, language, version, published)
     if chosen is None:
         return Rendered(

@@ -283,7 +283,7 @@ def send_test(*, version: MessageTemplate, to) -> Delivery | Notification:
         context["email"] = to.email
     context.pop("unsubscribe_url", None)
     if version.channel == TemplateChannel.INAPP:
-        rendered, _ = render_version(version=version, context=context)
+        rendered, _variables = render_version(version=version, context=context)
         return Notification.objects.create(
             user=to, kind=version.kind, title=f"[Test] {rendered.subject}"[:200], message=rendered.text
         )
