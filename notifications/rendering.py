@@ -9,6 +9,7 @@ variables only; the shipped files are the developers' and use the full template 
 """
 
 import functools
+import logging
 import re
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ from .languages import DEFAULT_LANGUAGE, language_of
 from .models import Channel, MessageTemplate
 from .tokens import make_unsubscribe_token
 
+logger = logging.getLogger(__name__)
 REDACTED = "[personal link: made when sent, not stored]"
 
 
@@ -297,18 +299,25 @@ def render_inapp(
     language = language or language_of(context)
     full, _minted = _full_context(kind=kind, context=context, delivery_id=None)
     chosen = _choose(kind, INAPP, language, version, published)
-    if chosen is None:
-        return Rendered(
-            subject=_one_line(_render_file(kind, "subject.txt", language, full)),
-            text=_render_file(kind, "inapp.txt", language, full),
-            language=language,
-        )
-    allowed = sandbox.sandbox_context(kind, full)
+    if chosen is not None:
+        allowed = sandbox.sandbox_context(kind, full)
+        try:
+            return Rendered(
+                subject=_one_line(sandbox.render(chosen.subject, allowed, autoescape=False)),
+                text=sandbox.render(chosen.text, allowed, autoescape=False).strip(),
+                version_id=chosen.pk,
+                language=chosen.language,
+            )
+        except sandbox.LimitExceeded:
+            if version is not None:
+                raise  # a preview or a test says what is wrong
+            # Planning renders in-app text for a whole group or kind: one recipient's over-limit
+            # copy gets the shipped message instead of stopping everyone's.
+            logger.warning("In-app copy %s is over its limits for a recipient: shipped text used", chosen.pk)
     return Rendered(
-        subject=_one_line(sandbox.render(chosen.subject, allowed, autoescape=False)),
-        text=sandbox.render(chosen.text, allowed, autoescape=False).strip(),
-        version_id=chosen.pk,
-        language=chosen.language,
+        subject=_one_line(_render_file(kind, "subject.txt", language, full)),
+        text=_render_file(kind, "inapp.txt", language, full),
+        language=language,
     )
 
 

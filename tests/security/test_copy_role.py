@@ -20,7 +20,7 @@ from lms import reminders
 from lms.models import User
 from lms.tests.factories import PaymentFactory, StaffUserFactory, UserFactory
 from notifications.copy.published import forget_published_versions
-from notifications.models import Delivery, MessageTemplate
+from notifications.models import Delivery, MessageTemplate, Notification
 from notifications.rendering import REDACTED
 from notifications.services.dispatch import dispatch_due_deliveries
 
@@ -110,7 +110,8 @@ def root(client):
 
 def publish_around_the_admin(**fields) -> MessageTemplate:
     """A version live without the admin's checks (saved before a rule existed, or in the database)."""
-    version = MessageTemplate.objects.create(channel="email", language="en", version=1, status="published", **fields)
+    fields = {"channel": "email", "language": "en", "version": 1, "status": "published", **fields}
+    version = MessageTemplate.objects.create(**fields)
     forget_published_versions()
     return version
 
@@ -374,6 +375,23 @@ def test_a_bomb_published_around_the_admin_fails_only_its_recipients_message_wit
     sent = Delivery.objects.get(recipient=ravi, channel="email")
     assert failed.status == "failed" and "more work than a message may take" in failed.last_error
     assert sent.status == "sent" and [m.to for m in mail.outbox] == [[ravi.email]]
+
+
+def test_an_in_app_bomb_does_not_stop_planning_its_recipient_gets_the_shipped_message():
+    publish_around_the_admin(
+        kind="payment_reminder",
+        channel="inapp",
+        subject="Pay {{ amount }}",
+        text='Hi {{ first_name }}, staff copy{% if first_name == "Meera" %}' + LOOPS + "{% endif %}",
+    )
+    meera = UserFactory(email="meera@example.com", name="Meera Shah", no_phone=True)
+    ravi = UserFactory(email="ravi@example.com", name="Ravi Kumar", no_phone=True)
+    for student in (meera, ravi):
+        PaymentFactory(student=student, created_at=timezone.now() - dt.timedelta(days=4))
+    reminders.plan_payment_reminders(now=timezone.now())
+    assert "staff copy" in Notification.objects.get(user=ravi).message
+    assert "staff copy" not in Notification.objects.get(user=meera).message  # the shipped text
+    assert Delivery.objects.filter(recipient__in=[meera, ravi], channel="email").count() == 2
 
 
 # --- 4. Second-person approval --------------------------------------------------------------------
