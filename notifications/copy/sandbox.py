@@ -80,7 +80,8 @@ def _render(template: Template, context: Context) -> str:
 
 
 class _Charged(FilterExpression):
-    """A template expression that charges the render's budget for what it resolves to."""
+    """A template expression that charges the render's budget for what it resolves to (a count,
+    with `at_most`: that many times `per_item`)."""
 
     def __init__(self, expression: FilterExpression, *, per_item: int = 1, at_most: int | None = None):
         for name in FilterExpression.__slots__:
@@ -90,28 +91,34 @@ class _Charged(FilterExpression):
     def resolve(self, context, ignore_failures=False):
         limits.charge(1)
         value = super().resolve(context, ignore_failures)
-        if self.at_most is not None and str(value).strip().isdigit() and int(value) > self.at_most:
-            raise LimitExceeded(
-                _("%(expression)s asks for more than %(limit)s.")
-                % {"expression": self.token, "limit": f"{self.at_most:,}"}
-            )
+        if self.at_most is not None and str(value).strip().isdigit():
+            if int(value) > self.at_most:
+                raise LimitExceeded(
+                    _("%(expression)s asks for more than %(limit)s.")
+                    % {"expression": self.token, "limit": f"{self.at_most:,}"}
+                )
+            limits.charge(int(value) * self.per_item)
+            return value
         limits.check_size(value)
         limits.charge(limits.size(value) * self.per_item)
         return value
 
 
 def _instrument(template: Template) -> Template:
-    """Make the template's variables, loops and lorem charge the render's budget; a loop charges
-    each iteration with the size of its body, so loops inside loops add up."""
+    """Make every expression of the template (variables, tag arguments, conditions, loop sequences,
+    lorem's count) charge the render's budget; a loop charges each iteration with the size of its
+    body, so loops inside loops add up."""
 
     def walk(nodes) -> None:
         for node in nodes:
-            if isinstance(node, VariableNode):
-                node.filter_expression = _Charged(node.filter_expression)
-            elif isinstance(node, ForNode):
+            if isinstance(node, ForNode):
                 node.sequence = _Charged(node.sequence, per_item=1 + _static_size(node.nodelist_loop))
             elif isinstance(node, LoremNode):
-                node.count = _Charged(node.count, at_most=limits.MAX_WIDTH)
+                per_word = 8 if node.method == "w" else 400  # a word, or a paragraph
+                node.count = _Charged(node.count, at_most=limits.MAX_WIDTH, per_item=per_word)
+            for attribute, value in list(vars(node).items()):
+                if attribute not in (*node.child_nodelists, "token", "origin", "nodelist"):
+                    setattr(node, attribute, _charged(value))
             for name in node.child_nodelists:
                 walk(getattr(node, name, None) or [])
 
@@ -119,10 +126,35 @@ def _instrument(template: Template) -> Template:
     return template
 
 
+def _charged(value, depth: int = 0):
+    """`value` (a node's attribute) with every expression in it charging the budget."""
+    if depth > 5 or isinstance(value, _Charged | str | Node):
+        return value
+    if isinstance(value, FilterExpression):
+        return _Charged(value)
+    if isinstance(value, TemplateLiteral):
+        value.value = _charged(value.value, depth + 1)
+    elif isinstance(value, TokenBase):
+        for side in ("first", "second"):
+            if getattr(value, side, None) is not None:
+                setattr(value, side, _charged(getattr(value, side), depth + 1))
+    elif isinstance(value, list):
+        value[:] = [_charged(item, depth + 1) for item in value]
+    elif isinstance(value, tuple):
+        return tuple(_charged(item, depth + 1) for item in value)
+    elif isinstance(value, dict):
+        for key in value:
+            value[key] = _charged(value[key], depth + 1)
+    return value
+
+
 def _static_size(nodes) -> int:
+    """What a loop's body writes besides its expressions: its text (and {% now %}'s, at most 32
+    characters per format character)."""
     total = 0
     for node in nodes:
-        total += len(getattr(node, "s", "")) if type(node).__name__ == "TextNode" else 1
+        total += 1 + len(getattr(node, "s", "") or "") + len(getattr(node, "content", "") or "")
+        total += 32 * len(getattr(node, "format_string", "") or "")
         for name in node.child_nodelists:
             total += _static_size(getattr(node, name, None) or [])
     return total

@@ -336,7 +336,14 @@ LOOPS = (
     f'{{% for c in "{LETTERS}"|make_list %}}{{% for d in "{LETTERS}"|make_list %}}'
     "{{ first_name }}{% endfor %}{% endfor %}{% endfor %}{% endfor %}"
 )
+BIG = '{% with a=first_name|center:"1000" %}{% with b=a|add:a|add:a|add:a %}'
+BIG_END = "{% endwith %}{% endwith %}"
+TWO_LOOPS = f'{{% for x in "{LETTERS}"|make_list %}}{{% for y in "{LETTERS}"|make_list %}}'
 BOMBS = [
+    BIG + TWO_LOOPS + "{% cycle b a %}{% endfor %}{% endfor %}" + BIG_END,
+    BIG + TWO_LOOPS + "{% firstof b %}{% endfor %}{% endfor %}" + BIG_END,
+    TWO_LOOPS + "{% lorem 900 p %}{% endfor %}{% endfor %}",
+    TWO_LOOPS + "{% verbatim %}" + "y" * 5000 + "{% endverbatim %}{% endfor %}{% endfor %}",
     '{{ first_name|center:"200000000" }}',
     '{{ first_name|ljust:"99999999" }}',
     "{{ amount|stringformat:'0200000000d' }}",
