@@ -172,7 +172,8 @@ def _is_slot(token, name: str) -> bool:
         return token.contents.strip() == name
     bits = token.split_contents()
     mentions = [bit for bit in bits if re.search(rf"\b{re.escape(name)}\b", bit)]
-    return bits[0] == "button" and mentions == [f"url={name}"]
+    # Not "{% button url=link as x %}": x would be the link's HTML, free to filter.
+    return bits[0] == "button" and mentions == [f"url={name}"] and "as" not in bits
 
 
 def _structure_problems(source: str, names: tuple[str, ...]):

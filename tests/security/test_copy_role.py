@@ -46,6 +46,7 @@ FILTERED_LINKS = [
     "{% for c in set_password_url %}{{ c }} {% endfor %}",
     "{% if set_password_url|slice:'8:9' == 's' %}yes{% endif %}",
     "{% cycle set_password_url 'b' as row %}",
+    "{% button url=set_password_url as html %}{{ html|cut:'/' }}",
 ]
 LOADING_HTML = [
     "<img src=\"https://elsewhere.example/?u={{ set_password_url|urlencode:'' }}\">",
