@@ -24,6 +24,7 @@ from . import services
 EDIT = "notifications.edit_message_copy"
 PUBLISH = "notifications.publish_message_copy"
 VIEW_DELIVERY = "notifications.view_delivery"
+SEEN = "copy_seen_versions"  # session: {version pk: hash of the text last shown to this staff member}
 Status = MessageTemplate.Status
 
 
@@ -226,7 +227,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             "can_publish": request.user.has_perm(PUBLISH),
             "needs_approval": obj is not None and services.needs_approval(obj),
             "is_author": obj is not None and request.user.pk in obj.authors,
-            "content_hash": services.content_hash(obj) if obj is not None else "",
+            "content_hash": _remember_seen(request, obj),
         }
         return super().changeform_view(request, object_id, form_url, extra_context)
 
@@ -293,7 +294,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
                 "can_publish": request.user.has_perm(PUBLISH),
                 "needs_approval": services.needs_approval(version),
                 "is_author": request.user.pk in version.authors,
-                "content_hash": services.content_hash(version),
+                "content_hash": _remember_seen(request, version),
             },
         )
 
@@ -316,14 +317,25 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:notifications_messagetemplate_change", args=[pk]))
         try:
-            outcome = services.publish_version(
-                version=version, by=request.user, seen_hash=request.POST.get("content_hash") or None
-            )
+            # What the approver saw: the page's form says; else the last page of it they opened.
+            seen = request.POST.get("content_hash") or request.session.get(SEEN, {}).get(str(pk))
+            outcome = services.publish_version(version=version, by=request.user, seen_hash=seen)
         except ValidationError as error:
             self.message_user(request, f"Not published: {' '.join(error.messages)}", messages.ERROR)
         else:
             self.message_user(request, outcome.message, messages.SUCCESS if outcome.published else messages.WARNING)
         return HttpResponseRedirect(reverse("admin:notifications_messagetemplate_change", args=[pk]))
+
+
+def _remember_seen(request, version: MessageTemplate | None) -> str:
+    """The hash of the version's text as this page shows it, kept in the session too (an approval
+    posted later is for this text, not for one saved in between)."""
+    if version is None:
+        return ""
+    shown = services.content_hash(version)
+    if request.method == "GET" and request.user.has_perm(PUBLISH):
+        request.session[SEEN] = {**request.session.get(SEEN, {}), str(version.pk): shown}
+    return shown
 
 
 @admin.register(Language)

@@ -192,8 +192,9 @@ def revision_authors(version: MessageTemplate) -> set[int]:
 @transaction.atomic
 def publish_version(*, version: MessageTemplate, by, seen_hash: str | None = None) -> PublishOutcome:
     """Publish a version (it replaces the live one at once), or, when a second person's approval is
-    required, ask for it. An approval is for the exact text the approver saw (`seen_hash`); no author
-    of any revision since the last published version approves it."""
+    required, ask for it. An approval is for the exact text the approver saw (`seen_hash`), and for
+    the text approval was asked for; no author of any revision since the last published version
+    approves it."""
     version = MessageTemplate.objects.select_for_update().get(pk=version.pk)
     if version.status not in (Status.DRAFT, Status.AWAITING_APPROVAL):
         raise ValidationError(f"Version {version.version} is {version.get_status_display().lower()} already.")
@@ -210,10 +211,11 @@ def publish_version(*, version: MessageTemplate, by, seen_hash: str | None = Non
             return PublishOutcome(
                 version, False, f"{version} waits for approval: another staff member must approve it."
             )
-        if seen_hash is None:
-            raise ValidationError(_("Approve from the version's page: an approval is for the text you saw."))
         if version.status == Status.AWAITING_APPROVAL and version.submitted_hash != current:
             raise ValidationError(_("This version changed since approval was asked for: its author must ask again."))
+        if seen_hash is None and version.status != Status.AWAITING_APPROVAL:
+            # Nothing binds this approval to a text: neither what the approver saw nor what was asked for.
+            raise ValidationError(_("Approve from the version's page: an approval is for the text you saw."))
         version.approved_by, version.approved_hash = by, current
     now = timezone.now()
     MessageTemplate.objects.filter(

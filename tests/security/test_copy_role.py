@@ -430,16 +430,33 @@ def test_an_approval_is_for_the_text_the_approver_saw_not_an_edit_made_after(app
     assert (version.status, version.approved_by) == ("published", ravi)
 
 
-def test_an_approval_without_the_text_seen_is_refused(approval_on):
+def test_an_approval_posted_without_the_form_is_still_for_the_text_the_approver_last_opened(approval_on):
     author, _ = staff("edit_message_copy", "publish_message_copy")
     reviewer, _ = staff("edit_message_copy", "publish_message_copy")
     add_version(author, kind="lead_day3", subject="Still with us?", text="Hi {{ first_name }}: {{ cta_url }}")
     version = MessageTemplate.objects.get()
     publish(author, version)
+    reviewer.get(reverse("admin:notifications_messagetemplate_preview", args=[version.pk]))  # reads it
+    change_version(author, version, text="Hi {{ first_name }}, BUY NOW: {{ cta_url }}")
+    version.refresh_from_db()
+    publish(author, version)  # asks again, for the new text
+
+    url = reverse("admin:notifications_messagetemplate_publish", args=[version.pk])
+    assert "changed since you opened it" in reviewer.post(url, follow=True).content.decode()
+    version.refresh_from_db()
+    assert version.status == "awaiting_approval" and version.approved_by is None
+
+
+def test_a_draft_nobody_asked_approval_for_is_not_approved_blind(approval_on):
+    author, _ = staff("edit_message_copy")
+    reviewer, _ = staff("edit_message_copy", "publish_message_copy")
+    add_version(author, kind="lead_day3", subject="Still with us?", text="Hi {{ first_name }}: {{ cta_url }}")
+    version = MessageTemplate.objects.get()
     url = reverse("admin:notifications_messagetemplate_publish", args=[version.pk])
     assert "an approval is for the text you saw" in reviewer.post(url, follow=True).content.decode()
     version.refresh_from_db()
-    assert version.status == "awaiting_approval"
+    assert version.status == "draft"
+    assert "is published" in publish(reviewer, version)  # from the version's page
 
 
 def test_no_one_approves_their_own_rewrite_after_a_colleague_saves_it_again(approval_on):
