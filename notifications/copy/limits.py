@@ -65,12 +65,11 @@ def budget():
 
 
 def charge(units: int = 0) -> None:
-    """Charge the current render; a sandbox filter used outside `budget()` gets a budget of its own."""
+    """Charge the current render (every sandbox render runs in `budget()`; outside one, a filter's
+    own size checks still hold)."""
     current = _current.get()
-    if current is None:
-        current = Budget(deadline=time.monotonic() + MAX_SECONDS)
-        _current.set(current)
-    current.charge(units)
+    if current is not None:
+        current.charge(units)
 
 
 def size(value) -> int:
