@@ -75,7 +75,7 @@ def _campaign_links_open(conn: psycopg.Connection) -> bool:
         f"SELECT id, kind, subject_id, context FROM {floor.TODAY_TABLE} WHERE subject_type = 'leads.lead' LIMIT 20"
     ).fetchall()
     for pk, kind, lead_id, context in rows:
-        text = render_email(kind=get_kind(kind), context=context, delivery_id=pk).text
+        text = render_email(kind=get_kind(kind), context=context, delivery_id=pk, send=True).text
         ref = parse_qs(urlsplit(re.search(r"https?://\S+/start/\S+", text).group(0)).query)["ref"][0]
         if read_lead_ref(ref) != lead_id:
             return False

@@ -19,6 +19,7 @@ LEAD_DAY0 = register(
         whatsapp_variables=("first_name", "cta_url"),
         still_wanted=optouts.unwanted_lead_emails,
         render_context=links.campaign_links,
+        access_links=("cta_url",),
         description="Day 0: the first call-to-action email after an import.",
     )
 )
@@ -33,6 +34,7 @@ LEAD_DAY3 = register(
         whatsapp_variables=("first_name", "cta_url"),
         still_wanted=optouts.unwanted_lead_emails,
         render_context=links.campaign_links,
+        access_links=("cta_url",),
         description="Day 3: “Still interested?”",
     )
 )
@@ -53,6 +55,7 @@ LEAD_DAY7 = register(
         whatsapp_variables=("first_name", "cta_url"),
         still_wanted=optouts.unwanted_lead_emails,
         render_context=links.campaign_links,
+        access_links=("cta_url",),
         description="Day 7: the final offer.",
     )
 )
@@ -74,6 +77,7 @@ WELCOME = register(
         whatsapp_variables=("first_name", "login_url"),
         attachments=calendar.welcome_call_attachments,
         render_context=accounts.set_password_links,
+        access_links=("set_password_url",),
         description="Welcome Aboard: a set-password link after staff approve a CTA submission.",
     )
 )

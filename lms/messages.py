@@ -68,7 +68,7 @@ SESSION_24H = register(
         whatsapp_variables=("first_name", "title", "when", "join_url"),
         still_wanted=wanted.unwanted_session_reminders,
         attachments=calendar.session_attachments,
-        render_context=session_day_words,
+        display_context=session_day_words,
         description="A live session starts within 24 hours (with a calendar invitation).",
     )
 )
@@ -81,7 +81,7 @@ SESSION_MOVED = register(
         channels=(Channel.EMAIL, INAPP),
         still_wanted=wanted.unwanted_session_reminders,
         attachments=calendar.session_attachments,
-        render_context=session_day_words,
+        display_context=session_day_words,
         description="A session more than a day away moved: its new time and the updated calendar invitation.",
     )
 )
@@ -94,7 +94,7 @@ SESSION_15MIN = register(
         channels=ALL,
         whatsapp_variables=("first_name", "title", "join_url"),
         still_wanted=wanted.unwanted_session_reminders,
-        render_context=session_day_words,
+        display_context=session_day_words,
         description="A live session starts within 15 minutes.",
     )
 )
@@ -162,6 +162,7 @@ SET_PASSWORD_LINK = register(
         channels=(Channel.EMAIL,),
         still_wanted=accounts.unwanted_set_password_links,
         render_context=accounts.set_password_links,
+        access_links=("set_password_url",),
         description="A link to choose a password, asked for on the forgot-password or expired-link page.",
     )
 )

@@ -15,7 +15,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import validate_email
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.http import urlencode
 
 from .kinds import all_kinds
@@ -203,7 +203,7 @@ class DeliveryAdmin(admin.ModelAdmin):
             '{}<iframe title="HTML part as sent" sandbox srcdoc="{}" data-testid="sent-html"'
             ' style="width:100%;max-width:720px;height:520px;border:1px solid #ccc;background:#fff"></iframe>',
             note,
-            sent.html,
+            escape(sent.html),  # always escaped into the attribute, even when the HTML is marked safe
         )
 
     @admin.display(description="template version")

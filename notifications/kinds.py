@@ -47,9 +47,13 @@ class MessageKind:
     # callable(deliveries) -> {delivery id: reason} for messages the owning app no longer wants
     # sent (the payment was paid, the session moved). Asked at dispatch time.
     still_wanted: Hook = None
-    # callable(context) -> {name: value} run each time the message is rendered, for what must be
-    # made at send time rather than when planned (a link signed when it is sent).
+    # callable(context) -> {name: value} run only when the dispatcher renders a message to send it,
+    # for what must be made at send time rather than when planned (a link signed when it is sent).
     render_context: Hook = None
+    # callable(context) -> {name: value} run in every rendering (previews, in-app rows, sends), for
+    # words computed from the stored data in the reader's language ("Tomorrow"). It must be pure:
+    # never a credential, since staff views run it too.
+    display_context: Hook = None
     # Names of render_context values that are secrets without being links (a one-time code): the
     # ledger and the admin keep the text without them, as they do for minted links.
     secret_variables: tuple[str, ...] = ()
@@ -63,12 +67,17 @@ class MessageKind:
     # Example values for previews and for checking a template renders ({name: value}); a
     # variable without one previews as its name in brackets.
     samples: Mapping[str, object] = field(default_factory=dict)
+    # Variables holding a link that acts for the recipient (sets a password, carries a signed
+    # reference), made by `render_context` when the message is sent. Staff only ever see an inert
+    # placeholder for them, and staff copy may place them only in the fixed link slot
+    # (notifications.copy.sandbox.link_problems).
+    access_links: tuple[str, ...] = ()
 
     def __hash__(self):
         return hash(self.name)
 
     def hook(self, name: str) -> Callable | None:
-        """Return the kind's `name` hook (attachments, still_wanted, render_context) as a function, or None."""
+        """Return the kind's `name` hook (attachments, still_wanted, render_context, display_context) or None."""
         value = getattr(self, name)
         if not value:
             return None
@@ -90,6 +99,11 @@ class MessageKind:
         if "unsubscribe_url" in values:
             values["unsubscribe_url"] = f"{settings.SITE_URL}/unsubscribe/example/"
         return {**values, **self.samples}
+
+    @property
+    def guarded_links(self) -> tuple[str, ...]:
+        """The access links of this kind's messages: its own, and the unsubscribe link of marketing."""
+        return (*self.access_links, "unsubscribe_url") if self.is_marketing else self.access_links
 
     @property
     def template_dir(self) -> str:

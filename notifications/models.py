@@ -555,6 +555,11 @@ class MessageTemplate(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     published_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Approval (h23a): everyone who saved a revision of this version (none of them may approve it),
+    # and the hash of the exact text asked to be approved and approved (any edit voids both).
+    editors = models.JSONField(default=list, blank=True, editable=False)
+    submitted_hash = models.CharField(max_length=64, blank=True, editable=False)
+    approved_hash = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["kind", "channel", "language", "-version"]
@@ -580,7 +585,8 @@ class MessageTemplate(models.Model):
     @property
     def authors(self) -> set[int]:
         """Who wrote this version: they cannot approve it themselves."""
-        return {user_id for user_id in (self.created_by_id, self.edited_by_id) if user_id is not None}
+        ids = (self.created_by_id, self.edited_by_id, *(self.editors or ()))
+        return {user_id for user_id in ids if user_id is not None}
 
 
 class InboundMessage(models.Model):

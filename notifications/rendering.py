@@ -9,6 +9,7 @@ variables only; the shipped files are the developers' and use the full template 
 """
 
 import functools
+import logging
 import re
 from dataclasses import dataclass
 
@@ -18,7 +19,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import escape, linebreaks
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 
+from .copy import links as copy_links
 from .copy import sandbox
 from .copy.published import published_version
 from .kinds import INAPP, MessageKind
@@ -26,6 +29,7 @@ from .languages import DEFAULT_LANGUAGE, language_of
 from .models import Channel, MessageTemplate
 from .tokens import make_unsubscribe_token
 
+logger = logging.getLogger(__name__)
 REDACTED = "[personal link: made when sent, not stored]"
 
 
@@ -75,24 +79,31 @@ def absolute_url(path: str) -> str:
     return f"{settings.SITE_URL}/{path.lstrip('/')}"
 
 
-def message_context(*, kind: MessageKind, context: dict, delivery_id: int | None) -> dict:
-    """Return the stored context plus what every message may use."""
-    return _full_context(kind=kind, context=context, delivery_id=delivery_id)[0]
+def message_context(*, kind: MessageKind, context: dict, delivery_id: int | None, send: bool = False) -> dict:
+    """Return the stored context plus what every message may use (access links inert unless `send`)."""
+    return _full_context(kind=kind, context=context, delivery_id=delivery_id, send=send)[0]
 
 
 def _full_context(
-    *, kind: MessageKind, context: dict, delivery_id: int | None, preview: bool = False
+    *, kind: MessageKind, context: dict, delivery_id: int | None, send: bool = False
 ) -> tuple[dict, tuple[str, ...]]:
-    """Return the full context and the links minted for this rendering (never stored). A preview
-    mints nothing: it shows the example values its context holds instead."""
+    """Return the full context and the links minted for this rendering (never stored).
+
+    Only the dispatcher sending a real message passes `send`: then the kind's `render_context`
+    hook mints its links. Every other rendering (previews, the admin's "as sent", test sends,
+    in-app rows, which are stored) never calls the hook and shows inert placeholders instead, so
+    no template, whatever filters it uses, can turn a staff view into a working credential.
+    """
     full = {
         "site_name": settings.SITE_NAME,
         "site_url": settings.SITE_URL,
         "kind": kind.name,
         **context,
     }
-    if preview:
-        return full, ()
+    if kind.display_context:
+        full.update(kind.hook("display_context")(context))
+    if not send:
+        return _inert(kind, full), ()
     if kind.is_marketing and delivery_id is not None:
         # A link the caller signed already (the dispatcher, for the headers too) is kept.
         full.setdefault("unsubscribe_url", unsubscribe_url(delivery_id=delivery_id))
@@ -105,14 +116,38 @@ def _full_context(
     return full, secrets
 
 
+def _inert(kind: MessageKind, full: dict) -> dict:
+    """`full` for a staff view: every access link a placeholder, whatever the context holds, and
+    what only the send-time hook would make shown by its name."""
+    if kind.render_context:
+        for name in kind.all_variables:
+            full.setdefault(name, f"[{name}]")
+    for name in kind.guarded_links:
+        full[name] = REDACTED
+    return full
+
+
 def unsubscribe_url(*, delivery_id: int) -> str:
     token = make_unsubscribe_token(delivery_id=delivery_id)
     return absolute_url(reverse("notifications:unsubscribe", args=[token]))
 
 
-def _choose(kind: MessageKind, channel: str, language: str, version: MessageTemplate | None, published=None):
-    """Return the staff version to use: the one given (previews, tests), else the published one
-    (from `published`, {language: version}, when the caller looked them up already)."""
+class _Shipped:
+    """Render with the shipped files, not with the version published now (a delivery sent with them)."""
+
+    def __repr__(self):
+        return "SHIPPED"
+
+
+SHIPPED = _Shipped()
+
+
+def _choose(kind: MessageKind, channel: str, language: str, version, published=None):
+    """Return the staff version to use: the one given (previews, tests, a sent delivery's), none
+    for SHIPPED, else the published one (from `published`, {language: version}, when the caller
+    looked them up already)."""
+    if version is SHIPPED:
+        return None
     if version is not None:
         return version
     if published is not None:
@@ -143,12 +178,15 @@ def render_email(
     context: dict,
     delivery_id: int | None,
     language: str | None = None,
-    version: MessageTemplate | None = None,
+    version: MessageTemplate | _Shipped | None = None,
     preview: bool = False,
+    send: bool = False,
 ) -> Rendered:
-    """Render subject, text and HTML of an email, in `language` (else the context's)."""
+    """Render subject, text and HTML of an email, in `language` (else the context's); only the
+    dispatcher sending a real message passes `send` (access links minted), every other caller
+    gets inert placeholders (`preview` is kept for old callers: it means not `send`)."""
     language = language or language_of(context)
-    full, secrets = _full_context(kind=kind, context=context, delivery_id=delivery_id, preview=preview)
+    full, secrets = _full_context(kind=kind, context=context, delivery_id=delivery_id, send=send and not preview)
     chosen = _choose(kind, Channel.EMAIL, language, version)
     if chosen is None:
         subject = _one_line(_render_file(kind, "subject.txt", language, full))
@@ -159,11 +197,14 @@ def render_email(
             secrets=secrets,
             language=language,
         )
+    for part in ("subject", "text", "html"):
+        copy_links.check_sendable(source=getattr(chosen, part), kind=kind, part=part)
     allowed = sandbox.sandbox_context(kind, full)
     subject = _one_line(sandbox.render(chosen.subject, allowed, autoescape=False))
     text = sandbox.render(chosen.text, allowed, autoescape=False).strip()
     # Staff HTML, or the text's paragraphs with its links clickable.
     content = sandbox.render(chosen.html, allowed, autoescape=True) if chosen.html.strip() else text_to_html(text)
+    _check_staff_html(kind, content, full)
     html = _layout().render(
         Context(
             {
@@ -177,6 +218,18 @@ def render_email(
     return Rendered(
         subject=subject, text=text, html=html, secrets=secrets, version_id=chosen.pk, language=chosen.language
     )
+
+
+def _check_staff_html(kind: MessageKind, content: str, full: dict) -> None:
+    """Refuse staff HTML that would hand an access link to another server (see copy.links)."""
+    if not kind.guarded_links:
+        return
+    guarded = {full[name]: name for name in kind.guarded_links if isinstance(full.get(name), str) and full[name]}
+    problems = copy_links.html_problems(content, links=guarded)
+    if problems:
+        raise ValueError(
+            _("The copy's HTML may not be sent with a personal link in it: %(problem)s") % {"problem": problems[0]}
+        )
 
 
 _LINK = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)]")
@@ -205,13 +258,15 @@ def render_whatsapp(
     kind: MessageKind,
     context: dict,
     language: str | None = None,
-    version: MessageTemplate | None = None,
+    version: MessageTemplate | _Shipped | None = None,
     preview: bool = False,
+    send: bool = False,
 ) -> tuple[Rendered, dict]:
     """Return the WhatsApp text (as the approved template reads), the template's variables and,
-    on the Rendered, the approved template's SID for the recipient's language."""
+    on the Rendered, the approved template's SID for the recipient's language (access links
+    minted only when the dispatcher passes `send`)."""
     language = language or language_of(context)
-    full, secrets = _full_context(kind=kind, context=context, delivery_id=None, preview=preview)
+    full, secrets = _full_context(kind=kind, context=context, delivery_id=None, send=send and not preview)
     chosen = _choose(kind, Channel.WHATSAPP, language, version)
     sids = settings.TWILIO_CONTENT_SIDS
     if chosen is None:
@@ -220,6 +275,7 @@ def render_whatsapp(
         sid = sids.get(f"{kind.name}:{language}") or sids.get(kind.name, "")
         version_id, used_language = None, language
     else:
+        copy_links.check_sendable(source=chosen.text, kind=kind, part="whatsapp")
         allowed = sandbox.sandbox_context(kind, full)
         text = sandbox.render(chosen.text, allowed, autoescape=False).strip()
         names = tuple(chosen.whatsapp_variables or kind.whatsapp_variables)
@@ -237,26 +293,34 @@ def render_inapp(
     kind: MessageKind,
     context: dict,
     language: str | None = None,
-    version: MessageTemplate | None = None,
+    version: MessageTemplate | _Shipped | None = None,
     published: dict | None = None,
     preview: bool = False,
 ) -> Rendered:
-    """Return the in-app title (the email subject, unless staff wrote one) and message."""
+    """Return the in-app title (the email subject, unless staff wrote one) and message. In-app
+    rows are stored (and staff read them): no access link is ever minted for one."""
     language = language or language_of(context)
-    full, _ = _full_context(kind=kind, context=context, delivery_id=None, preview=preview)
+    full, _minted = _full_context(kind=kind, context=context, delivery_id=None)
     chosen = _choose(kind, INAPP, language, version, published)
-    if chosen is None:
-        return Rendered(
-            subject=_one_line(_render_file(kind, "subject.txt", language, full)),
-            text=_render_file(kind, "inapp.txt", language, full),
-            language=language,
-        )
-    allowed = sandbox.sandbox_context(kind, full)
+    if chosen is not None:
+        allowed = sandbox.sandbox_context(kind, full)
+        try:
+            return Rendered(
+                subject=_one_line(sandbox.render(chosen.subject, allowed, autoescape=False)),
+                text=sandbox.render(chosen.text, allowed, autoescape=False).strip(),
+                version_id=chosen.pk,
+                language=chosen.language,
+            )
+        except sandbox.LimitExceeded:
+            if version is not None:
+                raise  # a preview or a test says what is wrong
+            # Planning renders in-app text for a whole group or kind: one recipient's over-limit
+            # copy gets the shipped message instead of stopping everyone's.
+            logger.warning("In-app copy %s is over its limits for a recipient: shipped text used", chosen.pk)
     return Rendered(
-        subject=_one_line(sandbox.render(chosen.subject, allowed, autoescape=False)),
-        text=sandbox.render(chosen.text, allowed, autoescape=False).strip(),
-        version_id=chosen.pk,
-        language=chosen.language,
+        subject=_one_line(_render_file(kind, "subject.txt", language, full)),
+        text=_render_file(kind, "inapp.txt", language, full),
+        language=language,
     )
 
 

@@ -10,7 +10,7 @@ marketing change) `notifications.publish_message_copy`. Views parse input, call 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -23,6 +23,8 @@ from . import services
 
 EDIT = "notifications.edit_message_copy"
 PUBLISH = "notifications.publish_message_copy"
+VIEW_DELIVERY = "notifications.view_delivery"
+SEEN = "copy_seen_versions"  # session: {version pk: hash of the text last shown to this staff member}
 Status = MessageTemplate.Status
 
 
@@ -225,6 +227,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             "can_publish": request.user.has_perm(PUBLISH),
             "needs_approval": obj is not None and services.needs_approval(obj),
             "is_author": obj is not None and request.user.pk in obj.authors,
+            "content_hash": _remember_seen(request, obj),
         }
         return super().changeform_view(request, object_id, form_url, extra_context)
 
@@ -254,8 +257,20 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     def preview_view(self, request, pk: int):
         version = self._version(request, pk, EDIT)
         kind = get_kind(version.kind)
-        recent = services.recent_deliveries(kind=version.kind)
-        chosen = next((d for d in recent if str(d.pk) == request.GET.get("delivery")), None)
+        # A real recipient's context is theirs: only staff who may see their deliveries may use it.
+        may_see_people = request.user.has_perm(VIEW_DELIVERY)
+        chosen = None
+        if request.GET.get("delivery"):
+            if not may_see_people:
+                raise PermissionDenied
+            if not request.GET["delivery"].isdigit():
+                raise Http404
+            chosen = get_object_or_404(
+                Delivery.objects.select_related("event", "group", "recipient"),
+                pk=request.GET["delivery"],
+                pk__in=[d.pk for d in services.recent_deliveries(kind=version.kind, channel=version.channel)],
+            )
+        recent = services.recent_deliveries(kind=version.kind, channel=version.channel) if may_see_people else []
         context = services.preview_context(kind=kind, language=version.language, delivery=chosen)
         error = ""
         try:
@@ -274,11 +289,12 @@ class MessageTemplateAdmin(admin.ModelAdmin):
                 "rendered": rendered,
                 "whatsapp_variables": sorted(variables.items(), key=lambda item: int(item[0])),
                 "error": error,
-                "recent": recent,
+                "recent": [(d.pk, services.recipient_label(d)) for d in recent],
                 "chosen": chosen,
                 "can_publish": request.user.has_perm(PUBLISH),
                 "needs_approval": services.needs_approval(version),
                 "is_author": request.user.pk in version.authors,
+                "content_hash": _remember_seen(request, version),
             },
         )
 
@@ -286,11 +302,9 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         version = self._version(request, pk, EDIT)
         if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:notifications_messagetemplate_preview", args=[pk]))
-        delivery = None
-        if request.POST.get("delivery"):
-            delivery = Delivery.objects.filter(pk=request.POST["delivery"], event__kind=version.kind).first()
         try:
-            sent = services.send_test(version=version, to=request.user, delivery=delivery)
+            # Sample data, to the staff member's own address or verified number: nobody else's.
+            sent = services.send_test(version=version, to=request.user)
         except ValidationError as error:
             self.message_user(request, " ".join(error.messages), messages.ERROR)
         else:
@@ -303,12 +317,25 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:notifications_messagetemplate_change", args=[pk]))
         try:
-            outcome = services.publish_version(version=version, by=request.user)
+            # What the approver saw: the page's form says; else the last page of it they opened.
+            seen = request.POST.get("content_hash") or request.session.get(SEEN, {}).get(str(pk))
+            outcome = services.publish_version(version=version, by=request.user, seen_hash=seen)
         except ValidationError as error:
             self.message_user(request, f"Not published: {' '.join(error.messages)}", messages.ERROR)
         else:
             self.message_user(request, outcome.message, messages.SUCCESS if outcome.published else messages.WARNING)
         return HttpResponseRedirect(reverse("admin:notifications_messagetemplate_change", args=[pk]))
+
+
+def _remember_seen(request, version: MessageTemplate | None) -> str:
+    """The hash of the version's text as this page shows it, kept in the session too (an approval
+    posted later is for this text, not for one saved in between)."""
+    if version is None:
+        return ""
+    shown = services.content_hash(version)
+    if request.method == "GET" and request.user.has_perm(PUBLISH):
+        request.session[SEEN] = {**request.session.get(SEEN, {}), str(version.pk): shown}
+    return shown
 
 
 @admin.register(Language)

@@ -1,8 +1,13 @@
 """The tags and filters a staff-edited template may use: Django's own, minus those that reach
-outside the template (load, include, extends, url, csrf_token, debug), plus `button`."""
+outside the template (load, include, extends, url, csrf_token, debug), plus `button`. Every
+filter charges the render's budget (notifications.copy.limits) and refuses a result past its size."""
+
+import functools
 
 from django.template import Library, defaultfilters, defaulttags
 from django.template.loader import render_to_string
+
+from . import limits
 
 register = Library()
 
@@ -28,7 +33,27 @@ ALLOWED_TAGS = (
 
 for _name in ALLOWED_TAGS:
     register.tags[_name] = defaulttags.register.tags[_name]
-register.filters.update(defaultfilters.register.filters)
+
+
+def _guarded(name: str, func):
+    """`func` (a Django filter) within the limits: its flags and signature kept (functools.wraps)."""
+
+    @functools.wraps(func)
+    def guarded(value, *args, **kwargs):
+        limits.charge(1)
+        if args:
+            limits.check_width(name, args[0])
+            if name == "join":
+                limits.check_join(value, args[0])
+        result = func(value, *args, **kwargs)
+        limits.check_size(result)
+        limits.charge(limits.size(result))
+        return result
+
+    return guarded
+
+
+register.filters.update({name: _guarded(name, func) for name, func in defaultfilters.register.filters.items()})
 
 
 @register.simple_tag

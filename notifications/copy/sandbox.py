@@ -6,6 +6,11 @@ loaders, and a context holding only the kind's documented variables.
 `check_template` is what stops a broken template being saved or published: it compiles the
 source, looks for variables the kind does not document, and renders it against sample values;
 every problem names its line.
+
+Every render runs within limits (notifications.copy.limits): time, output size and work (what
+variables and filters produce, loop iterations times the loop's size). A version over them cannot
+be saved (it is rendered with the sample values, and again with other values, so a guard on the
+sample's name does not hide a bomb); at send time it fails that one message, in milliseconds.
 """
 
 import functools
@@ -14,10 +19,13 @@ from dataclasses import dataclass
 
 from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.template.base import FilterExpression, Node, Variable, VariableNode
-from django.template.defaulttags import FilterNode, ForNode, TemplateLiteral, WithNode
+from django.template.defaulttags import FilterNode, ForNode, LoremNode, TemplateLiteral, WithNode
 from django.template.smartif import TokenBase
+from django.utils.translation import gettext as _
 
 from ..kinds import MessageKind
+from . import limits
+from .limits import LimitExceeded
 
 UNKNOWN = "\x00unknown:%s\x00"
 _UNKNOWN_RE = re.compile("\x00unknown:(.*?)\x00")
@@ -53,12 +61,103 @@ class TemplateProblem:
 @functools.lru_cache(maxsize=512)
 def compile_template(source: str) -> Template:
     """Compile a staff template (cached by its text: a published version never changes)."""
-    return engine().from_string(source)
+    if len(source) > limits.MAX_SOURCE_CHARS:
+        raise LimitExceeded(_("It is longer than %(limit)s characters.") % {"limit": f"{limits.MAX_SOURCE_CHARS:,}"})
+    return _instrument(engine().from_string(source))
 
 
 def render(source: str, context: dict, *, autoescape: bool) -> str:
-    """Render a staff template with `context` (only documented variables: see sandbox_context)."""
-    return compile_template(source).render(Context(context, autoescape=autoescape))
+    """Render a staff template with `context` (only documented variables: see sandbox_context),
+    within the limits: raises LimitExceeded, with the reason, past them."""
+    return _render(compile_template(source), Context(context, autoescape=autoescape))
+
+
+def _render(template: Template, context: Context) -> str:
+    with limits.budget():
+        output = template.render(context)
+    limits.check_size(output)
+    return output
+
+
+class _Charged(FilterExpression):
+    """A template expression that charges the render's budget for what it resolves to (a count,
+    with `at_most`: that many times `per_item`)."""
+
+    def __init__(self, expression: FilterExpression, *, per_item: int = 1, at_most: int | None = None):
+        for name in FilterExpression.__slots__:
+            setattr(self, name, getattr(expression, name))
+        self.per_item, self.at_most = per_item, at_most
+
+    def resolve(self, context, ignore_failures=False):
+        limits.charge(1)
+        value = super().resolve(context, ignore_failures)
+        if self.at_most is not None and str(value).strip().isdigit():
+            if int(value) > self.at_most:
+                raise LimitExceeded(
+                    _("%(expression)s asks for more than %(limit)s.")
+                    % {"expression": self.token, "limit": f"{self.at_most:,}"}
+                )
+            limits.charge(int(value) * self.per_item)
+            return value
+        limits.check_size(value)
+        limits.charge(limits.size(value) * self.per_item)
+        return value
+
+
+def _instrument(template: Template) -> Template:
+    """Make every expression of the template (variables, tag arguments, conditions, loop sequences,
+    lorem's count) charge the render's budget; a loop charges each iteration with the size of its
+    body, so loops inside loops add up."""
+
+    def walk(nodes) -> None:
+        for node in nodes:
+            if isinstance(node, ForNode):
+                node.sequence = _Charged(node.sequence, per_item=1 + _static_size(node.nodelist_loop))
+            elif isinstance(node, LoremNode):
+                per_word = 8 if node.method == "w" else 400  # a word, or a paragraph
+                node.count = _Charged(node.count, at_most=limits.MAX_WIDTH, per_item=per_word)
+            for attribute, value in list(vars(node).items()):
+                if attribute not in (*node.child_nodelists, "token", "origin", "nodelist"):
+                    setattr(node, attribute, _charged(value))
+            for name in node.child_nodelists:
+                walk(getattr(node, name, None) or [])
+
+    walk(template.nodelist)
+    return template
+
+
+def _charged(value, depth: int = 0):
+    """`value` (a node's attribute) with every expression in it charging the budget."""
+    if depth > 5 or isinstance(value, _Charged | str | Node):
+        return value
+    if isinstance(value, FilterExpression):
+        return _Charged(value)
+    if isinstance(value, TemplateLiteral):
+        value.value = _charged(value.value, depth + 1)
+    elif isinstance(value, TokenBase):
+        for side in ("first", "second"):
+            if getattr(value, side, None) is not None:
+                setattr(value, side, _charged(getattr(value, side), depth + 1))
+    elif isinstance(value, list):
+        value[:] = [_charged(item, depth + 1) for item in value]
+    elif isinstance(value, tuple):
+        return tuple(_charged(item, depth + 1) for item in value)
+    elif isinstance(value, dict):
+        for key in value:
+            value[key] = _charged(value[key], depth + 1)
+    return value
+
+
+def _static_size(nodes) -> int:
+    """What a loop's body writes besides its expressions: its text (and {% now %}'s, at most 32
+    characters per format character)."""
+    total = 0
+    for node in nodes:
+        total += 1 + len(getattr(node, "s", "") or "") + len(getattr(node, "content", "") or "")
+        total += 32 * len(getattr(node, "format_string", "") or "")
+        for name in node.child_nodelists:
+            total += _static_size(getattr(node, name, None) or [])
+    return total
 
 
 def sandbox_context(kind: MessageKind, full: dict) -> dict:
@@ -71,22 +170,113 @@ def check_template(source: str, *, kind: MessageKind, autoescape: bool = False) 
     """Return what stops `source` rendering for `kind` (empty when it renders), each with its line."""
     if not source.strip():
         return []
+    if len(source) > limits.MAX_SOURCE_CHARS:
+        return [
+            TemplateProblem(0, _("It is longer than %(limit)s characters.") % {"limit": f"{limits.MAX_SOURCE_CHARS:,}"})
+        ]
     try:
-        template = checking_engine().from_string(source)
+        template = _instrument(checking_engine().from_string(source))
     except TemplateSyntaxError as error:
         return [TemplateProblem(_error_line(error, source), _syntax_message(error))]
     allowed = set(kind.all_variables) | set(_BOUND_AS.findall(source))
     problems = _unknown_variables(template.nodelist, allowed=allowed, known=kind.all_variables)
+    problems += _width_problems(template.nodelist)
     if problems:
         return problems
     try:
-        output = template.render(Context(kind.sample_context(), autoescape=autoescape))
+        output = _render(template, Context(kind.sample_context(), autoescape=autoescape))
+    except LimitExceeded as error:
+        return [TemplateProblem(0, _("It is too big to send: %(reason)s") % {"reason": error})]
     except Exception as error:  # a filter that fails on the sample values, a bad argument...
         return [TemplateProblem(_error_line(error, source), f"It does not render: {error}")]
+    over = _limit_with_other_values(template, kind=kind, autoescape=autoescape)
+    if over:
+        return [over]
     return [
         TemplateProblem(_line_of(name, source), f"“{name}” does not exist for this message.")
         for name in dict.fromkeys(_UNKNOWN_RE.findall(output))
     ]
+
+
+def other_samples(kind: MessageKind) -> list[dict]:
+    """The sample values changed, then emptied: a template must keep to the limits for any recipient,
+    not only for the sample's name (`{% if first_name != "Asha" %}` hides nothing)."""
+    sample = kind.sample_context()
+    changed = {
+        name: f"{value} Kumar 2" if isinstance(value, str) else [*value, *value] if isinstance(value, list) else value
+        for name, value in sample.items()
+    }
+    emptied = {
+        name: "" if isinstance(value, str) else [] if isinstance(value, list) else value
+        for name, value in sample.items()
+    }
+    return [changed | {"name": "Ravi Kumar", "first_name": "Ravi"}, emptied]
+
+
+def _limit_with_other_values(template: Template, *, kind: MessageKind, autoescape: bool) -> TemplateProblem | None:
+    for values in other_samples(kind):
+        try:
+            _render(template, Context(values, autoescape=autoescape))
+        except LimitExceeded as error:
+            return TemplateProblem(0, _("It is too big to send for some recipients: %(reason)s") % {"reason": error})
+        except Exception:  # other values may break a filter the sample values pass: not a limit
+            continue
+    return None
+
+
+def _width_problems(nodelist) -> list[TemplateProblem]:
+    """Literal arguments past the limits, in every branch (|center:"200000000", {% lorem 99999 %})."""
+    problems = []
+    for node, expression in expressions(nodelist):
+        filters = getattr(expression, "filters", ())
+        for func, args in filters:
+            name = getattr(func, "_filter_name", "")
+            for lookup, arg in args:
+                if not lookup:  # a literal argument, stored resolved
+                    try:
+                        limits.check_width(name, arg)
+                    except LimitExceeded as error:
+                        problems.append(TemplateProblem(_node_line(node), str(error)))
+        count = str(getattr(node.count, "token", "")) if isinstance(node, LoremNode) else ""
+        if expression is getattr(node, "count", None) and count.isdigit() and int(count) > limits.MAX_WIDTH:
+            problems.append(
+                TemplateProblem(
+                    _node_line(node),
+                    _("{%% lorem %%} asks for more than %(limit)s.") % {"limit": f"{limits.MAX_WIDTH:,}"},
+                )
+            )
+    return problems
+
+
+def _node_line(node: Node) -> int:
+    return node.token.lineno if getattr(node, "token", None) else 0
+
+
+def expressions(nodelist):
+    """Yield (node, expression) for every expression of every node, in every branch."""
+    for node in nodelist:
+        for value in vars(node).values():
+            yield from ((node, found) for found in _found_expressions(value))
+        for name in node.child_nodelists:
+            yield from expressions(getattr(node, name, None) or [])
+
+
+def _found_expressions(value, depth: int = 0):
+    if depth > 4 or isinstance(value, str | Node):
+        return
+    if isinstance(value, FilterExpression):
+        yield value
+    elif isinstance(value, TemplateLiteral):
+        yield value.value
+    elif isinstance(value, TokenBase):
+        for part in (getattr(value, "first", None), getattr(value, "second", None)):
+            yield from _found_expressions(part, depth + 1)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _found_expressions(item, depth + 1)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _found_expressions(item, depth + 1)
 
 
 def _syntax_message(error: TemplateSyntaxError) -> str:

@@ -2,7 +2,8 @@
 Rendering at send time: the message to send for a claimed row, from the context stored on it.
 
 What the ledger keeps of a message is `Rendered.stored_text`: links minted for this sending
-(set-password, unsubscribe, signed campaign links) went out but are not stored.
+(set-password, unsubscribe, signed campaign links) went out but are not stored. Only here, for a
+real message (never a staff test), does rendering call a kind's hook that mints them (`send=`).
 """
 
 import logging
@@ -35,7 +36,9 @@ def email_for(delivery: Delivery) -> OutgoingEmail | SendResult:
         headers["List-Unsubscribe"] = f"<{link}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     try:
-        rendered = render_email(kind=kind, context=context, delivery_id=delivery.pk, version=_pinned(delivery))
+        rendered = render_email(
+            kind=kind, context=context, delivery_id=delivery.pk, version=_pinned(delivery), send=not delivery.is_test
+        )
         attachments = kind.hook("attachments")(stored) if kind.attachments else []
     except Exception as exc:
         logger.exception("Could not render delivery %s", delivery.pk)
@@ -63,7 +66,11 @@ def whatsapp_for(delivery: Delivery) -> WhatsAppMessage | SendResult:
         # The recipient's language when its template is approved in it, else the kind's default.
         language = whatsapp_language(kind=kind.name, language=language_of(context)) if not kind.reply else None
         rendered, variables = render_whatsapp(
-            kind=kind, context=context, language=language and language.render, version=_pinned(delivery)
+            kind=kind,
+            context=context,
+            language=language and language.render,
+            version=_pinned(delivery),
+            send=not delivery.is_test,
         )
     except Exception as exc:
         logger.exception("Could not render delivery %s", delivery.pk)
