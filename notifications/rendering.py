@@ -2,8 +2,9 @@
 Render a message kind's templates from the context stored on its delivery row.
 
 What renders a message, in the recipient's language (the context's `language`, English when
-none): the staff version published for that language, else the English staff version, else the
-shipped files (templates/notifications/<kind>/<language>/, then templates/notifications/<kind>/).
+none): the staff version published for that language, else that language's shipped files
+(templates/notifications/<kind>/<language>/), else the English staff version, else the English
+files (templates/notifications/<kind>/); see copy.published.pick_version.
 A staff version runs in the sandbox (notifications.copy.sandbox) with the kind's documented
 variables only; the shipped files are the developers' and use the full template language.
 """
@@ -20,7 +21,7 @@ from django.utils.html import escape, linebreaks
 from django.utils.safestring import mark_safe
 
 from .copy import sandbox
-from .copy.published import published_version
+from .copy.published import pick_version, published_version
 from .kinds import INAPP, MessageKind
 from .languages import DEFAULT_LANGUAGE, language_of
 from .models import Channel, MessageTemplate
@@ -115,7 +116,7 @@ def _choose(kind: MessageKind, channel: str, language: str, version: MessageTemp
     if version is not None:
         return version
     if published is not None:
-        return published.get(language) or published.get(DEFAULT_LANGUAGE)
+        return pick_version(published, kind=kind.name, channel=channel, language=language)
     return published_version(kind=kind.name, channel=channel, language=language)
 
 
