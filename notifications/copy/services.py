@@ -16,7 +16,8 @@ from ..kinds import MessageKind, get_kind
 from ..languages import DEFAULT_LANGUAGE
 from ..models import Channel, Delivery, MessageTemplate, Notification, TemplateChannel
 from ..rendering import Rendered, _text_engine, file_names, render_email, render_inapp, render_whatsapp
-from .published import forget_published_versions
+from .published import forget_published_versions, pick_version
+from .samples import sample_context
 from .sandbox import TemplateProblem, check_template
 
 Status = MessageTemplate.Status
@@ -36,14 +37,12 @@ def parts_of(*, channel: str) -> dict[str, bool]:
 
 
 def starting_parts(*, kind: MessageKind, channel: str, language: str) -> dict:
-    """What a new version starts from: the version published for this language (else English's),
-    else the shipped files (their HTML is left empty: it is then made from the text)."""
-    current = (
-        MessageTemplate.objects.filter(kind=kind.name, channel=channel, status=Status.PUBLISHED)
-        .filter(language__in={language, DEFAULT_LANGUAGE})
-        .order_by("-language" if language > DEFAULT_LANGUAGE else "language")
-        .first()
-    )
+    """What a new version starts from: the text this language's readers get now (its published
+    version, else its shipped files, else English's version, else the English files); shipped
+    HTML is left empty: it is then made from the text."""
+    published = MessageTemplate.objects.filter(kind=kind.name, channel=channel, status=Status.PUBLISHED)
+    by_language = {version.language: version for version in published.filter(language__in={language, DEFAULT_LANGUAGE})}
+    current = pick_version(by_language, kind=kind.name, channel=channel, language=language)
     if current is not None:
         return {
             "subject": current.subject,
@@ -188,7 +187,7 @@ def recent_deliveries(*, kind: str, limit: int = RECENT_CONTEXTS) -> list[Delive
 def preview_context(*, kind: MessageKind, language: str, delivery: Delivery | None = None) -> dict:
     """The context a preview renders with: a real recipient's stored context, or sample data,
     with example values for what is only made when sent (links)."""
-    context = kind.sample_context()
+    context = sample_context(kind=kind, language=language)
     if delivery is not None:
         context |= delivery.context
     context["language"] = language
