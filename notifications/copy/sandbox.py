@@ -71,14 +71,12 @@ def check_template(source: str, *, kind: MessageKind, autoescape: bool = False) 
     """Return what stops `source` rendering for `kind` (empty when it renders), each with its line."""
     if not source.strip():
         return []
-    try:
-        template = checking_engine().from_string(source)
-    except TemplateSyntaxError as error:
-        return [TemplateProblem(_error_line(error, source), _syntax_message(error))]
+    template, problems = compile_all(source)
     allowed = set(kind.all_variables) | set(_BOUND_AS.findall(source))
-    problems = _unknown_variables(template.nodelist, allowed=allowed, known=kind.all_variables)
+    if template is not None:
+        problems += _unknown_variables(template.nodelist, allowed=allowed, known=kind.all_variables)
     if problems:
-        return problems
+        return sorted(problems, key=lambda problem: problem.line)
     try:
         output = template.render(Context(kind.sample_context(), autoescape=autoescape))
     except Exception as error:  # a filter that fails on the sample values, a bad argument...
@@ -89,12 +87,46 @@ def check_template(source: str, *, kind: MessageKind, autoescape: bool = False) 
     ]
 
 
+# Tags of Django's that a message template cannot use: they reach outside its own text.
+_REACHING_OUT = {"load", "include", "extends", "url", "csrf_token", "debug", "block", "static", "trans", "translate"}
+_MAX_SYNTAX_PROBLEMS = 20
+
+
+def compile_all(source: str) -> tuple[Template | None, list[TemplateProblem]]:
+    """Compile `source`; return every syntax problem, each bad tag set aside in turn so one mistake
+    does not hide the next, and the template without them (to look for unknown variables; never
+    to render when there are problems); None when nothing could be compiled."""
+    problems: list[TemplateProblem] = []
+    for _ in range(_MAX_SYNTAX_PROBLEMS):
+        try:
+            template = checking_engine().from_string(source)
+        except TemplateSyntaxError as error:
+            problems.append(TemplateProblem(_error_line(error, source), _syntax_message(error)))
+            debug = getattr(error, "template_debug", None) or {}
+            start, end = debug.get("start"), debug.get("end")
+            if start is None or not source[start:end].strip():
+                return None, problems
+            source = source[:start] + re.sub(r"[^\n]", " ", source[start:end]) + source[end:]  # keep line numbers
+        else:
+            return template, problems
+    return None, problems
+
+
 def _syntax_message(error: TemplateSyntaxError) -> str:
-    message = str(error)
-    if "Invalid block tag" in message:
+    # Django's own wording, without its line (the problem has it) and its advice to {% load %}
+    # a library, which a message template cannot do.
+    message = re.sub(r" on line \d+", "", str(error)).replace(" Did you forget to register or load this tag?", "")
+    if message.startswith("Invalid block tag"):
         tag = re.search(r"'(\w+)'", message)
         name = tag.group(1) if tag else "this tag"
-        return f"{{% {name} %}} is not allowed here (or is misspelt): {message}"
+        expected = re.search(r"expected (.*)$", message)
+        if name in _REACHING_OUT:
+            return f"{{% {name} %}} is not allowed in a message template: it can use only its own text and variables."
+        if not (name.startswith("end") or name in ("else", "elif", "empty")):
+            return f"{{% {name} %}} is not allowed here (is it misspelt?): the tags you can use are listed below."
+        if expected:
+            return f"{{% {name} %}} is out of place here: expected {expected.group(1).rstrip('.')}."
+        return f"{{% {name} %}} has no opening tag before it."
     return message
 
 
