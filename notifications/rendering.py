@@ -10,17 +10,16 @@ variables only; the shipped files are the developers' and use the full template 
 """
 
 import functools
-import re
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.template import Context, Engine
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.html import escape, linebreaks
 from django.utils.safestring import mark_safe
 
 from .copy import sandbox
+from .copy.email_html import text_to_email_html
 from .copy.published import pick_version, published_version
 from .kinds import INAPP, MessageKind
 from .languages import DEFAULT_LANGUAGE, language_of
@@ -162,8 +161,12 @@ def render_email(
     allowed = sandbox.sandbox_context(kind, full)
     subject = _one_line(sandbox.render(chosen.subject, allowed, autoescape=False))
     text = sandbox.render(chosen.text, allowed, autoescape=False).strip()
-    # Staff HTML, or the text's paragraphs with its links clickable.
-    content = sandbox.render(chosen.html, allowed, autoescape=True) if chosen.html.strip() else text_to_html(text)
+    # Staff HTML, or the text's paragraphs in the shipped look (its actions as buttons, long links short).
+    content = (
+        sandbox.render(chosen.html, allowed, autoescape=True)
+        if chosen.html.strip()
+        else text_to_email_html(text, language=chosen.language, quiet=(full.get("unsubscribe_url") or "",))
+    )
     html = _layout().render(
         Context(
             {
@@ -177,21 +180,6 @@ def render_email(
     return Rendered(
         subject=subject, text=text, html=html, secrets=secrets, version_id=chosen.pk, language=chosen.language
     )
-
-
-_LINK = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)]")
-
-
-def text_to_html(text: str) -> str:
-    """Return plain text as HTML paragraphs with its links clickable (urlize's work, for our own
-    links only: several times faster, and every email of a batch goes through it)."""
-    parts, start = [], 0
-    for found in _LINK.finditer(text):
-        link = escape(found.group(0))
-        parts += [escape(text[start : found.start()]), f'<a href="{link}">{link}</a>']
-        start = found.end()
-    parts.append(escape(text[start:]))
-    return linebreaks("".join(parts), autoescape=False)
 
 
 @functools.cache

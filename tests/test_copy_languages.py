@@ -1,6 +1,7 @@
 """Copy per language: an edit in one language never changes what another language's readers get."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.core import mail
@@ -115,3 +116,51 @@ def test_an_english_publish_leaves_the_hindi_message_unchanged(kind_name, channe
 
 def test_hindi_files_ship_for_the_session_reminders_on_every_channel():
     assert {("session_24h", "email"), ("session_24h", "whatsapp"), ("session_24h", "inapp")} <= set(hindi_channels())
+
+
+def test_an_email_edited_as_text_keeps_the_shipped_buttons_and_no_raw_calendar_link():
+
+    from notifications.copy.services import starting_parts
+    from notifications.kinds import get_kind
+
+    now = timezone.now()
+    course = CourseFactory()
+    LiveSessionFactory(course=course, scheduled_at=now + dt.timedelta(hours=20))
+    student = UserFactory(name="Asha Verma")
+    EnrollmentFactory(course=course, student=student)
+    parts = starting_parts(kind=get_kind("session_24h"), channel="email", language="en")
+    publish(
+        kind="session_24h", channel="email", language="en", subject=parts["subject"], text=parts["text"] + "\n\nP.S."
+    )
+
+    reminders.plan_session_reminders_24h(now=now)
+    dispatch_due_deliveries(now=now)
+
+    html = mail.outbox[0].alternatives[0][0]
+    calendar_url = Delivery.objects.get(channel="email").context["calendar_url"]
+    assert len(calendar_url) > 200 and "P.S." in html
+    assert re.search(
+        r'<a href="https://meet\.example\.com/[^"]+" style="display:inline-block[^"]*">Join Meeting</a>', html
+    )
+    link_texts = re.findall(r"<a [^>]*>(.*?)</a>", html)
+    assert max(len(text) for text in link_texts) <= 50 and "calendar.google.com/…" in link_texts
+    assert calendar_url.replace("&", "&amp;") in html  # the link itself is whole
+
+
+def test_the_unsubscribe_link_of_an_edited_lead_email_stays_a_plain_link_not_a_button():
+    from notifications import rendering
+    from notifications.kinds import get_kind
+
+    version = publish(
+        kind="lead_day3",
+        channel="email",
+        language="en",
+        subject="Still keen?",
+        text="Hi {{ first_name }}\n\nApply now: {{ cta_url }}\n\nUnsubscribe: {{ unsubscribe_url }}",
+    )
+    kind = get_kind("lead_day3")
+    context = kind.sample_context() | {"cta_url": "https://school.example/start/?c=day3"}
+    rendered = rendering.render_email(kind=kind, context=context, delivery_id=None, preview=True)
+    assert rendered.version_id == version.pk
+    buttons = re.findall(r"<a [^>]*display:inline-block[^>]*>(.*?)</a>", rendered.html)
+    assert buttons == ["Apply now"] and "Unsubscribe: <a href=" in rendered.html
