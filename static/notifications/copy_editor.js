@@ -8,20 +8,21 @@
   const choices = ["kind", "channel", "language"].map((name) => document.getElementById("id_" + name));
   const parts = ["subject", "text", "html", "whatsapp_content_sid", "whatsapp_variables"];
   const fields = parts.map((name) => document.getElementById("id_" + name)).filter(Boolean);
+  // What each field held when it was last loaded: one that still holds it was not changed by hand.
   const loaded = new Map(fields.map((field) => [field, field.value]));
+  let latest = 0;
 
   function load() {
     if (choices.some((choice) => !choice)) return;
     const [kind, channel, language] = choices.map((choice) => encodeURIComponent(choice.value));
     const url = source.dataset.url.replace("KIND", kind).replace("CHANNEL", channel).replace("LANGUAGE", language);
-    const before = new Map(fields.map((field) => [field, field.value]));
+    const request = ++latest;
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then((response) => (response.ok ? response.json() : null))
       .then((live) => {
-        if (!live) return;
+        if (!live || request !== latest) return; // a later choice's text is on its way
         for (const field of fields) {
-          const untouched = field.value === before.get(field) && field.value === loaded.get(field);
-          if (untouched) {
+          if (field.value === loaded.get(field)) {
             field.value = live[field.name] || "";
             loaded.set(field, field.value);
           }

@@ -175,3 +175,23 @@ def test_the_catalogue_on_a_phone_and_back_to_the_shipped_text_with_a_confirmati
     assert row(page, language="hi", channel="whatsapp").get_attribute("data-state") == "shipped"
     assert MessageTemplate.objects.get().status == "retired"
     context.close()
+
+
+def test_choosing_a_message_on_the_add_page_loads_its_live_text_and_never_replaces_what_staff_typed(
+    browser, live_server, priya
+):
+    from playwright.sync_api import expect
+
+    context, page = log_in(browser, live_server, priya, viewport={"width": 1280, "height": 900})
+    page.goto("/admin/notifications/messagetemplate/add/")
+    assert page.input_value("#id_text") != ""  # never a blank form
+
+    page.select_option("#id_kind", "session_24h")
+    page.select_option("#id_language", "hi")
+    expect(page.locator("#id_text")).to_have_value(shipped_text("hi"))
+
+    page.fill("#id_text", "My own words")
+    page.select_option("#id_language", "en")
+    expect(page.locator("#id_subject")).to_have_value(re.compile(r"^Starts "))  # English loaded...
+    assert page.input_value("#id_text") == "My own words"  # ...but not over what was typed
+    context.close()
