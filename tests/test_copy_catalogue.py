@@ -229,3 +229,35 @@ def test_every_message_and_channel_of_the_catalogue_has_its_english_text_shipped
         if not is_shipped(kind=kind.name, channel=channel, language="en")
     ]
     assert missing == []
+
+
+def test_the_catalogue_pages_are_in_hindi_for_a_hindi_speaking_staff_member():
+    client, _ = staff("edit_message_copy", "publish_message_copy", name="Sunita Rao", language="hi")
+    published = add_version(client, kind="session_24h", channel="email", language="hi", subject="S", text="नया पाठ")
+    publish(client, published)
+    draft = add_version(client, kind="session_24h", channel="email", language="en", subject="S", text="New")
+    english = [
+        "Every message, on every channel",
+        "Shipped with the app",
+        "Back to the shipped text",
+        "Edited and published",
+        "Last change",
+        "Who gets this text",
+        "readers keep",
+        "Take it off",
+        "Shown with",
+        " texts:",
+    ]
+    pages = [
+        reverse("admin:notifications_messagetemplate_catalogue"),
+        reverse("admin:notifications_messagetemplate_live", args=["session_24h", "email", "hi"]),
+        reverse("admin:notifications_messagetemplate_unpublish", args=["session_24h", "email", "hi"]),
+        reverse("admin:notifications_messagetemplate_publish", args=[draft.pk]),
+    ]
+    for url in pages:
+        page = client.get(url).content.decode()
+        assert re.search(r"[\u0900-\u097F]{4}", page), url
+        assert [phrase for phrase in english if phrase in page] == [], url
+    catalogue = client.get(pages[0]).content.decode()
+    assert "ऐप के साथ आए पाठ पर लौटें" in catalogue and "बदला और प्रकाशित" in catalogue
+    assert "यह पाठ किसे मिलेगा" in client.get(pages[3]).content.decode()

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import pgettext, pgettext_lazy
 
 from ..kinds import MessageKind, all_kinds, get_kind
 from ..languages import DEFAULT_LANGUAGE, available_languages
@@ -24,7 +25,11 @@ from .shipped import is_shipped
 
 Status = MessageTemplate.Status
 PUBLISHED, SHIPPED, MISSING = "published", "shipped", "missing"
-STATE_LABELS = {PUBLISHED: "Edited and published", SHIPPED: "Shipped", MISSING: "Missing translation"}
+STATE_LABELS = {
+    PUBLISHED: pgettext_lazy("copy catalogue", "Edited and published"),
+    SHIPPED: pgettext_lazy("copy catalogue", "Shipped"),
+    MISSING: pgettext_lazy("copy catalogue", "Missing translation"),
+}
 OPEN = (Status.DRAFT, Status.AWAITING_APPROVAL)
 
 
@@ -52,19 +57,21 @@ class Entry:
     def changed(self) -> tuple:
         """(who, when, what) of the live text's last change; (None, None, "") for the shipped files."""
         if self.published is not None:
-            return self.published.published_by, self.published.published_at, f"published v{self.published.version}"
+            what = pgettext("copy catalogue", "published v%(version)s") % {"version": self.published.version}
+            return self.published.published_by, self.published.published_at, what
         if self.unpublished is not None:
-            return self.unpublished.unpublished_by, self.unpublished.unpublished_at, "back to the shipped text"
+            what = pgettext("copy catalogue", "back to the shipped text")
+            return self.unpublished.unpublished_by, self.unpublished.unpublished_at, what
         return None, None, ""
 
     @property
     def readers_get(self) -> str:
         """What this language's readers get now, in a few words."""
         if self.state == PUBLISHED:
-            return f"staff version {self.published.version}"
+            return pgettext("copy catalogue", "staff version %(version)s") % {"version": self.published.version}
         if self.state == SHIPPED:
-            return f"the shipped {self.language_name} text"
-        return "the English text (no translation yet)"
+            return pgettext("copy catalogue", "the shipped %(language)s text") % {"language": self.language_name}
+        return pgettext("copy catalogue", "the English text (no translation yet)")
 
 
 def _language_names() -> dict[str, str]:
@@ -124,18 +131,22 @@ def publish_audience(*, kind: str, channel: str, language: str) -> list[str]:
     what they get: each other language's readers keep their own text; only those of a language
     with no text of its own follow English."""
     names = _language_names()
-    channel_label = TemplateChannel(channel).label.lower()
     lines = [
-        f"Who gets this text: everyone sent “{kind}” by {channel_label} whose language is "
-        f"{names.get(language, language)}, from their next message on."
+        pgettext(
+            "copy catalogue",
+            "Who gets this text: everyone sent “%(kind)s” by %(channel)s whose language is %(language)s, "
+            "from their next message on.",
+        )
+        % {"kind": kind, "channel": TemplateChannel(channel).label.lower(), "language": names.get(language, language)}
     ]
     for entry in catalogue_entries(kind=kind, channel=channel):
         if entry.language == language:
             continue
         if entry.state == MISSING and language == DEFAULT_LANGUAGE:
-            lines.append(f"{entry.language_name} readers get it too: there is no {entry.language_name} text yet.")
+            line = pgettext("copy catalogue", "%(language)s readers get it too: there is no %(language)s text yet.")
         else:
-            lines.append(f"{entry.language_name} readers keep {entry.readers_get}.")
+            line = pgettext("copy catalogue", "%(language)s readers keep %(readers_get)s.")
+        lines.append(line % {"language": entry.language_name, "readers_get": entry.readers_get})
     return lines
 
 
@@ -161,7 +172,11 @@ def unpublish(*, kind: str, channel: str, language: str, by) -> MessageTemplate:
         .first()
     )
     if version is None:
-        raise ValidationError("Nothing staff wrote is published here: its readers get the shipped text already.")
+        raise ValidationError(
+            pgettext(
+                "copy catalogue", "Nothing staff wrote is published here: its readers get the shipped text already."
+            )
+        )
     version.status, version.unpublished_by, version.unpublished_at = Status.RETIRED, by, timezone.now()
     version.save(update_fields=["status", "unpublished_by", "unpublished_at"])
     forget_published_versions()

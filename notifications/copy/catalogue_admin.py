@@ -12,11 +12,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import pgettext
 
 from ..kinds import all_kinds, get_kind
 from ..languages import DEFAULT_LANGUAGE, available_languages
 from ..models import MessageTemplate, TemplateChannel
 from . import catalogue, services
+from .shipped import is_shipped
 
 EDIT = "notifications.edit_message_copy"
 PUBLISH = "notifications.publish_message_copy"
@@ -72,7 +74,7 @@ class CatalogueAdminMixin:
         return self._page(
             request,
             "catalogue.html",
-            "Message templates",
+            pgettext("copy catalogue", "Message templates"),
             entries=entries,
             filters=filters,
             counts=counts,
@@ -93,7 +95,8 @@ class CatalogueAdminMixin:
         return self._page(
             request,
             "live_preview.html",
-            f"{kind} · {entry.channel_label} · {entry.language_name}: what readers get now",
+            pgettext("copy catalogue", "%(kind)s · %(channel)s · %(language)s: what readers get now")
+            % {"kind": kind, "channel": entry.channel_label, "language": entry.language_name},
             entry=entry,
             rendered=rendered,
             whatsapp_variables=sorted(variables.items(), key=lambda item: int(item[0])),
@@ -116,26 +119,29 @@ class CatalogueAdminMixin:
             except ValidationError as error:
                 self.message_user(request, " ".join(error.messages), messages.ERROR)
             else:
+                now = catalogue.catalogue_entry(kind=kind, channel=channel, language=language)
+                message = pgettext(
+                    "copy catalogue", "%(version)s is no longer published: %(language)s readers get %(text)s."
+                )
                 self.message_user(
                     request,
-                    f"{version} is no longer published: {entry.language_name} readers get "
-                    f"{catalogue.catalogue_entry(kind=kind, channel=channel, language=language).readers_get}.",
+                    message % {"version": version, "language": entry.language_name, "text": now.readers_get},
                     messages.SUCCESS,
                 )
             return HttpResponseRedirect(reverse("admin:notifications_messagetemplate_catalogue"))
-        after = (
-            f"the shipped {entry.language_name} text"
-            if language == DEFAULT_LANGUAGE or catalogue.is_shipped(kind=kind, channel=channel, language=language)
-            else "the English text (there is no shipped translation)"
-        )
-        return self._page(request, "unpublish_confirm.html", "Back to the shipped text?", entry=entry, after=after)
+        if language == DEFAULT_LANGUAGE or is_shipped(kind=kind, channel=channel, language=language):
+            after = pgettext("copy catalogue", "the shipped %(language)s text") % {"language": entry.language_name}
+        else:
+            after = pgettext("copy catalogue", "the English text (there is no shipped translation)")
+        title = pgettext("copy catalogue", "Back to the shipped text?")
+        return self._page(request, "unpublish_confirm.html", title, entry=entry, after=after)
 
     def publish_confirm_view(self, request, version: MessageTemplate):
         """GET on a version's publish address: say who gets the new text, then publish by POST."""
         return self._page(
             request,
             "publish_confirm.html",
-            f"Publish {version}?",
+            pgettext("copy catalogue", "Publish %(version)s?") % {"version": version},
             version=version,
             audience=catalogue.publish_audience(kind=version.kind, channel=version.channel, language=version.language),
             needs_approval=services.needs_approval(version),
