@@ -112,9 +112,8 @@ def _entry(kind: MessageKind, channel: str, language: str, name: str, found: dic
         state = SHIPPED
     else:
         state = MISSING
-    unpublished = found.get("unpublished")
-    if published is not None and unpublished is not None and unpublished.unpublished_at < published.published_at:
-        unpublished = None
+    # A published version is the latest change; without one, the last "back to the shipped text" is.
+    unpublished = found.get("unpublished") if published is None else None
     return Entry(kind, channel, language, name, state, published, found.get("draft"), unpublished)
 
 
