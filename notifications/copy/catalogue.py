@@ -9,10 +9,11 @@ English). A draft may wait beside any of them.
 
 from dataclasses import dataclass
 
+from babel import Locale, UnknownLocaleError
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import pgettext, pgettext_lazy
 
 from ..kinds import MessageKind, all_kinds, get_kind
@@ -75,7 +76,15 @@ class Entry:
 
 
 def _language_names() -> dict[str, str]:
-    return dict(available_languages())
+    """{code: name} of every language, each named in the language of the page ("Hindi", "हिन्दी")."""
+    return {code: _display_name(code, name) for code, name in available_languages()}
+
+
+def _display_name(code: str, name: str) -> str:
+    try:
+        return Locale.parse(code.replace("-", "_")).get_display_name(translation.get_language() or "en") or name
+    except (UnknownLocaleError, ValueError):
+        return name
 
 
 def catalogue_entries(*, kind: str = "", channel: str = "", language: str = "", state: str = "") -> list[Entry]:

@@ -22,7 +22,8 @@
       .then((live) => {
         if (!live || request !== latest) return; // a later choice's text is on its way
         for (const field of fields) {
-          if (field.value === loaded.get(field)) {
+          // A field being typed in (focused) is the person's, even before its value changes.
+          if (field.value === loaded.get(field) && field !== document.activeElement) {
             field.value = live[field.name] || "";
             loaded.set(field, field.value);
           }

@@ -85,7 +85,7 @@ def test_staff_edit_the_english_and_hindi_session_24h_emails_from_the_catalogue_
     page.click("input[name=_preview]")
     page.wait_for_url("**/preview/")
     audience = page.get_by_test_id("publish-audience").inner_text()
-    assert "whose language is English" in audience and "Hindi) readers keep the shipped" in audience
+    assert "whose language is English" in audience and "Hindi readers keep the shipped Hindi text" in audience
     page.click("input[value=Publish]")
     assert "is published" in page.locator("ul.messagelist").inner_text()
 
