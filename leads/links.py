@@ -38,3 +38,9 @@ def campaign_links(context: dict) -> dict:
     if "lead_id" not in context:
         return {}  # planned with its link already in the context
     return {"cta_url": cta_url(context["lead_id"])}
+
+
+def student_page_links(context: dict) -> dict:
+    """The new student's own pages the welcome message points to (no credential: staff views run it too)."""
+    pages = {"profile_url": "lms:profile", "courses_url": "lms:courses", "dashboard_url": "lms:dashboard"}
+    return {name: f"{settings.SITE_URL}{reverse(view)}" for name, view in pages.items()}

@@ -69,6 +69,9 @@ WELCOME = register(
             "login_url": "The login page.",
             "call_when": "When the welcome call is (empty without one).",
             "call_with": "Who will call (empty without a call).",
+            "profile_url": "The student's profile page.",
+            "courses_url": "The student's courses page.",
+            "dashboard_url": "The student's dashboard.",
         },
         samples={"email": "asha@example.com", "call_when": "", "call_with": ""},
         category=Category.ACCOUNT,
@@ -77,6 +80,7 @@ WELCOME = register(
         whatsapp_variables=("first_name", "login_url"),
         attachments=calendar.welcome_call_attachments,
         render_context=accounts.set_password_links,
+        display_context=links.student_page_links,
         access_links=("set_password_url",),
         description="Welcome Aboard: a set-password link after staff approve a CTA submission.",
     )

@@ -560,6 +560,11 @@ class MessageTemplate(models.Model):
     editors = models.JSONField(default=list, blank=True, editable=False)
     submitted_hash = models.CharField(max_length=64, blank=True, editable=False)
     approved_hash = models.CharField(max_length=64, blank=True, editable=False)
+    # "Back to the shipped text": who took this published version off, and when (it is retired).
+    unpublished_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    unpublished_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["kind", "channel", "language", "-version"]

@@ -2,28 +2,28 @@
 Render a message kind's templates from the context stored on its delivery row.
 
 What renders a message, in the recipient's language (the context's `language`, English when
-none): the staff version published for that language, else the English staff version, else the
-shipped files (templates/notifications/<kind>/<language>/, then templates/notifications/<kind>/).
+none): the staff version published for that language, else that language's shipped files
+(templates/notifications/<kind>/<language>/), else the English staff version, else the English
+files (templates/notifications/<kind>/); see copy.published.pick_version.
 A staff version runs in the sandbox (notifications.copy.sandbox) with the kind's documented
 variables only; the shipped files are the developers' and use the full template language.
 """
 
 import functools
 import logging
-import re
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.template import Context, Engine
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.html import escape, linebreaks
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from .copy import links as copy_links
 from .copy import sandbox
-from .copy.published import published_version
+from .copy.email_html import text_to_email_html
+from .copy.published import pick_version, published_version
 from .kinds import INAPP, MessageKind
 from .languages import DEFAULT_LANGUAGE, language_of
 from .models import Channel, MessageTemplate
@@ -151,7 +151,7 @@ def _choose(kind: MessageKind, channel: str, language: str, version, published=N
     if version is not None:
         return version
     if published is not None:
-        return published.get(language) or published.get(DEFAULT_LANGUAGE)
+        return pick_version(published, kind=kind.name, channel=channel, language=language)
     return published_version(kind=kind.name, channel=channel, language=language)
 
 
@@ -202,8 +202,12 @@ def render_email(
     allowed = sandbox.sandbox_context(kind, full)
     subject = _one_line(sandbox.render(chosen.subject, allowed, autoescape=False))
     text = sandbox.render(chosen.text, allowed, autoescape=False).strip()
-    # Staff HTML, or the text's paragraphs with its links clickable.
-    content = sandbox.render(chosen.html, allowed, autoescape=True) if chosen.html.strip() else text_to_html(text)
+    # Staff HTML, or the text's paragraphs in the shipped look (its actions as buttons, long links short).
+    content = (
+        sandbox.render(chosen.html, allowed, autoescape=True)
+        if chosen.html.strip()
+        else text_to_email_html(text, language=chosen.language, quiet=(full.get("unsubscribe_url") or "",))
+    )
     _check_staff_html(kind, content, full)
     html = _layout().render(
         Context(
@@ -230,21 +234,6 @@ def _check_staff_html(kind: MessageKind, content: str, full: dict) -> None:
         raise ValueError(
             _("The copy's HTML may not be sent with a personal link in it: %(problem)s") % {"problem": problems[0]}
         )
-
-
-_LINK = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)]")
-
-
-def text_to_html(text: str) -> str:
-    """Return plain text as HTML paragraphs with its links clickable (urlize's work, for our own
-    links only: several times faster, and every email of a batch goes through it)."""
-    parts, start = [], 0
-    for found in _LINK.finditer(text):
-        link = escape(found.group(0))
-        parts += [escape(text[start : found.start()]), f'<a href="{link}">{link}</a>']
-        start = found.end()
-    parts.append(escape(text[start:]))
-    return linebreaks("".join(parts), autoescape=False)
 
 
 @functools.cache

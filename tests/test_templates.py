@@ -129,7 +129,7 @@ def test_a_hindi_lead_gets_the_hindi_version_and_an_english_lead_the_english_one
     assert versions == {hindi.email: "hi", english.email: "en"}
 
 
-def test_a_hindi_lead_gets_the_shipped_hindi_email_until_staff_edit_then_the_english_staff_copy(editor):
+def test_a_hindi_lead_keeps_the_shipped_hindi_email_when_staff_edit_the_english_one(editor):
     client, _ = editor
     hindi = day3_due_lead(name="Sunita Rao", language="hi")
     send_day3()
@@ -142,8 +142,9 @@ def test_a_hindi_lead_gets_the_shipped_hindi_email_until_staff_edit_then_the_eng
     Delivery.objects.all().delete()
     mail.outbox.clear()
     send_day3()
-    # Staff copy is the current truth: without a Hindi version, the English one wins.
-    assert mail.outbox[0].subject == "Still with us, Sunita?"
+    # An English edit is for English readers: the shipped Hindi text beats it (issue 24).
+    assert mail.outbox[0].subject == "क्या आप अब भी रुचि रखते हैं, Sunita?"
+    assert Delivery.objects.get().template_version is None
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from ..kinds import all_kinds, get_kind
 from ..languages import DEFAULT_LANGUAGE, available_languages
 from ..models import Delivery, Language, MessageTemplate, TemplateChannel
 from . import services
+from .catalogue_admin import CatalogueAdminMixin
 
 EDIT = "notifications.edit_message_copy"
 PUBLISH = "notifications.publish_message_copy"
@@ -87,7 +88,7 @@ class MessageTemplateForm(forms.ModelForm):
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(admin.ModelAdmin):
+class MessageTemplateAdmin(CatalogueAdminMixin, admin.ModelAdmin):
     form = MessageTemplateForm
     change_form_template = "admin/notifications/messagetemplate/change_form.html"
     list_display = (
@@ -315,7 +316,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     def publish_view(self, request, pk: int):
         version = self._version(request, pk, PUBLISH)
         if request.method != "POST":
-            return HttpResponseRedirect(reverse("admin:notifications_messagetemplate_change", args=[pk]))
+            return self.publish_confirm_view(request, version)  # who gets the new text, then POST
         try:
             # What the approver saw: the page's form says; else the last page of it they opened.
             seen = request.POST.get("content_hash") or request.session.get(SEEN, {}).get(str(pk))

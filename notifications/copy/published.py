@@ -19,6 +19,7 @@ from django.db import transaction
 
 from ..languages import DEFAULT_LANGUAGE
 from ..models import MessageTemplate
+from .shipped import is_shipped
 
 GENERATION_KEY = "notifications:copy:generation"
 
@@ -65,13 +66,27 @@ def for_batch():
 
 
 def published_version(*, kind: str, channel: str, language: str) -> MessageTemplate | None:
-    """Return the staff version to render with: the recipient's language's, else English's, else None
-    (then the shipped files, in the recipient's language when shipped)."""
+    """Return the staff version to render with, None for the shipped files (see pick_version)."""
     versions = _versions()
-    found = versions.get((kind, channel, language))
-    if found is None and language != DEFAULT_LANGUAGE:
-        found = versions.get((kind, channel, DEFAULT_LANGUAGE))
-    return found
+    by_language = {
+        code: versions[(kind, channel, code)]
+        for code in (language, DEFAULT_LANGUAGE)
+        if (kind, channel, code) in versions
+    }
+    return pick_version(by_language, kind=kind, channel=channel, language=language)
+
+
+def pick_version(by_language: dict, *, kind: str, channel: str, language: str) -> MessageTemplate | None:
+    """Return the version of {language: published version} that `language`'s readers get: their
+    language's own, else none while the app ships that language's file (its own text beats an
+    English edit), else English's; None means the shipped files. Publishing one language never
+    changes what another language's readers get, unless they had no text of their own."""
+    found = by_language.get(language)
+    if found is not None or language == DEFAULT_LANGUAGE:
+        return found
+    if is_shipped(kind=kind, channel=channel, language=language):
+        return None
+    return by_language.get(DEFAULT_LANGUAGE)
 
 
 def forget_published_versions() -> None:

@@ -174,15 +174,14 @@ def check_template(source: str, *, kind: MessageKind, autoescape: bool = False) 
         return [
             TemplateProblem(0, _("It is longer than %(limit)s characters.") % {"limit": f"{limits.MAX_SOURCE_CHARS:,}"})
         ]
-    try:
-        template = _instrument(checking_engine().from_string(source))
-    except TemplateSyntaxError as error:
-        return [TemplateProblem(_error_line(error, source), _syntax_message(error))]
+    template, problems = compile_all(source)
     allowed = set(kind.all_variables) | set(_BOUND_AS.findall(source))
-    problems = _unknown_variables(template.nodelist, allowed=allowed, known=kind.all_variables)
-    problems += _width_problems(template.nodelist)
+    if template is not None:
+        template = _instrument(template)
+        problems += _unknown_variables(template.nodelist, allowed=allowed, known=kind.all_variables)
+        problems += _width_problems(template.nodelist)
     if problems:
-        return problems
+        return sorted(problems, key=lambda problem: problem.line)
     try:
         output = _render(template, Context(kind.sample_context(), autoescape=autoescape))
     except LimitExceeded as error:
@@ -279,12 +278,46 @@ def _found_expressions(value, depth: int = 0):
             yield from _found_expressions(item, depth + 1)
 
 
+# Tags of Django's that a message template cannot use: they reach outside its own text.
+_REACHING_OUT = {"load", "include", "extends", "url", "csrf_token", "debug", "block", "static", "trans", "translate"}
+_MAX_SYNTAX_PROBLEMS = 20
+
+
+def compile_all(source: str) -> tuple[Template | None, list[TemplateProblem]]:
+    """Compile `source`; return every syntax problem, each bad tag set aside in turn so one mistake
+    does not hide the next, and the template without them (to look for unknown variables; never
+    to render when there are problems); None when nothing could be compiled."""
+    problems: list[TemplateProblem] = []
+    for _attempt in range(_MAX_SYNTAX_PROBLEMS):
+        try:
+            template = checking_engine().from_string(source)
+        except TemplateSyntaxError as error:
+            problems.append(TemplateProblem(_error_line(error, source), _syntax_message(error)))
+            debug = getattr(error, "template_debug", None) or {}
+            start, end = debug.get("start"), debug.get("end")
+            if start is None or not source[start:end].strip():
+                return None, problems
+            source = source[:start] + re.sub(r"[^\n]", " ", source[start:end]) + source[end:]  # keep line numbers
+        else:
+            return template, problems
+    return None, problems
+
+
 def _syntax_message(error: TemplateSyntaxError) -> str:
-    message = str(error)
-    if "Invalid block tag" in message:
+    # Django's own wording, without its line (the problem has it) and its advice to {% load %}
+    # a library, which a message template cannot do.
+    message = re.sub(r" on line \d+", "", str(error)).replace(" Did you forget to register or load this tag?", "")
+    if message.startswith("Invalid block tag"):
         tag = re.search(r"'(\w+)'", message)
         name = tag.group(1) if tag else "this tag"
-        return f"{{% {name} %}} is not allowed here (or is misspelt): {message}"
+        expected = re.search(r"expected (.*)$", message)
+        if name in _REACHING_OUT:
+            return f"{{% {name} %}} is not allowed in a message template: it can use only its own text and variables."
+        if not (name.startswith("end") or name in ("else", "elif", "empty")):
+            return f"{{% {name} %}} is not allowed here (is it misspelt?): the tags you can use are listed below."
+        if expected:
+            return f"{{% {name} %}} is out of place here: expected {expected.group(1).rstrip('.')}."
+        return f"{{% {name} %}} has no opening tag before it."
     return message
 
 

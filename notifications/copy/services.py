@@ -20,7 +20,8 @@ from ..languages import DEFAULT_LANGUAGE
 from ..models import Channel, Delivery, MessageTemplate, Notification, TemplateChannel
 from ..rendering import Rendered, _text_engine, file_names, render_email, render_inapp, render_whatsapp
 from . import links
-from .published import forget_published_versions
+from .published import forget_published_versions, pick_version
+from .samples import sample_context
 from .sandbox import TemplateProblem, check_template
 
 Status = MessageTemplate.Status
@@ -41,14 +42,12 @@ def parts_of(*, channel: str) -> dict[str, bool]:
 
 
 def starting_parts(*, kind: MessageKind, channel: str, language: str) -> dict:
-    """What a new version starts from: the version published for this language (else English's),
-    else the shipped files (their HTML is left empty: it is then made from the text)."""
-    current = (
-        MessageTemplate.objects.filter(kind=kind.name, channel=channel, status=Status.PUBLISHED)
-        .filter(language__in={language, DEFAULT_LANGUAGE})
-        .order_by("-language" if language > DEFAULT_LANGUAGE else "language")
-        .first()
-    )
+    """What a new version starts from: the text this language's readers get now (its published
+    version, else its shipped files, else English's version, else the English files); shipped
+    HTML is left empty: it is then made from the text."""
+    published = MessageTemplate.objects.filter(kind=kind.name, channel=channel, status=Status.PUBLISHED)
+    by_language = {version.language: version for version in published.filter(language__in={language, DEFAULT_LANGUAGE})}
+    current = pick_version(by_language, kind=kind.name, channel=channel, language=language)
     if current is not None:
         return {
             "subject": current.subject,
@@ -249,9 +248,10 @@ def recipient_label(delivery: Delivery) -> str:
 
 
 def preview_context(*, kind: MessageKind, language: str, delivery: Delivery | None = None) -> dict:
-    """The context a preview renders with: sample data, or one real recipient's stored context with
-    every link in it replaced (a payment or meeting link is theirs, not the editor's to open)."""
-    context = kind.sample_context()
+    """The context a preview renders with: sample data in the language (its dates and amounts), or
+    one real recipient's stored context with every link in it replaced (a payment or meeting link is
+    theirs, not the editor's to open)."""
+    context = sample_context(kind=kind, language=language)
     if delivery is not None:
         context |= {
             name: _(LINK_HIDDEN) if isinstance(value, str) and "://" in value else value
