@@ -138,7 +138,7 @@ class FakeProvider:
                     "date_sent": stamp,
                     "error_code": body.get("error_code"),
                     "error_message": body.get("error_message"),
-                    "body": None,
+                    "body": form.get("Body") or _filled_in(form),
                     "direction": "outbound-api",
                     "status_callback": form.get("StatusCallback"),
                 }
@@ -245,6 +245,17 @@ class FakeProvider:
                     pass  # the client gave up (a timeout test)
 
         return Handler
+
+
+def _filled_in(form: dict) -> str | None:
+    """The text Twilio shows of a template message: the template filled in with its variables
+    (here a stand-in for the template's own words, with each variable in its place)."""
+    if not form.get("ContentSid"):
+        return None
+    variables = json.loads(form.get("ContentVariables") or "{}")
+    return f"Template {form['ContentSid']}: " + " | ".join(
+        str(variables[key]) for key in sorted(variables, key=lambda k: (len(k), k))
+    )
 
 
 def _day(value: str | None) -> dt.date | None:

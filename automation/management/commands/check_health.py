@@ -4,7 +4,7 @@ import sys
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from automation.health import check_health
+from automation.health import check_health, scheduler_problems
 from automation.services import abandon_stale_runs
 from notifications.formatting import text_table
 
@@ -32,9 +32,22 @@ class Command(BaseCommand):
             "NOTIFICATIONS_UNKNOWN_ALERT_MINUTES, 30).",
         )
         parser.add_argument("--quiet", action="store_true", help="Print only problems.")
+        parser.add_argument(
+            "--scheduler",
+            action="store_true",
+            help="Check only that the qcluster still completes scheduled jobs (a supervisor's liveness check: "
+            "restart the worker when it fails).",
+        )
 
-    def handle(self, *args, max_delivery_lag, max_unknown_age, quiet, **options):
+    def handle(self, *args, max_delivery_lag, max_unknown_age, quiet, scheduler, **options):
         now = timezone.now()
+        if scheduler:
+            problems = scheduler_problems(now=now)
+            if problems:
+                self.stderr.write("UNHEALTHY:\n" + "\n".join(f"- {problem}" for problem in problems))
+                sys.exit(1)
+            self.stdout.write(self.style.SUCCESS("OK: the qcluster completes scheduled jobs (or is not used here)."))
+            return
         abandon_stale_runs(now=now)  # a run killed with SIGKILL never says so itself
         health = check_health(
             now=now,
