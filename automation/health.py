@@ -143,7 +143,8 @@ QCLUSTER_IN_USE_WITHIN = dt.timedelta(days=1)
 def scheduler_problems(*, now: dt.datetime) -> list[str]:
     """A qcluster that stays alive and does nothing (django-q2 after a worker child was SIGKILLed
     holding its task queue's lock): schedules fall due and no scheduled run completes. The
-    heartbeat is the scheduled work itself: the last scheduled run completed."""
+    heartbeat is the scheduled work itself: the last scheduled run completed (or, for a cluster
+    younger than that, when the cluster started)."""
     from django_q.models import Schedule
 
     last = (
@@ -151,20 +152,33 @@ def scheduler_problems(*, now: dt.datetime) -> list[str]:
         .aggregate(at=Max("completed_at"))
         .get("at")
     )
-    if last is None or now - last > QCLUSTER_IN_USE_WITHIN or not Schedule.objects.exists():
+    born = _youngest_cluster_born()
+    if last is not None and now - last > QCLUSTER_IN_USE_WITHIN:
+        last = None  # this deployment stopped using the qcluster (cron now), unless one runs
+    since = max((moment for moment in (last, born) if moment), default=None)
+    if since is None or not Schedule.objects.exists():
         return []
-    # The most frequent schedule was due at least twice in this gap, and a run ends within a minute.
     shortest = min(job.schedule.interval for job in JOBS)
-    limit = max(
-        dt.timedelta(seconds=settings.AUTOMATION_SCHEDULER_STALL_SECONDS), 2 * shortest + dt.timedelta(minutes=1)
-    )
-    if now - last <= limit:
+    limit = max(dt.timedelta(seconds=settings.AUTOMATION_SCHEDULER_STALL_SECONDS), shortest)
+    if now - since <= limit:
         return []
     return [
-        f"qcluster: no scheduled job has completed for {_words(now - last)} although schedules were due (every "
+        f"qcluster: no scheduled job has completed for {_words(now - since)} although schedules were due (every "
         f"{_words(shortest)} at the most): the cluster is stalled or stopped; restart it (see README, Operating the "
         "workers)"
     ]
+
+
+def _youngest_cluster_born() -> dt.datetime | None:
+    """When the youngest live qcluster started, from django-q2's own stats (each cluster refreshes
+    them every guard cycle, and they expire seconds after it stops), or None when none runs."""
+    from django_q.status import Stat
+
+    try:
+        births = [stat.tob for stat in Stat.get_all() if stat.tob]
+    except Exception:  # the broker cannot be asked: the job logs alone decide
+        return None
+    return max(births, default=None)
 
 
 def _unsettled_problems(*, now: dt.datetime, max_unknown_age: dt.timedelta | None) -> list[str]:

@@ -433,8 +433,9 @@ PAYMENT_REMINDER_DAYS = [int(day) for day in env.list("PAYMENT_REMINDER_DAYS", d
 # Retention: job runs' logs, and django-q2's task results (successes and failures), kept this many days.
 AUTOMATION_JOB_LOG_RETENTION_DAYS = env.int("AUTOMATION_JOB_LOG_RETENTION_DAYS", default=30)
 AUTOMATION_TASK_RETENTION_DAYS = env.int("AUTOMATION_TASK_RETENTION_DAYS", default=14)
-# check_health fails when a qcluster in use here has completed no scheduled job for this long (at
-# least twice the most frequent schedule plus a minute): alive, doing nothing.
+# check_health fails when a qcluster in use here has completed no scheduled job for this long (since
+# its last one, or since it started): alive, doing nothing. Keep it above the most frequent schedule's
+# interval plus django-q2's 30 s scheduler cycle plus a run (NOTIFICATIONS_DISPATCH_RUN_SECONDS).
 AUTOMATION_SCHEDULER_STALL_SECONDS = env.int("AUTOMATION_SCHEDULER_STALL_SECONDS", default=180)
 
 # --- Onboarding ------------------------------------------------------------------------------

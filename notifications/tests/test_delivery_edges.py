@@ -135,6 +135,7 @@ def test_a_slow_worker_keeps_its_rows_when_a_second_worker_starts_mid_run(twilio
     """Twilio takes 2.5 s a message and the lease is 2 s: the first worker's heartbeat keeps its rows,
     so the second worker, starting while a request is in flight, neither declares them dead nor sends them."""
     settings.NOTIFICATIONS = {**settings.NOTIFICATIONS, "SENDING_LEASE_SECONDS": 2}
+    settings.TWILIO_TIMEOUT = 10  # slow, never timed out
     plan_whatsapp("₹1,000", "₹2,000", "₹3,000", "₹4,000")
     twilio_payments.latency = 2.5
     first = threading.Thread(target=dispatch_due_deliveries)
