@@ -33,6 +33,9 @@ class Reply:
     # without an answer; `reset` resets the connection before accepting anything.
     drop: bool = False
     reset: bool = False
+    # Keep (accept) the messages only once `delay` has passed, as a provider slow to take a batch does
+    # (by default they are kept when the request arrives).
+    accept_at_end: bool = False
 
 
 @dataclass
@@ -223,9 +226,12 @@ class FakeProvider:
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     self.close_connection = True
                     return
-                provider.keep(recorded, reply)
+                if not reply.accept_at_end:
+                    provider.keep(recorded, reply)
                 if provider.latency or reply.delay:
                     time.sleep(provider.latency + reply.delay)
+                if reply.accept_at_end:
+                    provider.keep(recorded, reply)
                 if reply.drop:
                     self.close_connection = True  # accepted, and the answer is lost
                     return

@@ -26,7 +26,7 @@ from notifications.services.dispatch import (
 from notifications.services.dispatch.record import OutcomeBuffer, record_outcome
 from notifications.services.planning import PlannedMessage, Recipient, plan_messages
 from notifications.services.reconcile import reconcile_unknown_deliveries
-from tests.fakes import Reply, twilio_error, twilio_ok
+from tests.fakes import Reply, postmark_ok, twilio_error, twilio_ok
 from tests.smtp import Mailbox
 
 Status = Delivery.Status
@@ -225,6 +225,41 @@ def test_emails_sent_one_by_one_are_not_sent_after_their_moment(db, settings):
     statuses = list(Delivery.objects.values_list("status", flat=True))
     assert statuses.count(Status.SENT) == len(mailbox.arrived)
     assert statuses.count(Status.EXPIRED) == 5 - len(mailbox.arrived) > 0
+
+
+def test_a_postmark_batch_is_cut_to_end_before_the_earliest_moment_in_it(db, postmark, settings):
+    """Postmark takes a second an email and accepts a batch only when it answers: one request of six
+    would end a second after the moment; cut to the provider's pace, none is taken after it."""
+    settings.NOTIFICATIONS = {**settings.NOTIFICATIONS, "EMAILS_PER_REQUEST": 10}
+
+    def slowly(recorded):
+        ok = postmark_ok(recorded)
+        count = len(ok.body) if isinstance(ok.body, list) else 1
+        return Reply(ok.status, ok.body, delay=1.0 * count, accept_at_end=True)
+
+    postmark.default = slowly
+    moment = timezone.now() + dt.timedelta(seconds=5)
+    plan_messages(
+        kind="payment_reminder",
+        messages=(
+            PlannedMessage(
+                recipient=Recipient(user_id=None, email=f"batch{i}@example.com", name=f"Batch {i}"),
+                event_key=f"batch-soon-{i}",
+                context={"amount": "₹5,000", "payment_url": "https://pay.example.com/x"},
+                subject_type="tests.payment",
+                subject_id=i,
+                expires_at=moment,
+            )
+            for i in range(6)
+        ),
+    )
+    dispatch_due_deliveries()
+
+    taken = [dt.datetime.fromisoformat(email["ReceivedAt"]) for email in postmark.emails]
+    assert taken and all(at < moment for at in taken), (moment, taken)
+    statuses = list(Delivery.objects.values_list("status", flat=True))
+    assert statuses.count(Status.SENT) == len(taken)
+    assert statuses.count(Status.EXPIRED) == 6 - len(taken)
 
 
 # --- 5: a dead worker's claims come back within a minute ------------------------------------------

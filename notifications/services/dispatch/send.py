@@ -20,7 +20,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connections
@@ -244,10 +244,13 @@ def _send_all(
             if channel in pauses.until:  # its account stopped sending during this batch
                 result.requeued += give_back(deliveries=request, now=clock())
                 continue
+            request = _in_time(request, pace=pace, outcomes=outcomes, result=result, clock=clock)
             fits = pace.fits(request, now=clock())
             if fits < len(request):  # the rest would end after the earliest moment in it: a request of its own
                 request, later = request[:fits], request[fits:]
                 requests.appendleft(later)
+            if not request:
+                continue
             limits[channel].wait(len(request))
             flight = _send_request(
                 request, senders=senders, outcomes=outcomes, result=result, clock=clock, pauses=pauses
@@ -257,6 +260,17 @@ def _send_all(
     finally:
         while in_flight:  # every request that went out is recorded, whatever happened after it
             settle(in_flight.popleft())
+
+
+def _in_time(request: list[Delivery], *, pace: "Pace", outcomes: OutcomeBuffer, result: DispatchResult, clock) -> list:
+    """Return the request without the messages that the provider, at its pace, would take only after
+    their moment (those end `expired` now)."""
+    late = pace.too_late(request, now=clock())
+    for delivery in late:
+        outcomes.add(delivery, status=Status.EXPIRED, detail="At the provider's pace it would go out after its moment.")
+        result.outcomes[Status.EXPIRED] += 1
+        result.reasons["expired"] += 1
+    return [delivery for delivery in request if delivery not in late] if late else request
 
 
 class Pace:
@@ -276,6 +290,15 @@ class Pace:
         seconds = (time.monotonic() - flight.started) / max(1, len(flight.ready))
         known = self.per_message.get(flight.channel)
         self.per_message[flight.channel] = seconds if known is None else 0.5 * known + 0.5 * seconds
+
+    def too_late(self, request: list[Delivery], *, now: datetime) -> list[Delivery]:
+        """The messages of a request of several that would be taken after their moment even in a
+        request of their own (a lone message is sent when the gate lets it: it goes out at once)."""
+        per_message = self.per_message.get(request[0].channel) if request else None
+        if len(request) < 2 or not self.batches or request[0].channel != Channel.EMAIL or not per_message:
+            return []
+        soon = now + timedelta(seconds=per_message / self.MARGIN)
+        return [d for d in request if d.expiry and now < d.expiry < soon]
 
     def fits(self, request: list[Delivery], *, now: datetime) -> int:
         """How many of `request`'s messages (in order) one request may carry and still end in time."""
