@@ -426,10 +426,11 @@ class Supervised:
                     cwd=ROOT,
                     env=self.env,
                     stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
                 )
-                self.checks[check.returncode] += 1
-                if self.proc.poll() is not None or check.returncode == 1:
+                stalled = check.returncode == 1 and b"qcluster: no scheduled job" in check.stderr
+                self.checks["stalled" if stalled else "ok" if check.returncode == 0 else "could not tell"] += 1
+                if self.proc.poll() is not None or stalled:
                     self.stop()
                     self.start()
                     self.restarts += 1

@@ -2,6 +2,7 @@ import datetime as dt
 import sys
 
 from django.core.management.base import BaseCommand
+from django.db import DatabaseError
 from django.utils import timezone
 
 from automation.health import check_health, scheduler_problems
@@ -36,13 +37,17 @@ class Command(BaseCommand):
             "--scheduler",
             action="store_true",
             help="Check only that the qcluster still completes scheduled jobs (a supervisor's liveness check: "
-            "restart the worker when it fails).",
+            "exit 1 when it stalled, so restart it; 3 when the database cannot be read).",
         )
 
     def handle(self, *args, max_delivery_lag, max_unknown_age, quiet, scheduler, **options):
         now = timezone.now()
         if scheduler:
-            problems = scheduler_problems(now=now)
+            try:
+                problems = scheduler_problems(now=now)
+            except DatabaseError as exc:  # cannot tell: restarting the worker would not help
+                self.stderr.write(f"UNKNOWN: the job log cannot be read: {exc}")
+                sys.exit(3)
             if problems:
                 self.stderr.write("UNHEALTHY:\n" + "\n".join(f"- {problem}" for problem in problems))
                 sys.exit(1)
