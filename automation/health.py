@@ -1,5 +1,6 @@
 """Is the automation healthy? Each job succeeded recently, none failed or was abandoned last, the
-queue is moving, and no `unknown` delivery waits unsettled too long."""
+queue is moving, no `unknown` delivery waits unsettled too long, and a qcluster that runs the
+schedules here is still doing scheduled work."""
 
 import datetime as dt
 from dataclasses import dataclass
@@ -96,6 +97,7 @@ def check_health(
             f"deliveries: {due} waiting, the oldest for {_words(now - oldest)} (limit {_words(max_delivery_lag)}); "
             "is the worker running?"
         )
+    problems += scheduler_problems(now=now)
     problems += _unsettled_problems(now=now, max_unknown_age=max_unknown_age)
     problems += _paused_channel_problems(now=now)
     provider = import_string(settings.WHATSAPP_BACKEND).provider
@@ -133,6 +135,52 @@ def _recently_abandoned(states: dict[str, dict], *, now: dt.datetime) -> dict[st
     return found
 
 
+# A deployment whose qcluster ran a scheduled job within this long is one that runs the qcluster
+# (one that only uses cron has no scheduled runs, and is not asked about it).
+QCLUSTER_IN_USE_WITHIN = dt.timedelta(days=1)
+
+
+def scheduler_problems(*, now: dt.datetime) -> list[str]:
+    """A qcluster that stays alive and does nothing (django-q2 after a worker child was SIGKILLed
+    holding its task queue's lock): schedules fall due and no scheduled run completes. The
+    heartbeat is the scheduled work itself: the last scheduled run completed (or, for a cluster
+    younger than that, when the cluster started)."""
+    from django_q.models import Schedule
+
+    last = (
+        JobExecutionLog.objects.filter(trigger="schedule", dry_run=False, completed_at__isnull=False)
+        .aggregate(at=Max("completed_at"))
+        .get("at")
+    )
+    born = _youngest_cluster_born()
+    if last is not None and now - last > QCLUSTER_IN_USE_WITHIN:
+        last = None  # this deployment stopped using the qcluster (cron now), unless one runs
+    since = max((moment for moment in (last, born) if moment), default=None)
+    if since is None or not Schedule.objects.exists():
+        return []
+    shortest = min(job.schedule.interval for job in JOBS)
+    limit = max(dt.timedelta(seconds=settings.AUTOMATION_SCHEDULER_STALL_SECONDS), shortest)
+    if now - since <= limit:
+        return []
+    return [
+        f"qcluster: no scheduled job has completed for {_words(now - since)} although schedules were due (every "
+        f"{_words(shortest)} at the most): the cluster is stalled or stopped; restart it (see README, Operating the "
+        "workers)"
+    ]
+
+
+def _youngest_cluster_born() -> dt.datetime | None:
+    """When the youngest live qcluster started, from django-q2's own stats (each cluster refreshes
+    them every guard cycle, and they expire seconds after it stops), or None when none runs."""
+    from django_q.status import Stat
+
+    try:
+        births = [stat.tob for stat in Stat.get_all() if stat.tob]
+    except Exception:  # the broker cannot be asked: the job logs alone decide
+        return None
+    return max(births, default=None)
+
+
 def _unsettled_problems(*, now: dt.datetime, max_unknown_age: dt.timedelta | None) -> list[str]:
     """`unknown` deliveries reconciliation has not settled within the limit (staff must look)."""
     if max_unknown_age is None:
@@ -150,10 +198,11 @@ def _unsettled_problems(*, now: dt.datetime, max_unknown_age: dt.timedelta | Non
 
 
 def _paused_channel_problems(*, now: dt.datetime) -> list[str]:
-    """Channels whose provider account cannot send: their messages wait, nothing fails, someone must act."""
+    """Channels whose provider cannot take messages: their messages wait, nothing fails, someone must act."""
     return [
-        f"{pause.channel}: sending paused for {_words(now - pause.since)}: the provider account cannot send "
-        f"({pause.reason[:200]}); fix the account (credentials, credit, sender); "
+        f"{pause.channel}: sending paused for {_words(now - pause.since)}: the provider cannot take messages "
+        f"({pause.reason[:200]}); fix the account (credentials, credit, sender) or the provider's address or "
+        "network; "
         f"{pause.failures} tr{'y' if pause.failures == 1 else 'ies'} refused, the next "
         f"{'in ' + _words(pause.until - now) if pause.until > now else 'with the next batch'}"
         for pause in ChannelPause.objects.order_by("channel")

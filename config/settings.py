@@ -385,8 +385,9 @@ NOTIFICATIONS = {
     # Retry delay: BASE * 2**(attempt-1), capped, with jitter.
     "RETRY_BASE_SECONDS": env.int("NOTIFICATIONS_RETRY_BASE_SECONDS", default=60),
     "RETRY_MAX_SECONDS": env.int("NOTIFICATIONS_RETRY_MAX_SECONDS", default=3600),
-    # A row left in 'sending' longer than this is presumed crashed and becomes 'unknown'.
-    "SENDING_LEASE_SECONDS": env.int("NOTIFICATIONS_SENDING_LEASE_SECONDS", default=300),
+    # A row left in 'sending' this long after its worker's last heartbeat (every quarter lease, while
+    # the worker lives) is presumed crashed: `unknown` if it was inside a request, else queued again.
+    "SENDING_LEASE_SECONDS": env.int("NOTIFICATIONS_SENDING_LEASE_SECONDS", default=40),
     # Rows claimed per dispatch batch (enough for several requests in flight; rows a killed worker
     # never handed over go back to the queue after the lease).
     "DISPATCH_BATCH_SIZE": env.int("NOTIFICATIONS_DISPATCH_BATCH_SIZE", default=500),
@@ -458,6 +459,10 @@ PAYMENT_REMINDER_DAYS = [int(day) for day in env.list("PAYMENT_REMINDER_DAYS", d
 # Retention: job runs' logs, and django-q2's task results (successes and failures), kept this many days.
 AUTOMATION_JOB_LOG_RETENTION_DAYS = env.int("AUTOMATION_JOB_LOG_RETENTION_DAYS", default=30)
 AUTOMATION_TASK_RETENTION_DAYS = env.int("AUTOMATION_TASK_RETENTION_DAYS", default=14)
+# check_health fails when a qcluster in use here has completed no scheduled job for this long (since
+# its last one, or since it started): alive, doing nothing. Keep it above the most frequent schedule's
+# interval plus django-q2's 30 s scheduler cycle plus a run (NOTIFICATIONS_DISPATCH_RUN_SECONDS).
+AUTOMATION_SCHEDULER_STALL_SECONDS = env.int("AUTOMATION_SCHEDULER_STALL_SECONDS", default=180)
 
 # --- Onboarding ------------------------------------------------------------------------------
 # The set-password link in the welcome email works once, for this many days.

@@ -33,6 +33,9 @@ class Reply:
     # without an answer; `reset` resets the connection before accepting anything.
     drop: bool = False
     reset: bool = False
+    # Keep (accept) the messages only once `delay` has passed, as a provider slow to take a batch does
+    # (by default they are kept when the request arrives).
+    accept_at_end: bool = False
 
 
 @dataclass
@@ -138,7 +141,7 @@ class FakeProvider:
                     "date_sent": stamp,
                     "error_code": body.get("error_code"),
                     "error_message": body.get("error_message"),
-                    "body": None,
+                    "body": form.get("Body") or _filled_in(form),
                     "direction": "outbound-api",
                     "status_callback": form.get("StatusCallback"),
                 }
@@ -223,9 +226,12 @@ class FakeProvider:
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     self.close_connection = True
                     return
-                provider.keep(recorded, reply)
+                if not reply.accept_at_end:
+                    provider.keep(recorded, reply)
                 if provider.latency or reply.delay:
                     time.sleep(provider.latency + reply.delay)
+                if reply.accept_at_end:
+                    provider.keep(recorded, reply)
                 if reply.drop:
                     self.close_connection = True  # accepted, and the answer is lost
                     return
@@ -245,6 +251,17 @@ class FakeProvider:
                     pass  # the client gave up (a timeout test)
 
         return Handler
+
+
+def _filled_in(form: dict) -> str | None:
+    """The text Twilio shows of a template message: the template filled in with its variables
+    (here a stand-in for the template's own words, with each variable in its place)."""
+    if not form.get("ContentSid"):
+        return None
+    variables = json.loads(form.get("ContentVariables") or "{}")
+    return f"Template {form['ContentSid']}: " + " | ".join(
+        str(variables[key]) for key in sorted(variables, key=lambda k: (len(k), k))
+    )
 
 
 def _day(value: str | None) -> dt.date | None:

@@ -105,3 +105,36 @@ def test_a_run_killed_mid_way_is_marked_abandoned_and_reported(capsys):
     assert killed.completed_at is not None
     assert code == 1
     assert "deliver_messages: 1 run(s) stopped answering and were abandoned recently" in output
+
+
+def scheduler_check(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("check_health", "--scheduler")
+        raise SystemExit(0)
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out + captured.err
+
+
+def test_a_qcluster_that_completes_no_scheduled_job_while_schedules_are_due_fails_the_health_check(capsys):
+    from automation.schedules import sync_schedules
+
+    sync_schedules()
+    list(run_jobs(names=["all"], trigger="schedule"))  # the cluster worked...
+    JobExecutionLog.objects.update(
+        started_at=timezone.now() - dt.timedelta(minutes=10), completed_at=timezone.now() - dt.timedelta(minutes=10)
+    )  # ...and has done nothing for ten minutes, with deliveries due every minute
+
+    code, output = scheduler_check(capsys)
+    assert code == 1
+    assert "qcluster: no scheduled job has completed for 10 min" in output
+    assert "qcluster: no scheduled job" in health(capsys)[1]
+
+
+def test_a_working_qcluster_and_a_cron_only_deployment_pass_the_scheduler_check(capsys):
+    from automation.schedules import sync_schedules
+
+    sync_schedules()
+    list(run_jobs(names=["all"], trigger="command"))  # cron: no scheduled runs, nothing to ask of a cluster
+    assert scheduler_check(capsys)[0] == 0
+    list(run_jobs(names=["all"], trigger="schedule"))  # a cluster that works
+    assert scheduler_check(capsys)[0] == 0

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -152,3 +153,92 @@ def test_qcluster_stops_on_sigterm_within_seconds_while_a_slow_provider_holds_a_
     statuses = set(Delivery.objects.values_list("status", flat=True))
     assert statuses == {"sent", "pending"}
     assert Delivery.objects.filter(status="sent").count() == len(twilio.messages) < 60
+
+
+def test_a_qcluster_whose_worker_child_is_killed_works_again_or_check_health_says_it_stalled(tmp_path):
+    """SIGKILL a qcluster's worker child. django-q2's Sentinel starts another, but a worker killed while
+    it waited for a task dies holding the task queue's lock: the new one waits on that lock for ever,
+    and the cluster stays alive doing nothing (and deaf to SIGTERM). Either work resumes by itself, or
+    `check_health --scheduler` (the supervisor's liveness check) says the cluster stalled, and the
+    restart it asks for resumes work."""
+    from automation.health import scheduler_problems
+
+    redis_url = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+    import redis
+
+    try:
+        redis.Redis.from_url(redis_url).ping()
+    except redis.ConnectionError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"Redis is not running at {redis_url}")
+    redis.Redis.from_url(redis_url).flushdb()
+    sync_schedules()
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "DJANGO_ENV": "test",
+        "MOCK_MODE": "true",
+        "EMAIL_FILE_PATH": str(tmp_path / "mail"),
+        "WHATSAPP_FILE_PATH": str(tmp_path / "whatsapp"),
+        "REDIS_URL": redis_url,
+        "Q_WORKERS": "1",
+        "Q_POLL": "0.2",
+    }
+    log_path = tmp_path / "qcluster.log"
+
+    def start():
+        with open(log_path, "a") as log_file:
+            return subprocess.Popen(
+                [sys.executable, "manage.py", "qcluster"],
+                cwd=ROOT,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its children go with it when it is stopped for good
+            )
+
+    def runs_after(moment: dt.datetime, seconds: float, cluster) -> bool:
+        Schedule.objects.filter(name="payment_reminders").update(next_run=moment - dt.timedelta(minutes=1))
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if JobExecutionLog.objects.filter(
+                job_name="payment_reminders", trigger="schedule", started_at__gt=moment, completed_at__isnull=False
+            ).exists():
+                return True
+            assert cluster.poll() is None, log_path.read_text()
+            time.sleep(0.5)
+        return False
+
+    def stop(cluster) -> None:
+        cluster.send_signal(signal.SIGTERM)
+        try:
+            cluster.wait(timeout=15)
+        except subprocess.TimeoutExpired:  # deaf to SIGTERM: what a supervisor's stop timeout does next
+            os.killpg(cluster.pid, signal.SIGKILL)
+            cluster.wait()
+
+    cluster = start()
+    try:
+        assert runs_after(dt.datetime.now(dt.UTC), 90, cluster), "the cluster never worked:\n" + log_path.read_text()
+        time.sleep(3)  # the due tasks done: the worker waits for the next one, holding the queue's lock
+        workers = [int(pid) for pid in re.findall(r"ready for work at (\d+)", log_path.read_text())]
+        assert workers, log_path.read_text()
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        killed_at = dt.datetime.now(dt.UTC)
+        resumed = runs_after(killed_at, 75, cluster)
+        if not resumed:
+            # Alive, and nothing ran although a schedule was due: check_health fails (here at the
+            # moment its limit is reached), and the supervisor restarts the cluster.
+            limit = dt.timedelta(seconds=settings.AUTOMATION_SCHEDULER_STALL_SECONDS + 180)
+            assert scheduler_problems(now=killed_at + limit), "the stall went unnoticed"
+            stop(cluster)
+            cluster = start()
+            resumed = runs_after(dt.datetime.now(dt.UTC), 90, cluster)
+        assert resumed, "work did not resume:\n" + log_path.read_text()
+        assert not scheduler_problems(now=dt.datetime.now(dt.UTC))
+    finally:
+        if cluster.poll() is None:
+            os.killpg(cluster.pid, signal.SIGKILL)
+            cluster.wait()

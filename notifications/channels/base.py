@@ -2,6 +2,7 @@
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 
 import requests
 
@@ -26,7 +27,8 @@ class SendResult:
     # The address should be suppressed for one category only (stopped marketing messages).
     suppress_category: str = ""
     # Nothing is wrong with the message: the provider account cannot send (bad credentials, no
-    # credit, locked). Sending on the channel pauses; the message is not failed.
+    # credit, locked), or the provider cannot be reached or answers nothing sensible at its address
+    # (a wrong URL). Sending on the channel pauses; the message is not failed.
     account: bool = False
 
     @classmethod
@@ -43,6 +45,17 @@ class ProviderMessage:
     failed: bool = False  # the provider has it and says it failed
     error_code: str = ""
     detail: str = ""  # for the delivery's history
+    # What the provider shows of the message, to tell two messages to one number apart: its text
+    # (Twilio's `body`: a template as filled in with its variables), when it shows it, and when it
+    # was made (None: not said).
+    body: str | None = None
+    created_at: datetime | None = None
+
+
+# HTTP statuses that say a request went to the wrong place (a wrong API URL or account in it: not
+# found, method not allowed, gone): every message would get them, so they are the channel's
+# condition (pause, retry later), never a message's failure.
+WRONG_ADDRESS_STATUSES = frozenset({404, 405, 410})
 
 
 def retry_after_seconds(headers) -> float | None:

@@ -6,6 +6,7 @@ webhooks find their row; errors are sorted into retry-later, never-again and don
 """
 
 import smtplib
+import socket
 from dataclasses import dataclass, field
 from email.utils import make_msgid
 
@@ -15,7 +16,14 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
 from . import postmark
-from .base import Outcome, ProviderMessage, SendResult, classify_http_status, retry_after_seconds
+from .base import (
+    WRONG_ADDRESS_STATUSES,
+    Outcome,
+    ProviderMessage,
+    SendResult,
+    classify_http_status,
+    retry_after_seconds,
+)
 
 
 @dataclass
@@ -149,7 +157,9 @@ def classify_email_error(exc: Exception) -> SendResult:
     if status is not None:
         return classify_api_error(status, getattr(exc, "response", None), text)
     if isinstance(exc, requests.RequestException) or isinstance(exc.__cause__, requests.RequestException):
-        return SendResult(_classify_network_error(exc), error=text, error_code="network")
+        outcome = _classify_network_error(exc)
+        # A connection that never got through fails every message alike: pause the channel, fail none.
+        return SendResult(outcome, error=text, error_code="network", account=outcome is Outcome.TRANSIENT)
     if isinstance(exc, AnymailAPIError):  # e.g. an unreadable answer after the post went through
         return SendResult(Outcome.UNKNOWN, error=text, error_code="provider")
     if isinstance(exc, (smtplib.SMTPAuthenticationError, smtplib.SMTPSenderRefused)):
@@ -159,6 +169,8 @@ def classify_email_error(exc: Exception) -> SendResult:
         # {address: (code, message)}: one recipient per message here, so its reply is the outcome.
         code = next((reply[0] for reply in exc.recipients.values()), 550)
         return classify_smtp_reply(code, text, recipient_reply=True)
+    if isinstance(exc, (ConnectionRefusedError, socket.gaierror)):  # no SMTP server there: the channel's condition
+        return SendResult(Outcome.TRANSIENT, error=text, error_code="smtp_unreachable", account=True)
     if isinstance(exc, smtplib.SMTPResponseException):
         return classify_smtp_reply(exc.smtp_code, text, recipient_reply=False)
     if isinstance(exc, (smtplib.SMTPException, OSError)):
@@ -190,9 +202,24 @@ def classify_api_error(status: int, response, text: str) -> SendResult:
     error_code = f"postmark_{code}" if code and status == 422 else f"http_{status}"
     if status in ACCOUNT_HTTP_STATUSES or code in POSTMARK_ACCOUNT_CODES:
         return SendResult(Outcome.TRANSIENT, error=text, error_code=error_code, retry_after=retry_after, account=True)
+    if status in WRONG_ADDRESS_STATUSES or (
+        code is None and 400 <= status < 500 and status not in (408, 429) and not _json(response)
+    ):
+        # Not an answer about this message (a wrong API URL answers 404, or a page that is not the
+        # provider's JSON): every message would get it. A channel condition: pause, fail nothing.
+        text = f"{text} (the provider answers this for every message: is its API URL wrong?)"
+        return SendResult(Outcome.TRANSIENT, error=text, error_code=error_code, retry_after=retry_after, account=True)
     if code in POSTMARK_TRANSIENT_CODES:
         return SendResult(Outcome.TRANSIENT, error=text, error_code=error_code, retry_after=retry_after)
     return SendResult(classify_http_status(status), error=text, error_code=error_code, retry_after=retry_after)
+
+
+def _json(response) -> bool:
+    try:
+        response.json()
+    except Exception:
+        return False
+    return True
 
 
 # Replies to RCPT that say the address itself is unusable (RFC 5321 §4.2.2, 4.2.3): no such

@@ -31,8 +31,9 @@ from anymail.exceptions import AnymailAPIError, AnymailRequestsAPIError
 from anymail.message import AnymailRecipientStatus, AnymailStatus
 from anymail.utils import Attachment, parse_address_list
 from django.conf import settings
+from django.utils.module_loading import import_string
 
-from .base import Outcome, classify_http_status
+from .base import WRONG_ADDRESS_STATUSES, Outcome, classify_http_status
 
 # Postmark takes up to 500 messages and 50 MB a request.
 MAX_MESSAGES = 500
@@ -53,6 +54,11 @@ ANYMAIL_ONLY = (
     "merge_metadata",
 )
 SPECIAL_HEADERS = {"reply-to", "from", "to"}  # anymail moves these out of the headers
+
+
+def batches_configured() -> bool:
+    """True when EMAIL_BACKEND is anymail's Postmark backend (whose emails go many to a request)."""
+    return issubclass(import_string(settings.EMAIL_BACKEND), PostmarkBackend)
 
 
 def can_batch(connection) -> bool:
@@ -224,7 +230,8 @@ def _post(connection: PostmarkBackend, batch: list[_Entry], errors: list) -> Non
             errors[entry.position] = _posting_error(err, url, entry.message, entry.built)
         return
     if not 200 <= response.status_code < 300:
-        if classify_http_status(response.status_code) is Outcome.PERMANENT:
+        wrong_address = response.status_code in WRONG_ADDRESS_STATUSES  # each message alone would get it too
+        if classify_http_status(response.status_code) is Outcome.PERMANENT and not wrong_address:
             # Refused as a whole, so nothing went out: let each message get its own answer.
             for entry in batch:
                 errors[entry.position] = _finish_entry(connection, entry)

@@ -115,6 +115,10 @@ def record_claim_outcomes(*, outcomes: list[ClaimOutcome], now: datetime) -> set
     """Record send outcomes, with their history, on the rows still `sending` under the same claim;
     return the ids recorded (a row settled meanwhile by someone else keeps their result).
 
+    A worker's definite answer (`sent`, with the provider's id) also wins over `unknown` and over a
+    reconciliation's "not at the provider" (`pending`, not yet claimed again) of the same claim: the
+    worker knows; they only guessed.
+
     One UPDATE ... FROM (VALUES ...) and one insert of events for many rows: recording a batch
     costs two statements, not two per message.
     """
@@ -175,9 +179,10 @@ def _update_claimed(connection, outcomes: list[ClaimOutcome], now: datetime) -> 
     sql = (
         f"UPDATE {table} SET {', '.join(assignments)} FROM {source} "
         f"WHERE {table}.{quote('id')} = {column['delivery_id']} "
-        f"AND {table}.{quote('claim_token')} = {column['claim_token']} AND {table}.{quote('status')} = %s "
+        f"AND {table}.{quote('claim_token')} = {column['claim_token']} AND ({table}.{quote('status')} = %s "
+        f"OR ({column['status']} = %s AND {table}.{quote('status')} IN (%s, %s))) "
         f"RETURNING {quote('id')}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [adapt_time(now), *values, Status.SENDING])
+        cursor.execute(sql, [adapt_time(now), *values, Status.SENDING, Status.SENT, Status.UNKNOWN, Status.PENDING])
         return {row[0] for row in cursor.fetchall()}

@@ -9,10 +9,16 @@ over). The provider has it: `sent` (with its message id), or `failed` when the p
 failed. The provider has no record: back to `pending` for another attempt (or `failed` when the
 attempts are used up). Backends that cannot be asked (console, file, SMTP) leave the row to staff.
 Each settlement writes what the provider said on the delivery's history.
+
+Twilio's list does not echo our delivery id, so a message found there is given only to the row
+whose content it carries (its text holds the row's template variables, or its free text) and
+within whose request's time it was made, never to another row to the same number; while two rows
+to one number cannot be told apart (the same content, both in doubt), neither is settled.
 """
 
 import contextlib
 import logging
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,6 +32,7 @@ from ..channels.email import EmailChannel
 from ..channels.whatsapp import get_whatsapp_backend
 from ..kinds import get_kind
 from ..models import Channel, Delivery, DeliveryEvent
+from ..rendering import REDACTED, redact, render_whatsapp
 from .dispatch import fixed_or_real_clock
 
 logger = logging.getLogger(__name__)
@@ -81,38 +88,110 @@ def reconcile_unknown_deliveries(
     return result
 
 
-def _ask(channel, delivery: Delivery) -> list[ProviderMessage] | None:
-    handed_over = delivery.handed_over_at or delivery.claimed_at or delivery.updated_at
-    timeout = timedelta(seconds=max(settings.TWILIO_TIMEOUT, 30))
+def _ask(channel, delivery: Delivery) -> "Found | None":
+    sent_after, sent_before = _window(delivery)
     # An email is looked for in the stream it went through (Postmark searches one at a time).
     stream = {"marketing": get_kind(delivery.kind).is_marketing} if delivery.channel == Channel.EMAIL else {}
     found = channel.find_sent(
         delivery_id=delivery.pk,
         to=delivery.to_address,
-        sent_after=handed_over - WINDOW_SLACK,
-        sent_before=handed_over + timeout + WINDOW_SLACK,
+        sent_after=sent_after,
+        sent_before=sent_before,
         **stream,
     )
-    if found is None or delivery.channel == Channel.EMAIL:
-        return found
-    # Twilio's messages carry no id of ours: one already recorded on another delivery is not this one.
-    known = set(
+    if found is None:
+        return None
+    if delivery.channel == Channel.EMAIL:  # found by the delivery id the message carries
+        return Found(found)
+    return match_whatsapp(delivery, found)
+
+
+@dataclass
+class Found:
+    """What the provider has of one delivery: its messages, or why its answer cannot be given to it alone."""
+
+    messages: list[ProviderMessage]
+    undecided: str = ""  # for the history (staff), when the answer fits another row as well
+
+
+def match_whatsapp(delivery: Delivery, found: list[ProviderMessage]) -> Found:
+    """Return the messages of `found` (the provider's, to the row's number around its request)
+    that are this row's: those carrying its content, made while it was handed over, that no other
+    row to the number could be."""
+    known = set(  # a message already recorded on another delivery is that one's
         Delivery.objects.filter(provider_message_id__in=[m.provider_message_id for m in found])
         .exclude(pk=delivery.pk)
         .values_list("provider_message_id", flat=True)
     )
-    return [message for message in found if message.provider_message_id not in known]
+    content = message_content(delivery)
+    mine = [m for m in found if m.provider_message_id not in known and content.carried_by(m)]
+    if not mine:
+        return Found([])
+    rivals = (
+        Delivery.objects.filter(
+            channel=Channel.WHATSAPP,
+            to_address=delivery.to_address,
+            status__in=(Status.UNKNOWN, Status.SENDING),
+            handed_over_at__isnull=False,
+        )
+        .exclude(pk=delivery.pk)
+        .select_related("event", "group")
+    )
+    for rival in rivals:
+        window = _window(rival)
+        rival_content = message_content(rival)
+        if any(_made_within(m, window) and rival_content.carried_by(m) for m in mine):
+            return Found([], undecided=f"delivery {rival.pk} to this number could have sent the same message")
+    handed_over = _window(delivery)[0] + WINDOW_SLACK
+    closest = min(mine, key=lambda m: abs((m.created_at - handed_over).total_seconds()) if m.created_at else 0)
+    return Found([closest])
 
 
-def _settle(delivery: Delivery, found: list[ProviderMessage] | None, *, now: datetime) -> str:
+@dataclass(frozen=True)
+class Content:
+    """What a WhatsApp message carries that the provider shows: its template's variables (those
+    not minted for the sending), or its free text in pieces (around the minted links)."""
+
+    pieces: tuple[str, ...]
+
+    def carried_by(self, message: ProviderMessage) -> bool:
+        if message.body is None:  # the provider shows no content: it could be any row's
+            return True
+        return all(re.search(rf"(?<!\w){re.escape(piece)}(?!\w)", message.body) for piece in self.pieces)
+
+
+def message_content(delivery: Delivery) -> Content:
+    """Return what the provider would show of `delivery`'s message (rendered again from its row)."""
+    kind = get_kind(delivery.kind)
+    rendered, variables = render_whatsapp(kind=kind, context=delivery.context)
+    secrets = rendered.secrets
+    if kind.reply:  # free text: the text itself, split around what was minted for the sending
+        text = redact(rendered.text, secrets)
+        pieces = tuple(piece.strip() for piece in text.split(REDACTED) if piece.strip())
+    else:
+        pieces = tuple(value for value in variables.values() if value and not any(s in value for s in secrets))
+    return Content(pieces)
+
+
+def _window(delivery: Delivery) -> tuple[datetime, datetime]:
+    handed_over = delivery.handed_over_at or delivery.claimed_at or delivery.updated_at
+    timeout = timedelta(seconds=max(settings.TWILIO_TIMEOUT, 30))
+    return handed_over - WINDOW_SLACK, handed_over + timeout + WINDOW_SLACK
+
+
+def _made_within(message: ProviderMessage, window: tuple[datetime, datetime]) -> bool:
+    return message.created_at is None or window[0] <= message.created_at <= window[1]
+
+
+def _settle(delivery: Delivery, found: Found | None, *, now: datetime) -> str:
     """Settle one `unknown` delivery from what the provider said; return the outcome's name."""
     if found is None:
         return "left"
-    if len(found) > 1 and delivery.channel != Channel.EMAIL:
-        _note(delivery, now, f"Reconciliation: Twilio has {len(found)} messages to this number then; staff to settle.")
+    if found.undecided:
+        _note(delivery, now, f"Reconciliation: the provider has a message this may be, but {found.undecided}.")
         return "left"
-    if found:
-        message = found[0]
+    if found.messages:
+        message = found.messages[0]
         status = Status.FAILED if message.failed else Status.SENT
         updates = {"status": status, "provider_message_id": message.provider_message_id}
         if status == Status.SENT:
@@ -122,7 +201,8 @@ def _settle(delivery: Delivery, found: list[ProviderMessage] | None, *, now: dat
         detail = f"Reconciled: {message.detail}"
     elif delivery.attempts < settings.NOTIFICATIONS["MAX_ATTEMPTS"]:
         status = Status.PENDING
-        updates = {"status": status, "next_attempt_at": now, "claim_token": None, "handed_over_at": None}
+        # The claim token stays: should the worker that sent it still answer "sent", its answer wins.
+        updates = {"status": status, "next_attempt_at": now, "handed_over_at": None}
         detail = "Reconciled: the provider has no record of this message; queued again."
     else:
         status = Status.FAILED

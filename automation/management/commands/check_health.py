@@ -2,9 +2,10 @@ import datetime as dt
 import sys
 
 from django.core.management.base import BaseCommand
+from django.db import DatabaseError
 from django.utils import timezone
 
-from automation.health import check_health
+from automation.health import check_health, scheduler_problems
 from automation.services import abandon_stale_runs
 from notifications.formatting import text_table
 
@@ -32,9 +33,26 @@ class Command(BaseCommand):
             "NOTIFICATIONS_UNKNOWN_ALERT_MINUTES, 30).",
         )
         parser.add_argument("--quiet", action="store_true", help="Print only problems.")
+        parser.add_argument(
+            "--scheduler",
+            action="store_true",
+            help="Check only that the qcluster still completes scheduled jobs (a supervisor's liveness check: "
+            "exit 1 when it stalled, so restart it; 3 when the database cannot be read).",
+        )
 
-    def handle(self, *args, max_delivery_lag, max_unknown_age, quiet, **options):
+    def handle(self, *args, max_delivery_lag, max_unknown_age, quiet, scheduler, **options):
         now = timezone.now()
+        if scheduler:
+            try:
+                problems = scheduler_problems(now=now)
+            except DatabaseError as exc:  # cannot tell: restarting the worker would not help
+                self.stderr.write(f"UNKNOWN: the job log cannot be read: {exc}")
+                sys.exit(3)
+            if problems:
+                self.stderr.write("UNHEALTHY:\n" + "\n".join(f"- {problem}" for problem in problems))
+                sys.exit(1)
+            self.stdout.write(self.style.SUCCESS("OK: the qcluster completes scheduled jobs (or is not used here)."))
+            return
         abandon_stale_runs(now=now)  # a run killed with SIGKILL never says so itself
         health = check_health(
             now=now,

@@ -5,6 +5,7 @@ A message is `ContentSid` + `ContentVariables`, never a free-form `Body`: Meta r
 business-initiated free text outside a 24-hour customer window (Twilio error 63016).
 """
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -14,7 +15,15 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from ..base import Outcome, ProviderMessage, SendResult, classify_http_status, classify_requests_error
+from ..base import (
+    WRONG_ADDRESS_STATUSES,
+    Outcome,
+    ProviderMessage,
+    SendResult,
+    classify_http_status,
+    classify_requests_error,
+    retry_after_seconds,
+)
 from . import BaseWhatsAppBackend, TemplateInfo, WhatsAppMessage
 
 # Twilio error codes that no retry will fix.
@@ -34,6 +43,7 @@ PERMANENT_CODES = {
 # Of those, the ones that say the number itself is unusable: suppress it.
 SUPPRESS_CODES = {21211, 21214, 21610, 21614, 63003, 63014, 63024}
 TRANSIENT_CODES = {20429, 63018, 30001}  # rate limited, queue overflow
+
 # The account or sender cannot send (every message would fail alike): pause, never fail messages.
 ACCOUNT_CODES = {
     20003,  # authentication failed (a wrong SID or token)
@@ -44,7 +54,19 @@ ACCOUNT_CODES = {
 }
 
 
-class RebasingHttpClient(TwilioHttpClient):
+class HeaderKeepingHttpClient(TwilioHttpClient):
+    """Keeps the headers of the last answer: Twilio's errors do not carry them, and a 429's
+    Retry-After says when to try again."""
+
+    last_headers = None
+
+    def request(self, *args, **kwargs):
+        response = super().request(*args, **kwargs)
+        self.last_headers = response.headers
+        return response
+
+
+class RebasingHttpClient(HeaderKeepingHttpClient):
     """Sends Twilio API calls to another base URL (a test server or a proxy)."""
 
     def __init__(self, base_url: str, **kwargs):
@@ -70,7 +92,7 @@ class WhatsAppBackend(BaseWhatsAppBackend):
             if settings.TWILIO_API_BASE_URL:
                 http_client = RebasingHttpClient(settings.TWILIO_API_BASE_URL, **options)
             else:
-                http_client = TwilioHttpClient(**options)
+                http_client = HeaderKeepingHttpClient(**options)
         self.client = Client(self.account_sid, self.auth_token, http_client=http_client)
 
     def send(self, message: WhatsAppMessage) -> SendResult:
@@ -98,9 +120,11 @@ class WhatsAppBackend(BaseWhatsAppBackend):
                 }
             created = self.client.messages.create(to=_wa(message.to), **content, **sender, **options)
         except TwilioRestException as exc:
-            return classify_twilio_error(exc)
+            return classify_twilio_error(
+                exc, retry_after=retry_after_seconds(getattr(self.client.http_client, "last_headers", None))
+            )
         except (requests.ConnectionError, requests.Timeout) as exc:
-            return classify_requests_error(exc, provider="Twilio")
+            return unreachable_pauses(classify_requests_error(exc, provider="Twilio"))
         if getattr(created, "error_code", None):
             return classify_twilio_error(
                 TwilioRestException(400, "", msg=created.error_message or "", code=int(created.error_code))
@@ -123,6 +147,8 @@ class WhatsAppBackend(BaseWhatsAppBackend):
                 error_code=str(message.error_code or ""),
                 detail=f"Twilio has message {message.sid} to {to} ({message.status}, created "
                 f"{message.date_created:%Y-%m-%d %H:%M:%S} UTC).",
+                body=message.body,
+                created_at=message.date_created,
             )
             for message in found
             if message.date_created and sent_after <= message.date_created <= sent_before
@@ -147,12 +173,25 @@ class WhatsAppBackend(BaseWhatsAppBackend):
         return found
 
 
-def classify_twilio_error(exc: TwilioRestException) -> SendResult:
-    """Return how a Twilio API error is to be treated."""
+def classify_twilio_error(exc: TwilioRestException, *, retry_after: float | None = None) -> SendResult:
+    """Return how a Twilio API error is to be treated (`retry_after`: its answer's Retry-After)."""
     code = exc.code
     text = f"Twilio {exc.status} error {code}: {exc.msg}"[:2000]
     if code in ACCOUNT_CODES or exc.status == 401:
         return SendResult(Outcome.TRANSIENT, error=text, error_code=str(code or f"http_{exc.status}"), account=True)
+    if exc.status in WRONG_ADDRESS_STATUSES or (
+        400 <= exc.status < 500 and exc.status not in (408, 429) and not (code and code >= 10000)
+    ):
+        # Not an answer about this message (no Twilio error code, or "not found" for the account's
+        # own Messages resource): every message would get it. A channel condition, never each
+        # message's fault: the channel pauses and its messages wait.
+        return SendResult(
+            Outcome.TRANSIENT,
+            error=f"{text} (Twilio answers this for every message: a wrong TWILIO_API_BASE_URL or account SID?)",
+            error_code=f"http_{exc.status}",
+            retry_after=retry_after,
+            account=True,
+        )
     if code in PERMANENT_CODES:
         outcome = Outcome.PERMANENT
     elif code in TRANSIENT_CODES:
@@ -164,7 +203,16 @@ def classify_twilio_error(exc: TwilioRestException) -> SendResult:
         error=text,
         error_code=str(code or f"http_{exc.status}"),
         suppress=code in SUPPRESS_CODES,
+        retry_after=retry_after,
     )
+
+
+def unreachable_pauses(result: SendResult) -> SendResult:
+    """A connection that never got through (refused, no such host, connect timeout) fails every
+    message alike: a channel condition (pause, retry), not this message's fault."""
+    if result.outcome is not Outcome.TRANSIENT:
+        return result
+    return dataclasses.replace(result, account=True)
 
 
 def _wa(number: str) -> str:

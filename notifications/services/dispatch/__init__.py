@@ -21,13 +21,14 @@ from datetime import datetime
 from django.conf import settings
 
 from ...models import Delivery
-from .claim import Released, claim_due_deliveries, give_back, hand_over, release_expired_claims
+from .claim import LeaseKeeper, Released, claim_due_deliveries, give_back, hand_over, release_expired_claims
 from .gate import Verdict, stopped_deliveries
 from .record import OutcomeBuffer, apply_early_reports, record_outcome, retry_delay, suppress_address
 from .send import DispatchResult, fixed_or_real_clock, send_claimed_deliveries
 
 __all__ = [
     "DispatchResult",
+    "LeaseKeeper",
     "OutcomeBuffer",
     "Released",
     "Verdict",
@@ -66,6 +67,10 @@ def dispatch_due_deliveries(
     while max_batches is None or batches < max_batches:
         if deadline is not None and time.monotonic() >= deadline:
             break
+        if batches:  # a long run gives back dead workers' claims as it goes, not only when it starts
+            released = release_expired_claims(now=clock())
+            result.outcomes[Delivery.Status.UNKNOWN] += released.unknown
+            result.requeued += released.requeued
         claimed = claim_due_deliveries(now=clock(), limit=batch_size)
         if not claimed:
             break

@@ -7,16 +7,24 @@ provider request the rows it carries are handed over (`handed_over_at`), a compa
 the claim: a row whose lease ran out and was given to another worker meanwhile is not sent by
 this one. When a lease runs out, only rows that were handed over may have reached the provider
 (they become `unknown`); the others go back to `pending`.
+
+A lease is short (SENDING_LEASE_SECONDS, 40 s) and renewed while its worker lives: a thread of
+the worker's own (`LeaseKeeper`) moves the claim time of every row it still holds forward every
+quarter lease. A live worker behind a slow provider keeps its rows however long its batch takes;
+a dead one's rows are free within a lease (the same thread gives back other workers' dead claims
+as it beats), not after a whole batch's worth of time.
 """
 
 import logging
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from ...db import update_returning_ids
 from ...models import Delivery, DeliveryEvent, MessageEvent, MessageGroup
@@ -183,3 +191,49 @@ def release_expired_claims(*, now: datetime) -> Released:
     if never_sent:
         logger.warning("%d deliveries claimed by a stopped worker were never sent: queued again.", len(never_sent))
     return Released(unknown=len(in_request), requeued=len(never_sent))
+
+
+class LeaseKeeper:
+    """Renew the leases of this worker's claims from a thread of its own while the block runs, and
+    give back what dead workers left on the way (`with LeaseKeeper() as leases: leases.hold(rows)`)."""
+
+    def __init__(self, *, every: float | None = None):
+        lease = settings.NOTIFICATIONS["SENDING_LEASE_SECONDS"]
+        self.every = every if every is not None else max(0.5, lease / 4)
+        self.tokens: set[uuid.UUID] = set()
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="dispatch-lease", daemon=True)
+
+    def __enter__(self) -> "LeaseKeeper":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=30)
+
+    def hold(self, deliveries: list[Delivery]) -> None:
+        """Keep the leases of these claimed rows while the block runs."""
+        with self.lock:
+            self.tokens.update(d.claim_token for d in deliveries if d.claim_token)
+
+    def renew(self, *, now: datetime) -> int:
+        """Move the claim time of the rows still held (`sending` under a held claim) to `now`."""
+        with self.lock:
+            tokens = list(self.tokens)
+        if not tokens:
+            return 0
+        return Delivery.objects.filter(claim_token__in=tokens, status=Status.SENDING).update(claimed_at=now)
+
+    def _beat(self) -> None:
+        try:
+            while not self.stopped.wait(self.every):
+                try:
+                    self.renew(now=timezone.now())
+                    release_expired_claims(now=timezone.now())
+                except DatabaseError:  # a connection killed under us: a new one next beat
+                    logger.warning("Renewing the sending leases failed; trying again.", exc_info=True)
+                    connection.close()
+        finally:
+            connection.close()

@@ -101,12 +101,13 @@ def record_outcome(
     }
     detail = result.error
     if result.account:
-        # Nothing wrong with this message: the account cannot send. It waits for the channel's next
-        # try, and the attempt does not count.
+        # Nothing wrong with this message: the channel cannot send (the provider account, or a
+        # provider that cannot be reached or answers nothing sensible at its address). It waits for
+        # the channel's next try, and the attempt does not count.
         status = Status.PENDING
         fields["next_attempt_at"] = paused_until or now + retry_delay(attempts=1, retry_after=result.retry_after)
         fields["attempts"] = max(0, delivery.attempts - 1)
-        detail = f"{result.error} The provider account cannot send: {delivery.channel} is paused, nothing failed."
+        detail = f"{result.error} The provider cannot take messages now: {delivery.channel} is paused, nothing failed."
         outcomes.add(delivery, status=status, detail=detail, **fields)
         return status
     if result.outcome is Outcome.SENT:

@@ -20,12 +20,13 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
+from ...channels import postmark
 from ...channels.base import Outcome, SendResult
 from ...channels.email import EmailChannel
 from ...channels.whatsapp import get_whatsapp_backend
@@ -33,7 +34,7 @@ from ...copy import published as published_copy
 from ...kinds import get_kind
 from ...models import Channel, ChannelPause, Delivery
 from ..pauses import pause_channel, resume_channel
-from .claim import give_back, hand_over
+from .claim import LeaseKeeper, give_back, hand_over
 from .gate import stopped_deliveries
 from .record import OutcomeBuffer, record_outcome
 from .render import email_for, whatsapp_for
@@ -95,17 +96,17 @@ class Senders:
             stack.callback(self._close)  # after the pool has finished (entered next, so exited first)
             self.pool = stack.enter_context(ThreadPoolExecutor(self.most, thread_name_prefix="dispatch-send"))
 
-    def submit(self, channel: str, messages: list) -> Future:
+    def submit(self, channel: str, messages: list, *, moments: list, clock: Clock) -> Future:
         if self.pool is None or self.concurrency[channel] == 1:
             future = Future()
             try:
-                future.set_result(_send_with(self.here, channel, messages))
+                future.set_result(_send_with(self.here, channel, messages, moments=moments, clock=clock))
             except Exception as exc:
                 future.set_exception(exc)
             return future
-        return self.pool.submit(self._send, channel, messages)
+        return self.pool.submit(self._send, channel, messages, moments=moments, clock=clock)
 
-    def _send(self, channel: str, messages: list) -> list[SendResult]:
+    def _send(self, channel: str, messages: list, *, moments: list, clock: Clock) -> list[SendResult]:
         channels = getattr(self.local, "channels", None)
         if channels is None:
             own = contextlib.ExitStack()
@@ -113,7 +114,7 @@ class Senders:
                 self.opened.append(own)
             channels = self.local.channels = Channels(own)
         try:
-            return _send_with(channels, channel, messages)
+            return _send_with(channels, channel, messages, moments=moments, clock=clock)
         finally:
             # A backend that read the database opened a connection in this thread: close it, or it
             # would outlive the pool.
@@ -128,10 +129,24 @@ class Senders:
                 logger.exception("Closing a channel failed")
 
 
-def _send_with(channels: Channels, channel: str, messages: list) -> list[SendResult]:
-    if channel == Channel.EMAIL:
-        return channels.email.send_many(messages)
-    return [channels.whatsapp.send(message) for message in messages]
+# A message whose moment passed while the messages before it in its request were being sent.
+TOO_LATE = SendResult(
+    Outcome.PERMANENT,
+    error="Its moment passed while the messages before it in the request went out; not sent.",
+    error_code="expired",
+)
+
+
+def _send_with(channels: Channels, channel: str, messages: list, *, moments: list, clock: Clock) -> list[SendResult]:
+    """Send one request's messages. A backend that sends them one by one checks each message's
+    moment (`moments`, its expiry or None) just before that message goes."""
+    if channel == Channel.EMAIL and len(messages) > 1 and postmark.can_batch(channels.email.connection):
+        return channels.email.send_many(messages)  # one request, cut to end in time (Pace)
+    send = channels.email.send if channel == Channel.EMAIL else channels.whatsapp.send
+    return [
+        TOO_LATE if moment is not None and clock() >= moment else send(message)
+        for message, moment in zip(messages, moments, strict=True)
+    ]
 
 
 class RateLimit:
@@ -179,53 +194,126 @@ def send_claimed_deliveries(
     step, unless a fixed `now` is given for a test or a dry run). Past `deadline` (time.monotonic())
     the rows not yet sent go back to the queue, so a run ends on time behind a slow provider."""
     clock = clock or fixed_or_real_clock(now)
-    outcomes = OutcomeBuffer(clock=clock)
     with contextlib.ExitStack() as stack:
-        stack.enter_context(published_copy.for_batch())  # staff templates: looked up once per batch
-        stack.callback(outcomes.flush)  # runs last, even when sending or closing a channel failed
-        senders = Senders(stack, concurrency=settings.NOTIFICATIONS.get("DISPATCH_CONCURRENCY") or {})
-        limits = rate_limits()
-        requests = list(_requests(deliveries))
-        pauses = Pauses()
-        in_flight: deque[InFlight] = deque()
+        if clock is timezone.now:  # a live worker keeps its leases (a test's stopped clock plays dead)
+            stack.enter_context(LeaseKeeper()).hold(deliveries)
+        _send_all(deliveries, result=result, clock=clock, deadline=deadline, stack=stack)
 
-        # One request at a time on a channel until one of its messages is accepted in this batch: an
-        # account that cannot send (paused on its first refusal) costs one request, not a volley.
-        proven: set[str] = set()
 
-        def settle(flight: "InFlight") -> None:
-            for (delivery, _), answer in zip(flight.ready, flight.answers(), strict=True):
-                _record(delivery, answer, outcomes=outcomes, result=result, clock=clock, pauses=pauses)
-                if answer.outcome is Outcome.SENT:
-                    proven.add(flight.channel)
+def _send_all(
+    deliveries: list[Delivery], *, result: DispatchResult, clock: Clock, deadline: float | None, stack
+) -> None:
+    outcomes = OutcomeBuffer(clock=clock)
+    stack.enter_context(published_copy.for_batch())  # staff templates: looked up once per batch
+    stack.callback(outcomes.flush)  # runs last, even when sending or closing a channel failed
+    senders = Senders(stack, concurrency=settings.NOTIFICATIONS.get("DISPATCH_CONCURRENCY") or {})
+    limits = rate_limits()
+    requests = deque(_requests(deliveries))
+    pauses = Pauses()
+    pace = Pace()
+    in_flight: deque[InFlight] = deque()
 
-        try:
-            for position, request in enumerate(requests):
-                # A request is prepared and handed over only when a thread can send it at once.
-                channel = request[0].channel
-                while in_flight and sum(f.channel == channel for f in in_flight) >= (
-                    senders.concurrency[channel] if channel in proven else 1
-                ):
-                    settle(in_flight.popleft())
-                while in_flight and in_flight[0].future.done():
-                    settle(in_flight.popleft())
-                outcomes.flush_if_due()
-                if deadline is not None and time.monotonic() >= deadline:
-                    rest = [delivery for later in requests[position:] for delivery in later]
-                    result.requeued += give_back(deliveries=rest, now=clock())
-                    break
-                if channel in pauses.until:  # its account stopped sending during this batch
-                    result.requeued += give_back(deliveries=request, now=clock())
-                    continue
-                limits[channel].wait(len(request))
-                flight = _send_request(
-                    request, senders=senders, outcomes=outcomes, result=result, clock=clock, pauses=pauses
-                )
-                if flight:
-                    in_flight.append(flight)
-        finally:
-            while in_flight:  # every request that went out is recorded, whatever happened after it
+    # One request at a time on a channel until one of its messages is accepted in this batch: an
+    # account that cannot send (paused on its first refusal) costs one request, not a volley.
+    proven: set[str] = set()
+
+    def settle(flight: "InFlight") -> None:
+        answers = flight.answers()
+        pace.took(flight)
+        for (delivery, _), answer in zip(flight.ready, answers, strict=True):
+            _record(delivery, answer, outcomes=outcomes, result=result, clock=clock, pauses=pauses)
+            if answer.outcome is Outcome.SENT:
+                proven.add(flight.channel)
+
+    try:
+        while requests:
+            request = requests.popleft()
+            # A request is prepared and handed over only when a thread can send it at once.
+            channel = request[0].channel
+            while in_flight and sum(f.channel == channel for f in in_flight) >= (
+                senders.concurrency[channel] if channel in proven else 1
+            ):
                 settle(in_flight.popleft())
+            while in_flight and in_flight[0].future.done():
+                settle(in_flight.popleft())
+            outcomes.flush_if_due()
+            if deadline is not None and time.monotonic() >= deadline:
+                rest = [delivery for later in (request, *requests) for delivery in later]
+                result.requeued += give_back(deliveries=rest, now=clock())
+                break
+            if channel in pauses.until:  # its account stopped sending during this batch
+                result.requeued += give_back(deliveries=request, now=clock())
+                continue
+            request = _in_time(request, pace=pace, outcomes=outcomes, result=result, clock=clock)
+            fits = pace.fits(request, now=clock())
+            if fits < len(request):  # the rest would end after the earliest moment in it: a request of its own
+                request, later = request[:fits], request[fits:]
+                requests.appendleft(later)
+            if not request:
+                continue
+            limits[channel].wait(len(request))
+            flight = _send_request(
+                request, senders=senders, outcomes=outcomes, result=result, clock=clock, pauses=pauses
+            )
+            if flight:
+                in_flight.append(flight)
+    finally:
+        while in_flight:  # every request that went out is recorded, whatever happened after it
+            settle(in_flight.popleft())
+
+
+def _in_time(request: list[Delivery], *, pace: "Pace", outcomes: OutcomeBuffer, result: DispatchResult, clock) -> list:
+    """Return the request without the messages that the provider, at its pace, would take only after
+    their moment (those end `expired` now)."""
+    late = pace.too_late(request, now=clock())
+    for delivery in late:
+        outcomes.add(delivery, status=Status.EXPIRED, detail="At the provider's pace it would go out after its moment.")
+        result.outcomes[Status.EXPIRED] += 1
+        result.reasons["expired"] += 1
+    return [delivery for delivery in request if delivery not in late] if late else request
+
+
+class Pace:
+    """How long a provider takes per message, per channel (measured on this batch's requests), so a
+    request of many messages is cut to end before the earliest moment any of them is for."""
+
+    FIRST_GUESS_WITHIN = 300  # s: before the first answer, a request with a moment this close carries one message
+    MARGIN = 0.8
+
+    def __init__(self):
+        self.per_message: dict[str, float] = {}
+        # Only a request the provider takes whole can end late as a whole: a backend that sends one
+        # by one checks each message's moment before it goes instead.
+        self.batches = postmark.batches_configured()
+
+    def took(self, flight: "InFlight") -> None:
+        seconds = (time.monotonic() - flight.started) / max(1, len(flight.ready))
+        known = self.per_message.get(flight.channel)
+        self.per_message[flight.channel] = seconds if known is None else 0.5 * known + 0.5 * seconds
+
+    def too_late(self, request: list[Delivery], *, now: datetime) -> list[Delivery]:
+        """The messages of a request of several that would be taken after their moment even in a
+        request of their own (a lone message is sent when the gate lets it: it goes out at once)."""
+        per_message = self.per_message.get(request[0].channel) if request else None
+        if len(request) < 2 or not self.batches or request[0].channel != Channel.EMAIL or not per_message:
+            return []
+        soon = now + timedelta(seconds=per_message / self.MARGIN)
+        return [d for d in request if d.expiry and now < d.expiry < soon]
+
+    def fits(self, request: list[Delivery], *, now: datetime) -> int:
+        """How many of `request`'s messages (in order) one request may carry and still end in time."""
+        if len(request) < 2 or not self.batches or request[0].channel != Channel.EMAIL:
+            return len(request)
+        expiries = [d.expiry for d in request if d.expiry]
+        if not expiries:
+            return len(request)
+        left = (min(expiries) - now).total_seconds()
+        per_message = self.per_message.get(request[0].channel)
+        if per_message is None:
+            return 1 if left < self.FIRST_GUESS_WITHIN else len(request)
+        if per_message <= 0:
+            return len(request)
+        return max(1, min(len(request), int(self.MARGIN * left / per_message)))
 
 
 @dataclass
@@ -235,6 +323,7 @@ class InFlight:
     channel: str
     ready: list[tuple[Delivery, object]]
     future: Future
+    started: float = field(default_factory=time.monotonic)
 
     def answers(self) -> list[SendResult]:
         try:
@@ -292,6 +381,11 @@ def _requests(deliveries: list[Delivery]) -> Iterator[list[Delivery]]:
 def _record(
     delivery: Delivery, outcome: SendResult, *, outcomes: OutcomeBuffer, result: DispatchResult, clock: Clock, pauses
 ) -> None:
+    if outcome is TOO_LATE:
+        outcomes.add(delivery, status=Status.EXPIRED, detail=outcome.error)
+        result.outcomes[Status.EXPIRED] += 1
+        result.reasons["expired"] += 1
+        return
     paused_until = pauses.heard(delivery.channel, outcome, now=clock())
     status = record_outcome(
         delivery=delivery, result=outcome, now=clock(), outcomes=outcomes, paused_until=paused_until
@@ -338,4 +432,5 @@ def _send_request(
     if not ready:
         return None
     channel = request[0].channel
-    return InFlight(channel, ready, senders.submit(channel, [message for _, message in ready]))
+    messages, moments = [message for _, message in ready], [delivery.expiry for delivery, _ in ready]
+    return InFlight(channel, ready, senders.submit(channel, messages, moments=moments, clock=clock))
