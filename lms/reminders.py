@@ -70,7 +70,11 @@ def _day(moment: dt.datetime, now: dt.datetime, tz: str) -> dict:
     rendered (messages.session_day_words)."""
     local_zone = zone(tz)
     local_date = moment.astimezone(local_zone).date()
-    return {"local_date": local_date.isoformat(), "days_away": (local_date - now.astimezone(local_zone).date()).days}
+    return {
+        "local_date": local_date.isoformat(),
+        "days_away": (local_date - now.astimezone(local_zone).date()).days,
+        "day_zone": local_zone.key,  # an in-app title says the day when it is read (session_day_words)
+    }
 
 
 @transaction.atomic

@@ -1,0 +1,47 @@
+"""The last seams of a Hindi student's messages (issue 24 item 6): in-app titles that say the day when
+read, the lead offer's date, a CTA form's language, the calendar invitation, phone and service errors,
+and the staff summary of an approval."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.test import Client
+from django.urls import reverse
+
+from lms import reminders
+from lms.tests.factories import CourseFactory, EnrollmentFactory, LiveSessionFactory, UserFactory
+from notifications.models import Notification
+
+pytestmark = pytest.mark.django_db
+NOW = dt.datetime(2026, 11, 24, 4, 30, tzinfo=dt.UTC)  # 10:00 in Kolkata, a Tuesday
+
+
+def page_of(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.get(reverse("notifications:list")).content.decode()
+
+
+def test_the_24h_in_app_title_says_tomorrow_the_day_before_and_the_date_once_it_is_past():
+    course = CourseFactory()
+    # Wednesday 09:00 in Kolkata: 20 h after NOW.
+    session = LiveSessionFactory(course=course, title="Plotting", scheduled_at=NOW + dt.timedelta(hours=20))
+    hindi, english = UserFactory(language="hi"), UserFactory(language="en")
+    for student in (hindi, english):
+        EnrollmentFactory(course=course, student=student)
+    reminders.plan_session_reminders_24h(now=NOW)
+    assert Notification.objects.filter(user__in=[hindi, english]).count() == 2
+
+    with time_machine.travel(NOW + dt.timedelta(hours=1), tick=False):
+        assert f"कल शुरू: {session.title}" in page_of(hindi)
+        assert f"Starts Tomorrow: {session.title}" in page_of(english)
+    # Wednesday morning, before the class: it is today now.
+    with time_machine.travel(NOW + dt.timedelta(hours=19), tick=False):
+        assert f"आज शुरू: {session.title}" in page_of(hindi)
+        assert f"Starts Today: {session.title}" in page_of(english)
+    # Days later the title names the day it was, never "tomorrow".
+    with time_machine.travel(NOW + dt.timedelta(days=3), tick=False):
+        hindi_page, english_page = page_of(hindi), page_of(english)
+        assert "कल" not in hindi_page and f"25 नव॰ को शुरू: {session.title}" in hindi_page
+        assert "Tomorrow" not in english_page and f"Starts 25 Nov: {session.title}" in english_page
