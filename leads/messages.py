@@ -1,10 +1,28 @@
 """The message kinds leads sends (templates in templates/notifications/<name>/)."""
 
+import datetime as dt
+
+from django.conf import settings
+
 from lms import accounts
+from notifications.formatting import format_when, reader_locale
 from notifications.kinds import INAPP, MessageKind, register
+from notifications.languages import language_of
 from notifications.models import Category, Channel, Topic
 
 from . import calendar, links, optouts
+
+
+def day7_context(context: dict) -> dict:
+    """The Day 7 email's signed CTA link, and when its offer ends in the reader's language and region
+    (leads have no zone of their own: the site's)."""
+    extra = links.campaign_links(context)
+    if context.get("offer_ends_at"):  # rows planned before kept the English words they were planned with
+        locale = reader_locale(language=language_of(context), locale=settings.DEFAULT_LOCALE)
+        ends = dt.datetime.fromisoformat(context["offer_ends_at"])
+        extra["offer_ends"] = format_when(ends, tz=settings.TIME_ZONE, locale=locale)
+    return extra
+
 
 CAMPAIGN_VARIABLES = {"cta_url": "The form to tell us what they want to learn (a signed link, made when sent)."}
 
@@ -52,7 +70,7 @@ LEAD_DAY7 = register(
         # WhatsApp only to numbers with marketing consent (a lead's, recorded by staff or a form).
         whatsapp_variables=("first_name", "cta_url"),
         still_wanted=optouts.unwanted_lead_emails,
-        render_context=links.campaign_links,
+        render_context=day7_context,
         description="Day 7: the final offer.",
     )
 )

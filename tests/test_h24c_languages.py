@@ -45,3 +45,30 @@ def test_the_24h_in_app_title_says_tomorrow_the_day_before_and_the_date_once_it_
         hindi_page, english_page = page_of(hindi), page_of(english)
         assert "कल" not in hindi_page and f"25 नव॰ को शुरू: {session.title}" in hindi_page
         assert "Tomorrow" not in english_page and f"Starts 25 Nov: {session.title}" in english_page
+
+
+def test_the_day7_offer_end_date_is_in_each_leads_language():
+    from django.conf import settings
+    from django.core import mail
+
+    from leads.campaigns import plan_lead_follow_ups, start_lead_campaign
+    from leads.tests.factories import LeadFactory
+    from notifications.formatting import format_when
+    from notifications.services.dispatch import dispatch_due_deliveries
+
+    hindi, english = LeadFactory(language="hi"), LeadFactory(language="en")
+    start_lead_campaign(lead_ids=[hindi.pk, english.pk], now=NOW)
+    dispatch_due_deliveries(now=NOW)
+    mail.outbox.clear()  # Day 0
+    day7 = NOW + dt.timedelta(days=7)
+    plan_lead_follow_ups(now=day7, days=[7])
+    dispatch_due_deliveries(now=day7)
+
+    ends = day7 + dt.timedelta(days=settings.LEAD_OFFER["valid_days"])
+    by_address = {message.to[0]: message for message in mail.outbox}
+    hindi_email, english_email = by_address[hindi.email], by_address[english.email]
+    hindi_date = format_when(ends, tz=settings.TIME_ZONE, locale="hi_IN")
+    english_date = format_when(ends, tz=settings.TIME_ZONE, locale="en_IN")
+    assert hindi_date != english_date
+    assert hindi_date in hindi_email.body and english_date not in hindi_email.body
+    assert english_date in english_email.body
