@@ -339,6 +339,7 @@ class CTASubmissionAdmin(admin.ModelAdmin):
         "account",
         "phone",
         "whatsapp_opt_in",
+        "language",
         "message",
         "status",
         "created_at",

@@ -93,6 +93,7 @@ def create_student(*, submission: CTASubmission, now: dt.datetime) -> tuple[User
         name=submission.name,
         phone=submission.phone,
         whatsapp_opt_in=submission.whatsapp_opt_in and bool(submission.phone),
+        language=submission.language,  # the language they filled the form in
         role=User.Role.STUDENT,
         date_joined=now,
     )
@@ -296,7 +297,9 @@ def reject_cta_submission(
         collect_ids=True,
         messages=[
             PlannedMessage(
-                recipient=Recipient(user_id=None, email=submission.email, name=submission.name),
+                recipient=Recipient(
+                    user_id=None, email=submission.email, name=submission.name, language=submission.language
+                ),
                 event_key=str(submission.pk),
                 context={"reason": submission.rejection_reason},
                 subject_type=SUBMISSION,

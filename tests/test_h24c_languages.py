@@ -3,6 +3,7 @@ read, the lead offer's date, a CTA form's language, the calendar invitation, pho
 and the staff summary of an approval."""
 
 import datetime as dt
+import re
 
 import pytest
 import time_machine
@@ -14,6 +15,7 @@ from lms.tests.factories import CourseFactory, EnrollmentFactory, LiveSessionFac
 from notifications.models import Notification
 
 pytestmark = pytest.mark.django_db
+DEVANAGARI = re.compile(r"[\u0900-\u097F]")
 NOW = dt.datetime(2026, 11, 24, 4, 30, tzinfo=dt.UTC)  # 10:00 in Kolkata, a Tuesday
 
 
@@ -72,3 +74,51 @@ def test_the_day7_offer_end_date_is_in_each_leads_language():
     assert hindi_date != english_date
     assert hindi_date in hindi_email.body and english_date not in hindi_email.body
     assert english_date in english_email.body
+
+
+def submit_form_in(language: str, email: str):
+    from leads.models import CTASubmission
+
+    client = Client(HTTP_ACCEPT_LANGUAGE=language)
+    page = client.post(
+        reverse("leads:cta"),
+        {"name": "Meera Iyer", "email": email, "phone": "+91 98765 43210", "whatsapp_opt_in": "on"},
+    )
+    assert page.status_code == 200
+    return CTASubmission.objects.get(email=email)
+
+
+def test_a_cta_form_filled_in_hindi_makes_a_hindi_student_with_a_hindi_welcome():
+    from django.core import mail
+
+    from leads.onboarding import approve_cta_submission
+    from lms.tests.factories import StaffUserFactory
+    from notifications.services.dispatch import dispatch_due_deliveries
+
+    hindi = submit_form_in("hi", "meera@example.com")
+    english = submit_form_in("en", "asha@example.com")
+    assert (hindi.language, english.language) == ("hi", "en")
+
+    staff = StaffUserFactory()
+    approve_cta_submission(submission=hindi, approved_by=staff)
+    approve_cta_submission(submission=english, approved_by=staff)
+    hindi.refresh_from_db()
+    english.refresh_from_db()
+    assert (hindi.user.language, english.user.language) == ("hi", "en")
+    dispatch_due_deliveries()
+    welcome = {message.to[0]: message.subject for message in mail.outbox}
+    assert "स्वागत" in welcome["meera@example.com"] and "Welcome" in welcome["asha@example.com"]
+
+
+def test_a_rejection_goes_in_the_language_the_form_was_filled_in():
+    from django.core import mail
+
+    from leads.onboarding import reject_cta_submission
+    from lms.tests.factories import StaffUserFactory
+    from notifications.services.dispatch import dispatch_due_deliveries
+
+    submission = submit_form_in("hi", "meera@example.com")
+    reject_cta_submission(submission=submission, rejected_by=StaffUserFactory(), reason="")
+    dispatch_due_deliveries()
+    (message,) = mail.outbox
+    assert DEVANAGARI.search(message.subject) and DEVANAGARI.search(message.body)
