@@ -122,3 +122,34 @@ def test_a_rejection_goes_in_the_language_the_form_was_filled_in():
     dispatch_due_deliveries()
     (message,) = mail.outbox
     assert DEVANAGARI.search(message.subject) and DEVANAGARI.search(message.body)
+
+
+def test_the_calendar_invitation_speaks_the_readers_language():
+    from urllib.parse import unquote_plus
+
+    import icalendar
+    from django.core import mail
+
+    from notifications.services.dispatch import dispatch_due_deliveries
+
+    course = CourseFactory(title="Python for Data Analysis")
+    LiveSessionFactory(course=course, title="Plotting", scheduled_at=NOW + dt.timedelta(hours=20))
+    hindi, english = UserFactory(language="hi"), UserFactory(language="en")
+    for student in (hindi, english):
+        EnrollmentFactory(course=course, student=student)
+    reminders.plan_session_reminders_24h(now=NOW)
+    dispatch_due_deliveries(now=NOW)
+
+    def invitation(user) -> tuple[str, str]:
+        (message,) = [message for message in mail.outbox if message.to == [user.email]]
+        (ics,) = [content for name, content, _ in message.attachments if name.endswith(".ics")]
+        event = icalendar.Calendar.from_ical(ics).walk("VEVENT")[0]
+        return str(event["description"]), unquote_plus(message.body)
+
+    hindi_description, hindi_body = invitation(hindi)
+    english_description, english_body = invitation(english)
+    assert "जुड़ें: https://" in hindi_description and "Join" not in hindi_description
+    assert "Join: https://" in english_description
+    # The "add to Google Calendar" link's text too.
+    assert "details=Python for Data Analysis\nजुड़ें: https://" in hindi_body
+    assert "details=Python for Data Analysis\nJoin: https://" in english_body
