@@ -153,3 +153,37 @@ def test_the_calendar_invitation_speaks_the_readers_language():
     # The "add to Google Calendar" link's text too.
     assert "details=Python for Data Analysis\nजुड़ें: https://" in hindi_body
     assert "details=Python for Data Analysis\nJoin: https://" in english_body
+
+
+@pytest.mark.parametrize(
+    ("typed", "hindi"),
+    [("12", "“12” सही फ़ोन नंबर नहीं है।"), ("hello", "“hello” फ़ोन नंबर नहीं है: यह फ़ोन नंबर जैसा नहीं लगता।")],
+)
+def test_a_hindi_student_typing_a_wrong_number_is_told_why_in_hindi(typed, hindi):
+    from html import unescape
+
+    student = UserFactory(language="hi", name="Sunita Rao", phone="")
+    client = Client()
+    client.force_login(student)
+    form = {"name": "Sunita Rao", "phone": typed, "timezone": "Asia/Kolkata", "language": "hi"}
+    page = unescape(client.post(reverse("lms:profile"), form).content.decode())
+    assert hindi in page and "phone number" not in page
+
+
+def test_the_services_refusals_are_in_the_readers_language():
+    from django.core.exceptions import ValidationError
+    from django.utils import translation
+
+    from lms.services import submit_assignment, update_profile
+    from lms.tests.factories import AssignmentFactory
+
+    student = UserFactory(language="hi")
+    with translation.override("hi"):
+        with pytest.raises(ValidationError) as refused:
+            submit_assignment(assignment=AssignmentFactory(), student=student, text="answer")
+        assert refused.value.messages == ["आप इस कोर्स में नामांकित नहीं हैं।"]
+        with pytest.raises(ValidationError) as refused:
+            update_profile(
+                user=student, name=" ", phone="", time_zone="Asia/Kolkata", language="hi", whatsapp_opt_in=False
+            )
+        assert refused.value.message_dict["name"] == ["अपना नाम बताइए: आपके संदेशों में आपको इसी नाम से संबोधित किया जाता है।"]
