@@ -187,3 +187,40 @@ def test_the_services_refusals_are_in_the_readers_language():
                 user=student, name=" ", phone="", time_zone="Asia/Kolkata", language="hi", whatsapp_opt_in=False
             )
         assert refused.value.message_dict["name"] == ["अपना नाम बताइए: आपके संदेशों में आपको इसी नाम से संबोधित किया जाता है।"]
+
+
+def test_a_hindi_speaking_staff_member_reads_the_approval_lines_in_hindi():
+    from html import unescape
+
+    from django.contrib.auth.models import Permission
+
+    from leads.tests.factories import CTASubmissionFactory
+    from lms.tests.factories import StaffUserFactory
+    from tests.hindi import BASE, _extract, untranslated
+
+    staff = StaffUserFactory(name="Priya Nair", language="hi")
+    staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=["approve_ctasubmission", "view_ctasubmission", "change_ctasubmission"])
+    )
+    fresh = CTASubmissionFactory(name="Kabir Singh", email="kabir@example.com", whatsapp_opt_in=False)
+    done = CTASubmissionFactory(name="Ravi Kumar", status="approved")
+    client = Client()
+    client.force_login(staff)
+    page = client.post(
+        "/admin/leads/ctasubmission/",
+        {"action": "approve_selected", "_selected_action": [fresh.pk, done.pk]},
+        follow=True,
+    ).content.decode()
+    page = unescape(page)
+    assert "Kabir Singh: स्वीकृत। खाता kabir@example.com बनाया गया" in page
+    assert "Ravi Kumar: स्वीकृत नहीं हुआ। Ravi Kumar का अनुरोध पहले ही स्वीकृत हो चुका है।" in page
+    # The note the staff member gets says what was done, in Hindi too.
+    (note,) = Notification.objects.filter(user=staff)
+    assert "छात्र खाता kabir@example.com बनाया गया" in note.message
+    assert "WhatsApp पर स्वागत संदेश नहीं (WhatsApp की सहमति नहीं)" in note.message
+    assert "Welcome email" not in note.message
+
+    # Every line staff read about an approval has its Hindi.
+    lines = _extract((BASE / "leads/onboarding.py").read_text()) | _extract((BASE / "leads/admin.py").read_text())
+    assert "Welcome email with a set-password link" in lines
+    assert untranslated(lines) == []
