@@ -40,6 +40,8 @@ PAGE_MODULES = [
     "lms/services.py",
     "lms/phones.py",
     "lms/calendar.py",
+    "lms/models.py",
+    "notifications/services/preferences.py",
 ]
 KEYWORDS = {
     "_": None,

@@ -176,12 +176,16 @@ def test_the_services_refusals_are_in_the_readers_language():
 
     from lms.services import submit_assignment, update_profile
     from lms.tests.factories import AssignmentFactory
+    from notifications.services.preferences import whatsapp_contact
 
     student = UserFactory(language="hi")
     with translation.override("hi"):
         with pytest.raises(ValidationError) as refused:
             submit_assignment(assignment=AssignmentFactory(), student=student, text="answer")
         assert refused.value.messages == ["आप इस कोर्स में नामांकित नहीं हैं।"]
+        with pytest.raises(ValidationError) as refused:
+            whatsapp_contact(phone="", whatsapp=True)
+        assert refused.value.message_dict["phone"] == ["WhatsApp पर संदेश पाने के लिए अपना मोबाइल नंबर जोड़ें।"]
         with pytest.raises(ValidationError) as refused:
             update_profile(
                 user=student, name=" ", phone="", time_zone="Asia/Kolkata", language="hi", whatsapp_opt_in=False
