@@ -228,3 +228,13 @@ def test_a_hindi_speaking_staff_member_reads_the_approval_lines_in_hindi():
     lines = _extract((BASE / "leads/onboarding.py").read_text()) | _extract((BASE / "leads/admin.py").read_text())
     assert "Welcome email with a set-password link" in lines
     assert untranslated(lines) == []
+
+
+def test_staff_see_an_in_app_title_in_words_not_its_stored_day(admin_client):
+    course = CourseFactory()
+    LiveSessionFactory(course=course, title="Plotting", scheduled_at=NOW + dt.timedelta(hours=20))
+    EnrollmentFactory(course=course, student=UserFactory(language="en"))
+    reminders.plan_session_reminders_24h(now=NOW)
+    with time_machine.travel(NOW + dt.timedelta(hours=1), tick=False):
+        page = admin_client.get("/admin/notifications/notification/").content.decode()
+    assert "Starts Tomorrow: Plotting" in page and "[[day" not in page
