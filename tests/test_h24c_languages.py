@@ -238,3 +238,20 @@ def test_staff_see_an_in_app_title_in_words_not_its_stored_day(admin_client):
     with time_machine.travel(NOW + dt.timedelta(hours=1), tick=False):
         page = admin_client.get("/admin/notifications/notification/").content.decode()
     assert "Starts Tomorrow: Plotting" in page and "[[day" not in page
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [("STOP", "whatsapp_stopped"), ("START", "whatsapp_started"), ("STOP OFFERS", "whatsapp_marketing_stopped")],
+)
+def test_a_hindi_students_keyword_is_confirmed_in_hindi(text, kind):
+    from notifications.channels.whatsapp import outbox
+    from notifications.services.dispatch import dispatch_due_deliveries
+    from notifications.services.inbound import keyword_of, receive_whatsapp_message
+
+    assert keyword_of(text)  # a keyword we act on
+    student = UserFactory(language="hi", opted_in=True)
+    receive_whatsapp_message(provider="twilio", provider_message_id=f"SM{kind}", from_address=student.phone, text=text)
+    dispatch_due_deliveries()
+    (reply,) = [message for message in outbox if message.to == student.phone]
+    assert reply.kind == kind and DEVANAGARI.search(reply.body), reply.body
