@@ -37,6 +37,18 @@ def _empty_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Start every test in the site's language: a request by a Hindi reader through the test client
+    leaves Hindi active in this thread (a real process starts each request and command afresh)."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 @pytest.fixture
 def whatsapp_sent():
     """The WhatsApp messages the locmem backend 'sent'."""

@@ -15,6 +15,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from lms.models import User
 from notifications.admin import (
@@ -24,7 +26,7 @@ from notifications.admin import (
     pretty_json,
     render_delivery_timeline,
 )
-from notifications.formatting import format_money, format_when
+from notifications.formatting import format_money, format_when, reader_locale
 
 from .importing import import_leads, report_csv
 from .models import CrmActivity, CTASubmission, ImportBatch, Lead, LeadCampaign, WelcomeCall
@@ -339,6 +341,7 @@ class CTASubmissionAdmin(admin.ModelAdmin):
         "account",
         "phone",
         "whatsapp_opt_in",
+        "language",
         "message",
         "status",
         "created_at",
@@ -433,29 +436,28 @@ class CTASubmissionAdmin(admin.ModelAdmin):
                 )
             except ValidationError as exc:
                 self.message_user(
-                    request, f"{submission.name}: not approved. {' '.join(exc.messages)}", messages.WARNING
+                    request,
+                    _("%(name)s: not approved. %(why)s") % {"name": submission.name, "why": " ".join(exc.messages)},
+                    messages.WARNING,
                 )
             except Exception as exc:
                 logger.exception("Approving CTA submission %s failed", submission.pk)
                 self.message_user(
-                    request, f"{submission.name}: failed, nothing was created or sent ({exc}).", messages.ERROR
+                    request,
+                    _("%(name)s: failed, nothing was created or sent (%(error)s).")
+                    % {"name": submission.name, "error": exc},
+                    messages.ERROR,
                 )
             else:
-                call = ""
-                if result.call:
-                    call = f", welcome call {format_when(result.call.scheduled_at, tz=request.user.timezone)}"
-                self.message_user(
-                    request,
-                    f"{submission.name}: approved. Account {result.user.email}"
-                    f"{' created' if result.user_created else ' linked'}, welcome email {result.email_status}, "
-                    f"WhatsApp {result.whatsapp_status}{call}.",
-                    messages.SUCCESS,
-                )
+                self.message_user(request, _approved_message(request, submission, result), messages.SUCCESS)
                 if not result.user_created and result.user.is_staff:
                     self.message_user(
                         request,
-                        f"{submission.name}: {result.user.email} is a staff account. It was linked as it was: "
-                        "its phone, WhatsApp choice and permissions did not change.",
+                        _(
+                            "%(name)s: %(email)s is a staff account. It was linked as it was: "
+                            "its phone, WhatsApp choice and permissions did not change."
+                        )
+                        % {"name": submission.name, "email": result.user.email},
                         messages.WARNING,
                     )
 
@@ -476,11 +478,34 @@ class CTASubmissionAdmin(admin.ModelAdmin):
                 reject_cta_submission(submission=submission, rejected_by=request.user, reason=reason)
             except ValidationError as exc:
                 self.message_user(
-                    request, f"{submission.name}: not rejected. {' '.join(exc.messages)}", messages.WARNING
+                    request,
+                    _("%(name)s: not rejected. %(why)s") % {"name": submission.name, "why": " ".join(exc.messages)},
+                    messages.WARNING,
                 )
             else:
-                self.message_user(request, f"{submission.name}: rejected; a polite email is on its way.")
+                self.message_user(
+                    request, _("%(name)s: rejected; a polite email is on its way.") % {"name": submission.name}
+                )
         return None
+
+
+def _approved_message(request, submission, result) -> str:
+    """What an approval did, in one line in the staff member's language."""
+    if result.user_created:
+        text = _("%(name)s: approved. Account %(email)s created, welcome email %(email_status)s, WhatsApp %(whatsapp)s")
+    else:
+        text = _("%(name)s: approved. Account %(email)s linked, welcome email %(email_status)s, WhatsApp %(whatsapp)s")
+    text %= {
+        "name": submission.name,
+        "email": result.user.email,
+        "email_status": result.email_status,
+        "whatsapp": result.whatsapp_status,
+    }
+    if result.call:
+        locale = reader_locale(language=get_language(), locale=request.user.locale)
+        when = format_when(result.call.scheduled_at, tz=request.user.timezone, locale=locale)
+        text += _(", welcome call %(when)s") % {"when": when}
+    return text + "."
 
 
 @admin.register(CrmActivity)

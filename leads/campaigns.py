@@ -20,7 +20,6 @@ from django.db.models.functions import Cast, Lower
 from django.utils import timezone
 
 from notifications.db import update_returning_ids
-from notifications.formatting import format_when
 from notifications.models import Channel, Delivery, Suppression, WhatsAppConsent
 from notifications.services.audiences import Audience, Group, plan_audience
 from notifications.services.ledger import cancel_deliveries
@@ -53,7 +52,8 @@ def _day_context(kind: str, now: dt.datetime) -> dict:
     return {
         "offer_discount": offer["discount_percent"],
         "offer_resources": list(offer["resources"]),
-        "offer_ends": format_when(now + dt.timedelta(days=offer["valid_days"]), tz=settings.TIME_ZONE),
+        # A moment, put in each reader's words when their email is rendered (messages.offer_end_words).
+        "offer_ends_at": (now + dt.timedelta(days=offer["valid_days"])).isoformat(),
     }
 
 

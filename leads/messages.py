@@ -1,10 +1,27 @@
 """The message kinds leads sends (templates in templates/notifications/<name>/)."""
 
+import datetime as dt
+
+from django.conf import settings
+
 from lms import accounts
+from notifications.formatting import format_when, reader_locale
 from notifications.kinds import INAPP, MessageKind, register
+from notifications.languages import language_of
 from notifications.models import Category, Channel, Topic
 
 from . import calendar, links, optouts
+
+
+def offer_end_words(context: dict) -> dict:
+    """When the Day 7 offer ends, in the reader's language and region (leads have no zone of their
+    own: the site's); rows planned before kept the English words they were planned with."""
+    if not context.get("offer_ends_at"):
+        return {}
+    locale = reader_locale(language=language_of(context), locale=settings.DEFAULT_LOCALE)
+    ends = dt.datetime.fromisoformat(context["offer_ends_at"])
+    return {"offer_ends": format_when(ends, tz=settings.TIME_ZONE, locale=locale)}
+
 
 CAMPAIGN_VARIABLES = {"cta_url": "The form to tell us what they want to learn (a signed link, made when sent)."}
 
@@ -55,6 +72,7 @@ LEAD_DAY7 = register(
         whatsapp_variables=("first_name", "cta_url"),
         still_wanted=optouts.unwanted_lead_emails,
         render_context=links.campaign_links,
+        display_context=offer_end_words,
         access_links=("cta_url",),
         description="Day 7: the final offer.",
     )

@@ -81,6 +81,9 @@ class CTASubmission(models.Model):
     phone = PhoneField()
     message = models.TextField(blank=True)
     whatsapp_opt_in = models.BooleanField("WhatsApp opt-in", default=False)
+    language = LanguageField(
+        help_text="The language the form was filled in: the new account's, and that of messages to the submitter."
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     lead = models.ForeignKey("Lead", null=True, blank=True, on_delete=models.SET_NULL, related_name="submissions")
     user = models.ForeignKey(

@@ -15,7 +15,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from lms.accounts import link_context
 from lms.models import User
@@ -73,7 +74,8 @@ def lock_pending_submission(*, submission: CTASubmission) -> CTASubmission:
     """Lock the submission; refuse one already approved or rejected (a double click, two staff)."""
     locked = CTASubmission.objects.select_for_update().get(pk=submission.pk)
     if locked.status != CTASubmission.Status.PENDING:
-        raise ValidationError(f"{locked.name}'s submission is already {locked.get_status_display().lower()}.")
+        already = _("already approved") if locked.status == CTASubmission.Status.APPROVED else _("already rejected")
+        raise ValidationError(_("%(name)s's submission is %(already)s.") % {"name": locked.name, "already": already})
     return locked
 
 
@@ -93,6 +95,7 @@ def create_student(*, submission: CTASubmission, now: dt.datetime) -> tuple[User
         name=submission.name,
         phone=submission.phone,
         whatsapp_opt_in=submission.whatsapp_opt_in and bool(submission.phone),
+        language=submission.language,  # the language they filled the form in
         role=User.Role.STUDENT,
         date_joined=now,
     )
@@ -120,7 +123,7 @@ def next_call_slot(*, staff: User, student_tz: str, now: dt.datetime) -> dt.date
             assigned_to=staff, status=WelcomeCall.Status.SCHEDULED, scheduled_at__gte=now
         ).values_list("scheduled_at", "duration_minutes")
     )
-    for _ in range(60):
+    for _day in range(60):
         if day.isoweekday() in config["working_days"]:
             slot = dt.datetime.combine(day, first, tzinfo=local_zone)
             while slot.timetz().replace(tzinfo=None) <= last:
@@ -176,6 +179,13 @@ def plan_welcome(*, user: User, call: WelcomeCall | None, submission: CTASubmiss
     )
 
 
+def _staff_when(moment: dt.datetime, staff: User) -> str:
+    """A moment in the staff member's zone and language (the one format of every message)."""
+    return format_when(
+        moment, tz=staff.timezone, locale=reader_locale(language=translation.get_language(), locale=staff.locale)
+    )
+
+
 def notify_staff(*, staff: User, user: User, submission: CTASubmission, summary: list[str], now: dt.datetime):
     """Tell the approving staff member what the onboarding did (in-app and email)."""
     admin_url = f"{settings.SITE_URL}{reverse('admin:leads_ctasubmission_change', args=[submission.pk])}"
@@ -208,12 +218,26 @@ def approve_cta_submission(
     """Approve a pending CTA submission and onboard the new student."""
     now = now or timezone.now()
     submission = lock_pending_submission(submission=submission)
+    # The lines of the staff note (and result.steps) read in the approving staff member's language.
+    with translation.override(staff_language(approved_by)):
+        return _onboard(submission=submission, approved_by=approved_by, schedule_call=schedule_call, now=now)
+
+
+def staff_language(staff: User) -> str:
+    """The language a staff member reads the admin's notes in: theirs when the pages have it, else English."""
+    return staff.language if staff.language in dict(settings.LANGUAGES) else "en"
+
+
+def _onboard(*, submission: CTASubmission, approved_by: User, schedule_call: bool, now: dt.datetime):
+    """Approve's steps, in order (the caller holds the lock and the language)."""
     user, created = create_student(submission=submission, now=now)
     result = OnboardingResult(submission=submission, user=user, user_created=created)
     verb = "Created the student account" if created else "Linked the existing account"
     _log(submission, Kind.USER_CREATED, f"{verb} {user.email}.", actor=approved_by, user=user, now=now)
     if not created and submission.phone and submission.phone != user.phone:
-        result.steps.append("Kept the account's own phone number and WhatsApp choice (the form's number was not added)")
+        result.steps.append(
+            _("Kept the account's own phone number and WhatsApp choice (the form's number was not added)")
+        )
 
     if schedule_call:
         result.call = schedule_welcome_call(user=user, staff=approved_by, submission=submission, now=now)
@@ -247,14 +271,14 @@ def approve_cta_submission(
             user=user,
             now=now,
         )
-        result.steps.append(f"WhatsApp welcome to {user.phone}")
+        result.steps.append(_("WhatsApp welcome to %(phone)s") % {"phone": user.phone})
     else:
-        reason = "no WhatsApp opt-in" if not user.whatsapp_opt_in else "no valid phone number"
-        result.steps.append(f"No WhatsApp welcome ({reason})")
+        reason = _("no WhatsApp opt-in") if not user.whatsapp_opt_in else _("no valid phone number")
+        result.steps.append(_("No WhatsApp welcome (%(reason)s)") % {"reason": reason})
 
     lead = track_lead_conversion(submission=submission, approved=True, now=now)
     if lead is not None:
-        result.steps.append(f"Lead {lead.email} counted as converted")
+        result.steps.append(_("Lead %(email)s counted as converted") % {"email": lead.email})
 
     submission.status = CTASubmission.Status.APPROVED
     submission.user = user
@@ -263,11 +287,16 @@ def approve_cta_submission(
     submission.save(update_fields=["status", "user", "processed_by", "processed_at"])
     _log(submission, Kind.APPROVED, f"Approved by {approved_by.email}.", actor=approved_by, user=user, now=now)
 
+    account = _("Created the student account %(email)s") if created else _("Linked the existing account %(email)s")
     summary = [
-        f"{verb} {user.email}",
-        "Welcome email with a set-password link",
+        account % {"email": user.email},
+        _("Welcome email with a set-password link"),
         *result.steps,
-        *([f"Welcome call on {format_when(result.call.scheduled_at, tz=approved_by.timezone)}"] if result.call else []),
+        *(
+            [_("Welcome call on %(when)s") % {"when": _staff_when(result.call.scheduled_at, approved_by)}]
+            if result.call
+            else []
+        ),
     ]
     staff_note = notify_staff(staff=approved_by, user=user, submission=submission, summary=summary, now=now)
     result.delivery_ids += staff_note.delivery_ids
@@ -296,7 +325,9 @@ def reject_cta_submission(
         collect_ids=True,
         messages=[
             PlannedMessage(
-                recipient=Recipient(user_id=None, email=submission.email, name=submission.name),
+                recipient=Recipient(
+                    user_id=None, email=submission.email, name=submission.name, language=submission.language
+                ),
                 event_key=str(submission.pk),
                 context={"reason": submission.rejection_reason},
                 subject_type=SUBMISSION,

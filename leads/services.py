@@ -5,6 +5,8 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
+from notifications.languages import DEFAULT_LANGUAGE
+
 from .campaigns import track_lead_conversion
 from .models import CrmActivity, CTASubmission
 
@@ -18,6 +20,7 @@ def submit_cta(
     message: str = "",
     whatsapp_opt_in: bool = False,
     lead_ref: str = "",
+    language: str = DEFAULT_LANGUAGE,
     now: dt.datetime | None = None,
 ) -> CTASubmission:
     """Record a CTA submission from the public form; its lead converts only by its signed campaign link."""
@@ -28,6 +31,7 @@ def submit_cta(
         phone=phone,
         message=message.strip(),
         whatsapp_opt_in=whatsapp_opt_in and bool(phone),
+        language=language,
         created_at=now,
     )
     CrmActivity.objects.create(

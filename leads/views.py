@@ -1,10 +1,19 @@
+from django.conf import settings
 from django.shortcuts import render
+from django.utils import translation
 from django.views.decorators.http import require_http_methods
 
 from notifications.throttle import allow, client_ip
 
 from .forms import CTAForm
 from .services import submit_cta
+
+
+def form_language() -> str:
+    """The language the form was shown in (the visitor's choice, or their browser's), as a shipped code."""
+    language = translation.get_language() or ""
+    shipped = {code for code, _ in settings.LANGUAGES}
+    return next((code for code in (language, language.split("-")[0]) if code in shipped), "en")
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -28,6 +37,7 @@ def cta(request):
                 message=data["message"],
                 whatsapp_opt_in=data["whatsapp_opt_in"],
                 lead_ref=data["ref"],
+                language=form_language(),
             )
             return render(request, "leads/cta_thanks.html", {"name": data["name"]})
     return render(request, "leads/cta.html", {"form": form})

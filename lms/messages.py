@@ -4,12 +4,12 @@ import datetime as dt
 
 from django.conf import settings
 from django.utils import translation
-from django.utils.translation import gettext
 
-from notifications.formatting import format_weekday, reader_locale
+from notifications.formatting import reader_locale
 from notifications.kinds import INAPP, MessageKind, register
 from notifications.languages import language_of
 from notifications.models import Category, Channel, Topic
+from notifications.services.inapp import day_marker, day_words
 
 from . import accounts, calendar, phones, wanted
 
@@ -42,20 +42,22 @@ SESSION_SAMPLES = {
 def session_day_words(context: dict) -> dict:
     """Return `day_label` and `day_phrase` in the reader's language, from the day planning stored
     ("Tomorrow"/"tomorrow", "कल"/"कल", "Thursday"/"on Thursday"); nothing for older rows, which
-    stored the words themselves."""
+    stored the words themselves. An in-app notification, read days later, gets markers instead:
+    its page puts them in words when shown (notifications.services.inapp.render_relative_times)."""
     if "days_away" not in context or not context.get("local_date"):
         return {}
+    if context.get("rendered_for") == INAPP and context.get("day_zone"):
+        return {
+            name: day_marker(part=name.removeprefix("day_"), local_date=context["local_date"], tz=context["day_zone"])
+            for name in ("day_label", "day_phrase")
+        }
     language = language_of(context)
     if language not in {code for code, _ in settings.LANGUAGES}:
         language = "en"  # words the pages have no translation for read as the English copy does
+    day = dt.date.fromisoformat(context["local_date"])
     with translation.override(language):
-        if context["days_away"] == 0:
-            return {"day_label": gettext("Today"), "day_phrase": gettext("today")}
-        if context["days_away"] == 1:
-            return {"day_label": gettext("Tomorrow"), "day_phrase": gettext("tomorrow")}
         locale = reader_locale(language=language, locale=settings.DEFAULT_LOCALE)
-        weekday = format_weekday(dt.date.fromisoformat(context["local_date"]), locale=locale)
-        return {"day_label": weekday, "day_phrase": gettext("on %(weekday)s") % {"weekday": weekday}}
+        return day_words(day, today=day - dt.timedelta(days=context["days_away"]), locale=locale)
 
 
 SESSION_24H = register(

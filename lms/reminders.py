@@ -70,18 +70,26 @@ def _day(moment: dt.datetime, now: dt.datetime, tz: str) -> dict:
     rendered (messages.session_day_words)."""
     local_zone = zone(tz)
     local_date = moment.astimezone(local_zone).date()
-    return {"local_date": local_date.isoformat(), "days_away": (local_date - now.astimezone(local_zone).date()).days}
+    return {
+        "local_date": local_date.isoformat(),
+        "days_away": (local_date - now.astimezone(local_zone).date()).days,
+        "day_zone": local_zone.key,  # an in-app title says the day when it is read (session_day_words)
+    }
 
 
 @transaction.atomic
 def _plan_sessions(sessions, *, kind: str, now, dry_run, expiry, recipients=None) -> PlanResult:
     sessions = {session.pk: session for session in sessions.select_related("course")}
-    # The 24-hour reminder and a moved session's notice carry a calendar invitation.
-    calendars = (
-        {pk: session_calendar_context(session) for pk, session in sessions.items()}
-        if kind in (messages.SESSION_24H.name, messages.SESSION_MOVED.name)
-        else {}
-    )
+    # The 24-hour reminder and a moved session's notice carry a calendar invitation, in each
+    # reader's language: made once per session and language.
+    with_calendar = kind in (messages.SESSION_24H.name, messages.SESSION_MOVED.name)
+    calendars = {}
+
+    def calendar_of(session, locale: str) -> dict:
+        language = (locale or "en").split("_")[0]  # the reader's language in their region (hi_IN)
+        if (session.pk, language) not in calendars:
+            calendars[session.pk, language] = session_calendar_context(session, language=language)
+        return calendars[session.pk, language]
 
     def make_group(row: dict) -> Group:
         session = sessions[row["session_id"]]
@@ -91,7 +99,7 @@ def _plan_sessions(sessions, *, kind: str, now, dry_run, expiry, recipients=None
             expires_at=expiry(session),
             link=session.meeting_url,
             context={
-                **calendars.get(session.pk, {}),
+                **(calendar_of(session, row["locale"]) if with_calendar else {}),
                 "title": session.title,
                 "course_title": session.course.title,
                 "join_url": session.meeting_url,

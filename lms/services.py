@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from notifications.languages import validate_language
 from notifications.services.preferences import record_page_consent, whatsapp_contact
@@ -24,16 +25,16 @@ def submit_assignment(
 ) -> Submission:
     """Record a student's submission; refuse a second one or one for a course they are not in."""
     if not assignment.course.enrollments.filter(student=student, is_active=True).exists():
-        raise ValidationError("You are not enrolled in this course.")
+        raise ValidationError(_("You are not enrolled in this course."))
     if not text.strip() and not file:
-        raise ValidationError("Write an answer or attach a file.")
+        raise ValidationError(_("Write an answer or attach a file."))
     try:
         with transaction.atomic():
             return Submission.objects.create(
                 assignment=assignment, student=student, text=text.strip(), file=file, submitted_at=now or timezone.now()
             )
     except IntegrityError:
-        raise ValidationError("You have already submitted this assignment.") from None
+        raise ValidationError(_("You have already submitted this assignment.")) from None
 
 
 @transaction.atomic
@@ -41,7 +42,10 @@ def mark_payment_paid(*, payment: Payment, now: dt.datetime | None = None) -> Pa
     """Mark a pending payment paid; its pending reminders are then no longer sent."""
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     if payment.status != Payment.Status.PENDING:
-        raise ValidationError(f"Payment {payment.pk} is {payment.get_status_display().lower()}, not pending.")
+        raise ValidationError(
+            _("Payment %(id)s is %(status)s, not pending.")
+            % {"id": payment.pk, "status": payment.get_status_display().lower()}
+        )
     payment.status = Payment.Status.PAID
     payment.paid_at = now or timezone.now()
     payment.save(update_fields=["status", "paid_at"])
@@ -92,7 +96,7 @@ def update_profile(
     """
     name = " ".join(name.split())
     if not name:
-        raise ValidationError({"name": "Tell us your name: your messages greet you by it."})
+        raise ValidationError({"name": _("Tell us your name: your messages greet you by it.")})
     phone = whatsapp_contact(phone=phone, whatsapp=whatsapp_opt_in)
     checks = (("timezone", validate_timezone, time_zone), ("language", validate_language, language))
     for field, validate, value in checks:

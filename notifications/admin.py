@@ -22,6 +22,7 @@ from .kinds import all_kinds
 from .models import Channel, Delivery, DeliveryEvent, Notification, NotificationPreference, Suppression
 from .phones import normalize_phone
 from .selectors import delivery_timeline
+from .services.inapp import render_relative_times
 from .services.ledger import REQUEUEABLE, requeue_deliveries, settle_unknown_deliveries
 
 # --- Helpers shared by the admin modules of every app ------------------------------------------
@@ -294,7 +295,7 @@ class ReadFilter(admin.SimpleListFilter):
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ("title", "user", "kind", "is_read", "created_at", "read_at")
+    list_display = ("shown_title", "user", "kind", "is_read", "created_at", "read_at")
     list_filter = (KindFilter, ReadFilter, "created_at")
     list_select_related = ("user",)
     search_fields = ("user__email", "title")
@@ -316,6 +317,11 @@ class NotificationAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="read", ordering="read_at")
     def is_read(self, obj):
         return obj.read_at is not None
+
+    @admin.display(description="title", ordering="title")
+    def shown_title(self, obj):
+        """The title as its reader sees it now: its stored day ("[[day_label:…]]") in words."""
+        return render_relative_times(obj.title)
 
 
 @admin.register(NotificationPreference)

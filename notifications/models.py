@@ -71,7 +71,9 @@ class Notification(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.title} → {self.user}"
+        from .services.inapp import render_relative_times  # the services import the models
+
+        return f"{render_relative_times(self.title)} → {self.user}"
 
     @property
     def is_read(self) -> bool:

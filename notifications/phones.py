@@ -3,6 +3,16 @@
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+# Why a typed number could not be read, in the reader's language (phonenumbers says it in English).
+NOT_A_NUMBER = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: _("its country code is missing or unknown"),
+    phonenumbers.NumberParseException.NOT_A_NUMBER: _("it does not look like a phone number"),
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: _("it is too short"),
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: _("it is too short"),
+    phonenumbers.NumberParseException.TOO_LONG: _("it is too long"),
+}
 
 
 def normalize_phone(value: str, *, region: str | None = None) -> str:
@@ -28,9 +38,16 @@ def _normalize(value: str, region: str) -> str:
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException as exc:
-        raise ValidationError(f"“{value}” is not a phone number ({exc._msg}).", code="invalid_phone") from exc
+        reason = NOT_A_NUMBER.get(exc.error_type, NOT_A_NUMBER[exc.NOT_A_NUMBER])
+        raise ValidationError(
+            _("“%(value)s” is not a phone number: %(reason)s."),
+            code="invalid_phone",
+            params={"value": value, "reason": reason},
+        ) from exc
     if not phonenumbers.is_valid_number(number):
-        raise ValidationError(f"“{value}” is not a valid phone number.", code="invalid_phone")
+        raise ValidationError(
+            _("“%(value)s” is not a valid phone number."), code="invalid_phone", params={"value": value}
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -35,6 +35,13 @@ PAGE_MODULES = [
     "notifications/services/inapp.py",
     "notifications/templatetags/notification_tags.py",
     "notifications/timezones.py",
+    # Errors a student meets on those pages, and the words of a session's invitation.
+    "notifications/phones.py",
+    "lms/services.py",
+    "lms/phones.py",
+    "lms/calendar.py",
+    "lms/models.py",
+    "notifications/services/preferences.py",
 ]
 KEYWORDS = {
     "_": None,

@@ -133,5 +133,5 @@ def test_a_hindi_student_gets_every_student_message_in_hindi_on_every_channel():
     assert {note.kind for note in notes} >= {"session_15min", "session_24h", "payment_reminder", "welcome"}
     with translation.override("hi"):
         for note in notes:
-            for text in (note.title, render_relative_times(note.message)):
+            for text in (render_relative_times(note.title), render_relative_times(note.message)):
                 assert DEVANAGARI.search(text) and english_words(text, data=data) == [], note.kind

@@ -213,6 +213,7 @@ def _make_groups(kind: MessageKind, audience: Audience, distinct: list[dict], st
                 rendered_with.update(recipient_context(row["name"]))
             if row.get("language"):
                 rendered_with["language"] = row["language"]
+            rendered_with["rendered_for"] = INAPP  # words that age (a day) are left for the page to say
             rendered = render_inapp(kind=kind, context=rendered_with, published=staff_inapp)
             title, message = rendered.subject[:200], rendered.text
         groups.append(

@@ -263,7 +263,8 @@ def _plan_one(message_kind, message, now, deliveries, notifications, result, dry
         if dry_run:
             result.planned[INAPP] += 1
             return
-        rendered = render_inapp(kind=message_kind, context=context)
+        # Words that age (a day) are left for the page to say when shown.
+        rendered = render_inapp(kind=message_kind, context={**context, "rendered_for": INAPP})
         notifications.append(
             {
                 "user_id": recipient.user_id,

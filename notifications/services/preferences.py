@@ -115,7 +115,7 @@ def whatsapp_contact(*, phone: str, whatsapp: bool) -> str:
     except ValidationError as exc:
         raise ValidationError({"phone": exc.messages}) from None
     if whatsapp and not phone:
-        raise ValidationError({"phone": "Add your mobile number to get messages on WhatsApp."})
+        raise ValidationError({"phone": _("Add your mobile number to get messages on WhatsApp.")})
     return phone
 
 
