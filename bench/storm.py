@@ -292,6 +292,8 @@ def _worker_env(env: dict, provider) -> dict:
         ),
         "TWILIO_TIMEOUT": "2",
         "SITE_URL": "https://school.example",
+        # A sender tier above the storm's numbers (bench + students): the 1,000 default holds the rest back.
+        "WHATSAPP_DAILY_UNIQUE_RECIPIENTS": "10000",
         "NOTIFICATIONS_DISPATCH_BATCH_SIZE": "50",
         "NOTIFICATIONS_RECONCILE_AFTER_SECONDS": "1",
         "NOTIFICATIONS_RETRY_BASE_SECONDS": "2",
