@@ -11,10 +11,14 @@ loops, a `run_reminders reconcile` loop, `run_reminders all` loops (cron) and, w
 real `manage.py qcluster` on Redis under a small supervisor (the README's: restart it when
 `check_health --scheduler` fails), while it kills a dispatch worker with SIGKILL every few seconds,
 kills the qcluster's worker children, and terminates database connections. Mid-run it suppresses
-some addresses and lets some messages' moment pass. Then the faults stop, reconciliation and
+some addresses and lets some messages' moment pass; and, for students whose session reminders and
+payment reminders the product plans itself (bench/storm_domain.py), at random moments it moves and
+cancels sessions, marks payments paid, and records opt-outs (the unsubscribe link, a WhatsApp STOP)
+through the product's own services. Then the faults stop, reconciliation and
 dispatch settle everything, and it prints the figures: duplicates, recorded sent without an
 acceptance (or with another row's message), `unknown` left, rows that waited on a dead lease for
-over 60 s, messages sent after their moment or their suppression, failed for good, job runs not
+over 60 s, messages sent after their moment or their suppression, after their session moved or
+was cancelled, after their payment was paid or after their address opted out, failed for good, job runs not
 final, and whether the qcluster resumed work after its children were killed.
 Traffic goes only to 127.0.0.1. Not a test: run it by hand (it takes `--seconds` plus the settling).
 """
@@ -45,6 +49,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.storm", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=120, help="how long the storm lasts (default 120)")
     parser.add_argument("--messages", type=int, default=2000, help="recipients; each gets an email and a WhatsApp")
+    parser.add_argument(
+        "--students", type=int, default=200, help="students with sessions and a payment, changed mid-run (default 200)"
+    )
     parser.add_argument("--workers", type=int, default=3, help="dispatch loops at once (default 3)")
     parser.add_argument("--cron", type=int, default=0, help="`run_reminders all` loops at once (default 0)")
     parser.add_argument(
@@ -88,6 +95,8 @@ def _storm(args, env: dict) -> dict:
     from notifications.models import Delivery, Suppression
     from tests.fakes import FakeProvider
 
+    from .storm_domain import DomainChanges
+
     chaos = Chaos(seconds=args.seconds)
     with FakeProvider(default=chaos.answer) as provider:
         worker_env = _worker_env(env, provider)
@@ -96,6 +105,9 @@ def _storm(args, env: dict) -> dict:
         # A tenth of the messages lose their moment a third of the way in.
         moment = start + dt.timedelta(seconds=args.seconds / 3)
         Delivery.objects.filter(subject_id__lt=args.messages // 10).update(expires_at=moment)
+        domain = DomainChanges(students=args.students)
+        domain.seed(now=start)
+        total = Delivery.objects.count()
 
         stop = threading.Event()
         procs: dict[str, subprocess.Popen] = {}
@@ -119,6 +131,7 @@ def _storm(args, env: dict) -> dict:
         while time.monotonic() < deadline:
             pause = random.uniform(2, 5)
             dead_lease.sample(pause)
+            domain.make_due(share=(time.monotonic() - chaos.started) / args.seconds)
             victim = procs.get(f"deliver{random.randrange(args.workers)}")
             if victim and victim.poll() is None:
                 victim.send_signal(signal.SIGKILL)
@@ -213,6 +226,7 @@ def _storm(args, env: dict) -> dict:
             "rows waiting on a dead lease > 60 s (most at once)": max(dead_lease.most, waiting_on_dead_leases),
             "sent after their moment": f"{len(late)}" + (f" (the latest by {max(late):.3f} s)" if late else ""),
             "emails sent > 1 s after their address was suppressed": after_suppression,
+            **domain.figures(deliveries=deliveries, first_arrival=accepted["first_arrival"]),
             "job runs": dict(runs),
             "job runs not final": runs["running"],
         }
@@ -272,9 +286,14 @@ def _worker_env(env: dict, provider) -> dict:
         "TWILIO_AUTH_TOKEN": "storm",
         "TWILIO_WHATSAPP_FROM": "+14155238886",
         "TWILIO_API_BASE_URL": provider.url,
-        "TWILIO_CONTENT_SIDS": "payment_reminder=HX" + "c" * 32,
+        "TWILIO_CONTENT_SIDS": ",".join(
+            f"{kind}=HX{n}" + "c" * 31
+            for n, kind in enumerate(("payment_reminder", "session_24h", "session_moved", "session_15min"))
+        ),
         "TWILIO_TIMEOUT": "2",
         "SITE_URL": "https://school.example",
+        # A sender tier above the storm's numbers (bench + students): the 1,000 default holds the rest back.
+        "WHATSAPP_DAILY_UNIQUE_RECIPIENTS": "10000",
         "NOTIFICATIONS_DISPATCH_BATCH_SIZE": "50",
         "NOTIFICATIONS_RECONCILE_AFTER_SECONDS": "1",
         "NOTIFICATIONS_RETRY_BASE_SECONDS": "2",
