@@ -127,8 +127,9 @@ def match_whatsapp(delivery: Delivery, found: list[ProviderMessage]) -> Found:
     mine = [m for m in found if m.provider_message_id not in known and content.carried_by(m)]
     if not mine:
         return Found([])
-    rivals = (
-        Delivery.objects.filter(
+    rivals = [
+        (rival, _window(rival), message_content(rival))
+        for rival in Delivery.objects.filter(
             channel=Channel.WHATSAPP,
             to_address=delivery.to_address,
             status__in=(Status.UNKNOWN, Status.SENDING),
@@ -136,14 +137,26 @@ def match_whatsapp(delivery: Delivery, found: list[ProviderMessage]) -> Found:
         )
         .exclude(pk=delivery.pk)
         .select_related("event", "group")
-    )
-    for rival in rivals:
-        window = _window(rival)
-        rival_content = message_content(rival)
-        if any(_made_within(m, window) and rival_content.carried_by(m) for m in mine):
+    ]
+    kept = []
+    for message in mine:
+        claimants = [
+            (rival, carried)
+            for rival, window, carried in rivals
+            if _made_within(message, window) and carried.carried_by(message)
+        ]
+        # Another row could have sent it too: it is this row's only when this row's content says more
+        # (a "tomorrow" reminder's time, beside the "starting soon" one's title and link) and the
+        # message carries that more; it is the other's when the other's says more; else nobody's.
+        if not claimants or (message.body is not None and all(content.extends(other) for _, other in claimants)):
+            kept.append(message)
+        elif message.body is None or not any(other.extends(content) for _, other in claimants):
+            rival = claimants[0][0]
             return Found([], undecided=f"delivery {rival.pk} to this number could have sent the same message")
+    if not kept:
+        return Found([])
     handed_over = _window(delivery)[0] + WINDOW_SLACK
-    closest = min(mine, key=lambda m: abs((m.created_at - handed_over).total_seconds()) if m.created_at else 0)
+    closest = min(kept, key=lambda m: abs((m.created_at - handed_over).total_seconds()) if m.created_at else 0)
     return Found([closest])
 
 
@@ -153,6 +166,10 @@ class Content:
     not minted for the sending), or its free text in pieces (around the minted links)."""
 
     pieces: tuple[str, ...]
+
+    def extends(self, other: "Content") -> bool:
+        """Whether this content holds all of `other`'s and more."""
+        return set(self.pieces) > set(other.pieces)
 
     def carried_by(self, message: ProviderMessage) -> bool:
         if message.body is None:  # the provider shows no content: it could be any row's

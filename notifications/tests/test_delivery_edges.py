@@ -125,6 +125,41 @@ def test_two_rows_to_one_number_that_cannot_be_told_apart_are_not_settled_by_gue
     assert len(twilio_payments.requests) == 2  # nothing sent again
 
 
+def test_a_message_carrying_one_rows_content_and_more_is_the_row_that_says_more(db, twilio, settings):
+    # A moved session: its old "starting soon" (title, link) and its new "tomorrow" (title, time, link)
+    # to one number. Only "tomorrow" reached Twilio; both answers were lost.
+    settings.TWILIO_CONTENT_SIDS = {"session_15min": "HX" + "1" * 32, "session_24h": "HX" + "2" * 32}
+    context = {"title": "Plotting", "join_url": "https://meet.example.com/plot"}
+    for kind, extra in (("session_15min", {}), ("session_24h", {"when": "Thu, 26 Nov, 7:00 pm IST"})):
+        plan_messages(
+            kind=kind,
+            messages=[
+                PlannedMessage(
+                    recipient=Recipient(user_id=None, phone=PHONE, whatsapp_opt_in=True, name="Ravi Kumar"),
+                    event_key=f"moved-{kind}",
+                    context=context | extra,
+                    subject_type="tests.session",
+                    subject_id=1,
+                )
+            ],
+        )
+    soon = Delivery.objects.get(event__kind="session_15min", channel="whatsapp")
+    tomorrow = Delivery.objects.get(event__kind="session_24h", channel="whatsapp")
+    twilio.queue(Reply(reset=True), Reply(201, drop=True))  # "starting soon" goes first (priority 0)
+    dispatch_due_deliveries()
+    assert set(Delivery.objects.filter(channel="whatsapp").values_list("status", flat=True)) == {Status.UNKNOWN}
+    twilio.default = twilio_ok
+
+    reconcile_now()
+
+    soon.refresh_from_db()
+    tomorrow.refresh_from_db()
+    (kept,) = twilio.messages
+    assert delivery_id_of(kept) == tomorrow.pk
+    assert (tomorrow.status, tomorrow.provider_message_id) == (Status.SENT, kept["sid"])
+    assert soon.status == Status.PENDING  # never at Twilio: not given the other's message, not left unknown
+
+
 # --- 3: a live worker keeps its rows; its definite answer wins ------------------------------------
 
 
