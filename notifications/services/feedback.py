@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from ..models import Delivery, DeliveryEvent, Suppression
 from .dispatch import suppress_address
-from .dispatch.record import retry_delay
+from .dispatch.record import retry_delay, suppress_at_limit
 from .pauses import pause_channel
 
 logger = logging.getLogger(__name__)
@@ -171,20 +171,7 @@ def _suppress_if_needed(delivery: Delivery, event: ProviderEvent, address: str, 
                 detail=f"{soft} soft bounces: {event.detail}",
             )
     elif event.suppress_at_limit:
-        limit = settings.NOTIFICATIONS.get("SOFT_BOUNCE_LIMIT", 3)
-        times = DeliveryEvent.objects.filter(
-            delivery__channel=delivery.channel,
-            delivery__to_address=address,
-            status=Status.FAILED,
-            detail__contains=f"error {event.error_code}",
-        ).count()
-        if times >= limit:
-            suppress_address(
-                channel=delivery.channel,
-                address=address,
-                reason=Suppression.Reason.INVALID,
-                detail=f"Failed {times} times with error {event.error_code}: {event.detail}",
-            )
+        suppress_at_limit(channel=delivery.channel, address=address, error_code=event.error_code, detail=event.detail)
     elif event.suppress:
         reason = Suppression.Reason.OPTED_OUT if event.error_code == "21610" else Suppression.Reason.INVALID
         suppress_address(channel=delivery.channel, address=address, reason=reason, detail=event.detail)
