@@ -2,13 +2,16 @@
 signed webhook to the real view, before or after the worker records that answer (fake Graph API
 and fake Twilio over real HTTP, the real ledger and dispatch)."""
 
+import datetime as dt
 
 import pytest
+from django.test import Client
+from twilio.request_validator import RequestValidator
 
-from notifications.models import Delivery, Suppression
+from notifications.models import ChannelPause, Delivery, Suppression
 from notifications.services.dispatch import dispatch_due_deliveries
 from notifications.tests.helpers import NOW, plan_session_reminder
-from tests.fake_graph import APP_SECRET, graph_error, signed, status_update, webhook
+from tests.fake_graph import APP_SECRET, graph_error, graph_ok, signed, status_update, webhook
 
 Status = Delivery.Status
 WEBHOOK = "/webhooks/meta/whatsapp/"
@@ -63,3 +66,109 @@ def test_131026_by_webhook_and_in_send_answers_add_up_to_one_limit(client, graph
         plan_session_reminder(student, event=f"4{n}@20261125T0430")
         dispatch_due_deliveries(now=NOW)
     assert Suppression.objects.get(channel="whatsapp", address=student.phone).category == ""
+
+
+# --- An account error reported while its row is still `sending` -----------------------------------
+# The provider's webhook overtakes its own answer to the send: it is applied while the worker has
+# not yet recorded "accepted". Threads, so the database is committed (transaction=True).
+
+ACCOUNT_FAILURES = [(131042, "Business eligibility payment issue"), (131057, "Account in maintenance mode")]
+
+
+def failing_before_the_answer(code: int, title: str, posted: list[int], *, message_id: str = ""):
+    """A Graph API that accepts a message, and whose `failed` status webhook for it (signed, to the
+    real view) arrives before its answer to the send reaches the worker."""
+
+    def answer(recorded):
+        reply = graph_ok(recorded)
+        sent = recorded.json()
+        failed = status_update(
+            message_id or reply.body["messages"][0]["id"],
+            "failed",
+            recipient=sent["to"],
+            delivery_id=int(sent["biz_opaque_callback_data"].removeprefix("delivery:")),
+            errors=[{"code": code, "title": title, "message": title, "error_data": {"details": title}}],
+        )
+        posted.append(post_meta(Client(), [failed]).status_code)
+        return reply
+
+    return answer
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("code", "title"), ACCOUNT_FAILURES)
+def test_an_account_error_reported_before_the_send_is_recorded_requeues_the_message_without_an_attempt(
+    graph, student, code, title
+):
+    posted = []
+    graph.accept = failing_before_the_answer(code, title, posted)
+    plan_session_reminder(student)
+    dispatch_due_deliveries(now=NOW)
+
+    row = whatsapp_row("42@20261125T0430")
+    assert posted == [200]
+    assert (row.status, row.attempts, row.error_code) == (Status.PENDING, 0, str(code))  # not `sent`
+    pause = ChannelPause.objects.get(channel="whatsapp")
+    assert row.next_attempt_at == pause.until and not Suppression.objects.exists()
+
+    graph.accept = graph_ok  # the account is fixed: it goes once the pause ends
+    dispatch_due_deliveries(now=pause.until + dt.timedelta(seconds=1))
+    row.refresh_from_db()
+    assert (row.status, row.attempts, len(graph.sent())) == (Status.SENT, 1, 2)
+    assert row.provider_message_id.startswith("wamid.")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_meta_delivering_an_earlier_messages_failure_again_never_undoes_the_message_in_flight(graph, student):
+    posted = []
+    graph.accept = failing_before_the_answer(131042, "Business eligibility payment issue", posted)
+    plan_session_reminder(student)
+    dispatch_due_deliveries(now=NOW)
+    first = whatsapp_row("42@20261125T0430")
+    failed_id = first.provider_message_id
+    pause = ChannelPause.objects.get(channel="whatsapp")
+
+    # The next try is accepted as a new message, while Meta delivers the first one's failure again.
+    graph.accept = failing_before_the_answer(131042, "Business eligibility payment issue", posted, message_id=failed_id)
+    dispatch_due_deliveries(now=pause.until + dt.timedelta(seconds=1))
+    row = whatsapp_row("42@20261125T0430")
+    assert posted == [200, 200]
+    assert row.status == Status.SENT and row.attempts == 1
+    assert row.provider_message_id not in ("", failed_id)
+
+
+def twilio_failing_before_the_answer(client: Client, error_code: str, posted: list[int]):
+    """Twilio's status callback for a message it accepted, arriving before its 201 answer."""
+
+    def call_back(message: dict) -> None:
+        params = {
+            "MessageSid": message["sid"],
+            "MessageStatus": "failed",
+            "ErrorCode": error_code,
+            "To": message["to"],
+            "From": message["from"],
+            "AccountSid": "AC" + "1" * 32,
+        }
+        url = message["status_callback"]
+        signature = RequestValidator("secret").compute_signature(url, params)
+        path = url.removeprefix("https://school.example")
+        posted.append(client.post(path, params, HTTP_X_TWILIO_SIGNATURE=signature).status_code)
+
+    return call_back
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("error_code", ["63040", "20005"])
+def test_a_twilio_account_error_called_back_before_the_answer_requeues_the_message(
+    twilio, student, settings, error_code
+):
+    settings.SITE_URL, settings.TWILIO_STATUS_CALLBACK_URL = "https://school.example", ""
+    posted = []
+    twilio.on_accept = twilio_failing_before_the_answer(Client(), error_code, posted)
+    plan_session_reminder(student)
+    dispatch_due_deliveries(now=NOW)
+
+    row = whatsapp_row("42@20261125T0430")
+    assert posted == [200]
+    assert (row.status, row.attempts, row.error_code) == (Status.PENDING, 0, error_code)
+    assert row.next_attempt_at == ChannelPause.objects.get(channel="whatsapp").until

@@ -120,10 +120,21 @@ def _already_recorded(delivery: Delivery, status: str, detail: str) -> bool:
 
 def _requeue(delivery: Delivery, event: ProviderEvent, *, at: dt.datetime) -> bool:
     """A message that failed for no fault of its own goes back to `pending` (an account failure
-    pauses the channel too); return False when it must fail after all (out of attempts)."""
+    pauses the channel too); return False when it must fail after all (out of attempts).
+
+    A row still `sending` goes back too: the provider's failure came before its worker recorded
+    the acceptance (a webhook overtaking the answer). The row keeps the failed message's id, so
+    that acceptance, recorded later, cannot win (the ledger's rule); another message's can.
+    """
     now = timezone.now()
+    label = f"Provider reported failed{f' ({event.provider_message_id})' if event.provider_message_id else ''}"
+    if (
+        event.provider_message_id
+        and delivery.events.filter(status=Status.PENDING, detail__startswith=f"{label}: {event.detail} ").exists()
+    ):
+        return True  # the provider delivered this report again: applied once
     own = not event.provider_message_id or delivery.provider_message_id in ("", event.provider_message_id)
-    waiting = delivery.status in (Status.SENT, Status.UNKNOWN) and own
+    waiting = delivery.status in (Status.SENT, Status.UNKNOWN, Status.SENDING) and own
     if event.account:
         pause = pause_channel(channel=delivery.channel, reason=event.detail, error_code=event.error_code, now=now)
         next_attempt_at, attempts = pause.until, max(0, delivery.attempts - 1)
@@ -133,13 +144,14 @@ def _requeue(delivery: Delivery, event: ProviderEvent, *, at: dt.datetime) -> bo
         note = f"Sending it again after {int((next_attempt_at - now).total_seconds())} s."
     else:
         return False
-    detail = f"Provider reported failed: {event.detail} {note}"[:2000]
-    if waiting:  # not one being sent (its worker decides), nor one already past `sent`
+    detail = f"{label}: {event.detail} {note}"[:2000]
+    if waiting:  # not one already past `sent`, nor one a later try has taken (its worker decides)
         Delivery.objects.filter(pk=delivery.pk).update(
             status=Status.PENDING,
             next_attempt_at=next_attempt_at,
             attempts=attempts,
-            provider_message_id="",  # the next try gets an id of its own; this one failed
+            # The message that failed: the next try's acceptance replaces it; its own cannot.
+            provider_message_id=event.provider_message_id,
             error_code=event.error_code,
             last_error=event.detail[:2000],
             updated_at=now,
