@@ -137,6 +137,19 @@ def test_meta_delivering_an_earlier_messages_failure_again_never_undoes_the_mess
     assert row.provider_message_id not in ("", failed_id)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_try_again_failure_reported_before_the_send_is_recorded_retries_the_message(graph, student):
+    posted = []
+    graph.accept = failing_before_the_answer(131000, "Something went wrong", posted)
+    plan_session_reminder(student)
+    dispatch_due_deliveries(now=NOW)
+
+    row = whatsapp_row("42@20261125T0430")
+    assert posted == [200]
+    assert (row.status, row.attempts, row.error_code) == (Status.PENDING, 1, "131000")  # the attempt counts
+    assert not ChannelPause.objects.exists() and row.next_attempt_at > row.updated_at
+
+
 def twilio_failing_before_the_answer(client: Client, error_code: str, posted: list[int]):
     """Twilio's status callback for a message it accepted, arriving before its 201 answer."""
 
