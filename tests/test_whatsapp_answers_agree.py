@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from notifications.models import ChannelPause, Delivery, Suppression
@@ -135,6 +136,26 @@ def test_meta_delivering_an_earlier_messages_failure_again_never_undoes_the_mess
     assert posted == [200, 200]
     assert row.status == Status.SENT and row.attempts == 1
     assert row.provider_message_id not in ("", failed_id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_try_whose_account_error_also_overtakes_the_answer_goes_back_to_pending_too(graph, student):
+    posted = []
+    graph.accept = failing_before_the_answer(131042, "Business eligibility payment issue", posted)
+    plan_session_reminder(student)
+    dispatch_due_deliveries(now=NOW)
+    first = whatsapp_row("42@20261125T0430")
+    # The pause's time comes (in real time: the webhook's pause runs on the real clock); still unpaid.
+    ChannelPause.objects.update(until=timezone.now())
+    Delivery.objects.filter(pk=first.pk).update(next_attempt_at=timezone.now())
+    dispatch_due_deliveries()
+
+    row = whatsapp_row("42@20261125T0430")
+    assert posted == [200, 200] and len(graph.sent()) == 2
+    assert (row.status, row.attempts) == (Status.PENDING, 0)
+    assert row.provider_message_id not in ("", first.provider_message_id)  # the second message's
+    pause = ChannelPause.objects.get(channel="whatsapp")  # paused again, longer; not lifted by "accepted"
+    assert pause.failures == 2 and row.next_attempt_at == pause.until
 
 
 @pytest.mark.django_db(transaction=True)

@@ -133,8 +133,7 @@ def _requeue(delivery: Delivery, event: ProviderEvent, *, at: dt.datetime) -> bo
         and delivery.events.filter(status=Status.PENDING, detail__startswith=f"{label}: {event.detail} ").exists()
     ):
         return True  # the provider delivered this report again: applied once
-    own = not event.provider_message_id or delivery.provider_message_id in ("", event.provider_message_id)
-    waiting = delivery.status in (Status.SENT, Status.UNKNOWN, Status.SENDING) and own
+    waiting = delivery.status in (Status.SENT, Status.UNKNOWN, Status.SENDING) and _about_its_message(delivery, event)
     if event.account:
         pause = pause_channel(channel=delivery.channel, reason=event.detail, error_code=event.error_code, now=now)
         next_attempt_at, attempts = pause.until, max(0, delivery.attempts - 1)
@@ -159,6 +158,20 @@ def _requeue(delivery: Delivery, event: ProviderEvent, *, at: dt.datetime) -> bo
         delivery.refresh_from_db()
     DeliveryEvent.objects.create(delivery=delivery, at=at, status=Status.PENDING, detail=detail)
     return True
+
+
+def _about_its_message(delivery: Delivery, event: ProviderEvent) -> bool:
+    """True when a failure report is about the row's latest message, not an earlier one's."""
+    if not event.provider_message_id or delivery.provider_message_id in ("", event.provider_message_id):
+        return True
+    # The row still holds an earlier message that failed (kept so that its acceptance cannot win):
+    # a try after it has no id on the row yet, and this report is about that one.
+    return (
+        delivery.status in (Status.SENDING, Status.UNKNOWN)
+        and delivery.events.filter(
+            status=Status.PENDING, detail__startswith=f"Provider reported failed ({delivery.provider_message_id}): "
+        ).exists()
+    )
 
 
 def _suppress_if_needed(delivery: Delivery, event: ProviderEvent, address: str, soft_bounce: bool) -> None:
