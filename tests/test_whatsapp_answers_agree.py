@@ -11,6 +11,7 @@ from twilio.request_validator import RequestValidator
 
 from notifications.models import ChannelPause, Delivery, Suppression
 from notifications.services.dispatch import dispatch_due_deliveries
+from notifications.services.dispatch.claim import release_expired_claims
 from notifications.tests.helpers import NOW, plan_session_reminder
 from tests.fake_graph import APP_SECRET, graph_error, graph_ok, signed, status_update, webhook
 
@@ -156,6 +157,35 @@ def test_a_second_try_whose_account_error_also_overtakes_the_answer_goes_back_to
     assert row.provider_message_id not in ("", first.provider_message_id)  # the second message's
     pause = ChannelPause.objects.get(channel="whatsapp")  # paused again, longer; not lifted by "accepted"
     assert pause.failures == 2 and row.next_attempt_at == pause.until
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_workers_acceptance_wins_over_unknown_but_not_over_metas_failure_of_that_message(graph, student):
+    posted = []
+    fail_by_webhook = failing_before_the_answer(131042, "Business eligibility payment issue", posted)
+
+    def lease_ends_then_meta_reports(recorded):
+        # The worker is slow to hear back: its lease is declared dead (`unknown`), then Meta's
+        # failure for the message arrives, then its answer ("accepted") reaches the worker.
+        release_expired_claims(now=timezone.now() + dt.timedelta(hours=1))
+        assert Delivery.objects.get(channel="whatsapp").status == Status.UNKNOWN
+        return fail_by_webhook(recorded)
+
+    graph.accept = lease_ends_then_meta_reports
+    plan_session_reminder(student)
+    dispatch_due_deliveries(now=NOW)
+    row = whatsapp_row("42@20261125T0430")
+    assert posted == [200]
+    assert (row.status, row.attempts) == (Status.PENDING, 0)  # the provider's word on that message stands
+
+    def lease_ends(recorded):
+        release_expired_claims(now=timezone.now() + dt.timedelta(hours=1))
+        return graph_ok(recorded)
+
+    graph.accept = lease_ends  # without a failure, the worker's "accepted" still wins over `unknown`
+    dispatch_due_deliveries(now=ChannelPause.objects.get().until + dt.timedelta(seconds=1))
+    row.refresh_from_db()
+    assert row.status == Status.SENT and len(graph.sent()) == 2
 
 
 @pytest.mark.django_db(transaction=True)
