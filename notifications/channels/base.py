@@ -30,6 +30,9 @@ class SendResult:
     # credit, locked), or the provider cannot be reached or answers nothing sensible at its address
     # (a wrong URL). Sending on the channel pauses; the message is not failed.
     account: bool = False
+    # The address failed in a way that may be temporary (Meta 131026): counted, and suppressed
+    # once it has happened SOFT_BOUNCE_LIMIT times, like a soft bounce.
+    suppress_at_limit: bool = False
 
     @classmethod
     def sent(cls, provider_message_id: str = "") -> "SendResult":

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from ..models import Delivery, DeliveryEvent, Suppression
 from .dispatch import suppress_address
-from .dispatch.record import retry_delay
+from .dispatch.record import retry_delay, suppress_at_limit
 from .pauses import pause_channel
 
 logger = logging.getLogger(__name__)
@@ -120,10 +120,20 @@ def _already_recorded(delivery: Delivery, status: str, detail: str) -> bool:
 
 def _requeue(delivery: Delivery, event: ProviderEvent, *, at: dt.datetime) -> bool:
     """A message that failed for no fault of its own goes back to `pending` (an account failure
-    pauses the channel too); return False when it must fail after all (out of attempts)."""
+    pauses the channel too); return False when it must fail after all (out of attempts).
+
+    A row still `sending` goes back too: the provider's failure came before its worker recorded
+    the acceptance (a webhook overtaking the answer). The row keeps the failed message's id, so
+    that acceptance, recorded later, cannot win (the ledger's rule); another message's can.
+    """
     now = timezone.now()
-    own = not event.provider_message_id or delivery.provider_message_id in ("", event.provider_message_id)
-    waiting = delivery.status in (Status.SENT, Status.UNKNOWN) and own
+    label = f"Provider reported failed{f' ({event.provider_message_id})' if event.provider_message_id else ''}"
+    if (
+        event.provider_message_id
+        and delivery.events.filter(status=Status.PENDING, detail__startswith=f"{label}: {event.detail} ").exists()
+    ):
+        return True  # the provider delivered this report again: applied once
+    waiting = delivery.status in (Status.SENT, Status.UNKNOWN, Status.SENDING) and _about_its_message(delivery, event)
     if event.account:
         pause = pause_channel(channel=delivery.channel, reason=event.detail, error_code=event.error_code, now=now)
         next_attempt_at, attempts = pause.until, max(0, delivery.attempts - 1)
@@ -133,13 +143,14 @@ def _requeue(delivery: Delivery, event: ProviderEvent, *, at: dt.datetime) -> bo
         note = f"Sending it again after {int((next_attempt_at - now).total_seconds())} s."
     else:
         return False
-    detail = f"Provider reported failed: {event.detail} {note}"[:2000]
-    if waiting:  # not one being sent (its worker decides), nor one already past `sent`
+    detail = f"{label}: {event.detail} {note}"[:2000]
+    if waiting:  # not one already past `sent`, nor one a later try has taken (its worker decides)
         Delivery.objects.filter(pk=delivery.pk).update(
             status=Status.PENDING,
             next_attempt_at=next_attempt_at,
             attempts=attempts,
-            provider_message_id="",  # the next try gets an id of its own; this one failed
+            # The message that failed: the next try's acceptance replaces it; its own cannot.
+            provider_message_id=event.provider_message_id,
             error_code=event.error_code,
             last_error=event.detail[:2000],
             updated_at=now,
@@ -147,6 +158,20 @@ def _requeue(delivery: Delivery, event: ProviderEvent, *, at: dt.datetime) -> bo
         delivery.refresh_from_db()
     DeliveryEvent.objects.create(delivery=delivery, at=at, status=Status.PENDING, detail=detail)
     return True
+
+
+def _about_its_message(delivery: Delivery, event: ProviderEvent) -> bool:
+    """True when a failure report is about the row's latest message, not an earlier one's."""
+    if not event.provider_message_id or delivery.provider_message_id in ("", event.provider_message_id):
+        return True
+    # The row still holds an earlier message that failed (kept so that its acceptance cannot win):
+    # a try after it has no id on the row yet, and this report is about that one.
+    return (
+        delivery.status in (Status.SENDING, Status.UNKNOWN)
+        and delivery.events.filter(
+            status=Status.PENDING, detail__startswith=f"Provider reported failed ({delivery.provider_message_id}): "
+        ).exists()
+    )
 
 
 def _suppress_if_needed(delivery: Delivery, event: ProviderEvent, address: str, soft_bounce: bool) -> None:
@@ -171,20 +196,7 @@ def _suppress_if_needed(delivery: Delivery, event: ProviderEvent, address: str, 
                 detail=f"{soft} soft bounces: {event.detail}",
             )
     elif event.suppress_at_limit:
-        limit = settings.NOTIFICATIONS.get("SOFT_BOUNCE_LIMIT", 3)
-        times = DeliveryEvent.objects.filter(
-            delivery__channel=delivery.channel,
-            delivery__to_address=address,
-            status=Status.FAILED,
-            detail__contains=f"error {event.error_code}",
-        ).count()
-        if times >= limit:
-            suppress_address(
-                channel=delivery.channel,
-                address=address,
-                reason=Suppression.Reason.INVALID,
-                detail=f"Failed {times} times with error {event.error_code}: {event.detail}",
-            )
+        suppress_at_limit(channel=delivery.channel, address=address, error_code=event.error_code, detail=event.detail)
     elif event.suppress:
         reason = Suppression.Reason.OPTED_OUT if event.error_code == "21610" else Suppression.Reason.INVALID
         suppress_address(channel=delivery.channel, address=address, reason=reason, detail=event.detail)

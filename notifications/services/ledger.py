@@ -117,7 +117,8 @@ def record_claim_outcomes(*, outcomes: list[ClaimOutcome], now: datetime) -> set
 
     A worker's definite answer (`sent`, with the provider's id) also wins over `unknown` and over a
     reconciliation's "not at the provider" (`pending`, not yet claimed again) of the same claim: the
-    worker knows; they only guessed.
+    worker knows; they only guessed. It never wins over the provider's own later word that this very
+    message failed (a webhook that overtook the answer left the row `pending` with that message's id).
 
     One UPDATE ... FROM (VALUES ...) and one insert of events for many rows: recording a batch
     costs two statements, not two per message.
@@ -146,6 +147,7 @@ def _update_claimed(connection, outcomes: list[ClaimOutcome], now: datetime) -> 
     column = {name: f"v.column{position}" for position, (name, _) in enumerate(_OUTCOME_COLUMNS, 1)}
     assignments = [f"{quote('status')} = {column['status']}", f"{quote('updated_at')} = %s"]
     assignments += [f"{quote(name)} = COALESCE({column[name]}, {quote(name)})" for name, _ in _KEPT_UNLESS_GIVEN]
+    pid = quote("provider_message_id")
     token_field = Delivery._meta.get_field("claim_token")
     adapt_time = connection.ops.adapt_datetimefield_value
     rows = [
@@ -180,7 +182,8 @@ def _update_claimed(connection, outcomes: list[ClaimOutcome], now: datetime) -> 
         f"UPDATE {table} SET {', '.join(assignments)} FROM {source} "
         f"WHERE {table}.{quote('id')} = {column['delivery_id']} "
         f"AND {table}.{quote('claim_token')} = {column['claim_token']} AND ({table}.{quote('status')} = %s "
-        f"OR ({column['status']} = %s AND {table}.{quote('status')} IN (%s, %s))) "
+        f"OR ({column['status']} = %s AND {table}.{quote('status')} IN (%s, %s) "
+        f"AND ({table}.{pid} = '' OR {table}.{pid} <> COALESCE({column['provider_message_id']}, '')))) "
         f"RETURNING {quote('id')}"
     )
     with connection.cursor() as cursor:

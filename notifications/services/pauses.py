@@ -43,9 +43,11 @@ def pause_channel(*, channel: str, reason: str, error_code: str, now: dt.datetim
     return pause
 
 
-def resume_channel(*, channel: str) -> bool:
-    """The provider accepted a message again: lift the pause; say whether there was one."""
-    lifted, _ = ChannelPause.objects.filter(channel=channel).delete()
+def resume_channel(*, channel: str, until: dt.datetime | None = None) -> bool:
+    """The provider accepted a message again: lift the pause (only the one ending at `until`, when
+    given: not one renewed since); say whether there was one."""
+    pauses = ChannelPause.objects.filter(channel=channel)
+    lifted, _ = (pauses if until is None else pauses.filter(until=until)).delete()
     if lifted:
         logger.warning("%s sending resumed: the provider accepts messages again.", channel)
     return bool(lifted)

@@ -49,7 +49,8 @@ ACCOUNT_CODES = {
 }
 # Message undeliverable: the number is not on WhatsApp, or cannot take this message now (an old
 # app version, a phone offline for long, terms not accepted). Meta lists temporary causes, so the
-# number is suppressed only after it happened SOFT_BOUNCE_LIMIT times (the status webhook counts).
+# number is suppressed only after it happened SOFT_BOUNCE_LIMIT times (in a send's answer or a status
+# webhook alike).
 SUPPRESS_CODES = {131026}
 # The person stopped this business's marketing messages in WhatsApp itself.
 MARKETING_OPT_OUT_CODES = {131050}
@@ -283,7 +284,7 @@ def classify_graph_error(status: int, body, *, headers=None) -> SendResult:
     if code in ACCOUNT_CODES:
         return SendResult(Outcome.TRANSIENT, error=text, error_code=str(code), retry_after=retry_after, account=True)
     if code in SUPPRESS_CODES:  # this message fails; the number is suppressed only at the limit
-        return SendResult(Outcome.PERMANENT, error=text, error_code=str(code))
+        return SendResult(Outcome.PERMANENT, error=text, error_code=str(code), suppress_at_limit=True)
     if code in MARKETING_OPT_OUT_CODES:
         return SendResult(Outcome.PERMANENT, error=text, error_code=str(code), suppress_category="marketing")
     if code is None:  # no Graph error document: an HTTP error from something in between

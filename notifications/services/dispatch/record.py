@@ -45,6 +45,9 @@ class OutcomeBuffer:
         self.clock = clock
         self.pending: list[ClaimOutcome] = []
         self.since = 0.0
+        # Failures that count towards suppressing their address (Meta 131026), by delivery id:
+        # counted once their history entry is written.
+        self.counted: dict[int, dict] = {}
 
     def add(self, delivery: Delivery, *, status: str, detail: str, **fields) -> None:
         if not self.pending:
@@ -66,9 +69,13 @@ class OutcomeBuffer:
 
     def flush(self) -> None:
         pending, self.pending = self.pending, []
+        counted, self.counted = self.counted, {}
         if not pending:
             return
         recorded = record_claim_outcomes(outcomes=pending, now=self.clock())
+        for delivery_id, failure in counted.items():
+            if delivery_id in recorded:
+                suppress_at_limit(**failure)
         for outcome in pending:
             if outcome.delivery_id not in recorded:
                 logger.warning(
@@ -127,7 +134,14 @@ def record_outcome(
         status = Status.FAILED
         if result.outcome is Outcome.TRANSIENT:
             detail = f"{result.error} Gave up after {delivery.attempts} attempts."
-        if result.suppress:
+        if result.suppress_at_limit:  # as when the same failure arrives by webhook (feedback)
+            outcomes.counted[delivery.pk] = {
+                "channel": delivery.channel,
+                "address": delivery.to_address,
+                "error_code": result.error_code,
+                "detail": result.error,
+            }
+        elif result.suppress:
             suppress_address(
                 channel=delivery.channel,
                 address=delivery.to_address,
@@ -168,6 +182,28 @@ def suppress_address(*, channel: str, address: str, reason: str, category: str =
         channel=channel, address=address, category=category, defaults={"reason": reason, "detail": detail[:2000]}
     )
     return suppression
+
+
+def suppress_at_limit(*, channel: str, address: str, error_code: str, detail: str) -> Suppression | None:
+    """Suppress `address` for every category once it has failed with `error_code` SOFT_BOUNCE_LIMIT
+    times (Meta 131026, which has temporary causes), whether each failure came in a send's answer
+    or a status webhook; return the suppression, or None while under the limit."""
+    limit = settings.NOTIFICATIONS.get("SOFT_BOUNCE_LIMIT", 3)
+    # Each failure is one history entry, "... error 131026: ..." in either path's words.
+    times = DeliveryEvent.objects.filter(
+        delivery__channel=channel,
+        delivery__to_address=address,
+        status=Status.FAILED,
+        detail__contains=f"error {error_code}",
+    ).count()
+    if times < limit:
+        return None
+    return suppress_address(
+        channel=channel,
+        address=address,
+        reason=Suppression.Reason.INVALID,
+        detail=f"Failed {times} times with error {error_code}: {detail}",
+    )
 
 
 def apply_early_reports(*, ids: list[int]) -> int:

@@ -337,7 +337,9 @@ class Pauses:
     """The channels paused before this batch (a success lifts theirs) and those paused during it."""
 
     def __init__(self):
-        self.before = set(ChannelPause.objects.values_list("channel", flat=True))
+        # Each paused channel's next try as this batch found it: a pause renewed meanwhile (a status
+        # webhook said a message accepted in this batch failed for the account) is not lifted.
+        self.before = dict(ChannelPause.objects.values_list("channel", "until"))
         self.until: dict[str, datetime] = {}
 
     def heard(self, channel: str, answer: SendResult, *, now: datetime) -> datetime | None:
@@ -346,8 +348,7 @@ class Pauses:
             pause = pause_channel(channel=channel, reason=answer.error, error_code=answer.error_code, now=now)
             self.until[channel] = pause.until
         elif answer.outcome is Outcome.SENT and channel in self.before:
-            resume_channel(channel=channel)
-            self.before.discard(channel)
+            resume_channel(channel=channel, until=self.before.pop(channel))
         return self.until.get(channel)
 
 
