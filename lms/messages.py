@@ -5,7 +5,7 @@ import datetime as dt
 from django.conf import settings
 from django.utils import translation
 
-from notifications.formatting import reader_locale
+from notifications.formatting import format_when, reader_locale
 from notifications.kinds import INAPP, MessageKind, register
 from notifications.languages import language_of
 from notifications.models import Category, Channel, Topic
@@ -57,7 +57,13 @@ def session_day_words(context: dict) -> dict:
     day = dt.date.fromisoformat(context["local_date"])
     with translation.override(language):
         locale = reader_locale(language=language, locale=settings.DEFAULT_LOCALE)
-        return day_words(day, today=day - dt.timedelta(days=context["days_away"]), locale=locale)
+        words = day_words(day, today=day - dt.timedelta(days=context["days_away"]), locale=locale)
+    if context.get("language_fallback_from") and context.get("scheduled_at") and context.get("day_zone"):
+        # Sent in another language than the reader's (no approved template in theirs): the time
+        # planning wrote in their language, said again in this one.
+        moment = dt.datetime.fromisoformat(context["scheduled_at"])
+        words["when"] = format_when(moment, tz=context["day_zone"], locale=locale)
+    return words
 
 
 SESSION_24H = register(

@@ -85,15 +85,21 @@ def message_context(*, kind: MessageKind, context: dict, delivery_id: int | None
 
 
 def _full_context(
-    *, kind: MessageKind, context: dict, delivery_id: int | None, send: bool = False
+    *, kind: MessageKind, context: dict, delivery_id: int | None, send: bool = False, language: str | None = None
 ) -> tuple[dict, tuple[str, ...]]:
     """Return the full context and the links minted for this rendering (never stored).
+
+    A message rendered in another language than its reader's (a WhatsApp template approved only in
+    English) is rendered as that language's: the hooks see it as `language`, and the reader's as
+    `language_fallback_from`, to say again in that language what planning wrote in the reader's.
 
     Only the dispatcher sending a real message passes `send`: then the kind's `render_context`
     hook mints its links. Every other rendering (previews, the admin's "as sent", test sends,
     in-app rows, which are stored) never calls the hook and shows inert placeholders instead, so
     no template, whatever filters it uses, can turn a staff view into a working credential.
     """
+    if language and language != language_of(context):
+        context = {**context, "language": language, "language_fallback_from": language_of(context)}
     full = {
         "site_name": settings.SITE_NAME,
         "site_url": settings.SITE_URL,
@@ -186,7 +192,9 @@ def render_email(
     dispatcher sending a real message passes `send` (access links minted), every other caller
     gets inert placeholders (`preview` is kept for old callers: it means not `send`)."""
     language = language or language_of(context)
-    full, secrets = _full_context(kind=kind, context=context, delivery_id=delivery_id, send=send and not preview)
+    full, secrets = _full_context(
+        kind=kind, context=context, delivery_id=delivery_id, send=send and not preview, language=language
+    )
     chosen = _choose(kind, Channel.EMAIL, language, version)
     if chosen is None:
         subject = _one_line(_render_file(kind, "subject.txt", language, full))
@@ -255,7 +263,9 @@ def render_whatsapp(
     on the Rendered, the approved template's SID for the recipient's language (access links
     minted only when the dispatcher passes `send`)."""
     language = language or language_of(context)
-    full, secrets = _full_context(kind=kind, context=context, delivery_id=None, send=send and not preview)
+    full, secrets = _full_context(
+        kind=kind, context=context, delivery_id=None, send=send and not preview, language=language
+    )
     chosen = _choose(kind, Channel.WHATSAPP, language, version)
     sids = settings.TWILIO_CONTENT_SIDS
     if chosen is None:
@@ -289,7 +299,7 @@ def render_inapp(
     """Return the in-app title (the email subject, unless staff wrote one) and message. In-app
     rows are stored (and staff read them): no access link is ever minted for one."""
     language = language or language_of(context)
-    full, _minted = _full_context(kind=kind, context=context, delivery_id=None)
+    full, _minted = _full_context(kind=kind, context=context, delivery_id=None, language=language)
     chosen = _choose(kind, INAPP, language, version, published)
     if chosen is not None:
         allowed = sandbox.sandbox_context(kind, full)
