@@ -9,12 +9,14 @@ import subprocess
 import sys
 from io import StringIO
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
 from lms import reminders
+from lms.models import User
 from lms.tests.factories import CourseFactory, EnrollmentFactory, LiveSessionFactory, UserFactory
 from notifications.models import Delivery
 from notifications.services.dispatch import dispatch_due_deliveries
@@ -30,7 +32,9 @@ def test_each_email_is_its_own_eml_file_named_by_time_kind_recipient_and_deliver
     course = CourseFactory()
     for address in ("asha@example.com", "ravi@example.com"):
         EnrollmentFactory(course=course, student=UserFactory(email=address))
-    LiveSessionFactory(course=course, title="Pandas Live", scheduled_at=timezone.now() + dt.timedelta(hours=20))
+    session = LiveSessionFactory(
+        course=course, title="Pandas Live", scheduled_at=timezone.now() + dt.timedelta(hours=20)
+    )
     before = timezone.localtime().strftime("%Y%m%d-%H%M%S")
     reminders.plan_session_reminders_24h(now=timezone.now())
     dispatch_due_deliveries(now=timezone.now())
@@ -43,7 +47,10 @@ def test_each_email_is_its_own_eml_file_named_by_time_kind_recipient_and_deliver
     assert all(match[1] >= before for match in names)
 
     message = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
-    assert message["Subject"] == "Starts Tomorrow: Pandas Live"
+    # 20 h ahead is tomorrow, or later today, in the students' zone by the hour the test runs at.
+    local = ZoneInfo(User.objects.get(email="asha@example.com").timezone)
+    same_day = session.scheduled_at.astimezone(local).date() == timezone.now().astimezone(local).date()
+    assert message["Subject"] == f"Starts {'Today' if same_day else 'Tomorrow'}: Pandas Live"
     assert message["X-Delivery-ID"] == names[0][3]
     assert message.get_body(("plain",)).get_content().startswith("Hi ")
     assert "<html" in message.get_body(("html",)).get_content()
