@@ -76,6 +76,11 @@ def published_version(*, kind: str, channel: str, language: str) -> MessageTempl
     return pick_version(by_language, kind=kind, channel=channel, language=language)
 
 
+def own_version(*, kind: str, channel: str, language: str) -> MessageTemplate | None:
+    """Return `language`'s own published version, without falling back to another language's."""
+    return _versions().get((kind, channel, language))
+
+
 def pick_version(by_language: dict, *, kind: str, channel: str, language: str) -> MessageTemplate | None:
     """Return the version of {language: published version} that `language`'s readers get: their
     language's own, else none while the app ships that language's file (its own text beats an

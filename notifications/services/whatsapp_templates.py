@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from ..channels.whatsapp import get_whatsapp_backend
 from ..channels.whatsapp.meta import component_slots, slots_mismatch
+from ..copy.published import own_version
 from ..kinds import all_kinds, get_kind
 from ..languages import DEFAULT_LANGUAGE
 from ..models import Channel, DeliveryEvent, MessageTemplate, TemplateChannel, WhatsAppTemplate
@@ -169,13 +170,8 @@ def whatsapp_language(*, kind: str, language: str) -> WhatsAppLanguage:
 
 
 def _published_sid(*, kind: str, language: str) -> str:
-    version = (
-        MessageTemplate.objects.filter(
-            kind=kind, channel=TemplateChannel.WHATSAPP, language=language, status=MessageTemplate.Status.PUBLISHED
-        )
-        .exclude(whatsapp_content_sid="")
-        .first()
-    )
+    # From the published versions every worker keeps in memory: no query per message.
+    version = own_version(kind=kind, channel=TemplateChannel.WHATSAPP, language=language)
     return version.whatsapp_content_sid if version else ""
 
 
