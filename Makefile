@@ -24,7 +24,7 @@ DEMO_ENV := $(DEV_ENV) DATABASE_URL='sqlite:///$(CURDIR)/var/db.sqlite3' MOCK_MO
 help:
 	@echo "make demo        set up and run every automation on demo data (SQLite, mock mode)"
 	@echo "make test        run the whole suite (ARGS=\"-k foo\" for pytest options)"
-	@echo "make lint        ruff check + ruff format --check"
+	@echo "make lint        ruff check + ruff format --check + lint-imports (the layers)"
 	@echo "make format      sort imports and format with ruff"
 	@echo "make run         development server (manage.py runserver)"
 	@echo "make worker      django-q2 worker (manage.py qcluster)"
@@ -69,6 +69,7 @@ test: $(STAMP) | var
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --select I --fix .

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from notifications.admin import ReadOnlyAdminMixin, preformatted, pretty_json
+from common.admin import ReadOnlyAdminMixin, preformatted, pretty_json
 
 from .jobs import JOBS
 from .models import JobExecutionLog

@@ -30,11 +30,17 @@ from leads.onboarding import approve_cta_submission
 from leads.services import submit_cta
 from lms.models import Assignment, Course, Enrollment, LiveSession, Payment, Recording, Submission, User
 from lms.services import mark_payment_paid, publish_recording, submit_assignment
-from notifications.models import Channel, Delivery, Suppression
-from notifications.services.dispatch import dispatch_due_deliveries
-from notifications.services.feedback import ProviderEvent, apply_provider_event
-from notifications.services.unsubscribe import resolve_unsubscribe_token, unsubscribe
-from notifications.tokens import make_unsubscribe_token
+from notifications.api import (
+    Channel,
+    Delivery,
+    ProviderEvent,
+    Suppression,
+    apply_provider_event,
+    dispatch_due_deliveries,
+    make_unsubscribe_token,
+    resolve_unsubscribe_token,
+    unsubscribe,
+)
 
 ADMIN_EMAIL = "admin@example.com"
 STUDENT_EMAIL = "asha.verma@example.com"  # the demo student who can log in (student 0)

@@ -9,9 +9,8 @@ from django.conf import settings
 from django.db.models import Count, Max, Min, Q
 from django.utils.module_loading import import_string
 
-from notifications.models import ChannelPause, Delivery, WhatsAppTemplate
-from notifications.selectors import count_due_deliveries, oldest_due_delivery_at
-from notifications.services.dispatch.limits import held_back as whatsapp_held_back
+from notifications.api import ChannelPause, Delivery, WhatsAppTemplate, count_due_deliveries, oldest_due_delivery_at
+from notifications.api import held_back as whatsapp_held_back
 
 from .jobs import JOBS, Job
 from .models import JobExecutionLog

@@ -24,11 +24,17 @@ from lms.reminders import (
     plan_session_reminders_15min,
     plan_session_reminders_24h,
 )
-from notifications.models import Delivery
-from notifications.selectors import count_due_deliveries
-from notifications.services.dispatch import DispatchResult, dispatch_due_deliveries
-from notifications.services.reconcile import ReconcileResult, reconcile_unknown_deliveries
-from notifications.services.retention import RetentionResult, purge_old_deliveries, purge_rows
+from notifications.api import (
+    Delivery,
+    DispatchResult,
+    ReconcileResult,
+    RetentionResult,
+    count_due_deliveries,
+    dispatch_due_deliveries,
+    purge_old_deliveries,
+    purge_rows,
+    reconcile_unknown_deliveries,
+)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from django_q.models import Schedule
 
-from notifications.selectors import count_due_deliveries, oldest_due_delivery_at
+from notifications.api import count_due_deliveries, oldest_due_delivery_at
 
 from .health import job_states
 from .jobs import JOBS, Job

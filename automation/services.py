@@ -12,10 +12,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from notifications.services.dispatch import DispatchResult
-from notifications.services.planning import PlanResult
-from notifications.services.reconcile import ReconcileResult
-from notifications.services.retention import RetentionResult
+from notifications.api import DispatchResult, PlanResult, ReconcileResult, RetentionResult
 
 from .jobs import JOBS, Job, get_job
 from .locks import job_lock

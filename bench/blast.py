@@ -146,7 +146,7 @@ def queue_blast(
 ) -> int:
     """Empty the ledger, queue `backlog` bulk emails due a minute ago and `count` "Starting Soon" emails for a
     session 15 minutes from the real time; return how many bulk emails were queued."""
-    from notifications.formatting import format_when
+    from common.formatting import format_when
     from notifications.kinds import get_kind
     from notifications.services.planning import priority_for
 

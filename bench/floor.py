@@ -22,9 +22,9 @@ import psycopg
 from django.conf import settings
 from django.urls import reverse
 
+from common.formatting import format_money, format_when, zone
 from leads.campaigns import FOLLOW_UP_DAYS
 from lms.reminders import ASSIGNMENT_WINDOW, DAY_24H, NOT_UNDER, RECORDING_NOTICE_DAYS, SOON
-from notifications.formatting import format_money, format_when, zone
 
 E164 = r"^\+[1-9][0-9]{6,14}$"  # the planner's shape check (the dispatcher validates numbers fully)
 FIRST_NAME = "coalesce(nullif(split_part({name}, ' ', 1), ''), 'there')"

@@ -50,7 +50,7 @@ def _warm_up() -> None:
     from django.urls import get_resolver
     from django.utils import timezone
 
-    from notifications.formatting import format_money, format_when
+    from common.formatting import format_money, format_when
     from notifications.kinds import INAPP, all_kinds
     from notifications.rendering import render_inapp
 

@@ -66,7 +66,8 @@ INSTALLED_APPS = [
     "django_q",
     "axes",
     "csp",
-    # Ours, lowest layer first: automation -> leads -> lms -> notifications.
+    # Ours, lowest layer first: automation -> leads -> lms -> notifications -> common.
+    "common",
     "notifications",
     "lms",
     "leads",

@@ -18,15 +18,10 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from common.admin import ReadOnlyAdminMixin, ReadOnlyInline, changelist_link, pretty_json
+from common.formatting import format_money, format_when, reader_locale
 from lms.models import User
-from notifications.admin import (
-    ReadOnlyAdminMixin,
-    ReadOnlyInline,
-    changelist_link,
-    pretty_json,
-    render_delivery_timeline,
-)
-from notifications.formatting import format_money, format_when, reader_locale
+from notifications.api import render_delivery_timeline
 
 from .importing import import_leads, report_csv
 from .models import CrmActivity, CTASubmission, ImportBatch, Lead, LeadCampaign, WelcomeCall

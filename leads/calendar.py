@@ -4,7 +4,7 @@ import datetime as dt
 
 from django.conf import settings
 
-from notifications.calendar import CalendarEvent, event_uid, ics_attachment
+from common.calendar import CalendarEvent, event_uid, ics_attachment
 
 
 def welcome_call_attachments(context: dict) -> list[tuple[str, str, str]]:

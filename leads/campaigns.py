@@ -19,12 +19,19 @@ from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, TextFi
 from django.db.models.functions import Cast, Lower
 from django.utils import timezone
 
-from notifications.db import update_returning_ids
-from notifications.models import Channel, Delivery, Suppression, WhatsAppConsent
-from notifications.services.audiences import Audience, Group, plan_audience
-from notifications.services.ledger import cancel_deliveries
-from notifications.services.planning import PlanResult
-from notifications.services.whatsapp_templates import has_whatsapp_template
+from common.db import update_returning_ids
+from notifications.api import (
+    Audience,
+    Channel,
+    Delivery,
+    Group,
+    PlanResult,
+    Suppression,
+    WhatsAppConsent,
+    cancel_deliveries,
+    has_whatsapp_template,
+    plan_audience,
+)
 
 from . import messages
 from .links import LEAD, read_lead_ref

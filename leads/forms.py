@@ -2,7 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
-from notifications.phones import normalize_phone
+from common.phones import normalize_phone
 
 WHATSAPP_WORDING = gettext_noop(  # a plain string (compared, searched for), marked for translation
     "Yes, send me class reminders and updates on WhatsApp. I can reply STOP at any time to stop them."

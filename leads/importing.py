@@ -24,9 +24,9 @@ from django.db import connections, router, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from common.db import insert_ignoring_conflicts
+from common.phones import normalize_phone
 from lms.models import User
-from notifications.db import insert_ignoring_conflicts
-from notifications.phones import normalize_phone
 
 from .campaigns import start_lead_campaign
 from .models import CrmActivity, ImportBatch, Lead

@@ -4,11 +4,10 @@ import datetime as dt
 
 from django.conf import settings
 
+from common.formatting import format_when, reader_locale
 from lms import accounts
-from notifications.formatting import format_when, reader_locale
+from notifications.api import Category, Channel, Topic, language_of
 from notifications.kinds import INAPP, MessageKind, register
-from notifications.languages import language_of
-from notifications.models import Category, Channel, Topic
 
 from . import calendar, links, optouts
 

@@ -9,7 +9,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from lms.models import PhoneField, default_currency
-from notifications.languages import LanguageField
+from notifications.api import LanguageField
 
 
 class ImportBatch(models.Model):

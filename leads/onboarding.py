@@ -18,13 +18,19 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from common.formatting import format_when, reader_locale, zone
 from lms.accounts import link_context
 from lms.models import User
-from notifications.formatting import format_when, reader_locale, zone
-from notifications.models import Channel, Delivery, WhatsAppConsent
-from notifications.services.consent import record_whatsapp_consent
-from notifications.services.dispatch import dispatch_deliveries
-from notifications.services.planning import PlannedMessage, Recipient, plan_messages
+from notifications.api import (
+    Channel,
+    Delivery,
+    PlannedMessage,
+    Recipient,
+    WhatsAppConsent,
+    dispatch_deliveries,
+    plan_messages,
+    record_whatsapp_consent,
+)
 
 from . import messages
 from .campaigns import track_lead_conversion

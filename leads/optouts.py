@@ -16,7 +16,7 @@ from django.db.models import Exists, OuterRef, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from notifications.models import Category, Channel, Suppression
+from notifications.api import Category, Channel, Suppression
 
 from .models import CrmActivity, Lead
 

@@ -5,7 +5,7 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.languages import DEFAULT_LANGUAGE
+from notifications.api import DEFAULT_LANGUAGE
 
 from .campaigns import track_lead_conversion
 from .models import CrmActivity, CTASubmission

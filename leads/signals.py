@@ -3,7 +3,7 @@
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from notifications.models import Channel, Suppression
+from notifications.api import Channel, Suppression
 
 from .optouts import MARKETING_SCOPES, record_lead_opt_outs
 

@@ -17,9 +17,9 @@ from decimal import Decimal
 
 from django.db.models import Count, F, Min, Q, Sum
 
+from common.formatting import format_money
 from lms.models import Payment
-from notifications.formatting import format_money
-from notifications.models import Channel, Delivery, DeliveryDailyCount
+from notifications.api import Channel, Delivery, DeliveryDailyCount
 
 from . import messages
 from .links import LEAD, SUBMISSION

@@ -3,7 +3,7 @@ from django.shortcuts import render
 from django.utils import translation
 from django.views.decorators.http import require_http_methods
 
-from notifications.throttle import allow, client_ip
+from common.throttle import allow, client_ip
 
 from .forms import CTAForm
 from .services import submit_cta

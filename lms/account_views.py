@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from notifications.throttle import allow, client_ip
+from common.throttle import allow, client_ip
 
 from .accounts import TokenState, request_set_password_link, set_password_tokens, token_from_link
 from .models import User

@@ -20,9 +20,8 @@ from django.utils.crypto import constant_time_compare
 from django.utils.encoding import force_bytes
 from django.utils.http import base36_to_int, urlsafe_base64_encode
 
-from notifications.formatting import format_when, reader_locale
-from notifications.models import Channel, Delivery
-from notifications.services.planning import PlannedMessage, Recipient, first_name, plan_messages
+from common.formatting import format_when, reader_locale
+from notifications.api import Channel, Delivery, PlannedMessage, Recipient, first_name, plan_messages
 
 from .models import User
 

@@ -8,8 +8,9 @@ from django.db import models
 from django.db.models import Count, Q
 from django.utils.html import format_html_join
 
-from notifications.admin import ReadOnlyAdminMixin, ReadOnlyInline, changelist_link, render_delivery_timeline
-from notifications.formatting import format_money
+from common.admin import ReadOnlyAdminMixin, ReadOnlyInline, changelist_link
+from common.formatting import format_money
+from notifications.api import render_delivery_timeline
 
 from .models import Assignment, Course, Enrollment, LiveSession, Payment, PhoneVerification, Recording, Submission, User
 from .services import mark_payment_paid, publish_recording, save_session

@@ -12,8 +12,8 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext
 
-from notifications.calendar import CalendarEvent, event_uid, google_calendar_url, ics_attachment
-from notifications.languages import language_of
+from common.calendar import CalendarEvent, event_uid, google_calendar_url, ics_attachment
+from notifications.api import language_of
 
 
 def _join_line(join_url: str, language: str) -> str:

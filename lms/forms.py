@@ -2,9 +2,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop, pgettext_lazy
 
-from notifications.forms import WhatsAppContactMixin
-from notifications.languages import available_languages
-from notifications.timezones import localized_timezone_choices
+from common.timezones import localized_timezone_choices
+from notifications.api import WhatsAppContactMixin, available_languages
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 

@@ -5,11 +5,9 @@ import datetime as dt
 from django.conf import settings
 from django.utils import translation
 
-from notifications.formatting import format_when, reader_locale
+from common.formatting import format_when, reader_locale
+from notifications.api import Category, Channel, Topic, day_marker, day_words, language_of
 from notifications.kinds import INAPP, MessageKind, register
-from notifications.languages import language_of
-from notifications.models import Category, Channel, Topic
-from notifications.services.inapp import day_marker, day_words
 
 from . import accounts, calendar, phones, wanted
 

@@ -14,9 +14,9 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from notifications.languages import LanguageField
-from notifications.phones import normalize_phone
-from notifications.timezones import timezone_choices
+from common.phones import normalize_phone
+from common.timezones import timezone_choices
+from notifications.api import LanguageField
 
 # India first, then by region (a callable: migrations name it instead of copying the tz data).
 TIMEZONE_CHOICES = timezone_choices

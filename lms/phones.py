@@ -18,9 +18,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
-from notifications.services.dispatch import dispatch_deliveries
-from notifications.services.planning import PlannedMessage, Recipient, plan_messages
-from notifications.services.preferences import record_page_consent
+from notifications.api import PlannedMessage, Recipient, dispatch_deliveries, plan_messages, record_page_consent
 
 from .models import PhoneVerification, User
 

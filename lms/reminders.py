@@ -19,10 +19,8 @@ from django.db.models import Exists, F, OuterRef, Q, TextField, Value
 from django.db.models.functions import Cast, Coalesce, Concat, NullIf
 from django.urls import reverse
 
-from notifications.formatting import format_money, format_when, zone
-from notifications.models import Channel, Delivery
-from notifications.services.audiences import Audience, Group, plan_audience
-from notifications.services.planning import PlanResult
+from common.formatting import format_money, format_when, zone
+from notifications.api import Audience, Channel, Delivery, Group, PlanResult, plan_audience
 
 from . import messages
 from .calendar import session_calendar_context

@@ -5,7 +5,7 @@ import datetime as dt
 from django.db.models import F, Prefetch
 from django.utils.translation import gettext_lazy as _
 
-from notifications.formatting import format_money, format_when, reader_locale
+from common.formatting import format_money, format_when, reader_locale
 
 from .models import Assignment, Course, LiveSession, Payment, Recording, Submission, User
 

@@ -9,8 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from notifications.languages import validate_language
-from notifications.services.preferences import record_page_consent, whatsapp_contact
+from notifications.api import record_page_consent, validate_language, whatsapp_contact
 
 from .models import Assignment, LiveSession, Payment, PhoneVerification, Recording, Submission, User, validate_timezone
 from .phones import cancel_phone_code, needs_code, request_phone_code

@@ -2,8 +2,7 @@
 
 from django.dispatch import receiver
 
-from notifications.services.inbound import account_for_number
-from notifications.signals import whatsapp_consent_changed
+from notifications.api import account_for_number, whatsapp_consent_changed
 
 from .models import User
 

@@ -8,7 +8,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from notifications.throttle import allow_all
+from common.throttle import allow_all
 
 from .forms import PhoneCodeForm, ProfileForm, SubmissionForm
 from .models import Assignment

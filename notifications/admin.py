@@ -5,77 +5,23 @@ Ledger rows are written by services only; staff read them and, with the change p
 run the ledger actions (requeue, settle unknown) that call `notifications.services.ledger`.
 """
 
-import json
-
 from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import validate_email
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import escape, format_html
-from django.utils.http import urlencode
+
+from common.admin import ReadOnlyAdminMixin, ReadOnlyInline, changelist_link, preformatted, pretty_json  # noqa: F401
+from common.phones import normalize_phone
 
 from .kinds import all_kinds
 from .models import Channel, Delivery, DeliveryEvent, Notification, NotificationPreference, Suppression
-from .phones import normalize_phone
 from .selectors import delivery_timeline
 from .services.inapp import render_relative_times
 from .services.ledger import REQUEUEABLE, requeue_deliveries, settle_unknown_deliveries
-
-# --- Helpers shared by the admin modules of every app ------------------------------------------
-
-
-def pretty_json(value) -> str:
-    """Return `value` as indented JSON in a <pre>, for a read-only admin field."""
-    if value in (None, {}, []):
-        return "—"
-    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, cls=DjangoJSONEncoder)
-    return format_html('<pre style="margin: 0; white-space: pre-wrap">{}</pre>', text)
-
-
-def preformatted(text: str, *, empty: str = "—") -> str:
-    """Return plain text in a <pre> that keeps its line breaks and wraps long lines."""
-    if not text:
-        return empty
-    return format_html('<pre style="margin: 0; white-space: pre-wrap">{}</pre>', text)
-
-
-def changelist_link(model: str, text: str, **filters) -> str:
-    """Return a link to the admin list of `model` ("app_label.modelname") filtered by `filters`."""
-    app_label, model_name = model.lower().split(".")
-    url = reverse(f"admin:{app_label}_{model_name}_changelist")
-    return format_html('<a href="{}?{}">{}</a>', url, urlencode(filters), text)
-
-
-class ReadOnlyAdminMixin:
-    """Staff look, never edit: these rows are written by services only."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
-    """A history shown under its parent: visible to whoever may view the parent, never edited."""
-
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_view_permission(self, request, obj=None):
-        # Part of the parent's page: seeing the parent is enough.
-        opts = self.parent_model._meta
-        return request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}") or request.user.has_perm(
-            f"{opts.app_label}.change_{opts.model_name}"
-        )
 
 
 class KindFilter(admin.SimpleListFilter):

@@ -2,7 +2,8 @@
 
 from django.contrib import admin
 
-from .admin import ReadOnlyAdminMixin
+from common.admin import ReadOnlyAdminMixin
+
 from .channels.whatsapp.meta import component_slots
 from .models import (
     ChannelPause,

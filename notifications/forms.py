@@ -2,10 +2,11 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from common.phones import normalize_phone
+from common.timezones import localized_timezone_choices
+
 from .models import Channel, Topic
-from .phones import normalize_phone
 from .services.preferences import CHANNELS, OPTIONAL_TOPICS
-from .timezones import localized_timezone_choices
 
 TIMEZONE_CHOICES = localized_timezone_choices  # India first, then by region, places in the reader's language
 

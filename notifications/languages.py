@@ -5,17 +5,11 @@ translation of the pages) and those staff add in the admin (`Language`, messages
 A person's language is a short code ("en", "hi"); unknown codes read as English.
 """
 
-from babel import Locale, UnknownLocaleError
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-DEFAULT_LANGUAGE = "en"
-
-
-def shipped_languages() -> list[tuple[str, str]]:
-    return [(code, str(name)) for code, name in settings.LANGUAGES]
+from common.languages import DEFAULT_LANGUAGE, shipped_languages
 
 
 def available_languages() -> list[tuple[str, str]]:
@@ -36,28 +30,6 @@ def validate_language(value: str) -> None:
 def language_of(context: dict | None) -> str:
     """Return the language a message is rendered in, from the context stored on its row."""
     return ((context or {}).get("language") or DEFAULT_LANGUAGE).strip() or DEFAULT_LANGUAGE
-
-
-def message_locale(*, language: str | None, locale: str | None) -> str:
-    """Return the Babel locale for dates and money: the person's language in their region
-    ("hi" and "en_IN" give "hi_IN"), or their own locale when the language is theirs already."""
-    locale = (locale or settings.DEFAULT_LOCALE).replace("-", "_")
-    language = (language or "").replace("-", "_")
-    if not language or locale.split("_")[0] == language:
-        return locale
-    region = locale.split("_")[1] if "_" in locale else ""
-    for candidate in (f"{language}_{region}" if region else "", language):
-        if candidate and _is_locale(candidate):
-            return candidate
-    return locale
-
-
-def _is_locale(name: str) -> bool:
-    try:
-        Locale.parse(name)
-    except (UnknownLocaleError, ValueError):
-        return False
-    return True
 
 
 class LanguageField(models.CharField):

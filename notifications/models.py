@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from .languages import DEFAULT_LANGUAGE
+from common.languages import DEFAULT_LANGUAGE
 
 
 class Channel(models.TextChoices):

@@ -34,9 +34,9 @@ PAGE_MODULES = [
     "notifications/forms.py",
     "notifications/services/inapp.py",
     "notifications/templatetags/notification_tags.py",
-    "notifications/timezones.py",
+    "common/timezones.py",
     # Errors a student meets on those pages, and the words of a session's invitation.
-    "notifications/phones.py",
+    "common/phones.py",
     "lms/services.py",
     "lms/phones.py",
     "lms/calendar.py",

@@ -11,11 +11,12 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
+from common.formatting import format_when
+from common.languages import message_locale
 from lms.tests.factories import StaffUserFactory
 from notifications.copy.shipped import is_shipped, shipped_name
-from notifications.formatting import format_when
 from notifications.kinds import all_kinds, get_kind
-from notifications.languages import available_languages, message_locale
+from notifications.languages import available_languages
 from notifications.models import Language, MessageTemplate
 
 pytestmark = pytest.mark.django_db

@@ -4,9 +4,9 @@ import pytest
 from django.contrib.auth import authenticate
 
 from automation.tests import factories as automation_factories
+from common.phones import is_valid_e164
 from leads.tests import factories as leads_factories
 from lms.tests import factories as lms_factories
-from notifications.phones import is_valid_e164
 from notifications.tests import factories as notification_factories
 
 pytestmark = pytest.mark.django_db

@@ -53,9 +53,9 @@ def test_the_day7_offer_end_date_is_in_each_leads_language():
     from django.conf import settings
     from django.core import mail
 
+    from common.formatting import format_when
     from leads.campaigns import plan_lead_follow_ups, start_lead_campaign
     from leads.tests.factories import LeadFactory
-    from notifications.formatting import format_when
     from notifications.services.dispatch import dispatch_due_deliveries
 
     hindi, english = LeadFactory(language="hi"), LeadFactory(language="en")

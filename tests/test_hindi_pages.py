@@ -12,11 +12,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from common.formatting import format_when, reader_locale
 from leads.tests.factories import LeadFactory
 from lms.accounts import set_password_url
 from lms.tests.factories import UserFactory
 from lms.tests.links import open_link
-from notifications.formatting import format_when, reader_locale
 from notifications.models import Notification, WhatsAppConsent
 from notifications.services.consent import record_whatsapp_consent
 from notifications.services.dispatch import dispatch_due_deliveries

@@ -16,9 +16,9 @@ from django.urls import reverse
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
+from common.calendar import CalendarEvent, event_ics
 from leads.campaigns import start_lead_campaign
 from leads.tests.factories import LeadFactory
-from notifications.calendar import CalendarEvent, event_ics
 from notifications.checks import check_whatsapp_template_fit
 from notifications.models import (
     ChannelPause,

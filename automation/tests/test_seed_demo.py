@@ -9,9 +9,9 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from automation.demo import ADMIN_EMAIL, STUDENT_EMAIL
+from common.phones import is_valid_e164
 from leads import models as lead_models
 from lms.models import Assignment, Course, LiveSession, Payment, Recording, Submission, User
-from notifications.phones import is_valid_e164
 
 pytestmark = pytest.mark.django_db
 

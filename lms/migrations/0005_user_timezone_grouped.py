@@ -3,7 +3,7 @@
 from django.db import migrations, models
 
 import lms.models
-import notifications.timezones
+import common.timezones
 
 
 class Migration(migrations.Migration):
@@ -16,6 +16,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='user',
             name='timezone',
-            field=models.CharField(choices=notifications.timezones.timezone_choices, default=lms.models.default_timezone, max_length=64, validators=[lms.models.validate_timezone]),
+            field=models.CharField(choices=common.timezones.timezone_choices, default=lms.models.default_timezone, max_length=64, validators=[lms.models.validate_timezone]),
         ),
     ]

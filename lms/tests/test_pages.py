@@ -11,10 +11,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from common.formatting import format_when
 from lms import reminders
 from lms.models import Submission
 from lms.tests.links import emailed_link, open_link
-from notifications.formatting import format_when
 from notifications.models import Delivery, Notification
 from notifications.services.dispatch import dispatch_due_deliveries
 

@@ -15,9 +15,10 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import pgettext
 
-from ..formatting import format_money, format_when, zone
+from common.formatting import format_money, format_when, zone
+from common.languages import DEFAULT_LANGUAGE, message_locale
+
 from ..kinds import MessageKind
-from ..languages import DEFAULT_LANGUAGE, message_locale
 
 # format_when's English output, as kinds write their sample dates.
 _WHEN = re.compile(r"^(\w{3}, \d{1,2} \w{3} \d{4}, \d{1,2}:\d{2} [AP]M) (\w+)$", re.IGNORECASE)

@@ -27,8 +27,9 @@ from django.db.models import QuerySet, TextField, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
+from common.languages import DEFAULT_LANGUAGE, message_locale
+
 from ..kinds import INAPP, MessageKind, get_kind
-from ..languages import DEFAULT_LANGUAGE, message_locale
 from ..models import Channel, Delivery, MessageEvent, MessageGroup, Notification
 from ..rendering import inapp_sources, published_inapp_versions, render_inapp
 from .planning import (

@@ -11,7 +11,8 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language, gettext
 
-from ..formatting import format_relative, format_weekday, locale_or_default, reader_locale, zone
+from common.formatting import format_relative, format_weekday, locale_or_default, reader_locale, zone
+
 from ..models import Notification
 
 NOTIFICATIONS_PER_PAGE = 20

@@ -12,7 +12,8 @@ from django.db import connections, router, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from ..db import insert_ignoring_conflicts
+from common.db import insert_ignoring_conflicts
+
 from ..models import Delivery, DeliveryEvent
 
 Status = Delivery.Status

@@ -18,7 +18,8 @@ from itertools import islice
 from django.conf import settings
 from django.utils import timezone
 
-from ..db import insert_ignoring_conflicts
+from common.db import insert_ignoring_conflicts
+
 from ..kinds import INAPP, get_kind
 from ..languages import DEFAULT_LANGUAGE
 from ..models import Channel, Delivery, MessageEvent, Notification

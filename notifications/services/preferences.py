@@ -12,8 +12,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from common.phones import normalize_phone
+
 from ..models import Channel, NotificationPreference, Suppression, Topic, WhatsAppConsent
-from ..phones import normalize_phone
 from .consent import record_whatsapp_consent, whatsapp_consents
 
 # "Account and security" messages (password resets, the welcome) cannot be turned off.

@@ -9,7 +9,8 @@ from django.utils import timezone
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
-from ..formatting import format_relative, format_when, reader_locale
+from common.formatting import format_relative, format_when, reader_locale
+
 from ..services.inapp import render_relative_times
 
 register = template.Library()

@@ -6,9 +6,9 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from common.formatting import format_when, reader_locale
 from lms.accounts import set_password_url
 from lms.tests.factories import TEST_PASSWORD
-from notifications.formatting import format_when, reader_locale
 from notifications.models import Notification
 from tests.hindi import build_student_world, english_words
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from automation.health import check_health, scheduler_problems
 from automation.services import abandon_stale_runs
-from notifications.formatting import text_table
+from common.formatting import text_table
 
 
 class Command(BaseCommand):

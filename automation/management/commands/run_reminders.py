@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from automation.jobs import JOBS, get_job
 from automation.reporting import JOB_HEADERS, outcome_details, outcome_row
 from automation.services import run_jobs
-from notifications.formatting import text_table
+from common.formatting import text_table
 
 
 def parse_now(value: str) -> dt.datetime:

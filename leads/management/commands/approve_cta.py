@@ -2,10 +2,10 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
+from common.formatting import format_when, text_table
 from leads.models import CTASubmission
 from leads.onboarding import approve_cta_submission
 from lms.models import User
-from notifications.formatting import format_when, text_table
 
 
 class Command(BaseCommand):

@@ -4,8 +4,8 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from common.formatting import text_table
 from leads.importing import CREATED, import_leads, report_csv
-from notifications.formatting import text_table
 
 SHOWN_PROBLEMS = 50
 

@@ -1,10 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from common.formatting import format_money, text_table
 from leads.campaigns import plan_lead_follow_ups, start_lead_campaign
 from leads.models import ImportBatch, LeadCampaign
 from leads.stats import STEP_HEADERS, campaign_stats, step_rows, summary_rows
-from notifications.formatting import format_money, text_table
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from collections import defaultdict
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from notifications.formatting import text_table
+from common.formatting import text_table
 from notifications.models import Delivery, Notification
 from notifications.selectors import delivery_counts
 

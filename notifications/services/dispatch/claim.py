@@ -26,7 +26,8 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ...db import update_returning_ids
+from common.db import update_returning_ids
+
 from ...models import Delivery, DeliveryEvent, MessageEvent, MessageGroup
 from ..pauses import paused_channels
 from .limits import new_recipients_left, over_limit, within_limit

@@ -11,9 +11,10 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 
+from common.phones import is_valid_e164
+
 from ...kinds import get_kind
 from ...models import Channel, Delivery, NotificationPreference, Suppression
-from ...phones import is_valid_e164
 from ..consent import marketing_consent_given
 
 Status = Delivery.Status
