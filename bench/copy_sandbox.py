@@ -2,7 +2,7 @@
 `python -m bench.copy_sandbox`: what the template bombs of issue 23 cost, at save and at send.
 
 Each case runs in a child process of its own (its peak RSS is its own): "save" is the check a version
-passes before it is saved (notifications.copy.services.template_problems); "send" renders the version
+passes before it is saved (notifications.editor.services.template_problems); "send" renders the version
 as dispatch does for a real recipient (notifications.copy.sandbox.render, with a name that is not the
 sample's). No database is needed. Prints one line per case and phase: seconds, peak RSS growth, outcome.
 """
@@ -40,7 +40,8 @@ def _child(case: str, phase: str) -> None:
 
     django.setup()
     import lms.messages  # noqa: F401  (declares the kinds)
-    from notifications.copy import sandbox, services
+    from notifications.copy import sandbox
+    from notifications.editor import services
     from notifications.kinds import get_kind
 
     kind = get_kind("payment_reminder")

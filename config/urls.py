@@ -3,7 +3,7 @@ from django.urls import include, path
 
 from automation.views import jobs_dashboard
 from lms import account_views
-from notifications.channels import email_webhook
+from notifications.webhooks import email as email_webhook
 
 admin.site.site_header = "CourseHub administration"
 admin.site.site_title = "CourseHub admin"
@@ -19,7 +19,7 @@ urlpatterns = [
     # Reset links go through the ledger like every other message; Django's view would send directly.
     path("accounts/password_reset/", account_views.password_reset_view, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
-    # Only the configured provider's tracking webhook, and only with its secret (channels/email_webhook.py).
+    # Only the configured provider's tracking webhook, and only with its secret (notifications/webhooks/email.py).
     path("anymail/<slug:esp>/tracking/", email_webhook.email_tracking_webhook, name="email_tracking_webhook"),
     path("", include("notifications.urls")),
     path("", include("leads.urls")),

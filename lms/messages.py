@@ -41,7 +41,7 @@ def session_day_words(context: dict) -> dict:
     """Return `day_label` and `day_phrase` in the reader's language, from the day planning stored
     ("Tomorrow"/"tomorrow", "कल"/"कल", "Thursday"/"on Thursday"); nothing for older rows, which
     stored the words themselves. An in-app notification, read days later, gets markers instead:
-    its page puts them in words when shown (notifications.services.inapp.render_relative_times)."""
+    its page puts them in words when shown (notifications.markers.render_relative_times)."""
     if "days_away" not in context or not context.get("local_date"):
         return {}
     if context.get("rendered_for") == INAPP and context.get("day_zone"):

@@ -18,9 +18,9 @@ from common.admin import ReadOnlyAdminMixin, ReadOnlyInline, changelist_link, pr
 from common.phones import normalize_phone
 
 from .kinds import all_kinds
+from .markers import render_relative_times
 from .models import Channel, Delivery, DeliveryEvent, Notification, NotificationPreference, Suppression
 from .selectors import delivery_timeline
-from .services.inapp import render_relative_times
 from .services.ledger import REQUEUEABLE, requeue_deliveries, settle_unknown_deliveries
 
 
@@ -335,4 +335,4 @@ def render_delivery_timeline(*, recipient_id=None, addresses=()) -> str:
 
 # The copy editor (message template versions, languages) lives with its services.
 from . import admin_providers  # noqa: E402, F401 - replies, paused channels, WhatsApp templates and consent
-from .copy import admin as copy_admin  # noqa: E402, F401
+from .editor import admin as editor_admin  # noqa: E402, F401

@@ -21,6 +21,7 @@ from .admin import render_delivery_timeline
 from .forms import WhatsAppContactMixin
 from .kinds import INAPP, MessageKind, register
 from .languages import LanguageField, available_languages, language_of, validate_language
+from .markers import day_marker, day_words
 from .models import (
     Category,
     Channel,
@@ -38,7 +39,6 @@ from .services.consent import record_whatsapp_consent
 from .services.dispatch import DispatchResult, dispatch_deliveries, dispatch_due_deliveries
 from .services.dispatch.limits import held_back
 from .services.feedback import ProviderEvent, apply_provider_event
-from .services.inapp import day_marker, day_words
 from .services.inbound import account_for_number
 from .services.ledger import cancel_deliveries
 from .services.planning import PlannedMessage, PlanResult, Recipient, first_name, plan_messages

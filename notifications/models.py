@@ -71,7 +71,7 @@ class Notification(models.Model):
         ]
 
     def __str__(self):
-        from .services.inapp import render_relative_times  # the services import the models
+        from .markers import render_relative_times
 
         return f"{render_relative_times(self.title)} → {self.user}"
 

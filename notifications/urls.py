@@ -1,9 +1,9 @@
 from django.urls import path
 
 from . import views
-from .channels.whatsapp.meta_webhook import meta_whatsapp_webhook
-from .channels.whatsapp.status_callback import twilio_status_callback
-from .channels.whatsapp.twilio_inbound import twilio_inbound_message
+from .webhooks.meta_whatsapp import meta_whatsapp_webhook
+from .webhooks.twilio_inbound import twilio_inbound_message
+from .webhooks.twilio_status import twilio_status_callback
 
 app_name = "notifications"
 

@@ -32,7 +32,7 @@ PAGE_MODULES = [
     "leads/forms.py",
     "notifications/views.py",
     "notifications/forms.py",
-    "notifications/services/inapp.py",
+    "notifications/markers.py",
     "notifications/templatetags/notification_tags.py",
     "common/timezones.py",
     # Errors a student meets on those pages, and the words of a session's invitation.

@@ -97,7 +97,7 @@ HINDI = [pytest.param(*pair, id="-".join(pair)) for pair in hindi_channels()]
 
 @pytest.mark.parametrize(("kind_name", "channel"), HINDI)
 def test_an_english_publish_leaves_the_hindi_message_unchanged(kind_name, channel):
-    from notifications.copy.services import starting_parts
+    from notifications.editor.services import starting_parts
     from notifications.kinds import get_kind
 
     hindi_before, english_before = render(kind_name, channel, "hi"), render(kind_name, channel, "en")
@@ -120,7 +120,7 @@ def test_hindi_files_ship_for_the_session_reminders_on_every_channel():
 
 def test_an_email_edited_as_text_keeps_the_shipped_buttons_and_no_raw_calendar_link():
 
-    from notifications.copy.services import starting_parts
+    from notifications.editor.services import starting_parts
     from notifications.kinds import get_kind
 
     now = timezone.now()

@@ -18,10 +18,10 @@ from lms.messages import session_day_words
 from lms.tests.factories import CourseFactory, EnrollmentFactory, LiveSessionFactory, StaffUserFactory, UserFactory
 from notifications.channels.whatsapp import outbox as whatsapp_outbox
 from notifications.kinds import INAPP, all_kinds
+from notifications.markers import render_relative_times
 from notifications.models import Channel, Notification
 from notifications.rendering import REDACTED, render_email, render_inapp, render_whatsapp
 from notifications.services.dispatch import dispatch_due_deliveries
-from notifications.services.inapp import render_relative_times
 from tests.hindi import build_student_world, english_words
 
 pytestmark = pytest.mark.django_db

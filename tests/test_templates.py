@@ -325,7 +325,7 @@ def test_a_hindi_student_gets_session_dates_in_hindi_and_the_hindi_reminder(db):
     # The in-app time is put in words when shown, in the reader's language.
     from django.utils import translation
 
-    from notifications.services.inapp import render_relative_times
+    from notifications.markers import render_relative_times
 
     with translation.override("hi"):
         assert "घंटे में शुरू होगा" in render_relative_times(notes[hindi.pk].message)

@@ -16,34 +16,11 @@ from django.utils import timezone
 
 from ..models import Delivery, DeliveryEvent, Suppression
 from .dispatch import suppress_address
-from .dispatch.record import retry_delay, suppress_at_limit
+from .dispatch.record import RANK, TIMESTAMPS, retry_delay, suppress_at_limit
 from .pauses import pause_channel
 
 logger = logging.getLogger(__name__)
 Status = Delivery.Status
-
-# How far along a delivery is; an event only ever moves it to a higher rank.
-RANK = {
-    Status.PENDING: 0,
-    Status.SENDING: 0,
-    Status.UNKNOWN: 0,
-    Status.EXPIRED: 0,
-    Status.CANCELLED: 0,
-    Status.SUPPRESSED: 0,
-    Status.SENT: 1,
-    Status.DELIVERED: 2,
-    Status.OPENED: 3,
-    Status.CLICKED: 4,
-    Status.FAILED: 5,
-    Status.BOUNCED: 6,
-    Status.COMPLAINED: 7,
-}
-TIMESTAMPS = {
-    Status.SENT: "sent_at",
-    Status.DELIVERED: "delivered_at",
-    Status.OPENED: "opened_at",
-    Status.CLICKED: "clicked_at",
-}
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from django import template
 
-from ..copy.catalogue import publish_audience as audience_of
+from ..editor.catalogue import publish_audience as audience_of
 
 register = template.Library()
 

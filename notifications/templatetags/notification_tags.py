@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from common.formatting import format_relative, format_when, reader_locale
 
-from ..services.inapp import render_relative_times
+from ..markers import render_relative_times
 
 register = template.Library()
 

@@ -20,6 +20,28 @@ from ..ledger import ClaimOutcome, record_claim_outcomes
 
 logger = logging.getLogger(__name__)
 Status = Delivery.Status
+# How far along a delivery is; an event only ever moves it to a higher rank.
+RANK = {
+    Status.PENDING: 0,
+    Status.SENDING: 0,
+    Status.UNKNOWN: 0,
+    Status.EXPIRED: 0,
+    Status.CANCELLED: 0,
+    Status.SUPPRESSED: 0,
+    Status.SENT: 1,
+    Status.DELIVERED: 2,
+    Status.OPENED: 3,
+    Status.CLICKED: 4,
+    Status.FAILED: 5,
+    Status.BOUNCED: 6,
+    Status.COMPLAINED: 7,
+}
+TIMESTAMPS = {
+    Status.SENT: "sent_at",
+    Status.DELIVERED: "delivered_at",
+    Status.OPENED: "opened_at",
+    Status.CLICKED: "clicked_at",
+}
 # Statuses only a provider reports (by webhook or callback); a report that arrived while the row
 # was still being sent is applied once the worker has recorded it as sent.
 _PROVIDER_REPORTS = (
@@ -211,7 +233,6 @@ def apply_early_reports(*, ids: list[int]) -> int:
     callback faster than the worker's record); return how many rows moved on."""
     if not ids:
         return 0
-    from ..feedback import RANK, TIMESTAMPS  # feedback imports this package
 
     reports: dict[int, DeliveryEvent] = {}
     for event in DeliveryEvent.objects.filter(

@@ -6,10 +6,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
-from ...models import Channel, Delivery
-from ...rendering import absolute_url
-from ...services.feedback import ProviderEvent, apply_provider_event
-from .twilio import ACCOUNT_CODES, SUPPRESS_CODES, TRANSIENT_CODES
+from ..channels.whatsapp.twilio import ACCOUNT_CODES, SUPPRESS_CODES, TRANSIENT_CODES
+from ..models import Channel, Delivery
+from ..rendering import absolute_url
+from ..services.feedback import ProviderEvent, apply_provider_event
 
 Status = Delivery.Status
 STATUS_FOR = {

@@ -19,12 +19,12 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from ...models import Channel, Delivery
-from ...services.costs import whatsapp_cost
-from ...services.feedback import ProviderEvent, apply_provider_event
-from ...services.inbound import change_marketing_preference, receive_whatsapp_message
-from ...services.whatsapp_templates import record_template_status
-from .meta import ACCOUNT_CODES, MARKETING_OPT_OUT_CODES, SUPPRESS_CODES, TRANSIENT_CODES
+from ..channels.whatsapp.meta import ACCOUNT_CODES, MARKETING_OPT_OUT_CODES, SUPPRESS_CODES, TRANSIENT_CODES
+from ..models import Channel, Delivery
+from ..services.costs import whatsapp_cost
+from ..services.feedback import ProviderEvent, apply_provider_event
+from ..services.inbound import change_marketing_preference, receive_whatsapp_message
+from ..services.whatsapp_templates import record_template_status
 
 logger = logging.getLogger(__name__)
 Status = Delivery.Status

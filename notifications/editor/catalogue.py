@@ -16,13 +16,13 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import pgettext, pgettext_lazy
 
+from ..copy.published import forget_published_versions
+from ..copy.samples import sample_context
+from ..copy.shipped import is_shipped
 from ..kinds import MessageKind, all_kinds, get_kind
 from ..languages import DEFAULT_LANGUAGE, available_languages
 from ..models import MessageTemplate, TemplateChannel
 from ..rendering import Rendered, render_email, render_inapp, render_whatsapp
-from .published import forget_published_versions
-from .samples import sample_context
-from .shipped import is_shipped
 
 Status = MessageTemplate.Status
 PUBLISHED, SHIPPED, MISSING = "published", "shipped", "missing"

@@ -9,7 +9,7 @@ cannot read. In front of the configured provider's view this answers, instead:
 - 401 to a POST without the right basic-auth credentials;
 - 400 to a body that is not the provider's JSON, so a forged or broken request is never a 500.
 
-Events that pass go to anymail's tracking signal, which `channels/email_tracking.py` applies to the
+Events that pass go to anymail's tracking signal, which `webhooks/email_tracking.py` applies to the
 ledger. `manage.py check --deploy` reports a configured provider with no secret.
 """
 

@@ -10,8 +10,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
-from ...rendering import absolute_url
-from ...services.inbound import receive_whatsapp_message
+from ..rendering import absolute_url
+from ..services.inbound import receive_whatsapp_message
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 

@@ -15,14 +15,15 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from ..copy import links
+from ..copy.published import forget_published_versions, pick_version
+from ..copy.samples import sample_context
+from ..copy.sandbox import TemplateProblem, check_template
 from ..kinds import MessageKind, get_kind
 from ..languages import DEFAULT_LANGUAGE
 from ..models import Channel, Delivery, MessageTemplate, Notification, TemplateChannel
 from ..rendering import Rendered, _text_engine, file_names, render_email, render_inapp, render_whatsapp
-from . import links
-from .published import forget_published_versions, pick_version
-from .samples import sample_context
-from .sandbox import TemplateProblem, check_template
+from ..services.dispatch import dispatch_deliveries
 
 Status = MessageTemplate.Status
 RECENT_CONTEXTS = 10
@@ -309,7 +310,6 @@ def send_test(*, version: MessageTemplate, to) -> Delivery | Notification:
         template_version=version,
         is_test=True,
     )
-    from ..services.dispatch import dispatch_deliveries  # dispatch imports rendering, as we do
 
     transaction.on_commit(lambda: dispatch_deliveries(ids=[test.pk]))
     return test

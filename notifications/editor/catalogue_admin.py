@@ -14,11 +14,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import pgettext
 
+from ..copy.shipped import is_shipped
 from ..kinds import all_kinds, get_kind
 from ..languages import DEFAULT_LANGUAGE, available_languages
 from ..models import MessageTemplate, TemplateChannel
 from . import catalogue, services
-from .shipped import is_shipped
 
 EDIT = "notifications.edit_message_copy"
 PUBLISH = "notifications.publish_message_copy"
