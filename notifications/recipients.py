@@ -97,16 +97,19 @@ ACCOUNT_KEYS = ("name", "first_name", "language")
 # --- Reference: the recipient's part of an in-app notification's dedupe key ------------------------
 
 
+REF_PREFIX = "u"  # before an account's id
+
+
 def recipient_ref(user_id: int | None, email: str) -> str:
-    """ "u<id>" for an account, else the address in lower case."""
-    return f"u{user_id}" if user_id is not None else email.lower()
+    """An account's "u<id>", else the address in lower case."""
+    return f"{REF_PREFIX}{user_id}" if user_id is not None else email.lower()
 
 
 def recipient_ref_expression(user_id: str = "recipient_id", email: str = "email"):
     """recipient_ref() over an audience's columns."""
     return Case(
         When(**{f"{user_id}__isnull": True}, then=Lower(email)),
-        default=Concat(Value("u"), Cast(user_id, output_field=TextField())),
+        default=Concat(Value(REF_PREFIX), Cast(user_id, output_field=TextField())),
         output_field=TextField(),
     )
 
