@@ -4,7 +4,7 @@ Planning: turn "this person should get this message" into ledger rows, idempoten
 Runs inside the caller's transaction, so a business change and its messages commit (or roll
 back) together. Planning the same message twice, from two processes at once, or again after
 a crash, inserts nothing twice: the ledger's unique key per channel decides. The scheduled
-rules plan whole audiences in a few statements (audiences.py); this is the one-by-one path, for
+rules plan whole audiences in a few statements (audiences/); this is the one-by-one path, for
 messages made in Python (onboarding, account links).
 """
 
