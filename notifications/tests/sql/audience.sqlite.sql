@@ -37,13 +37,13 @@ FROM
           END AS "plan_ref"
    FROM "lms_user") p
 JOIN
-  (SELECT json_extract(value, '$.key') AS KEY,
+  (SELECT json_extract(value, '$.key') AS key,
           json_extract(value, '$.event_id') AS event_id,
           json_extract(value, '$.group_id') AS group_id,
           json_extract(value, '$.event_key') AS event_key,
           json_extract(value, '$.subject_id') AS subject_id,
           json_extract(value, '$.expires_at') AS expires_at,
-          json_extract(value, '$.link') AS LINK,
+          json_extract(value, '$.link') AS link,
           json_extract(value, '$.context') AS context,
           json_extract(value, '$.title') AS title,
           json_extract(value, '$.message') AS message
@@ -51,7 +51,7 @@ JOIN
 WHERE NOT coalesce(((p.email IS NOT NULL
                      AND p.email <> '')
                     AND p.whatsapp_opt_in
-                    AND p.phone REGEXP %s), FALSE)
+                    AND p.phone REGEXP %s), false)
   AND NOT EXISTS
     (SELECT 1
      FROM "notifications_delivery" d
@@ -105,13 +105,13 @@ FROM
              END AS "plan_ref"
       FROM "lms_user") p
    JOIN
-     (SELECT json_extract(value, '$.key') AS KEY,
+     (SELECT json_extract(value, '$.key') AS key,
              json_extract(value, '$.event_id') AS event_id,
              json_extract(value, '$.group_id') AS group_id,
              json_extract(value, '$.event_key') AS event_key,
              json_extract(value, '$.subject_id') AS subject_id,
              json_extract(value, '$.expires_at') AS expires_at,
-             json_extract(value, '$.link') AS LINK,
+             json_extract(value, '$.link') AS link,
              json_extract(value, '$.context') AS context,
              json_extract(value, '$.title') AS title,
              json_extract(value, '$.message') AS message
@@ -172,13 +172,13 @@ FROM
              END AS "plan_ref"
       FROM "lms_user") p
    JOIN
-     (SELECT json_extract(value, '$.key') AS KEY,
+     (SELECT json_extract(value, '$.key') AS key,
              json_extract(value, '$.event_id') AS event_id,
              json_extract(value, '$.group_id') AS group_id,
              json_extract(value, '$.event_key') AS event_key,
              json_extract(value, '$.subject_id') AS subject_id,
              json_extract(value, '$.expires_at') AS expires_at,
-             json_extract(value, '$.link') AS LINK,
+             json_extract(value, '$.link') AS link,
              json_extract(value, '$.context') AS context,
              json_extract(value, '$.title') AS title,
              json_extract(value, '$.message') AS message
@@ -241,13 +241,13 @@ FROM
              END AS "plan_ref"
       FROM "lms_user") p
    JOIN
-     (SELECT json_extract(value, '$.key') AS KEY,
+     (SELECT json_extract(value, '$.key') AS key,
              json_extract(value, '$.event_id') AS event_id,
              json_extract(value, '$.group_id') AS group_id,
              json_extract(value, '$.event_key') AS event_key,
              json_extract(value, '$.subject_id') AS subject_id,
              json_extract(value, '$.expires_at') AS expires_at,
-             json_extract(value, '$.link') AS LINK,
+             json_extract(value, '$.link') AS link,
              json_extract(value, '$.context') AS context,
              json_extract(value, '$.title') AS title,
              json_extract(value, '$.message') AS message
@@ -308,13 +308,13 @@ FROM
              END AS "plan_ref"
       FROM "lms_user") p
    JOIN
-     (SELECT json_extract(value, '$.key') AS KEY,
+     (SELECT json_extract(value, '$.key') AS key,
              json_extract(value, '$.event_id') AS event_id,
              json_extract(value, '$.group_id') AS group_id,
              json_extract(value, '$.event_key') AS event_key,
              json_extract(value, '$.subject_id') AS subject_id,
              json_extract(value, '$.expires_at') AS expires_at,
-             json_extract(value, '$.link') AS LINK,
+             json_extract(value, '$.link') AS link,
              json_extract(value, '$.context') AS context,
              json_extract(value, '$.title') AS title,
              json_extract(value, '$.message') AS message
@@ -337,7 +337,7 @@ FROM
           %s AS kind,
           g.title AS title,
           g.message AS message,
-          g.link AS LINK,
+          g.link AS link,
           %s AS read_at,
           %s AS created_at,
           %s || g.event_key || ':' || p.plan_ref AS dedupe_key,
@@ -356,13 +356,13 @@ FROM
              END AS "plan_ref"
       FROM "lms_user") p
    JOIN
-     (SELECT json_extract(value, '$.key') AS KEY,
+     (SELECT json_extract(value, '$.key') AS key,
              json_extract(value, '$.event_id') AS event_id,
              json_extract(value, '$.group_id') AS group_id,
              json_extract(value, '$.event_key') AS event_key,
              json_extract(value, '$.subject_id') AS subject_id,
              json_extract(value, '$.expires_at') AS expires_at,
-             json_extract(value, '$.link') AS LINK,
+             json_extract(value, '$.link') AS link,
              json_extract(value, '$.context') AS context,
              json_extract(value, '$.title') AS title,
              json_extract(value, '$.message') AS message
@@ -412,13 +412,13 @@ FROM
           END AS "plan_ref"
    FROM "lms_user") p
 JOIN
-  (SELECT json_extract(value, '$.key') AS KEY,
+  (SELECT json_extract(value, '$.key') AS key,
           json_extract(value, '$.event_id') AS event_id,
           json_extract(value, '$.group_id') AS group_id,
           json_extract(value, '$.event_key') AS event_key,
           json_extract(value, '$.subject_id') AS subject_id,
           json_extract(value, '$.expires_at') AS expires_at,
-          json_extract(value, '$.link') AS LINK,
+          json_extract(value, '$.link') AS link,
           json_extract(value, '$.context') AS context,
           json_extract(value, '$.title') AS title,
           json_extract(value, '$.message') AS message
@@ -426,7 +426,7 @@ JOIN
 WHERE NOT coalesce(((p.email IS NOT NULL
                      AND p.email <> '')
                     AND p.whatsapp_opt_in
-                    AND p.phone REGEXP %s), FALSE)
+                    AND p.phone REGEXP %s), false)
   AND NOT EXISTS
     (SELECT 1
      FROM "notifications_delivery" d
@@ -478,13 +478,13 @@ FROM
           END AS "plan_ref"
    FROM "lms_user") p
 JOIN
-  (SELECT json_extract(value, '$.key') AS KEY,
+  (SELECT json_extract(value, '$.key') AS key,
           json_extract(value, '$.event_id') AS event_id,
           json_extract(value, '$.group_id') AS group_id,
           json_extract(value, '$.event_key') AS event_key,
           json_extract(value, '$.subject_id') AS subject_id,
           json_extract(value, '$.expires_at') AS expires_at,
-          json_extract(value, '$.link') AS LINK,
+          json_extract(value, '$.link') AS link,
           json_extract(value, '$.context') AS context,
           json_extract(value, '$.title') AS title,
           json_extract(value, '$.message') AS message
@@ -536,13 +536,13 @@ FROM
           END AS "plan_ref"
    FROM "lms_user") p
 JOIN
-  (SELECT json_extract(value, '$.key') AS KEY,
+  (SELECT json_extract(value, '$.key') AS key,
           json_extract(value, '$.event_id') AS event_id,
           json_extract(value, '$.group_id') AS group_id,
           json_extract(value, '$.event_key') AS event_key,
           json_extract(value, '$.subject_id') AS subject_id,
           json_extract(value, '$.expires_at') AS expires_at,
-          json_extract(value, '$.link') AS LINK,
+          json_extract(value, '$.link') AS link,
           json_extract(value, '$.context') AS context,
           json_extract(value, '$.title') AS title,
           json_extract(value, '$.message') AS message
@@ -555,7 +555,7 @@ SELECT p.recipient_id AS user_id,
        %s AS kind,
        g.title AS title,
        g.message AS message,
-       g.link AS LINK,
+       g.link AS link,
        %s AS read_at,
        %s AS created_at,
        %s || g.event_key || ':' || p.plan_ref AS dedupe_key
@@ -573,13 +573,13 @@ FROM
           END AS "plan_ref"
    FROM "lms_user") p
 JOIN
-  (SELECT json_extract(value, '$.key') AS KEY,
+  (SELECT json_extract(value, '$.key') AS key,
           json_extract(value, '$.event_id') AS event_id,
           json_extract(value, '$.group_id') AS group_id,
           json_extract(value, '$.event_key') AS event_key,
           json_extract(value, '$.subject_id') AS subject_id,
           json_extract(value, '$.expires_at') AS expires_at,
-          json_extract(value, '$.link') AS LINK,
+          json_extract(value, '$.link') AS link,
           json_extract(value, '$.context') AS context,
           json_extract(value, '$.title') AS title,
           json_extract(value, '$.message') AS message
@@ -620,13 +620,13 @@ FROM
           END AS "plan_language"
    FROM "lms_user") p
 JOIN
-  (SELECT json_extract(value, '$.key') AS KEY,
+  (SELECT json_extract(value, '$.key') AS key,
           json_extract(value, '$.event_id') AS event_id,
           json_extract(value, '$.group_id') AS group_id,
           json_extract(value, '$.event_key') AS event_key,
           json_extract(value, '$.subject_id') AS subject_id,
           json_extract(value, '$.expires_at') AS expires_at,
-          json_extract(value, '$.link') AS LINK,
+          json_extract(value, '$.link') AS link,
           json_extract(value, '$.context') AS context,
           json_extract(value, '$.title') AS title,
           json_extract(value, '$.message') AS message
@@ -679,13 +679,13 @@ FROM
           END AS "plan_language"
    FROM "lms_user") p
 JOIN
-  (SELECT json_extract(value, '$.key') AS KEY,
+  (SELECT json_extract(value, '$.key') AS key,
           json_extract(value, '$.event_id') AS event_id,
           json_extract(value, '$.group_id') AS group_id,
           json_extract(value, '$.event_key') AS event_key,
           json_extract(value, '$.subject_id') AS subject_id,
           json_extract(value, '$.expires_at') AS expires_at,
-          json_extract(value, '$.link') AS LINK,
+          json_extract(value, '$.link') AS link,
           json_extract(value, '$.context') AS context,
           json_extract(value, '$.title') AS title,
           json_extract(value, '$.message') AS message
@@ -694,7 +694,7 @@ LEFT JOIN "notifications_messageevent" e ON e.key = %s || p.event_key
 WHERE NOT coalesce(((p.email IS NOT NULL
                      AND p.email <> '')
                     AND p.whatsapp_opt_in
-                    AND p.phone REGEXP %s), FALSE)
+                    AND p.phone REGEXP %s), false)
   AND NOT EXISTS
     (SELECT 1
      FROM "notifications_delivery" d
@@ -758,13 +758,13 @@ FROM
           END AS "plan_language"
    FROM "lms_user") p
 JOIN
-  (SELECT json_extract(value, '$.key') AS KEY,
+  (SELECT json_extract(value, '$.key') AS key,
           json_extract(value, '$.event_id') AS event_id,
           json_extract(value, '$.group_id') AS group_id,
           json_extract(value, '$.event_key') AS event_key,
           json_extract(value, '$.subject_id') AS subject_id,
           json_extract(value, '$.expires_at') AS expires_at,
-          json_extract(value, '$.link') AS LINK,
+          json_extract(value, '$.link') AS link,
           json_extract(value, '$.context') AS context,
           json_extract(value, '$.title') AS title,
           json_extract(value, '$.message') AS message
@@ -828,13 +828,13 @@ FROM
           END AS "plan_language"
    FROM "lms_user") p
 JOIN
-  (SELECT json_extract(value, '$.key') AS KEY,
+  (SELECT json_extract(value, '$.key') AS key,
           json_extract(value, '$.event_id') AS event_id,
           json_extract(value, '$.group_id') AS group_id,
           json_extract(value, '$.event_key') AS event_key,
           json_extract(value, '$.subject_id') AS subject_id,
           json_extract(value, '$.expires_at') AS expires_at,
-          json_extract(value, '$.link') AS LINK,
+          json_extract(value, '$.link') AS link,
           json_extract(value, '$.context') AS context,
           json_extract(value, '$.title') AS title,
           json_extract(value, '$.message') AS message
