@@ -72,7 +72,9 @@ class FirstName(Func):
 
     def as_sql(self, compiler, connection, **extra):
         name, params = compiler.compile(self.source_expressions[0])
-        return first_name_sql(connection.vendor, name), params * first_name_sql(connection.vendor, "%s").count("%s")
+        # The name is written as often as the vendor's SQL mentions it (SQLite: four times), with its parameters.
+        mentions = first_name_sql(connection.vendor, "%s").count("%s")
+        return first_name_sql(connection.vendor, name), params * mentions
 
 
 def first_name_sql(vendor: str, name: str) -> str:
