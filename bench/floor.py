@@ -25,10 +25,11 @@ from django.urls import reverse
 from common.formatting import format_money, format_when, zone
 from leads.campaigns import FOLLOW_UP_DAYS
 from lms.reminders import ASSIGNMENT_WINDOW, DAY_24H, NOT_UNDER, RECORDING_NOTICE_DAYS, SOON
+from notifications.recipients import E164_SHAPE, REF_PREFIX, first_name_sql
 
-E164 = r"^\+[1-9][0-9]{6,14}$"  # the planner's shape check (the dispatcher validates numbers fully)
-FIRST_NAME = "coalesce(nullif(split_part({name}, ' ', 1), ''), 'there')"
-USER_FIELDS = "u.id AS user_id, 'u' || u.id AS ref, u.email, u.phone, u.whatsapp_opt_in"
+# The planner's rules (notifications.recipients), in PostgreSQL.
+E164 = E164_SHAPE.pattern  # the shape check (the dispatcher validates numbers fully)
+USER_FIELDS = f"u.id AS user_id, '{REF_PREFIX}' || u.id AS ref, u.email, u.phone, u.whatsapp_opt_in"
 STUDENTS_OF_COURSE = """
     JOIN lms_enrollment e ON e.course_id = {course} AND e.is_active
     JOIN lms_user u ON u.id = e.student_id AND u.is_active
@@ -205,7 +206,7 @@ def move_to_app_ledger(conn: psycopg.Connection) -> None:
 
 
 def _first_name(column: str) -> str:
-    return FIRST_NAME.format(name=column)
+    return first_name_sql("postgresql", column)
 
 
 def _copy(conn: psycopg.Connection, table: str, columns: str, rows) -> None:

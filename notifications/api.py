@@ -33,6 +33,7 @@ from .models import (
     WhatsAppConsent,
     WhatsAppTemplate,
 )
+from .recipients import first_name
 from .selectors import count_due_deliveries, oldest_due_delivery_at
 from .services.audiences import Audience, Group, plan_audience
 from .services.consent import record_whatsapp_consent
@@ -41,7 +42,7 @@ from .services.dispatch.limits import held_back
 from .services.feedback import ProviderEvent, apply_provider_event
 from .services.inbound import account_for_number
 from .services.ledger import cancel_deliveries
-from .services.planning import PlannedMessage, PlanResult, Recipient, first_name, plan_messages
+from .services.planning import PlannedMessage, PlanResult, Recipient, plan_messages
 from .services.preferences import record_page_consent, whatsapp_contact
 from .services.reconcile import ReconcileResult, reconcile_unknown_deliveries
 from .services.retention import RetentionResult, purge_old_deliveries, purge_rows

@@ -12,15 +12,11 @@ from django.db import DatabaseError
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
 
-from .kinds import INAPP, all_kinds
+from .kinds import TEMPLATE_FILES, all_kinds
 from .models import Channel
 
-# The shipped files each channel renders (rendering.py): an in-app title is the email subject.
-CHANNEL_FILES = {
-    Channel.EMAIL: ("subject.txt", "body.txt", "body.html"),
-    Channel.WHATSAPP: ("whatsapp.txt",),
-    INAPP: ("subject.txt", "inapp.txt"),
-}
+# The shipped files each channel renders (kinds.TEMPLATE_FILES).
+CHANNEL_FILES = {channel: tuple(parts.values()) for channel, parts in TEMPLATE_FILES.items()}
 TWILIO_BACKEND = "notifications.channels.whatsapp.twilio.WhatsAppBackend"
 META_BACKEND = "notifications.channels.whatsapp.meta.WhatsAppBackend"
 

@@ -143,3 +143,22 @@ def get_kind(name: str) -> MessageKind:
 
 def all_kinds() -> list[MessageKind]:
     return sorted(_registry.values(), key=lambda kind: kind.name)
+
+
+# The shipped files each channel renders, by part (rendering.py), in templates/notifications/<name>/
+# and, translated, in its <language>/ folder: an in-app title is the email subject. The system
+# checks ask for each, the copy editor starts from them, and a language's "text" file says it is
+# translated (copy.shipped).
+TEMPLATE_FILES: dict[str, dict[str, str]] = {
+    Channel.EMAIL: {"subject": "subject.txt", "text": "body.txt", "html": "body.html"},
+    Channel.WHATSAPP: {"text": "whatsapp.txt"},
+    INAPP: {"subject": "subject.txt", "text": "inapp.txt"},
+}
+
+
+def configured_content_sid(kind: str, language: str = "", *, or_kinds: bool = True) -> str:
+    """The approved WhatsApp template (Twilio Content SID) TWILIO_CONTENT_SIDS names for `kind` in
+    `language` ("<kind>:<language>"), else the kind's own ("<kind>") unless `or_kinds` is False."""
+    sids = settings.TWILIO_CONTENT_SIDS
+    own = sids.get(f"{kind}:{language}", "") if language else ""
+    return own or (sids.get(kind, "") if or_kinds else "")

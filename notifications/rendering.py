@@ -24,12 +24,13 @@ from .copy import links as copy_links
 from .copy import sandbox
 from .copy.email_html import text_to_email_html
 from .copy.published import pick_version, published_version
-from .kinds import INAPP, MessageKind
+from .kinds import INAPP, TEMPLATE_FILES, MessageKind, configured_content_sid
 from .languages import DEFAULT_LANGUAGE, language_of
 from .models import Channel, MessageTemplate
 from .tokens import make_unsubscribe_token
 
 logger = logging.getLogger(__name__)
+EMAIL_FILES = TEMPLATE_FILES[Channel.EMAIL]
 REDACTED = "[personal link: made when sent, not stored]"
 
 
@@ -197,11 +198,11 @@ def render_email(
     )
     chosen = _choose(kind, Channel.EMAIL, language, version)
     if chosen is None:
-        subject = _one_line(_render_file(kind, "subject.txt", language, full))
+        subject = _one_line(_render_file(kind, EMAIL_FILES["subject"], language, full))
         return Rendered(
             subject=subject,
-            text=_render_file(kind, "body.txt", language, full),
-            html=render_to_string(file_names(kind, "body.html", language), {**full, "subject": subject}),
+            text=_render_file(kind, EMAIL_FILES["text"], language, full),
+            html=render_to_string(file_names(kind, EMAIL_FILES["html"], language), {**full, "subject": subject}),
             secrets=secrets,
             language=language,
         )
@@ -222,7 +223,7 @@ def render_email(
             {
                 **full,
                 "subject": subject,
-                "layout": Engine.get_default().select_template(file_names(kind, "body.html", chosen.language)),
+                "layout": Engine.get_default().select_template(file_names(kind, EMAIL_FILES["html"], chosen.language)),
                 "staff_content": mark_safe(content),  # rendered and escaped by the sandbox above
             }
         )
@@ -267,18 +268,17 @@ def render_whatsapp(
         kind=kind, context=context, delivery_id=None, send=send and not preview, language=language
     )
     chosen = _choose(kind, Channel.WHATSAPP, language, version)
-    sids = settings.TWILIO_CONTENT_SIDS
     if chosen is None:
-        text = _render_file(kind, "whatsapp.txt", language, full)
+        text = _render_file(kind, TEMPLATE_FILES[Channel.WHATSAPP]["text"], language, full)
         names = kind.whatsapp_variables
-        sid = sids.get(f"{kind.name}:{language}") or sids.get(kind.name, "")
+        sid = configured_content_sid(kind.name, language)
         version_id, used_language = None, language
     else:
         copy_links.check_sendable(source=chosen.text, kind=kind, part="whatsapp")
         allowed = sandbox.sandbox_context(kind, full)
         text = sandbox.render(chosen.text, allowed, autoescape=False).strip()
         names = tuple(chosen.whatsapp_variables or kind.whatsapp_variables)
-        sid = chosen.whatsapp_content_sid or sids.get(f"{kind.name}:{chosen.language}") or sids.get(kind.name, "")
+        sid = chosen.whatsapp_content_sid or configured_content_sid(kind.name, chosen.language)
         version_id, used_language = chosen.pk, chosen.language
     variables = {str(position): str(full.get(key, "")) for position, key in enumerate(names, 1)}
     rendered = Rendered(
@@ -317,8 +317,8 @@ def render_inapp(
             # copy gets the shipped message instead of stopping everyone's.
             logger.warning("In-app copy %s is over its limits for a recipient: shipped text used", chosen.pk)
     return Rendered(
-        subject=_one_line(_render_file(kind, "subject.txt", language, full)),
-        text=_render_file(kind, "inapp.txt", language, full),
+        subject=_one_line(_render_file(kind, TEMPLATE_FILES[INAPP]["subject"], language, full)),
+        text=_render_file(kind, TEMPLATE_FILES[INAPP]["text"], language, full),
         language=language,
     )
 
@@ -334,7 +334,7 @@ def inapp_sources(kind: MessageKind, versions=()) -> str:
     staff `versions`): what planning searches for the per-recipient variables they mention."""
     sources = []
     root = settings.BASE_DIR / "templates" / kind.template_dir
-    for filename in ("subject.txt", "inapp.txt"):
+    for filename in TEMPLATE_FILES[INAPP].values():
         for path in [root / filename, *root.glob(f"*/{filename}")]:
             try:
                 sources.append(path.read_text())

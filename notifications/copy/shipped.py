@@ -11,15 +11,11 @@ import functools
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 
+from ..kinds import TEMPLATE_FILES
 from ..languages import DEFAULT_LANGUAGE
-from ..models import TemplateChannel
 
 # The file that holds a channel's text: its presence in a language's folder is the translation.
-MAIN_FILE = {
-    TemplateChannel.EMAIL: "body.txt",
-    TemplateChannel.INAPP: "inapp.txt",
-    TemplateChannel.WHATSAPP: "whatsapp.txt",
-}
+MAIN_FILE = {channel: parts["text"] for channel, parts in TEMPLATE_FILES.items()}
 
 
 def shipped_name(*, kind: str, channel: str, language: str) -> str:

@@ -19,7 +19,7 @@ from ..copy import links
 from ..copy.published import forget_published_versions, pick_version
 from ..copy.samples import sample_context
 from ..copy.sandbox import TemplateProblem, check_template
-from ..kinds import MessageKind, get_kind
+from ..kinds import TEMPLATE_FILES, MessageKind, configured_content_sid, get_kind
 from ..languages import DEFAULT_LANGUAGE
 from ..models import Channel, Delivery, MessageTemplate, Notification, TemplateChannel
 from ..rendering import Rendered, _text_engine, file_names, render_email, render_inapp, render_whatsapp
@@ -57,15 +57,10 @@ def starting_parts(*, kind: MessageKind, channel: str, language: str) -> dict:
             "whatsapp_content_sid": current.whatsapp_content_sid,
             "whatsapp_variables": current.whatsapp_variables,
         }
-    files = {
-        TemplateChannel.EMAIL: {"subject": "subject.txt", "text": "body.txt"},
-        TemplateChannel.INAPP: {"subject": "subject.txt", "text": "inapp.txt"},
-        TemplateChannel.WHATSAPP: {"text": "whatsapp.txt"},
-    }[channel]
+    files = {part: filename for part, filename in TEMPLATE_FILES[channel].items() if part != "html"}
     parts = {name: _file_source(kind, filename, language) for name, filename in files.items()}
     if channel == TemplateChannel.WHATSAPP:
-        sids = settings.TWILIO_CONTENT_SIDS
-        parts["whatsapp_content_sid"] = sids.get(f"{kind.name}:{language}") or sids.get(kind.name, "")
+        parts["whatsapp_content_sid"] = configured_content_sid(kind.name, language)
         parts["whatsapp_variables"] = list(kind.whatsapp_variables)
     return parts
 

@@ -4,13 +4,12 @@ Planning: turn "this person should get this message" into ledger rows, idempoten
 Runs inside the caller's transaction, so a business change and its messages commit (or roll
 back) together. Planning the same message twice, from two processes at once, or again after
 a crash, inserts nothing twice: the ledger's unique key per channel decides. The scheduled
-rules plan whole audiences in a few statements (audiences.py); this is the one-by-one path, for
+rules plan whole audiences in a few statements (audiences/); this is the one-by-one path, for
 messages made in Python (onboarding, account links).
 """
 
-import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -21,44 +20,18 @@ from django.utils import timezone
 from common.db import insert_ignoring_conflicts
 
 from ..kinds import INAPP, get_kind
-from ..languages import DEFAULT_LANGUAGE
 from ..models import Channel, Delivery, MessageEvent, Notification
+from ..recipients import (
+    ACCOUNT_KEYS,
+    Recipient,
+    address,
+    recipient_context,
+    stored_language,
+    unmet_requirement,
+)
 from ..rendering import render_inapp
 
 PREVIEW_LIMIT = 500
-E164_SHAPE = re.compile(r"^\+[1-9]\d{6,14}$")
-
-
-@dataclass(frozen=True)
-class Recipient:
-    """Who a message is for; `user_id` is None for people without an account (leads)."""
-
-    user_id: int | None
-    email: str = ""
-    phone: str = ""
-    whatsapp_opt_in: bool = False
-    name: str = ""
-    timezone: str = ""
-    locale: str = ""
-    language: str = ""
-
-    @classmethod
-    def for_user(cls, user) -> "Recipient":
-        """Return the recipient for an account (settings.AUTH_USER_MODEL)."""
-        return cls(
-            user_id=user.pk,
-            email=user.email,
-            phone=getattr(user, "phone", ""),
-            whatsapp_opt_in=getattr(user, "whatsapp_opt_in", False),
-            name=getattr(user, "name", ""),
-            timezone=getattr(user, "timezone", ""),
-            locale=getattr(user, "locale", ""),
-            language=getattr(user, "language", ""),
-        )
-
-    @property
-    def ref(self) -> str:
-        return f"u{self.user_id}" if self.user_id is not None else self.email.lower()
 
 
 @dataclass
@@ -93,50 +66,6 @@ class PlanResult:
     @property
     def total(self) -> int:
         return sum(self.planned.values())
-
-
-def first_name(name: str) -> str:
-    """Return what a message calls a person: the first word of their name, or "there"."""
-    return (name or "").split(" ")[0] or "there"
-
-
-def recipient_context(name: str) -> dict:
-    """What a message knows of its recipient, laid over the event's context (the recipient's own wins)."""
-    return {"name": name, "first_name": first_name(name)}
-
-
-@dataclass(frozen=True)
-class Requirement:
-    """One condition a recipient must meet to get a channel, written once for both planning paths:
-    `holds` for a Recipient in Python (plan_messages), `sql` for a row `p` of an audience
-    (audiences.py; SQL and parameters, by database vendor). `reason` is the skip reason."""
-
-    reason: str
-    holds: Callable[[Recipient], bool]
-    sql: Callable[[str], tuple[str, list]]
-
-
-def _phone_shape_sql(vendor: str) -> tuple[str, list]:
-    operator = "~" if vendor == "postgresql" else "REGEXP"
-    return f"p.phone {operator} %s", [E164_SHAPE.pattern]
-
-
-# Checked in order; the first unmet one is why the channel was skipped.
-REQUIREMENTS: dict[str, tuple[Requirement, ...]] = {
-    Channel.EMAIL: (
-        Requirement("no_email", lambda r: bool(r.email), lambda _: ("(p.email IS NOT NULL AND p.email <> '')", [])),
-    ),
-    Channel.WHATSAPP: (
-        Requirement("whatsapp_not_opted_in", lambda r: bool(r.whatsapp_opt_in), lambda _: ("p.whatsapp_opt_in", [])),
-        # The shape only: the dispatcher checks the number fully.
-        Requirement("whatsapp_invalid_number", lambda r: bool(E164_SHAPE.match(r.phone or "")), _phone_shape_sql),
-    ),
-}
-
-
-def unmet_requirement(channel: str, recipient: Recipient) -> str:
-    """Return why `recipient` cannot get `channel` (a skip reason), or "" when they can."""
-    return next((rule.reason for rule in REQUIREMENTS.get(channel, ()) if not rule.holds(recipient)), "")
 
 
 def priority_for(kind) -> int:
@@ -174,10 +103,6 @@ def own_context(recipient: Recipient, context: dict) -> dict | None:
     return context or None
 
 
-# Read from the account when a message to it is rendered (Delivery.context).
-ACCOUNT_KEYS = ("name", "first_name", "language")
-
-
 def plan_messages(
     *,
     kind: str,
@@ -197,10 +122,12 @@ def plan_messages(
     result = PlanResult()
     iterator = iter(messages)
     while chunk := list(islice(iterator, chunk_size)):
-        deliveries, notifications = [], []
+        deliveries, notifications, skips = [], [], []
         for message in chunk:
             result.messages += 1
-            _plan_one(message_kind, message, now, deliveries, notifications, result, dry_run)
+            _plan_one(message_kind, message, now, deliveries, notifications, skips, result, dry_run)
+        # Before the inserts: who cannot get a channel, counted once per event (while it is new).
+        result.skipped.update(_new_skips(message_kind, skips))
         if dry_run:
             continue
         events = {}
@@ -215,7 +142,6 @@ def plan_messages(
             rows = [d for d in deliveries if d["channel"] == channel]
             made = insert_ignoring_conflicts(Delivery, rows, any_conflict=True)
             result.planned[channel] += len(made)
-            result.skipped["already_planned"] += len(rows) - len(made)
             if collect_ids:
                 result.delivery_ids.extend(made)
         result.planned[INAPP] += len(
@@ -224,25 +150,46 @@ def plan_messages(
     return result
 
 
-def _plan_one(message_kind, message, now, deliveries, notifications, result, dry_run) -> None:
+def _new_skips(message_kind, skips: list[tuple[str, Recipient, list[str]]]) -> Counter:
+    """Count the skip reasons of (event key, recipient, reasons) whose event is still new for the
+    recipient: no row of the kind's first channel yet (as plan_audience counts them), so a run
+    planned again skips nobody again. One query per chunk, only when someone was skipped."""
+    anchor = next((channel for channel in (Channel.EMAIL, Channel.WHATSAPP) if channel in message_kind.channels), None)
+    if not skips or anchor is None:
+        return Counter()
+    planned = set()
+    rows = Delivery.objects.filter(channel=anchor, event__key__in={event_key for event_key, _, _ in skips})
+    for event_key, recipient_id, to_address in rows.values_list("event__key", "recipient_id", "to_address"):
+        planned.add((event_key, recipient_id, to_address if recipient_id is None else ""))
+    counts = Counter()
+    for event_key, recipient, reasons in skips:
+        who = (recipient.user_id, address(anchor, recipient) if recipient.user_id is None else "")
+        if (event_key, *who) not in planned:
+            counts.update(reasons)
+    return counts
+
+
+def _plan_one(message_kind, message, now, deliveries, notifications, skips, result, dry_run) -> None:
     recipient = message.recipient
     kind = message_kind.name
     event_key = full_event_key(kind, message.event_key)
     context = {**message.context, **recipient_context(recipient.name)}
-    if recipient.language and recipient.language != DEFAULT_LANGUAGE:  # dispatch renders the message in it
-        context.setdefault("language", recipient.language)
-    targets = []
-    for channel, address in ((Channel.EMAIL, recipient.email.lower()), (Channel.WHATSAPP, recipient.phone)):
+    if language := stored_language(recipient.language):  # dispatch renders the message in it
+        context.setdefault("language", language)
+    targets, reasons = [], []
+    for channel in (Channel.EMAIL, Channel.WHATSAPP):
         if channel not in message_kind.channels:
             continue
         if reason := unmet_requirement(channel, recipient):
-            result.skipped[reason] += 1
+            reasons.append(reason)
         else:
-            targets.append((channel, address))
-    for channel, address in targets:
+            targets.append((channel, address(channel, recipient)))
+    if reasons:
+        skips.append((event_key, recipient, reasons))
+    for channel, to_address in targets:
         if dry_run:
             if len(result.preview) < PREVIEW_LIMIT:
-                result.preview.append((kind, channel, address, message.event_key))
+                result.preview.append((kind, channel, to_address, message.event_key))
             result.planned[channel] += 1
             continue
         deliveries.append(
@@ -252,7 +199,7 @@ def _plan_one(message_kind, message, now, deliveries, notifications, result, dry
                 "subject_type": message.subject_type,
                 "subject_id": message.subject_id,
                 "recipient_id": recipient.user_id,
-                "to_address": address,
+                "to_address": to_address,
                 "own_context": own_context(recipient, context),
                 "next_attempt_at": now,
                 "priority": priority_for(message_kind),

@@ -22,7 +22,7 @@ from django.utils import timezone
 from ..channels.whatsapp import get_whatsapp_backend
 from ..channels.whatsapp.meta import component_slots, slots_mismatch
 from ..copy.published import own_version
-from ..kinds import all_kinds, get_kind
+from ..kinds import all_kinds, configured_content_sid, get_kind
 from ..languages import DEFAULT_LANGUAGE
 from ..models import Channel, DeliveryEvent, MessageTemplate, TemplateChannel, WhatsAppTemplate
 
@@ -160,11 +160,11 @@ def whatsapp_language(*, kind: str, language: str) -> WhatsAppLanguage:
         return WhatsAppLanguage(render=language, template=own)
     if backend == "twilio" and language != DEFAULT_LANGUAGE:
         # A Content SID has one language: the recipient's own SID when it is approved, else the default's.
-        sid = settings.TWILIO_CONTENT_SIDS.get(f"{kind}:{language}") or _published_sid(kind=kind, language=language)
+        sid = configured_content_sid(kind, language, or_kinds=False) or _published_sid(kind=kind, language=language)
         approved = _approved(provider="twilio", name=sid) if sid else set()
         if sid and (approved is None or approved):
             return WhatsAppLanguage(render=language, template="")
-        if settings.TWILIO_CONTENT_SIDS.get(kind) or _published_sid(kind=kind, language=DEFAULT_LANGUAGE):
+        if configured_content_sid(kind) or _published_sid(kind=kind, language=DEFAULT_LANGUAGE):
             return WhatsAppLanguage(render=DEFAULT_LANGUAGE, template="", fallback_from=language)
     return WhatsAppLanguage(render=language, template="")
 

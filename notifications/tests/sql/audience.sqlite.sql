@@ -1,0 +1,844 @@
+-- accounts, dry run
+
+SELECT SUM(CASE
+               WHEN 1 = 1 THEN (CASE
+                                    WHEN (p.email IS NOT NULL
+                                          AND p.email <> '') THEN 0
+                                    ELSE 1
+                                END)
+               ELSE 0
+           END),
+       SUM(CASE
+               WHEN 1 = 1 THEN (CASE
+                                    WHEN p.whatsapp_opt_in THEN 0
+                                    ELSE 1
+                                END)
+               ELSE 0
+           END),
+       SUM(CASE
+               WHEN 1 = 1
+                    AND p.whatsapp_opt_in THEN (CASE
+                                                    WHEN p.phone REGEXP %s THEN 0
+                                                    ELSE 1
+                                                END)
+               ELSE 0
+           END)
+FROM
+  (SELECT "lms_user"."email" AS "email",
+          "lms_user"."phone" AS "phone",
+          "lms_user"."whatsapp_opt_in" AS "whatsapp_opt_in",
+          "lms_user"."name" AS "name",
+          "lms_user"."timezone" AS "timezone",
+          "lms_user"."id" AS "recipient_id",
+          CAST("lms_user"."timezone" AS text) AS "plan_group",
+          CASE
+              WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
+              ELSE (COALESCE(%s, %s) || COALESCE(CAST("lms_user"."id" AS text), %s))
+          END AS "plan_ref"
+   FROM "lms_user") p
+JOIN
+  (SELECT json_extract(value, '$.key') AS key,
+          json_extract(value, '$.event_id') AS event_id,
+          json_extract(value, '$.group_id') AS group_id,
+          json_extract(value, '$.event_key') AS event_key,
+          json_extract(value, '$.subject_id') AS subject_id,
+          json_extract(value, '$.expires_at') AS expires_at,
+          json_extract(value, '$.link') AS link,
+          json_extract(value, '$.context') AS context,
+          json_extract(value, '$.title') AS title,
+          json_extract(value, '$.message') AS message
+   FROM json_each(%s)) AS g ON g.key = p."plan_group"
+WHERE NOT coalesce(((p.email IS NOT NULL
+                     AND p.email <> '')
+                    AND p.whatsapp_opt_in
+                    AND p.phone REGEXP %s), false)
+  AND NOT EXISTS
+    (SELECT 1
+     FROM "notifications_delivery" d
+     WHERE d.event_id = g.event_id
+       AND d.channel = %s
+       AND d.recipient_id = p.recipient_id);
+
+SELECT count(*)
+FROM
+  (SELECT g.event_id AS event_id,
+          p.recipient_id AS recipient_id,
+          %s AS channel,
+          lower(p.email) AS to_address,
+          g.group_id AS group_id,
+          NULL AS own_context,
+          %s AS status,
+          %s AS attempts,
+          %s AS next_attempt_at,
+          %s AS priority,
+          NULL AS expires_at,
+          %s AS claimed_at,
+          %s AS claim_token,
+          %s AS handed_over_at,
+          %s AS provider_message_id,
+          %s AS error_code,
+          %s AS last_error,
+          %s AS rendered_subject,
+          %s AS rendered_text,
+          %s AS template_version_id,
+          %s AS is_test,
+          %s AS whatsapp_category,
+          %s AS cost,
+          %s AS created_at,
+          %s AS sent_at,
+          %s AS delivered_at,
+          %s AS opened_at,
+          %s AS clicked_at,
+          %s AS updated_at,
+          %s || g.event_key AS plan_event_key
+   FROM
+     (SELECT "lms_user"."email" AS "email",
+             "lms_user"."phone" AS "phone",
+             "lms_user"."whatsapp_opt_in" AS "whatsapp_opt_in",
+             "lms_user"."name" AS "name",
+             "lms_user"."timezone" AS "timezone",
+             "lms_user"."id" AS "recipient_id",
+             CAST("lms_user"."timezone" AS text) AS "plan_group",
+             CASE
+                 WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
+                 ELSE (COALESCE(%s, %s) || COALESCE(CAST("lms_user"."id" AS text), %s))
+             END AS "plan_ref"
+      FROM "lms_user") p
+   JOIN
+     (SELECT json_extract(value, '$.key') AS key,
+             json_extract(value, '$.event_id') AS event_id,
+             json_extract(value, '$.group_id') AS group_id,
+             json_extract(value, '$.event_key') AS event_key,
+             json_extract(value, '$.subject_id') AS subject_id,
+             json_extract(value, '$.expires_at') AS expires_at,
+             json_extract(value, '$.link') AS link,
+             json_extract(value, '$.context') AS context,
+             json_extract(value, '$.title') AS title,
+             json_extract(value, '$.message') AS message
+      FROM json_each(%s)) AS g ON g.key = p."plan_group"
+   WHERE (p.email IS NOT NULL
+          AND p.email <> '')) s
+WHERE NOT EXISTS
+    (SELECT 1
+     FROM "notifications_delivery" d
+     WHERE d.event_id = s.event_id
+       AND d.channel = %s
+       AND d.recipient_id = s.recipient_id);
+
+SELECT s.to_address,
+       s.plan_event_key
+FROM
+  (SELECT g.event_id AS event_id,
+          p.recipient_id AS recipient_id,
+          %s AS channel,
+          lower(p.email) AS to_address,
+          g.group_id AS group_id,
+          NULL AS own_context,
+          %s AS status,
+          %s AS attempts,
+          %s AS next_attempt_at,
+          %s AS priority,
+          NULL AS expires_at,
+          %s AS claimed_at,
+          %s AS claim_token,
+          %s AS handed_over_at,
+          %s AS provider_message_id,
+          %s AS error_code,
+          %s AS last_error,
+          %s AS rendered_subject,
+          %s AS rendered_text,
+          %s AS template_version_id,
+          %s AS is_test,
+          %s AS whatsapp_category,
+          %s AS cost,
+          %s AS created_at,
+          %s AS sent_at,
+          %s AS delivered_at,
+          %s AS opened_at,
+          %s AS clicked_at,
+          %s AS updated_at,
+          %s || g.event_key AS plan_event_key
+   FROM
+     (SELECT "lms_user"."email" AS "email",
+             "lms_user"."phone" AS "phone",
+             "lms_user"."whatsapp_opt_in" AS "whatsapp_opt_in",
+             "lms_user"."name" AS "name",
+             "lms_user"."timezone" AS "timezone",
+             "lms_user"."id" AS "recipient_id",
+             CAST("lms_user"."timezone" AS text) AS "plan_group",
+             CASE
+                 WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
+                 ELSE (COALESCE(%s, %s) || COALESCE(CAST("lms_user"."id" AS text), %s))
+             END AS "plan_ref"
+      FROM "lms_user") p
+   JOIN
+     (SELECT json_extract(value, '$.key') AS key,
+             json_extract(value, '$.event_id') AS event_id,
+             json_extract(value, '$.group_id') AS group_id,
+             json_extract(value, '$.event_key') AS event_key,
+             json_extract(value, '$.subject_id') AS subject_id,
+             json_extract(value, '$.expires_at') AS expires_at,
+             json_extract(value, '$.link') AS link,
+             json_extract(value, '$.context') AS context,
+             json_extract(value, '$.title') AS title,
+             json_extract(value, '$.message') AS message
+      FROM json_each(%s)) AS g ON g.key = p."plan_group"
+   WHERE (p.email IS NOT NULL
+          AND p.email <> '')) s
+WHERE NOT EXISTS
+    (SELECT 1
+     FROM "notifications_delivery" d
+     WHERE d.event_id = s.event_id
+       AND d.channel = %s
+       AND d.recipient_id = s.recipient_id)
+ORDER BY s.plan_event_key,
+         s.to_address
+LIMIT %s;
+
+SELECT count(*)
+FROM
+  (SELECT g.event_id AS event_id,
+          p.recipient_id AS recipient_id,
+          %s AS channel,
+          p.phone AS to_address,
+          g.group_id AS group_id,
+          NULL AS own_context,
+          %s AS status,
+          %s AS attempts,
+          %s AS next_attempt_at,
+          %s AS priority,
+          NULL AS expires_at,
+          %s AS claimed_at,
+          %s AS claim_token,
+          %s AS handed_over_at,
+          %s AS provider_message_id,
+          %s AS error_code,
+          %s AS last_error,
+          %s AS rendered_subject,
+          %s AS rendered_text,
+          %s AS template_version_id,
+          %s AS is_test,
+          %s AS whatsapp_category,
+          %s AS cost,
+          %s AS created_at,
+          %s AS sent_at,
+          %s AS delivered_at,
+          %s AS opened_at,
+          %s AS clicked_at,
+          %s AS updated_at,
+          %s || g.event_key AS plan_event_key
+   FROM
+     (SELECT "lms_user"."email" AS "email",
+             "lms_user"."phone" AS "phone",
+             "lms_user"."whatsapp_opt_in" AS "whatsapp_opt_in",
+             "lms_user"."name" AS "name",
+             "lms_user"."timezone" AS "timezone",
+             "lms_user"."id" AS "recipient_id",
+             CAST("lms_user"."timezone" AS text) AS "plan_group",
+             CASE
+                 WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
+                 ELSE (COALESCE(%s, %s) || COALESCE(CAST("lms_user"."id" AS text), %s))
+             END AS "plan_ref"
+      FROM "lms_user") p
+   JOIN
+     (SELECT json_extract(value, '$.key') AS key,
+             json_extract(value, '$.event_id') AS event_id,
+             json_extract(value, '$.group_id') AS group_id,
+             json_extract(value, '$.event_key') AS event_key,
+             json_extract(value, '$.subject_id') AS subject_id,
+             json_extract(value, '$.expires_at') AS expires_at,
+             json_extract(value, '$.link') AS link,
+             json_extract(value, '$.context') AS context,
+             json_extract(value, '$.title') AS title,
+             json_extract(value, '$.message') AS message
+      FROM json_each(%s)) AS g ON g.key = p."plan_group"
+   WHERE p.whatsapp_opt_in
+     AND p.phone REGEXP %s) s
+WHERE NOT EXISTS
+    (SELECT 1
+     FROM "notifications_delivery" d
+     WHERE d.event_id = s.event_id
+       AND d.channel = %s
+       AND d.recipient_id = s.recipient_id);
+
+SELECT s.to_address,
+       s.plan_event_key
+FROM
+  (SELECT g.event_id AS event_id,
+          p.recipient_id AS recipient_id,
+          %s AS channel,
+          p.phone AS to_address,
+          g.group_id AS group_id,
+          NULL AS own_context,
+          %s AS status,
+          %s AS attempts,
+          %s AS next_attempt_at,
+          %s AS priority,
+          NULL AS expires_at,
+          %s AS claimed_at,
+          %s AS claim_token,
+          %s AS handed_over_at,
+          %s AS provider_message_id,
+          %s AS error_code,
+          %s AS last_error,
+          %s AS rendered_subject,
+          %s AS rendered_text,
+          %s AS template_version_id,
+          %s AS is_test,
+          %s AS whatsapp_category,
+          %s AS cost,
+          %s AS created_at,
+          %s AS sent_at,
+          %s AS delivered_at,
+          %s AS opened_at,
+          %s AS clicked_at,
+          %s AS updated_at,
+          %s || g.event_key AS plan_event_key
+   FROM
+     (SELECT "lms_user"."email" AS "email",
+             "lms_user"."phone" AS "phone",
+             "lms_user"."whatsapp_opt_in" AS "whatsapp_opt_in",
+             "lms_user"."name" AS "name",
+             "lms_user"."timezone" AS "timezone",
+             "lms_user"."id" AS "recipient_id",
+             CAST("lms_user"."timezone" AS text) AS "plan_group",
+             CASE
+                 WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
+                 ELSE (COALESCE(%s, %s) || COALESCE(CAST("lms_user"."id" AS text), %s))
+             END AS "plan_ref"
+      FROM "lms_user") p
+   JOIN
+     (SELECT json_extract(value, '$.key') AS key,
+             json_extract(value, '$.event_id') AS event_id,
+             json_extract(value, '$.group_id') AS group_id,
+             json_extract(value, '$.event_key') AS event_key,
+             json_extract(value, '$.subject_id') AS subject_id,
+             json_extract(value, '$.expires_at') AS expires_at,
+             json_extract(value, '$.link') AS link,
+             json_extract(value, '$.context') AS context,
+             json_extract(value, '$.title') AS title,
+             json_extract(value, '$.message') AS message
+      FROM json_each(%s)) AS g ON g.key = p."plan_group"
+   WHERE p.whatsapp_opt_in
+     AND p.phone REGEXP %s) s
+WHERE NOT EXISTS
+    (SELECT 1
+     FROM "notifications_delivery" d
+     WHERE d.event_id = s.event_id
+       AND d.channel = %s
+       AND d.recipient_id = s.recipient_id)
+ORDER BY s.plan_event_key,
+         s.to_address
+LIMIT %s;
+
+SELECT count(*)
+FROM
+  (SELECT p.recipient_id AS user_id,
+          %s AS kind,
+          g.title AS title,
+          g.message AS message,
+          g.link AS link,
+          %s AS read_at,
+          %s AS created_at,
+          %s || g.event_key || ':' || p.plan_ref AS dedupe_key,
+          %s || g.event_key AS plan_event_key
+   FROM
+     (SELECT "lms_user"."email" AS "email",
+             "lms_user"."phone" AS "phone",
+             "lms_user"."whatsapp_opt_in" AS "whatsapp_opt_in",
+             "lms_user"."name" AS "name",
+             "lms_user"."timezone" AS "timezone",
+             "lms_user"."id" AS "recipient_id",
+             CAST("lms_user"."timezone" AS text) AS "plan_group",
+             CASE
+                 WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
+                 ELSE (COALESCE(%s, %s) || COALESCE(CAST("lms_user"."id" AS text), %s))
+             END AS "plan_ref"
+      FROM "lms_user") p
+   JOIN
+     (SELECT json_extract(value, '$.key') AS key,
+             json_extract(value, '$.event_id') AS event_id,
+             json_extract(value, '$.group_id') AS group_id,
+             json_extract(value, '$.event_key') AS event_key,
+             json_extract(value, '$.subject_id') AS subject_id,
+             json_extract(value, '$.expires_at') AS expires_at,
+             json_extract(value, '$.link') AS link,
+             json_extract(value, '$.context') AS context,
+             json_extract(value, '$.title') AS title,
+             json_extract(value, '$.message') AS message
+      FROM json_each(%s)) AS g ON g.key = p."plan_group"
+   WHERE p.recipient_id IS NOT NULL) s
+WHERE NOT EXISTS
+    (SELECT 1
+     FROM "notifications_notification" d
+     WHERE d.dedupe_key = s.dedupe_key);
+
+-- accounts
+
+SELECT SUM(CASE
+               WHEN 1 = 1 THEN (CASE
+                                    WHEN (p.email IS NOT NULL
+                                          AND p.email <> '') THEN 0
+                                    ELSE 1
+                                END)
+               ELSE 0
+           END),
+       SUM(CASE
+               WHEN 1 = 1 THEN (CASE
+                                    WHEN p.whatsapp_opt_in THEN 0
+                                    ELSE 1
+                                END)
+               ELSE 0
+           END),
+       SUM(CASE
+               WHEN 1 = 1
+                    AND p.whatsapp_opt_in THEN (CASE
+                                                    WHEN p.phone REGEXP %s THEN 0
+                                                    ELSE 1
+                                                END)
+               ELSE 0
+           END)
+FROM
+  (SELECT "lms_user"."email" AS "email",
+          "lms_user"."phone" AS "phone",
+          "lms_user"."whatsapp_opt_in" AS "whatsapp_opt_in",
+          "lms_user"."name" AS "name",
+          "lms_user"."timezone" AS "timezone",
+          "lms_user"."id" AS "recipient_id",
+          CAST("lms_user"."timezone" AS text) AS "plan_group",
+          CASE
+              WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
+              ELSE (COALESCE(%s, %s) || COALESCE(CAST("lms_user"."id" AS text), %s))
+          END AS "plan_ref"
+   FROM "lms_user") p
+JOIN
+  (SELECT json_extract(value, '$.key') AS key,
+          json_extract(value, '$.event_id') AS event_id,
+          json_extract(value, '$.group_id') AS group_id,
+          json_extract(value, '$.event_key') AS event_key,
+          json_extract(value, '$.subject_id') AS subject_id,
+          json_extract(value, '$.expires_at') AS expires_at,
+          json_extract(value, '$.link') AS link,
+          json_extract(value, '$.context') AS context,
+          json_extract(value, '$.title') AS title,
+          json_extract(value, '$.message') AS message
+   FROM json_each(%s)) AS g ON g.key = p."plan_group"
+WHERE NOT coalesce(((p.email IS NOT NULL
+                     AND p.email <> '')
+                    AND p.whatsapp_opt_in
+                    AND p.phone REGEXP %s), false)
+  AND NOT EXISTS
+    (SELECT 1
+     FROM "notifications_delivery" d
+     WHERE d.event_id = g.event_id
+       AND d.channel = %s
+       AND d.recipient_id = p.recipient_id);
+
+INSERT INTO notifications_delivery ("event_id", "recipient_id", "channel", "to_address", "group_id", "own_context", "status", "attempts", "next_attempt_at", "priority", "expires_at", "claimed_at", "claim_token", "handed_over_at", "provider_message_id", "error_code", "last_error", "rendered_subject", "rendered_text", "template_version_id", "is_test", "whatsapp_category", "cost", "created_at", "sent_at", "delivered_at", "opened_at", "clicked_at", "updated_at")
+SELECT g.event_id AS event_id,
+       p.recipient_id AS recipient_id,
+       %s AS channel,
+       lower(p.email) AS to_address,
+       g.group_id AS group_id,
+       NULL AS own_context,
+       %s AS status,
+       %s AS attempts,
+       %s AS next_attempt_at,
+       %s AS priority,
+       NULL AS expires_at,
+       %s AS claimed_at,
+       %s AS claim_token,
+       %s AS handed_over_at,
+       %s AS provider_message_id,
+       %s AS error_code,
+       %s AS last_error,
+       %s AS rendered_subject,
+       %s AS rendered_text,
+       %s AS template_version_id,
+       %s AS is_test,
+       %s AS whatsapp_category,
+       %s AS cost,
+       %s AS created_at,
+       %s AS sent_at,
+       %s AS delivered_at,
+       %s AS opened_at,
+       %s AS clicked_at,
+       %s AS updated_at
+FROM
+  (SELECT "lms_user"."email" AS "email",
+          "lms_user"."phone" AS "phone",
+          "lms_user"."whatsapp_opt_in" AS "whatsapp_opt_in",
+          "lms_user"."name" AS "name",
+          "lms_user"."timezone" AS "timezone",
+          "lms_user"."id" AS "recipient_id",
+          CAST("lms_user"."timezone" AS text) AS "plan_group",
+          CASE
+              WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
+              ELSE (COALESCE(%s, %s) || COALESCE(CAST("lms_user"."id" AS text), %s))
+          END AS "plan_ref"
+   FROM "lms_user") p
+JOIN
+  (SELECT json_extract(value, '$.key') AS key,
+          json_extract(value, '$.event_id') AS event_id,
+          json_extract(value, '$.group_id') AS group_id,
+          json_extract(value, '$.event_key') AS event_key,
+          json_extract(value, '$.subject_id') AS subject_id,
+          json_extract(value, '$.expires_at') AS expires_at,
+          json_extract(value, '$.link') AS link,
+          json_extract(value, '$.context') AS context,
+          json_extract(value, '$.title') AS title,
+          json_extract(value, '$.message') AS message
+   FROM json_each(%s)) AS g ON g.key = p."plan_group"
+WHERE (p.email IS NOT NULL
+       AND p.email <> '') ON CONFLICT DO NOTHING;
+
+INSERT INTO notifications_delivery ("event_id", "recipient_id", "channel", "to_address", "group_id", "own_context", "status", "attempts", "next_attempt_at", "priority", "expires_at", "claimed_at", "claim_token", "handed_over_at", "provider_message_id", "error_code", "last_error", "rendered_subject", "rendered_text", "template_version_id", "is_test", "whatsapp_category", "cost", "created_at", "sent_at", "delivered_at", "opened_at", "clicked_at", "updated_at")
+SELECT g.event_id AS event_id,
+       p.recipient_id AS recipient_id,
+       %s AS channel,
+       p.phone AS to_address,
+       g.group_id AS group_id,
+       NULL AS own_context,
+       %s AS status,
+       %s AS attempts,
+       %s AS next_attempt_at,
+       %s AS priority,
+       NULL AS expires_at,
+       %s AS claimed_at,
+       %s AS claim_token,
+       %s AS handed_over_at,
+       %s AS provider_message_id,
+       %s AS error_code,
+       %s AS last_error,
+       %s AS rendered_subject,
+       %s AS rendered_text,
+       %s AS template_version_id,
+       %s AS is_test,
+       %s AS whatsapp_category,
+       %s AS cost,
+       %s AS created_at,
+       %s AS sent_at,
+       %s AS delivered_at,
+       %s AS opened_at,
+       %s AS clicked_at,
+       %s AS updated_at
+FROM
+  (SELECT "lms_user"."email" AS "email",
+          "lms_user"."phone" AS "phone",
+          "lms_user"."whatsapp_opt_in" AS "whatsapp_opt_in",
+          "lms_user"."name" AS "name",
+          "lms_user"."timezone" AS "timezone",
+          "lms_user"."id" AS "recipient_id",
+          CAST("lms_user"."timezone" AS text) AS "plan_group",
+          CASE
+              WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
+              ELSE (COALESCE(%s, %s) || COALESCE(CAST("lms_user"."id" AS text), %s))
+          END AS "plan_ref"
+   FROM "lms_user") p
+JOIN
+  (SELECT json_extract(value, '$.key') AS key,
+          json_extract(value, '$.event_id') AS event_id,
+          json_extract(value, '$.group_id') AS group_id,
+          json_extract(value, '$.event_key') AS event_key,
+          json_extract(value, '$.subject_id') AS subject_id,
+          json_extract(value, '$.expires_at') AS expires_at,
+          json_extract(value, '$.link') AS link,
+          json_extract(value, '$.context') AS context,
+          json_extract(value, '$.title') AS title,
+          json_extract(value, '$.message') AS message
+   FROM json_each(%s)) AS g ON g.key = p."plan_group"
+WHERE p.whatsapp_opt_in
+  AND p.phone REGEXP %s ON CONFLICT DO NOTHING;
+
+INSERT INTO notifications_notification ("user_id", "kind", "title", "message", "link", "read_at", "created_at", "dedupe_key")
+SELECT p.recipient_id AS user_id,
+       %s AS kind,
+       g.title AS title,
+       g.message AS message,
+       g.link AS link,
+       %s AS read_at,
+       %s AS created_at,
+       %s || g.event_key || ':' || p.plan_ref AS dedupe_key
+FROM
+  (SELECT "lms_user"."email" AS "email",
+          "lms_user"."phone" AS "phone",
+          "lms_user"."whatsapp_opt_in" AS "whatsapp_opt_in",
+          "lms_user"."name" AS "name",
+          "lms_user"."timezone" AS "timezone",
+          "lms_user"."id" AS "recipient_id",
+          CAST("lms_user"."timezone" AS text) AS "plan_group",
+          CASE
+              WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
+              ELSE (COALESCE(%s, %s) || COALESCE(CAST("lms_user"."id" AS text), %s))
+          END AS "plan_ref"
+   FROM "lms_user") p
+JOIN
+  (SELECT json_extract(value, '$.key') AS key,
+          json_extract(value, '$.event_id') AS event_id,
+          json_extract(value, '$.group_id') AS group_id,
+          json_extract(value, '$.event_key') AS event_key,
+          json_extract(value, '$.subject_id') AS subject_id,
+          json_extract(value, '$.expires_at') AS expires_at,
+          json_extract(value, '$.link') AS link,
+          json_extract(value, '$.context') AS context,
+          json_extract(value, '$.title') AS title,
+          json_extract(value, '$.message') AS message
+   FROM json_each(%s)) AS g ON g.key = p."plan_group"
+WHERE p.recipient_id IS NOT NULL ON CONFLICT (dedupe_key) DO NOTHING;
+
+-- no accounts
+
+INSERT INTO "notifications_messageevent" ("kind",
+                                          "key",
+                                          "subject_type",
+                                          "subject_id",
+                                          "created_at")
+SELECT DISTINCT %s,
+                %s || p.event_key,
+                %s,
+                p.subject_id,
+                %s
+FROM
+  (SELECT "lms_user"."email" AS "email",
+          "lms_user"."name" AS "name",
+          "lms_user"."phone" AS "phone",
+          "lms_user"."language" AS "language",
+          "lms_user"."whatsapp_opt_in" AS "whatsapp_opt_in",
+          CAST(NULL AS bigint) AS "recipient_id",
+          "lms_user"."id" AS "subject_id",
+          CAST("lms_user"."id" AS text) AS "event_key",
+          CAST("lms_user"."language" AS text) AS "plan_group",
+          coalesce(nullif(CASE
+                              WHEN instr("lms_user"."name", ' ') > 0 THEN substr("lms_user"."name", 1, instr("lms_user"."name", ' ') - 1)
+                              ELSE "lms_user"."name"
+                          END, ''), 'there') AS "plan_first_name",
+          CASE
+              WHEN ("lms_user"."language" IS NOT NULL
+                    AND NOT ("lms_user"."language" IN (%s,
+                                                       %s))) THEN "lms_user"."language"
+              ELSE NULL
+          END AS "plan_language"
+   FROM "lms_user") p
+JOIN
+  (SELECT json_extract(value, '$.key') AS key,
+          json_extract(value, '$.event_id') AS event_id,
+          json_extract(value, '$.group_id') AS group_id,
+          json_extract(value, '$.event_key') AS event_key,
+          json_extract(value, '$.subject_id') AS subject_id,
+          json_extract(value, '$.expires_at') AS expires_at,
+          json_extract(value, '$.link') AS link,
+          json_extract(value, '$.context') AS context,
+          json_extract(value, '$.title') AS title,
+          json_extract(value, '$.message') AS message
+   FROM json_each(%s)) AS g ON g.key = p."plan_group"
+LEFT JOIN "notifications_messageevent" e ON e.key = %s || p.event_key
+WHERE e.id IS NULL ON CONFLICT DO NOTHING;
+
+SELECT SUM(CASE
+               WHEN 1 = 1 THEN (CASE
+                                    WHEN (p.email IS NOT NULL
+                                          AND p.email <> '') THEN 0
+                                    ELSE 1
+                                END)
+               ELSE 0
+           END),
+       SUM(CASE
+               WHEN 1 = 1 THEN (CASE
+                                    WHEN p.whatsapp_opt_in THEN 0
+                                    ELSE 1
+                                END)
+               ELSE 0
+           END),
+       SUM(CASE
+               WHEN 1 = 1
+                    AND p.whatsapp_opt_in THEN (CASE
+                                                    WHEN p.phone REGEXP %s THEN 0
+                                                    ELSE 1
+                                                END)
+               ELSE 0
+           END)
+FROM
+  (SELECT "lms_user"."email" AS "email",
+          "lms_user"."name" AS "name",
+          "lms_user"."phone" AS "phone",
+          "lms_user"."language" AS "language",
+          "lms_user"."whatsapp_opt_in" AS "whatsapp_opt_in",
+          CAST(NULL AS bigint) AS "recipient_id",
+          "lms_user"."id" AS "subject_id",
+          CAST("lms_user"."id" AS text) AS "event_key",
+          CAST("lms_user"."language" AS text) AS "plan_group",
+          coalesce(nullif(CASE
+                              WHEN instr("lms_user"."name", ' ') > 0 THEN substr("lms_user"."name", 1, instr("lms_user"."name", ' ') - 1)
+                              ELSE "lms_user"."name"
+                          END, ''), 'there') AS "plan_first_name",
+          CASE
+              WHEN ("lms_user"."language" IS NOT NULL
+                    AND NOT ("lms_user"."language" IN (%s,
+                                                       %s))) THEN "lms_user"."language"
+              ELSE NULL
+          END AS "plan_language"
+   FROM "lms_user") p
+JOIN
+  (SELECT json_extract(value, '$.key') AS key,
+          json_extract(value, '$.event_id') AS event_id,
+          json_extract(value, '$.group_id') AS group_id,
+          json_extract(value, '$.event_key') AS event_key,
+          json_extract(value, '$.subject_id') AS subject_id,
+          json_extract(value, '$.expires_at') AS expires_at,
+          json_extract(value, '$.link') AS link,
+          json_extract(value, '$.context') AS context,
+          json_extract(value, '$.title') AS title,
+          json_extract(value, '$.message') AS message
+   FROM json_each(%s)) AS g ON g.key = p."plan_group"
+LEFT JOIN "notifications_messageevent" e ON e.key = %s || p.event_key
+WHERE NOT coalesce(((p.email IS NOT NULL
+                     AND p.email <> '')
+                    AND p.whatsapp_opt_in
+                    AND p.phone REGEXP %s), false)
+  AND NOT EXISTS
+    (SELECT 1
+     FROM "notifications_delivery" d
+     WHERE d.event_id = e.id
+       AND d.channel = %s
+       AND d.recipient_id IS NULL
+       AND d.to_address = lower(p.email));
+
+INSERT INTO notifications_delivery ("event_id", "recipient_id", "channel", "to_address", "group_id", "own_context", "status", "attempts", "next_attempt_at", "priority", "expires_at", "claimed_at", "claim_token", "handed_over_at", "provider_message_id", "error_code", "last_error", "rendered_subject", "rendered_text", "template_version_id", "is_test", "whatsapp_category", "cost", "created_at", "sent_at", "delivered_at", "opened_at", "clicked_at", "updated_at")
+SELECT e.id AS event_id,
+       p.recipient_id AS recipient_id,
+       %s AS channel,
+       lower(p.email) AS to_address,
+       NULL AS group_id,
+       json_patch(g.context, json_patch(json_object('lead_id', p.subject_id, 'name', p.name, 'first_name', p.plan_first_name), CASE
+                                                                                                                                   WHEN p.plan_language IS NOT NULL THEN json_object('language', p.plan_language)
+                                                                                                                                   ELSE '{}'
+                                                                                                                               END)) AS own_context,
+       %s AS status,
+       %s AS attempts,
+       %s AS next_attempt_at,
+       %s AS priority,
+       g.expires_at AS expires_at,
+       %s AS claimed_at,
+       %s AS claim_token,
+       %s AS handed_over_at,
+       %s AS provider_message_id,
+       %s AS error_code,
+       %s AS last_error,
+       %s AS rendered_subject,
+       %s AS rendered_text,
+       %s AS template_version_id,
+       %s AS is_test,
+       %s AS whatsapp_category,
+       %s AS cost,
+       %s AS created_at,
+       %s AS sent_at,
+       %s AS delivered_at,
+       %s AS opened_at,
+       %s AS clicked_at,
+       %s AS updated_at
+FROM
+  (SELECT "lms_user"."email" AS "email",
+          "lms_user"."name" AS "name",
+          "lms_user"."phone" AS "phone",
+          "lms_user"."language" AS "language",
+          "lms_user"."whatsapp_opt_in" AS "whatsapp_opt_in",
+          CAST(NULL AS bigint) AS "recipient_id",
+          "lms_user"."id" AS "subject_id",
+          CAST("lms_user"."id" AS text) AS "event_key",
+          CAST("lms_user"."language" AS text) AS "plan_group",
+          coalesce(nullif(CASE
+                              WHEN instr("lms_user"."name", ' ') > 0 THEN substr("lms_user"."name", 1, instr("lms_user"."name", ' ') - 1)
+                              ELSE "lms_user"."name"
+                          END, ''), 'there') AS "plan_first_name",
+          CASE
+              WHEN ("lms_user"."language" IS NOT NULL
+                    AND NOT ("lms_user"."language" IN (%s,
+                                                       %s))) THEN "lms_user"."language"
+              ELSE NULL
+          END AS "plan_language"
+   FROM "lms_user") p
+JOIN
+  (SELECT json_extract(value, '$.key') AS key,
+          json_extract(value, '$.event_id') AS event_id,
+          json_extract(value, '$.group_id') AS group_id,
+          json_extract(value, '$.event_key') AS event_key,
+          json_extract(value, '$.subject_id') AS subject_id,
+          json_extract(value, '$.expires_at') AS expires_at,
+          json_extract(value, '$.link') AS link,
+          json_extract(value, '$.context') AS context,
+          json_extract(value, '$.title') AS title,
+          json_extract(value, '$.message') AS message
+   FROM json_each(%s)) AS g ON g.key = p."plan_group"
+LEFT JOIN "notifications_messageevent" e ON e.key = %s || p.event_key
+WHERE (p.email IS NOT NULL
+       AND p.email <> '') ON CONFLICT DO NOTHING;
+
+INSERT INTO notifications_delivery ("event_id", "recipient_id", "channel", "to_address", "group_id", "own_context", "status", "attempts", "next_attempt_at", "priority", "expires_at", "claimed_at", "claim_token", "handed_over_at", "provider_message_id", "error_code", "last_error", "rendered_subject", "rendered_text", "template_version_id", "is_test", "whatsapp_category", "cost", "created_at", "sent_at", "delivered_at", "opened_at", "clicked_at", "updated_at")
+SELECT e.id AS event_id,
+       p.recipient_id AS recipient_id,
+       %s AS channel,
+       p.phone AS to_address,
+       NULL AS group_id,
+       json_patch(g.context, json_patch(json_object('lead_id', p.subject_id, 'name', p.name, 'first_name', p.plan_first_name), CASE
+                                                                                                                                   WHEN p.plan_language IS NOT NULL THEN json_object('language', p.plan_language)
+                                                                                                                                   ELSE '{}'
+                                                                                                                               END)) AS own_context,
+       %s AS status,
+       %s AS attempts,
+       %s AS next_attempt_at,
+       %s AS priority,
+       g.expires_at AS expires_at,
+       %s AS claimed_at,
+       %s AS claim_token,
+       %s AS handed_over_at,
+       %s AS provider_message_id,
+       %s AS error_code,
+       %s AS last_error,
+       %s AS rendered_subject,
+       %s AS rendered_text,
+       %s AS template_version_id,
+       %s AS is_test,
+       %s AS whatsapp_category,
+       %s AS cost,
+       %s AS created_at,
+       %s AS sent_at,
+       %s AS delivered_at,
+       %s AS opened_at,
+       %s AS clicked_at,
+       %s AS updated_at
+FROM
+  (SELECT "lms_user"."email" AS "email",
+          "lms_user"."name" AS "name",
+          "lms_user"."phone" AS "phone",
+          "lms_user"."language" AS "language",
+          "lms_user"."whatsapp_opt_in" AS "whatsapp_opt_in",
+          CAST(NULL AS bigint) AS "recipient_id",
+          "lms_user"."id" AS "subject_id",
+          CAST("lms_user"."id" AS text) AS "event_key",
+          CAST("lms_user"."language" AS text) AS "plan_group",
+          coalesce(nullif(CASE
+                              WHEN instr("lms_user"."name", ' ') > 0 THEN substr("lms_user"."name", 1, instr("lms_user"."name", ' ') - 1)
+                              ELSE "lms_user"."name"
+                          END, ''), 'there') AS "plan_first_name",
+          CASE
+              WHEN ("lms_user"."language" IS NOT NULL
+                    AND NOT ("lms_user"."language" IN (%s,
+                                                       %s))) THEN "lms_user"."language"
+              ELSE NULL
+          END AS "plan_language"
+   FROM "lms_user") p
+JOIN
+  (SELECT json_extract(value, '$.key') AS key,
+          json_extract(value, '$.event_id') AS event_id,
+          json_extract(value, '$.group_id') AS group_id,
+          json_extract(value, '$.event_key') AS event_key,
+          json_extract(value, '$.subject_id') AS subject_id,
+          json_extract(value, '$.expires_at') AS expires_at,
+          json_extract(value, '$.link') AS link,
+          json_extract(value, '$.context') AS context,
+          json_extract(value, '$.title') AS title,
+          json_extract(value, '$.message') AS message
+   FROM json_each(%s)) AS g ON g.key = p."plan_group"
+LEFT JOIN "notifications_messageevent" e ON e.key = %s || p.event_key
+WHERE p.whatsapp_opt_in
+  AND p.phone REGEXP %s ON CONFLICT DO NOTHING;
