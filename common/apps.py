@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class CommonConfig(AppConfig):
@@ -7,3 +8,8 @@ class CommonConfig(AppConfig):
 
     name = "common"
     verbose_name = "Common"
+
+    def ready(self):
+        from .checks import check_settings
+
+        checks.register(check_settings, "settings")

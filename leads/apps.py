@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class LeadsConfig(AppConfig):
@@ -10,3 +11,6 @@ class LeadsConfig(AppConfig):
             messages,  # noqa: F401 - declares the message kinds leads sends
             signals,  # noqa: F401 - unsubscribes and bounces reach the leads
         )
+        from .checks import check_settings
+
+        checks.register(check_settings, "settings")

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
+from .conf import conf
 from .copy import links as copy_links
 from .copy import sandbox
 from .copy.email_html import text_to_email_html
@@ -267,7 +268,7 @@ def render_whatsapp(
         kind=kind, context=context, delivery_id=None, send=send and not preview, language=language
     )
     chosen = _choose(kind, Channel.WHATSAPP, language, version)
-    sids = settings.TWILIO_CONTENT_SIDS
+    sids = conf.twilio_content_sids
     if chosen is None:
         text = _render_file(kind, "whatsapp.txt", language, full)
         names = kind.whatsapp_variables

@@ -15,6 +15,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from ..conf import conf
 from ..kinds import MessageKind, get_kind
 from ..languages import DEFAULT_LANGUAGE
 from ..models import Channel, Delivery, MessageTemplate, Notification, TemplateChannel
@@ -63,7 +64,7 @@ def starting_parts(*, kind: MessageKind, channel: str, language: str) -> dict:
     }[channel]
     parts = {name: _file_source(kind, filename, language) for name, filename in files.items()}
     if channel == TemplateChannel.WHATSAPP:
-        sids = settings.TWILIO_CONTENT_SIDS
+        sids = conf.twilio_content_sids
         parts["whatsapp_content_sid"] = sids.get(f"{kind.name}:{language}") or sids.get(kind.name, "")
         parts["whatsapp_variables"] = list(kind.whatsapp_variables)
     return parts

@@ -10,8 +10,7 @@ Recorded on each sent message, so a campaign's return counts what its WhatsApp m
 
 from decimal import Decimal
 
-from django.conf import settings
-
+from ..conf import conf
 from ..kinds import MessageKind
 from ..models import Category, WhatsAppCategory
 
@@ -26,5 +25,5 @@ def whatsapp_category(kind: MessageKind) -> str:
 def whatsapp_cost(category: str, *, billable: bool = True, pricing_type: str = "") -> Decimal:
     """The estimated cost (INR) of one message of `category`, as Meta's pricing marks it."""
     free = not billable or pricing_type.lower().startswith("free")
-    price = Decimal("0") if free else Decimal(str(settings.WHATSAPP_PRICES.get(category.lower(), "0")))
-    return price + Decimal(str(settings.WHATSAPP_PROVIDER_FEE))
+    price = Decimal("0") if free else conf.whatsapp_prices.get(category.lower(), Decimal("0"))
+    return price + conf.whatsapp_provider_fee

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 
-from django.conf import settings
 from django.utils import timezone
 
 from common.db import insert_ignoring_conflicts
 
+from ..conf import conf
 from ..kinds import INAPP, get_kind
 from ..languages import DEFAULT_LANGUAGE
 from ..models import Channel, Delivery, MessageEvent, Notification
@@ -142,7 +142,7 @@ def unmet_requirement(channel: str, recipient: Recipient) -> str:
 def priority_for(kind) -> int:
     """Return the dispatch priority of a message kind (lower is claimed first): NOTIFICATIONS["PRIORITIES"],
     else 3 for marketing and 2 for everything else."""
-    named = settings.NOTIFICATIONS.get("PRIORITIES") or {}
+    named = conf.priorities
     if kind.name in named:
         return int(named[kind.name])
     return 3 if kind.is_marketing else 2
@@ -193,7 +193,7 @@ def plan_messages(
     """
     message_kind = get_kind(kind)
     now = now or timezone.now()
-    chunk_size = settings.NOTIFICATIONS["PLAN_CHUNK_SIZE"]
+    chunk_size = conf.plan_chunk_size
     result = PlanResult()
     iterator = iter(messages)
     while chunk := list(islice(iterator, chunk_size)):

@@ -1,0 +1,10 @@
+"""System checks for lms's settings: the payment reminders' days can be read."""
+
+from django.core import checks
+
+from .conf import conf
+
+
+def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """PAYMENT_REMINDER_DAYS is whole days of at least 1 (E001)."""
+    return conf.check()
