@@ -1,7 +1,7 @@
 """
 Retention: remove what the ledger no longer needs, in small batches, keeping per-day counts.
 
-A delivery older than NOTIFICATIONS["RETENTION_DAYS"] whose life is over (sent, delivered, failed,
+A delivery older than NOTIFICATIONS_RETENTION_DAYS whose life is over (sent, delivered, failed,
 suppressed...) is folded into `DeliveryDailyCount` (per day, kind and channel; per subject too for
 the subject types whose statistics need to know who got what, the lead campaigns') and deleted with
 its history, in one short transaction per batch. Rows still pending, sending or unknown are never
@@ -20,7 +20,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import connections, router, transaction
 from django.db.models import BigIntegerField, Case, Count, DecimalField, Exists, F, Min, OuterRef, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate
@@ -69,9 +68,8 @@ def purge_old_deliveries(
 ) -> RetentionResult:
     """Fold finished deliveries older than the retention age into daily counts and delete them
     (with their history), batch by batch; return how many went (a dry run only counts them)."""
-    options = settings.NOTIFICATIONS
-    cutoff = (now or timezone.now()) - dt.timedelta(days=options["RETENTION_DAYS"])
-    batch = options["RETENTION_BATCH_SIZE"]
+    cutoff = (now or timezone.now()) - dt.timedelta(days=conf.retention_days)
+    batch = conf.retention_batch_size
     result = RetentionResult()
     old = Delivery.objects.filter(created_at__lt=cutoff, status__in=FINAL)
     if dry_run:
@@ -153,7 +151,7 @@ def _purge_window(*, window: Q, cutoff: dt.datetime) -> tuple[int, int, int]:
 
 def _still_wanted(ids: set[int]) -> set[int]:
     """Return the ids (of rows whose kind may plan the same message again while it is still wanted,
-    NOTIFICATIONS["RETENTION_KEEP_WHILE_WANTED"]) that the kind's still_wanted hook still wants."""
+    NOTIFICATIONS_RETENTION_KEEP_WHILE_WANTED) that the kind's still_wanted hook still wants."""
     if not ids:
         return set()
     deliveries = list(
