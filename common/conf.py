@@ -130,11 +130,11 @@ class Conf:
             keys = {setting.key for setting in self.declared() if setting.setting == name}
             errors += [
                 checks.Warning(
-                    f"{prefix}{key.upper()} is set but is no setting: it changes nothing.",
+                    f"{prefix}{key.upper()} is {value!r}, but no setting has that name: it changes nothing.",
                     hint=f"Settings: {', '.join(sorted(prefix + known.upper() for known in keys))}.",
                     id=self.unknown_id,
                 )
-                for key in getattr(settings, name, None) or {}
+                for key, value in (getattr(settings, name, None) or {}).items()
                 if key not in keys
             ]
         return errors
