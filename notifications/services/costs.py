@@ -1,10 +1,10 @@
 """
 What a WhatsApp message costs. Meta bills per message (its per-message pricing model): each
-delivered template message by its pricing category, at a rate per country (settings.WHATSAPP_PRICES,
+delivered template message by its pricing category, at a rate per country (WHATSAPP_PRICES,
 in INR, India's rate card of settings.WHATSAPP_PRICES_DATE by default), except the free ones its
 status webhook marks `billable: false` or with a free pricing type (`free_customer_service`: a
 reply inside the window the person opened; `free_entry_point`: a conversation opened from an ad
-or a Facebook page button). Twilio adds its own fee per message (settings.WHATSAPP_PROVIDER_FEE).
+or a Facebook page button). Twilio adds its own fee per message (WHATSAPP_PROVIDER_FEE).
 Recorded on each sent message, so a campaign's return counts what its WhatsApp messages cost.
 """
 
