@@ -10,7 +10,6 @@ typo instead of a student's request failing on it.
 """
 
 import datetime as dt
-import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -263,17 +262,6 @@ def mapping(item: Callable[[Any], Any] | None = None) -> Callable[[Any], dict]:
             except ValueError as exc:
                 raise ValueError(f"{key}'s value {value!r} is {exc}") from None
         return values
-
-    return parse
-
-
-def matching(pattern: str, description: str) -> Callable[[Any], str]:
-    """A text matching `pattern` (whole)."""
-
-    def parse(raw: Any) -> str:
-        if not isinstance(raw, str) or not re.fullmatch(pattern, raw.strip()):
-            raise ValueError(f"not {description}")
-        return raw.strip()
 
     return parse
 

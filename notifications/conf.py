@@ -6,9 +6,10 @@ limit. `manage.py check` reports a value that cannot be read (notifications.E020
 Other apps read it as `notifications.api.conf`.
 """
 
+import re
 from decimal import Decimal
 
-from common.conf import Conf, Setting, amount, mapping, matching, number, text_list, whole
+from common.conf import Conf, Setting, amount, mapping, number, text_list, whole
 
 # A dispatch priority is stored in a PositiveSmallIntegerField.
 MAX_PRIORITY = 32767
@@ -36,19 +37,11 @@ def _content_sids(sids: dict) -> list[str]:
     ]
 
 
-def _is_template_name(name) -> bool:
-    try:
-        matching(r"[a-z0-9_]+", "")(name)
-    except ValueError:
-        return False
-    return True
-
-
 def _template_names(names: dict) -> list[str]:
     return [
         f"{key}'s value {name!r} is no template name (lower-case letters, digits and _)"
         for key, name in names.items()
-        if not _is_template_name(name)
+        if not (isinstance(name, str) and re.fullmatch(r"[a-z0-9_]+", name))
     ]
 
 
