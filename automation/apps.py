@@ -16,11 +16,10 @@ class AutomationConfig(AppConfig):
     def ready(self):
         from config.checks import check_site_url
 
-        from .checks import check_automation_schedules, check_settings
+        from .checks import check_automation_schedules
 
         # Schedules live in code; every migrate brings django-q2's table in step with them.
         post_migrate.connect(_sync_schedules_after_migrate, sender=self, dispatch_uid="automation.sync_schedules")
         checks.register(check_automation_schedules, "automation")
-        checks.register(check_settings, "settings")
         # The site's own settings have no app; the top app checks them.
         checks.register(check_site_url, checks.Tags.security)

@@ -42,6 +42,7 @@ def check_automation_schedules(app_configs=None, **kwargs) -> list[checks.CheckM
     return errors
 
 
+@checks.register("settings")  # registered when the app imports this module (ready)
 def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Every setting automation reads can be read (E003-E007)."""
     return conf.check()

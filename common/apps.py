@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.core import checks
 
 
 class CommonConfig(AppConfig):
@@ -10,6 +9,4 @@ class CommonConfig(AppConfig):
     verbose_name = "Common"
 
     def ready(self):
-        from .checks import check_settings
-
-        checks.register(check_settings, "settings")
+        from . import checks  # noqa: F401 - registers its settings check

@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.core import checks
 
 
 class LeadsConfig(AppConfig):
@@ -8,9 +7,7 @@ class LeadsConfig(AppConfig):
 
     def ready(self):
         from . import (
+            checks,  # noqa: F401 - registers its settings check
             messages,  # noqa: F401 - declares the message kinds leads sends
             signals,  # noqa: F401 - unsubscribes and bounces reach the leads
         )
-        from .checks import check_settings
-
-        checks.register(check_settings, "settings")

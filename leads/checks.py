@@ -6,6 +6,7 @@ from django.core.exceptions import ImproperlyConfigured
 from .conf import LeadsConf, conf
 
 
+@checks.register("settings")  # registered when the app imports this module (ready)
 def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Every WELCOME_CALL_* and LEAD_OFFER_* value can be read (E001-E007), the last welcome-call slot
     is not before the first (E003), and no such variable names no setting (W001)."""

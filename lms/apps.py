@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.core import checks
 
 
 class LmsConfig(AppConfig):
@@ -7,8 +6,5 @@ class LmsConfig(AppConfig):
     verbose_name = "Courses and students"
 
     def ready(self):
-        # The message kinds lms sends; WhatsApp consent given or withdrawn from a phone.
-        from . import messages, signals  # noqa: F401
-        from .checks import check_settings
-
-        checks.register(check_settings, "settings")
+        # The message kinds lms sends; WhatsApp consent given or withdrawn from a phone; its settings check.
+        from . import checks, messages, signals  # noqa: F401
