@@ -156,7 +156,7 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
         (NotificationsConf.rate_limits, mapping(), Channel.values, "channel"),
         (NotificationsConf.priorities, mapping(), kinds, "message kind"),
         (NotificationsConf.retention_keep_while_wanted, text_list(), kinds, "message kind"),
-        (NotificationsConf.retention_count_by_subject, text_list(), models, "model (app_label.model)"),
+        (NotificationsConf.retention_count_by_subject, text_list(), models, "model"),
     ]
     for setting, read, known, what in named:
         raw = setting.raw()
