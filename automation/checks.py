@@ -1,9 +1,10 @@
-"""System checks for the job registry's settings: AUTOMATION_SCHEDULES names known jobs, in a known form."""
+"""System checks for automation's settings: AUTOMATION_SCHEDULES names known jobs, in a known form, and
+every setting automation reads can be read."""
 
-from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
+from .conf import conf
 from .jobs import BY_NAME, JOBS, ScheduleSpec
 
 
@@ -11,7 +12,11 @@ def check_automation_schedules(app_configs=None, **kwargs) -> list[checks.CheckM
     """Every key of AUTOMATION_SCHEDULES is a job's name and every value a schedule that can be read."""
     errors = []
     full_names = {job.name for job in JOBS}
-    for name, text in settings.AUTOMATION_SCHEDULES.items():
+    try:
+        schedules = conf.schedules
+    except ImproperlyConfigured:  # not key=value pairs: check_settings says so (E003)
+        return []
+    for name, text in schedules.items():
         if name not in full_names:
             job = BY_NAME.get(name)
             errors.append(
@@ -35,3 +40,9 @@ def check_automation_schedules(app_configs=None, **kwargs) -> list[checks.CheckM
                 )
             )
     return errors
+
+
+@checks.register("settings")  # registered when the app imports this module (ready)
+def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Every setting automation reads can be read (E003-E007)."""
+    return conf.check()

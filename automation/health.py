@@ -10,8 +10,10 @@ from django.db.models import Count, Max, Min, Q
 from django.utils.module_loading import import_string
 
 from notifications.api import ChannelPause, Delivery, WhatsAppTemplate, count_due_deliveries, oldest_due_delivery_at
+from notifications.api import conf as notifications_conf
 from notifications.api import held_back as whatsapp_held_back
 
+from .conf import conf
 from .jobs import JOBS, Job
 from .models import JobExecutionLog
 
@@ -108,8 +110,9 @@ def check_health(
     waiting = whatsapp_held_back(now=now)
     if waiting:
         problems.append(
-            f"whatsapp: Meta's limit of {settings.WHATSAPP_DAILY_UNIQUE_RECIPIENTS} people in 24 hours is reached; "
-            f"{waiting} message(s) to numbers not yet reached wait until the window moves (urgent ones first); "
+            f"whatsapp: Meta's limit of {notifications_conf.whatsapp_daily_unique_recipients} people in 24 hours "
+            f"is reached; {waiting} message(s) to numbers not yet reached wait until the window moves (urgent ones "
+            "first); "
             "raise WHATSAPP_DAILY_UNIQUE_RECIPIENTS when Meta raises the sender's tier"
         )
     return Health(jobs=jobs, due_deliveries=due, oldest_due_at=oldest, problems=problems)
@@ -158,7 +161,7 @@ def scheduler_problems(*, now: dt.datetime) -> list[str]:
     if since is None or not Schedule.objects.exists():
         return []
     shortest = min(job.schedule.interval for job in JOBS)
-    limit = max(dt.timedelta(seconds=settings.AUTOMATION_SCHEDULER_STALL_SECONDS), shortest)
+    limit = max(dt.timedelta(seconds=conf.scheduler_stall_seconds), shortest)
     if now - since <= limit:
         return []
     return [
@@ -183,7 +186,7 @@ def _youngest_cluster_born() -> dt.datetime | None:
 def _unsettled_problems(*, now: dt.datetime, max_unknown_age: dt.timedelta | None) -> list[str]:
     """`unknown` deliveries reconciliation has not settled within the limit (staff must look)."""
     if max_unknown_age is None:
-        max_unknown_age = dt.timedelta(minutes=settings.NOTIFICATIONS.get("UNKNOWN_ALERT_MINUTES", 30))
+        max_unknown_age = dt.timedelta(minutes=notifications_conf.unknown_alert_minutes)
     waiting = Delivery.objects.filter(status=Delivery.Status.UNKNOWN, updated_at__lt=now - max_unknown_age).aggregate(
         count=Count("id"), oldest=Min("updated_at")
     )

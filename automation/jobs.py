@@ -12,7 +12,6 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
@@ -35,6 +34,9 @@ from notifications.api import (
     purge_rows,
     reconcile_unknown_deliveries,
 )
+from notifications.api import conf as notifications_conf
+
+from .conf import conf
 
 
 @dataclass(frozen=True)
@@ -99,12 +101,12 @@ class Job:
 
     @property
     def schedule(self) -> ScheduleSpec:
-        return ScheduleSpec.parse(settings.AUTOMATION_SCHEDULES.get(self.name, self.default_schedule))
+        return ScheduleSpec.parse(conf.schedules.get(self.name, self.default_schedule))
 
     @property
     def timeout(self) -> dt.timedelta:
         """How long django-q2 lets a run of this job live before killing it (Q_TIMEOUT)."""
-        return dt.timedelta(seconds=settings.Q_CLUSTER.get("timeout") or 540)
+        return dt.timedelta(seconds=conf.task_timeout)
 
     def run(self, *, now: dt.datetime | None, dry_run: bool):
         if not self.real_clock:
@@ -122,7 +124,7 @@ def deliver_messages(*, now: dt.datetime | None = None, dry_run: bool = False):
         result = DispatchResult()
         result.outcomes["due"] = count_due_deliveries(now=now or timezone.now())
         return result
-    return dispatch_due_deliveries(now=now, max_seconds=settings.NOTIFICATIONS.get("DISPATCH_RUN_SECONDS", 50))
+    return dispatch_due_deliveries(now=now, max_seconds=notifications_conf.dispatch_run_seconds)
 
 
 def reconcile_deliveries(*, now: dt.datetime | None = None, dry_run: bool = False):
@@ -131,7 +133,7 @@ def reconcile_deliveries(*, now: dt.datetime | None = None, dry_run: bool = Fals
         result = ReconcileResult()
         result.outcomes["unknown"] = Delivery.objects.filter(status=Delivery.Status.UNKNOWN).count()
         return result
-    return reconcile_unknown_deliveries(now=now, max_seconds=settings.NOTIFICATIONS.get("DISPATCH_RUN_SECONDS", 50))
+    return reconcile_unknown_deliveries(now=now, max_seconds=notifications_conf.dispatch_run_seconds)
 
 
 def purge_old_records(*, now: dt.datetime | None = None, dry_run: bool = False) -> RetentionResult:
@@ -141,7 +143,7 @@ def purge_old_records(*, now: dt.datetime | None = None, dry_run: bool = False) 
 
     from .models import JobExecutionLog
 
-    limit = settings.NOTIFICATIONS.get("DISPATCH_RUN_SECONDS", 50)
+    limit = notifications_conf.dispatch_run_seconds
     result = purge_old_deliveries(now=now, dry_run=dry_run, max_seconds=limit)
     if dry_run:
         return result
@@ -149,13 +151,13 @@ def purge_old_records(*, now: dt.datetime | None = None, dry_run: bool = False) 
     result.outcomes["job_logs"] = purge_rows(
         model=JobExecutionLog,
         field_name="started_at",
-        before=now - dt.timedelta(days=settings.AUTOMATION_JOB_LOG_RETENTION_DAYS),
+        before=now - dt.timedelta(days=conf.job_log_retention_days),
         max_seconds=limit,
     )
     result.outcomes["tasks"] = purge_rows(
         model=Task,
         field_name="stopped",
-        before=now - dt.timedelta(days=settings.AUTOMATION_TASK_RETENTION_DAYS),
+        before=now - dt.timedelta(days=conf.task_retention_days),
         max_seconds=limit,
     )
     return result

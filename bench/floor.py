@@ -24,6 +24,8 @@ from django.urls import reverse
 
 from common.formatting import format_money, format_when, zone
 from leads.campaigns import FOLLOW_UP_DAYS
+from leads.conf import conf as leads_conf
+from lms.conf import conf as lms_conf
 from lms.reminders import ASSIGNMENT_WINDOW, DAY_24H, NOT_UNDER, RECORDING_NOTICE_DAYS, SOON
 from notifications.recipients import E164_SHAPE, REF_PREFIX, first_name_sql
 
@@ -369,7 +371,7 @@ def plan_assignments(conn, now) -> "Plan":
 
 
 def plan_payments(conn, now) -> "Plan":
-    steps = sorted(set(settings.PAYMENT_REMINDER_DAYS))
+    steps = sorted(set(lms_conf.payment_reminder_days))
     windows = [
         (
             day,
@@ -422,13 +424,12 @@ def plan_payments(conn, now) -> "Plan":
 def plan_lead_day(conn, now, *, day: int) -> "Plan":
     """Build the plan of one follow-up day; return its parameters (with the leads' flag update)."""
     kind = FOLLOW_UP_DAYS[day]
-    offer = settings.LEAD_OFFER
     extra = {}
     if day == 7:
         extra = {
-            "offer_discount": offer["discount_percent"],
-            "offer_resources": list(offer["resources"]),
-            "offer_ends": format_when(now + dt.timedelta(days=offer["valid_days"]), tz=settings.TIME_ZONE),
+            "offer_discount": leads_conf.offer_discount_percent,
+            "offer_resources": list(leads_conf.offer_resources),
+            "offer_ends": format_when(now + dt.timedelta(days=leads_conf.offer_valid_days), tz=settings.TIME_ZONE),
         }
     window = "AND NOT l.follow_up_day3_sent AND l.first_contacted_at > %(week_ago)s" if day == 3 else ""
     flag = "follow_up_day3_sent" if day == 3 else "follow_up_day7_sent"

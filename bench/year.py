@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass, field
 
 import psycopg
-from django.conf import settings
 
 from .ledger import table_bytes
 from .planning import empty_ledger
@@ -113,11 +112,10 @@ class YearResult:
 
 def run_year(conn: psycopg.Connection, *, size: Size, now: dt.datetime, deadline: float) -> YearResult:
     """Simulate a year of ledger with the retention job; then plan the 24-hour job into it and into an empty one."""
+    from notifications.conf import conf
     from notifications.services.retention import purge_old_deliveries
 
-    result = YearResult(
-        daily_rows=DAILY_ROWS.get(size.name, 4_000), retention_days=settings.NOTIFICATIONS["RETENTION_DAYS"]
-    )
+    result = YearResult(daily_rows=DAILY_ROWS.get(size.name, 4_000), retention_days=conf.retention_days)
     empty_ledger(conn, size=size, now=now)
     conn.execute("TRUNCATE notifications_deliverydailycount")
     conn.execute("VACUUM notifications_delivery, notifications_deliveryevent")

@@ -7,6 +7,7 @@ when present; real environment variables win over it.
 """
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import csp.constants as csp
@@ -17,6 +18,21 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def env_group(prefix: str, *, lower: bool = False) -> dict[str, str]:
+    """Return the variables named PREFIX<KEY> that are set, as written, by KEY (lower-cased with `lower`).
+
+    The settings an app parses (numbers, lists, key=value pairs) are kept here as written: the app's
+    `conf` holds their defaults and reads them, and its system check names a value it cannot read,
+    so a typo fails `manage.py check` instead of stopping the site from starting (common/conf.py).
+    """
+    return {
+        (name.removeprefix(prefix).lower() if lower else name.removeprefix(prefix)): env.str(name)
+        for name in sorted(os.environ)
+        if name.startswith(prefix) and len(name) > len(prefix)
+    }
+
 
 # Fail closed: with DJANGO_ENV unset the production rules apply (a real SECRET_KEY, an https
 # SITE_URL, DEBUG off). Development conveniences (a default secret, debug pages) need
@@ -327,8 +343,9 @@ TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 # The sender: a WhatsApp-enabled number ("+14155238886") or a Messaging Service SID ("MG...").
 TWILIO_WHATSAPP_FROM = env.str("TWILIO_WHATSAPP_FROM", default="")
-# Approved template (Content API) SID per message kind: "session_24h=HX...,payment_reminder=HX...".
-TWILIO_CONTENT_SIDS = env.dict("TWILIO_CONTENT_SIDS", default={})
+# Approved template (Content API) SID per message kind: "session_24h=HX...,payment_reminder=HX..."
+# (read by notifications/conf.py, as the settings below that name it).
+TWILIO_CONTENT_SIDS = env.str("TWILIO_CONTENT_SIDS", default=None)
 # Where Twilio posts status callbacks; empty means SITE_URL + the webhook's path.
 TWILIO_STATUS_CALLBACK_URL = env.str("TWILIO_STATUS_CALLBACK_URL", default="")
 # Only for tests and proxies: send Twilio API calls to this base URL instead of api.twilio.com.
@@ -346,163 +363,55 @@ META_WHATSAPP_BUSINESS_ACCOUNT_ID = env.str("META_WHATSAPP_BUSINESS_ACCOUNT_ID",
 META_WHATSAPP_APP_SECRET = env.str("META_WHATSAPP_APP_SECRET", default="")
 META_WHATSAPP_VERIFY_TOKEN = env.str("META_WHATSAPP_VERIFY_TOKEN", default="")
 # Approved template name per message kind: "session_24h=session_reminder,payment_reminder=payment_due".
-META_WHATSAPP_TEMPLATES = env.dict("META_WHATSAPP_TEMPLATES", default={})
+META_WHATSAPP_TEMPLATES = env.str("META_WHATSAPP_TEMPLATES", default=None)
 # The templates' language when a recipient has none (Meta's code: en, en_US, hi...).
 META_WHATSAPP_DEFAULT_LANGUAGE = env.str("META_WHATSAPP_DEFAULT_LANGUAGE", default="en")
 META_GRAPH_API_URL = env.str("META_GRAPH_API_URL", default="https://graph.facebook.com/v21.0")
 META_TIMEOUT = env.float("META_TIMEOUT", default=15.0)
-# Meta's messaging limit: unique people a sender may start conversations with in 24 hours (250 for a
-# new sender, then 1000, 10000, 100000 as its tier grows). Dispatch holds back messages to numbers
-# not yet reached once it is used up (urgent kinds first). 0: no limit (Twilio senders have Meta's
-# limit too).
-WHATSAPP_DAILY_UNIQUE_RECIPIENTS = env.int("WHATSAPP_DAILY_UNIQUE_RECIPIENTS", default=1000)
-# What a WhatsApp message costs, in INR, per Meta pricing category (India's rate card; update it
-# when Meta's changes) and the provider's own fee per message on top (Twilio: about 0.42, USD 0.005;
-# Meta's Cloud API: 0). Recorded on each sent message and counted in campaign ROI.
-# Every category Meta's per-message pricing names: marketing_lite (Marketing Messages Lite) is
-# billed at the marketing rate; authentication_international (a one-time code to an Indian number
-# from a business abroad) has its own rate (USD 0.028, about 2.30); a referral_conversion (from an
-# ad) is free. Messages Meta marks free (a reply in the service window) cost 0 whatever their category.
-WHATSAPP_PRICES = env.dict(
-    "WHATSAPP_PRICES",
-    default={
-        "utility": "0.115",
-        "marketing": "0.8631",
-        "marketing_lite": "0.8631",
-        "authentication": "0.115",
-        "authentication_international": "2.30",
-        "service": "0",
-        "referral_conversion": "0",
-    },
-)
+# Meta's messaging limit (unique people a sender may reach in 24 hours), what a WhatsApp message costs
+# per Meta pricing category and the provider's fee on top: notifications/conf.py holds their defaults.
+WHATSAPP_DAILY_UNIQUE_RECIPIENTS = env.str("WHATSAPP_DAILY_UNIQUE_RECIPIENTS", default=None)
+WHATSAPP_PRICES = env.str("WHATSAPP_PRICES", default=None)
 # The date of the rate card WHATSAPP_PRICES copies (shown with the costs; Meta revises it a few times a year).
 WHATSAPP_PRICES_DATE = env.str("WHATSAPP_PRICES_DATE", default="2026-01-01")
-WHATSAPP_PROVIDER_FEE = env.str("WHATSAPP_PROVIDER_FEE", default="0")
+WHATSAPP_PROVIDER_FEE = env.str("WHATSAPP_PROVIDER_FEE", default=None)
 
 # --- The delivery ledger ---------------------------------------------------------------------
-NOTIFICATIONS = {
-    # Attempts before a transiently failing delivery is given up as failed.
-    "MAX_ATTEMPTS": env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=6),
-    # Retry delay: BASE * 2**(attempt-1), capped, with jitter.
-    "RETRY_BASE_SECONDS": env.int("NOTIFICATIONS_RETRY_BASE_SECONDS", default=60),
-    "RETRY_MAX_SECONDS": env.int("NOTIFICATIONS_RETRY_MAX_SECONDS", default=3600),
-    # A row left in 'sending' this long after its worker's last heartbeat (every quarter lease, while
-    # the worker lives) is presumed crashed: `unknown` if it was inside a request, else queued again.
-    "SENDING_LEASE_SECONDS": env.int("NOTIFICATIONS_SENDING_LEASE_SECONDS", default=40),
-    # Rows claimed per dispatch batch (enough for several requests in flight; rows a killed worker
-    # never handed over go back to the queue after the lease).
-    "DISPATCH_BATCH_SIZE": env.int("NOTIFICATIONS_DISPATCH_BATCH_SIZE", default=500),
-    # Emails in one request where the provider has a batch API (Postmark takes up to 500). What each
-    # request costs besides its emails (the gate's queries, the hand-over, the HTTP round trip) is
-    # shared by them: fifty cut our CPU per email by a third against ten, and a hundred by a further
-    # tenth once the emails themselves got cheaper (bench/). A request whose answer is lost (a
-    # timeout, a crash) leaves each of its emails `unknown` until reconciliation finds it at the
-    # provider, so more would only widen that.
-    "EMAILS_PER_REQUEST": env.int("NOTIFICATIONS_EMAILS_PER_REQUEST", default=100),
-    # Soft bounces to one address before it is suppressed (hard bounces suppress at once).
-    "SOFT_BOUNCE_LIMIT": env.int("NOTIFICATIONS_SOFT_BOUNCE_LIMIT", default=3),
-    # Rows per INSERT when planning.
-    "PLAN_CHUNK_SIZE": env.int("NOTIFICATIONS_PLAN_CHUNK_SIZE", default=2000),
-    # A provider account that cannot send (bad credentials, no credit) pauses its channel: the first
-    # try again after this many seconds, doubling up to RETRY_MAX_SECONDS.
-    "PAUSE_BASE_SECONDS": env.int("NOTIFICATIONS_PAUSE_BASE_SECONDS", default=60),
-    # A delivery run stops claiming after this long (the next run goes on), so it ends within its minute.
-    "DISPATCH_RUN_SECONDS": env.int("NOTIFICATIONS_DISPATCH_RUN_SECONDS", default=50),
-    # Reconciliation asks the provider about an `unknown` delivery once it is this old (its search catches up).
-    "RECONCILE_AFTER_SECONDS": env.int("NOTIFICATIONS_RECONCILE_AFTER_SECONDS", default=120),
-    # check_health fails while a delivery stays `unknown` longer than this.
-    "UNKNOWN_ALERT_MINUTES": env.int("NOTIFICATIONS_UNKNOWN_ALERT_MINUTES", default=30),
-    # Provider requests in flight at once per worker and channel (threads, each its own connection;
-    # 1: one at a time, in the worker's own thread). WhatsApp stays at 1 by default: its backends read
-    # their synced template list from the database, once per sending thread.
-    "DISPATCH_CONCURRENCY": {
-        channel: int(count)
-        for channel, count in env.dict(
-            "NOTIFICATIONS_DISPATCH_CONCURRENCY", default={"email": "4", "whatsapp": "1"}
-        ).items()
-    },
-    # Messages a second per channel and worker ("whatsapp=20"; unset or 0: no limit), for providers
-    # that cap a sender's rate (a Twilio WhatsApp sender: 80 a second, shared by every worker).
-    "RATE_LIMITS": {
-        channel: float(rate) for channel, rate in env.dict("NOTIFICATIONS_RATE_LIMITS", default={}).items()
-    },
-    # Dispatch order by kind (lower first): "kind=priority,..." on top of the defaults below; marketing
-    # kinds are 3 and every other kind 2 unless named.
-    "PRIORITIES": {
-        "session_15min": 0,
-        "phone_code": 0,  # a student waits on the profile page for it
-        "session_24h": 1,
-        "payment_reminder": 3,
-        **{kind: int(value) for kind, value in env.dict("NOTIFICATIONS_PRIORITIES", default={}).items()},
-    },
-    # Retention (the purge_old_records job): finished deliveries older than this many days are folded
-    # into daily counts and removed with their history; pending, sending and unknown rows never are.
-    "RETENTION_DAYS": env.int("NOTIFICATIONS_RETENTION_DAYS", default=90),
-    # Rows per delete statement (each its own short transaction).
-    "RETENTION_BATCH_SIZE": env.int("NOTIFICATIONS_RETENTION_BATCH_SIZE", default=5000),
-    # Kinds whose message could be planned again while it is still wanted (a payment pending past its
-    # last reminder step): their rows stay while the kind's still_wanted hook wants them.
-    "RETENTION_KEEP_WHILE_WANTED": env.list("NOTIFICATIONS_RETENTION_KEEP_WHILE_WANTED", default=["payment_reminder"]),
-    # Subject types whose removed rows are counted per subject (campaign statistics need who was emailed,
-    # and what the WhatsApp welcome of each converted lead cost).
-    "RETENTION_COUNT_BY_SUBJECT": env.list(
-        "NOTIFICATIONS_RETENTION_COUNT_BY_SUBJECT", default=["leads.lead", "leads.ctasubmission"]
-    ),
-}
+# Every NOTIFICATIONS_<KEY> variable (retries, leases, batches, concurrency, rate limits, priorities,
+# retention): notifications/conf.py holds each one's default and what it means.
+NOTIFICATIONS = env_group("NOTIFICATIONS_")
 # Signed tokens in unsubscribe links stay valid this long.
 UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS = env.int("UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS", default=365)
 
 # --- Automation ------------------------------------------------------------------------------
-# Override a job's default schedule: "payment_reminders=daily@10:00,session_reminders_24h=every:10".
-AUTOMATION_SCHEDULES = env.dict("AUTOMATION_SCHEDULES", default={})
-# Days after creation on which a pending payment is reminded ("3" once; "3,7,14" a cadence).
-PAYMENT_REMINDER_DAYS = [int(day) for day in env.list("PAYMENT_REMINDER_DAYS", default=["3"])]
-# Retention: job runs' logs, and django-q2's task results (successes and failures), kept this many days.
-AUTOMATION_JOB_LOG_RETENTION_DAYS = env.int("AUTOMATION_JOB_LOG_RETENTION_DAYS", default=30)
-AUTOMATION_TASK_RETENTION_DAYS = env.int("AUTOMATION_TASK_RETENTION_DAYS", default=14)
-# check_health fails when a qcluster in use here has completed no scheduled job for this long (since
-# its last one, or since it started): alive, doing nothing. Keep it above the most frequent schedule's
-# interval plus django-q2's 30 s scheduler cycle plus a run (NOTIFICATIONS_DISPATCH_RUN_SECONDS).
-AUTOMATION_SCHEDULER_STALL_SECONDS = env.int("AUTOMATION_SCHEDULER_STALL_SECONDS", default=180)
+# A job's schedule ("payment_reminders=daily@10:00,session_reminders_24h=every:10"), retention and the
+# scheduler's stall limit: automation/conf.py holds the defaults.
+AUTOMATION_SCHEDULES = env.str("AUTOMATION_SCHEDULES", default=None)
+AUTOMATION_JOB_LOG_RETENTION_DAYS = env.str("AUTOMATION_JOB_LOG_RETENTION_DAYS", default=None)
+AUTOMATION_TASK_RETENTION_DAYS = env.str("AUTOMATION_TASK_RETENTION_DAYS", default=None)
+AUTOMATION_SCHEDULER_STALL_SECONDS = env.str("AUTOMATION_SCHEDULER_STALL_SECONDS", default=None)
+# Days after creation on which a pending payment is reminded ("3" once; "3,7,14"): lms/conf.py.
+PAYMENT_REMINDER_DAYS = env.str("PAYMENT_REMINDER_DAYS", default=None)
 
 # --- Onboarding ------------------------------------------------------------------------------
 # The set-password link in the welcome email works once, for this many days.
 SET_PASSWORD_LINK_DAYS = env.int("SET_PASSWORD_LINK_DAYS", default=7)
 # One set-password email per address in this many minutes; asking again re-uses the one sent.
 SET_PASSWORD_EMAIL_INTERVAL_MINUTES = env.int("SET_PASSWORD_EMAIL_INTERVAL_MINUTES", default=15)
-# Limits on the anonymous doors that send a message or store a row ("count/period": s, m, h, d;
-# "1/15m" is once in 15 minutes). Per client address (ip) and per email address typed (address).
-RATE_LIMITS = {
-    "password_reset_ip": env.str("RATE_LIMIT_PASSWORD_RESET_IP", default="10/h"),
-    "password_reset_address": env.str("RATE_LIMIT_PASSWORD_RESET_ADDRESS", default="5/h"),
-    "cta_ip": env.str("RATE_LIMIT_CTA_IP", default="10/h"),
-    "cta_address": env.str("RATE_LIMIT_CTA_ADDRESS", default="3/d"),
-    # Profile page: one-time codes to a typed number, per account and per number (over it: refused).
-    "phone_code_account": env.str("RATE_LIMIT_PHONE_CODE_ACCOUNT", default="5/h"),
-    "phone_code_number": env.str("RATE_LIMIT_PHONE_CODE_NUMBER", default="3/h"),
-}
+# Limits on the anonymous doors that send a message or store a row, RATE_LIMIT_<DOOR> ("count/period":
+# s, m, h, d; "1/15m" is once in 15 minutes): common/throttle.py holds the doors and their defaults.
+RATE_LIMITS = env_group("RATE_LIMIT_", lower=True)
 # A number typed on the profile joins the account once the code sent to it is entered: the code
 # works for this many minutes, and this many wrong tries void it (ask for a new one).
 PHONE_CODE_MINUTES = env.int("PHONE_CODE_MINUTES", default=10)
 PHONE_CODE_MAX_ATTEMPTS = env.int("PHONE_CODE_MAX_ATTEMPTS", default=5)
-# Welcome calls: working days (1 = Monday ... 7 = Sunday) and hours in the student's time zone.
-WELCOME_CALL = {
-    "working_days": [int(day) for day in env.list("WELCOME_CALL_WORKING_DAYS", default=["1", "2", "3", "4", "5"])],
-    "first_slot": env.str("WELCOME_CALL_FIRST_SLOT", default="10:00"),
-    "last_slot": env.str("WELCOME_CALL_LAST_SLOT", default="17:30"),
-    "minutes": env.int("WELCOME_CALL_MINUTES", default=30),
-}
+# Welcome calls, WELCOME_CALL_<KEY>: working days and hours in the student's time zone (leads/conf.py).
+WELCOME_CALL = env_group("WELCOME_CALL_", lower=True)
 
 # --- Lead campaign ---------------------------------------------------------------------------
-# The Day 7 offer: a discount and premium resources, valid for some days after the email.
-LEAD_OFFER = {
-    "discount_percent": env.int("LEAD_OFFER_DISCOUNT_PERCENT", default=10),
-    "resources": env.list(
-        "LEAD_OFFER_RESOURCES",
-        default=["Premium resource pack: cheat sheets and project templates", "A free 1:1 career session"],
-    ),
-    "valid_days": env.int("LEAD_OFFER_VALID_DAYS", default=5),
-}
+# The Day 7 offer, LEAD_OFFER_<KEY>: a discount and premium resources, valid for some days after the
+# email (leads/conf.py).
+LEAD_OFFER = env_group("LEAD_OFFER_", lower=True)
 # Limits on an uploaded leads CSV.
 LEAD_IMPORT_MAX_BYTES = env.int("LEAD_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 LEAD_IMPORT_MAX_ROWS = env.int("LEAD_IMPORT_MAX_ROWS", default=100_000)

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache, reduce
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, TextField, Value
 from django.db.models.functions import Cast, Lower
@@ -34,6 +33,7 @@ from notifications.api import (
 )
 
 from . import messages
+from .conf import conf
 from .links import LEAD, read_lead_ref
 from .models import CrmActivity, CTASubmission, Lead, LeadCampaign
 from .optouts import MARKETING_SCOPES, record_lead_opt_outs
@@ -55,12 +55,11 @@ def _day_context(kind: str, now: dt.datetime) -> dict:
     """What every lead's email of `kind` shares (the Day 7 offer)."""
     if kind != messages.LEAD_DAY7.name:
         return {}
-    offer = settings.LEAD_OFFER
     return {
-        "offer_discount": offer["discount_percent"],
-        "offer_resources": list(offer["resources"]),
+        "offer_discount": conf.offer_discount_percent,
+        "offer_resources": list(conf.offer_resources),
         # A moment, put in each reader's words when their email is rendered (messages.offer_end_words).
-        "offer_ends_at": (now + dt.timedelta(days=offer["valid_days"])).isoformat(),
+        "offer_ends_at": (now + dt.timedelta(days=conf.offer_valid_days)).isoformat(),
     }
 
 

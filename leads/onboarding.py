@@ -34,6 +34,7 @@ from notifications.api import (
 
 from . import messages
 from .campaigns import track_lead_conversion
+from .conf import conf
 from .links import SUBMISSION
 from .models import CrmActivity, CTASubmission, WelcomeCall
 
@@ -119,9 +120,8 @@ def create_student(*, submission: CTASubmission, now: dt.datetime) -> tuple[User
 
 def next_call_slot(*, staff: User, student_tz: str, now: dt.datetime) -> dt.datetime:
     """Return the next working-day slot in the student's zone when the staff member is free."""
-    config = settings.WELCOME_CALL
-    length = dt.timedelta(minutes=config["minutes"])
-    first, last = dt.time.fromisoformat(config["first_slot"]), dt.time.fromisoformat(config["last_slot"])
+    length = dt.timedelta(minutes=conf.welcome_call_minutes)
+    first, last = conf.welcome_call_first_slot, conf.welcome_call_last_slot
     local_zone = zone(student_tz)
     day = now.astimezone(local_zone).date() + dt.timedelta(days=1)
     busy = list(
@@ -130,7 +130,7 @@ def next_call_slot(*, staff: User, student_tz: str, now: dt.datetime) -> dt.date
         ).values_list("scheduled_at", "duration_minutes")
     )
     for _day in range(60):
-        if day.isoweekday() in config["working_days"]:
+        if day.isoweekday() in conf.welcome_call_working_days:
             slot = dt.datetime.combine(day, first, tzinfo=local_zone)
             while slot.timetz().replace(tzinfo=None) <= last:
                 if not any(
@@ -139,7 +139,7 @@ def next_call_slot(*, staff: User, student_tz: str, now: dt.datetime) -> dt.date
                     return slot.astimezone(dt.UTC)
                 slot += length
         day += dt.timedelta(days=1)
-    raise ValidationError("No free welcome-call slot in the next 60 days; check WELCOME_CALL settings.")
+    raise ValidationError("No free welcome-call slot in the next 60 days; check the WELCOME_CALL_* settings.")
 
 
 def schedule_welcome_call(*, user: User, staff: User, submission: CTASubmission, now: dt.datetime) -> WelcomeCall:
@@ -149,7 +149,7 @@ def schedule_welcome_call(*, user: User, staff: User, submission: CTASubmission,
         assigned_to=staff,
         submission=submission,
         scheduled_at=next_call_slot(staff=staff, student_tz=user.timezone, now=now),
-        duration_minutes=settings.WELCOME_CALL["minutes"],
+        duration_minutes=conf.welcome_call_minutes,
         created_at=now,
     )
 

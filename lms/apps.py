@@ -6,5 +6,5 @@ class LmsConfig(AppConfig):
     verbose_name = "Courses and students"
 
     def ready(self):
-        # The message kinds lms sends; WhatsApp consent given or withdrawn from a phone.
-        from . import messages, signals  # noqa: F401
+        # The message kinds lms sends; WhatsApp consent given or withdrawn from a phone; its settings check.
+        from . import checks, messages, signals  # noqa: F401

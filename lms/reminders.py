@@ -24,6 +24,7 @@ from notifications.api import Audience, Channel, Delivery, Group, PlanResult, pl
 
 from . import messages
 from .calendar import session_calendar_context
+from .conf import conf
 from .models import Assignment, Enrollment, LiveSession, Payment, Recording, Submission
 from .wanted import ASSIGNMENT, PAYMENT, SESSION, session_event_key
 
@@ -257,7 +258,7 @@ def plan_assignment_reminders(*, now: dt.datetime, dry_run: bool = False) -> Pla
 def plan_payment_reminders(*, now: dt.datetime, dry_run: bool = False) -> PlanResult:
     """Plan "Payment Reminder" for payments pending 3+ days, one per cadence step (default: once)."""
     kind = messages.PAYMENT_REMINDER.name
-    steps = sorted(set(settings.PAYMENT_REMINDER_DAYS))
+    steps = sorted(set(conf.payment_reminder_days))
     payment_url = Coalesce(NullIf("payment_url", Value("")), Value(site_link("lms:dashboard")))
 
     def make_group(row: dict) -> Group:

@@ -18,6 +18,7 @@ move. import-linter holds every other app to this door (`.importlinter`).
 from common.languages import DEFAULT_LANGUAGE
 
 from .admin import render_delivery_timeline
+from .conf import conf
 from .forms import WhatsAppContactMixin
 from .kinds import INAPP, MessageKind, register
 from .languages import LanguageField, available_languages, language_of, validate_language
@@ -79,6 +80,7 @@ __all__ = [
     "apply_provider_event",
     "available_languages",
     "cancel_deliveries",
+    "conf",
     "count_due_deliveries",
     "day_marker",
     "day_words",

@@ -2,16 +2,21 @@
 System checks for messages, run by every management command and `manage.py check`.
 
 Each message kind needs the shipped templates of its channels, which must compile; with a
-WhatsApp provider configured, each WhatsApp kind needs its approved template's id. Without
-these checks a missing file or id is first noticed when a message fails to go out.
+WhatsApp provider configured, each WhatsApp kind needs its approved template's id; every setting
+notifications reads can be read. Without these checks a missing file or id, or a typo in `.env`, is
+first noticed when a message fails to go out.
 """
 
+from django.apps import apps
 from django.conf import settings
 from django.core import checks
 from django.db import DatabaseError
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
 
+from common.conf import mapping, text_list, unknown
+
+from .conf import NotificationsConf, conf
 from .kinds import TEMPLATE_FILES, all_kinds
 from .models import Channel
 
@@ -60,10 +65,10 @@ def check_whatsapp_templates(app_configs=None, **kwargs) -> list[checks.CheckMes
     """
     backend = settings.WHATSAPP_BACKEND
     if backend == TWILIO_BACKEND:
-        configured, setting, example = settings.TWILIO_CONTENT_SIDS, "TWILIO_CONTENT_SIDS", "HX0123456789abcdef"
+        configured, setting, example = conf.twilio_content_sids, "TWILIO_CONTENT_SIDS", "HX0123456789abcdef"
         code = "notifications.W012"
     elif backend == META_BACKEND:
-        configured = getattr(settings, "META_WHATSAPP_TEMPLATES", {})
+        configured = conf.meta_whatsapp_templates
         setting, example, code = "META_WHATSAPP_TEMPLATES", "session_reminder", "notifications.W013"
     else:
         return []
@@ -131,3 +136,34 @@ def check_whatsapp_template_fit(app_configs=None, **kwargs) -> list[checks.Check
         for kind, language, count in missing
     ]
     return found
+
+
+@checks.register("settings")  # registered when the app imports this module (ready)
+def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Every setting notifications reads can be read (E020-E043) and names known kinds, channels and
+    models; a NOTIFICATIONS_* variable that names no setting is a typo (W017)."""
+    errors = conf.check()
+    failed = {error.id for error in errors}
+    kinds = [kind.name for kind in all_kinds()]
+    models = [model._meta.label_lower for model in apps.get_models()]
+    # Each setting, what it names, among what, and what that is called.
+    named = [
+        (NotificationsConf.dispatch_concurrency, mapping(), Channel.values, "channel"),
+        (NotificationsConf.rate_limits, mapping(), Channel.values, "channel"),
+        (NotificationsConf.priorities, mapping(), kinds, "message kind"),
+        (NotificationsConf.retention_keep_while_wanted, text_list(), kinds, "message kind"),
+        (NotificationsConf.retention_count_by_subject, text_list(), models, "model"),
+    ]
+    for setting, read, known, what in named:
+        raw = setting.raw()
+        if raw is None or setting.check_id in failed:
+            continue
+        errors += [
+            checks.Error(
+                setting.error_text(raw, problem),
+                hint=f"{what.capitalize()}s: {', '.join(sorted(known))}.",
+                id=setting.check_id,
+            )
+            for problem in unknown(read(raw), known, what)
+        ]
+    return errors

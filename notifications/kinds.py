@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from .conf import conf
 from .models import Category, Channel, Topic
 
 INAPP = "inapp"
@@ -159,6 +160,6 @@ TEMPLATE_FILES: dict[str, dict[str, str]] = {
 def configured_content_sid(kind: str, language: str = "", *, or_kinds: bool = True) -> str:
     """The approved WhatsApp template (Twilio Content SID) TWILIO_CONTENT_SIDS names for `kind` in
     `language` ("<kind>:<language>"), else the kind's own ("<kind>") unless `or_kinds` is False."""
-    sids = settings.TWILIO_CONTENT_SIDS
+    sids = conf.twilio_content_sids
     own = sids.get(f"{kind}:{language}", "") if language else ""
     return own or (sids.get(kind, "") if or_kinds else "")

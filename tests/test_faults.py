@@ -20,6 +20,7 @@ from twilio.request_validator import RequestValidator
 
 from automation.models import JobExecutionLog
 from automation.services import abandon_stale_runs
+from notifications.conf import conf
 from notifications.models import Delivery, DeliveryEvent, Suppression
 from notifications.services.dispatch import dispatch_due_deliveries
 from notifications.services.planning import PlannedMessage, Recipient, plan_messages
@@ -88,7 +89,7 @@ def use_postmark(settings, provider: FakeProvider) -> None:
 
 def dispatch_after_the_lease_runs_out(settings, provider: FakeProvider) -> dt.datetime:
     """Run dispatch here, past the killed worker's lease and again an hour later; return that later time."""
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.NOTIFICATIONS["SENDING_LEASE_SECONDS"] + 1)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=conf.sending_lease_seconds + 1)
     use_postmark(settings, provider)
     dispatch_due_deliveries(now=later)
     dispatch_due_deliveries(now=later + dt.timedelta(hours=1))
@@ -96,7 +97,7 @@ def dispatch_after_the_lease_runs_out(settings, provider: FakeProvider) -> dt.da
 
 
 def reconcile_at(moment: dt.datetime) -> None:
-    reconcile_unknown_deliveries(now=moment + dt.timedelta(seconds=settings.NOTIFICATIONS["RECONCILE_AFTER_SECONDS"]))
+    reconcile_unknown_deliveries(now=moment + dt.timedelta(seconds=conf.reconcile_after_seconds))
 
 
 def sent_delivery_ids(provider: FakeProvider) -> Counter:

@@ -10,6 +10,7 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
+from leads.conf import conf as leads_conf
 from lms import reminders
 from lms.tests.factories import CourseFactory, EnrollmentFactory, LiveSessionFactory, UserFactory
 from notifications.models import Notification
@@ -66,7 +67,7 @@ def test_the_day7_offer_end_date_is_in_each_leads_language():
     plan_lead_follow_ups(now=day7, days=[7])
     dispatch_due_deliveries(now=day7)
 
-    ends = day7 + dt.timedelta(days=settings.LEAD_OFFER["valid_days"])
+    ends = day7 + dt.timedelta(days=leads_conf.offer_valid_days)
     by_address = {message.to[0]: message for message in mail.outbox}
     hindi_email, english_email = by_address[hindi.email], by_address[english.email]
     hindi_date = format_when(ends, tz=settings.TIME_ZONE, locale="hi_IN")

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection
 from django_q.models import Schedule
 
+from automation.conf import conf
 from automation.models import JobExecutionLog
 from automation.schedules import sync_schedules
 
@@ -231,7 +232,7 @@ def test_a_qcluster_whose_worker_child_is_killed_works_again_or_check_health_say
         if not resumed:
             # Alive, and nothing ran although a schedule was due: check_health fails (here at the
             # moment its limit is reached), and the supervisor restarts the cluster.
-            limit = dt.timedelta(seconds=settings.AUTOMATION_SCHEDULER_STALL_SECONDS + 180)
+            limit = dt.timedelta(seconds=conf.scheduler_stall_seconds + 180)
             assert scheduler_problems(now=killed_at + limit), "the stall went unnoticed"
             stop(cluster)
             cluster = start()

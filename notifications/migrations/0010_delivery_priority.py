@@ -3,11 +3,13 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from notifications.conf import conf
+
 
 def prioritise_pending(apps, schema_editor):
     """Give the rows still waiting the priority of their kind (new rows get it when planned)."""
     Delivery = apps.get_model("notifications", "Delivery")
-    for kind, priority in (settings.NOTIFICATIONS.get("PRIORITIES") or {}).items():
+    for kind, priority in conf.priorities.items():
         Delivery.objects.filter(status="pending", kind=kind).update(priority=priority)
 
 

@@ -1,17 +1,16 @@
 """
 What a WhatsApp message costs. Meta bills per message (its per-message pricing model): each
-delivered template message by its pricing category, at a rate per country (settings.WHATSAPP_PRICES,
+delivered template message by its pricing category, at a rate per country (WHATSAPP_PRICES,
 in INR, India's rate card of settings.WHATSAPP_PRICES_DATE by default), except the free ones its
 status webhook marks `billable: false` or with a free pricing type (`free_customer_service`: a
 reply inside the window the person opened; `free_entry_point`: a conversation opened from an ad
-or a Facebook page button). Twilio adds its own fee per message (settings.WHATSAPP_PROVIDER_FEE).
+or a Facebook page button). Twilio adds its own fee per message (WHATSAPP_PROVIDER_FEE).
 Recorded on each sent message, so a campaign's return counts what its WhatsApp messages cost.
 """
 
 from decimal import Decimal
 
-from django.conf import settings
-
+from ..conf import conf
 from ..kinds import MessageKind
 from ..models import Category, WhatsAppCategory
 
@@ -26,5 +25,5 @@ def whatsapp_category(kind: MessageKind) -> str:
 def whatsapp_cost(category: str, *, billable: bool = True, pricing_type: str = "") -> Decimal:
     """The estimated cost (INR) of one message of `category`, as Meta's pricing marks it."""
     free = not billable or pricing_type.lower().startswith("free")
-    price = Decimal("0") if free else Decimal(str(settings.WHATSAPP_PRICES.get(category.lower(), "0")))
-    return price + Decimal(str(settings.WHATSAPP_PROVIDER_FEE))
+    price = Decimal("0") if free else conf.whatsapp_prices.get(category.lower(), Decimal("0"))
+    return price + conf.whatsapp_provider_fee

@@ -10,10 +10,10 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from ..conf import conf
 from ..models import Delivery, DeliveryEvent, Suppression
 from .dispatch import suppress_address
 from .dispatch.record import RANK, TIMESTAMPS, retry_delay, suppress_at_limit
@@ -115,7 +115,7 @@ def _requeue(delivery: Delivery, event: ProviderEvent, *, at: dt.datetime) -> bo
         pause = pause_channel(channel=delivery.channel, reason=event.detail, error_code=event.error_code, now=now)
         next_attempt_at, attempts = pause.until, max(0, delivery.attempts - 1)
         note = f"The provider account cannot send: {delivery.channel} is paused, nothing failed."
-    elif delivery.attempts < settings.NOTIFICATIONS["MAX_ATTEMPTS"]:
+    elif delivery.attempts < conf.max_attempts:
         next_attempt_at, attempts = now + retry_delay(attempts=delivery.attempts), delivery.attempts
         note = f"Sending it again after {int((next_attempt_at - now).total_seconds())} s."
     else:
@@ -161,7 +161,7 @@ def _suppress_if_needed(delivery: Delivery, event: ProviderEvent, address: str, 
             channel=delivery.channel, address=address, reason=Suppression.Reason.BOUNCED, detail=event.detail
         )
     elif soft_bounce:
-        limit = settings.NOTIFICATIONS.get("SOFT_BOUNCE_LIMIT", 3)
+        limit = conf.soft_bounce_limit
         soft = DeliveryEvent.objects.filter(
             delivery__channel=delivery.channel, delivery__to_address=address, detail__contains="(soft bounce)"
         ).count()

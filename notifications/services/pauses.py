@@ -11,18 +11,18 @@ while a channel is paused.
 import datetime as dt
 import logging
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
+from ..conf import conf
 from ..models import ChannelPause
 
 logger = logging.getLogger(__name__)
 
 
 def pause_delay(failures: int) -> dt.timedelta:
-    base = settings.NOTIFICATIONS["PAUSE_BASE_SECONDS"]
-    cap = settings.NOTIFICATIONS["RETRY_MAX_SECONDS"]
+    base = conf.pause_base_seconds
+    cap = conf.retry_max_seconds
     return dt.timedelta(seconds=min(cap, base * 2 ** max(0, failures - 1)))
 
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 
-from django.conf import settings
 from django.utils import timezone
 
 from common.db import insert_ignoring_conflicts
 
+from ..conf import conf
 from ..kinds import INAPP, get_kind
 from ..models import Channel, Delivery, MessageEvent, Notification
 from ..recipients import (
@@ -71,7 +71,7 @@ class PlanResult:
 def priority_for(kind) -> int:
     """Return the dispatch priority of a message kind (lower is claimed first): NOTIFICATIONS["PRIORITIES"],
     else 3 for marketing and 2 for everything else."""
-    named = settings.NOTIFICATIONS.get("PRIORITIES") or {}
+    named = conf.priorities
     if kind.name in named:
         return int(named[kind.name])
     return 3 if kind.is_marketing else 2
@@ -118,7 +118,7 @@ def plan_messages(
     """
     message_kind = get_kind(kind)
     now = now or timezone.now()
-    chunk_size = settings.NOTIFICATIONS["PLAN_CHUNK_SIZE"]
+    chunk_size = conf.plan_chunk_size
     result = PlanResult()
     iterator = iter(messages)
     while chunk := list(islice(iterator, chunk_size)):

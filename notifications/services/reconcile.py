@@ -30,6 +30,7 @@ from django.db import transaction
 from ..channels.base import ProviderMessage
 from ..channels.email import EmailChannel
 from ..channels.whatsapp import get_whatsapp_backend
+from ..conf import conf
 from ..kinds import get_kind
 from ..models import Channel, Delivery, DeliveryEvent
 from ..rendering import REDACTED, redact, render_whatsapp
@@ -59,7 +60,7 @@ def reconcile_unknown_deliveries(
     (for at most `max_seconds`; the next run goes on)."""
     clock = fixed_or_real_clock(now)
     deadline = time.monotonic() + max_seconds if max_seconds else None
-    settle_after = timedelta(seconds=settings.NOTIFICATIONS.get("RECONCILE_AFTER_SECONDS", 120))
+    settle_after = timedelta(seconds=conf.reconcile_after_seconds)
     rows = list(
         Delivery.objects.filter(status=Status.UNKNOWN, updated_at__lte=clock() - settle_after).order_by(
             "updated_at", "id"
@@ -216,7 +217,7 @@ def _settle(delivery: Delivery, found: Found | None, *, now: datetime) -> str:
         else:
             updates.update(error_code=message.error_code or "failed", last_error=message.detail)
         detail = f"Reconciled: {message.detail}"
-    elif delivery.attempts < settings.NOTIFICATIONS["MAX_ATTEMPTS"]:
+    elif delivery.attempts < conf.max_attempts:
         status = Status.PENDING
         # The claim token stays: should the worker that sent it still answer "sent", its answer wins.
         updates = {"status": status, "next_attempt_at": now, "handed_over_at": None}

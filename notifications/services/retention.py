@@ -1,7 +1,7 @@
 """
 Retention: remove what the ledger no longer needs, in small batches, keeping per-day counts.
 
-A delivery older than NOTIFICATIONS["RETENTION_DAYS"] whose life is over (sent, delivered, failed,
+A delivery older than NOTIFICATIONS_RETENTION_DAYS whose life is over (sent, delivered, failed,
 suppressed...) is folded into `DeliveryDailyCount` (per day, kind and channel; per subject too for
 the subject types whose statistics need to know who got what, the lead campaigns') and deleted with
 its history, in one short transaction per batch. Rows still pending, sending or unknown are never
@@ -20,12 +20,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import connections, router, transaction
 from django.db.models import BigIntegerField, Case, Count, DecimalField, Exists, F, Min, OuterRef, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
+from ..conf import conf
 from ..kinds import get_kind
 from ..models import Delivery, DeliveryDailyCount, DeliveryEvent, MessageEvent, MessageGroup
 
@@ -68,9 +68,8 @@ def purge_old_deliveries(
 ) -> RetentionResult:
     """Fold finished deliveries older than the retention age into daily counts and delete them
     (with their history), batch by batch; return how many went (a dry run only counts them)."""
-    options = settings.NOTIFICATIONS
-    cutoff = (now or timezone.now()) - dt.timedelta(days=options["RETENTION_DAYS"])
-    batch = options["RETENTION_BATCH_SIZE"]
+    cutoff = (now or timezone.now()) - dt.timedelta(days=conf.retention_days)
+    batch = conf.retention_batch_size
     result = RetentionResult()
     old = Delivery.objects.filter(created_at__lt=cutoff, status__in=FINAL)
     if dry_run:
@@ -103,7 +102,7 @@ def purge_old_deliveries(
 def purge_unused_events(*, before: dt.datetime, deadline: float | None = None) -> int:
     """Delete the events made before `before` that no delivery names any more, with their stored
     contexts, a batch per short transaction; return how many events went."""
-    batch = settings.NOTIFICATIONS["RETENTION_BATCH_SIZE"]
+    batch = conf.retention_batch_size
     unused = MessageEvent.objects.filter(created_at__lt=before).filter(
         ~Exists(Delivery.objects.filter(event=OuterRef("pk")))
     )
@@ -138,9 +137,7 @@ def _purge_window(*, window: Q, cutoff: dt.datetime) -> tuple[int, int, int]:
     )
     if not candidates:
         return 0, 0, 0
-    keep = _still_wanted(
-        {pk for pk, kind in candidates if kind in settings.NOTIFICATIONS["RETENTION_KEEP_WHILE_WANTED"]}
-    )
+    keep = _still_wanted({pk for pk, kind in candidates if kind in conf.retention_keep_while_wanted})
     ids = [pk for pk, _ in candidates if pk not in keep]
     if not ids:
         return 0, 0, len(keep)
@@ -154,7 +151,7 @@ def _purge_window(*, window: Q, cutoff: dt.datetime) -> tuple[int, int, int]:
 
 def _still_wanted(ids: set[int]) -> set[int]:
     """Return the ids (of rows whose kind may plan the same message again while it is still wanted,
-    NOTIFICATIONS["RETENTION_KEEP_WHILE_WANTED"]) that the kind's still_wanted hook still wants."""
+    NOTIFICATIONS_RETENTION_KEEP_WHILE_WANTED) that the kind's still_wanted hook still wants."""
     if not ids:
         return set()
     deliveries = list(
@@ -176,7 +173,7 @@ def _still_wanted(ids: set[int]) -> set[int]:
 
 def _fold(ids: list[int]) -> None:
     """Add the rows `ids` (tests aside) to the daily counts, in the caller's transaction."""
-    by_subject = list(settings.NOTIFICATIONS["RETENTION_COUNT_BY_SUBJECT"])
+    by_subject = list(conf.retention_count_by_subject)
     # Per subject only for the types whose statistics need it; the rest of a day counts together.
     subject = Case(
         When(event__subject_type__in=by_subject, then=Coalesce("event__subject_id", Value(0))),
@@ -241,7 +238,7 @@ def _add_counts(rows: list[dict]) -> None:
 
 def purge_rows(*, model, field_name: str, before: dt.datetime, max_seconds: float | None = None) -> int:
     """Delete `model` rows whose `field_name` is before `before`, a batch per short statement; return how many."""
-    batch = settings.NOTIFICATIONS["RETENTION_BATCH_SIZE"]
+    batch = conf.retention_batch_size
     deadline = time.monotonic() + max_seconds if max_seconds else None
     deleted = 0
     while deadline is None or time.monotonic() < deadline:

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from ..channels.whatsapp import get_whatsapp_backend
 from ..channels.whatsapp.meta import component_slots, slots_mismatch
+from ..conf import conf
 from ..copy.published import own_version
 from ..kinds import all_kinds, configured_content_sid, get_kind
 from ..languages import DEFAULT_LANGUAGE
@@ -147,7 +148,7 @@ def whatsapp_language(*, kind: str, language: str) -> WhatsAppLanguage:
     if backend == "meta":
         default = settings.META_WHATSAPP_DEFAULT_LANGUAGE
         own = default if _base(default) == _base(language) else language
-        approved = _approved(provider="meta", name=settings.META_WHATSAPP_TEMPLATES.get(kind, ""))
+        approved = _approved(provider="meta", name=conf.meta_whatsapp_templates.get(kind, ""))
         if approved is None or not approved:  # never synced, or nothing approved (held back when sent)
             return WhatsAppLanguage(render=language, template=own)
         for candidate in (own, default):
@@ -185,7 +186,7 @@ def template_mismatches() -> list[str]:
         return []
     problems = []
     for kind in _whatsapp_kinds():
-        name = settings.META_WHATSAPP_TEMPLATES.get(kind.name)
+        name = conf.meta_whatsapp_templates.get(kind.name)
         if not name:
             continue
         for row in WhatsAppTemplate.objects.filter(provider="meta", name=name, status=APPROVED).order_by("language"):
@@ -239,7 +240,7 @@ def missing_template_languages() -> list[tuple[str, str, int]]:
 
 
 def _configured(kind: str, backend: str) -> bool:
-    configured = settings.TWILIO_CONTENT_SIDS if backend == "twilio" else settings.META_WHATSAPP_TEMPLATES
+    configured = conf.twilio_content_sids if backend == "twilio" else conf.meta_whatsapp_templates
     return any(key.split(":")[0] == kind and value for key, value in configured.items())
 
 
@@ -249,7 +250,7 @@ def has_whatsapp_template(kind_name: str) -> bool:
     backend = settings.WHATSAPP_BACKEND.rsplit(".", 2)[-2]
     if backend not in ("twilio", "meta"):
         return True
-    configured = settings.TWILIO_CONTENT_SIDS if backend == "twilio" else settings.META_WHATSAPP_TEMPLATES
+    configured = conf.twilio_content_sids if backend == "twilio" else conf.meta_whatsapp_templates
     if any(key.split(":")[0] == kind_name and value for key, value in configured.items()):
         return True
     return (

@@ -12,10 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiosmtpd.controller import Controller
-from django.conf import settings as django_settings
 from django.utils import timezone
 
 from notifications.channels.base import SendResult
+from notifications.conf import conf
 from notifications.models import ChannelPause, Delivery, DeliveryEvent
 from notifications.services.dispatch import (
     claim_due_deliveries,
@@ -64,7 +64,7 @@ def delivery_id_of(message: dict) -> int:
 
 
 def reconcile_now() -> None:
-    later = timezone.now() + dt.timedelta(seconds=django_settings.NOTIFICATIONS["RECONCILE_AFTER_SECONDS"] + 1)
+    later = timezone.now() + dt.timedelta(seconds=conf.reconcile_after_seconds + 1)
     reconcile_unknown_deliveries(now=later)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import requests
 from django.conf import settings
 
+from ...conf import conf
 from ..base import Outcome, SendResult, classify_http_status, classify_requests_error, retry_after_seconds
 from . import BaseWhatsAppBackend, TemplateInfo, WhatsAppMessage
 
@@ -159,7 +160,7 @@ class WhatsAppBackend(BaseWhatsAppBackend):
             self.session = None
 
     def template_for(self, message: WhatsAppMessage) -> str:
-        return message.template_name or settings.META_WHATSAPP_TEMPLATES.get(message.kind, "")
+        return message.template_name or conf.meta_whatsapp_templates.get(message.kind, "")
 
     def payload(self, message: WhatsAppMessage) -> dict:
         """The Graph API's template message for `message` (variables {"1": ..., "2": ...} in order),

@@ -18,8 +18,7 @@ stops the clock there.
 import time
 from datetime import datetime
 
-from django.conf import settings
-
+from ...conf import conf
 from ...models import Delivery
 from .claim import LeaseKeeper, Released, claim_due_deliveries, give_back, hand_over, release_expired_claims
 from .gate import Verdict, stopped_deliveries
@@ -57,7 +56,7 @@ def dispatch_due_deliveries(
     """Send every delivery that is due (for at most `max_seconds`: then what is claimed but not yet
     sent goes back to the queue); return the outcomes by status."""
     clock = fixed_or_real_clock(now)
-    batch_size = batch_size or settings.NOTIFICATIONS["DISPATCH_BATCH_SIZE"]
+    batch_size = batch_size or conf.dispatch_batch_size
     result = DispatchResult()
     released = release_expired_claims(now=clock())
     result.outcomes[Delivery.Status.UNKNOWN] += released.unknown

@@ -21,13 +21,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from common.db import update_returning_ids
 
+from ...conf import conf
 from ...models import Delivery, DeliveryEvent, MessageEvent, MessageGroup
 from ..pauses import paused_channels
 from .limits import new_recipients_left, over_limit, within_limit
@@ -139,7 +139,7 @@ class Released:
 def release_expired_claims(*, now: datetime) -> Released:
     """Settle rows left in `sending` past their lease: `unknown` when they were handed to the
     provider, back to `pending` when they never were."""
-    lease = timedelta(seconds=settings.NOTIFICATIONS["SENDING_LEASE_SECONDS"])
+    lease = timedelta(seconds=conf.sending_lease_seconds)
     with transaction.atomic():
         stale = list(
             Delivery.objects.select_for_update(skip_locked=True)
@@ -199,7 +199,7 @@ class LeaseKeeper:
     give back what dead workers left on the way (`with LeaseKeeper() as leases: leases.hold(rows)`)."""
 
     def __init__(self, *, every: float | None = None):
-        lease = settings.NOTIFICATIONS["SENDING_LEASE_SECONDS"]
+        lease = conf.sending_lease_seconds
         self.every = every if every is not None else max(0.5, lease / 4)
         self.tokens: set[uuid.UUID] = set()
         self.lock = threading.Lock()

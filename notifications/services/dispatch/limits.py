@@ -8,9 +8,9 @@ first), while numbers already reached, and replies to a person's own message, go
 
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from ...conf import conf
 from ...kinds import all_kinds
 from ...models import Channel, Delivery
 
@@ -19,7 +19,7 @@ WINDOW = timedelta(hours=24)
 
 def whatsapp_limit() -> int | None:
     """The sender's limit of unique recipients in 24 hours, or None for no limit."""
-    return settings.WHATSAPP_DAILY_UNIQUE_RECIPIENTS or None
+    return conf.whatsapp_daily_unique_recipients or None
 
 
 def _reply_kinds() -> list[str]:

@@ -9,10 +9,10 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db.models import F
 
 from ...channels.base import Outcome, SendResult
+from ...conf import conf
 from ...kinds import get_kind
 from ...models import Channel, Delivery, DeliveryEvent, Suppression
 from ..costs import whatsapp_category, whatsapp_cost
@@ -147,7 +147,7 @@ def record_outcome(
         detail = f"Accepted by the provider ({result.provider_message_id})."
     elif result.outcome is Outcome.UNKNOWN:
         status = Status.UNKNOWN
-    elif result.outcome is Outcome.TRANSIENT and delivery.attempts < settings.NOTIFICATIONS["MAX_ATTEMPTS"]:
+    elif result.outcome is Outcome.TRANSIENT and delivery.attempts < conf.max_attempts:
         status = Status.PENDING
         delay = retry_delay(attempts=delivery.attempts, retry_after=result.retry_after)
         fields["next_attempt_at"] = now + delay
@@ -188,8 +188,8 @@ def retry_delay(*, attempts: int, retry_after: float | None = None) -> timedelta
     The delay for attempt n lies in [d/2, d] with d = base * 2**(n-1), so delays never shrink
     from one attempt to the next while workers that failed together spread out.
     """
-    base = settings.NOTIFICATIONS["RETRY_BASE_SECONDS"]
-    cap = settings.NOTIFICATIONS["RETRY_MAX_SECONDS"]
+    base = conf.retry_base_seconds
+    cap = conf.retry_max_seconds
     ceiling = min(cap, base * 2 ** max(0, attempts - 1))
     seconds = random.uniform(ceiling / 2, ceiling)
     if retry_after:
@@ -210,7 +210,7 @@ def suppress_at_limit(*, channel: str, address: str, error_code: str, detail: st
     """Suppress `address` for every category once it has failed with `error_code` SOFT_BOUNCE_LIMIT
     times (Meta 131026, which has temporary causes), whether each failure came in a send's answer
     or a status webhook; return the suppression, or None while under the limit."""
-    limit = settings.NOTIFICATIONS.get("SOFT_BOUNCE_LIMIT", 3)
+    limit = conf.soft_bounce_limit
     # Each failure is one history entry, "... error 131026: ..." in either path's words.
     times = DeliveryEvent.objects.filter(
         delivery__channel=channel,

@@ -22,7 +22,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
@@ -30,6 +29,7 @@ from ...channels import postmark
 from ...channels.base import Outcome, SendResult
 from ...channels.email import EmailChannel
 from ...channels.whatsapp import get_whatsapp_backend
+from ...conf import conf
 from ...copy import published as published_copy
 from ...kinds import get_kind
 from ...models import Channel, ChannelPause, Delivery
@@ -177,8 +177,8 @@ class RateLimit:
 
 
 def rate_limits() -> dict[str, RateLimit]:
-    """The channels' rate limits from NOTIFICATIONS["RATE_LIMITS"] (messages a second, per worker)."""
-    limits = settings.NOTIFICATIONS.get("RATE_LIMITS") or {}
+    """The channels' rate limits from NOTIFICATIONS_RATE_LIMITS (messages a second, per worker)."""
+    limits = conf.rate_limits
     return {channel: RateLimit(float(limits.get(channel) or 0)) for channel in Channel.values}
 
 
@@ -206,7 +206,7 @@ def _send_all(
     outcomes = OutcomeBuffer(clock=clock)
     stack.enter_context(published_copy.for_batch())  # staff templates: looked up once per batch
     stack.callback(outcomes.flush)  # runs last, even when sending or closing a channel failed
-    senders = Senders(stack, concurrency=settings.NOTIFICATIONS.get("DISPATCH_CONCURRENCY") or {})
+    senders = Senders(stack, concurrency=conf.dispatch_concurrency)
     limits = rate_limits()
     requests = deque(_requests(deliveries))
     pauses = Pauses()
@@ -365,7 +365,7 @@ def _requests(deliveries: list[Delivery]) -> Iterator[list[Delivery]]:
     Marketing and transactional emails never share a request: they go through different streams
     (Postmark's rules keep bulk mail out of transactional streams).
     """
-    per_request = settings.NOTIFICATIONS["EMAILS_PER_REQUEST"]
+    per_request = conf.emails_per_request
     emails: dict[bool, list[Delivery]] = {False: [], True: []}
     for delivery in deliveries:
         if delivery.channel != Channel.EMAIL:

@@ -1,0 +1,47 @@
+"""
+The settings automation reads, each with its one default (common.conf). `manage.py check` reports a
+value that cannot be read (automation.E003-E007, checks.py); E001 and E002 check the schedules' jobs
+and forms.
+"""
+
+from common.conf import Conf, Setting, mapping, whole
+
+
+class AutomationConf(Conf):
+    # Override a job's default schedule: "payment_reminders=daily@10:00,session_reminders_24h=every:10".
+    schedules = Setting(
+        "AUTOMATION_SCHEDULES", variable="AUTOMATION_SCHEDULES", check_id="automation.E003", default={}, parse=mapping()
+    )
+    # Retention: job runs' logs, and django-q2's task results (successes and failures), kept this many days.
+    job_log_retention_days = Setting(
+        "AUTOMATION_JOB_LOG_RETENTION_DAYS",
+        variable="AUTOMATION_JOB_LOG_RETENTION_DAYS",
+        check_id="automation.E004",
+        default=30,
+        parse=whole(minimum=1),
+    )
+    task_retention_days = Setting(
+        "AUTOMATION_TASK_RETENTION_DAYS",
+        variable="AUTOMATION_TASK_RETENTION_DAYS",
+        check_id="automation.E005",
+        default=14,
+        parse=whole(minimum=1),
+    )
+    # check_health fails when a qcluster in use here has completed no scheduled job for this long (since
+    # its last one, or since it started): alive, doing nothing. Keep it above the most frequent
+    # schedule's interval plus django-q2's 30 s scheduler cycle plus a run (NOTIFICATIONS_DISPATCH_RUN_SECONDS).
+    scheduler_stall_seconds = Setting(
+        "AUTOMATION_SCHEDULER_STALL_SECONDS",
+        variable="AUTOMATION_SCHEDULER_STALL_SECONDS",
+        check_id="automation.E006",
+        default=180,
+        parse=whole(minimum=1),
+    )
+    # How long django-q2 lets a task live (Q_TIMEOUT): config/settings.py gives Q_CLUSTER its default,
+    # which django-q2 reads itself.
+    task_timeout = Setting(
+        "Q_CLUSTER", key="timeout", variable="Q_TIMEOUT", check_id="automation.E007", parse=whole(minimum=1)
+    )
+
+
+conf = AutomationConf()

@@ -1,0 +1,11 @@
+"""System checks for lms's settings: the payment reminders' days can be read."""
+
+from django.core import checks
+
+from .conf import conf
+
+
+@checks.register("settings")  # registered when the app imports this module (ready)
+def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """PAYMENT_REMINDER_DAYS is whole days of at least 1 (E001)."""
+    return conf.check()
