@@ -32,10 +32,12 @@ from lms.models import Assignment, Course, Enrollment, LiveSession, Payment, Rec
 from lms.services import mark_payment_paid, publish_recording, submit_assignment
 from notifications.api import (
     Channel,
-    Delivery,
+    DeliveryStatus,
     ProviderEvent,
-    Suppression,
     apply_provider_event,
+    count_suppressions,
+    delete_messages_of,
+    delivery_id_for_subject,
     dispatch_due_deliveries,
     make_unsubscribe_token,
     resolve_unsubscribe_token,
@@ -196,7 +198,8 @@ def _demo_addresses() -> list[str]:
 
 
 def _demo_querysets() -> dict[str, QuerySet]:
-    """Return, by label, the rows the demo owns (what the summary counts and --reset deletes)."""
+    """Return, by label, the rows the demo owns in lms and leads (what the summary counts and --reset
+    deletes; notifications' own are counted and deleted by its api)."""
     users = User.objects.filter(email__in=demo_user_emails())
     courses = Course.objects.filter(slug__in=[course.slug for course in COURSES])
     rows = {
@@ -227,21 +230,22 @@ def _demo_querysets() -> dict[str, QuerySet]:
         ),
         "Welcome calls": WelcomeCall.objects.filter(student__in=users),
     }
-    rows["Suppressions"] = Suppression.objects.filter(address__in=_demo_addresses())
     return rows
 
 
 def count_demo_data() -> dict[str, int]:
     """Return how many demo rows there are, by model."""
-    return {label: queryset.count() for label, queryset in _demo_querysets().items()}
+    counts = {label: queryset.count() for label, queryset in _demo_querysets().items()}
+    return counts | {"Suppressions": count_suppressions(addresses=_demo_addresses())}
 
 
 def delete_demo_data() -> int:
     """Delete the demo rows and the messages planned for them; return how many rows went."""
     users = User.objects.filter(email__in=demo_user_emails())
     addresses = _demo_addresses()
-    # Ledger rows outlive their recipient (SET_NULL); a fresh demo should start with a clean outbox.
-    deleted, _ = Delivery.objects.filter(Q(recipient__in=users) | Q(to_address__in=addresses)).delete()
+    # Ledger rows outlive their recipient (SET_NULL); a fresh demo should start with a clean outbox
+    # and no suppression of its addresses.
+    deleted = delete_messages_of(recipients=users, addresses=addresses)
     querysets = _demo_querysets()
     # Children before parents where the link is SET_NULL, so nothing is left orphaned.
     labels = (
@@ -251,7 +255,6 @@ def delete_demo_data() -> int:
         "Leads",
         "CTA submissions",
         "Payments",
-        "Suppressions",
     )
     for label in labels:
         if label in querysets:
@@ -523,17 +526,19 @@ def _run_lead_campaign(*, admin: User, batch: ImportBatch, courses: dict[str, Co
     dispatch_due_deliveries(now=now - 8 * day + dt.timedelta(minutes=5))
 
     # One Day 0 email bounces (the provider's webhook), one lead unsubscribes from hers.
-    day0 = Delivery.objects.filter(event__kind="lead_day0", event__subject_type=LEAD)
+    def day0(lead: str) -> int:
+        return delivery_id_for_subject(kind="lead_day0", subject_type=LEAD, subject_id=ids[lead])
+
     apply_provider_event(
         event=ProviderEvent(
             channel=Channel.EMAIL,
-            status=Delivery.Status.BOUNCED,
-            delivery_id=day0.get(event__subject_id=ids[BOUNCES]).pk,
+            status=DeliveryStatus.BOUNCED,
+            delivery_id=day0(BOUNCES),
             occurred_at=now - 8 * day + dt.timedelta(minutes=7),
             detail="550 5.1.1 The email account that you tried to reach does not exist.",
         )
     )
-    token = make_unsubscribe_token(delivery_id=day0.get(event__subject_id=ids[UNSUBSCRIBES]).pk)
+    token = make_unsubscribe_token(delivery_id=day0(UNSUBSCRIBES))
     unsubscribe(target=resolve_unsubscribe_token(token=token), source="the unsubscribe page")
 
     # Day 3 for the first wave; Day 0 for the second.

@@ -23,12 +23,12 @@ from lms.accounts import link_context
 from lms.models import User
 from notifications.api import (
     Channel,
-    Delivery,
     PlannedMessage,
     Recipient,
-    WhatsAppConsent,
+    WhatsAppConsentCategory,
     dispatch_deliveries,
     plan_messages,
+    planned_message_status,
     record_whatsapp_consent,
 )
 
@@ -50,9 +50,8 @@ class OnboardingResult:
     steps: list[str] = field(default_factory=list)
 
     def _status(self, channel: str) -> str:
-        rows = Delivery.objects.filter(pk__in=self.delivery_ids, kind=messages.WELCOME.name, channel=channel)
-        statuses = list(rows.values_list("status", flat=True))
-        return statuses[0] if statuses else "not planned"
+        status = planned_message_status(delivery_ids=self.delivery_ids, kind=messages.WELCOME.name, channel=channel)
+        return status or "not planned"
 
     @property
     def email_status(self) -> str:
@@ -108,7 +107,7 @@ def create_student(*, submission: CTASubmission, now: dt.datetime) -> tuple[User
     if user.whatsapp_opt_in:  # given on the form, with its wording: when and how are kept
         record_whatsapp_consent(
             address=user.phone,
-            category=WhatsAppConsent.Category.UTILITY,
+            category=WhatsAppConsentCategory.UTILITY,
             given=True,
             source=f"CTA form (submission {submission.pk} of {submission.created_at:%d %b %Y})",
             user=user,
