@@ -11,8 +11,9 @@ move. import-linter holds every other app to this door (`.importlinter`).
   worker's job), `cancel_for_subject`.
 - Read about an app's own subjects (live rows and the counts retention kept):
   `delivery_counts_for_subjects`, `send_times_for_subjects`, `count_subjects_sent_to`,
-  `spend_for_subjects`, `recipients_sent_about`; one person's: `message_planned_since`,
-  `planned_message_status`.
+  `spend_for_subjects`, `recipients_sent_about`, `delivery_id_for_subject`; one person's:
+  `message_planned_since`, `planned_message_status`. The values they compare with:
+  `DeliveryStatus`, `SuppressionReason`, `WhatsAppConsentCategory`.
 - People: languages, WhatsApp consent and contact, preferences from a page; the suppressions and
   consents a query needs (`marketing_suppressions`, `whatsapp_marketing_consents`).
 - Operator: reconcile, retention, `ledger_health`, `count_due_deliveries`, `oldest_due_delivery_at`,
@@ -30,9 +31,7 @@ from .languages import LanguageField, available_languages, language_of, validate
 from .models import Category, Channel, Delivery, Suppression, Topic, WhatsAppConsent
 from .selectors import (
     MARKETING_SUPPRESSION_SCOPES,
-    SENT_STATUSES,
     LedgerHealth,
-    PausedChannel,
     count_due_deliveries,
     count_subjects_sent_to,
     count_suppressions,
@@ -77,7 +76,6 @@ __all__ = [
     "DEFAULT_LANGUAGE",
     "INAPP",
     "MARKETING_SUPPRESSION_SCOPES",
-    "SENT_STATUSES",
     "Audience",
     "Category",
     "Channel",
@@ -87,7 +85,6 @@ __all__ = [
     "LanguageField",
     "LedgerHealth",
     "MessageKind",
-    "PausedChannel",
     "PlanResult",
     "PlannedMessage",
     "ProviderEvent",
