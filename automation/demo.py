@@ -32,10 +32,12 @@ from lms.models import Assignment, Course, Enrollment, LiveSession, Payment, Rec
 from lms.services import mark_payment_paid, publish_recording, submit_assignment
 from notifications.api import (
     Channel,
-    Delivery,
+    DeliveryStatus,
     ProviderEvent,
-    Suppression,
     apply_provider_event,
+    count_suppressions,
+    delete_messages_of,
+    delivery_id_for_subject,
     dispatch_due_deliveries,
     make_unsubscribe_token,
     resolve_unsubscribe_token,
@@ -196,7 +198,8 @@ def _demo_addresses() -> list[str]:
 
 
 def _demo_querysets() -> dict[str, QuerySet]:
-    """Return, by label, the rows the demo owns (what the summary counts and --reset deletes)."""
+    """Return, by label, the rows the demo owns in lms and leads (what the summary counts and --reset
+    deletes; notifications' own are counted and deleted by its api)."""
     users = User.objects.filter(email__in=demo_user_emails())
     courses = Course.objects.filter(slug__in=[course.slug for course in COURSES])
     rows = {
@@ -227,21 +230,22 @@ def _demo_querysets() -> dict[str, QuerySet]:
         ),
         "Welcome calls": WelcomeCall.objects.filter(student__in=users),
     }
-    rows["Suppressions"] = Suppression.objects.filter(address__in=_demo_addresses())
     return rows
 
 
 def count_demo_data() -> dict[str, int]:
     """Return how many demo rows there are, by model."""
-    return {label: queryset.count() for label, queryset in _demo_querysets().items()}
+    counts = {label: queryset.count() for label, queryset in _demo_querysets().items()}
+    return counts | {"Suppressions": count_suppressions(addresses=_demo_addresses())}
 
 
 def delete_demo_data() -> int:
     """Delete the demo rows and the messages planned for them; return how many rows went."""
     users = User.objects.filter(email__in=demo_user_emails())
     addresses = _demo_addresses()
-    # Ledger rows outlive their recipient (SET_NULL); a fresh demo should start with a clean outbox.
-    deleted, _ = Delivery.objects.filter(Q(recipient__in=users) | Q(to_address__in=addresses)).delete()
+    # Ledger rows outlive their recipient (SET_NULL); a fresh demo should start with a clean outbox
+    # and no suppression of its addresses.
+    deleted = delete_messages_of(recipients=users, addresses=addresses)
     querysets = _demo_querysets()
     # Children before parents where the link is SET_NULL, so nothing is left orphaned.
     labels = (
@@ -251,7 +255,6 @@ def delete_demo_data() -> int:
         "Leads",
         "CTA submissions",
         "Payments",
-        "Suppressions",
     )
     for label in labels:
         if label in querysets:
@@ -290,23 +293,12 @@ def seed_demo_data(
     published. Each step commits as it would in production (dispatch happens outside any
     transaction); `--reset` removes a half-made demo.
     """
-    if not 1 <= students <= MAX_STUDENTS:
-        raise ValidationError(f"Choose between 1 and {MAX_STUDENTS} students (not {students}).")
-    for password in (admin_password, student_password):
-        if password is not None:
-            validate_password(password)
+    _check_demo_request(students=students, passwords=(admin_password, student_password))
     now = (now or timezone.now()).replace(second=0, microsecond=0)
     with transaction.atomic():
         deleted = delete_demo_data() if reset else 0
     if Course.objects.filter(slug__in=[course.slug for course in COURSES]).exists():
-        # Nothing is recreated (times would drift from "now"), but a password asked for is set.
-        result = DemoResult(created=False, now=now, counts=count_demo_data())
-        if admin_password:
-            result.admin_password = _ensure_admin(password=admin_password)[1]
-        if student_password:
-            result.student_password = _set_student_password(password=student_password)
-        return result
-
+        return _keep_demo(now=now, admin_password=admin_password, student_password=student_password)
     with transaction.atomic():
         admin, admin_password = _ensure_admin(password=admin_password)
         # The list came first: one of its leads is a student today (the import skips students).
@@ -327,6 +319,26 @@ def seed_demo_data(
         admin_password=admin_password,
         student_password=student_password,
     )
+
+
+def _check_demo_request(*, students: int, passwords: tuple[str | None, ...]) -> None:
+    """Refuse a number of students out of bounds or a weak password, before anything changes."""
+    if not 1 <= students <= MAX_STUDENTS:
+        raise ValidationError(f"Choose between 1 and {MAX_STUDENTS} students (not {students}).")
+    for password in passwords:
+        if password is not None:
+            validate_password(password)
+
+
+def _keep_demo(*, now: dt.datetime, admin_password: str | None, student_password: str | None) -> DemoResult:
+    """Demo data is there already: nothing is recreated (times would drift from "now"), but a
+    password asked for is set."""
+    result = DemoResult(created=False, now=now, counts=count_demo_data())
+    if admin_password:
+        result.admin_password = _ensure_admin(password=admin_password)[1]
+    if student_password:
+        result.student_password = _set_student_password(password=student_password)
+    return result
 
 
 def _set_student_password(*, password: str) -> str | None:
@@ -522,19 +534,7 @@ def _run_lead_campaign(*, admin: User, batch: ImportBatch, courses: dict[str, Co
     LeadCampaign.objects.filter(pk=started.campaign.pk).update(cost=CAMPAIGN_COST)
     dispatch_due_deliveries(now=now - 8 * day + dt.timedelta(minutes=5))
 
-    # One Day 0 email bounces (the provider's webhook), one lead unsubscribes from hers.
-    day0 = Delivery.objects.filter(event__kind="lead_day0", event__subject_type=LEAD)
-    apply_provider_event(
-        event=ProviderEvent(
-            channel=Channel.EMAIL,
-            status=Delivery.Status.BOUNCED,
-            delivery_id=day0.get(event__subject_id=ids[BOUNCES]).pk,
-            occurred_at=now - 8 * day + dt.timedelta(minutes=7),
-            detail="550 5.1.1 The email account that you tried to reach does not exist.",
-        )
-    )
-    token = make_unsubscribe_token(delivery_id=day0.get(event__subject_id=ids[UNSUBSCRIBES]).pk)
-    unsubscribe(target=resolve_unsubscribe_token(token=token), source="the unsubscribe page")
+    _bounce_and_unsubscribe(ids=ids, at=now - 8 * day + dt.timedelta(minutes=7))
 
     # Day 3 for the first wave; Day 0 for the second.
     plan_lead_follow_ups(now=now - 5 * day)
@@ -542,25 +542,7 @@ def _run_lead_campaign(*, admin: User, batch: ImportBatch, courses: dict[str, Co
     start_lead_campaign(import_batch=batch, lead_ids=wave[2], now=now - 4 * day)
     dispatch_due_deliveries(now=now - 4 * day + dt.timedelta(minutes=5))
 
-    # A lead follows her Day 3 link to the CTA form; staff approve her the next day (welcome
-    # call booked); she pays for both of her courses.
-    name, email, phone, *_ = next(row for row in LEADS if row[1] == CONVERTS)
-    submission = submit_cta(
-        name=name,
-        email=email,
-        phone=phone,
-        whatsapp_opt_in=True,
-        message="Saw the webinar. I want to start this month.",
-        lead_ref=make_lead_ref(ids[CONVERTS]),
-        now=now - 2 * day,
-    )
-    approve_cta_submission(submission=submission, approved_by=admin, schedule_call=True, now=now - day)
-    student = User.objects.get(email__iexact=email)
-    for course in (WEB, PYTHON):
-        if Enrollment.objects.filter(student=student, course=courses[course.slug]).exists():
-            _create_payment(
-                student=student, course=courses[course.slug], now=now - day, paid_after=dt.timedelta(hours=12)
-            )
+    _convert_a_lead(admin=admin, lead_id=ids[CONVERTS], courses=courses, now=now)
 
     # People who filled in the form and wait for staff.
     for name, email, phone, opt_in, hours, message in PENDING_CTA:
@@ -572,3 +554,45 @@ def _run_lead_campaign(*, admin: User, batch: ImportBatch, courses: dict[str, Co
             message=message,
             now=now - dt.timedelta(hours=hours),
         )
+
+
+def _bounce_and_unsubscribe(*, ids: dict[str, int], at: dt.datetime) -> None:
+    """One Day 0 email bounces (the provider's webhook), one lead unsubscribes from hers."""
+
+    def day0(lead: str) -> int:
+        return delivery_id_for_subject(kind="lead_day0", subject_type=LEAD, subject_id=ids[lead])
+
+    apply_provider_event(
+        event=ProviderEvent(
+            channel=Channel.EMAIL,
+            status=DeliveryStatus.BOUNCED,
+            delivery_id=day0(BOUNCES),
+            occurred_at=at,
+            detail="550 5.1.1 The email account that you tried to reach does not exist.",
+        )
+    )
+    token = make_unsubscribe_token(delivery_id=day0(UNSUBSCRIBES))
+    unsubscribe(target=resolve_unsubscribe_token(token=token), source="the unsubscribe page")
+
+
+def _convert_a_lead(*, admin: User, lead_id: int, courses: dict[str, Course], now: dt.datetime) -> None:
+    """A lead follows her Day 3 link to the CTA form; staff approve her the next day (welcome
+    call booked); she pays for both of her courses."""
+    day = dt.timedelta(days=1)
+    name, email, phone, *_ = next(row for row in LEADS if row[1] == CONVERTS)
+    submission = submit_cta(
+        name=name,
+        email=email,
+        phone=phone,
+        whatsapp_opt_in=True,
+        message="Saw the webinar. I want to start this month.",
+        lead_ref=make_lead_ref(lead_id),
+        now=now - 2 * day,
+    )
+    approve_cta_submission(submission=submission, approved_by=admin, schedule_call=True, now=now - day)
+    student = User.objects.get(email__iexact=email)
+    for course in (WEB, PYTHON):
+        if Enrollment.objects.filter(student=student, course=courses[course.slug]).exists():
+            _create_payment(
+                student=student, course=courses[course.slug], now=now - day, paid_after=dt.timedelta(hours=12)
+            )

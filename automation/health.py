@@ -6,10 +6,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Count, Max, Min, Q
+from django.db.models import Max, Q
 from django.utils.module_loading import import_string
 
-from notifications.api import ChannelPause, Delivery, WhatsAppTemplate, count_due_deliveries, oldest_due_delivery_at
+from notifications.api import LedgerHealth, count_due_deliveries, ledger_health, oldest_due_delivery_at
 from notifications.api import conf as notifications_conf
 from notifications.api import held_back as whatsapp_held_back
 
@@ -99,14 +99,7 @@ def check_health(
             "is the worker running?"
         )
     problems += scheduler_problems(now=now)
-    problems += _unsettled_problems(now=now, max_unknown_age=max_unknown_age)
-    problems += _paused_channel_problems(now=now)
-    provider = import_string(settings.WHATSAPP_BACKEND).provider
-    if provider and not WhatsAppTemplate.objects.filter(provider=provider).exists():
-        problems.append(
-            f"whatsapp: {provider}'s templates were never synced, so none is checked for approval; "
-            "run `manage.py whatsapp_templates sync`"
-        )
+    problems += _ledger_problems(now=now, max_unknown_age=max_unknown_age)
     waiting = whatsapp_held_back(now=now)
     if waiting:
         problems.append(
@@ -183,23 +176,35 @@ def _youngest_cluster_born() -> dt.datetime | None:
     return max(births, default=None)
 
 
-def _unsettled_problems(*, now: dt.datetime, max_unknown_age: dt.timedelta | None) -> list[str]:
-    """`unknown` deliveries reconciliation has not settled within the limit (staff must look)."""
+def _ledger_problems(*, now: dt.datetime, max_unknown_age: dt.timedelta | None) -> list[str]:
+    """What the ledger needs from staff: unsettled `unknown` deliveries, paused channels, WhatsApp
+    templates never synced."""
     if max_unknown_age is None:
         max_unknown_age = dt.timedelta(minutes=notifications_conf.unknown_alert_minutes)
-    waiting = Delivery.objects.filter(status=Delivery.Status.UNKNOWN, updated_at__lt=now - max_unknown_age).aggregate(
-        count=Count("id"), oldest=Min("updated_at")
-    )
-    if not waiting["count"]:
+    provider = import_string(settings.WHATSAPP_BACKEND).provider
+    ledger = ledger_health(unsettled_before=now - max_unknown_age, whatsapp_provider=provider)
+    problems = _unsettled_problems(ledger, now=now, max_unknown_age=max_unknown_age)
+    problems += _paused_channel_problems(ledger, now=now)
+    if not ledger.whatsapp_templates_synced:
+        problems.append(
+            f"whatsapp: {provider}'s templates were never synced, so none is checked for approval; "
+            "run `manage.py whatsapp_templates sync`"
+        )
+    return problems
+
+
+def _unsettled_problems(ledger: LedgerHealth, *, now: dt.datetime, max_unknown_age: dt.timedelta) -> list[str]:
+    """`unknown` deliveries reconciliation has not settled within the limit (staff must look)."""
+    if not ledger.unsettled:
         return []
     return [
-        f"deliveries: {waiting['count']} 'unknown' for more than {_words(max_unknown_age)} (the oldest for "
-        f"{_words(now - waiting['oldest'])}); reconciliation could not settle them: check them with the "
+        f"deliveries: {ledger.unsettled} 'unknown' for more than {_words(max_unknown_age)} (the oldest for "
+        f"{_words(now - ledger.oldest_unsettled_at)}); reconciliation could not settle them: check them with the "
         "provider and settle them in the admin"
     ]
 
 
-def _paused_channel_problems(*, now: dt.datetime) -> list[str]:
+def _paused_channel_problems(ledger: LedgerHealth, *, now: dt.datetime) -> list[str]:
     """Channels whose provider cannot take messages: their messages wait, nothing fails, someone must act."""
     return [
         f"{pause.channel}: sending paused for {_words(now - pause.since)}: the provider cannot take messages "
@@ -207,7 +212,7 @@ def _paused_channel_problems(*, now: dt.datetime) -> list[str]:
         "network; "
         f"{pause.failures} tr{'y' if pause.failures == 1 else 'ies'} refused, the next "
         f"{'in ' + _words(pause.until - now) if pause.until > now else 'with the next batch'}"
-        for pause in ChannelPause.objects.order_by("channel")
+        for pause in ledger.paused_channels
     ]
 
 

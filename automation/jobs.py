@@ -24,11 +24,11 @@ from lms.reminders import (
     plan_session_reminders_24h,
 )
 from notifications.api import (
-    Delivery,
     DispatchResult,
     ReconcileResult,
     RetentionResult,
     count_due_deliveries,
+    count_unknown_deliveries,
     dispatch_due_deliveries,
     purge_old_deliveries,
     purge_rows,
@@ -131,7 +131,7 @@ def reconcile_deliveries(*, now: dt.datetime | None = None, dry_run: bool = Fals
     """The reconciliation job: settle `unknown` deliveries from what the provider says (a dry run counts them)."""
     if dry_run:
         result = ReconcileResult()
-        result.outcomes["unknown"] = Delivery.objects.filter(status=Delivery.Status.UNKNOWN).count()
+        result.outcomes["unknown"] = count_unknown_deliveries()
         return result
     return reconcile_unknown_deliveries(now=now, max_seconds=notifications_conf.dispatch_run_seconds)
 

@@ -135,21 +135,7 @@ def run_job(
             trigger=trigger,
             dry_run=dry_run,
         )
-        clock = time.monotonic()
-        try:
-            with heartbeat(log.pk):
-                result = job.run(now=now, dry_run=dry_run)
-        except Exception as exc:
-            logger.exception("Job %s failed", job.name)
-            outcome = JobOutcome(job=job, status=Status.FAILED, error=f"{type(exc).__name__}: {exc}")
-            metadata = {"traceback": traceback.format_exc()[-4000:]}
-        else:
-            records, counts = summarize(result)
-            outcome = JobOutcome(
-                job=job, status=Status.SUCCESS, records=records, counts=counts, preview=getattr(result, "preview", [])
-            )
-            metadata = counts
-        outcome.duration = time.monotonic() - clock
+        outcome, metadata = _run_logged(job, log_id=log.pk, now=now, dry_run=dry_run)
         metadata = {**metadata, "now": now.isoformat()} if now else metadata
         JobExecutionLog.objects.filter(pk=log.pk).update(
             status=outcome.status,
@@ -161,6 +147,27 @@ def run_job(
         )
         outcome.log_id = log.pk
         return outcome
+
+
+def _run_logged(job: Job, *, log_id: int, now: dt.datetime | None, dry_run: bool) -> tuple[JobOutcome, dict]:
+    """Run the job with its log's heartbeat beating; return its outcome (timed) and what its log
+    keeps (the counts, or the traceback of a failure)."""
+    clock = time.monotonic()
+    try:
+        with heartbeat(log_id):
+            result = job.run(now=now, dry_run=dry_run)
+    except Exception as exc:
+        logger.exception("Job %s failed", job.name)
+        outcome = JobOutcome(job=job, status=Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+        metadata = {"traceback": traceback.format_exc()[-4000:]}
+    else:
+        records, counts = summarize(result)
+        outcome = JobOutcome(
+            job=job, status=Status.SUCCESS, records=records, counts=counts, preview=getattr(result, "preview", [])
+        )
+        metadata = counts
+    outcome.duration = time.monotonic() - clock
+    return outcome, metadata
 
 
 def run_jobs(*, names: list[str] | None = None, now=None, dry_run: bool = False, trigger: str = "command"):

@@ -22,21 +22,20 @@ from common.db import update_returning_ids
 from notifications.api import (
     Audience,
     Channel,
-    Delivery,
     Group,
     PlanResult,
-    Suppression,
-    WhatsAppConsent,
-    cancel_deliveries,
+    cancel_for_subject,
     has_whatsapp_template,
+    marketing_suppressions,
     plan_audience,
+    whatsapp_marketing_consents,
 )
 
 from . import messages
 from .conf import conf
 from .links import LEAD, read_lead_ref
 from .models import CrmActivity, CTASubmission, Lead, LeadCampaign
-from .optouts import MARKETING_SCOPES, record_lead_opt_outs
+from .optouts import record_lead_opt_outs
 
 FOLLOW_UP_DAYS = {3: messages.LEAD_DAY3.name, 7: messages.LEAD_DAY7.name}
 LEAD_KINDS = (messages.LEAD_DAY0.name, messages.LEAD_DAY3.name, messages.LEAD_DAY7.name)
@@ -44,11 +43,7 @@ LEAD_KINDS = (messages.LEAD_DAY0.name, messages.LEAD_DAY3.name, messages.LEAD_DA
 
 def _unsubscribed():
     """True for leads whose address refuses marketing email (unsubscribed, bounced, complained)."""
-    return Exists(
-        Suppression.objects.filter(
-            channel=Channel.EMAIL, address=Lower(OuterRef("email")), category__in=MARKETING_SCOPES
-        )
-    )
+    return Exists(marketing_suppressions(channel=Channel.EMAIL, address=Lower(OuterRef("email"))))
 
 
 def _day_context(kind: str, now: dt.datetime) -> dict:
@@ -77,11 +72,7 @@ def _plan_leads(
         "language",
         recipient_id=Cast(Value(None), output_field=BigIntegerField()),
         # Offers on WhatsApp only to a number whose marketing consent is given (the gate checks again).
-        whatsapp_opt_in=Exists(
-            WhatsAppConsent.objects.filter(
-                address=OuterRef("phone"), category=WhatsAppConsent.Category.MARKETING, given=True
-            )
-        ),
+        whatsapp_opt_in=Exists(whatsapp_marketing_consents(address=OuterRef("phone"))),
         subject_id=F("pk"),
         event_key=Cast("pk", output_field=TextField()),
     )
@@ -105,7 +96,7 @@ def _whatsapp_campaign(kind: str, *, consent: Callable[[], bool] | None = None) 
 
 
 def _marketing_consent_given() -> bool:
-    return WhatsAppConsent.objects.filter(category=WhatsAppConsent.Category.MARKETING, given=True).exists()
+    return whatsapp_marketing_consents().exists()
 
 
 @dataclass
@@ -254,11 +245,7 @@ def track_lead_conversion(
     lead.save(update_fields=["status", "converted_at", "cta_submission"])
     if lead.campaign_id:
         LeadCampaign.objects.filter(pk=lead.campaign_id).update(conversions=F("conversions") + 1)
-    cancel_deliveries(
-        deliveries=Delivery.objects.filter(subject_type=LEAD, subject_id=lead.pk, kind__in=LEAD_KINDS),
-        reason="The lead converted.",
-        now=now,
-    )
+    cancel_for_subject(subject_type=LEAD, subject_id=lead.pk, kinds=LEAD_KINDS, reason="The lead converted.", now=now)
     CrmActivity.objects.create(
         kind=CrmActivity.Kind.LEAD_CONVERTED,
         lead=lead,

@@ -94,6 +94,15 @@ def parse_leads_csv(data: bytes) -> tuple[list[str], list[tuple[int, dict, str]]
     except csv.Error:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    header = _read_header(reader)
+    rows = _read_rows(reader, header)
+    if not rows:
+        raise ValidationError("The file has a header but no rows.")
+    return header, rows
+
+
+def _read_header(reader) -> list[str]:
+    """The first line's column names, lower-cased; refuse a file without a usable one."""
     try:
         header = [cell.strip().lower() for cell in next(reader)]
     except StopIteration:
@@ -113,6 +122,11 @@ def parse_leads_csv(data: bytes) -> tuple[list[str], list[tuple[int, dict, str]]
     duplicates = sorted({name for name in header if name and header.count(name) > 1})
     if duplicates:
         raise ValidationError(f"The column {', '.join(duplicates)} appears twice in the first line.")
+    return header
+
+
+def _read_rows(reader, header: list[str]) -> list[tuple[int, dict, str]]:
+    """The non-blank rows after the header as (line, values, why unreadable); refuse too many."""
     rows = []
     limit = settings.LEAD_IMPORT_MAX_ROWS
     while True:
@@ -135,9 +149,7 @@ def parse_leads_csv(data: bytes) -> tuple[list[str], list[tuple[int, dict, str]]
             continue
         values = {name: (cells[index].strip() if index < len(cells) else "") for index, name in enumerate(header)}
         rows.append((reader.line_num, values, problem))
-    if not rows:
-        raise ValidationError("The file has a header but no rows.")
-    return header, rows
+    return rows
 
 
 def _check_row(values: dict, *, problem: str = "", extra_columns: Sequence[str] = ()) -> tuple[str, str, str, str, str]:
@@ -259,13 +271,25 @@ def import_leads(
         (line, values, *_check_row(values, problem=problem, extra_columns=extra_columns))
         for line, values, problem in rows
     ]
-    valid = sorted({email for _, _, email, _, _, reason, _ in checked if not reason})
-    existing, accounts = _existing_emails(valid), _accounts(valid)
-
     batch = ImportBatch.objects.create(
         filename=filename[:255], source=source, uploaded_by=uploaded_by, total_rows=len(rows), created_at=now
     )
     result = ImportResult(batch=batch)
+    shared = {"source": source, "import_batch_id": batch.pk, "created_at": now}
+    new_leads = _sort_rows(checked, result=result, shared=shared, extra_columns=extra_columns, progress=progress)
+    # Rows are validated above (emails, E.164 phones); a plain multi-row insert keeps 100k rows fast.
+    insert_ignoring_conflicts(Lead, new_leads)
+    _record_batch(batch, result=result, uploaded_by=uploaded_by, filename=filename, now=now)
+    if start_campaign and new_leads:
+        result.leads_emailed = start_lead_campaign(import_batch=batch, now=now).leads_emailed
+    return result
+
+
+def _sort_rows(checked: list[tuple], *, result: ImportResult, shared: dict, extra_columns, progress) -> list[dict]:
+    """Report each checked row on `result` as created, duplicate or invalid; return the new leads'
+    fields (each with the `shared` ones)."""
+    valid = sorted({email for _, _, email, _, _, reason, _ in checked if not reason})
+    existing, accounts = _existing_emails(valid), _accounts(valid)
     first_line: dict[str, int] = {}
     new_leads = []
     for done, (line, values, email, name, phone, reason, warning) in enumerate(checked, 1):
@@ -282,21 +306,15 @@ def import_leads(
         else:
             first_line[email] = line
             result.rows.append(RowResult(line, CREATED, email, name, warning))
-            new_leads.append(
-                {
-                    "email": email,
-                    "name": name,
-                    "phone": phone,
-                    "source": source,
-                    "import_batch_id": batch.pk,
-                    "data": {column: values[column] for column in extra_columns if values.get(column)},
-                    "created_at": now,
-                }
-            )
+            data = {column: values[column] for column in extra_columns if values.get(column)}
+            new_leads.append({"email": email, "name": name, "phone": phone, **shared, "data": data})
         if progress and (done % 1000 == 0 or done == len(checked)):
             progress(done, len(checked))
-    # Rows are validated above (emails, E.164 phones); a plain multi-row insert keeps 100k rows fast.
-    insert_ignoring_conflicts(Lead, new_leads)
+    return new_leads
+
+
+def _record_batch(batch: ImportBatch, *, result: ImportResult, uploaded_by, filename: str, now: dt.datetime) -> None:
+    """Keep the batch's counts and report, and say in the CRM what was imported."""
     batch.created_count = result.count(CREATED)
     batch.duplicate_count = result.count(DUPLICATE)
     batch.invalid_count = result.count(INVALID)
@@ -310,9 +328,6 @@ def import_leads(
         metadata={"import_batch": batch.pk},
         created_at=now,
     )
-    if start_campaign and new_leads:
-        result.leads_emailed = start_lead_campaign(import_batch=batch, now=now).leads_emailed
-    return result
 
 
 def escape_cell(value) -> str:

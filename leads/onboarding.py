@@ -9,7 +9,9 @@ nothing is created and nothing is sent.
 """
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -23,12 +25,12 @@ from lms.accounts import link_context
 from lms.models import User
 from notifications.api import (
     Channel,
-    Delivery,
     PlannedMessage,
     Recipient,
-    WhatsAppConsent,
+    WhatsAppConsentCategory,
     dispatch_deliveries,
     plan_messages,
+    planned_message_status,
     record_whatsapp_consent,
 )
 
@@ -51,9 +53,8 @@ class OnboardingResult:
     steps: list[str] = field(default_factory=list)
 
     def _status(self, channel: str) -> str:
-        rows = Delivery.objects.filter(pk__in=self.delivery_ids, kind=messages.WELCOME.name, channel=channel)
-        statuses = list(rows.values_list("status", flat=True))
-        return statuses[0] if statuses else "not planned"
+        status = planned_message_status(delivery_ids=self.delivery_ids, kind=messages.WELCOME.name, channel=channel)
+        return status or "not planned"
 
     @property
     def email_status(self) -> str:
@@ -109,7 +110,7 @@ def create_student(*, submission: CTASubmission, now: dt.datetime) -> tuple[User
     if user.whatsapp_opt_in:  # given on the form, with its wording: when and how are kept
         record_whatsapp_consent(
             address=user.phone,
-            category=WhatsAppConsent.Category.UTILITY,
+            category=WhatsAppConsentCategory.UTILITY,
             given=True,
             source=f"CTA form (submission {submission.pk} of {submission.created_at:%d %b %Y})",
             user=user,
@@ -238,61 +239,55 @@ def _onboard(*, submission: CTASubmission, approved_by: User, schedule_call: boo
     """Approve's steps, in order (the caller holds the lock and the language)."""
     user, created = create_student(submission=submission, now=now)
     result = OnboardingResult(submission=submission, user=user, user_created=created)
+    log = partial(_log, submission, actor=approved_by, user=user, now=now)
     verb = "Created the student account" if created else "Linked the existing account"
-    _log(submission, Kind.USER_CREATED, f"{verb} {user.email}.", actor=approved_by, user=user, now=now)
+    log(Kind.USER_CREATED, f"{verb} {user.email}.")
     if not created and submission.phone and submission.phone != user.phone:
         result.steps.append(
             _("Kept the account's own phone number and WhatsApp choice (the form's number was not added)")
         )
-
     if schedule_call:
         result.call = schedule_welcome_call(user=user, staff=approved_by, submission=submission, now=now)
         when = format_when(result.call.scheduled_at, tz=approved_by.timezone, locale=approved_by.locale)
-        _log(
-            submission,
-            Kind.CALL_SCHEDULED,
-            f"Welcome call booked for {when}.",
-            actor=approved_by,
-            user=user,
-            now=now,
-            call_id=result.call.pk,
-        )
+        log(Kind.CALL_SCHEDULED, f"Welcome call booked for {when}.", call_id=result.call.pk)
+    _welcome(result, log=log, now=now)
+    lead = track_lead_conversion(submission=submission, approved=True, now=now)
+    if lead is not None:
+        result.steps.append(_("Lead %(email)s counted as converted") % {"email": lead.email})
+    _mark_approved(submission, user=user, approved_by=approved_by, now=now)
+    log(Kind.APPROVED, f"Approved by {approved_by.email}.")
+    _notify_approving_staff(result, approved_by=approved_by, now=now)
+    log(Kind.ADMIN_NOTIFIED, f"{approved_by.email} notified.")
+    ids = list(result.delivery_ids)
+    transaction.on_commit(lambda: dispatch_deliveries(ids=ids))  # nothing leaves before commit
+    return result
 
-    welcome = plan_welcome(user=user, call=result.call, submission=submission, now=now)
+
+def _welcome(result: OnboardingResult, *, log: Callable[..., None], now: dt.datetime) -> None:
+    """Plan the welcome email (and the WhatsApp welcome when the student can have it)."""
+    user = result.user
+    welcome = plan_welcome(user=user, call=result.call, submission=result.submission, now=now)
     result.delivery_ids += welcome.delivery_ids
-    _log(
-        submission,
-        Kind.WELCOME_EMAIL,
-        "Welcome email with a set-password link queued.",
-        actor=approved_by,
-        user=user,
-        now=now,
-    )
+    log(Kind.WELCOME_EMAIL, "Welcome email with a set-password link queued.")
     if welcome.planned[Channel.WHATSAPP]:
-        _log(
-            submission,
-            Kind.WELCOME_WHATSAPP,
-            f"WhatsApp welcome queued to {user.phone}.",
-            actor=approved_by,
-            user=user,
-            now=now,
-        )
+        log(Kind.WELCOME_WHATSAPP, f"WhatsApp welcome queued to {user.phone}.")
         result.steps.append(_("WhatsApp welcome to %(phone)s") % {"phone": user.phone})
     else:
         reason = _("no WhatsApp opt-in") if not user.whatsapp_opt_in else _("no valid phone number")
         result.steps.append(_("No WhatsApp welcome (%(reason)s)") % {"reason": reason})
 
-    lead = track_lead_conversion(submission=submission, approved=True, now=now)
-    if lead is not None:
-        result.steps.append(_("Lead %(email)s counted as converted") % {"email": lead.email})
 
+def _mark_approved(submission: CTASubmission, *, user: User, approved_by: User, now: dt.datetime) -> None:
     submission.status = CTASubmission.Status.APPROVED
     submission.user = user
     submission.processed_by = approved_by
     submission.processed_at = now
     submission.save(update_fields=["status", "user", "processed_by", "processed_at"])
-    _log(submission, Kind.APPROVED, f"Approved by {approved_by.email}.", actor=approved_by, user=user, now=now)
 
+
+def _notify_approving_staff(result: OnboardingResult, *, approved_by: User, now: dt.datetime) -> None:
+    """Tell the staff member who approved what was done, in their language."""
+    created, user = result.user_created, result.user
     account = _("Created the student account %(email)s") if created else _("Linked the existing account %(email)s")
     summary = [
         account % {"email": user.email},
@@ -304,13 +299,8 @@ def _onboard(*, submission: CTASubmission, approved_by: User, schedule_call: boo
             else []
         ),
     ]
-    staff_note = notify_staff(staff=approved_by, user=user, submission=submission, summary=summary, now=now)
+    staff_note = notify_staff(staff=approved_by, user=user, submission=result.submission, summary=summary, now=now)
     result.delivery_ids += staff_note.delivery_ids
-    _log(submission, Kind.ADMIN_NOTIFIED, f"{approved_by.email} notified.", actor=approved_by, user=user, now=now)
-
-    ids = list(result.delivery_ids)
-    transaction.on_commit(lambda: dispatch_deliveries(ids=ids))  # nothing leaves before commit
-    return result
 
 
 @transaction.atomic

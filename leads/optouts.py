@@ -2,7 +2,7 @@
 Leads who refuse marketing email: an unsubscribe, a complaint or a bounce moves the lead on.
 
 notifications owns the suppression list and knows nothing of leads (DESIGN.md: imports point
-one way). It adds a `Suppression` row wherever an address is found unusable (one-click
+one way). It adds a suppression wherever an address is found unusable (one-click
 unsubscribe, a provider's bounce or complaint, staff); leads hears of each new row through
 Django's `post_save` signal (leads/signals.py) and records it here, in the same transaction, so
 the lead list says who unsubscribed or bounced and why. Campaign planning also calls this for
@@ -16,11 +16,11 @@ from django.db.models import Exists, OuterRef, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from notifications.api import Category, Channel, Suppression
+from notifications.api import Channel, SuppressionReason, marketing_suppressions
 
 from .models import CrmActivity, Lead
 
-Reason = Suppression.Reason
+Reason = SuppressionReason
 # What a suppression's reason makes of a lead; anything else (a WhatsApp STOP) leaves it alone.
 LEAD_STATUS = {
     Reason.UNSUBSCRIBED: Lead.Status.UNSUBSCRIBED,
@@ -33,20 +33,13 @@ LEAD_STATUS = {
 CRM_KIND = {Lead.Status.UNSUBSCRIBED: CrmActivity.Kind.UNSUBSCRIBED, Lead.Status.BOUNCED: CrmActivity.Kind.BOUNCED}
 # Leads still in play; a converted lead stays converted whatever happens to its address.
 OPEN_STATUSES = (Lead.Status.NEW, Lead.Status.CONTACTED)
-# The categories that silence a campaign email: every message (a bounce) or marketing.
-MARKETING_SCOPES = (Suppression.ALL_CATEGORIES, Category.MARKETING)
-
-
-def marketing_suppressions():
-    """The email suppressions that stop campaign email."""
-    return Suppression.objects.filter(channel=Channel.EMAIL, category__in=MARKETING_SCOPES)
 
 
 def record_lead_opt_outs(*, leads=None, addresses: Iterable[str] | None = None, now: dt.datetime | None = None) -> int:
     """Mark open leads whose address refuses marketing email unsubscribed or bounced, with a CRM
     entry saying why; return how many leads changed. Limit it to `leads` (a queryset) or `addresses`."""
     now = now or timezone.now()
-    found = marketing_suppressions().filter(address=Lower(OuterRef("email"))).order_by("created_at", "pk")
+    found = marketing_suppressions(channel=Channel.EMAIL, address=Lower(OuterRef("email")))
     candidates = (leads if leads is not None else Lead.objects.all()).filter(status__in=OPEN_STATUSES)
     if addresses is not None:
         candidates = candidates.annotate(email_lower=Lower("email")).filter(

@@ -1,36 +1,38 @@
 """
 Campaign statistics and ROI: every figure from one source, so the page and the command agree.
 
-"Emailed" means one thing everywhere: the ledger holds a sent row for the lead, a `Delivery`
+"Emailed" means one thing everywhere: the ledger holds a sent row for the lead, a delivery
 whose status is sent, delivered, opened or clicked (a bounce or a failure is not a send).
 Lead counts come from the leads' status (which unsubscribes and bounces now set), money from
 paid payments. The admin page and `lead_campaign stats` both show `campaign_stats()`.
 
 The retention job removes old rows once their life is over and keeps, for each lead, day and
-email kind, the counts of what they were (`DeliveryDailyCount`): every figure adds those counts to
-the rows still in the ledger. A row is in one or the other, never both (it is counted and deleted
-in one transaction), so nothing is counted twice.
+email kind, the counts of what they were: every figure adds those counts to the rows still in the
+ledger (notifications' `delivery_counts_for_subjects` and its siblings do). A row is in one or the
+other, never both (it is counted and deleted in one transaction), so nothing is counted twice.
 """
 
+import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, F, Min, Q, Sum
+from django.db.models import Count, Sum
 
 from common.formatting import format_money
 from lms.models import Payment
-from notifications.api import Channel, Delivery, DeliveryDailyCount
+from notifications.api import (
+    Channel,
+    count_subjects_sent_to,
+    delivery_counts_for_subjects,
+    send_times_for_subjects,
+    spend_for_subjects,
+)
 
 from . import messages
 from .links import LEAD, SUBMISSION
 from .models import CTASubmission, Lead, LeadCampaign
 
 STEPS = ((0, messages.LEAD_DAY0.name), (3, messages.LEAD_DAY3.name), (7, messages.LEAD_DAY7.name))
-# The ledger's sent rows: the provider took the message (and maybe more happened since).
-SENT = [Delivery.Status.SENT, Delivery.Status.DELIVERED, Delivery.Status.OPENED, Delivery.Status.CLICKED]
-BOUNCED = [Delivery.Status.BOUNCED, Delivery.Status.COMPLAINED]
-FAILED = [Delivery.Status.FAILED, Delivery.Status.UNKNOWN]
-WAITING = [Delivery.Status.PENDING, Delivery.Status.SENDING]
 
 
 @dataclass
@@ -94,69 +96,22 @@ class CampaignStats:
 def campaign_stats(*, campaign: LeadCampaign) -> CampaignStats:
     """Return a campaign's statistics: per-step sends and conversions, unsubscribes, revenue and ROI."""
     leads = Lead.objects.filter(campaign=campaign)
-    emails = Delivery.objects.filter(
-        event__subject_type=LEAD, event__subject_id__in=leads.values("pk"), channel=Channel.EMAIL
-    )
-    by_kind = {
-        row["kind"]: row
-        for row in emails.values(kind=F("event__kind"))
-        .annotate(
-            sent=Count("id", filter=Q(status__in=SENT)),
-            bounced=Count("id", filter=Q(status__in=BOUNCED)),
-            failed=Count("id", filter=Q(status__in=FAILED)),
-            waiting=Count("id", filter=Q(status__in=WAITING)),
-        )
-        .order_by()
-    }
-    # Rows the retention job removed, as it counted them per lead (waiting rows are never removed).
-    purged = DeliveryDailyCount.objects.filter(
-        subject_type=LEAD, subject_id__in=leads.values("pk"), channel=Channel.EMAIL
-    )
-    for row in (
-        purged.values("kind")
-        .annotate(sent=Sum("sent"), bounced=Sum("bounced") + Sum("complained"), failed=Sum("failed"))
-        .order_by()
-    ):
-        into = by_kind.setdefault(row["kind"], {"sent": 0, "bounced": 0, "failed": 0, "waiting": 0})
-        for key in ("sent", "bounced", "failed"):
-            into[key] += row[key] or 0
+    emails = {"subject_type": LEAD, "subject_ids": leads.values("pk"), "channel": Channel.EMAIL}
+    by_kind = delivery_counts_for_subjects(**emails)
     counts = ("sent", "bounced", "failed", "waiting")
     steps = [StepStats(day=day, **{key: by_kind.get(kind, {}).get(key, 0) for key in counts}) for day, kind in STEPS]
     by_status = dict(leads.values_list("status").annotate(count=Count("pk")).order_by())
-
     converted = dict(leads.filter(status=Lead.Status.CONVERTED).values_list("pk", "converted_at"))
-    step_of_kind = {kind: index for index, (_, kind) in enumerate(STEPS)}
-    last_step: dict[int, int] = {}
-    sends = [
-        *emails.filter(event__subject_id__in=list(converted), status__in=SENT).values_list(
-            "event__subject_id", "event__kind", "sent_at"
-        ),
-        *purged.filter(subject_id__in=list(converted), sent__gt=0)
-        .values_list("subject_id", "kind")
-        .annotate(first=Min("first_sent_at"))
-        .order_by(),
-    ]
-    for lead_id, kind, sent_at in sends:
-        if kind in step_of_kind and sent_at and sent_at <= converted[lead_id]:
-            last_step[lead_id] = max(last_step.get(lead_id, 0), step_of_kind[kind])
-    for step in last_step.values():
+    for step in _last_steps_before_converting(converted).values():
         steps[step].conversions += 1
-
-    converted_emails = leads.filter(status=Lead.Status.CONVERTED).values("email")
-    paid = Payment.objects.filter(
-        status=Payment.Status.PAID, currency=campaign.currency, student__email__in=converted_emails
-    ).aggregate(total=Sum("amount"), paying=Count("student", distinct=True))
+    paid = _paid(campaign=campaign, leads=leads)
     whatsapp = _whatsapp_spend(campaign=campaign, leads=leads)
     batch_id = campaign.import_batch_id
     return CampaignStats(
         campaign=campaign,
         imported=Lead.objects.filter(import_batch_id=batch_id).count() if batch_id else None,
         leads=sum(by_status.values()),
-        emailed=emails.filter(status__in=SENT)
-        .values(subject_id=F("event__subject_id"))
-        .order_by()
-        .union(purged.filter(sent__gt=0).values("subject_id").order_by())
-        .count(),
+        emailed=count_subjects_sent_to(**emails),
         steps=steps,
         unsubscribes=by_status.get(Lead.Status.UNSUBSCRIBED, 0),
         bounces=by_status.get(Lead.Status.BOUNCED, 0),
@@ -173,26 +128,31 @@ def campaign_stats(*, campaign: LeadCampaign) -> CampaignStats:
     )
 
 
+def _last_steps_before_converting(converted: dict[int, dt.datetime]) -> dict[int, int]:
+    """Per converted lead (`{lead id: when it converted}`), the index in STEPS of the last step
+    emailed to it before it converted (leads emailed no step before converting are left out)."""
+    step_of_kind = {kind: index for index, (_, kind) in enumerate(STEPS)}
+    last_step: dict[int, int] = {}
+    sends = send_times_for_subjects(subject_type=LEAD, subject_ids=list(converted), channel=Channel.EMAIL)
+    for lead_id, kind, sent_at in sends:
+        if kind in step_of_kind and sent_at and sent_at <= converted[lead_id]:
+            last_step[lead_id] = max(last_step.get(lead_id, 0), step_of_kind[kind])
+    return last_step
+
+
+def _paid(*, campaign: LeadCampaign, leads) -> dict:
+    """The campaign's converted leads' paid payments in its currency: their total and how many paid."""
+    converted_emails = leads.filter(status=Lead.Status.CONVERTED).values("email")
+    return Payment.objects.filter(
+        status=Payment.Status.PAID, currency=campaign.currency, student__email__in=converted_emails
+    ).aggregate(total=Sum("amount"), paying=Count("student", distinct=True))
+
+
 def _whatsapp_spend(*, campaign: LeadCampaign, leads) -> dict:
     """The WhatsApp messages a campaign paid for, live and removed by retention: to its leads, and the
     welcome to each lead it converted."""
     submissions = CTASubmission.objects.filter(lead__campaign=campaign).values("pk")
-    about_campaign = Q(subject_type=LEAD, subject_id__in=leads.values("pk")) | Q(
-        subject_type=SUBMISSION, subject_id__in=submissions
-    )
-    live = Delivery.objects.filter(
-        Q(event__subject_type=LEAD, event__subject_id__in=leads.values("pk"))
-        | Q(event__subject_type=SUBMISSION, event__subject_id__in=submissions),
-        channel=Channel.WHATSAPP,
-        is_test=False,
-    ).aggregate(cost=Sum("cost"), messages=Count("id", filter=Q(status__in=SENT)))
-    purged = DeliveryDailyCount.objects.filter(about_campaign, channel=Channel.WHATSAPP).aggregate(
-        cost=Sum("cost"), messages=Sum("sent")
-    )
-    return {
-        "messages": (live["messages"] or 0) + (purged["messages"] or 0),
-        "cost": (live["cost"] or Decimal("0")) + (purged["cost"] or Decimal("0")),
-    }
+    return spend_for_subjects(subjects={LEAD: leads.values("pk"), SUBMISSION: submissions}, channel=Channel.WHATSAPP)
 
 
 STEP_HEADERS = ["Step", "Sent", "Bounced", "Failed", "Waiting", "Conversions", "Conversion rate"]

@@ -21,7 +21,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import base36_to_int, urlsafe_base64_encode
 
 from common.formatting import format_when, reader_locale
-from notifications.api import Channel, Delivery, PlannedMessage, Recipient, first_name, plan_messages
+from notifications.api import Channel, PlannedMessage, Recipient, first_name, message_planned_since, plan_messages
 
 from .models import User
 
@@ -139,10 +139,7 @@ def request_set_password_link(*, email: str, now: dt.datetime | None = None) -> 
     now = now or timezone.now()
     email = email.strip().lower()
     interval = dt.timedelta(minutes=settings.SET_PASSWORD_EMAIL_INTERVAL_MINUTES)
-    recent = Delivery.objects.filter(
-        event__kind=SET_PASSWORD_LINK, channel=Channel.EMAIL, to_address=email, created_at__gt=now - interval
-    ).exists()
-    if recent:
+    if message_planned_since(kind=SET_PASSWORD_LINK, channel=Channel.EMAIL, to_address=email, since=now - interval):
         return
     user = User.objects.filter(email__iexact=email, is_active=True).only("pk").first()
     plan_messages(

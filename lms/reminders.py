@@ -20,7 +20,7 @@ from django.db.models.functions import Cast, Coalesce, Concat, NullIf
 from django.urls import reverse
 
 from common.formatting import format_money, format_when, zone
-from notifications.api import Audience, Channel, Delivery, Group, PlanResult, plan_audience
+from notifications.api import Audience, Channel, Group, PlanResult, plan_audience, recipients_sent_about
 
 from . import messages
 from .calendar import session_calendar_context
@@ -32,8 +32,6 @@ DAY_24H = dt.timedelta(hours=24)
 NOT_UNDER = dt.timedelta(hours=1)  # the 15-minute reminder covers the last hour
 SOON = dt.timedelta(minutes=15)
 ASSIGNMENT_WINDOW = dt.timedelta(hours=48)
-# A message that reached the provider: its recipient has what it said (in their calendar too).
-DELIVERED_STATUSES = ("sent", "delivered", "opened", "clicked")
 RECORDING_NOTICE_DAYS = 7  # a recording published longer ago than this is not announced any more
 
 
@@ -145,17 +143,12 @@ def plan_session_moved_notices(*, now: dt.datetime, dry_run: bool = False) -> Pl
     moved = LiveSession.objects.filter(is_cancelled=False, sequence__gt=0, scheduled_at__gt=now + DAY_24H)
     for session in moved.select_related("course"):
         key = session_event_key(session)
-        told_earlier = (
-            Delivery.objects.filter(
-                event__kind__in=[messages.SESSION_24H.name, messages.SESSION_MOVED.name],
-                channel=Channel.EMAIL,
-                event__subject_type=SESSION,
-                event__subject_id=session.pk,
-                status__in=DELIVERED_STATUSES,
-                recipient_id__isnull=False,
-            )
-            .exclude(event__key__endswith=f":{key}")
-            .values("recipient_id")
+        told_earlier = recipients_sent_about(
+            kinds=[messages.SESSION_24H.name, messages.SESSION_MOVED.name],
+            channel=Channel.EMAIL,
+            subject_type=SESSION,
+            subject_id=session.pk,
+            except_event_key_ending=f":{key}",
         )
         result.merge(
             _plan_sessions(

@@ -113,7 +113,19 @@ def student_courses(*, student: User, now: dt.datetime) -> list[Course]:
         courses[course.pk] = course
     if not courses:
         return []
+    _add_next_sessions(courses, now=now, tz=tz, locale=locale)
+    _add_recordings(courses, tz=tz, locale=locale)
+    recent = Assignment.objects.filter(course_id__in=courses, deadline__gte=now - ASSIGNMENTS_SHOWN_AFTER_DEADLINE)
+    for assignment in recent.prefetch_related(
+        Prefetch("submissions", queryset=Submission.objects.filter(student=student), to_attr="mine")
+    ).order_by("deadline"):
+        _describe_assignment(assignment, submission=next(iter(assignment.mine), None), now=now, tz=tz, locale=locale)
+        courses[assignment.course_id].course_assignments.append(assignment)
+    return list(courses.values())
 
+
+def _add_next_sessions(courses: dict[int, Course], *, now: dt.datetime, tz: str, locale: str) -> None:
+    """Give each course its next session not over yet (live now or to come), or leave it None."""
     waiting = set(courses)
     upcoming = LiveSession.objects.filter(
         course_id__in=courses, is_cancelled=False, scheduled_at__gte=now - dt.timedelta(hours=6)
@@ -131,6 +143,9 @@ def student_courses(*, student: User, now: dt.datetime) -> list[Course]:
         if not waiting:
             break
 
+
+def _add_recordings(courses: dict[int, Course], *, tz: str, locale: str) -> None:
+    """Give each course its latest recordings students may see (RECORDINGS_PER_COURSE at most)."""
     recordings = (
         Recording.objects.filter(session__course_id__in=courses, visible_to_students=True)
         .select_related("session")
@@ -141,11 +156,3 @@ def student_courses(*, student: User, now: dt.datetime) -> list[Course]:
         if len(materials) < RECORDINGS_PER_COURSE:
             recording.when = format_when(recording.session.scheduled_at, tz=tz, locale=locale)
             materials.append(recording)
-
-    recent = Assignment.objects.filter(course_id__in=courses, deadline__gte=now - ASSIGNMENTS_SHOWN_AFTER_DEADLINE)
-    for assignment in recent.prefetch_related(
-        Prefetch("submissions", queryset=Submission.objects.filter(student=student), to_attr="mine")
-    ).order_by("deadline"):
-        _describe_assignment(assignment, submission=next(iter(assignment.mine), None), now=now, tz=tz, locale=locale)
-        courses[assignment.course_id].course_assignments.append(assignment)
-    return list(courses.values())

@@ -8,11 +8,18 @@ move. import-linter holds every other app to this door (`.importlinter`).
 - Plan: `plan_messages` for one event's recipients, `plan_audience` for an audience read by one
   query; `first_name` is what a message calls a person.
 - Send and stop: `send_now` (the rows just planned, right away), `dispatch_due_deliveries` (the
-  worker's job), `cancel_deliveries`.
-- Read: `delivery_counts_for_subjects`, `count_due_deliveries`, `oldest_due_delivery_at`, the
-  ledger's models for the operator's reports.
-- People: languages, WhatsApp consent and contact, preferences from a page.
-- Operator jobs: reconcile, retention.
+  worker's job), `cancel_for_subject`.
+- Read about an app's own subjects (live rows and the counts retention kept):
+  `delivery_counts_for_subjects`, `send_times_for_subjects`, `count_subjects_sent_to`,
+  `spend_for_subjects`, `recipients_sent_about`, `delivery_id_for_subject`; one person's:
+  `message_planned_since`, `planned_message_status`. The values they compare with:
+  `DeliveryStatus`, `SuppressionReason`, `WhatsAppConsentCategory`.
+- People: languages, WhatsApp consent and contact, preferences from a page; the suppressions and
+  consents a query needs (`marketing_suppressions`, `whatsapp_marketing_consents`).
+- Operator: reconcile, retention, `ledger_health`, `count_due_deliveries`, `oldest_due_delivery_at`,
+  `count_unknown_deliveries`; the demo's reset (`delete_messages_of`, `count_suppressions`).
+
+The ledger's models are not here: a question about them is a function, named for what it answers.
 """
 
 from common.languages import DEFAULT_LANGUAGE
@@ -23,47 +30,62 @@ from .forms import WhatsAppContactMixin
 from .kinds import INAPP, MessageKind, register
 from .languages import LanguageField, available_languages, language_of, validate_language
 from .markers import day_marker, day_words
-from .models import (
-    Category,
-    Channel,
-    ChannelPause,
-    Delivery,
-    DeliveryDailyCount,
-    Suppression,
-    Topic,
-    WhatsAppConsent,
-    WhatsAppTemplate,
-)
+from .models import Category, Channel, Delivery, Suppression, Topic, WhatsAppConsent
 from .recipients import first_name
-from .selectors import count_due_deliveries, oldest_due_delivery_at
+from .selectors import (
+    MARKETING_SUPPRESSION_SCOPES,
+    LedgerHealth,
+    count_due_deliveries,
+    count_subjects_sent_to,
+    count_suppressions,
+    count_unknown_deliveries,
+    delivery_counts_for_subjects,
+    delivery_id_for_subject,
+    ledger_health,
+    marketing_suppressions,
+    message_planned_since,
+    oldest_due_delivery_at,
+    planned_message_status,
+    recipients_sent_about,
+    send_times_for_subjects,
+    spend_for_subjects,
+    whatsapp_marketing_consents,
+)
 from .services.audiences import Audience, Group, plan_audience
 from .services.consent import record_whatsapp_consent
 from .services.dispatch import DispatchResult, dispatch_deliveries, dispatch_due_deliveries
 from .services.dispatch.limits import held_back
+from .services.erasure import delete_messages_of
 from .services.feedback import ProviderEvent, apply_provider_event
 from .services.inbound import account_for_number
-from .services.ledger import cancel_deliveries
 from .services.planning import PlannedMessage, PlanResult, Recipient, plan_messages
 from .services.preferences import record_page_consent, whatsapp_contact
 from .services.reconcile import ReconcileResult, reconcile_unknown_deliveries
 from .services.retention import RetentionResult, purge_old_deliveries, purge_rows
+from .services.subjects import cancel_for_subject
 from .services.unsubscribe import resolve_unsubscribe_token, unsubscribe
 from .services.whatsapp_templates import has_whatsapp_template
 from .signals import whatsapp_consent_changed
 from .tokens import make_unsubscribe_token
 
+# The values other apps compare with or pass on (a delivery's status, a suppression's reason, a
+# WhatsApp consent's category), without the models that hold them.
+DeliveryStatus = Delivery.Status
+SuppressionReason = Suppression.Reason
+WhatsAppConsentCategory = WhatsAppConsent.Category
+
 __all__ = [
     "DEFAULT_LANGUAGE",
     "INAPP",
+    "MARKETING_SUPPRESSION_SCOPES",
     "Audience",
     "Category",
     "Channel",
-    "ChannelPause",
-    "Delivery",
-    "DeliveryDailyCount",
+    "DeliveryStatus",
     "DispatchResult",
     "Group",
     "LanguageField",
+    "LedgerHealth",
     "MessageKind",
     "PlanResult",
     "PlannedMessage",
@@ -71,39 +93,52 @@ __all__ = [
     "Recipient",
     "ReconcileResult",
     "RetentionResult",
-    "Suppression",
+    "SuppressionReason",
     "Topic",
-    "WhatsAppConsent",
+    "WhatsAppConsentCategory",
     "WhatsAppContactMixin",
-    "WhatsAppTemplate",
     "account_for_number",
     "apply_provider_event",
     "available_languages",
-    "cancel_deliveries",
+    "cancel_for_subject",
     "conf",
     "count_due_deliveries",
+    "count_subjects_sent_to",
+    "count_suppressions",
+    "count_unknown_deliveries",
     "day_marker",
     "day_words",
+    "delete_messages_of",
+    "delivery_counts_for_subjects",
+    "delivery_id_for_subject",
     "dispatch_deliveries",
     "dispatch_due_deliveries",
     "first_name",
     "has_whatsapp_template",
     "held_back",
     "language_of",
+    "ledger_health",
     "make_unsubscribe_token",
+    "marketing_suppressions",
+    "message_planned_since",
     "oldest_due_delivery_at",
     "plan_audience",
     "plan_messages",
+    "planned_message_status",
     "purge_old_deliveries",
     "purge_rows",
+    "recipients_sent_about",
     "reconcile_unknown_deliveries",
     "record_page_consent",
     "record_whatsapp_consent",
     "register",
     "render_delivery_timeline",
     "resolve_unsubscribe_token",
+    "send_times_for_subjects",
+    "spend_for_subjects",
     "unsubscribe",
     "validate_language",
     "whatsapp_consent_changed",
     "whatsapp_contact",
+    "whatsapp_marketing_consents",
 ]
