@@ -256,7 +256,9 @@ def track_lead_conversion(
     if lead.campaign_id:
         LeadCampaign.objects.filter(pk=lead.campaign_id).update(conversions=F("conversions") + 1)
     cancel_deliveries(
-        deliveries=Delivery.objects.filter(subject_type=LEAD, subject_id=lead.pk, kind__in=LEAD_KINDS),
+        deliveries=Delivery.objects.filter(
+            event__subject_type=LEAD, event__subject_id=lead.pk, event__kind__in=LEAD_KINDS
+        ),
         reason="The lead converted.",
         now=now,
     )

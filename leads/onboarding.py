@@ -50,7 +50,7 @@ class OnboardingResult:
     steps: list[str] = field(default_factory=list)
 
     def _status(self, channel: str) -> str:
-        rows = Delivery.objects.filter(pk__in=self.delivery_ids, kind=messages.WELCOME.name, channel=channel)
+        rows = Delivery.objects.filter(pk__in=self.delivery_ids, event__kind=messages.WELCOME.name, channel=channel)
         statuses = list(rows.values_list("status", flat=True))
         return statuses[0] if statuses else "not planned"
 

@@ -122,58 +122,33 @@ class MessageGroup(models.Model):
         return f"{self.event} ({self.digest[:8]})"
 
 
-# A delivery's event fields, by the names each row had before the lean layout (DESIGN.md): still
-# accepted in queries on the ledger (`Delivery.objects.filter(kind=...)`, `.values_list("kind")`).
-EVENT_LOOKUPS = {
-    "kind": "event__kind",
-    "event_key": "event__key",
-    "subject_type": "event__subject_type",
-    "subject_id": "event__subject_id",
-}
+class DeliveryManager(models.Manager):
+    def create_single(
+        self,
+        *,
+        kind: str,
+        channel: str,
+        to_address: str,
+        recipient=None,
+        subject_type: str = "",
+        subject_id: int | None = None,
+        event_key: str | None = None,
+        context: dict | None = None,
+        **fields,
+    ) -> "Delivery":
+        """Create one delivery made by hand (a staff test send, a test, the demo), and its event.
 
-
-def _on_event(name: str) -> str:
-    """`name` (a lookup, perhaps "-" ordered) with an event field's old name replaced by its path."""
-    sign, name = ("-", name[1:]) if name.startswith("-") else ("", name)
-    head, separator, rest = name.partition("__")
-    return sign + (EVENT_LOOKUPS[head] + separator + rest if head in EVENT_LOOKUPS else name)
-
-
-def _q_on_event(q: Q) -> Q:
-    copy = q.copy()
-    copy.children = [
-        _q_on_event(child)
-        if isinstance(child, Q)
-        else (_on_event(child[0]), child[1])
-        if isinstance(child, tuple)
-        else child
-        for child in q.children
-    ]
-    return copy
-
-
-class DeliveryQuerySet(models.QuerySet):
-    """Deliveries, queried by their event's fields under the names rows used to carry."""
-
-    def _filter_or_exclude_inplace(self, negate, args, kwargs):
-        args = tuple(_q_on_event(arg) if isinstance(arg, Q) else arg for arg in args)
-        super()._filter_or_exclude_inplace(negate, args, {_on_event(key): value for key, value in kwargs.items()})
-
-    def values(self, *fields, **expressions):
-        named = {name: models.F(EVENT_LOOKUPS[name]) for name in fields if name in EVENT_LOOKUPS}
-        return super().values(*(name for name in fields if name not in named), **named, **expressions)
-
-    def values_list(self, *fields, **kwargs):
-        fields = [models.F(EVENT_LOOKUPS[name]) if name in EVENT_LOOKUPS else name for name in fields]
-        return super().values_list(*fields, **kwargs)
-
-    def order_by(self, *fields):
-        return super().order_by(*(_on_event(field) if isinstance(field, str) else field for field in fields))
-
-    def only(self, *fields):
-        renamed = [_on_event(field) for field in fields]
-        queryset = super().only(*renamed)
-        return queryset.select_related("event") if renamed != list(fields) else queryset
+        Planning makes rows in bulk (services.planning); this is for the few places that need one.
+        The event is found by `event_key` (each call its own event without one); `context` is the
+        row's own.
+        """
+        event, _ = MessageEvent.objects.get_or_create(
+            key=event_key or f"{kind}:{uuid.uuid4().hex}",
+            defaults={"kind": kind, "subject_type": subject_type, "subject_id": subject_id},
+        )
+        if context is not None:
+            fields["own_context"] = context
+        return self.create(event=event, recipient=recipient, channel=channel, to_address=to_address, **fields)
 
 
 class Delivery(models.Model):
@@ -281,7 +256,7 @@ class Delivery(models.Model):
     # NULL until the row first changes after planning.
     updated_at = models.DateTimeField(null=True, blank=True)
 
-    objects = DeliveryQuerySet.as_manager()
+    objects = DeliveryManager()
 
     class Meta:
         verbose_name_plural = "deliveries"
@@ -326,48 +301,22 @@ class Delivery(models.Model):
     def __str__(self):
         return f"{self.kind} → {self.to_address} ({self.get_channel_display()}, {self.status})"
 
-    def __init__(self, *args, **kwargs):
-        # Made by hand (tests, a staff test send): the event by its key, created on save.
-        self._event_spec = {name: kwargs.pop(name) for name in EVENT_LOOKUPS if name in kwargs}
-        kwargs.pop("dedupe_key", None)  # made of the event and the recipient (the `dedupe_key` property)
-        context = kwargs.pop("context", None)
-        super().__init__(*args, **kwargs)
-        if context is not None:
-            self.own_context = context
-
-    def save(self, *args, **kwargs):
-        if self.event_id is None:
-            spec = self._event_spec
-            self.event = MessageEvent.objects.get_or_create(
-                key=spec.get("event_key") or f"{spec.get('kind', '')}:{uuid.uuid4().hex}",
-                defaults={
-                    "kind": spec.get("kind", ""),
-                    "subject_type": spec.get("subject_type", ""),
-                    "subject_id": spec.get("subject_id"),
-                },
-            )[0]
-        super().save(*args, **kwargs)
-
-    def _event_value(self, name: str, spec_name: str | None = None):
-        if self.event_id is None:
-            return self._event_spec.get(spec_name or name, "" if name != "subject_id" else None)
-        return getattr(self.event, name)
-
+    # The event's fields, read through it (filter on them as `event__kind`, `event__key`...).
     @property
     def kind(self) -> str:
-        return self._event_value("kind")
+        return self.event.kind
 
     @property
     def event_key(self) -> str:
-        return self._event_value("key", "event_key")
+        return self.event.key
 
     @property
     def subject_type(self) -> str:
-        return self._event_value("subject_type")
+        return self.event.subject_type
 
     @property
     def subject_id(self) -> int | None:
-        return self._event_value("subject_id")
+        return self.event.subject_id
 
     @property
     def dedupe_key(self) -> str:
