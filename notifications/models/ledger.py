@@ -72,7 +72,7 @@ class DeliveryManager(models.Manager):
         context: dict | None = None,
         **fields,
     ) -> "Delivery":
-        """Create one delivery made by hand (a staff test send, a test, the demo), and its event.
+        """Create one delivery made by hand (a staff test send, a test), and its event.
 
         Planning makes rows in bulk (services.planning); this is for the few places that need one.
         The event is found by `event_key` (each call its own event without one); `context` is the
