@@ -104,7 +104,7 @@ def _storm(args, env: dict) -> dict:
         total = _plan(args.messages)
         # A tenth of the messages lose their moment a third of the way in.
         moment = start + dt.timedelta(seconds=args.seconds / 3)
-        Delivery.objects.filter(subject_id__lt=args.messages // 10).update(expires_at=moment)
+        Delivery.objects.filter(event__subject_id__lt=args.messages // 10).update(expires_at=moment)
         domain = DomainChanges(students=args.students)
         domain.seed(now=start)
         total = Delivery.objects.count()

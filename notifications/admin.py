@@ -29,12 +29,19 @@ class KindFilter(admin.SimpleListFilter):
 
     title = "kind"
     parameter_name = "kind"
+    lookup = "kind"
 
     def lookups(self, request, model_admin):
         return [(kind.name, kind.name.replace("_", " ")) for kind in all_kinds()]
 
     def queryset(self, request, queryset):
-        return queryset.filter(kind=self.value()) if self.value() else queryset
+        return queryset.filter(**{self.lookup: self.value()}) if self.value() else queryset
+
+
+class DeliveryKindFilter(KindFilter):
+    """A delivery's kind is its event's."""
+
+    lookup = "event__kind"
 
 
 # --- Delivery ledger -------------------------------------------------------------------------
@@ -63,7 +70,7 @@ class DeliveryAdmin(admin.ModelAdmin):
         "short_error",
     )
     list_display_links = ("id", "kind")
-    list_filter = ("status", "channel", KindFilter, "is_test", "created_at")
+    list_filter = ("status", "channel", DeliveryKindFilter, "is_test", "created_at")
     search_fields = ("to_address", "^event__key", "=provider_message_id")
     search_help_text = "Email address or phone number (or part of it), the start of an event key, or a provider id."
     list_select_related = ("event",)

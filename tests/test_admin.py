@@ -72,10 +72,9 @@ def make_rows(n: int) -> dict:
     Submission.objects.create(assignment=assignment, student=student, text="Done")
     payment = Payment.objects.create(student=student, course=course, amount=Decimal("100000"), currency="INR")
 
-    delivery = Delivery.objects.create(
+    delivery = Delivery.objects.create_single(
         kind="session_24h",
         channel="email",
-        dedupe_key=f"session_24h:{session.pk}@x:u{student.pk}",
         event_key=f"session_24h:{session.pk}@x",
         subject_type="lms.livesession",
         subject_id=session.pk,
@@ -257,10 +256,9 @@ def post_action(client, action: str, *deliveries: Delivery):
 
 def test_staff_with_change_permission_requeues_failed_deliveries(client, rows):
     failed = rows["delivery"]
-    sent = Delivery.objects.create(
+    sent = Delivery.objects.create_single(
         kind="session_24h",
         channel="email",
-        dedupe_key="other",
         event_key="other",
         to_address="other@example.com",
         status=Delivery.Status.SENT,

@@ -37,7 +37,7 @@ def test_the_welcome_email_shows_as_sent_with_its_set_password_link_hidden(
     submission = CTASubmissionFactory(name="Kabir Singh", email="kabir@example.com", status="pending")
     with django_capture_on_commit_callbacks(execute=True):
         approve_cta_submission(submission=submission, approved_by=staff)
-    delivery = Delivery.objects.get(kind="welcome", channel="email", status="sent")
+    delivery = Delivery.objects.get(event__kind="welcome", channel="email", status="sent")
     sent = next(message for message in mailoutbox if message.to == ["kabir@example.com"])
     live_link = re.search(r"https://\S+/accounts/set-password/\S+/", sent.body).group(0)
 
@@ -55,7 +55,7 @@ def test_a_campaign_email_shows_with_its_unsubscribe_and_form_links_hidden(clien
     LeadFactory(email="neha@example.com", name="Neha Kapoor", import_batch=batch)
     start_lead_campaign(import_batch=batch)
     dispatch_due_deliveries()
-    delivery = Delivery.objects.get(kind="lead_day0", status="sent")
+    delivery = Delivery.objects.get(event__kind="lead_day0", status="sent")
     (sent,) = mailoutbox
     minted = set(re.findall(r"https://school\.example/(?:unsubscribe|start)/\S+", sent.body))
     assert minted
@@ -70,7 +70,7 @@ def test_a_delivery_not_sent_yet_or_on_whatsapp_has_no_html_part(client, staff):
     batch = ImportBatchFactory()
     LeadFactory(email="neha@example.com", import_batch=batch)
     start_lead_campaign(import_batch=batch)
-    pending = Delivery.objects.get(kind="lead_day0")
+    pending = Delivery.objects.get(event__kind="lead_day0")
     page = delivery_page(client, pending)
     assert "Not sent yet: the HTML is rendered when the message is sent." in page
     assert not SRCDOC.search(page)

@@ -68,7 +68,7 @@ def test_starting_soon_reminders_are_claimed_before_bulk_emails_that_were_due_ea
     EnrollmentFactory(course=session.course)
     plan_session_reminders_15min(now=timezone.now())
 
-    priorities = dict(Delivery.objects.values_list("kind", "priority").distinct())
+    priorities = dict(Delivery.objects.values_list("event__kind", "priority").distinct())
     assert priorities == {"session_15min": 0, "payment_reminder": 3}
     claimed = claim_due_deliveries(now=timezone.now(), limit=1)
     assert [delivery.kind for delivery in claimed] == ["session_15min"]
@@ -78,7 +78,7 @@ def test_marketing_kinds_are_bulk_and_other_kinds_in_between():
     plan_payment_emails(1, kind="lead_day3")
     plan_payment_emails(1, kind="cta_rejected")
 
-    assert dict(Delivery.objects.values_list("kind", "priority")) == {"lead_day3": 3, "cta_rejected": 2}
+    assert dict(Delivery.objects.values_list("event__kind", "priority")) == {"lead_day3": 3, "cta_rejected": 2}
 
 
 class FakeClock:

@@ -110,7 +110,7 @@ def plan_and_send() -> None:
 
 
 def row(student, channel: str) -> Delivery:
-    return Delivery.objects.get(kind="session_24h", channel=channel, recipient=student)
+    return Delivery.objects.get(event__kind="session_24h", channel=channel, recipient=student)
 
 
 def sync(graph, *languages: str) -> None:

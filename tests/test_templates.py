@@ -87,7 +87,7 @@ def test_staff_edit_preview_test_and_publish_the_day3_email_and_the_next_day3_ca
 
     lead = day3_due_lead(name="Ravi Kumar")
     send_day3()
-    assert not Delivery.objects.filter(kind="lead_day3", is_test=False).exclude(template_version=None).exists()
+    assert not Delivery.objects.filter(event__kind="lead_day3", is_test=False).exclude(template_version=None).exists()
 
     assert "is published" in publish(client, version).content.decode()
     version.refresh_from_db()
@@ -102,7 +102,7 @@ def test_staff_edit_preview_test_and_publish_the_day3_email_and_the_next_day3_ca
         "Our new cohort starts Monday." in message.body
         and "Our new cohort starts Monday." in message.alternatives[0][0]
     )
-    delivery = Delivery.objects.get(to_address=second.email, kind="lead_day3")
+    delivery = Delivery.objects.get(to_address=second.email, event__kind="lead_day3")
     assert delivery.template_version == version
     assert lead.email != second.email
 

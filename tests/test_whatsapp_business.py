@@ -47,7 +47,7 @@ def graph(graph, settings):
 
 
 def whatsapp_row(kind="session_24h") -> Delivery:
-    return Delivery.objects.get(channel="whatsapp", kind=kind)
+    return Delivery.objects.get(channel="whatsapp", event__kind=kind)
 
 
 # --- Templates ----------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ def students(n: int):
 
 
 def whatsapp(status=None):
-    rows = Delivery.objects.filter(channel="whatsapp", kind="session_24h")
+    rows = Delivery.objects.filter(channel="whatsapp", event__kind="session_24h")
     return rows.filter(status=status) if status else rows
 
 
@@ -58,11 +58,11 @@ def test_past_the_limit_messages_to_new_numbers_wait_and_reached_numbers_and_rep
     dispatch_due_deliveries()
     assert (
         Delivery.objects.get(
-            kind="session_24h", channel="whatsapp", recipient=reached, event_key__contains="43@"
+            event__kind="session_24h", channel="whatsapp", recipient=reached, event__key__contains="43@"
         ).status
         == Status.SENT
     )
-    assert Delivery.objects.get(kind="whatsapp_stopped").status == Status.SENT  # a reply is not limited
+    assert Delivery.objects.get(event__kind="whatsapp_stopped").status == Status.SENT  # a reply is not limited
 
     # A day later the window has moved: the waiting ones go.
     Delivery.objects.filter(handed_over_at__isnull=False).update(handed_over_at=timezone.now() - dt.timedelta(hours=25))

@@ -51,7 +51,7 @@ def post_webhook(client, payload):
 def sent_row(student, graph, *, event="42@20261125T0430") -> Delivery:
     plan_session_reminder(student, event=event)
     dispatch_due_deliveries(now=NOW)
-    return Delivery.objects.get(channel="whatsapp", kind="session_24h", event__key=f"session_24h:{event}")
+    return Delivery.objects.get(channel="whatsapp", event__kind="session_24h", event__key=f"session_24h:{event}")
 
 
 def test_a_long_pricing_category_is_recorded_and_the_read_batched_after_it_applies(client, graph, student):
@@ -136,7 +136,7 @@ def test_an_opt_in_keyword_after_stop_resumes_whatsapp(client, twilio, student, 
 def test_yes_from_a_number_that_never_stopped_is_an_ordinary_reply(client, twilio, student):
     post_twilio(client, TWILIO_INBOUND, twilio_inbound(student.phone, "Yes", sid="SM1"))
     assert InboundMessage.objects.get().keyword == ""
-    assert not Delivery.objects.filter(kind="whatsapp_started").exists()  # no "resumed" out of the blue
+    assert not Delivery.objects.filter(event__kind="whatsapp_started").exists()  # no "resumed" out of the blue
 
 
 # --- 3. Marketing opt-outs: the "Stop promotions" button and WhatsApp's own setting ---------------
@@ -206,7 +206,7 @@ def test_the_stop_promotions_button_on_meta_stops_offers_only_and_is_confirmed(c
     start_lead_campaign(lead_ids=[LeadFactory(phone=student.phone).pk])
     plan_session_reminder(student, event="43@20261126T0430")
     dispatch_due_deliveries(now=timezone.now())
-    whatsapp = dict(Delivery.objects.filter(channel="whatsapp").values_list("kind", "status"))
+    whatsapp = dict(Delivery.objects.filter(channel="whatsapp").values_list("event__kind", "status"))
     assert whatsapp.get("lead_day0") in (None, Status.SUPPRESSED) and whatsapp["session_24h"] == Status.SENT
     assert [sent["template"]["name"] for sent in offers.sent()[1:]] == ["session_reminder_24h"]
 
@@ -219,7 +219,7 @@ def test_the_stop_promotions_button_through_twilio_is_read_by_its_payload(client
     form["ButtonPayload"] = "STOP_PROMOTIONS"
     post_twilio(client, TWILIO_INBOUND, form)
     assert marketing_stopped(student.phone) and not marketing_consent(student.phone)
-    assert Delivery.objects.get(kind="whatsapp_marketing_stopped").channel == "whatsapp"
+    assert Delivery.objects.get(event__kind="whatsapp_marketing_stopped").channel == "whatsapp"
 
 
 def test_whatsapps_own_marketing_setting_suppresses_and_lifts_offers(client, offers, student):
@@ -227,13 +227,13 @@ def test_whatsapps_own_marketing_setting_suppresses_and_lifts_offers(client, off
     assert post_webhook(client, webhook(user_preference(student.phone, "stop"))).status_code == 200
     assert marketing_stopped(student.phone) and not marketing_consent(student.phone)
     # No message of theirs opened a window: no confirmation can go.
-    assert not Delivery.objects.filter(kind__startswith="whatsapp_marketing").exists()
+    assert not Delivery.objects.filter(event__kind__startswith="whatsapp_marketing").exists()
 
     post_webhook(client, webhook(inbound_text(student.phone, "Hello", message_id="wamid.HELLO")))
     post_webhook(client, webhook(user_preference(student.phone, "resume")))
     assert not marketing_stopped(student.phone) and marketing_consent(student.phone)
     # Inside the window their "Hello" opened, the change is confirmed.
-    assert Delivery.objects.get(kind="whatsapp_marketing_started").channel == "whatsapp"
+    assert Delivery.objects.get(event__kind="whatsapp_marketing_started").channel == "whatsapp"
 
 
 # --- 4. Account errors by webhook pause the channel; nothing fails -----------------------------

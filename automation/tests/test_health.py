@@ -52,10 +52,9 @@ def test_a_failed_last_run_is_reported_with_its_error(capsys):
 
 def test_a_delivery_backlog_older_than_the_threshold_is_reported(capsys):
     list(run_jobs(names=["all"]))
-    Delivery.objects.create(
+    Delivery.objects.create_single(
         kind="payment_reminder",
         channel="email",
-        dedupe_key="k",
         event_key="e",
         to_address="a@example.com",
         next_attempt_at=timezone.now() - dt.timedelta(minutes=40),
@@ -69,8 +68,8 @@ def test_a_delivery_backlog_older_than_the_threshold_is_reported(capsys):
 def test_a_delivery_left_unknown_past_the_threshold_fails_the_health_check(capsys, settings):
     settings.NOTIFICATIONS = {**settings.NOTIFICATIONS, "UNKNOWN_ALERT_MINUTES": 30}
     list(run_jobs(names=["all"]))
-    delivery = Delivery.objects.create(
-        kind="payment_reminder", channel="email", dedupe_key="k", event_key="e", to_address="a@example.com"
+    delivery = Delivery.objects.create_single(
+        kind="payment_reminder", channel="email", event_key="e", to_address="a@example.com"
     )
     unknown = Delivery.objects.filter(pk=delivery.pk)
     unknown.update(status="unknown", updated_at=timezone.now() - dt.timedelta(minutes=20))

@@ -7,8 +7,8 @@ import pytest
 from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from common import db
 from common.db import insert_ignoring_conflicts
-from notifications import db
 from notifications.models import Delivery, MessageEvent, MessageGroup, Notification
 
 pytestmark = pytest.mark.django_db

@@ -39,7 +39,7 @@ def imported():
 
 
 def sent_kinds(email):
-    return sorted(Delivery.objects.filter(to_address=email).values_list("kind", flat=True))
+    return sorted(Delivery.objects.filter(to_address=email).values_list("event__kind", flat=True))
 
 
 def test_day0_email_goes_out_on_import_with_a_tracked_cta_link_and_one_click_unsubscribe(imported):
@@ -124,8 +124,8 @@ def test_a_converted_lead_gets_no_further_email(imported, client):
     plan_lead_follow_ups(now=T0 + 7 * DAY)
     dispatch_due_deliveries(now=T0 + 7 * DAY)
     assert not [m for m in mail.outbox if m.to == ["asha@example.com"] and "Still" in m.subject]
-    assert not Delivery.objects.filter(to_address="asha@example.com", kind="lead_day7").exists()
-    assert Delivery.objects.get(to_address="asha@example.com", kind="lead_day3").status == "cancelled"
+    assert not Delivery.objects.filter(to_address="asha@example.com", event__kind="lead_day7").exists()
+    assert Delivery.objects.get(to_address="asha@example.com", event__kind="lead_day3").status == "cancelled"
 
 
 def test_an_unsubscribed_lead_gets_no_more_campaign_email_but_student_mail_is_unaffected(imported, client):
@@ -212,7 +212,7 @@ def campaign_history(imported, client):
     for day in (0, 3):
         plan_lead_follow_ups(now=T0 + day * DAY)
         dispatch_due_deliveries(now=T0 + day * DAY)
-    bounce(Delivery.objects.get(to_address="meera@example.com", kind="lead_day3"), at=T0 + 3 * DAY)
+    bounce(Delivery.objects.get(to_address="meera@example.com", event__kind="lead_day3"), at=T0 + 3 * DAY)
     one_click_unsubscribe(client, "asha@example.com")
     ravi = Lead.objects.get(email="ravi@example.com")
     submission = submit_cta(
@@ -360,5 +360,5 @@ def test_campaign_stats_stay_the_same_after_the_retention_job_removes_old_emails
     for now in (T0 + 91 * DAY, T0 + 200 * DAY):
         purge_old_deliveries(now=now)
         assert campaign_stats(campaign=campaign) == before
-    assert not Delivery.objects.filter(subject_type="leads.lead").exists()
+    assert not Delivery.objects.filter(event__subject_type="leads.lead").exists()
     assert DeliveryDailyCount.objects.filter(subject_type="leads.lead").count() == 6

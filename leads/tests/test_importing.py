@@ -37,7 +37,7 @@ def test_a_clean_file_creates_leads_and_starts_the_day0_campaign():
     )
     assert asha.campaign == LeadCampaign.objects.get(import_batch=batch)
     assert asha.first_contacted_at is not None
-    assert Delivery.objects.filter(kind="lead_day0").count() == 2
+    assert Delivery.objects.filter(event__kind="lead_day0").count() == 2
     assert result.leads_emailed == 2
 
 
@@ -127,7 +127,9 @@ def test_a_student_in_the_list_is_not_a_new_lead_and_gets_no_campaign_email():
     ]
     assert list(Lead.objects.values_list("email", flat=True)) == ["ravi@example.com"]
     assert result.leads_emailed == 1
-    assert list(Delivery.objects.filter(kind="lead_day0").values_list("to_address", flat=True)) == ["ravi@example.com"]
+    assert list(Delivery.objects.filter(event__kind="lead_day0").values_list("to_address", flat=True)) == [
+        "ravi@example.com"
+    ]
     assert (result.batch.created_count, result.batch.duplicate_count) == (1, 2)
 
 

@@ -100,7 +100,7 @@ def test_approving_twice_onboards_once(submission, staff, django_capture_on_comm
     with pytest.raises(ValidationError, match="already approved"):
         approve(submission, staff, django_capture_on_commit_callbacks)
     assert User.objects.filter(email="kabir@example.com").count() == 1
-    assert Delivery.objects.filter(kind="welcome", channel="email").count() == 1
+    assert Delivery.objects.filter(event__kind="welcome", channel="email").count() == 1
 
 
 def test_an_existing_account_is_linked_not_duplicated(submission, staff, django_capture_on_commit_callbacks):

@@ -110,7 +110,7 @@ def test_a_session_moved_further_out_sends_the_updated_invitation_to_those_told_
 
     run_24h_job()  # again: nothing twice
     assert len(smtp_mailbox.received) == 1
-    assert not Delivery.objects.filter(kind="session_moved", recipient=late_joiner).exists()
+    assert not Delivery.objects.filter(event__kind="session_moved", recipient=late_joiner).exists()
 
 
 def test_a_session_moved_within_the_day_sends_a_new_reminder_with_the_next_sequence(
@@ -125,7 +125,7 @@ def test_a_session_moved_within_the_day_sends_a_new_reminder_with_the_next_seque
     assert message["Subject"].startswith("Starts")
     _, event = invitation(message)
     assert event["SEQUENCE"] == 1 and event.decoded("DTSTART") == session.scheduled_at
-    assert not Delivery.objects.filter(kind="session_moved").exists()
+    assert not Delivery.objects.filter(event__kind="session_moved").exists()
 
 
 def test_editing_only_the_title_keeps_the_sequence(admin_client, session):

@@ -279,7 +279,7 @@ def test_every_link_in_every_message_opens_a_page_or_the_stored_external_url(
         rule(now=now)
     dispatch_due_deliveries(now=now)
     assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.SENT}
-    kinds = set(Delivery.objects.values_list("kind", flat=True))
+    kinds = set(Delivery.objects.values_list("event__kind", flat=True))
     assert kinds == {"session_24h", "session_15min", "recording_available", "assignment_due", "payment_reminder"}
 
     texts = [m.body for m in mail.outbox] + [m.alternatives[0].content for m in mail.outbox]

@@ -52,7 +52,7 @@ def session_at(course, delta, **kwargs):
 
 
 def kinds_for(user):
-    return sorted(Delivery.objects.filter(recipient=user).values_list("kind", "channel"))
+    return sorted(Delivery.objects.filter(recipient=user).values_list("event__kind", "channel"))
 
 
 # --- 24 hours -------------------------------------------------------------------------------
@@ -331,13 +331,15 @@ def test_payment_cadence_reminds_once_per_step_and_only_the_latest_after_downtim
 
     for day in (3, 4, 7, 8, 14):
         reminders.plan_payment_reminders(now=NOW + dt.timedelta(days=day))
-    keys = sorted(Delivery.objects.filter(channel="email", subject_id=payment.pk).values_list("event_key", flat=True))
+    keys = sorted(
+        Delivery.objects.filter(channel="email", event__subject_id=payment.pk).values_list("event__key", flat=True)
+    )
     assert keys == [
         f"payment_reminder:{payment.pk}:d14",
         f"payment_reminder:{payment.pk}:d3",
         f"payment_reminder:{payment.pk}:d7",
     ]
-    assert Delivery.objects.filter(channel="email", subject_id=stale.pk).count() == 1
+    assert Delivery.objects.filter(channel="email", event__subject_id=stale.pk).count() == 1
 
 
 # --- Catch-up, scale ------------------------------------------------------------------------------

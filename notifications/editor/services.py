@@ -293,7 +293,7 @@ def send_test(*, version: MessageTemplate, to) -> Delivery | Notification:
             )
     else:
         address = to.email.lower()
-    test = Delivery.objects.create(
+    test = Delivery.objects.create_single(
         kind=version.kind,
         channel=Channel.EMAIL if version.channel == TemplateChannel.EMAIL else Channel.WHATSAPP,
         event_key=f"{version.kind}:test:{version.pk}:{uuid.uuid4().hex}",  # each test is its own event

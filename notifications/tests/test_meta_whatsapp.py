@@ -28,7 +28,7 @@ WEBHOOK = "/webhooks/meta/whatsapp/"
 
 
 def whatsapp_row() -> Delivery:
-    return Delivery.objects.get(channel="whatsapp", kind="session_24h")
+    return Delivery.objects.get(channel="whatsapp", event__kind="session_24h")
 
 
 def post_webhook(client, payload, *, secret=SECRET):
@@ -198,7 +198,7 @@ def test_stop_stops_whatsapp_to_that_number_and_is_confirmed_and_start_resumes_i
     plan_session_reminder(student, event="43@20261126T0430")
     dispatch_due_deliveries(now=NOW)
     assert len(graph.sent()) == 1
-    assert not Delivery.objects.filter(kind="session_24h", channel="whatsapp").exclude(status=Status.SUPPRESSED)
+    assert not Delivery.objects.filter(event__kind="session_24h", channel="whatsapp").exclude(status=Status.SUPPRESSED)
 
     # Meta delivers the same webhook again: acted on once.
     post_webhook(client, stop)

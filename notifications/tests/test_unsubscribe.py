@@ -84,7 +84,7 @@ def test_no_more_marketing_after_unsubscribing_but_reminders_still_arrive(client
     mail.outbox.clear()
 
     assert send_marketing_email(address=student.email, event="2") is None
-    assert Delivery.objects.filter(kind="lead_day0", status="suppressed").count() == 1
+    assert Delivery.objects.filter(event__kind="lead_day0", status="suppressed").count() == 1
     plan_session_reminder(student)
     dispatch_due_deliveries(now=NOW)
     assert [m.subject for m in mail.outbox] == ["Starts Tomorrow: Python Basics"]

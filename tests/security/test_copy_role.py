@@ -120,7 +120,7 @@ def publish_around_the_admin(**fields) -> MessageTemplate:
 
 
 def reset_delivery() -> Delivery:
-    return Delivery.objects.get(kind="set_password_link", to_address="root@school.example")
+    return Delivery.objects.get(event__kind="set_password_link", to_address="root@school.example")
 
 
 # --- 1. No credential reaches staff ---------------------------------------------------------------
