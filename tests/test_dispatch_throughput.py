@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from notifications.models import Delivery
 from notifications.services.dispatch import claim_due_deliveries, dispatch_due_deliveries
-from notifications.services.dispatch.send import RateLimit
+from notifications.services.dispatch.pacing import RateLimit
 from notifications.services.planning import PlannedMessage, Recipient, plan_messages
 from tests.fakes import FakeProvider, postmark_ok
 

@@ -11,8 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from common.languages import DEFAULT_LANGUAGE
-
+from ..recipients import first_name, stored_language
 from .choices import Channel
 
 
@@ -276,11 +275,11 @@ class Delivery(models.Model):
             # The recipient's own name wins over any "name" the event's context holds.
             context["name"] = getattr(self.recipient, "name", "")
             context.pop("first_name", None)
-            language = getattr(self.recipient, "language", "")
-            if language and language != DEFAULT_LANGUAGE:
+            language = stored_language(getattr(self.recipient, "language", ""))
+            if language:
                 context.setdefault("language", language)
         if "name" in context:
-            context.setdefault("first_name", (context["name"] or "").split(" ")[0] or "there")
+            context.setdefault("first_name", first_name(context["name"]))
         return context
 
 

@@ -9,7 +9,7 @@ everything that touches the ledger: the gate, rendering and the hand-over just b
 is given to a free thread, and recording each answer as it comes back. A request is handed over
 only when a thread is free to send it at once, so `handed_over_at` still marks the moment it went
 out, and a worker that dies leaves `unknown` only the messages of the requests it had in flight.
-A per-channel rate (RATE_LIMITS, messages a second) spaces requests out for providers that cap it.
+A per-channel rate (RATE_LIMITS, messages a second: pacing.py) spaces requests out for providers that cap it.
 """
 
 import contextlib
@@ -20,7 +20,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import connections
 from django.utils import timezone
@@ -36,6 +36,7 @@ from ...models import Channel, ChannelPause, Delivery
 from ..pauses import pause_channel, resume_channel
 from .claim import LeaseKeeper, give_back, hand_over
 from .gate import stopped_deliveries
+from .pacing import Pace, rate_limits
 from .record import OutcomeBuffer, record_outcome
 from .render import email_for, whatsapp_for
 
@@ -149,39 +150,6 @@ def _send_with(channels: Channels, channel: str, messages: list, *, moments: lis
     ]
 
 
-class RateLimit:
-    """At most `per_second` messages a second on one channel (0: no limit), as a token bucket a
-    second deep; `wait(n)` sleeps until `n` more may go."""
-
-    def __init__(self, per_second: float, *, clock=time.monotonic, sleep=time.sleep):
-        self.per_second = per_second
-        self.clock, self.sleep = clock, sleep
-        self.tokens = per_second
-        self.at = clock()
-
-    def wait(self, count: int) -> float:
-        """Block until `count` messages may be sent; return the seconds waited."""
-        if not self.per_second:
-            return 0.0
-        waited = 0.0
-        while True:
-            now = self.clock()
-            self.tokens = min(max(self.per_second, count), self.tokens + (now - self.at) * self.per_second)
-            self.at = now
-            if self.tokens >= count - 1e-6:  # what the float arithmetic of the refill may leave short
-                self.tokens = max(0.0, self.tokens - count)
-                return waited
-            pause = (count - self.tokens) / self.per_second
-            self.sleep(pause)
-            waited += pause
-
-
-def rate_limits() -> dict[str, RateLimit]:
-    """The channels' rate limits from NOTIFICATIONS_RATE_LIMITS (messages a second, per worker)."""
-    limits = conf.rate_limits
-    return {channel: RateLimit(float(limits.get(channel) or 0)) for channel in Channel.values}
-
-
 def send_claimed_deliveries(
     *,
     deliveries: list[Delivery],
@@ -219,7 +187,7 @@ def _send_all(
 
     def settle(flight: "InFlight") -> None:
         answers = flight.answers()
-        pace.took(flight)
+        pace.took(flight.channel, started=flight.started, messages=len(flight.ready))
         for (delivery, _), answer in zip(flight.ready, answers, strict=True):
             _record(delivery, answer, outcomes=outcomes, result=result, clock=clock, pauses=pauses)
             if answer.outcome is Outcome.SENT:
@@ -271,49 +239,6 @@ def _in_time(request: list[Delivery], *, pace: "Pace", outcomes: OutcomeBuffer, 
         result.outcomes[Status.EXPIRED] += 1
         result.reasons["expired"] += 1
     return [delivery for delivery in request if delivery not in late] if late else request
-
-
-class Pace:
-    """How long a provider takes per message, per channel (measured on this batch's requests), so a
-    request of many messages is cut to end before the earliest moment any of them is for."""
-
-    FIRST_GUESS_WITHIN = 300  # s: before the first answer, a request with a moment this close carries one message
-    MARGIN = 0.8
-
-    def __init__(self):
-        self.per_message: dict[str, float] = {}
-        # Only a request the provider takes whole can end late as a whole: a backend that sends one
-        # by one checks each message's moment before it goes instead.
-        self.batches = postmark.batches_configured()
-
-    def took(self, flight: "InFlight") -> None:
-        seconds = (time.monotonic() - flight.started) / max(1, len(flight.ready))
-        known = self.per_message.get(flight.channel)
-        self.per_message[flight.channel] = seconds if known is None else 0.5 * known + 0.5 * seconds
-
-    def too_late(self, request: list[Delivery], *, now: datetime) -> list[Delivery]:
-        """The messages of a request of several that would be taken after their moment even in a
-        request of their own (a lone message is sent when the gate lets it: it goes out at once)."""
-        per_message = self.per_message.get(request[0].channel) if request else None
-        if len(request) < 2 or not self.batches or request[0].channel != Channel.EMAIL or not per_message:
-            return []
-        soon = now + timedelta(seconds=per_message / self.MARGIN)
-        return [d for d in request if d.expiry and now < d.expiry < soon]
-
-    def fits(self, request: list[Delivery], *, now: datetime) -> int:
-        """How many of `request`'s messages (in order) one request may carry and still end in time."""
-        if len(request) < 2 or not self.batches or request[0].channel != Channel.EMAIL:
-            return len(request)
-        expiries = [d.expiry for d in request if d.expiry]
-        if not expiries:
-            return len(request)
-        left = (min(expiries) - now).total_seconds()
-        per_message = self.per_message.get(request[0].channel)
-        if per_message is None:
-            return 1 if left < self.FIRST_GUESS_WITHIN else len(request)
-        if per_message <= 0:
-            return len(request)
-        return max(1, min(len(request), int(self.MARGIN * left / per_message)))
 
 
 @dataclass
