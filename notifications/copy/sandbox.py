@@ -338,57 +338,66 @@ def _line_of(name: str, source: str) -> int:
 
 
 def _unknown_variables(nodelist, *, allowed: set[str], known: dict) -> list[TemplateProblem]:
-    problems: list[TemplateProblem] = []
+    check = _VariableCheck(allowed=allowed, known=known)
+    check.walk(nodelist)
+    return check.problems
 
-    def check(expression, node: Node) -> None:
+
+class _VariableCheck:
+    """Walks a parsed template and notes every variable that is neither the kind's nor made by the
+    template itself ({% for %} loop variables, {% with %} names), with its line."""
+
+    def __init__(self, *, allowed: set[str], known: dict):
+        self.scope = [allowed]
+        self.hint = f" Known: {', '.join(sorted(known))}."
+        self.problems: list[TemplateProblem] = []
+
+    def walk(self, nodes) -> None:
+        for node in nodes:
+            if isinstance(node, ForNode):
+                self.check(node.sequence, node)
+                self.within(set(node.loopvars) | {"forloop"}, node.nodelist_loop)
+                self.walk(node.nodelist_empty)
+            elif isinstance(node, WithNode):
+                for value in node.extra_context.values():
+                    self.check(value, node)
+                self.within(set(node.extra_context), node.nodelist)
+            else:
+                self.check_node(node)
+                for name in node.child_nodelists:
+                    self.walk(getattr(node, name, None) or [])
+
+    def within(self, names: set[str], nodes) -> None:
+        """Walk `nodes` with `names` defined (a loop's or a {% with %}'s)."""
+        self.scope.append(self.scope[-1] | names)
+        self.walk(nodes)
+        self.scope.pop()
+
+    def check_node(self, node: Node) -> None:
+        if isinstance(node, VariableNode):
+            self.check(node.filter_expression, node)
+        elif hasattr(node, "conditions_nodelists"):  # {% if %}
+            for condition, _ in node.conditions_nodelists:
+                self.check_condition(condition, node)
+        elif not isinstance(node, FilterNode):
+            for value in vars(node).values():
+                items = value.values() if isinstance(value, dict) else value
+                for item in items if isinstance(items, list | tuple | type({}.values())) else [value]:
+                    self.check(item, node)
+
+    def check_condition(self, condition, node: Node) -> None:
+        if isinstance(condition, TemplateLiteral):
+            self.check(condition.value, node)
+        elif isinstance(condition, TokenBase):
+            for part in (getattr(condition, "first", None), getattr(condition, "second", None)):
+                self.check_condition(part, node)
+
+    def check(self, expression, node: Node) -> None:
         if not isinstance(expression, FilterExpression):
             return
         variables = [expression.var] + [arg for _, args in expression.filters for lookup, arg in args if lookup]
         for variable in variables:
-            if isinstance(variable, Variable) and variable.lookups:
-                root = variable.lookups[0]
-                if root not in scope[-1]:
-                    line = node.token.lineno if getattr(node, "token", None) else 0
-                    hint = f" Known: {', '.join(sorted(known))}."
-                    problems.append(TemplateProblem(line, f"“{root}” does not exist for this message.{hint}"))
-
-    def check_condition(condition, node: Node) -> None:
-        if isinstance(condition, TemplateLiteral):
-            check(condition.value, node)
-        elif isinstance(condition, TokenBase):
-            for part in (getattr(condition, "first", None), getattr(condition, "second", None)):
-                check_condition(part, node)
-
-    scope = [allowed]
-
-    def walk(nodes) -> None:
-        for node in nodes:
-            if isinstance(node, VariableNode):
-                check(node.filter_expression, node)
-            elif isinstance(node, ForNode):
-                check(node.sequence, node)
-                scope.append(scope[-1] | set(node.loopvars) | {"forloop"})
-                walk(node.nodelist_loop)
-                scope.pop()
-                walk(node.nodelist_empty)
-                continue
-            elif isinstance(node, WithNode):
-                for value in node.extra_context.values():
-                    check(value, node)
-                scope.append(scope[-1] | set(node.extra_context))
-                walk(node.nodelist)
-                scope.pop()
-                continue
-            elif hasattr(node, "conditions_nodelists"):  # {% if %}
-                for condition, _ in node.conditions_nodelists:
-                    check_condition(condition, node)
-            elif not isinstance(node, FilterNode):
-                for value in vars(node).values():
-                    items = value.values() if isinstance(value, dict) else value
-                    for item in items if isinstance(items, list | tuple | type({}.values())) else [value]:
-                        check(item, node)
-            for name in node.child_nodelists:
-                walk(getattr(node, name, None) or [])
-
-    walk(nodelist)
-    return problems
+            if isinstance(variable, Variable) and variable.lookups and variable.lookups[0] not in self.scope[-1]:
+                line = node.token.lineno if getattr(node, "token", None) else 0
+                message = f"“{variable.lookups[0]}” does not exist for this message.{self.hint}"
+                self.problems.append(TemplateProblem(line, message))
