@@ -76,7 +76,7 @@ def test_a_sent_emails_html_part_shows_in_a_sandboxed_frame(page, staff):
     submission = CTASubmissionFactory(name="Kabir Singh", email="kabir@example.com", status="pending")
     approve_cta_submission(submission=submission, approved_by=staff)  # commits: the welcome is sent
     assert any(message.to == ["kabir@example.com"] for message in mail.outbox)
-    delivery = Delivery.objects.get(kind="welcome", channel="email")
+    delivery = Delivery.objects.get(event__kind="welcome", channel="email")
 
     page.goto(f"/admin/notifications/delivery/{delivery.pk}/change/")
     frame = page.frame_locator("[data-testid=sent-html]")

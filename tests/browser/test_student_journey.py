@@ -155,8 +155,8 @@ def test_student_reads_notifications_submits_and_changes_what_they_get(phone, li
 
     result = reminders.plan_assignment_reminders(now=timezone.now())
     assert result.planned[Channel.EMAIL] == 1  # the classmate, who has not submitted
-    assert not Delivery.objects.filter(recipient=student, kind="assignment_due").exists()
-    assert Delivery.objects.filter(recipient=classmate, kind="assignment_due").exists()
+    assert not Delivery.objects.filter(recipient=student, event__kind="assignment_due").exists()
+    assert Delivery.objects.filter(recipient=classmate, event__kind="assignment_due").exists()
 
     # Preferences: no payment reminders on WhatsApp, no class reminders by email.
     page.get_by_role("link", name="Preferences").click()
@@ -177,7 +177,7 @@ def test_student_reads_notifications_submits_and_changes_what_they_get(phone, li
     dispatch_due_deliveries(now=timezone.now())
     outcome = {
         (kind, channel): status
-        for kind, channel, status in Delivery.objects.filter(recipient=student).values_list("kind", "channel", "status")
+        for kind, channel, status in Delivery.objects.filter(recipient=student).values_list("event__kind", "channel", "status")
     }
     assert outcome == {
         ("session_15min", Channel.EMAIL): Status.SUPPRESSED,

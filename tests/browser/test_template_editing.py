@@ -95,7 +95,7 @@ def test_staff_edit_preview_test_and_publish_the_day3_email_in_two_languages(des
     )
     assert sent[hindi.email].subject == "अब भी साथ हैं, Sunita?" and "नया बैच सोमवार से" in sent[hindi.email].body
 
-    delivery = Delivery.objects.get(to_address=hindi.email, kind="lead_day3")
+    delivery = Delivery.objects.get(to_address=hindi.email, event__kind="lead_day3")
     page.goto(f"/admin/notifications/delivery/{delivery.pk}/change/")
     assert "lead_day3 Email (hi) v1" in page.locator("body").inner_text()
     page.screenshot(path=str(artifacts / "admin-delivery-template-version.png"), full_page=True)
