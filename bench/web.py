@@ -13,7 +13,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from notifications.models import Notification
-from notifications.services.inapp import get_unread_notification_count
+from notifications.services.inapp import NOTIFICATIONS_PER_PAGE as PAGE_SIZE
+from notifications.services.inapp import cursor, get_unread_notification_count
 
 from .data import heavy_user_id
 from .sizes import Size
@@ -69,7 +70,8 @@ def run_web(conn: psycopg.Connection, *, size: Size, now) -> list[WebRow]:
         error = ""
     if status == 200:
         rows.append(_measure(f"GET {PAGE} (first page)", lambda: client.get(PAGE)))
-        rows.append(_measure(f"GET {PAGE}?page=999999 (last page)", lambda: client.get(PAGE, {"page": 999999})))
+        last = Notification.objects.filter(user=user).order_by("created_at", "id")[PAGE_SIZE]  # the last page's start
+        rows.append(_measure(f"GET {PAGE}?older=... (last page)", lambda: client.get(PAGE, {"older": cursor(last)})))
     else:
         why = error or f"GET {PAGE} answered {status}"
         rows.append(WebRow(f"GET {PAGE}", None, None, f"not measured: {why}"))

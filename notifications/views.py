@@ -35,7 +35,9 @@ def unsubscribe_view(request, token):
 @login_required
 def notification_list(request):
     """The signed-in person's notifications, newest first, a page at a time."""
-    page = get_notifications_page(user=request.user, page_number=request.GET.get("page"))
+    page = get_notifications_page(
+        user=request.user, older=request.GET.get("older", ""), newer=request.GET.get("newer", "")
+    )
     return render(request, "notifications/pages/list.html", {"page": page})
 
 

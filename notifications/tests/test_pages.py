@@ -1,6 +1,8 @@
 """The notifications page, the unread badge and the preferences page, through the test client."""
 
 import datetime as dt
+import re
+from html import unescape as html_unescape
 
 import pytest
 from django.db import connection
@@ -10,7 +12,7 @@ from django.utils import timezone
 
 from notifications.models import Channel, Delivery, Notification, NotificationPreference, Topic
 from notifications.services.dispatch import dispatch_due_deliveries
-from notifications.services.inapp import get_unread_notification_count, notification_target
+from notifications.services.inapp import cursor, get_unread_notification_count, notification_target
 
 from .factories import NotificationFactory, SuppressionFactory, UserFactory
 from .helpers import NOW, plan_session_reminder
@@ -57,18 +59,39 @@ def test_list_shows_only_my_notifications_newest_first_with_unread_highlighted(c
     assert html.count('class="notification"') == 1
 
 
-def test_list_is_paginated_twenty_a_page(client, asha):
+def test_list_is_paginated_twenty_a_page_by_position_not_by_number(client, asha):
     now = timezone.now()
     Notification.objects.bulk_create(
         Notification(user=asha, kind="test", title=f"Notice {i:02d}", created_at=now - dt.timedelta(minutes=i))
         for i in range(45)
     )
-    first, last = client.get(LIST_URL), client.get(LIST_URL, {"page": 3})
-    assert first.content.decode().count('data-testid="notification"') == 20
-    assert "Notice 00" in first.content.decode() and "Notice 20" not in first.content.decode()
-    assert last.content.decode().count('data-testid="notification"') == 5
-    assert "Page 3 of 3" in last.content.decode()
-    assert client.get(LIST_URL, {"page": "nonsense"}).status_code == 200
+    first = client.get(LIST_URL).content.decode()
+    assert first.count('data-testid="notification"') == 20
+    assert "Notice 00" in first and "Notice 20" not in first
+    assert 'rel="prev"' not in first and ">Newest<" not in first
+
+    second = client.get(LIST_URL + older_link(first)).content.decode()
+    assert "Notice 20" in second and "Notice 39" in second and "Notice 19" not in second
+    third = client.get(LIST_URL + older_link(second)).content.decode()
+    assert third.count('data-testid="notification"') == 5
+    assert "Notice 44" in third and 'rel="next"' not in third
+
+    back = client.get(LIST_URL + link(third, "prev")).content.decode()
+    assert "Notice 20" in back and "Notice 39" in back and "Notice 40" not in back
+    # A notification planned meanwhile does not shift the pages already open (an offset would).
+    NotificationFactory(user=asha, title="Brand new", created_at=now + dt.timedelta(minutes=1))
+    assert client.get(LIST_URL + older_link(first)).content.decode().count("Notice 20") == 1
+    for nonsense in ("nonsense", "1.x", "9" * 40 + ".1", ""):
+        response = client.get(LIST_URL, {"older": nonsense, "newer": nonsense})
+        assert response.status_code == 200 and "Brand new" in response.content.decode()
+
+
+def link(html: str, rel: str) -> str:
+    return html_unescape(re.search(rf'href="(\?[^"]+)" rel="{rel}"', html).group(1))
+
+
+def older_link(html: str) -> str:
+    return link(html, "next")
 
 
 def test_visitors_are_sent_to_log_in(client):
@@ -228,13 +251,15 @@ def test_notifications_page_costs_a_bounded_number_of_queries_for_10000_notifica
         ),
         batch_size=2000,
     )
-    # Session, user, the badge's count, the paginator's count, one page of rows.
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(4):
         first = client.get(LIST_URL)
-    with django_assert_max_num_queries(5):
-        deep = client.get(LIST_URL, {"page": 400})
+    oldest = Notification.objects.filter(user=asha).order_by("created_at", "id")[20]
+    # Session, user, the badge's count, one page of rows: no count of them all, however deep.
+    with django_assert_max_num_queries(4):
+        deep = client.get(LIST_URL, {"older": cursor(oldest)})
     assert first.content.decode().count('data-testid="notification"') == 20
-    assert "Page 400 of 500" in deep.content.decode()
+    assert deep.content.decode().count('data-testid="notification"') == 20
+    assert "Class 9999" in deep.content.decode() and 'rel="next"' not in deep.content.decode()
     assert badge(first) == "99+"
 
 

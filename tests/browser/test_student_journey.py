@@ -177,7 +177,9 @@ def test_student_reads_notifications_submits_and_changes_what_they_get(phone, li
     dispatch_due_deliveries(now=timezone.now())
     outcome = {
         (kind, channel): status
-        for kind, channel, status in Delivery.objects.filter(recipient=student).values_list("event__kind", "channel", "status")
+        for kind, channel, status in Delivery.objects.filter(recipient=student).values_list(
+            "event__kind", "channel", "status"
+        )
     }
     assert outcome == {
         ("session_15min", Channel.EMAIL): Status.SUPPRESSED,
