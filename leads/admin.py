@@ -3,13 +3,11 @@
 import logging
 import re
 
-from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import OuterRef, Subquery
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -23,20 +21,13 @@ from common.formatting import format_money, format_when, reader_locale
 from lms.models import User
 from notifications.api import render_delivery_timeline
 
-from .importing import import_leads, report_csv
+from . import admin_import
+from .importing import report_csv
 from .models import CrmActivity, CTASubmission, ImportBatch, Lead, LeadCampaign, WelcomeCall
 from .onboarding import approve_cta_submission, reject_cta_submission
 from .stats import STEP_HEADERS, campaign_stats, step_rows, summary_rows
 
 logger = logging.getLogger(__name__)
-
-
-class LeadUploadForm(forms.Form):
-    file = forms.FileField(label="CSV file", help_text="UTF-8, first line naming the columns: name, email, phone …")
-    source = forms.CharField(max_length=100, required=False, help_text="Where the list came from, e.g. webinar-nov.")
-    start_campaign = forms.BooleanField(
-        required=False, initial=True, label="Send the Day 0 email to the new leads now (starts the campaign)"
-    )
 
 
 # --- Imports and campaigns -------------------------------------------------------------------
@@ -95,6 +86,7 @@ class ImportBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_urls(self):
         return [
             path("upload/", self.admin_site.admin_view(self.upload_view), name="leads_importbatch_upload"),
+            path("upload/<str:token>/", self.admin_site.admin_view(self.map_view), name="leads_importbatch_map"),
             path("<int:pk>/report.csv", self.admin_site.admin_view(self.report_view), name="leads_importbatch_report"),
             *super().get_urls(),
         ]
@@ -104,46 +96,12 @@ class ImportBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
     def upload_view(self, request):
-        """Upload a leads CSV: imported whole or not at all, with a row-by-row report."""
-        if not request.user.has_perm("leads.add_lead"):
-            raise PermissionDenied
-        form = LeadUploadForm(request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
-            try:
-                if upload.size > settings.LEAD_IMPORT_MAX_BYTES:
-                    raise ValidationError(
-                        f"The file is {upload.size / 1_048_576:.1f} MB; the limit is "
-                        f"{settings.LEAD_IMPORT_MAX_BYTES / 1_048_576:.0f} MB."
-                    )
-                result = import_leads(
-                    data=upload.read(),
-                    filename=upload.name,
-                    source=form.cleaned_data["source"],
-                    uploaded_by=request.user,
-                    start_campaign=form.cleaned_data["start_campaign"],
-                )
-            except ValidationError as exc:
-                form.add_error("file", exc)
-            else:
-                batch = result.batch
-                self.message_user(
-                    request,
-                    f"Imported {batch.created_count} new leads from {batch.filename}: {batch.duplicate_count} "
-                    f"duplicates and {batch.invalid_count} invalid rows were skipped; "
-                    f"{result.leads_emailed} Day 0 emails are on their way.",
-                    messages.SUCCESS if not batch.invalid_count else messages.WARNING,
-                )
-                return redirect("admin:leads_importbatch_change", batch.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "Upload leads",
-            "form": form,
-            "max_mb": settings.LEAD_IMPORT_MAX_BYTES // 1_048_576,
-            "max_rows": settings.LEAD_IMPORT_MAX_ROWS,
-        }
-        return TemplateResponse(request, "admin/leads/upload.html", context)
+        """Upload a leads CSV (step 1 of 2: the file; the mapping step imports)."""
+        return admin_import.upload_view(self, request)
+
+    def map_view(self, request, token):
+        """Step 2: map the columns, read the preview and the row report, then import."""
+        return admin_import.map_view(self, request, token)
 
     def report_view(self, request, pk):
         """The batch's row-by-row report as CSV (formula cells escaped)."""
