@@ -17,11 +17,12 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from common.admin import ReadOnlyAdminMixin, ReadOnlyInline, changelist_link, pretty_json
+from common.export import CsvExportMixin, export_action, stream_csv
 from common.formatting import format_money, format_when, reader_locale
 from lms.models import User
 from notifications.api import render_delivery_timeline
 
-from . import admin_import
+from . import admin_bulk, admin_import
 from .importing import report_csv
 from .models import CrmActivity, CTASubmission, ImportBatch, Lead, LeadCampaign, WelcomeCall
 from .onboarding import approve_cta_submission, reject_cta_submission
@@ -144,13 +145,15 @@ class LeadCampaignAdmin(admin.ModelAdmin):
         "started_at",
         "completed_at",
         "leads_link",
+        "exports",
         "statistics",
     )
     # Counts are kept by the campaign services; staff name, pause and cost a campaign.
     readonly_fields = tuple(name for name in fields if name not in ("name", "status", "cost", "currency"))
 
-    def has_add_permission(self, request):
-        return False  # started by `lead_campaign start` from an import
+    def get_fields(self, request, obj=None):
+        # A new campaign (leads join it with the leads' "Add to a campaign" action): what staff decide.
+        return ("name", "status", "cost", "currency") if obj is None else self.fields
 
     @admin.display(description="conversion rate")
     def conversion_rate(self, obj):
@@ -167,6 +170,45 @@ class LeadCampaignAdmin(admin.ModelAdmin):
     @admin.display(description="leads")
     def leads_link(self, obj):
         return changelist_link("leads.lead", "Leads in this campaign", campaign__id__exact=obj.pk)
+
+    @admin.display(description="export (CSV)")
+    def exports(self, obj):
+        if obj.pk is None:
+            return "—"
+        leads = reverse("admin:leads_lead_export") + f"?campaign__id__exact={obj.pk}"
+        stats = reverse("admin:leads_leadcampaign_statistics", args=[obj.pk])
+        return format_html(
+            '<a class="button" href="{}" data-testid="export-campaign-leads">This campaign\'s leads</a> '
+            '<a class="button" href="{}" data-testid="export-campaign-stats">Its statistics</a>',
+            leads,
+            stats,
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/statistics.csv",
+                self.admin_site.admin_view(self.statistics_csv),
+                name="leads_leadcampaign_statistics",
+            ),
+            *super().get_urls(),
+        ]
+
+    def statistics_csv(self, request, pk):
+        """The campaign's statistics (the page's tables) as CSV."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        campaign = get_object_or_404(LeadCampaign, pk=pk)
+        stats = campaign_stats(campaign=campaign)
+        summary = summary_rows(stats, money=lambda amount: format_money(amount, campaign.currency))
+        rows = [
+            ["Campaign", str(campaign)],
+            *([label, value] for label, value in summary),
+            [],
+            STEP_HEADERS,
+            *step_rows(stats),
+        ]
+        return stream_csv(f"campaign-{campaign.pk}-statistics.csv", ["Figure", "Value"], rows)
 
     @admin.display(description="statistics")
     def statistics(self, obj):
@@ -188,7 +230,33 @@ class LeadCampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
+class LeadAdmin(CsvExportMixin, admin.ModelAdmin):
+    export_name = "leads"
+    actions = [
+        admin_bulk.start_day0,
+        admin_bulk.add_to_campaign,
+        admin_bulk.set_language,
+        admin_bulk.mark_converted,
+        export_action("Export the selected leads (CSV)"),
+    ]
+    export_columns = (
+        ("id", "pk"),
+        ("email", "email"),
+        ("name", "name"),
+        ("phone", "phone"),
+        ("language", "language"),
+        ("status", "status"),
+        ("campaign", "campaign__name"),
+        ("campaign id", "campaign_id"),
+        ("source", "source"),
+        ("import batch", "import_batch_id"),
+        ("first contacted (UTC)", "first_contacted_at"),
+        ("last contacted (UTC)", "last_contacted_at"),
+        ("day 3 sent", "follow_up_day3_sent"),
+        ("day 7 sent", "follow_up_day7_sent"),
+        ("converted (UTC)", "converted_at"),
+        ("created (UTC)", "created_at"),
+    )
     list_display = (
         "email",
         "name",
