@@ -408,6 +408,8 @@ class CTASubmissionAdmin(admin.ModelAdmin):
         """The account column of the list, in a few words (the submission's page explains)."""
         if obj.status != CTASubmission.Status.PENDING and obj.user_id:
             return "Linked"
+        if obj.status == CTASubmission.Status.REJECTED:
+            return "—"
         if getattr(obj, "account_id", None) is None:
             return "New"
         if getattr(obj, "account_is_staff", False):
@@ -420,6 +422,8 @@ class CTASubmissionAdmin(admin.ModelAdmin):
         account_id = getattr(obj, "account_id", None)
         if obj.status != CTASubmission.Status.PENDING and obj.user_id:
             return "Linked"
+        if obj.status == CTASubmission.Status.REJECTED:
+            return "Rejected: no account was created or linked"
         if account_id is None:
             return "New: approving creates a student account"
         if getattr(obj, "account_is_staff", False):

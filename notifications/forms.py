@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from common.phones import normalize_phone
-from common.timezones import localized_timezone_choices
+from common.timezones import TimeZoneChoiceField, localized_timezone_choices
 
 from .models import Channel, Topic
 from .services.preferences import CHANNELS, OPTIONAL_TOPICS
@@ -68,7 +68,7 @@ class PreferencesForm(WhatsAppContactMixin, forms.Form):
         help_text=_("With the country code for numbers outside India, e.g. +44 7700 900123."),
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
     )
-    timezone = forms.ChoiceField(
+    timezone = TimeZoneChoiceField(
         label=_("Your time zone"),
         choices=TIMEZONE_CHOICES,
         help_text=_("Class times and deadlines are shown, and reminded, in this zone."),
