@@ -112,11 +112,11 @@ def _aliases() -> dict[str, str]:
 
 
 class TimeZoneChoiceField(forms.ChoiceField):
-    """A time-zone select without the deprecated aliases; a value saved under one is read as its current name."""
+    """A time-zone select without the deprecated aliases: a value saved under one is shown as its
+    current name (and saved so when the form is), and one posted is still accepted as it is."""
 
     def prepare_value(self, value):
         return canonical_timezone(value) if isinstance(value, str) else value
 
-    def to_python(self, value):
-        value = super().to_python(value)
-        return canonical_timezone(value) if value else value
+    def valid_value(self, value):
+        return super().valid_value(value) or (isinstance(value, str) and is_alias(value))

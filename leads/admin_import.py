@@ -223,7 +223,9 @@ def _import(model_admin, request, token: str, *, upload: dict, data: bytes, chos
     if not upload["start_campaign"]:
         emails = "no Day 0 email was sent (the campaign was not started)."
     else:
-        emails = f"{result.leads_emailed} Day 0 emails are planned{_worker_note()}."
+        count = result.leads_emailed
+        planned = "1 Day 0 email is planned" if count == 1 else f"{count} Day 0 emails are planned"
+        emails = f"{planned}{_worker_note()}."
     model_admin.message_user(
         request,
         f"Imported {batch.created_count} new leads from {batch.filename}: {batch.duplicate_count} "

@@ -48,7 +48,7 @@ def test_the_import_says_when_no_worker_is_running(client):
     upload = SimpleUploadedFile("x.csv", b"Name,Email\nAsha,asha@example.com\n", content_type="text/csv")
     step = client.post("/admin/leads/importbatch/upload/", {"file": upload, "start_campaign": "on"})["Location"]
     page = client.post(step, {"col_0": "name", "col_1": "email", "import": "1"}, follow=True).content.decode()
-    assert "1 Day 0 emails are planned, but no worker is running" in page
+    assert "1 Day 0 email is planned, but no worker is running" in page
     assert "on their way" not in page
 
 
