@@ -16,7 +16,7 @@ ARGS ?=
 DEV_ENV := env DJANGO_ENV=development
 # The demo always uses the SQLite file (even if .env names another database) and mock mode:
 # email goes to files in var/mail/, WhatsApp to files in var/whatsapp/.
-DEMO_ENV := $(DEV_ENV) DATABASE_URL='sqlite:///$(CURDIR)/var/db.sqlite3' MOCK_MODE=true
+DEMO_ENV := $(DEV_ENV) DATABASE_URL='sqlite:///$(CURDIR)/var/db.sqlite3' MOCK_MODE=true DEFAULT_FROM_EMAIL='CourseHub Demo <hello@demo.coursehub.example>'
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test lint format run worker schedules bench
@@ -54,7 +54,7 @@ var:
 
 demo: $(STAMP) | var
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput -v 0
-	$(DEMO_ENV) $(PY) manage.py seed_demo --reset
+	$(DEMO_ENV) $(PY) manage.py seed_demo --reset --no-next-step
 	$(DEMO_ENV) $(PY) manage.py run_reminders all
 	$(DEMO_ENV) $(PY) manage.py delivery_report
 

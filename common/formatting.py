@@ -85,3 +85,17 @@ def format_relative(moment: dt.datetime, *, now: dt.datetime, locale: str | None
 def format_weekday(day: dt.date, *, locale: str | None = None) -> str:
     """Return the weekday of `day` in the reader's locale ("Thursday", "गुरुवार")."""
     return format_date(day, "EEEE", locale=locale_or_default(locale))
+
+
+def staff_time(moment: dt.datetime | None) -> str:
+    """A moment as every staff page shows it: in the site's zone (TIME_ZONE, the admin's), named."""
+    if moment is None:
+        return "never"
+    local = moment.astimezone(zone(None))
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def staff_zone_note() -> str:
+    """The sentence that says which zone staff pages show times in."""
+    now = dt.datetime.now(zone(None))
+    return f"Times are in {settings.TIME_ZONE} ({now.tzname()}), as everywhere in the admin."

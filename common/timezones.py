@@ -1,9 +1,16 @@
-"""Time zones as people pick them: India first, then by region, the old and odd names last."""
+"""Time zones as people pick them: India first, then by region, the old and odd names last.
+
+Deprecated aliases of the tz database (Asia/Calcutta, US/Eastern, Europe/Kiev ..., CLDR's list
+as Babel ships it) are not offered: each is the same zone as its current name, which is. A value
+saved under an alias is shown and saved as its current name (TimeZoneChoiceField).
+"""
 
 import functools
 import zoneinfo
 
+from babel.core import get_global
 from babel.dates import get_timezone_location
+from django import forms
 from django.utils.translation import get_language, override, to_locale
 from django.utils.translation import gettext_lazy as _
 
@@ -31,7 +38,7 @@ def timezone_choices() -> list[tuple[str, list[tuple[str, str]]]]:
 
     A callable, so a model field's migrations name it instead of copying the machine's tz data.
     """
-    names = zoneinfo.available_timezones()
+    names = {name for name in zoneinfo.available_timezones() if name == "UTC" or not is_alias(name)}
     groups: dict[str, list[tuple[str, str]]] = {label: [] for label in REGIONS.values()}
     other = []
     for name in sorted(names - LEFT_OUT - {INDIA}):
@@ -85,3 +92,31 @@ def _city(name: str, label: str, language: str) -> str:
     except (LookupError, ValueError):
         return label
     return city if not city.isascii() else label  # Babel knows no name in this language: the tz name
+
+
+def is_alias(name: str) -> bool:
+    """Whether `name` is a deprecated alias of another zone (Asia/Calcutta of Asia/Kolkata)."""
+    return name in _aliases()
+
+
+def canonical_timezone(name: str) -> str:
+    """The current name of a zone (`name` itself unless it is a deprecated alias); UTC stays UTC."""
+    return name if name == "UTC" else _aliases().get(name, name)
+
+
+@functools.cache
+def _aliases() -> dict[str, str]:
+    available = zoneinfo.available_timezones()
+    # Only aliases whose current name the machine's tz data has (so the choice is there to take).
+    return {alias: name for alias, name in get_global("zone_aliases").items() if name in available}
+
+
+class TimeZoneChoiceField(forms.ChoiceField):
+    """A time-zone select without the deprecated aliases: a value saved under one is shown as its
+    current name (and saved so when the form is), and one posted is still accepted as it is."""
+
+    def prepare_value(self, value):
+        return canonical_timezone(value) if isinstance(value, str) else value
+
+    def valid_value(self, value):
+        return super().valid_value(value) or (isinstance(value, str) and is_alias(value))

@@ -3,13 +3,11 @@
 import logging
 import re
 
-from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import OuterRef, Subquery
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -19,24 +17,18 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from common.admin import ReadOnlyAdminMixin, ReadOnlyInline, changelist_link, pretty_json
+from common.export import CsvExportMixin, export_action, stream_csv
 from common.formatting import format_money, format_when, reader_locale
 from lms.models import User
 from notifications.api import render_delivery_timeline
 
-from .importing import import_leads, report_csv
+from . import admin_bulk, admin_import
+from .importing import report_csv
 from .models import CrmActivity, CTASubmission, ImportBatch, Lead, LeadCampaign, WelcomeCall
 from .onboarding import approve_cta_submission, reject_cta_submission
 from .stats import STEP_HEADERS, campaign_stats, step_rows, summary_rows
 
 logger = logging.getLogger(__name__)
-
-
-class LeadUploadForm(forms.Form):
-    file = forms.FileField(label="CSV file", help_text="UTF-8, first line naming the columns: name, email, phone …")
-    source = forms.CharField(max_length=100, required=False, help_text="Where the list came from, e.g. webinar-nov.")
-    start_campaign = forms.BooleanField(
-        required=False, initial=True, label="Send the Day 0 email to the new leads now (starts the campaign)"
-    )
 
 
 # --- Imports and campaigns -------------------------------------------------------------------
@@ -95,6 +87,7 @@ class ImportBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_urls(self):
         return [
             path("upload/", self.admin_site.admin_view(self.upload_view), name="leads_importbatch_upload"),
+            path("upload/<str:token>/", self.admin_site.admin_view(self.map_view), name="leads_importbatch_map"),
             path("<int:pk>/report.csv", self.admin_site.admin_view(self.report_view), name="leads_importbatch_report"),
             *super().get_urls(),
         ]
@@ -104,46 +97,12 @@ class ImportBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
     def upload_view(self, request):
-        """Upload a leads CSV: imported whole or not at all, with a row-by-row report."""
-        if not request.user.has_perm("leads.add_lead"):
-            raise PermissionDenied
-        form = LeadUploadForm(request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
-            try:
-                if upload.size > settings.LEAD_IMPORT_MAX_BYTES:
-                    raise ValidationError(
-                        f"The file is {upload.size / 1_048_576:.1f} MB; the limit is "
-                        f"{settings.LEAD_IMPORT_MAX_BYTES / 1_048_576:.0f} MB."
-                    )
-                result = import_leads(
-                    data=upload.read(),
-                    filename=upload.name,
-                    source=form.cleaned_data["source"],
-                    uploaded_by=request.user,
-                    start_campaign=form.cleaned_data["start_campaign"],
-                )
-            except ValidationError as exc:
-                form.add_error("file", exc)
-            else:
-                batch = result.batch
-                self.message_user(
-                    request,
-                    f"Imported {batch.created_count} new leads from {batch.filename}: {batch.duplicate_count} "
-                    f"duplicates and {batch.invalid_count} invalid rows were skipped; "
-                    f"{result.leads_emailed} Day 0 emails are on their way.",
-                    messages.SUCCESS if not batch.invalid_count else messages.WARNING,
-                )
-                return redirect("admin:leads_importbatch_change", batch.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "Upload leads",
-            "form": form,
-            "max_mb": settings.LEAD_IMPORT_MAX_BYTES // 1_048_576,
-            "max_rows": settings.LEAD_IMPORT_MAX_ROWS,
-        }
-        return TemplateResponse(request, "admin/leads/upload.html", context)
+        """Upload a leads CSV (step 1 of 2: the file; the mapping step imports)."""
+        return admin_import.upload_view(self, request)
+
+    def map_view(self, request, token):
+        """Step 2: map the columns, read the preview and the row report, then import."""
+        return admin_import.map_view(self, request, token)
 
     def report_view(self, request, pk):
         """The batch's row-by-row report as CSV (formula cells escaped)."""
@@ -186,13 +145,15 @@ class LeadCampaignAdmin(admin.ModelAdmin):
         "started_at",
         "completed_at",
         "leads_link",
+        "exports",
         "statistics",
     )
     # Counts are kept by the campaign services; staff name, pause and cost a campaign.
     readonly_fields = tuple(name for name in fields if name not in ("name", "status", "cost", "currency"))
 
-    def has_add_permission(self, request):
-        return False  # started by `lead_campaign start` from an import
+    def get_fields(self, request, obj=None):
+        # A new campaign (leads join it with the leads' "Add to a campaign" action): what staff decide.
+        return ("name", "status", "cost", "currency") if obj is None else self.fields
 
     @admin.display(description="conversion rate")
     def conversion_rate(self, obj):
@@ -209,6 +170,45 @@ class LeadCampaignAdmin(admin.ModelAdmin):
     @admin.display(description="leads")
     def leads_link(self, obj):
         return changelist_link("leads.lead", "Leads in this campaign", campaign__id__exact=obj.pk)
+
+    @admin.display(description="export (CSV)")
+    def exports(self, obj):
+        if obj.pk is None:
+            return "—"
+        leads = reverse("admin:leads_lead_export") + f"?campaign__id__exact={obj.pk}"
+        stats = reverse("admin:leads_leadcampaign_statistics", args=[obj.pk])
+        return format_html(
+            '<a class="button" href="{}" data-testid="export-campaign-leads">This campaign\'s leads</a> '
+            '<a class="button" href="{}" data-testid="export-campaign-stats">Its statistics</a>',
+            leads,
+            stats,
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/statistics.csv",
+                self.admin_site.admin_view(self.statistics_csv),
+                name="leads_leadcampaign_statistics",
+            ),
+            *super().get_urls(),
+        ]
+
+    def statistics_csv(self, request, pk):
+        """The campaign's statistics (the page's tables) as CSV."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        campaign = get_object_or_404(LeadCampaign, pk=pk)
+        stats = campaign_stats(campaign=campaign)
+        summary = summary_rows(stats, money=lambda amount: format_money(amount, campaign.currency))
+        rows = [
+            ["Campaign", str(campaign)],
+            *([label, value] for label, value in summary),
+            [],
+            STEP_HEADERS,
+            *step_rows(stats),
+        ]
+        return stream_csv(f"campaign-{campaign.pk}-statistics.csv", ["Figure", "Value"], rows)
 
     @admin.display(description="statistics")
     def statistics(self, obj):
@@ -230,7 +230,33 @@ class LeadCampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
+class LeadAdmin(CsvExportMixin, admin.ModelAdmin):
+    export_name = "leads"
+    actions = [
+        admin_bulk.start_day0,
+        admin_bulk.add_to_campaign,
+        admin_bulk.set_language,
+        admin_bulk.mark_converted,
+        export_action("Export the selected leads (CSV)"),
+    ]
+    export_columns = (
+        ("id", "pk"),
+        ("email", "email"),
+        ("name", "name"),
+        ("phone", "phone"),
+        ("language", "language"),
+        ("status", "status"),
+        ("campaign", "campaign__name"),
+        ("campaign id", "campaign_id"),
+        ("source", "source"),
+        ("import batch", "import_batch_id"),
+        ("first contacted (UTC)", "first_contacted_at"),
+        ("last contacted (UTC)", "last_contacted_at"),
+        ("day 3 sent", "follow_up_day3_sent"),
+        ("day 7 sent", "follow_up_day7_sent"),
+        ("converted (UTC)", "converted_at"),
+        ("created (UTC)", "created_at"),
+    )
     list_display = (
         "email",
         "name",
@@ -382,6 +408,8 @@ class CTASubmissionAdmin(admin.ModelAdmin):
         """The account column of the list, in a few words (the submission's page explains)."""
         if obj.status != CTASubmission.Status.PENDING and obj.user_id:
             return "Linked"
+        if obj.status == CTASubmission.Status.REJECTED:
+            return "—"
         if getattr(obj, "account_id", None) is None:
             return "New"
         if getattr(obj, "account_is_staff", False):
@@ -394,6 +422,8 @@ class CTASubmissionAdmin(admin.ModelAdmin):
         account_id = getattr(obj, "account_id", None)
         if obj.status != CTASubmission.Status.PENDING and obj.user_id:
             return "Linked"
+        if obj.status == CTASubmission.Status.REJECTED:
+            return "Rejected: no account was created or linked"
         if account_id is None:
             return "New: approving creates a student account"
         if getattr(obj, "account_is_staff", False):

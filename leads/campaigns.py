@@ -111,13 +111,17 @@ class CampaignStart:
 
 @transaction.atomic
 def start_lead_campaign(
-    *, import_batch=None, lead_ids: Iterable[int] | None = None, now: dt.datetime | None = None, name: str = ""
+    *,
+    import_batch=None,
+    lead_ids: Iterable[int] | None = None,
+    now: dt.datetime | None = None,
+    name: str = "",
+    campaign: LeadCampaign | None = None,
 ) -> CampaignStart:
-    """Start (or extend) the campaign of an import batch and plan Day 0 to its new leads."""
+    """Start (or extend) the campaign of an import batch, or `campaign`, and plan Day 0 to its new leads."""
     now = now or timezone.now()
     if import_batch is None and not lead_ids:
         raise ValueError("Name an import batch or some leads.")
-    campaign = None
     if import_batch is not None:
         campaign, _ = LeadCampaign.objects.get_or_create(
             import_batch=import_batch, defaults={"name": name or f"Import #{import_batch.pk}", "started_at": now}
@@ -238,10 +242,18 @@ def track_lead_conversion(
         CTASubmission.objects.filter(pk=submission.pk).update(lead=lead)
     if lead.status == Lead.Status.CONVERTED:
         return lead  # counted already
-    lead.status = Lead.Status.CONVERTED
-    lead.converted_at = now
     if lead.cta_submission_id is None:
         lead.cta_submission = submission
+    how = " (campaign link)." if lead_id else " (approved by staff)."
+    _convert(lead, now=now, submission=submission, description=f"{lead.email} submitted the CTA form{how}")
+    return lead
+
+
+def _convert(lead: Lead, *, now: dt.datetime, description: str, submission=None, actor=None) -> None:
+    """Count a (locked, not yet converted) lead's conversion once: its campaign's count, its
+    remaining follow-ups cancelled, a CRM row."""
+    lead.status = Lead.Status.CONVERTED
+    lead.converted_at = now
     lead.save(update_fields=["status", "converted_at", "cta_submission"])
     if lead.campaign_id:
         LeadCampaign.objects.filter(pk=lead.campaign_id).update(conversions=F("conversions") + 1)
@@ -250,8 +262,22 @@ def track_lead_conversion(
         kind=CrmActivity.Kind.LEAD_CONVERTED,
         lead=lead,
         submission=submission,
-        description=f"{lead.email} submitted the CTA form"
-        + (" (campaign link)." if lead_id else " (approved by staff)."),
+        actor=actor,
+        description=description,
         created_at=now,
     )
-    return lead
+
+
+@transaction.atomic
+def mark_leads_converted(*, lead_ids: Iterable[int], by, now: dt.datetime | None = None) -> tuple[int, int]:
+    """Staff mark leads converted (a sale made outside the CTA form), each counted once, as the
+    CTA conversion counts one; return (converted now, skipped: converted already)."""
+    now = now or timezone.now()
+    done = skipped = 0
+    for lead in Lead.objects.select_for_update().filter(pk__in=list(lead_ids)).order_by("pk"):
+        if lead.status == Lead.Status.CONVERTED:
+            skipped += 1
+            continue
+        _convert(lead, now=now, actor=by, description=f"{lead.email} marked converted by {by.email}.")
+        done += 1
+    return done, skipped

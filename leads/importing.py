@@ -2,7 +2,8 @@
 Lead CSV import: validated row by row, all or nothing, with a report people can act on.
 
 A file is refused whole, with one clear sentence, when it is too big, not UTF-8, has too many
-columns or no email column. Otherwise every row ends as created, duplicate (inside the file,
+columns or no email column (common headers such as “Email Address”, “Full Name” or “Mobile”
+are recognised, leads/columns.py). Otherwise every row ends as created, duplicate (inside the file,
 against existing leads, or an address that already has an account: a student is never a new
 lead, and gets no campaign email) or invalid (with the reason and the line number: a cell too long
 to read, too much in the other columns...), and the batch commits whole. A good email with a phone
@@ -14,7 +15,7 @@ import datetime as dt
 import functools
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -29,10 +30,10 @@ from common.phones import normalize_phone
 from lms.models import User
 
 from .campaigns import start_lead_campaign
+from .columns import EMAIL, NAME, PHONE, ColumnMap, map_columns
 from .models import CrmActivity, ImportBatch, Lead
 
 CREATED, DUPLICATE, INVALID = "created", "duplicate", "invalid"
-KNOWN_COLUMNS = ("name", "email", "phone")
 # Cells starting with these are formulas to a spreadsheet (CSV injection): escaped on export.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 LOOKUP_CHUNK = 1000
@@ -51,7 +52,7 @@ class RowResult:
 
 @dataclass
 class ImportResult:
-    batch: ImportBatch
+    batch: ImportBatch | None  # None in a preview
     rows: list[RowResult] = field(default_factory=list)
     leads_emailed: int = 0
 
@@ -86,8 +87,9 @@ def _cell_too_long() -> str:
     return f"a cell is longer than {csv.field_size_limit():,} characters, so the row cannot be read"
 
 
-def parse_leads_csv(data: bytes) -> tuple[list[str], list[tuple[int, dict, str]]]:
-    """Return the lower-cased header and the non-blank rows as (line, values, why unreadable); refuse bad files."""
+def parse_leads_csv(data: bytes) -> tuple[list[str], list[tuple[int, list[str] | None, str]]]:
+    """Return the header (as written, stripped) and the non-blank rows as (line, cells, why
+    unreadable); refuse bad files."""
     text = _decode(data)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
@@ -101,10 +103,23 @@ def parse_leads_csv(data: bytes) -> tuple[list[str], list[tuple[int, dict, str]]
     return header, rows
 
 
+def read_columns(header: list[str], chosen: dict[int, str] | None = None) -> ColumnMap:
+    """What each column holds (common headers recognised, or as staff `chosen`); refuse a file
+    without an email column."""
+    columns = map_columns(header, chosen)
+    if EMAIL not in columns.fields:
+        found = ", ".join(f"“{name.lower()}”" for name in header if name) or "nothing"
+        raise ValidationError(
+            "The file has no “email” column (the first line names the columns; “Email Address”, “E-mail” "
+            f"and “Email ID” are read as one too). Found: {found}."
+        )
+    return columns
+
+
 def _read_header(reader) -> list[str]:
-    """The first line's column names, lower-cased; refuse a file without a usable one."""
+    """The first line's column names, stripped; refuse a file without a usable one."""
     try:
-        header = [cell.strip().lower() for cell in next(reader)]
+        header = [cell.strip() for cell in next(reader)]
     except StopIteration:
         raise ValidationError("The file is empty.") from None
     except csv.Error:
@@ -116,17 +131,15 @@ def _read_header(reader) -> list[str]:
         raise ValidationError(
             f"The file has {len(header):,} columns; the limit is {max_columns:,}. Remove the columns you do not need."
         )
-    if "email" not in header:
-        found = ", ".join(f"“{name}”" for name in header if name) or "nothing"
-        raise ValidationError(f"The file has no “email” column (the first line names the columns). Found: {found}.")
-    duplicates = sorted({name for name in header if name and header.count(name) > 1})
+    lower = [name.lower() for name in header]
+    duplicates = sorted({name for name in lower if name and lower.count(name) > 1})
     if duplicates:
         raise ValidationError(f"The column {', '.join(duplicates)} appears twice in the first line.")
     return header
 
 
-def _read_rows(reader, header: list[str]) -> list[tuple[int, dict, str]]:
-    """The non-blank rows after the header as (line, values, why unreadable); refuse too many."""
+def _read_rows(reader, header: list[str]) -> list[tuple[int, list[str] | None, str]]:
+    """The non-blank rows after the header as (line, cells, why unreadable); refuse too many."""
     rows = []
     limit = settings.LEAD_IMPORT_MAX_ROWS
     while True:
@@ -144,22 +157,25 @@ def _read_rows(reader, header: list[str]) -> list[tuple[int, dict, str]]:
                 continue  # blank lines are not rows
         if len(rows) >= limit:
             raise ValidationError(f"The file has more than {limit:,} rows; split it into smaller files.")
-        if cells is None:
-            rows.append((reader.line_num, {}, problem))
-            continue
-        values = {name: (cells[index].strip() if index < len(cells) else "") for index, name in enumerate(header)}
-        rows.append((reader.line_num, values, problem))
+        if cells is not None:
+            cells = [(cells[index].strip() if index < len(cells) else "") for index in range(len(header))]
+        rows.append((reader.line_num, cells, problem))
     return rows
 
 
-def _check_row(values: dict, *, problem: str = "", extra_columns: Sequence[str] = ()) -> tuple[str, str, str, str, str]:
+def _cell(cells: list[str] | None, columns: ColumnMap, name: str) -> str:
+    index = columns.fields.get(name)
+    return cells[index].strip() if cells is not None and index is not None else ""
+
+
+def _check_row(cells: list[str] | None, columns: ColumnMap, *, problem: str = "") -> tuple[str, str, str, str, str]:
     """Return (email, name, phone, reason, warning); a reason means the row is invalid, a warning
     that it is imported without something (the phone)."""
-    email = values.get("email", "").strip().lower()
-    name = values.get("name", "").strip()[:150]
+    email = _cell(cells, columns, EMAIL).lower()
+    name = _cell(cells, columns, NAME)[:150]
     if problem:
         return email, name, "", problem, ""
-    extra_size = sum(len(values[column]) for column in extra_columns)
+    extra_size = sum(len(cells[index]) for index in columns.extra)
     if extra_size > settings.LEAD_EXTRA_DATA_MAX_CHARS:
         return (
             email,
@@ -176,7 +192,7 @@ def _check_row(values: dict, *, problem: str = "", extra_columns: Sequence[str] 
     if len(email) > EMAIL_MAX_LENGTH:
         return email, name, "", f"the email is longer than {EMAIL_MAX_LENGTH} characters", ""
     try:
-        phone = normalize_phone(values.get("phone", ""))
+        phone = normalize_phone(_cell(cells, columns, PHONE))
     except ValidationError as exc:
         # The email is what the campaign needs: the lead is kept, the number is not.
         return email, name, "", "", f"imported without the phone: {exc.messages[0]}"
@@ -251,6 +267,36 @@ def _accounts(emails: list[str]) -> dict[str, str]:
     return {email: STAFF_ROW if email in staff else STUDENT_ROW for email in found}
 
 
+def check_leads(data: bytes, chosen: dict[int, str] | None = None) -> tuple[ColumnMap, list[tuple]]:
+    """Read a file and check each row: (the column map, [(line, cells, email, name, phone, reason,
+    warning)])."""
+    header, rows = parse_leads_csv(data)
+    columns = read_columns(header, chosen)
+    return columns, [(line, cells, *_check_row(cells, columns, problem=problem)) for line, cells, problem in rows]
+
+
+@dataclass
+class Preview:
+    """What importing a file would do, before anything is written or sent."""
+
+    columns: ColumnMap
+    first_rows: list[list[str]]
+    result: ImportResult
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.columns.warnings()
+
+
+def preview_leads(data: bytes, chosen: dict[int, str] | None = None, *, shown: int = 5) -> Preview:
+    """The column map, the first `shown` rows and the row report of importing `data`; writes nothing."""
+    columns, checked = check_leads(data, chosen)
+    result = ImportResult(batch=None)
+    _sort_rows(checked, result=result, shared={}, columns=columns, progress=None)
+    first = [cells for _, cells, *_ in checked[:shown] if cells is not None]
+    return Preview(columns=columns, first_rows=first, result=result)
+
+
 @transaction.atomic
 def import_leads(
     *,
@@ -259,24 +305,21 @@ def import_leads(
     source: str = "",
     uploaded_by=None,
     start_campaign: bool = True,
+    columns: dict[int, str] | None = None,
     now: dt.datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
-    """Import a leads CSV as one batch (all or nothing) and, by default, start its Day 0 campaign."""
+    """Import a leads CSV as one batch (all or nothing) and, by default, start its Day 0 campaign
+    (`columns`: what staff chose each column holds, by index; common headers are recognised)."""
     now = now or timezone.now()
     source = source[:100]
-    header, rows = parse_leads_csv(data)
-    extra_columns = [name for name in header if name and name not in KNOWN_COLUMNS]
-    checked = [
-        (line, values, *_check_row(values, problem=problem, extra_columns=extra_columns))
-        for line, values, problem in rows
-    ]
+    column_map, checked = check_leads(data, columns)
     batch = ImportBatch.objects.create(
-        filename=filename[:255], source=source, uploaded_by=uploaded_by, total_rows=len(rows), created_at=now
+        filename=filename[:255], source=source, uploaded_by=uploaded_by, total_rows=len(checked), created_at=now
     )
     result = ImportResult(batch=batch)
     shared = {"source": source, "import_batch_id": batch.pk, "created_at": now}
-    new_leads = _sort_rows(checked, result=result, shared=shared, extra_columns=extra_columns, progress=progress)
+    new_leads = _sort_rows(checked, result=result, shared=shared, columns=column_map, progress=progress)
     # Rows are validated above (emails, E.164 phones); a plain multi-row insert keeps 100k rows fast.
     insert_ignoring_conflicts(Lead, new_leads)
     _record_batch(batch, result=result, uploaded_by=uploaded_by, filename=filename, now=now)
@@ -285,14 +328,15 @@ def import_leads(
     return result
 
 
-def _sort_rows(checked: list[tuple], *, result: ImportResult, shared: dict, extra_columns, progress) -> list[dict]:
+def _sort_rows(checked: list[tuple], *, result: ImportResult, shared: dict, columns: ColumnMap, progress) -> list[dict]:
     """Report each checked row on `result` as created, duplicate or invalid; return the new leads'
     fields (each with the `shared` ones)."""
     valid = sorted({email for _, _, email, _, _, reason, _ in checked if not reason})
     existing, accounts = _existing_emails(valid), _accounts(valid)
     first_line: dict[str, int] = {}
     new_leads = []
-    for done, (line, values, email, name, phone, reason, warning) in enumerate(checked, 1):
+    extra = [(index, columns.header[index].lower()) for index in columns.extra]
+    for done, (line, cells, email, name, phone, reason, warning) in enumerate(checked, 1):
         if reason:
             result.rows.append(RowResult(line, INVALID, email, name, reason))
         elif email in first_line:
@@ -306,7 +350,7 @@ def _sort_rows(checked: list[tuple], *, result: ImportResult, shared: dict, extr
         else:
             first_line[email] = line
             result.rows.append(RowResult(line, CREATED, email, name, warning))
-            data = {column: values[column] for column in extra_columns if values.get(column)}
+            data = {key: cells[index] for index, key in extra if cells[index]}
             new_leads.append({"email": email, "name": name, "phone": phone, **shared, "data": data})
         if progress and (done % 1000 == 0 or done == len(checked)):
             progress(done, len(checked))

@@ -2,7 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop, pgettext_lazy
 
-from common.timezones import localized_timezone_choices
+from common.timezones import TimeZoneChoiceField, localized_timezone_choices
 from notifications.api import WhatsAppContactMixin, available_languages
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -48,7 +48,7 @@ class ProfileForm(WhatsAppContactMixin, forms.Form):
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
     )
     whatsapp_opt_in = forms.BooleanField(label=_(WHATSAPP_CONSENT_WORDING), required=False)
-    timezone = forms.ChoiceField(
+    timezone = TimeZoneChoiceField(
         label=_("Your time zone"),
         choices=localized_timezone_choices,
         help_text=_("Class times and deadlines are shown, and reminded, in this zone."),

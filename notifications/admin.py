@@ -15,6 +15,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import escape, format_html
 
 from common.admin import ReadOnlyAdminMixin, ReadOnlyInline, changelist_link, preformatted, pretty_json  # noqa: F401
+from common.export import CsvExportMixin
 from common.phones import normalize_phone
 
 from .kinds import all_kinds
@@ -56,7 +57,26 @@ class DeliveryEventInline(ReadOnlyInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(CsvExportMixin, admin.ModelAdmin):
+    export_name = "deliveries"
+    export_columns = (
+        ("id", "pk"),
+        ("kind", "event__kind"),
+        ("about", "event__subject_type"),
+        ("about id", "event__subject_id"),
+        ("channel", "channel"),
+        ("to", "to_address"),
+        ("status", "status"),
+        ("attempts", "attempts"),
+        ("test", "is_test"),
+        ("cost (INR, estimated)", "cost"),
+        ("error", "error_code"),
+        ("created (UTC)", "created_at"),
+        ("sent (UTC)", "sent_at"),
+        ("delivered (UTC)", "delivered_at"),
+        ("opened (UTC)", "opened_at"),
+        ("clicked (UTC)", "clicked_at"),
+    )
     list_display = (
         "id",
         "kind",

@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from common.phones import normalize_phone
-from common.timezones import localized_timezone_choices
+from common.timezones import TimeZoneChoiceField, localized_timezone_choices
 
 from .models import Channel, Topic
 from .services.preferences import CHANNELS, OPTIONAL_TOPICS
@@ -18,6 +18,9 @@ TOPIC_LABELS = {
     Topic.MARKETING: _("Offers and news"),
 }
 CHANNEL_LABELS = {Channel.EMAIL: _("Email"), Channel.WHATSAPP: _("WhatsApp")}
+
+
+OFFERS_ON_WHATSAPP = (Topic.MARKETING, Channel.WHATSAPP)
 
 
 def topic_field_name(topic: str, channel: str) -> str:
@@ -65,7 +68,7 @@ class PreferencesForm(WhatsAppContactMixin, forms.Form):
         help_text=_("With the country code for numbers outside India, e.g. +44 7700 900123."),
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
     )
-    timezone = forms.ChoiceField(
+    timezone = TimeZoneChoiceField(
         label=_("Your time zone"),
         choices=TIMEZONE_CHOICES,
         help_text=_("Class times and deadlines are shown, and reminded, in this zone."),
@@ -73,10 +76,17 @@ class PreferencesForm(WhatsAppContactMixin, forms.Form):
 
     def __init__(self, *args, receive: dict[tuple[str, str], bool], **kwargs):
         super().__init__(*args, **kwargs)
+        self.current = receive
         initial_opt_in = self.initial.get("whatsapp_opt_in")
         if isinstance(initial_opt_in, bool):
             self.initial["whatsapp_opt_in"] = "yes" if initial_opt_in else "no"
+        # Offers on WhatsApp have one control, the marketing consent below: ticked only when they
+        # would really arrive (consent given and the topic not turned off).
+        offers = receive.get(OFFERS_ON_WHATSAPP, True)
+        self.initial["whatsapp_marketing_opt_in"] = bool(self.initial.get("whatsapp_marketing_opt_in")) and offers
         for (topic, channel), enabled in receive.items():
+            if (topic, channel) == OFFERS_ON_WHATSAPP:
+                continue
             name = topic_field_name(topic, channel)
             self.fields[name] = forms.BooleanField(
                 label=_("%(topic)s by %(channel)s")
@@ -85,17 +95,28 @@ class PreferencesForm(WhatsAppContactMixin, forms.Form):
                 initial=enabled,
             )
 
-    def topic_rows(self) -> list[tuple[str, list[forms.BoundField]]]:
-        """Return the topic checkboxes as rows (one per topic, one column per channel), for the grid."""
+    def topic_rows(self) -> list[tuple[str, list[forms.BoundField | None]]]:
+        """Return the topic checkboxes as rows (one per topic, one column per channel), for the grid;
+        None where the choice is made elsewhere (offers on WhatsApp: the consent question)."""
         return [
-            (TOPIC_LABELS[Topic(topic)], [self[topic_field_name(topic, channel)] for channel in CHANNELS])
+            (
+                TOPIC_LABELS[Topic(topic)],
+                [
+                    None if (topic, channel) == OFFERS_ON_WHATSAPP else self[topic_field_name(topic, channel)]
+                    for channel in CHANNELS
+                ],
+            )
             for topic in OPTIONAL_TOPICS
         ]
 
     def receive(self) -> dict[tuple[str, str], bool]:
-        """Return the ticked boxes as {(topic, channel): receives}."""
-        return {
+        """Return the ticked boxes as {(topic, channel): receives}; offers on WhatsApp follow the
+        marketing consent when it is given (and stay as they were when it is not: no consent, no offers)."""
+        chosen = {
             (topic, channel): self.cleaned_data[topic_field_name(topic, channel)]
             for topic in OPTIONAL_TOPICS
             for channel in CHANNELS
+            if (topic, channel) != OFFERS_ON_WHATSAPP
         }
+        offers = self.cleaned_data.get("whatsapp_marketing_opt_in") or self.current.get(OFFERS_ON_WHATSAPP, True)
+        return chosen | {OFFERS_ON_WHATSAPP: bool(offers)}

@@ -46,8 +46,16 @@ pytestmark = pytest.mark.django_db
 
 OUR_APPS = ("notifications", "lms", "leads", "automation")
 ADDABLE = [User, Course, Enrollment, LiveSession, Recording, Assignment, Submission, Payment]
-ADDABLE += [Suppression, NotificationPreference, WelcomeCall, Language, MessageTemplate, WhatsAppConsent]
-NOT_ADDABLE = [Delivery, DeliveryEvent, Notification, ImportBatch, LeadCampaign, Lead, CTASubmission, CrmActivity]
+ADDABLE += [
+    Suppression,
+    NotificationPreference,
+    WelcomeCall,
+    Language,
+    MessageTemplate,
+    WhatsAppConsent,
+    LeadCampaign,
+]  # leadsops: campaigns added by staff
+NOT_ADDABLE = [Delivery, DeliveryEvent, Notification, ImportBatch, Lead, CTASubmission, CrmActivity]
 NOT_ADDABLE += [JobExecutionLog, InboundMessage, ChannelPause, WhatsAppTemplate, DeliveryDailyCount]
 NOT_ADDABLE += [MessageEvent, MessageGroup, PhoneVerification]
 ALL_MODELS = ADDABLE + NOT_ADDABLE

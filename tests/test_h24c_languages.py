@@ -84,6 +84,7 @@ def submit_form_in(language: str, email: str):
     page = client.post(
         reverse("leads:cta"),
         {"name": "Meera Iyer", "email": email, "phone": "+91 98765 43210", "whatsapp_opt_in": "on"},
+        follow=True,
     )
     assert page.status_code == 200
     return CTASubmission.objects.get(email=email)

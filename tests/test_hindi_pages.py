@@ -140,7 +140,9 @@ def test_visitor_pages_are_hindi_for_a_hindi_browser(world):
         "new link sent": visitor.post(reverse("set_password_new_link"), {"email": "nobody@example.com"}),
         "CTA": visitor.get(reverse("leads:cta")),
         "CTA errors": visitor.post(reverse("leads:cta"), {"name": "", "email": "x", "whatsapp_opt_in": "on"}),
-        "CTA thanks": visitor.post(reverse("leads:cta"), {"name": "Ravi Kumar", "email": "ravi@example.com"}),
+        "CTA thanks": visitor.post(
+            reverse("leads:cta"), {"name": "Ravi Kumar", "email": "ravi@example.com"}, follow=True
+        ),
         "unsubscribe invalid": visitor.get(reverse("notifications:unsubscribe", args=["not-a-token"])),
     }
     with translation.override("hi"):

@@ -27,3 +27,15 @@ def test_an_email_to_someone_without_a_name_says_hello_to_them_all_the_same(kind
     context = {**kind.sample_context(), "name": "", "first_name": "there"}
     greeting = render_email(kind=kind, context=context, delivery_id=None, preview=True).text.splitlines()[0]
     assert greeting == "Hi there,"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", EMAIL_KINDS, ids=lambda kind: kind.name)
+@pytest.mark.parametrize("language", [code for code, _ in settings.LANGUAGES])
+def test_a_subject_to_someone_without_a_name_reads_naturally(kind, language):
+    """leadsops: "there, your next step with CourseHub" was a lead's first email without a name."""
+    context = {**kind.sample_context(), "name": "", "first_name": "there", "language": language}
+    subject = render_email(kind=kind, context=context, delivery_id=None, preview=True).subject
+    assert "there" not in subject and not subject.startswith((",", " ")), subject
+    if kind.name == "lead_day0" and language == "en":
+        assert subject == "Your next step with CourseHub"

@@ -26,7 +26,11 @@ def test_staff_upload_a_csv_and_see_the_report_and_download_it(client):
     assert "Upload leads" in client.get("/admin/leads/importbatch/").content.decode()
 
     body = b'name,email\nAsha,asha@example.com\n"=HYPERLINK(""x"")",bad-address\nAsha again,ASHA@example.com\n'
-    response = client.post(UPLOAD, {"file": csv_file(body), "source": "webinar", "start_campaign": "on"}, follow=True)
+    response = client.post(UPLOAD, {"file": csv_file(body), "source": "webinar", "start_campaign": "on"})
+    assert response.status_code == 302 and not ImportBatch.objects.exists()  # the mapping step comes first
+    mapping = client.get(response["Location"]).content.decode()
+    assert "is not a valid email address" in mapping and not Lead.objects.exists()
+    response = client.post(response["Location"], {"col_0": "name", "col_1": "email", "import": "1"}, follow=True)
     page = response.content.decode()
     assert "Imported 1 new leads from list.csv" in page
     assert "also on line 2 of this file" in page and "is not a valid email address" in page
@@ -56,4 +60,5 @@ def test_staff_without_the_permission_cannot_upload_even_with_a_forged_post(clie
     assert "Upload leads" not in client.get("/admin/leads/importbatch/").content.decode()
     response = client.post(UPLOAD, {"file": csv_file(b"email\na@example.com\n")})
     assert response.status_code == 403
+    assert client.post(UPLOAD + "x" * 32 + "/", {"col_0": "email", "import": "1"}).status_code == 403
     assert not Lead.objects.exists()

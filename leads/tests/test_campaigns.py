@@ -163,6 +163,7 @@ def test_the_cta_form_attributes_by_signed_reference_not_by_what_is_typed(import
     response = client.post(
         "/start/",
         {"name": "M", "email": "other@example.com", "ref": ref, "phone": "98765 43210", "whatsapp_opt_in": "on"},
+        follow=True,
     )
     assert response.status_code == 200 and "Thank you" in response.content.decode()
     submission = CTASubmission.objects.get()
@@ -178,7 +179,7 @@ def test_a_forged_reference_counts_no_conversion_even_with_the_leads_email(impor
 
 def test_bots_filling_the_honeypot_create_nothing(client):
     response = client.post("/start/", {"name": "Bot", "email": "bot@example.com", "website": "http://spam"})
-    assert response.status_code == 200
+    assert response.status_code == 302 and response["Location"] == "/start/thanks/"  # as for a person
     assert not CTASubmission.objects.exists()
 
 
@@ -362,3 +363,14 @@ def test_campaign_stats_stay_the_same_after_the_retention_job_removes_old_emails
         assert campaign_stats(campaign=campaign) == before
     assert not Delivery.objects.filter(event__subject_type="leads.lead").exists()
     assert DeliveryDailyCount.objects.filter(subject_type="leads.lead").count() == 6
+
+
+def test_the_cta_form_redirects_after_a_post_so_a_refresh_sends_nothing_twice(client):
+    """leadsops: a refresh or a double click on the thank-you page made a second submission."""
+    response = client.post("/start/", {"name": "Meera Iyer", "email": "meera@example.com"})
+    assert response.status_code == 302 and response["Location"] == "/start/thanks/"
+    for _refresh in range(2):
+        page = client.get("/start/thanks/").content.decode()
+        assert "Thank you, Meera Iyer!" in page
+    assert CTASubmission.objects.count() == 1
+    assert client.post("/start/thanks/").status_code == 405

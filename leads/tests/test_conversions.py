@@ -53,7 +53,7 @@ def test_typing_a_leads_email_on_the_form_counts_no_conversion(client, campaign)
     assert conversions(campaign) == 1
 
     # A stranger types Ravi's address: before, conversions went 1 -> 2 and his follow-ups stopped.
-    assert client.post("/start/", {"name": "Ravi", "email": "ravi@example.com"}).status_code == 200
+    assert client.post("/start/", {"name": "Ravi", "email": "ravi@example.com"}).status_code == 302
     assert conversions(campaign) == 1
     ravi = Lead.objects.get(email="ravi@example.com")
     assert ravi.status != "converted" and ravi.converted_at is None

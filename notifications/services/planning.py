@@ -220,7 +220,7 @@ def _plan_one(message_kind, message, now, deliveries, notifications, skips, resu
                 "title": rendered.subject[:200],
                 "message": rendered.text,
                 "link": message.link,
-                "created_at": now,
+                "created_at": min(now, timezone.now()),  # never in the future (run_reminders --now)
                 "dedupe_key": f"{event_key}:{recipient.ref}",
             }
         )

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from automation.health import check_health, scheduler_problems
 from automation.services import abandon_stale_runs
-from common.formatting import text_table
+from common.formatting import staff_time, staff_zone_note, text_table
 
 
 class Command(BaseCommand):
@@ -63,17 +63,26 @@ class Command(BaseCommand):
             rows = [
                 [
                     item.job.name,
-                    str(item.job.schedule),
+                    _schedule(item.job.schedule, now=now),
                     item.last_status,
-                    f"{item.last_success:%Y-%m-%d %H:%M} UTC" if item.last_success else "never",
+                    staff_time(item.last_success),
                     item.problem or "ok",
                 ]
                 for item in health.jobs
             ]
             self.stdout.write(text_table(["Job", "Schedule", "Last run", "Last success", "Health"], rows))
             self.stdout.write(f"Deliveries waiting: {health.due_deliveries}")
+            self.stdout.write(staff_zone_note())
         if health.ok:
             self.stdout.write(self.style.SUCCESS("OK: automation is healthy."))
             return
         self.stderr.write("UNHEALTHY:\n" + "\n".join(f"- {problem}" for problem in health.problems))
         sys.exit(1)
+
+
+def _schedule(schedule, *, now: dt.datetime) -> str:
+    """A job's schedule with its daily time in the staff pages' zone (schedules keep theirs in UTC)."""
+    if not schedule.daily_at:
+        return str(schedule)
+    at = dt.datetime.combine(now.astimezone(dt.UTC).date(), schedule.daily_at, tzinfo=dt.UTC)
+    return f"daily at {staff_time(at)[11:]}"

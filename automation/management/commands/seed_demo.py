@@ -14,6 +14,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--reset", action="store_true", help="Delete the demo rows first, then create them anew.")
         parser.add_argument(
+            "--no-next-step",
+            action="store_true",
+            help="Do not suggest a dry run next (`make demo` runs the real jobs right after).",
+        )
+        parser.add_argument(
             "--students",
             type=int,
             default=DEFAULT_STUDENTS,
@@ -61,7 +66,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  Login: {result.student_email}")
         self._password(result.student_password, result.created, "--student-password")
         self.stdout.write(f"CTA form: {site}/start/  (what a lead fills in; staff approve it in the admin)")
-        if result.created:
+        if result.created and not options.get("no_next_step"):
             self.stdout.write("Next: manage.py run_reminders all --dry-run")
 
     def _password(self, password: str | None, created: bool, option: str) -> None:

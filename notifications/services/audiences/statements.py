@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from ...kinds import INAPP, MessageKind
 from ...models import Channel, Delivery, MessageEvent, MessageGroup, Notification
@@ -189,7 +190,8 @@ class Statements:
                 "title": ("g.title", []),
                 "message": ("g.message", []),
                 "link": (self.event["link"], []),
-                "created_at": ("%s", [self.now]),
+                # A run pretending a later time (run_reminders --now) never dates a notification in the future.
+                "created_at": ("%s", [min(self.now, timezone.now())]),
                 "dedupe_key": (f"{event_key} || ':' || p.{REF}", [self.prefix]),
             }
             where, where_params = "p.recipient_id IS NOT NULL", []

@@ -1,0 +1,140 @@
+"""
+Bulk actions on the admin's list of leads: start Day 0, add to a campaign, set the language,
+mark converted, export. Each needs the lead change permission (export: view), runs the same
+service as the single path (the campaign start, the conversion count) and says what it did
+and what it skipped, and why.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+
+from notifications.api import available_languages
+
+from .campaigns import mark_leads_converted, start_lead_campaign
+from .models import Lead, LeadCampaign
+
+
+class StartForm(forms.Form):
+    name = forms.CharField(
+        max_length=200, required=False, label="Campaign name", help_text="Optional; e.g. Webinar follow-up."
+    )
+
+
+class AddToCampaignForm(forms.Form):
+    campaign = forms.ModelChoiceField(
+        queryset=LeadCampaign.objects.filter(status=LeadCampaign.Status.ACTIVE),
+        label="Active campaign",
+        help_text="The new leads among those selected join it and get its Day 0 email; the others stay as they are.",
+    )
+
+
+class LanguageForm(forms.Form):
+    language = forms.ChoiceField(label="Language of their emails")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = available_languages()
+
+
+def _form_page(model_admin, request, queryset, *, form, action: str, title: str, intro: str, button: str):
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": title,
+        "intro": intro,
+        "button": button,
+        "form": form,
+        "action": action,
+        "leads": queryset[:50],
+        "count": queryset.count(),
+        "ids": list(queryset.values_list("pk", flat=True)),
+        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/leads/lead_bulk_form.html", context)
+
+
+def _not_new(queryset) -> str:
+    skipped = queryset.exclude(status=Lead.Status.NEW).count()
+    return f"; {skipped} skipped (contacted, converted, unsubscribed or bounced already)" if skipped else ""
+
+
+def _start(model_admin, request, queryset, **options) -> None:
+    """Start Day 0 for the new leads among `queryset` (the campaign service's own checks) and say so."""
+    skipped = _not_new(queryset)  # before they are contacted
+    result = start_lead_campaign(lead_ids=list(queryset.values_list("pk", flat=True)), **options)
+    model_admin.message_user(
+        request, f"{result.campaign}: {result.leads_emailed} Day 0 emails planned{skipped}.", messages.SUCCESS
+    )
+
+
+@admin.action(description="Start Day 0 for the selected leads (a new campaign)", permissions=["change"])
+def start_day0(model_admin, request, queryset):
+    form = StartForm(request.POST if "confirm" in request.POST else None)
+    if not form.is_valid():
+        return _form_page(
+            model_admin,
+            request,
+            queryset,
+            form=form,
+            action="start_day0",
+            title="Start Day 0 for the selected leads",
+            intro="The selected leads that were never contacted get the Day 0 email in a new campaign; "
+            "the others are skipped.",
+            button="Start the campaign",
+        )
+    if not queryset.filter(status=Lead.Status.NEW).exists():
+        model_admin.message_user(request, f"Nothing started: none of the selected leads is new{_not_new(queryset)}.")
+        return None
+    _start(model_admin, request, queryset, name=form.cleaned_data["name"])
+    return None
+
+
+@admin.action(description="Add the selected leads to a campaign (Day 0 for the new ones)", permissions=["change"])
+def add_to_campaign(model_admin, request, queryset):
+    form = AddToCampaignForm(request.POST if "confirm" in request.POST else None)
+    if not form.is_valid():
+        return _form_page(
+            model_admin,
+            request,
+            queryset,
+            form=form,
+            action="add_to_campaign",
+            title="Add the selected leads to a campaign",
+            intro="The selected leads that were never contacted join the campaign and get its Day 0 email.",
+            button="Add and send Day 0",
+        )
+    if not queryset.filter(status=Lead.Status.NEW).exists():
+        model_admin.message_user(request, f"Nobody added: none of the selected leads is new{_not_new(queryset)}.")
+        return None
+    _start(model_admin, request, queryset, campaign=form.cleaned_data["campaign"])
+    return None
+
+
+@admin.action(description="Set the language of the selected leads", permissions=["change"])
+def set_language(model_admin, request, queryset):
+    form = LanguageForm(request.POST if "confirm" in request.POST else None)
+    if not form.is_valid():
+        return _form_page(
+            model_admin,
+            request,
+            queryset,
+            form=form,
+            action="set_language",
+            title="Set the language of the selected leads",
+            intro="Their next campaign emails are written in this language.",
+            button="Set the language",
+        )
+    language = form.cleaned_data["language"]
+    count = queryset.update(language=language)
+    model_admin.message_user(request, f"{count} leads now get their emails in {dict(available_languages())[language]}.")
+    return None
+
+
+@admin.action(description="Mark the selected leads converted", permissions=["change"])
+def mark_converted(model_admin, request, queryset):
+    done, skipped = mark_leads_converted(lead_ids=list(queryset.values_list("pk", flat=True)), by=request.user)
+    note = f"; {skipped} were converted already (each lead counts once)" if skipped else ""
+    model_admin.message_user(
+        request, f"{done} leads marked converted, their remaining follow-ups cancelled{note}.", messages.SUCCESS
+    )
