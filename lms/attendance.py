@@ -72,15 +72,19 @@ class ImportResult:
 
 
 def _header(rows: list[list[str]]) -> tuple[int, int, int | None] | None:
-    """The header row's index, its email column and its join-time column (Zoom puts the meeting's
-    details above the participants, so the header is the first row naming an email column)."""
+    """The header row's index, its email column and its join-time column. Zoom puts the meeting's
+    details (with the host's "User Email") above the participants: a row naming a join time too wins."""
+    found = []
     for index, row in enumerate(rows[:50]):
         headings = [cell.strip().lower().lstrip("\ufeff") for cell in row]
         email = next((i for i, h in enumerate(headings) if h in EMAIL_HEADINGS), None)
         if email is not None:
             joined = next((i for i, h in enumerate(headings) if h in JOINED_HEADINGS), None)
-            return index, email, joined
-    return None
+            found.append((joined is None, index, email, joined))
+    if not found:
+        return None
+    _no_join_time, index, email, joined = min(found)
+    return index, email, joined
 
 
 def _join_time(text: str, session: LiveSession) -> dt.datetime:

@@ -274,9 +274,12 @@ def plan_recording_notifications(*, now: dt.datetime, dry_run: bool = False) -> 
             },
         )
 
-    missed = Q(_joined(anyone=True) | _answered(SessionRsvp.Answer.NO)) & ~_joined()
+    no = SessionRsvp.Answer.NO
+    session = "course__sessions__id"
+    missed = (_joined(anyone=True, session_column=session) | _answered(no)) & ~_joined(session_column=session)
+    came_or_unknown = _joined(session_column=session) | (~_joined(anyone=True, session_column=session) & ~_answered(no))
     result = PlanResult()
-    for kind, condition in ((messages.RECORDING_MISSED, missed), (messages.RECORDING_AVAILABLE, ~missed)):
+    for kind, condition in ((messages.RECORDING_MISSED, missed), (messages.RECORDING_AVAILABLE, came_or_unknown)):
         audience = Audience(
             rows=_enrolled(
                 condition,
