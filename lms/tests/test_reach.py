@@ -378,7 +378,7 @@ def test_a_session_life_on_the_real_ledger_and_webhooks(client, admin_client, co
     assert soon == {came.pk, asked.pk, silent.pk}
 
     # The student who said yes joins through the tracked link in the starting-soon email.
-    starting = [m for m in mail.outbox if m.to[0] == came.email and m.subject.startswith("Starting Soon")][0]
+    starting = next(m for m in mail.outbox if m.to[0] == came.email and m.subject.startswith("Starting Soon"))
     with time_machine.travel(START + dt.timedelta(minutes=2), tick=False):
         response = client.post(local(link_in(starting.body, "/s/join/")))
     assert response["Location"] == "https://meet.example.com/pandas"
@@ -403,7 +403,7 @@ def test_a_session_life_on_the_real_ledger_and_webhooks(client, admin_client, co
     # Nothing was sent to a session's students after it started but the live nudge and the recording.
     late = Delivery.objects.filter(event__kind__in=["session_24h", "session_15min", "session_1h"], sent_at__gt=START)
     assert not late.exists()
-    watch = [m for m in mail.outbox if m.to[0] == cant.email and m.subject.startswith("You missed")][0]
+    watch = next(m for m in mail.outbox if m.to[0] == cant.email and m.subject.startswith("You missed"))
     client.post(local(link_in(watch.body, "/s/watch/")))
 
     # The session's admin page shows the figures.
