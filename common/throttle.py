@@ -71,7 +71,7 @@ class ThrottleConf(Conf):
     phone_code_account = _door("phone_code_account", "5/h", "common.E005")
     phone_code_number = _door("phone_code_number", "3/h", "common.E006")
     # The signed links of a session's messages (RSVP, join, recording), per client address.
-    session_link_ip = _door("session_link_ip", "120/h", "common.E007")
+    session_link_ip = _door("session_link_ip", "300/h", "common.E007")
 
 
 conf = ThrottleConf()

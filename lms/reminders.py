@@ -11,6 +11,7 @@ everyone in a few statements, so the number of queries never grows with recipien
 """
 
 import datetime as dt
+import functools
 import math
 
 from django.conf import settings
@@ -259,12 +260,13 @@ def plan_recording_notifications(*, now: dt.datetime, dry_run: bool = False) -> 
     }
     dashboard_url = site_link("lms:dashboard")
 
-    def make_group(row: dict) -> Group:
+    def make_group(row: dict, missed: bool = False) -> Group:
         recording = recordings[row["recording_id"]]
         return Group(
             event_key=str(recording.pk),
             subject_id=recording.pk,
-            link=recording.url,
+            # In-app, a no-show's notice opens the recording through the signed-in student's tracked door.
+            link=site_link("lms:session_watch_mine", recording.session_id) if missed else recording.url,
             context={
                 "session_id": recording.session_id,
                 "session_title": recording.session.title,
@@ -288,7 +290,7 @@ def plan_recording_notifications(*, now: dt.datetime, dry_run: bool = False) -> 
                 recording_id=F("course__sessions__recordings__id"),
             ),
             group_by=("recording_id",),
-            make_group=make_group,
+            make_group=functools.partial(make_group, missed=kind is messages.RECORDING_MISSED),
             subject_type=Recording._meta.label_lower,
             row_context={"student_id": "recipient_id"},
         )

@@ -1,13 +1,15 @@
 """A live session's admin page: its figures, who answered what, and the participants upload."""
 
 from django import forms
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 
+from common.admin import ReadOnlyAdminMixin
+
 from .attendance import MAX_UPLOAD_BYTES, import_participants, read_participants
-from .models import Enrollment, LiveSession, SessionAttendance, SessionRsvp
+from .models import Enrollment, LiveSession, RecordingOpen, SessionAttendance, SessionRsvp
 from .session_figures import session_figures
 
 LISTED = 300  # students listed with their answer on the page
@@ -80,3 +82,34 @@ class SessionPageMixin:
         for line, reason in result.problems[:20]:
             messages.warning(request, f"Line {line}: {reason}")
         return back
+
+
+@admin.register(SessionRsvp)
+class SessionRsvpAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Students' answers to "Will you be there?" (lms.rsvp): written by their taps only."""
+
+    list_display = ("session", "student", "answer", "via", "answered_at")
+    list_filter = ("answer", "via", "session__course")
+    list_select_related = ("session", "student")
+    search_fields = ("student__email", "student__name", "session__title")
+    date_hierarchy = "answered_at"
+
+
+@admin.register(SessionAttendance)
+class SessionAttendanceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Who joined which session: the tracked join link, or a participants export (the session's page)."""
+
+    list_display = ("session", "student", "source", "joined_at")
+    list_filter = ("source", "session__course")
+    list_select_related = ("session", "student")
+    search_fields = ("student__email", "student__name", "session__title")
+    date_hierarchy = "joined_at"
+
+
+@admin.register(RecordingOpen)
+class RecordingOpenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Students who opened a session's recording through its tracked link."""
+
+    list_display = ("session", "student", "opened_at")
+    list_select_related = ("session", "student")
+    search_fields = ("student__email", "student__name", "session__title")

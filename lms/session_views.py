@@ -7,6 +7,8 @@ in-app notification's link). GET only shows what a tap would do; POST records it
 that follows links records nothing), then the join and the recording go on to their address.
 """
 
+from urllib.parse import urlsplit
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,6 +24,15 @@ from .rsvp import can_answer, record_rsvp
 from .session_links import read_token
 
 DOOR = "session_link_ip"
+
+
+def _going_on_to(response, url: str):
+    """Let this page's form go on to `url`'s site: the CSP's form-action ('self') also governs where
+    the POST's redirect leads (the meeting, the recording), so that site is added for this page alone."""
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        response._csp_update = {"form-action": [f"{parts.scheme}://{parts.netloc}"]}
+    return response
 
 
 def _invalid(request, status: int = 404) -> HttpResponse:
@@ -94,7 +105,7 @@ def _join(request, *, session, student):
     if request.method == "POST":
         record_join(session=session, student=student, now=now)
         return redirect(session.meeting_url)
-    return render(request, "lms/sessions/join.html", context)
+    return _going_on_to(render(request, "lms/sessions/join.html", context), session.meeting_url)
 
 
 @require_http_methods(["GET", "POST"])
@@ -112,18 +123,28 @@ def join_mine(request, pk: int):
     return _join(request, session=_mine(request, pk), student=request.user)
 
 
+def _watch(request, *, session, student):
+    recording = Recording.objects.filter(session=session, visible_to_students=True).first()
+    if recording is None:
+        return _invalid(request)
+    if request.method == "POST":
+        record_recording_open(session=session, student=student)
+        return redirect(recording.url)
+    page = render(request, "lms/sessions/watch.html", {"session": session, "when": _when(session, student)})
+    return _going_on_to(page, recording.url)
+
+
 @require_http_methods(["GET", "POST"])
 def watch_by_link(request, token: str):
     """The recording's tracked link ("You missed it"): record that it was opened, then the recording."""
     link, refused = _from_token(request, "watch", token)
     if refused:
         return refused
-    recording = Recording.objects.filter(session=link.session, visible_to_students=True).first()
-    if recording is None:
-        return _invalid(request)
-    if request.method == "POST":
-        record_recording_open(session=link.session, student=link.student)
-        return redirect(recording.url)
-    return render(
-        request, "lms/sessions/watch.html", {"session": link.session, "when": _when(link.session, link.student)}
-    )
+    return _watch(request, session=link.session, student=link.student)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def watch_mine(request, pk: int):
+    """The in-app "You missed it" notification's link, for the signed-in student."""
+    return _watch(request, session=_mine(request, pk), student=request.user)

@@ -39,7 +39,7 @@ CASES = [
     ("common.E004", "RATE_LIMITS", "cta_address", "three/d", "3/d"),
     ("common.E005", "RATE_LIMITS", "phone_code_account", "5/w", "5/h"),
     ("common.E006", "RATE_LIMITS", "phone_code_number", "", "3/h"),
-    ("common.E007", "RATE_LIMITS", "session_link_ip", "lots", "120/h"),
+    ("common.E007", "RATE_LIMITS", "session_link_ip", "lots", "300/h"),
     ("common.W001", "RATE_LIMITS", "cta", "3/d", None),
     ("notifications.E020", "NOTIFICATIONS", "MAX_ATTEMPTS", "six", "6"),
     ("notifications.E021", "NOTIFICATIONS", "RETRY_BASE_SECONDS", "0", "60"),

@@ -317,6 +317,13 @@ def test_the_recording_tells_no_shows_they_missed_it_and_those_who_came_the_usua
     assert client.post(local(watch))["Location"] == "https://videos.example.com/pandas"
     assert RecordingOpen.objects.get().student == missed
 
+    # In-app, the no-show's notice opens the recording through their own tracked door.
+    notice = Notification.objects.get(user=said_no, kind="recording_missed")
+    client.force_login(said_no)
+    assert client.post(local(notice.link))["Location"] == recording.url
+    assert set(RecordingOpen.objects.values_list("student", flat=True)) == {missed.pk, said_no.pk}
+    assert Notification.objects.get(user=came, kind="recording_available").link == recording.url
+
 
 def test_without_any_attendance_everyone_gets_the_usual_recording_notice(course, session):
     people = enrolled(course, 2)
@@ -416,3 +423,13 @@ def test_a_session_life_on_the_real_ledger_and_webhooks(client, admin_client, co
     assert figures["Joined"] == "1 (25 %)"
     assert figures["No-shows who opened the recording"] == "1 of 3"
     assert "Can&#x27;t make it" in page and "no answer" in page
+
+
+def test_the_signed_doors_are_rate_limited_per_client(client, course, session, settings):
+    [asha] = enrolled(course, 1)
+    settings.RATE_LIMITS = {"session_link_ip": "2/h"}
+    url = reverse("lms:session_join", args=[make_token("join", session_id=session.pk, student_id=asha.pk)])
+    with time_machine.travel(START, tick=False):
+        assert [client.get(url).status_code for _ in range(3)] == [200, 200, 429]
+        assert client.post(url).status_code == 429
+    assert not SessionAttendance.objects.exists()

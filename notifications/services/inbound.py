@@ -184,7 +184,12 @@ def _answer(inbound: InboundMessage, *, payload: str) -> None:
         received_at=inbound.received_at,
         provider=inbound.provider,
     )
-    answer = answer_reply(reply)
+    try:
+        with transaction.atomic():  # a handler that fails loses its answer, never the message
+            answer = answer_reply(reply)
+    except Exception:
+        logger.exception("A reply handler failed on inbound message %s", inbound.pk)
+        return
     if answer is None:
         return
     if answer.note and not inbound.staff_note:
