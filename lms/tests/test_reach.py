@@ -433,3 +433,28 @@ def test_the_signed_doors_are_rate_limited_per_client(client, course, session, s
         assert [client.get(url).status_code for _ in range(3)] == [200, 200, 429]
         assert client.post(url).status_code == 429
     assert not SessionAttendance.objects.exists()
+
+
+def test_twilio_quick_reply_payload_naming_the_session_is_recorded(client, course, session, twilio):
+    from tests.test_whatsapp_round2 import TWILIO_INBOUND, post_twilio, twilio_inbound
+
+    [asha] = enrolled(course, 1)
+    later = LiveSessionFactory(course=course, scheduled_at=START + dt.timedelta(days=1))
+    form = twilio_inbound(asha.phone, "", sid="SMRSVP1", ButtonText="Remind me 1 h before")
+    form["ButtonPayload"] = f"RSVP_1H:{later.pk}"
+    with time_machine.travel(START - dt.timedelta(hours=2), tick=False):
+        assert post_twilio(client, TWILIO_INBOUND, form).status_code == 200
+    rsvp = SessionRsvp.objects.get()
+    assert (rsvp.session, rsvp.answer, rsvp.via) == (later, "remind_1h", "whatsapp")
+
+
+def test_a_24h_row_planned_before_tracked_links_still_sends(course, session):
+    [asha] = enrolled(course, 1)
+    reminders.plan_session_reminders_24h(now=START - dt.timedelta(hours=20))
+    for row in Delivery.objects.filter(event__kind="session_24h"):
+        row.own_context = {}  # what rows planned before this change hold: no student id
+        row.save(update_fields=["own_context"])
+    dispatch_due_deliveries(now=START - dt.timedelta(hours=20))
+    body = mail.outbox[0].body
+    assert "Join Meeting: https://meet.example.com/pandas" in body
+    assert "I'll be there: http" in body and "/s/rsvp/" not in body
