@@ -449,7 +449,7 @@ def test_twilio_quick_reply_payload_naming_the_session_is_recorded(client, cours
 
 
 def test_a_24h_row_planned_before_tracked_links_still_sends(course, session):
-    [asha] = enrolled(course, 1)
+    enrolled(course, 1)
     reminders.plan_session_reminders_24h(now=START - dt.timedelta(hours=20))
     for row in Delivery.objects.filter(event__kind="session_24h"):
         row.own_context = {}  # what rows planned before this change hold: no student id
