@@ -23,7 +23,6 @@ from .models import LiveSession, User
 JOIN_OPENS = dt.timedelta(minutes=30)
 # However a session moves, a link older than this is refused (a leaked one does not live forever).
 MAX_AGE = dt.timedelta(days=60)
-RSVP_LINKS = ("rsvp_yes_url", "rsvp_no_url", "rsvp_remind_url")
 SALTS = {"rsvp": "lms.session_links.rsvp", "join": "lms.session_links.join", "watch": "lms.session_links.watch"}
 
 
@@ -80,10 +79,11 @@ def join_window(session: LiveSession) -> tuple[dt.datetime, dt.datetime]:
 def sent_session_links(context: dict) -> dict:
     """A session message's links for its student, minted when it is sent (MessageKind.render_context):
     the tracked join link for the meeting link and, on the 24-hour reminder, the RSVP links.
-    A row planned before links were tracked (no session or student id) keeps its meeting link, and
-    its RSVP links lead to the dashboard."""
+    A row planned without the session's and student's ids (before links were tracked: rows are sent
+    within minutes of planning) keeps its meeting link and has no RSVP links; it mints nothing, so
+    what the ledger stores is what was sent."""
     if not context.get("session_id") or not context.get("student_id"):
-        return dict.fromkeys(RSVP_LINKS, absolute("lms:dashboard"))
+        return {}
     return session_links(
         session_id=context["session_id"], student_id=context["student_id"], rsvp=bool(context.get("ask_rsvp"))
     )
