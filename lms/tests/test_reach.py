@@ -458,3 +458,24 @@ def test_a_24h_row_planned_before_tracked_links_still_sends(course, session):
     body = mail.outbox[0].body
     assert "Join Meeting: https://meet.example.com/pandas" in body
     assert "/s/rsvp/" not in body and Delivery.objects.get(channel="email").rendered_text == body
+
+
+def test_the_session_page_costs_the_same_queries_whatever_the_class_size(admin_client, course, session):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_client.get(reverse("admin:lms_livesession_change", args=[session.pk])).status_code == 200
+        return len(captured.captured_queries)
+
+    people = enrolled(course, 5)
+    SessionRsvp.objects.create(session=session, student=people[0], answer="yes", via="email")
+    queries()  # the first request warms the caches (content types, the session)
+    small = queries()
+    for i in range(5, 60):
+        user = UserFactory(email=f"more{i}@example.com")
+        EnrollmentFactory(student=user, course=course)
+        SessionRsvp.objects.create(session=session, student=user, answer="no", via="whatsapp")
+        SessionAttendance.objects.create(session=session, student=user, source="upload")
+    assert queries() == small
