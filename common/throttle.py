@@ -70,6 +70,8 @@ class ThrottleConf(Conf):
     # Profile page: one-time codes to a typed number, per account and per number (over it: refused).
     phone_code_account = _door("phone_code_account", "5/h", "common.E005")
     phone_code_number = _door("phone_code_number", "3/h", "common.E006")
+    # The signed links of a session's messages (RSVP, join, recording), per client address.
+    session_link_ip = _door("session_link_ip", "300/h", "common.E007")
 
 
 conf = ThrottleConf()

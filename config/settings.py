@@ -392,6 +392,8 @@ AUTOMATION_TASK_RETENTION_DAYS = env.str("AUTOMATION_TASK_RETENTION_DAYS", defau
 AUTOMATION_SCHEDULER_STALL_SECONDS = env.str("AUTOMATION_SCHEDULER_STALL_SECONDS", default=None)
 # Days after creation on which a pending payment is reminded ("3" once; "3,7,14"): lms/conf.py.
 PAYMENT_REMINDER_DAYS = env.str("PAYMENT_REMINDER_DAYS", default=None)
+# Minutes after a session's start after which "we're live, join now" is no longer sent: lms/conf.py.
+LIVE_NUDGE_MINUTES = env.str("LIVE_NUDGE_MINUTES", default=None)
 
 # --- Onboarding ------------------------------------------------------------------------------
 # The set-password link in the welcome email works once, for this many days.

@@ -14,6 +14,7 @@ from notifications.api import render_delivery_timeline
 
 from .models import Assignment, Course, Enrollment, LiveSession, Payment, PhoneVerification, Recording, Submission, User
 from .services import mark_payment_paid, publish_recording, save_session
+from .session_admin import SessionPageMixin
 
 # --- Users -----------------------------------------------------------------------------------
 
@@ -165,7 +166,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(LiveSession)
-class LiveSessionAdmin(admin.ModelAdmin):
+class LiveSessionAdmin(SessionPageMixin, admin.ModelAdmin):
     formfield_overrides = HTTPS_URLS
     list_display = ("title", "course", "scheduled_at", "duration_minutes", "is_cancelled")
     list_filter = ("is_cancelled", "course", "scheduled_at")

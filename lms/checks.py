@@ -1,4 +1,4 @@
-"""System checks for lms's settings: the payment reminders' days can be read."""
+"""System checks for lms's settings: the payment reminders' days and the live nudge's minutes can be read."""
 
 from django.core import checks
 
@@ -7,5 +7,5 @@ from .conf import conf
 
 @checks.register("settings")  # registered when the app imports this module (ready)
 def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """PAYMENT_REMINDER_DAYS is whole days of at least 1 (E001)."""
+    """PAYMENT_REMINDER_DAYS is whole days of at least 1 (E001); LIVE_NUDGE_MINUTES 6 to 1440 (E002)."""
     return conf.check()

@@ -16,5 +16,14 @@ class LmsConf(Conf):
         parse=text_list(whole(minimum=1)),
     )
 
+    # "We're live, join now" goes 5 minutes after the start, and never later than this (lms.attendance).
+    live_nudge_minutes = Setting(
+        "LIVE_NUDGE_MINUTES",
+        variable="LIVE_NUDGE_MINUTES",
+        check_id="lms.E002",
+        default=15,
+        parse=whole(minimum=6, maximum=24 * 60),
+    )
+
 
 conf = LmsConf()

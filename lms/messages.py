@@ -9,7 +9,7 @@ from common.formatting import format_when, reader_locale
 from notifications.api import Category, Channel, Topic, day_marker, day_words, language_of
 from notifications.kinds import INAPP, MessageKind, register
 
-from . import accounts, calendar, phones, wanted
+from . import accounts, calendar, phones, rsvp, session_links, wanted
 
 ALL = (Channel.EMAIL, Channel.WHATSAPP, INAPP)
 
@@ -20,7 +20,7 @@ SESSION_VARIABLES = {
     "day_label": "Today, Tomorrow or the weekday, capitalised (for a subject).",
     "day_phrase": "today, tomorrow or on Thursday (inside a sentence).",
     "minutes_left": "Minutes until it starts (a number).",
-    "join_url": "The meeting link.",
+    "join_url": "The meeting link, through the student's tracked join link (made when sent).",
     "scheduled_at": "The start time in ISO 8601 (UTC), for machines.",
     "calendar_url": "An “add to Google Calendar” link (24-hour reminder and “New time” only).",
 }
@@ -64,18 +64,26 @@ def session_day_words(context: dict) -> dict:
     return words
 
 
+RSVP_VARIABLES = {
+    "rsvp_yes_url": "“I'll be there”: the student's one-tap answer (made when sent).",
+    "rsvp_no_url": "“Can't make it”: the student's one-tap answer (made when sent).",
+    "rsvp_remind_url": "“Remind me 1 h before”: the student's one-tap answer (made when sent).",
+}
 SESSION_24H = register(
     MessageKind(
         name="session_24h",
-        variables=SESSION_VARIABLES,
+        variables={**SESSION_VARIABLES, **RSVP_VARIABLES},
         samples=SESSION_SAMPLES,
         topic=Topic.REMINDERS,
         channels=ALL,
+        # The approved template's quick-reply buttons carry RSVP_YES, RSVP_NO and RSVP_1H (lms.rsvp).
         whatsapp_variables=("first_name", "title", "when", "join_url"),
         still_wanted=wanted.unwanted_session_reminders,
         attachments=calendar.session_attachments,
         display_context=session_day_words,
-        description="A live session starts within 24 hours (with a calendar invitation).",
+        render_context=session_links.sent_session_links,
+        access_links=tuple(RSVP_VARIABLES),
+        description="A live session starts within 24 hours (with a calendar invitation and the RSVP buttons).",
     )
 )
 SESSION_MOVED = register(
@@ -88,6 +96,7 @@ SESSION_MOVED = register(
         still_wanted=wanted.unwanted_session_reminders,
         attachments=calendar.session_attachments,
         display_context=session_day_words,
+        render_context=session_links.sent_session_links,
         description="A session more than a day away moved: its new time and the updated calendar invitation.",
     )
 )
@@ -101,7 +110,48 @@ SESSION_15MIN = register(
         whatsapp_variables=("first_name", "title", "join_url"),
         still_wanted=wanted.unwanted_session_reminders,
         display_context=session_day_words,
-        description="A live session starts within 15 minutes.",
+        render_context=session_links.sent_session_links,
+        description="A live session starts within 15 minutes (not to students who said they can't make it).",
+    )
+)
+SESSION_1H = register(
+    MessageKind(
+        name="session_1h",
+        variables=SESSION_VARIABLES,
+        samples={**SESSION_SAMPLES, "minutes_left": 60},
+        topic=Topic.REMINDERS,
+        channels=ALL,
+        whatsapp_variables=("first_name", "title", "join_url"),
+        still_wanted=wanted.unwanted_session_reminders,
+        display_context=session_day_words,
+        render_context=session_links.sent_session_links,
+        description="A live session starts within the hour, to students who tapped “Remind me 1 h before”.",
+    )
+)
+SESSION_LIVE = register(
+    MessageKind(
+        name="session_live",
+        variables=SESSION_VARIABLES,
+        samples={**SESSION_SAMPLES, "minutes_left": 1},
+        topic=Topic.REMINDERS,
+        channels=ALL,
+        whatsapp_variables=("first_name", "title", "join_url"),
+        still_wanted=wanted.unwanted_session_reminders,
+        display_context=session_day_words,
+        render_context=session_links.sent_session_links,
+        description="“We're live, join now”, 5 minutes after the start, to students who have not joined "
+        "and did not say they can't make it.",
+    )
+)
+SESSION_RSVP_NOTED = register(
+    MessageKind(
+        name=rsvp.RSVP_NOTED,
+        variables={"title": "The session's title.", "answer": "The answer: yes, no or remind_1h."},
+        samples={"title": "Python Basics: Loops", "answer": "yes"},
+        topic=Topic.REMINDERS,
+        channels=(Channel.WHATSAPP,),
+        reply=True,
+        description="Confirms an RSVP button tapped on WhatsApp, inside the window the tap opened.",
     )
 )
 RECORDING_AVAILABLE = register(
@@ -116,7 +166,23 @@ RECORDING_AVAILABLE = register(
         samples={"session_title": "Python Basics: Loops", "course_title": "Python for Beginners"},
         topic=Topic.REMINDERS,
         channels=(Channel.EMAIL, INAPP),
-        description="A session's recording can be watched.",
+        description="A session's recording can be watched (to students who came, or when attendance is unknown).",
+    )
+)
+RECORDING_MISSED = register(
+    MessageKind(
+        name="recording_missed",
+        variables={
+            "session_title": "The recorded session's title.",
+            "course_title": "The course's title.",
+            "watch_url": "The recording, through the student's tracked link (made when sent).",
+            "dashboard_url": "The student's dashboard.",
+        },
+        samples={"session_title": "Python Basics: Loops", "course_title": "Python for Beginners"},
+        topic=Topic.REMINDERS,
+        channels=(Channel.EMAIL, INAPP),
+        render_context=session_links.sent_recording_links,
+        description="“You missed it, here is the recording”: to students who did not join the session.",
     )
 )
 ASSIGNMENT_DUE = register(

@@ -284,3 +284,60 @@ class Payment(models.Model):
 
     def __str__(self):
         return f"{self.currency} {self.amount} from {self.student} ({self.status})"
+
+
+class SessionRsvp(models.Model):
+    """A student's answer to "Will you be there?" for one live session (lms.rsvp): their last one counts."""
+
+    class Answer(models.TextChoices):
+        YES = "yes", _("I'll be there")
+        NO = "no", _("Can't make it")
+        REMIND_1H = "remind_1h", _("Remind me 1 h before")
+
+    session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="rsvps")
+    student = models.ForeignKey(User, on_delete=models.CASCADE, related_name="session_rsvps")
+    answer = models.CharField(max_length=16, choices=Answer.choices)
+    via = models.CharField(max_length=16, help_text="Where the answer came from: email, whatsapp, inapp.")
+    answered_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["session", "student"], name="rsvp_one_per_student"),
+            models.CheckConstraint(condition=Q(answer__in=["yes", "no", "remind_1h"]), name="rsvp_answer_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.student_id} → {self.session_id}: {self.answer}"
+
+
+class SessionAttendance(models.Model):
+    """A student joined a live session: through the tracked join link, or a participants export staff uploaded."""
+
+    class Source(models.TextChoices):
+        LINK = "link", "Tracked join link"
+        UPLOAD = "upload", "Participants export"
+
+    session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="attendances")
+    student = models.ForeignKey(User, on_delete=models.CASCADE, related_name="session_attendances")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "student"], name="attendance_one_per_student")]
+
+    def __str__(self):
+        return f"{self.student_id} joined {self.session_id} ({self.source})"
+
+
+class RecordingOpen(models.Model):
+    """A student opened a session's recording through the tracked link a message carried (lms.attendance)."""
+
+    session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="recording_opens")
+    student = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recording_opens")
+    opened_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "student"], name="recording_open_one_per_student")]
+
+    def __str__(self):
+        return f"{self.student_id} opened the recording of {self.session_id}"

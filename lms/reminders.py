@@ -11,6 +11,7 @@ everyone in a few statements, so the number of queries never grows with recipien
 """
 
 import datetime as dt
+import functools
 import math
 
 from django.conf import settings
@@ -25,12 +26,23 @@ from notifications.api import Audience, Channel, Group, PlanResult, plan_audienc
 from . import messages
 from .calendar import session_calendar_context
 from .conf import conf
-from .models import Assignment, Enrollment, LiveSession, Payment, Recording, Submission
+from .models import (
+    Assignment,
+    Enrollment,
+    LiveSession,
+    Payment,
+    Recording,
+    SessionAttendance,
+    SessionRsvp,
+    Submission,
+)
 from .wanted import ASSIGNMENT, PAYMENT, SESSION, session_event_key
 
 DAY_24H = dt.timedelta(hours=24)
 NOT_UNDER = dt.timedelta(hours=1)  # the 15-minute reminder covers the last hour
 SOON = dt.timedelta(minutes=15)
+HOUR = dt.timedelta(hours=1)
+LIVE_AFTER = dt.timedelta(minutes=5)  # "we're live, join now" goes this long after the start
 ASSIGNMENT_WINDOW = dt.timedelta(hours=48)
 RECORDING_NOTICE_DAYS = 7  # a recording published longer ago than this is not announced any more
 
@@ -74,12 +86,28 @@ def _day(moment: dt.datetime, now: dt.datetime, tz: str) -> dict:
     }
 
 
+def _answered(*answers) -> Exists:
+    """The student (of an enrollment row joined to its course's sessions) answered one of `answers`."""
+    return Exists(
+        SessionRsvp.objects.filter(
+            session_id=OuterRef("course__sessions__id"), student_id=OuterRef("student_id"), answer__in=answers
+        )
+    )
+
+
+def _joined(*, anyone: bool = False, session_column: str = "course__sessions__id") -> Exists:
+    """The student (or, with `anyone`, any student) joined the session."""
+    attended = SessionAttendance.objects.filter(session_id=OuterRef(session_column))
+    return Exists(attended if anyone else attended.filter(student_id=OuterRef("student_id")))
+
+
 @transaction.atomic
-def _plan_sessions(sessions, *, kind: str, now, dry_run, expiry, recipients=None) -> PlanResult:
+def _plan_sessions(sessions, *, kind: str, now, dry_run, expiry, recipients=None, conditions=()) -> PlanResult:
     sessions = {session.pk: session for session in sessions.select_related("course")}
     # The 24-hour reminder and a moved session's notice carry a calendar invitation, in each
     # reader's language: made once per session and language.
     with_calendar = kind in (messages.SESSION_24H.name, messages.SESSION_MOVED.name)
+    ask_rsvp = kind == messages.SESSION_24H.name
     calendars = {}
 
     def calendar_of(session, locale: str) -> dict:
@@ -94,9 +122,13 @@ def _plan_sessions(sessions, *, kind: str, now, dry_run, expiry, recipients=None
             event_key=session_event_key(session),
             subject_id=session.pk,
             expires_at=expiry(session),
-            link=session.meeting_url,
+            # In-app: the answer buttons on the day before, then the signed-in student's join door.
+            link=site_link("lms:session_rsvp_mine" if ask_rsvp else "lms:session_join_mine", session.pk),
             context={
                 **(calendar_of(session, row["locale"]) if with_calendar else {}),
+                # Sending mints the student's tracked join link (and RSVP links) from these.
+                "session_id": session.pk,
+                **({"ask_rsvp": True} if ask_rsvp else {}),
                 "title": session.title,
                 "course_title": session.course.title,
                 "join_url": session.meeting_url,
@@ -107,12 +139,13 @@ def _plan_sessions(sessions, *, kind: str, now, dry_run, expiry, recipients=None
             },
         )
 
-    conditions = [] if recipients is None else [Q(student_id__in=recipients)]
+    conditions = [*conditions] + ([] if recipients is None else [Q(student_id__in=recipients)])
     audience = Audience(
         rows=_enrolled(*conditions, event="sessions", ids=sessions, session_id=F("course__sessions__id")),
         group_by=("session_id", "timezone", "locale"),
         make_group=make_group,
         subject_type=SESSION,
+        row_context={"student_id": "recipient_id"},
     )
     return plan_audience(kind=kind, audience=audience, now=now, dry_run=dry_run)
 
@@ -164,20 +197,60 @@ def plan_session_moved_notices(*, now: dt.datetime, dry_run: bool = False) -> Pl
 
 
 def plan_session_reminders_15min(*, now: dt.datetime, dry_run: bool = False) -> PlanResult:
-    """Plan "Starting Soon" for sessions 15 minutes away or less that have not started."""
+    """Plan "Starting Soon" for sessions 15 minutes away or less that have not started, except to
+    students who said they can't make it; and, in the same run, the reminders an hour before for
+    those who asked, and "we're live" after the start (plan_session_reminders_1h, plan_live_nudges)."""
     sessions = LiveSession.objects.filter(is_cancelled=False, scheduled_at__gt=now, scheduled_at__lte=now + SOON)
-    return _plan_sessions(
+    result = _plan_sessions(
         sessions,
         kind=messages.SESSION_15MIN.name,
         now=now,
         dry_run=dry_run,
         expiry=lambda session: session.scheduled_at,
+        conditions=[~_answered(SessionRsvp.Answer.NO)],
+    )
+    result.merge(plan_session_reminders_1h(now=now, dry_run=dry_run))
+    return result.merge(plan_live_nudges(now=now, dry_run=dry_run))
+
+
+def plan_session_reminders_1h(*, now: dt.datetime, dry_run: bool = False) -> PlanResult:
+    """Plan "In an hour" for sessions an hour away or less (and more than 15 minutes: the starting-soon
+    reminder's turn), to the students who tapped "Remind me 1 h before"."""
+    sessions = LiveSession.objects.filter(is_cancelled=False, scheduled_at__gt=now + SOON, scheduled_at__lte=now + HOUR)
+    return _plan_sessions(
+        sessions,
+        kind=messages.SESSION_1H.name,
+        now=now,
+        dry_run=dry_run,
+        expiry=lambda session: session.scheduled_at - SOON,
+        conditions=[_answered(SessionRsvp.Answer.REMIND_1H)],
+    )
+
+
+def plan_live_nudges(*, now: dt.datetime, dry_run: bool = False) -> PlanResult:
+    """Plan "We're live, join now" from 5 minutes after a session's start until LIVE_NUDGE_MINUTES after
+    it (never later), to the students who have not joined and did not say they can't make it."""
+    latest = dt.timedelta(minutes=conf.live_nudge_minutes)
+    sessions = LiveSession.objects.filter(
+        is_cancelled=False, scheduled_at__lte=now - LIVE_AFTER, scheduled_at__gt=now - latest
+    )
+    return _plan_sessions(
+        sessions,
+        kind=messages.SESSION_LIVE.name,
+        now=now,
+        dry_run=dry_run,
+        expiry=lambda session: session.scheduled_at + latest,
+        conditions=[~_answered(SessionRsvp.Answer.NO), ~_joined()],
     )
 
 
 @transaction.atomic
 def plan_recording_notifications(*, now: dt.datetime, dry_run: bool = False) -> PlanResult:
-    """Plan "Recording Available" to every enrolled student, once per recording."""
+    """Plan, once per recording, "You missed it, here is the recording" to the enrolled students who
+    missed the session and "Recording Available" to the others.
+
+    A student missed it who did not join while others did (attendance was taken), or who said they
+    can't make it; with no attendance at all (not tracked), everyone gets the usual notice."""
     recordings = {
         recording.pk: recording
         for recording in Recording.objects.filter(visible_to_students=True)
@@ -187,13 +260,15 @@ def plan_recording_notifications(*, now: dt.datetime, dry_run: bool = False) -> 
     }
     dashboard_url = site_link("lms:dashboard")
 
-    def make_group(row: dict) -> Group:
+    def make_group(row: dict, missed: bool = False) -> Group:
         recording = recordings[row["recording_id"]]
         return Group(
             event_key=str(recording.pk),
             subject_id=recording.pk,
-            link=recording.url,
+            # In-app, a no-show's notice opens the recording through the signed-in student's tracked door.
+            link=site_link("lms:session_watch_mine", recording.session_id) if missed else recording.url,
             context={
+                "session_id": recording.session_id,
                 "session_title": recording.session.title,
                 "course_title": recording.session.course.title,
                 "watch_url": recording.url,
@@ -201,15 +276,26 @@ def plan_recording_notifications(*, now: dt.datetime, dry_run: bool = False) -> 
             },
         )
 
-    audience = Audience(
-        rows=_enrolled(
-            event="sessions__recordings", ids=recordings, recording_id=F("course__sessions__recordings__id")
-        ),
-        group_by=("recording_id",),
-        make_group=make_group,
-        subject_type=Recording._meta.label_lower,
-    )
-    return plan_audience(kind=messages.RECORDING_AVAILABLE.name, audience=audience, now=now, dry_run=dry_run)
+    no = SessionRsvp.Answer.NO
+    session = "course__sessions__id"
+    missed = (_joined(anyone=True, session_column=session) | _answered(no)) & ~_joined(session_column=session)
+    came_or_unknown = _joined(session_column=session) | (~_joined(anyone=True, session_column=session) & ~_answered(no))
+    result = PlanResult()
+    for kind, condition in ((messages.RECORDING_MISSED, missed), (messages.RECORDING_AVAILABLE, came_or_unknown)):
+        audience = Audience(
+            rows=_enrolled(
+                condition,
+                event="sessions__recordings",
+                ids=recordings,
+                recording_id=F("course__sessions__recordings__id"),
+            ),
+            group_by=("recording_id",),
+            make_group=functools.partial(make_group, missed=kind is messages.RECORDING_MISSED),
+            subject_type=Recording._meta.label_lower,
+            row_context={"student_id": "recipient_id"},
+        )
+        result.merge(plan_audience(kind=kind.name, audience=audience, now=now, dry_run=dry_run))
+    return result
 
 
 @transaction.atomic

@@ -6,9 +6,12 @@ submitted, the payment settled.
 
 import datetime as dt
 
-from .models import Assignment, LiveSession, Payment, Submission
+from .models import Assignment, LiveSession, Payment, SessionAttendance, SessionRsvp, Submission
 
 SESSION = LiveSession._meta.label_lower
+# The reminders a "Can't make it" silences (planned before the answer came), and the nudge a join does.
+NOT_AFTER_NO = {"session_15min", "session_1h", "session_live"}
+NOT_AFTER_JOIN = {"session_live"}
 ASSIGNMENT = Assignment._meta.label_lower
 PAYMENT = Payment._meta.label_lower
 
@@ -29,6 +32,32 @@ def unwanted_session_reminders(deliveries) -> dict[int, str]:
             unwanted[delivery.pk] = "session_cancelled"
         elif not delivery.event_key.endswith(session_event_key(session)):
             unwanted[delivery.pk] = "session_rescheduled"
+    return unwanted | _unwanted_by_answers([d for d in deliveries if d.pk not in unwanted])
+
+
+def _unwanted_by_answers(deliveries) -> dict[int, str]:
+    """Reminders to students who said they can't make it, and live nudges to those who joined."""
+    deliveries = [d for d in deliveries if d.kind in NOT_AFTER_NO and d.recipient_id]
+    if not deliveries:
+        return {}
+    sessions, students = {d.subject_id for d in deliveries}, {d.recipient_id for d in deliveries}
+    said_no = set(
+        SessionRsvp.objects.filter(
+            session_id__in=sessions, student_id__in=students, answer=SessionRsvp.Answer.NO
+        ).values_list("session_id", "student_id")
+    )
+    joined = set(
+        SessionAttendance.objects.filter(session_id__in=sessions, student_id__in=students).values_list(
+            "session_id", "student_id"
+        )
+    )
+    unwanted = {}
+    for delivery in deliveries:
+        pair = (delivery.subject_id, delivery.recipient_id)
+        if pair in said_no:
+            unwanted[delivery.pk] = "said_cant_make_it"
+        elif delivery.kind in NOT_AFTER_JOIN and pair in joined:
+            unwanted[delivery.pk] = "already_joined"
     return unwanted
 
 

@@ -11,7 +11,7 @@ move. import-linter holds every other app to this door (`.importlinter`).
   worker's job), `cancel_for_subject`.
 - Read about an app's own subjects (live rows and the counts retention kept):
   `delivery_counts_for_subjects`, `send_times_for_subjects`, `count_subjects_sent_to`,
-  `spend_for_subjects`, `recipients_sent_about`, `delivery_id_for_subject`; one person's:
+  `spend_for_subjects`, `recipients_sent_about`, `recipients_reached`, `delivery_id_for_subject`; one person's:
   `message_planned_since`, `planned_message_status`. The values they compare with:
   `DeliveryStatus`, `SuppressionReason`, `WhatsAppConsentCategory`.
 - People: languages, WhatsApp consent and contact, preferences from a page; the suppressions and
@@ -31,6 +31,7 @@ from .kinds import INAPP, MessageKind, register
 from .languages import LanguageField, available_languages, language_of, validate_language
 from .markers import day_marker, day_words
 from .models import Category, Channel, Delivery, Suppression, Topic, WhatsAppConsent
+from .reach import recipients_reached
 from .recipients import first_name
 from .selectors import (
     MARKETING_SUPPRESSION_SCOPES,
@@ -127,6 +128,7 @@ __all__ = [
     "planned_message_status",
     "purge_old_deliveries",
     "purge_rows",
+    "recipients_reached",
     "recipients_sent_about",
     "reconcile_unknown_deliveries",
     "record_page_consent",

@@ -18,6 +18,7 @@ from django.utils.module_loading import import_string
 
 from .conf import conf
 from .models import Category, Channel, Topic
+from .replies import InboundReply, ReplyAnswer, register_reply_handler  # noqa: F401  (other apps' door)
 
 INAPP = "inapp"
 Hook = Callable | str | None

@@ -22,6 +22,9 @@ from lms.models import (
     Payment,
     PhoneVerification,
     Recording,
+    RecordingOpen,
+    SessionAttendance,
+    SessionRsvp,
     Submission,
     User,
 )
@@ -57,7 +60,7 @@ ADDABLE += [
 ]  # leadsops: campaigns added by staff
 NOT_ADDABLE = [Delivery, DeliveryEvent, Notification, ImportBatch, Lead, CTASubmission, CrmActivity]
 NOT_ADDABLE += [JobExecutionLog, InboundMessage, ChannelPause, WhatsAppTemplate, DeliveryDailyCount]
-NOT_ADDABLE += [MessageEvent, MessageGroup, PhoneVerification]
+NOT_ADDABLE += [MessageEvent, MessageGroup, PhoneVerification, SessionRsvp, SessionAttendance, RecordingOpen]
 ALL_MODELS = ADDABLE + NOT_ADDABLE
 
 
@@ -76,6 +79,9 @@ def make_rows(n: int) -> dict:
         course=course, title=f"Session {n}", scheduled_at=now + dt.timedelta(hours=20), meeting_url="https://meet.x/1"
     )
     Recording.objects.create(session=session, url="https://video.x/1")
+    SessionRsvp.objects.create(session=session, student=student, answer="yes", via="email")
+    SessionAttendance.objects.create(session=session, student=student, source="link")
+    RecordingOpen.objects.create(session=session, student=student)
     assignment = Assignment.objects.create(course=course, title=f"Essay {n}", deadline=now + dt.timedelta(days=1))
     Submission.objects.create(assignment=assignment, student=student, text="Done")
     payment = Payment.objects.create(student=student, course=course, amount=Decimal("100000"), currency="INR")

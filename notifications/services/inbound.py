@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..models import Channel, InboundMessage, Suppression, WhatsAppConsent
+from ..replies import InboundReply, answer_reply
 from .consent import record_whatsapp_consent
 from .dispatch import suppress_address
 from .planning import PlannedMessage, Recipient, plan_messages
@@ -168,7 +169,33 @@ def receive_whatsapp_message(
         stop = inbound.keyword == Keyword.MARKETING_STOP
         _change_marketing(address=from_address, stop=stop, source=source, user=user, at=received_at)
         _confirm(inbound, kind="whatsapp_marketing_stopped" if stop else "whatsapp_marketing_started")
+    else:
+        _answer(inbound, payload=button_payload)
     return inbound
+
+
+def _answer(inbound: InboundMessage, *, payload: str) -> None:
+    """Hand a message that is no keyword to the handlers other apps registered (notifications.replies)."""
+    reply = InboundReply(
+        user_id=inbound.user_id,
+        address=inbound.from_address,
+        text=inbound.body,
+        payload=payload,
+        received_at=inbound.received_at,
+        provider=inbound.provider,
+    )
+    try:
+        with transaction.atomic():  # a handler that fails loses its answer, never the message
+            answer = answer_reply(reply)
+    except Exception:
+        logger.exception("A reply handler failed on inbound message %s", inbound.pk)
+        return
+    if answer is None:
+        return
+    if answer.note and not inbound.staff_note:
+        InboundMessage.objects.filter(pk=inbound.pk).update(staff_note=answer.note[:255])
+    if answer.kind:
+        _confirm(inbound, kind=answer.kind, event_key=answer.event_key, context=answer.context)
 
 
 @transaction.atomic
@@ -215,7 +242,7 @@ def _change_marketing(*, address: str, stop: bool, source: str, user, at: dt.dat
     )
 
 
-def _confirm(inbound: InboundMessage, *, kind: str, event_key: str = "") -> None:
+def _confirm(inbound: InboundMessage, *, kind: str, event_key: str = "", context: dict | None = None) -> None:
     """Plan the confirmation reply to a keyword; the worker sends it like any other message."""
     plan_messages(
         kind=kind,
@@ -229,7 +256,7 @@ def _confirm(inbound: InboundMessage, *, kind: str, event_key: str = "") -> None
                     name=getattr(inbound.user, "name", ""),
                 ),
                 event_key=event_key or f"{inbound.provider}:{inbound.provider_message_id}",
-                context={},
+                context=context or {},
                 subject_type=InboundMessage._meta.label_lower,
                 subject_id=inbound.pk,
                 # WhatsApp allows a reply for 24 hours after the person's message.

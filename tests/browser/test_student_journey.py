@@ -122,8 +122,10 @@ def test_student_reads_notifications_submits_and_changes_what_they_get(phone, li
     expect(page.locator(".notification.unread")).to_have_count(3)
     assert_fits_a_phone(page)
 
-    # Opening one follows its link (the meeting) and marks it read: the badge drops by one.
+    # Opening one follows its link (the session's tracked join door, then the meeting) and marks it
+    # read: the badge drops by one.
     page.get_by_test_id("notification").filter(has_text="Starting Soon: Pandas Live").get_by_role("button").click()
+    page.get_by_role("button", name="Join the session").click()
     expect(page).to_have_url(MEETING_URL)
     expect(page.get_by_role("heading", name="Meeting room")).to_be_visible()
     page.goto("/notifications/")
