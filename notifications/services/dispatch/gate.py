@@ -24,7 +24,7 @@ Status = Delivery.Status
 class Verdict:
     """Why a message must not go out, and the status it ends in."""
 
-    status: str  # Delivery.Status: suppressed, cancelled or expired
+    status: str  # Delivery.Status: suppressed, cancelled, expired or held
     reason: str  # for the history and the run's counts, e.g. "suppressed_bounced", "cancelled_session_cancelled"
 
 
@@ -32,7 +32,8 @@ def stopped_deliveries(deliveries: list[Delivery], *, now: datetime) -> dict[int
     """Return, for the rows of `deliveries` that must not go out now, why."""
     if not deliveries:
         return {}
-    verdicts: dict[int, Verdict] = {}
+    # Staff held the event (the outbox): its rows planned after the hold wait, held, for a release.
+    verdicts: dict[int, Verdict] = {d.pk: Verdict(Status.HELD, "held_by_staff") for d in deliveries if d.event.held_at}
     for kind_name in {d.kind for d in deliveries}:
         kind = get_kind(kind_name)
         if kind.still_wanted:
