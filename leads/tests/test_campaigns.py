@@ -251,17 +251,19 @@ def command_rows(output: str) -> list[list[str]]:
 def test_campaign_page_command_and_hand_counts_agree(campaign_history, client, capsys):
     campaign, admin = campaign_history["campaign"], campaign_history["admin"]
     # By hand: 3 leads, each sent Day 0; Day 3 went to 3 but Meera's bounced, so 2 were sent.
-    # Ravi's last email before converting was Day 3: 1 conversion of 2 sent there (50%).
+    # Ravi's last email before converting was Day 3: 1 conversion there. One conversion rate for
+    # the campaign (1 converted of 3 leads), not one per step nor one per lead emailed.
     steps = [
-        ["Day 0", "3", "0", "0", "0", "0", "0.0%"],
-        ["Day 3", "2", "1", "0", "0", "1", "50.0%"],
-        ["Day 7", "0", "0", "0", "0", "0", "—"],
+        ["Day 0", "3", "0", "0", "0", "0"],
+        ["Day 3", "2", "1", "0", "0", "1"],
+        ["Day 7", "0", "0", "0", "0", "0"],
     ]
     summary = [
         ["Imported", "3"],
         ["Leads in the campaign", "3"],
         ["Emailed (at least one email sent)", "3"],
-        ["Converted", "1 (33.3% of those emailed)"],
+        ["Converted", "1"],
+        ["Conversion rate", "33.3% (leads converted ÷ leads in the campaign)"],
         ["Approved", "1"],
         ["Unsubscribed", "1"],
         ["Bounced", "1"],
@@ -277,7 +279,7 @@ def test_campaign_page_command_and_hand_counts_agree(campaign_history, client, c
     page = client.get(f"/admin/leads/leadcampaign/{campaign.pk}/change/")
     assert page.status_code == 200
     rows = page_rows(page.content.decode())
-    assert rows[0] == ["Step", "Sent", "Bounced", "Failed", "Waiting", "Conversions", "Conversion rate"]
+    assert rows[0] == ["Step", "Sent", "Bounced", "Failed", "Waiting", "Conversions (last email before converting)"]
     assert rows[1:4] == steps
     assert rows[4:] == summary
 
