@@ -235,7 +235,9 @@ def _person(person: str) -> dict:
     """An account found by email or phone (its messages), else the address itself (a lead's)."""
     from django.contrib.auth import get_user_model
 
-    user = get_user_model().objects.filter(email__iexact=person).first() or (
-        get_user_model().objects.filter(phone=person).first()
-    )
+    users = get_user_model().objects
+    try:
+        user = users.filter(email__iexact=person).first() if "@" in person else users.filter(phone=person).first()
+    except ValidationError:  # not a phone number
+        user = None
     return {"recipient_id": user.pk} if user else {"to_address": person}

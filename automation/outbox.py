@@ -41,6 +41,15 @@ class OutboxItem:
     about: str = ""  # the subject in words (the session's title)
     held: bool = False  # the event is held (rows planned later are held too)
 
+    # Lists for templates (a Counter answers 0 to `.items` in a template's lookup).
+    @property
+    def channel_counts(self) -> list[tuple[str, int]]:
+        return sorted(self.channels.items())
+
+    @property
+    def language_counts(self) -> list[tuple[str, int]]:
+        return sorted(self.languages.items())
+
     @property
     def recipients(self) -> int:
         return max(self.channels.values(), default=0)
@@ -85,18 +94,15 @@ def upcoming(*, now: dt.datetime, period: dt.timedelta = PERIOD) -> list[OutboxI
 
 def _languages(addresses: set[str]) -> dict[str, str]:
     """The language of each address's person (an account, else a lead), by email or phone."""
+    emails = {address for address in addresses if "@" in address}
+    phones = addresses - emails
     found = {}
-    for email, phone, language in (
-        get_user_model()
-        .objects.filter(Q(email__in=addresses) | Q(phone__in=addresses))
-        .values_list("email", "phone", "language")
-    ):
-        found[email] = found[phone] = language or DEFAULT_LANGUAGE
-    for email, phone, language in Lead.objects.filter(Q(email__in=addresses) | Q(phone__in=addresses)).values_list(
-        "email", "phone", "language"
-    ):
-        found.setdefault(email, language or DEFAULT_LANGUAGE)
-        found.setdefault(phone, language or DEFAULT_LANGUAGE)
+    for model in (get_user_model(), Lead):
+        people = model._default_manager.filter(Q(email__in=emails) | Q(phone__in=phones))
+        for email, phone, language in people.values_list("email", "phone", "language"):
+            for address in (email, phone):
+                if address in addresses:
+                    found.setdefault(address, language or DEFAULT_LANGUAGE)
     return found
 
 

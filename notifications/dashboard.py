@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, F, Min, Q, Sum, Value
+from django.db.models import CharField, Count, DecimalField, F, Min, Q, Sum, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, NullIf, TruncDate
 
@@ -132,7 +132,10 @@ def waiting_deliveries(*, until: dt.datetime, limit: int = 2000) -> list[dict]:
     """Return the messages planned and not gone yet (pending and due before `until`, or held), per
     (event, channel, status, language): how many, and the earliest due time, soonest first."""
     language = Coalesce(
-        NullIf(F("recipient__language"), Value("")), KT("own_context__language"), Value(DEFAULT_LANGUAGE)
+        NullIf(F("recipient__language"), Value("")),
+        KT("own_context__language"),
+        Value(DEFAULT_LANGUAGE),
+        output_field=CharField(),
     )
     return list(
         Delivery.objects.filter(Q(status=Status.PENDING, next_attempt_at__lt=until) | Q(status=Status.HELD))

@@ -30,7 +30,7 @@ class MessageEvent(models.Model):
     # Staff held this event's messages (the outbox): rows planned after the hold are held by the
     # dispatcher's gate instead of sent, until staff release the event. NULL: not held.
     held_at = models.DateTimeField(null=True, blank=True)
-    hold_reason = models.CharField(max_length=255, blank=True, default="")
+    hold_reason = models.CharField(max_length=255, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
