@@ -8,6 +8,7 @@ same style sheet is served from this site (`chart_css`, one URL) with its rules 
 tooltips: the pages print the figures beside it.
 """
 
+import html
 import re
 from functools import cache
 
@@ -22,13 +23,14 @@ STYLE = Style(
     foreground_strong="#111111",
     foreground_subtle="#777777",
     font_family="system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', sans-serif",
-    label_font_size=13,
-    major_label_font_size=13,
-    legend_font_size=14,
-    title_font_size=16,
+    label_font_size=15,
+    major_label_font_size=15,
+    legend_font_size=16,
+    title_font_size=18,
     value_font_size=13,
     colors=("#417690", "#e07b00", "#2e8b57", "#b22222", "#6a5acd", "#8b4513", "#ff69b4", "#708090"),
 )
+SERIES_STYLED = 32
 _STYLE_TAG = re.compile(r"<style[^>]*>.*?</style>", re.S)
 _SCRIPT_TAG = re.compile(r"<script[^>]*>.*?</script>", re.S)
 
@@ -38,14 +40,16 @@ def _config(**options) -> dict:
         "style": STYLE,
         "disable_xml_declaration": True,
         "js": [],
-        "width": 720,
-        "height": 360,
+        "width": 480,
+        "height": 320,
         "legend_at_bottom": True,
-        "legend_at_bottom_columns": 3,
+        "legend_at_bottom_columns": 2,
         "x_label_rotation": 45,
         "show_minor_x_labels": False,
-        "truncate_legend": 30,
+        "truncate_legend": 24,
         "margin": 12,
+        "margin_bottom": 48,  # room for the legend's last row
+        "max_scale": 6,
         **options,
     }
 
@@ -81,20 +85,22 @@ def bar_chart(*, title: str, x_labels: list[str], series: dict[str, list], y_tit
 def chart_css() -> str:
     """Return pygal's style sheet for the charts, its rules scoped to `.pygal-chart`."""
     chart = pygal.Line(**_config())
-    chart.add("", [0])
+    for n in range(SERIES_STYLED):  # a rule per series colour: as many as a chart may have
+        chart.add(str(n), [0])
     svg = chart.render(is_unicode=True)
     uuid = re.search(r'id="(chart-[0-9a-f-]+)"', svg).group(1)
     css = "".join(_STYLE_TAG.findall(svg))
-    css = re.sub(r"</?style[^>]*>", "", css).replace(f"#{uuid}", ".pygal-chart")
+    # Unescaped: inside the SVG the sheet is XML text ("&gt;" for ">").
+    css = html.unescape(re.sub(r"</?style[^>]*>", "", css)).replace(f"#{uuid}", ".pygal-chart")
     return css + LAYOUT
 
 
 # How the console's pages lay out charts and wide tables (readable at 390 px: tables scroll sideways).
 LAYOUT = """
-.pygal-chart{width:100%;height:auto;max-width:720px;display:block}
-.console-chart{margin:0 0 16px 0;max-width:720px}
+.pygal-chart{width:100%;height:auto;max-width:640px;display:block}
+.console-chart{margin:0 0 16px 0;max-width:640px}
 .console-table{overflow-x:auto;max-width:100%;margin-bottom:12px}
-.console-table td,.console-table th{white-space:nowrap}
+.console-table td:first-child{white-space:nowrap}
 .console-action input[type=text]{max-width:14em}
 .console-links .button{display:inline-block;margin:0 8px 8px 0}
 """
