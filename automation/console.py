@@ -210,13 +210,19 @@ def outbox(request):
 def _act(request):
     if not request.user.has_perm(CHANGE_PERMISSION):
         raise PermissionDenied
-    action = request.POST.get("action", "")
+    action, _sep, scope = request.POST.get("action", "").partition("_")
     actions = {"hold": hold_messages, "release": release_messages, "cancel": cancel_messages}
-    if action not in actions:
+    if action not in actions or scope not in ("", "subject"):
         messages.error(request, _("Choose hold, release or cancel."))
         return redirect("automation_outbox")
     who: dict = {}
-    if request.POST.get("event"):
+    if scope == "subject":
+        subject_type, _sep, subject_id = request.POST.get("subject", "").rpartition(":")
+        if not subject_type or not subject_id.isdigit():
+            messages.error(request, _("No such event."))
+            return redirect("automation_outbox")
+        who["subject"] = (subject_type, int(subject_id))
+    elif request.POST.get("event"):
         try:
             who["event_ids"] = [int(request.POST["event"])]
         except ValueError:

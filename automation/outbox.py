@@ -2,9 +2,9 @@
 Tomorrow's outbox: what the planning jobs will plan in the next 24 h, by their own dry runs.
 
 Nothing here knows a rule. Each planning job runs in dry-run mode at moments through the period
-(`--dry-run --now` as a person would from the command line): every 15 minutes for the jobs that run
-more often than hourly (a "starting soon" window is 15 minutes), hourly for the others, and at
-each run of a daily job. A message's "when" is the first moment its job's dry run plans it (it
+(`--dry-run --now` as a person would from the command line): hourly, or as finely as the job's
+`outbox_step` says (every 15 minutes for "starting soon", whose window is 15 minutes), and at each
+run of a daily job. A message's "when" is the first moment its job's dry run plans it (it
 goes within a step of that). What is already planned and not gone (pending, held) comes from the
 ledger (notifications.api.waiting_deliveries).
 """
@@ -23,8 +23,6 @@ from notifications.api import DEFAULT_LANGUAGE, PlanResult, waiting_deliveries
 from .jobs import JOBS, Job
 
 PERIOD = dt.timedelta(hours=24)
-FINE_STEP = dt.timedelta(minutes=15)
-STEP = dt.timedelta(hours=1)
 
 
 @dataclass
@@ -40,6 +38,8 @@ class OutboxItem:
     event_id: int | None = None
     about: str = ""  # the subject in words (the session's title)
     held: bool = False  # the event is held (rows planned later are held too)
+    subject: str = ""  # "lms.livesession:42": what a hold of everything about it names
+    subject_held: bool = False  # everything about the subject is held
 
     # Lists for templates (a Counter answers 0 to `.items` in a template's lookup).
     @property
@@ -68,7 +68,7 @@ def moments(job: Job, *, now: dt.datetime, period: dt.timedelta = PERIOD) -> lis
         while (moment := spec.next_run(after=moment)) <= now + period:
             found.append(moment)
         return found
-    step = FINE_STEP if spec.interval < STEP else STEP
+    step = job.outbox_step
     return [now + step * n for n in range(int(period / step) + 1)]
 
 
@@ -120,17 +120,18 @@ def planned(*, now: dt.datetime, period: dt.timedelta = PERIOD) -> list[OutboxIt
                 status=row["status"],
                 event_id=row["event_id"],
                 held=row["held_at"] is not None,
+                subject=f"{row['subject_type']}:{row['subject_id']}" if row["subject_type"] else "",
+                subject_held=row["subject_held"],
             ),
         )
         item.when = min(item.when, row["first_due"])
         item.channels[row["channel"]] += row["count"]
         item.languages[row["language"]] += row["count"]
-        item.about = f"{row['subject_type']}:{row['subject_id']}" if row["subject_type"] else ""
         if row["subject_type"]:
             subjects[row["subject_type"]].add(row["subject_id"])
     names = _subject_names(subjects)
     for item in items.values():
-        item.about = names.get(item.about, "")
+        item.about = names.get(item.subject, "")
     return sorted(items.values(), key=lambda item: (item.when, item.event))
 
 

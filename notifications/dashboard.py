@@ -16,13 +16,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import CharField, Count, DecimalField, F, Min, Q, Sum, Value
+from django.db.models import CharField, Count, DecimalField, Exists, F, Min, OuterRef, Q, Sum, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, NullIf, TruncDate
 
 from common.languages import DEFAULT_LANGUAGE
 
-from .models import Delivery, DeliveryDailyCount
+from .models import Delivery, DeliveryDailyCount, SubjectHold
 
 Status = Delivery.Status
 
@@ -148,6 +148,11 @@ def waiting_deliveries(*, until: dt.datetime, limit: int = 2000) -> list[dict]:
             subject_type=F("event__subject_type"),
             subject_id=F("event__subject_id"),
             held_at=F("event__held_at"),
+            subject_held=Exists(
+                SubjectHold.objects.filter(
+                    subject_type=OuterRef("event__subject_type"), subject_id=OuterRef("event__subject_id")
+                )
+            ),
             language=language,
         )
         .annotate(count=Count("id"), first_due=Min("next_attempt_at"))

@@ -99,6 +99,24 @@ def test_a_row_of_a_held_event_planned_after_the_hold_is_held_by_the_gate(course
     assert rows_of(session).filter(recipient=late).get().status == Status.HELD
 
 
+def test_holding_everything_about_a_session_holds_its_later_reminders_too_until_released(session, students):
+    held = hold_messages(subject=("lms.livesession", session.pk), reason="Teacher is ill", by="staff@example.com")
+    soon = session.scheduled_at - dt.timedelta(minutes=10)
+    reminders.plan_session_reminders_15min(now=soon)
+    dispatch_due_deliveries(now=soon)
+
+    assert held == 4
+    assert mail.outbox == []
+    later = rows_of(session).filter(event__kind="session_15min")
+    assert later.count() == 4
+    assert set(later.values_list("status", flat=True)) == {Status.HELD}
+    assert DeliveryEvent.objects.filter(delivery__in=later, detail="held_by_staff").count() == 4
+
+    assert release_messages(subject=("lms.livesession", session.pk), by="staff@example.com") == 8
+    dispatch_due_deliveries(now=timezone.now())
+    assert len(mail.outbox) == 4  # both kinds, by email, to both students (the test planned "soon" early)
+
+
 def test_one_persons_messages_can_be_held_and_cancelled_with_a_reason(session, students):
     asha, ravi = students
 

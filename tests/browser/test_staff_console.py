@@ -9,7 +9,6 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from lms import reminders
-from lms.wanted import session_event_key
 from lms.tests.factories import (
     TEST_PASSWORD,
     CourseFactory,
@@ -18,6 +17,7 @@ from lms.tests.factories import (
     StaffUserFactory,
     UserFactory,
 )
+from lms.wanted import session_event_key
 from notifications.models import Delivery, DeliveryEvent
 from notifications.tests.factories import DeliveryFactory
 from tests.browser.conftest import PHONE
@@ -113,12 +113,14 @@ def test_staff_read_last_weeks_figures_and_hold_one_sessions_reminders(page, sta
     expect(row).to_contain_text("Pandas Basics")
     expect(row).to_contain_text("email 2, whatsapp 2")
     row.get_by_label("Reason").fill("The teacher is ill; we will reschedule")
-    row.get_by_role("button", name="Hold").click()
+    # Everything about the session: its "tomorrow" reminders now, its "starting soon" ones when planned.
+    row.get_by_role("button", name="Hold everything about it (later reminders too)").click()
 
     expect(page.get_by_text("4 messages held.")).to_be_visible()
     held = page.locator("[data-testid^='planned-session_24h:'][data-status=held]")
     expect(held).to_have_count(1)
-    expect(held.get_by_test_id("status")).to_contain_text("held")
+    expect(held.get_by_test_id("status")).to_contain_text("held · everything about it held")
+    expect(held.get_by_role("button", name="Release everything about it")).to_be_visible()
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
     page.screenshot(path=artifacts / f"console-outbox-held-{page.width}.png", full_page=True)

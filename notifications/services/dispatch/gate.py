@@ -16,6 +16,7 @@ from common.phones import is_valid_e164
 from ...kinds import get_kind
 from ...models import Channel, Delivery, NotificationPreference, Suppression
 from ..consent import marketing_consent_given
+from ..holds import held_subjects
 
 Status = Delivery.Status
 
@@ -32,8 +33,13 @@ def stopped_deliveries(deliveries: list[Delivery], *, now: datetime) -> dict[int
     """Return, for the rows of `deliveries` that must not go out now, why."""
     if not deliveries:
         return {}
-    # Staff held the event (the outbox): its rows planned after the hold wait, held, for a release.
-    verdicts: dict[int, Verdict] = {d.pk: Verdict(Status.HELD, "held_by_staff") for d in deliveries if d.event.held_at}
+    # Staff held the event or its subject (the outbox): rows planned after the hold wait, held, for a release.
+    held = held_subjects(deliveries)
+    verdicts: dict[int, Verdict] = {
+        d.pk: Verdict(Status.HELD, "held_by_staff")
+        for d in deliveries
+        if d.event.held_at or (d.event.subject_type, d.event.subject_id) in held
+    }
     for kind_name in {d.kind for d in deliveries}:
         kind = get_kind(kind_name)
         if kind.still_wanted:
