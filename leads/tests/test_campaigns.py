@@ -19,6 +19,7 @@ from leads.services import submit_cta
 from leads.stats import campaign_stats
 from lms.services import mark_payment_paid
 from lms.tests.factories import PaymentFactory, UserFactory
+from notifications.api import daily_delivery_figures
 from notifications.models import Delivery, Suppression
 from notifications.services.dispatch import dispatch_due_deliveries
 from notifications.services.feedback import ProviderEvent, apply_provider_event
@@ -364,3 +365,27 @@ def test_campaign_stats_stay_the_same_after_the_retention_job_removes_old_emails
         assert campaign_stats(campaign=campaign) == before
     assert not Delivery.objects.filter(event__subject_type="leads.lead").exists()
     assert DeliveryDailyCount.objects.filter(subject_type="leads.lead").count() == 6
+
+
+def test_campaign_page_charts_its_days_and_steps_and_shows_one_conversion_rate_defined(campaign_history, client):
+    campaign, admin = campaign_history["campaign"], campaign_history["admin"]
+    client.force_login(admin)
+    page = client.get(f"/admin/leads/leadcampaign/{campaign.pk}/change/").content.decode()
+
+    assert page.count('class="pygal-chart"') == 2  # per day, and per step
+    assert "<script" not in page[page.index('data-testid="campaign-charts"') :].split("</figure></div>")[0]
+    assert "Conversion rate = leads converted ÷ leads in the campaign." in page
+    # One rate wherever the page shows one (the campaign's fields and its statistics).
+    assert set(re.findall(r"\d+\.\d%", page)) == {"33.3%"}
+    # The charts' figures per step are the statistics table's (the ledger's, and retention's counts).
+    rows = daily_delivery_figures(
+        since=T0.date(),
+        until=T0.date() + 10 * DAY,
+        subject_type="leads.lead",
+        subject_ids=Lead.objects.filter(campaign=campaign).values("pk"),
+    )
+    sent = {
+        kind: sum(row.counts["sent"] for row in rows if row.kind == kind and row.channel == "email")
+        for kind in ("lead_day0", "lead_day3")
+    }
+    assert sent == {"lead_day0": 3, "lead_day3": 2}
