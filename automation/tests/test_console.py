@@ -215,3 +215,29 @@ def test_staff_hold_one_sessions_reminders_from_the_outbox_and_see_them_held(cli
     assert "4 messages held." in page
     assert f'data-testid="planned-{event.key}" data-status="held"' in page
     assert set(rows_of(session).values_list("status", flat=True)) == {Status.HELD}
+
+
+def test_the_console_speaks_hindi_to_staff_who_read_hindi(client, session):
+    staff = staff_with("view_delivery", "change_delivery")
+    staff.language = "hi"
+    staff.save(update_fields=["language"])
+    client.force_login(staff)
+
+    dashboard = client.get("/admin/console/").content.decode()
+    outbox = client.get("/admin/console/outbox/").content.decode()
+
+    assert "प्रति दिन संदेश" in dashboard and "पिछले 30 दिन" in dashboard
+    assert "कल का आउटबॉक्स" in outbox and "इससे जुड़ा सब कुछ रोकें (बाद के रिमाइंडर भी)" in outbox
+
+
+def test_messages_held_by_staff_are_cancelled_when_the_domain_no_longer_wants_them(session):
+    from notifications.api import cancel_for_subject
+
+    hold_messages(subject=("lms.livesession", session.pk), reason="Teacher is ill")
+
+    cancelled = cancel_for_subject(
+        subject_type="lms.livesession", subject_id=session.pk, kinds=["session_24h"], reason="The session was dropped."
+    )
+
+    assert cancelled == 4
+    assert set(rows_of(session).values_list("status", flat=True)) == {Status.CANCELLED}
