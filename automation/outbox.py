@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 
 from leads.models import Lead
-from notifications.api import DEFAULT_LANGUAGE, PlanResult, waiting_deliveries
+from notifications.api import DEFAULT_LANGUAGE, PlanResult, subjects_on_hold, waiting_deliveries
 
 from .jobs import JOBS, Job
 
@@ -75,6 +75,7 @@ def moments(job: Job, *, now: dt.datetime, period: dt.timedelta = PERIOD) -> lis
 def upcoming(*, now: dt.datetime, period: dt.timedelta = PERIOD) -> list[OutboxItem]:
     """Return what the planning jobs will plan in the period, per event (soonest first)."""
     first: dict[tuple, dt.datetime] = {}
+    subjects: dict[str, tuple[str, int]] = {}
     for job in planning_jobs():
         for moment in moments(job, now=now, period=period):
             result = job.run(now=moment, dry_run=True)
@@ -82,14 +83,35 @@ def upcoming(*, now: dt.datetime, period: dt.timedelta = PERIOD) -> list[OutboxI
                 break
             for kind, channel, address, event in result.preview:
                 first.setdefault((kind, event, channel, address), moment)
+            subjects.update(result.subjects)
     languages = _languages({address for _kind, _event, _channel, address in first})
+    held = subjects_on_hold(subjects.values())
     items: dict[tuple, OutboxItem] = {}
     for (kind, event, channel, address), moment in first.items():
-        item = items.setdefault((kind, event), OutboxItem(kind=kind, event=f"{kind}:{event}", when=moment))
+        item = items.get((kind, event))
+        if item is None:
+            subject = subjects.get(event)
+            item = items[kind, event] = OutboxItem(
+                kind=kind,
+                event=f"{kind}:{event}",
+                when=moment,
+                subject=f"{subject[0]}:{subject[1]}" if subject else "",
+                subject_held=subject in held,
+            )
         item.when = min(item.when, moment)
         item.channels[channel] += 1
         item.languages[languages.get(address, DEFAULT_LANGUAGE)] += 1
+    names = _subject_names(_by_type(subjects.values()))
+    for item in items.values():
+        item.about = names.get(item.subject, "")
     return sorted(items.values(), key=lambda item: (item.when, item.event))
+
+
+def _by_type(subjects) -> dict[str, set]:
+    by_type = defaultdict(set)
+    for subject_type, subject_id in subjects:
+        by_type[subject_type].add(subject_id)
+    return by_type
 
 
 def _languages(addresses: set[str]) -> dict[str, str]:

@@ -17,7 +17,7 @@ move. import-linter holds every other app to this door (`.importlinter`).
 - People: languages, WhatsApp consent and contact, preferences from a page; the suppressions and
   consents a query needs (`marketing_suppressions`, `whatsapp_marketing_consents`).
 - The staff console: `daily_delivery_figures` (per day, kind and channel, live and purged) and
-  `figures_by`; `waiting_deliveries` (the outbox); `hold_messages`, `release_messages`,
+  `figures_by`; `waiting_deliveries` and `subjects_on_hold` (the outbox); `hold_messages`, `release_messages`,
   `cancel_messages` (one event's or one person's, with a reason on each row's history).
 - Operator: reconcile, retention, `ledger_health`, `count_due_deliveries`, `oldest_due_delivery_at`,
   `count_unknown_deliveries`; the demo's reset (`delete_messages_of`, `count_suppressions`).
@@ -30,7 +30,7 @@ from common.languages import DEFAULT_LANGUAGE
 from .admin import render_delivery_timeline
 from .conf import conf
 from .dashboard import FIGURES as DELIVERY_FIGURES
-from .dashboard import DayFigures, daily_delivery_figures, figures_by, waiting_deliveries
+from .dashboard import DayFigures, daily_delivery_figures, figures_by, subjects_on_hold, waiting_deliveries
 from .forms import WhatsAppContactMixin
 from .kinds import INAPP, MessageKind, register
 from .languages import LanguageField, available_languages, language_of, validate_language
@@ -149,6 +149,7 @@ __all__ = [
     "resolve_unsubscribe_token",
     "send_times_for_subjects",
     "spend_for_subjects",
+    "subjects_on_hold",
     "unsubscribe",
     "validate_language",
     "waiting_deliveries",

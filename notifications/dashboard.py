@@ -158,3 +158,14 @@ def waiting_deliveries(*, until: dt.datetime, limit: int = 2000) -> list[dict]:
         .annotate(count=Count("id"), first_due=Min("next_attempt_at"))
         .order_by("first_due", "key", "channel")[:limit]
     )
+
+
+def subjects_on_hold(subjects) -> set[tuple[str, int]]:
+    """Return which of `subjects` ((type, id) pairs) staff hold (every message about them waits)."""
+    subjects = set(subjects)
+    if not subjects:
+        return set()
+    held = SubjectHold.objects.filter(
+        subject_type__in={kind for kind, _ in subjects}, subject_id__in={pk for _, pk in subjects}
+    ).values_list("subject_type", "subject_id")
+    return set(held) & subjects

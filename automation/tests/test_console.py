@@ -159,6 +159,23 @@ def test_the_outbox_shows_what_the_jobs_will_plan_tomorrow_with_recipients_chann
     assert not Delivery.objects.exists()  # a dry run plans nothing
 
 
+def test_a_session_not_planned_yet_can_be_held_from_the_outbox_and_stays_held_once_planned(course, students):
+    later = LiveSessionFactory(course=course, title="SQL Joins", scheduled_at=timezone.now() + dt.timedelta(hours=30))
+    item = next(item for item in upcoming(now=timezone.now()) if item.kind == "session_24h")
+    assert (item.subject, item.about, item.subject_held) == (f"lms.livesession:{later.pk}", str(later), False)
+
+    hold_messages(subject=("lms.livesession", later.pk), reason="Room not booked", by="staff@example.com")
+    assert next(i for i in upcoming(now=timezone.now()) if i.kind == "session_24h").subject_held
+    # Six hours on, the job plans it as always; the gate holds it instead of sending it.
+    moment = timezone.now() + dt.timedelta(hours=7)
+    reminders.plan_session_reminders_24h(now=moment)
+    dispatch_due_deliveries(now=moment)
+
+    assert mail.outbox == []
+    assert set(rows_of(later).values_list("status", flat=True)) == {Status.HELD}
+    assert rows_of(later).count() == 4
+
+
 # --- Pages ----------------------------------------------------------------------------------
 
 
