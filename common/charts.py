@@ -101,6 +101,8 @@ LAYOUT = """
 .console-chart{margin:0 0 16px 0;max-width:640px}
 .console-table{overflow-x:auto;max-width:100%;margin-bottom:12px}
 .console-table td:first-child{white-space:nowrap}
-.console-action input[type=text]{max-width:14em}
+.console-table .quiet{word-break:break-all}
+.console-action input[type=text]{width:9em;max-width:100%}
+.console-action .button{margin:2px 2px 2px 0}
 .console-links .button{display:inline-block;margin:0 8px 8px 0}
 """

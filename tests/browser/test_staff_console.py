@@ -121,6 +121,10 @@ def test_staff_read_last_weeks_figures_and_hold_one_sessions_reminders(page, sta
     expect(held).to_have_count(1)
     expect(held.get_by_test_id("status")).to_contain_text("held · everything about it held")
     expect(held.get_by_role("button", name="Release everything about it")).to_be_visible()
+    # Its "starting soon" reminders, not planned yet, are held too.
+    soon = page.locator("[data-testid^='upcoming-session_15min:']")
+    expect(soon).to_have_attribute("data-status", "held")
+    expect(soon.get_by_test_id("status")).to_have_text("everything about it held")
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
     page.screenshot(path=artifacts / f"console-outbox-held-{page.width}.png", full_page=True)
