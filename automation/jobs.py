@@ -98,6 +98,9 @@ class Job:
     # Takes the real time at each step itself (a long dispatch run): called with now=None unless a
     # test or --now sets the clock. Other jobs decide everything from one `now`, taken at start.
     real_clock: bool = False
+    # How finely tomorrow's outbox samples this job's dry run through the next 24 h (automation.outbox):
+    # no coarser than the narrowest window its rule plans in ("starting soon": 15 minutes).
+    outbox_step: dt.timedelta = dt.timedelta(hours=1)
 
     @property
     def schedule(self) -> ScheduleSpec:
@@ -177,6 +180,7 @@ JOBS: tuple[Job, ...] = (
         plan_session_reminders_15min,
         "every:5",
         "“Starting Soon” to students of sessions 15 minutes away or less.",
+        outbox_step=dt.timedelta(minutes=15),
     ),
     Job(
         "recording_notifications",

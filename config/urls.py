@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from automation import console
 from automation.views import jobs_dashboard
 from lms import account_views
 from notifications.webhooks import email as email_webhook
@@ -11,6 +12,9 @@ admin.site.index_title = "Messages, courses and leads"
 
 urlpatterns = [
     path("admin/automation/jobs/", admin.site.admin_view(jobs_dashboard), name="automation_jobs"),
+    path("admin/console/", admin.site.admin_view(console.dashboard), name="automation_dashboard"),
+    path("admin/console/outbox/", admin.site.admin_view(console.outbox), name="automation_outbox"),
+    path("admin/console/charts.css", console.charts_css, name="console_charts_css"),
     path("admin/", admin.site.urls),
     path("accounts/set-password/<str:uidb64>/<str:token>/", account_views.set_password_view, name="set_password"),
     path("accounts/set-password/new-link/", account_views.new_link_view, name="set_password_new_link"),

@@ -23,10 +23,11 @@ from lms.models import User
 from notifications.api import render_delivery_timeline
 
 from . import admin_bulk, admin_import
+from .campaign_charts import campaign_charts
 from .importing import report_csv
 from .models import CrmActivity, CTASubmission, ImportBatch, Lead, LeadCampaign, WelcomeCall
 from .onboarding import approve_cta_submission, reject_cta_submission
-from .stats import STEP_HEADERS, campaign_stats, step_rows, summary_rows
+from .stats import CONVERSION_RATE_DEFINITION, STEP_HEADERS, campaign_stats, conversion_rate, step_rows, summary_rows
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ class LeadCampaignAdmin(admin.ModelAdmin):
 
     @admin.display(description="conversion rate")
     def conversion_rate(self, obj):
-        return f"{obj.conversions / obj.total_leads:.1%}" if obj.total_leads else "—"
+        return f"{conversion_rate(conversions=obj.conversions, leads=obj.total_leads):.1%}" if obj.total_leads else "—"
 
     @admin.display(description="cost", ordering="cost")
     def cost_display(self, obj):
@@ -222,6 +223,8 @@ class LeadCampaignAdmin(admin.ModelAdmin):
             "rows": step_rows(stats),
             "summary": summary_rows(stats, money=lambda amount: format_money(amount, obj.currency)),
             "funnel": [(label, count, round(100 * count / top)) for label, count in stats.funnel],
+            "charts": campaign_charts(campaign=obj),
+            "rate_definition": CONVERSION_RATE_DEFINITION,
         }
         return mark_safe(render_to_string("admin/leads/campaign_stats.html", context))
 

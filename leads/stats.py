@@ -44,10 +44,6 @@ class StepStats:
     waiting: int = 0  # planned, not sent yet
     conversions: int = 0  # converted leads whose last email sent before converting was this step
 
-    @property
-    def conversion_rate(self) -> float:
-        return self.conversions / self.sent if self.sent else 0.0
-
 
 @dataclass
 class CampaignStats:
@@ -72,8 +68,8 @@ class CampaignStats:
 
     @property
     def conversion_rate(self) -> float:
-        """Conversions per lead emailed."""
-        return self.conversions / self.emailed if self.emailed else 0.0
+        """The campaign's one conversion rate (CONVERSION_RATE_DEFINITION)."""
+        return conversion_rate(conversions=self.conversions, leads=self.leads)
 
     @property
     def roi(self) -> float | None:
@@ -91,6 +87,16 @@ class CampaignStats:
             ("Approved", self.approvals),
             ("Paid", self.paying),
         ]
+
+
+# One conversion rate, shown with its definition wherever a campaign's rate is shown (the list of
+# campaigns, its page, the command). Per step, the page counts conversions, not a rate of its own.
+CONVERSION_RATE_DEFINITION = "Conversion rate = leads converted ÷ leads in the campaign."
+
+
+def conversion_rate(*, conversions: int, leads: int) -> float:
+    """Leads converted per lead in the campaign (0 when it has none)."""
+    return conversions / leads if leads else 0.0
 
 
 def campaign_stats(*, campaign: LeadCampaign) -> CampaignStats:
@@ -155,7 +161,7 @@ def _whatsapp_spend(*, campaign: LeadCampaign, leads) -> dict:
     return spend_for_subjects(subjects={LEAD: leads.values("pk"), SUBMISSION: submissions}, channel=Channel.WHATSAPP)
 
 
-STEP_HEADERS = ["Step", "Sent", "Bounced", "Failed", "Waiting", "Conversions", "Conversion rate"]
+STEP_HEADERS = ["Step", "Sent", "Bounced", "Failed", "Waiting", "Conversions (last email before converting)"]
 
 
 def step_rows(stats: CampaignStats) -> list[list]:
@@ -168,7 +174,6 @@ def step_rows(stats: CampaignStats) -> list[list]:
             step.failed,
             step.waiting,
             step.conversions,
-            f"{step.conversion_rate:.1%}" if step.sent else "—",
         ]
         for step in stats.steps
     ]
@@ -182,7 +187,8 @@ def summary_rows(stats: CampaignStats, *, money) -> list[tuple[str, str]]:
         *rows,
         ("Leads in the campaign", str(stats.leads)),
         ("Emailed (at least one email sent)", str(stats.emailed)),
-        ("Converted", f"{stats.conversions} ({stats.conversion_rate:.1%} of those emailed)"),
+        ("Converted", str(stats.conversions)),
+        ("Conversion rate", f"{stats.conversion_rate:.1%} (leads converted ÷ leads in the campaign)"),
         ("Approved", str(stats.approvals)),
         ("Unsubscribed", str(stats.unsubscribes)),
         ("Bounced", str(stats.bounces)),

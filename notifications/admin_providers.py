@@ -11,6 +11,7 @@ from .models import (
     InboundMessage,
     MessageEvent,
     MessageGroup,
+    SubjectHold,
     WhatsAppConsent,
     WhatsAppTemplate,
 )
@@ -116,6 +117,14 @@ class DeliveryDailyCountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("channel", "kind", "day")
     date_hierarchy = "day"
     search_fields = ("kind", "subject_type")
+
+
+@admin.register(SubjectHold)
+class SubjectHoldAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What staff hold from the outbox (every message about a session...): released there."""
+
+    list_display = ("subject_type", "subject_id", "reason", "held_by", "created_at")
+    search_fields = ("subject_type", "reason", "held_by")
 
 
 class MessageGroupInline(admin.TabularInline):

@@ -16,6 +16,9 @@ move. import-linter holds every other app to this door (`.importlinter`).
   `DeliveryStatus`, `SuppressionReason`, `WhatsAppConsentCategory`.
 - People: languages, WhatsApp consent and contact, preferences from a page; the suppressions and
   consents a query needs (`marketing_suppressions`, `whatsapp_marketing_consents`).
+- The staff console: `daily_delivery_figures` (per day, kind and channel, live and purged) and
+  `figures_by`; `waiting_deliveries` and `subjects_on_hold` (the outbox); `hold_messages`, `release_messages`,
+  `cancel_messages` (one event's or one person's, with a reason on each row's history).
 - Operator: reconcile, retention, `ledger_health`, `count_due_deliveries`, `oldest_due_delivery_at`,
   `count_unknown_deliveries`; the demo's reset (`delete_messages_of`, `count_suppressions`).
 
@@ -26,6 +29,8 @@ from common.languages import DEFAULT_LANGUAGE
 
 from .admin import render_delivery_timeline
 from .conf import conf
+from .dashboard import FIGURES as DELIVERY_FIGURES
+from .dashboard import DayFigures, daily_delivery_figures, figures_by, subjects_on_hold, waiting_deliveries
 from .forms import WhatsAppContactMixin
 from .kinds import INAPP, MessageKind, register
 from .languages import LanguageField, available_languages, language_of, validate_language
@@ -58,6 +63,7 @@ from .services.dispatch import DispatchResult, dispatch_deliveries, dispatch_due
 from .services.dispatch.limits import held_back
 from .services.erasure import delete_messages_of
 from .services.feedback import ProviderEvent, apply_provider_event
+from .services.holds import cancel_messages, hold_messages, release_messages
 from .services.inbound import account_for_number
 from .services.planning import PlannedMessage, PlanResult, Recipient, plan_messages
 from .services.preferences import record_page_consent, whatsapp_contact
@@ -77,11 +83,13 @@ WhatsAppConsentCategory = WhatsAppConsent.Category
 
 __all__ = [
     "DEFAULT_LANGUAGE",
+    "DELIVERY_FIGURES",
     "INAPP",
     "MARKETING_SUPPRESSION_SCOPES",
     "Audience",
     "Category",
     "Channel",
+    "DayFigures",
     "DeliveryStatus",
     "DispatchResult",
     "Group",
@@ -102,11 +110,13 @@ __all__ = [
     "apply_provider_event",
     "available_languages",
     "cancel_for_subject",
+    "cancel_messages",
     "conf",
     "count_due_deliveries",
     "count_subjects_sent_to",
     "count_suppressions",
     "count_unknown_deliveries",
+    "daily_delivery_figures",
     "day_marker",
     "day_words",
     "delete_messages_of",
@@ -114,9 +124,11 @@ __all__ = [
     "delivery_id_for_subject",
     "dispatch_deliveries",
     "dispatch_due_deliveries",
+    "figures_by",
     "first_name",
     "has_whatsapp_template",
     "held_back",
+    "hold_messages",
     "language_of",
     "ledger_health",
     "make_unsubscribe_token",
@@ -134,12 +146,15 @@ __all__ = [
     "record_page_consent",
     "record_whatsapp_consent",
     "register",
+    "release_messages",
     "render_delivery_timeline",
     "resolve_unsubscribe_token",
     "send_times_for_subjects",
     "spend_for_subjects",
+    "subjects_on_hold",
     "unsubscribe",
     "validate_language",
+    "waiting_deliveries",
     "whatsapp_consent_changed",
     "whatsapp_contact",
     "whatsapp_marketing_consents",

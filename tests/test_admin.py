@@ -40,6 +40,7 @@ from notifications.models import (
     MessageTemplate,
     Notification,
     NotificationPreference,
+    SubjectHold,
     Suppression,
     WhatsAppConsent,
     WhatsAppTemplate,
@@ -60,7 +61,15 @@ ADDABLE += [
 ]  # leadsops: campaigns added by staff
 NOT_ADDABLE = [Delivery, DeliveryEvent, Notification, ImportBatch, Lead, CTASubmission, CrmActivity]
 NOT_ADDABLE += [JobExecutionLog, InboundMessage, ChannelPause, WhatsAppTemplate, DeliveryDailyCount]
-NOT_ADDABLE += [MessageEvent, MessageGroup, PhoneVerification, SessionRsvp, SessionAttendance, RecordingOpen]
+NOT_ADDABLE += [
+    MessageEvent,
+    MessageGroup,
+    PhoneVerification,
+    SessionRsvp,
+    SessionAttendance,
+    RecordingOpen,
+    SubjectHold,
+]
 ALL_MODELS = ADDABLE + NOT_ADDABLE
 
 
@@ -150,6 +159,7 @@ def make_rows(n: int) -> dict:
     )
     WhatsAppConsent.objects.create(address=student.phone, category="marketing", given=True, source="example form")
     DeliveryDailyCount.objects.create(day=now.date(), kind=f"kind_{n}", channel="email", rows=3, sent=3)
+    SubjectHold.objects.create(subject_type="lms.livesession", subject_id=n, reason="Teacher is ill", held_by="staff")
     MessageGroup.objects.create(event=delivery.event, digest=f"g{n}", context={"title": "Python Basics"})
     Language.objects.create(code=f"t{n}", name=f"Test language {n}", locale="ta_IN")
     PhoneVerification.objects.create(user=student, phone=f"+91970000{n:04d}", code_hash="0" * 64, code_sent_at=now)

@@ -19,6 +19,7 @@ from leads.services import submit_cta
 from leads.stats import campaign_stats
 from lms.services import mark_payment_paid
 from lms.tests.factories import PaymentFactory, UserFactory
+from notifications.api import daily_delivery_figures
 from notifications.models import Delivery, Suppression
 from notifications.services.dispatch import dispatch_due_deliveries
 from notifications.services.feedback import ProviderEvent, apply_provider_event
@@ -252,17 +253,19 @@ def command_rows(output: str) -> list[list[str]]:
 def test_campaign_page_command_and_hand_counts_agree(campaign_history, client, capsys):
     campaign, admin = campaign_history["campaign"], campaign_history["admin"]
     # By hand: 3 leads, each sent Day 0; Day 3 went to 3 but Meera's bounced, so 2 were sent.
-    # Ravi's last email before converting was Day 3: 1 conversion of 2 sent there (50%).
+    # Ravi's last email before converting was Day 3: 1 conversion there. One conversion rate for
+    # the campaign (1 converted of 3 leads), not one per step nor one per lead emailed.
     steps = [
-        ["Day 0", "3", "0", "0", "0", "0", "0.0%"],
-        ["Day 3", "2", "1", "0", "0", "1", "50.0%"],
-        ["Day 7", "0", "0", "0", "0", "0", "—"],
+        ["Day 0", "3", "0", "0", "0", "0"],
+        ["Day 3", "2", "1", "0", "0", "1"],
+        ["Day 7", "0", "0", "0", "0", "0"],
     ]
     summary = [
         ["Imported", "3"],
         ["Leads in the campaign", "3"],
         ["Emailed (at least one email sent)", "3"],
-        ["Converted", "1 (33.3% of those emailed)"],
+        ["Converted", "1"],
+        ["Conversion rate", "33.3% (leads converted ÷ leads in the campaign)"],
         ["Approved", "1"],
         ["Unsubscribed", "1"],
         ["Bounced", "1"],
@@ -278,7 +281,7 @@ def test_campaign_page_command_and_hand_counts_agree(campaign_history, client, c
     page = client.get(f"/admin/leads/leadcampaign/{campaign.pk}/change/")
     assert page.status_code == 200
     rows = page_rows(page.content.decode())
-    assert rows[0] == ["Step", "Sent", "Bounced", "Failed", "Waiting", "Conversions", "Conversion rate"]
+    assert rows[0] == ["Step", "Sent", "Bounced", "Failed", "Waiting", "Conversions (last email before converting)"]
     assert rows[1:4] == steps
     assert rows[4:] == summary
 
@@ -374,3 +377,27 @@ def test_the_cta_form_redirects_after_a_post_so_a_refresh_sends_nothing_twice(cl
         assert "Thank you, Meera Iyer!" in page
     assert CTASubmission.objects.count() == 1
     assert client.post("/start/thanks/").status_code == 405
+
+
+def test_campaign_page_charts_its_days_and_steps_and_shows_one_conversion_rate_defined(campaign_history, client):
+    campaign, admin = campaign_history["campaign"], campaign_history["admin"]
+    client.force_login(admin)
+    page = client.get(f"/admin/leads/leadcampaign/{campaign.pk}/change/").content.decode()
+
+    assert page.count('class="pygal-chart"') == 2  # per day, and per step
+    assert "<script" not in page[page.index('data-testid="campaign-charts"') :].split("</figure></div>")[0]
+    assert "Conversion rate = leads converted ÷ leads in the campaign." in page
+    # One rate wherever the page shows one (the campaign's fields and its statistics).
+    assert set(re.findall(r"\d+\.\d%", page)) == {"33.3%"}
+    # The charts' figures per step are the statistics table's (the ledger's, and retention's counts).
+    rows = daily_delivery_figures(
+        since=T0.date(),
+        until=T0.date() + 10 * DAY,
+        subject_type="leads.lead",
+        subject_ids=Lead.objects.filter(campaign=campaign).values("pk"),
+    )
+    sent = {
+        kind: sum(row.counts["sent"] for row in rows if row.kind == kind and row.channel == "email")
+        for kind in ("lead_day0", "lead_day3")
+    }
+    assert sent == {"lead_day0": 3, "lead_day3": 2}

@@ -11,6 +11,7 @@ The models live by topic in the modules of this package; every one is importable
 from .choices import Category, Channel, Topic
 from .copy import Language, MessageTemplate, TemplateChannel
 from .counts import DeliveryDailyCount
+from .holds import SubjectHold
 from .inapp import Notification
 from .ledger import Delivery, DeliveryEvent, DeliveryManager, MessageEvent, MessageGroup
 from .people import NotificationPreference, Suppression, WhatsAppConsent
@@ -31,6 +32,7 @@ __all__ = [
     "MessageTemplate",
     "Notification",
     "NotificationPreference",
+    "SubjectHold",
     "Suppression",
     "TemplateChannel",
     "Topic",

@@ -27,6 +27,10 @@ class MessageEvent(models.Model):
     subject_type = models.CharField(max_length=64, blank=True)
     subject_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Staff held this event's messages (the outbox): rows planned after the hold are held by the
+    # dispatcher's gate instead of sent, until staff release the event. NULL: not held.
+    held_at = models.DateTimeField(null=True, blank=True)
+    hold_reason = models.CharField(max_length=255, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -108,6 +112,8 @@ class Delivery(models.Model):
         SUPPRESSED = "suppressed", "Suppressed"
         EXPIRED = "expired", "Expired"
         CANCELLED = "cancelled", "Cancelled"
+        # Staff held it (the outbox): never claimed while held; released, it is pending again.
+        HELD = "held", "Held by staff"
 
     # The key: one row per (event, recipient, channel). People without an account (leads) have no
     # recipient: for them (event, channel, address) is the key (a partial unique index).

@@ -52,14 +52,13 @@ def settle_unknown_deliveries(*, deliveries: QuerySet, sent: bool, by: str = "",
 
 @transaction.atomic
 def cancel_deliveries(*, deliveries: QuerySet, reason: str, now: datetime | None = None) -> int:
-    """Cancel deliveries that have not gone out yet (the domain no longer wants them)."""
+    """Cancel deliveries that have not gone out yet, pending or held by staff (the domain no longer wants them)."""
     if not reason:
         raise ValidationError("Say why the deliveries are cancelled.")
     now = now or timezone.now()
-    ids = list(
-        deliveries.filter(status=Status.PENDING).select_for_update(skip_locked=True).values_list("id", flat=True)
-    )
-    Delivery.objects.filter(id__in=ids, status=Status.PENDING).update(status=Status.CANCELLED, updated_at=now)
+    waiting = (Status.PENDING, Status.HELD)
+    ids = list(deliveries.filter(status__in=waiting).select_for_update(skip_locked=True).values_list("id", flat=True))
+    Delivery.objects.filter(id__in=ids, status__in=waiting).update(status=Status.CANCELLED, updated_at=now)
     _log(ids, Status.CANCELLED, reason, now)
     return len(ids)
 

@@ -54,12 +54,16 @@ class PlanResult:
     preview: list = field(default_factory=list)  # dry run: (kind, channel, address, event)
     messages: int = 0
     delivery_ids: list = field(default_factory=list)  # only with plan_messages(collect_ids=True)
+    # Dry run: what each previewed event is about, {event key (without kind): (subject type, id)},
+    # when the rule's groups name their events (the staff outbox holds a subject with it).
+    subjects: dict = field(default_factory=dict)
 
     def merge(self, other: "PlanResult") -> "PlanResult":
         self.planned.update(other.planned)
         self.skipped.update(other.skipped)
         self.messages += other.messages
         self.delivery_ids.extend(other.delivery_ids)
+        self.subjects.update(other.subjects)
         self.preview.extend(other.preview[: max(0, PREVIEW_LIMIT - len(self.preview))])
         return self
 

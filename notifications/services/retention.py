@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 Status = Delivery.Status
 
 # Statuses a row never leaves by itself: kept, whatever their age.
-LIVE = (Status.PENDING, Status.SENDING, Status.UNKNOWN)
+LIVE = (Status.PENDING, Status.SENDING, Status.UNKNOWN, Status.HELD)
 FINAL = tuple(status for status in Status.values if status not in LIVE)
 # What each count of DeliveryDailyCount holds: the rows whose status is one of these (a row that
 # was opened was also delivered and sent, as the campaign statistics count it).

@@ -64,6 +64,10 @@ def plan_audience(*, kind: str, audience: Audience, now: datetime | None = None,
         if not groups:
             continue
         store_events(message_kind, audience, groups, now, dry_run=dry_run)
+        if dry_run and audience.subject_type:
+            for group in groups:
+                if group.get("event_key") and group.get("subject_id") is not None:
+                    result.subjects[group["event_key"]] = (audience.subject_type, group["subject_id"])
         plan = Statements(message_kind, audience, rows, groups, connection, now)
         if not dry_run:
             plan.insert_events()

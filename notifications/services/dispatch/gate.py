@@ -16,6 +16,7 @@ from common.phones import is_valid_e164
 from ...kinds import get_kind
 from ...models import Channel, Delivery, NotificationPreference, Suppression
 from ..consent import marketing_consent_given
+from ..holds import held_subjects
 
 Status = Delivery.Status
 
@@ -24,7 +25,7 @@ Status = Delivery.Status
 class Verdict:
     """Why a message must not go out, and the status it ends in."""
 
-    status: str  # Delivery.Status: suppressed, cancelled or expired
+    status: str  # Delivery.Status: suppressed, cancelled, expired or held
     reason: str  # for the history and the run's counts, e.g. "suppressed_bounced", "cancelled_session_cancelled"
 
 
@@ -32,7 +33,13 @@ def stopped_deliveries(deliveries: list[Delivery], *, now: datetime) -> dict[int
     """Return, for the rows of `deliveries` that must not go out now, why."""
     if not deliveries:
         return {}
-    verdicts: dict[int, Verdict] = {}
+    # Staff held the event or its subject (the outbox): rows planned after the hold wait, held, for a release.
+    held = held_subjects(deliveries)
+    verdicts: dict[int, Verdict] = {
+        d.pk: Verdict(Status.HELD, "held_by_staff")
+        for d in deliveries
+        if d.event.held_at or (d.event.subject_type, d.event.subject_id) in held
+    }
     for kind_name in {d.kind for d in deliveries}:
         kind = get_kind(kind_name)
         if kind.still_wanted:
