@@ -4,10 +4,11 @@ import datetime as dt
 
 from django.conf import settings
 from django.utils import translation
+from django.utils.translation import ngettext_lazy
 
 from common.formatting import format_when, reader_locale
 from notifications.api import Category, Channel, Topic, day_marker, day_words, language_of
-from notifications.kinds import INAPP, MessageKind, register
+from notifications.kinds import CRITICAL, INAPP, MessageKind, register
 
 from . import accounts, calendar, phones, wanted
 
@@ -75,6 +76,7 @@ SESSION_24H = register(
         still_wanted=wanted.unwanted_session_reminders,
         attachments=calendar.session_attachments,
         display_context=session_day_words,
+        digest_phrase=ngettext_lazy("%(count)d class tomorrow", "%(count)d classes tomorrow", "count"),
         description="A live session starts within 24 hours (with a calendar invitation).",
     )
 )
@@ -88,6 +90,7 @@ SESSION_MOVED = register(
         still_wanted=wanted.unwanted_session_reminders,
         attachments=calendar.session_attachments,
         display_context=session_day_words,
+        digest_phrase=ngettext_lazy("%(count)d class moved", "%(count)d classes moved", "count"),
         description="A session more than a day away moved: its new time and the updated calendar invitation.",
     )
 )
@@ -101,6 +104,7 @@ SESSION_15MIN = register(
         whatsapp_variables=("first_name", "title", "join_url"),
         still_wanted=wanted.unwanted_session_reminders,
         display_context=session_day_words,
+        urgency=CRITICAL,  # the class starts within 15 minutes: never held or capped
         description="A live session starts within 15 minutes.",
     )
 )
@@ -116,6 +120,7 @@ RECORDING_AVAILABLE = register(
         samples={"session_title": "Python Basics: Loops", "course_title": "Python for Beginners"},
         topic=Topic.REMINDERS,
         channels=(Channel.EMAIL, INAPP),
+        digest_phrase=ngettext_lazy("%(count)d new recording", "%(count)d new recordings", "count"),
         description="A session's recording can be watched.",
     )
 )
@@ -132,6 +137,7 @@ ASSIGNMENT_DUE = register(
         topic=Topic.REMINDERS,
         channels=(Channel.EMAIL, INAPP),
         still_wanted=wanted.unwanted_assignment_reminders,
+        digest_phrase=ngettext_lazy("%(count)d assignment due", "%(count)d assignments due", "count"),
         description="An assignment not yet submitted is due within 48 hours.",
     )
 )
@@ -150,6 +156,7 @@ PAYMENT_REMINDER = register(
         channels=ALL,
         whatsapp_variables=("first_name", "amount", "payment_url"),
         still_wanted=wanted.unwanted_payment_reminders,
+        digest_phrase=ngettext_lazy("%(count)d payment pending", "%(count)d payments pending", "count"),
         description="A payment has been pending for some days.",
     )
 )

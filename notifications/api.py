@@ -16,6 +16,7 @@ move. import-linter holds every other app to this door (`.importlinter`).
   `DeliveryStatus`, `SuppressionReason`, `WhatsAppConsentCategory`.
 - People: languages, WhatsApp consent and contact, preferences from a page; the suppressions and
   consents a query needs (`marketing_suppressions`, `whatsapp_marketing_consents`).
+- The attention budget: `plan_digests` (the digest of folded messages, at each student's hour).
 - Operator: reconcile, retention, `ledger_health`, `count_due_deliveries`, `oldest_due_delivery_at`,
   `count_unknown_deliveries`; the demo's reset (`delete_messages_of`, `count_suppressions`).
 
@@ -53,6 +54,7 @@ from .selectors import (
 )
 from .services.audiences import Audience, Group, plan_audience
 from .services.consent import record_whatsapp_consent
+from .services.digest import plan_digests
 from .services.dispatch import DispatchResult, dispatch_deliveries, dispatch_due_deliveries
 from .services.dispatch.limits import held_back
 from .services.erasure import delete_messages_of
@@ -123,6 +125,7 @@ __all__ = [
     "message_planned_since",
     "oldest_due_delivery_at",
     "plan_audience",
+    "plan_digests",
     "plan_messages",
     "planned_message_status",
     "purge_old_deliveries",

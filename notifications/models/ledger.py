@@ -108,6 +108,9 @@ class Delivery(models.Model):
         SUPPRESSED = "suppressed", "Suppressed"
         EXPIRED = "expired", "Expired"
         CANCELLED = "cancelled", "Cancelled"
+        # The attention budget: past the recipient's daily cap, waiting for their digest; then in it.
+        FOLDED = "folded", "Folded into the digest"
+        DIGESTED = "digested", "Sent in a digest"
 
     # The key: one row per (event, recipient, channel). People without an account (leads) have no
     # recipient: for them (event, channel, address) is the key (a partial unique index).
