@@ -160,7 +160,7 @@ def test_the_digest_goes_at_the_students_hour_in_their_language(student):
     dispatch_due_deliveries(now=ist(24, 19, 5))
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
-    assert message.subject.startswith("आपका सारांश")
+    assert message.subject == "आपका सारांश: 1 नई रिकॉर्डिंग"
     assert "https://" in message.body and "/recordings/3/" in message.body and "/recordings/4/" not in message.body
     digest = Delivery.objects.get(event__kind="attention_digest")
     assert digest.status == Status.SENT
@@ -171,3 +171,18 @@ def test_the_digest_goes_at_the_students_hour_in_their_language(student):
     assert any(detail.startswith("digested") for detail in history(first))
     assert any(detail.startswith("read_in_app") for detail in history(read))
     assert Notification.objects.filter(user=student, kind="attention_digest").count() == 1
+
+
+def test_the_preferences_page_saves_quiet_hours_and_the_digest_hour(client, student):
+    client.force_login(student)
+    page = client.get("/preferences/")
+    assert b'name="quiet_start"' in page.content and b'value="21:00"' in page.content
+    answer = client.post("/preferences/attention/", {"quiet_start": "23:00", "quiet_end": "06:00", "digest_hour": "7"})
+    assert answer.status_code == 302
+    saved = AttentionPreference.objects.get(user=student)
+    assert (saved.quiet_start, saved.quiet_end, saved.digest_hour) == (dt.time(23), dt.time(6), 7)
+    refused = client.post("/preferences/attention/", {"quiet_start": "23:00", "quiet_end": "23:00", "digest_hour": "7"})
+    assert refused.status_code == 200 and AttentionPreference.objects.get(user=student).quiet_end == dt.time(6)
+    student.language = "hi"
+    student.save()
+    assert "शांत समय" in client.get("/preferences/").content.decode()
