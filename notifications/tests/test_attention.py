@@ -186,3 +186,59 @@ def test_the_preferences_page_saves_quiet_hours_and_the_digest_hour(client, stud
     student.language = "hi"
     student.save()
     assert "शांत समय" in client.get("/preferences/").content.decode()
+
+
+ZONES = ("America/New_York", "Europe/London", "Asia/Dubai", "Asia/Singapore", "Asia/Kolkata")
+
+
+def test_two_simulated_days_in_five_zones_keep_every_promise(django_user_model):
+    """The bench's month in small: 20 students in 5 zones, messages of every urgency planned each
+    hour, dispatch every quarter hour; then no normal or low message went in quiet hours, no marketing
+    outside 10:00-21:00 local, no student got more than 3 non-critical messages in a local day, and
+    no critical message was held."""
+    students = [
+        django_user_model.objects.create_user(
+            email=f"s{n}@example.com", password=None, name=f"Student {n}", timezone=ZONES[n % 5]
+        )
+        for n in range(20)
+    ]
+    start = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
+    kinds = ("recording_available", "payment_reminder", "lead_day3", "session_15min", "assignment_due")
+    for quarter in range(2 * 24 * 4):
+        now = start + dt.timedelta(minutes=15 * quarter)
+        if quarter % 4 == 0:
+            hour = quarter // 4
+            for n, student in enumerate(students):
+                if (hour * 7 + n * 3) % 5:  # most students get something most hours
+                    continue
+                kind = kinds[(hour + n) % len(kinds)]
+                expires = now + dt.timedelta(minutes=15) if kind == "session_15min" else None
+                plan_messages(
+                    kind=kind,
+                    now=now,
+                    messages=[
+                        PlannedMessage(
+                            recipient=Recipient.for_user(student),
+                            event_key=f"sim-{hour}-{n}",
+                            context={"title": "T", "amount": "₹1"},
+                            expires_at=expires,
+                        )
+                    ],
+                )
+        dispatch_due_deliveries(now=now)
+    sent = Delivery.objects.filter(handed_over_at__isnull=False, channel="email").select_related("event", "recipient")
+    assert sent.count() > 100
+    per_day = {}
+    for row in sent:
+        kind = get_kind(row.kind)
+        local = row.handed_over_at.astimezone(zoneinfo.ZoneInfo(row.recipient.timezone))
+        quiet = local.hour >= 21 or local.hour < 8
+        if kind.urgency_class != CRITICAL:
+            assert not quiet, (row.kind, local)
+            per_day.setdefault((row.recipient_id, local.date()), set()).add(row.event_id)
+        if kind.urgency_class == LOW:
+            assert 10 <= local.hour < 21, local
+    assert max(len(events) for events in per_day.values()) <= 3
+    assert Delivery.objects.filter(status=Status.FOLDED).exists()
+    critical_held = DeliveryEvent.objects.filter(delivery__event__kind="session_15min", detail__startswith="held")
+    assert not critical_held.exists()
