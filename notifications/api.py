@@ -16,7 +16,8 @@ move. import-linter holds every other app to this door (`.importlinter`).
   `DeliveryStatus`, `SuppressionReason`, `WhatsAppConsentCategory`.
 - People: languages, WhatsApp consent and contact, preferences from a page; the suppressions and
   consents a query needs (`marketing_suppressions`, `whatsapp_marketing_consents`).
-- The attention budget: `plan_digests` (the digest of folded messages, at each student's hour).
+- The attention budget: `plan_digests` (the digest of folded messages, at each student's hour),
+  `attention_counts` (its holds, folds and digests per day, for the jobs page).
 - Operator: reconcile, retention, `ledger_health`, `count_due_deliveries`, `oldest_due_delivery_at`,
   `count_unknown_deliveries`; the demo's reset (`delete_messages_of`, `count_suppressions`).
 
@@ -26,6 +27,7 @@ The ledger's models are not here: a question about them is a function, named for
 from common.languages import DEFAULT_LANGUAGE
 
 from .admin import render_delivery_timeline
+from .attention_counts import attention_counts
 from .conf import conf
 from .forms import WhatsAppContactMixin
 from .kinds import INAPP, MessageKind, register
@@ -101,6 +103,7 @@ __all__ = [
     "WhatsAppContactMixin",
     "account_for_number",
     "apply_provider_event",
+    "attention_counts",
     "available_languages",
     "cancel_for_subject",
     "conf",

@@ -296,7 +296,19 @@ class DeliveryEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["delivery", "at"], name="delivery_event_by_delivery")]
+        indexes = [
+            models.Index(fields=["delivery", "at"], name="delivery_event_by_delivery"),
+            # The attention budget's holds, folds and digests per day (notifications.attention_counts,
+            # whose ATTENTION_EVENTS is this condition).
+            models.Index(
+                fields=["at"],
+                condition=Q(detail__startswith="held_")
+                | Q(detail__startswith="expired_quiet")
+                | Q(status__in=["folded", "digested"])
+                | Q(detail__startswith="dropped_"),
+                name="delivery_event_attention",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.status}"

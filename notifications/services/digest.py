@@ -147,6 +147,6 @@ def _settle(items: list[dict], dropped: dict[int, str], key: str, now: dt.dateti
         by_reason[reason].append(pk)
     for reason, ids in by_reason.items():
         Delivery.objects.filter(id__in=ids, status=Status.FOLDED).update(status=Status.CANCELLED, updated_at=now)
-        detail = f"{reason}: dropped from the digest {key}."
+        detail = f"dropped_{reason}: dropped from the digest {key}."
         events += [DeliveryEvent(delivery_id=pk, at=now, status=Status.CANCELLED, detail=detail) for pk in ids]
     DeliveryEvent.objects.bulk_create(events)

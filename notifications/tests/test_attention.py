@@ -8,6 +8,7 @@ import zoneinfo
 import pytest
 from django.core import mail
 
+from notifications.attention_counts import attention_counts
 from notifications.kinds import CRITICAL, LOW, NORMAL, get_kind
 from notifications.models import AttentionPreference, Delivery, DeliveryEvent, Notification
 from notifications.services.attention import allowed_from, budget_of
@@ -169,7 +170,7 @@ def test_the_digest_goes_at_the_students_hour_in_their_language(student):
     read.refresh_from_db()
     assert first.status == Status.DIGESTED and read.status == Status.CANCELLED
     assert any(detail.startswith("digested") for detail in history(first))
-    assert any(detail.startswith("read_in_app") for detail in history(read))
+    assert any(detail.startswith("dropped_read_in_app") for detail in history(read))
     assert Notification.objects.filter(user=student, kind="attention_digest").count() == 1
 
 
@@ -242,3 +243,15 @@ def test_two_simulated_days_in_five_zones_keep_every_promise(django_user_model):
     assert Delivery.objects.filter(status=Status.FOLDED).exists()
     critical_held = DeliveryEvent.objects.filter(delivery__event__kind="session_15min", detail__startswith="held")
     assert not critical_held.exists()
+
+
+def test_holds_and_folds_are_counted_per_day_on_the_jobs_page(student, admin_client):
+    plan_session_reminder(student, now=ist(24, 2), expires_at=ist(25, 2))
+    dispatch_due_deliveries(now=ist(24, 2))  # email and WhatsApp held for quiet hours
+    plan_recordings(student, 4, now=ist(24, 12))
+    dispatch_due_deliveries(now=ist(24, 12))  # the session's two rows and two recordings: the others folded
+    counts = attention_counts(now=ist(24, 23))
+    # Days in the site's zone (Asia/Kolkata): 02:00 and 12:00 IST are both the 24th.
+    assert [(row["day"], row["held"], row["folded"]) for row in counts] == [(dt.date(2026, 11, 24), 2, 2)]
+    page = admin_client.get("/admin/automation/jobs/")
+    assert page.status_code == 200 and b'id="attention-counts"' in page.content
