@@ -28,6 +28,22 @@ def _local_backends(settings):
 
 
 @pytest.fixture(autouse=True)
+def _attention_budget(request, settings, monkeypatch):
+    """The attention budget (quiet hours 21:00-08:00 local, the marketing window, the daily cap) holds
+    messages by the hour of the day, and most tests dispatch at the real time: it is off, in this
+    process and in those the test starts, except in the tests about it (a module named *attention*,
+    or marked `attention`), which run with the defaults."""
+    if "attention" in request.node.module.__name__ or request.node.get_closest_marker("attention"):
+        yield
+        return
+    off = {"QUIET_HOURS": "", "MARKETING_HOURS": "", "DAILY_CAP": "0"}
+    settings.NOTIFICATIONS = {**(settings.NOTIFICATIONS or {}), **off}
+    for key, value in off.items():
+        monkeypatch.setenv(f"NOTIFICATIONS_{key}", value)
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     """Start every test with an empty cache: rate-limit counters never leak from one test to the next."""
     from django.core.cache import caches

@@ -30,6 +30,7 @@ from notifications.api import (
     count_due_deliveries,
     count_unknown_deliveries,
     dispatch_due_deliveries,
+    plan_digests,
     purge_old_deliveries,
     purge_rows,
     reconcile_unknown_deliveries,
@@ -209,6 +210,13 @@ JOBS: tuple[Job, ...] = (
         plan_lead_follow_ups,
         "daily@09:00",
         "Day 3 and Day 7 campaign emails to leads that have not converted.",
+    ),
+    Job(
+        "attention_digests",
+        "digests",
+        plan_digests,
+        "every:15",
+        "The digest of messages folded past a student's daily cap, at their chosen hour.",
     ),
     Job(
         "deliver_messages",

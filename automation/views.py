@@ -7,6 +7,8 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from notifications.api import attention_counts
+
 from .jobs import JOBS, get_job
 from .selectors import jobs_overview, silent_jobs
 from .services import run_job
@@ -40,6 +42,7 @@ def jobs_dashboard(request):
         "now": now,
         "silent": silent,
         "no_worker": len(silent) == len(JOBS),
+        "attention": attention_counts(now=now),  # the attention budget's holds and folds per day
         # One zone for the whole page, the admin's, named on it.
         "page_zone": timezone.get_current_timezone_name(),
     }

@@ -4,10 +4,11 @@ import datetime as dt
 
 from django.conf import settings
 from django.utils import translation
+from django.utils.translation import ngettext_lazy
 
 from common.formatting import format_when, reader_locale
 from notifications.api import Category, Channel, Topic, day_marker, day_words, language_of
-from notifications.kinds import INAPP, MessageKind, register
+from notifications.kinds import CRITICAL, INAPP, MessageKind, register
 
 from . import accounts, calendar, phones, rsvp, session_links, wanted
 
@@ -83,6 +84,7 @@ SESSION_24H = register(
         display_context=session_day_words,
         render_context=session_links.sent_session_links,
         access_links=tuple(RSVP_VARIABLES),
+        digest_phrase=ngettext_lazy("%(count)d class tomorrow", "%(count)d classes tomorrow", "count"),
         description="A live session starts within 24 hours (with a calendar invitation and the RSVP buttons).",
     )
 )
@@ -97,6 +99,7 @@ SESSION_MOVED = register(
         attachments=calendar.session_attachments,
         display_context=session_day_words,
         render_context=session_links.sent_session_links,
+        digest_phrase=ngettext_lazy("%(count)d class moved", "%(count)d classes moved", "count"),
         description="A session more than a day away moved: its new time and the updated calendar invitation.",
     )
 )
@@ -111,6 +114,7 @@ SESSION_15MIN = register(
         still_wanted=wanted.unwanted_session_reminders,
         display_context=session_day_words,
         render_context=session_links.sent_session_links,
+        urgency=CRITICAL,  # the class starts within 15 minutes: never held or capped
         description="A live session starts within 15 minutes (not to students who said they can't make it).",
     )
 )
@@ -125,6 +129,7 @@ SESSION_1H = register(
         still_wanted=wanted.unwanted_session_reminders,
         display_context=session_day_words,
         render_context=session_links.sent_session_links,
+        urgency=CRITICAL,  # within the hour
         description="A live session starts within the hour, to students who tapped “Remind me 1 h before”.",
     )
 )
@@ -139,6 +144,7 @@ SESSION_LIVE = register(
         still_wanted=wanted.unwanted_session_reminders,
         display_context=session_day_words,
         render_context=session_links.sent_session_links,
+        urgency=CRITICAL,  # the class has started
         description="“We're live, join now”, 5 minutes after the start, to students who have not joined "
         "and did not say they can't make it.",
     )
@@ -166,6 +172,7 @@ RECORDING_AVAILABLE = register(
         samples={"session_title": "Python Basics: Loops", "course_title": "Python for Beginners"},
         topic=Topic.REMINDERS,
         channels=(Channel.EMAIL, INAPP),
+        digest_phrase=ngettext_lazy("%(count)d new recording", "%(count)d new recordings", "count"),
         description="A session's recording can be watched (to students who came, or when attendance is unknown).",
     )
 )
@@ -182,6 +189,7 @@ RECORDING_MISSED = register(
         topic=Topic.REMINDERS,
         channels=(Channel.EMAIL, INAPP),
         render_context=session_links.sent_recording_links,
+        digest_phrase=ngettext_lazy("%(count)d new recording", "%(count)d new recordings", "count"),
         description="“You missed it, here is the recording”: to students who did not join the session.",
     )
 )
@@ -198,6 +206,7 @@ ASSIGNMENT_DUE = register(
         topic=Topic.REMINDERS,
         channels=(Channel.EMAIL, INAPP),
         still_wanted=wanted.unwanted_assignment_reminders,
+        digest_phrase=ngettext_lazy("%(count)d assignment due", "%(count)d assignments due", "count"),
         description="An assignment not yet submitted is due within 48 hours.",
     )
 )
@@ -216,6 +225,7 @@ PAYMENT_REMINDER = register(
         channels=ALL,
         whatsapp_variables=("first_name", "amount", "payment_url"),
         still_wanted=wanted.unwanted_payment_reminders,
+        digest_phrase=ngettext_lazy("%(count)d payment pending", "%(count)d payments pending", "count"),
         description="A payment has been pending for some days.",
     )
 )

@@ -6,6 +6,7 @@ from common.admin import ReadOnlyAdminMixin
 
 from .channels.whatsapp.meta import component_slots
 from .models import (
+    AttentionPreference,
     ChannelPause,
     DeliveryDailyCount,
     InboundMessage,
@@ -160,3 +161,13 @@ class MessageGroupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("^event__key",)
     ordering = ("-created_at", "-id")
     show_full_result_count = False
+
+
+@admin.register(AttentionPreference)
+class AttentionPreferenceAdmin(admin.ModelAdmin):
+    """A student's own quiet hours and digest hour (the defaults are NOTIFICATIONS_QUIET_HOURS and
+    NOTIFICATIONS_DIGEST_HOUR); they set them on their preferences page."""
+
+    list_display = ("user", "quiet_start", "quiet_end", "digest_hour", "updated_at")
+    search_fields = ("user__email", "user__name")
+    raw_id_fields = ("user",)

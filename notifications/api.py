@@ -19,6 +19,8 @@ move. import-linter holds every other app to this door (`.importlinter`).
 - The staff console: `daily_delivery_figures` (per day, kind and channel, live and purged) and
   `figures_by`; `waiting_deliveries` and `subjects_on_hold` (the outbox); `hold_messages`, `release_messages`,
   `cancel_messages` (one event's or one person's, with a reason on each row's history).
+- The attention budget: `plan_digests` (the digest of folded messages, at each student's hour),
+  `attention_counts` (its holds, folds and digests per day, for the jobs page).
 - Operator: reconcile, retention, `ledger_health`, `count_due_deliveries`, `oldest_due_delivery_at`,
   `count_unknown_deliveries`; the demo's reset (`delete_messages_of`, `count_suppressions`).
 
@@ -28,6 +30,7 @@ The ledger's models are not here: a question about them is a function, named for
 from common.languages import DEFAULT_LANGUAGE
 
 from .admin import render_delivery_timeline
+from .attention_counts import attention_counts
 from .conf import conf
 from .dashboard import FIGURES as DELIVERY_FIGURES
 from .dashboard import DayFigures, daily_delivery_figures, figures_by, subjects_on_hold, waiting_deliveries
@@ -59,6 +62,7 @@ from .selectors import (
 )
 from .services.audiences import Audience, Group, plan_audience
 from .services.consent import record_whatsapp_consent
+from .services.digest import plan_digests
 from .services.dispatch import DispatchResult, dispatch_deliveries, dispatch_due_deliveries
 from .services.dispatch.limits import held_back
 from .services.erasure import delete_messages_of
@@ -108,6 +112,7 @@ __all__ = [
     "WhatsAppContactMixin",
     "account_for_number",
     "apply_provider_event",
+    "attention_counts",
     "available_languages",
     "cancel_for_subject",
     "cancel_messages",
@@ -136,6 +141,7 @@ __all__ = [
     "message_planned_since",
     "oldest_due_delivery_at",
     "plan_audience",
+    "plan_digests",
     "plan_messages",
     "planned_message_status",
     "purge_old_deliveries",

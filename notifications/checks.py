@@ -140,7 +140,7 @@ def check_whatsapp_template_fit(app_configs=None, **kwargs) -> list[checks.Check
 
 @checks.register("settings")  # registered when the app imports this module (ready)
 def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """Every setting notifications reads can be read (E020-E043) and names known kinds, channels and
+    """Every setting notifications reads can be read (E020-E047) and names known kinds, channels and
     models; a NOTIFICATIONS_* variable that names no setting is a typo (W017)."""
     errors = conf.check()
     failed = {error.id for error in errors}

@@ -1,7 +1,7 @@
 """
 The settings notifications reads, each with its one default (common.conf): the delivery ledger's
 (settings.NOTIFICATIONS, one NOTIFICATIONS_<KEY> variable each) and WhatsApp's templates, prices and
-limit. `manage.py check` reports a value that cannot be read (notifications.E020-E043, checks.py).
+limit. `manage.py check` reports a value that cannot be read (notifications.E020-E047, checks.py).
 
 Other apps read it as `notifications.api.conf`.
 """
@@ -9,7 +9,7 @@ Other apps read it as `notifications.api.conf`.
 import re
 from decimal import Decimal
 
-from common.conf import Conf, Setting, amount, mapping, number, text_list, whole
+from common.conf import Conf, Setting, amount, clock_time, mapping, number, text_list, whole
 
 # A dispatch priority is stored in a PositiveSmallIntegerField.
 MAX_PRIORITY = 32767
@@ -43,6 +43,22 @@ def _template_names(names: dict) -> list[str]:
         for key, name in names.items()
         if not (isinstance(name, str) and re.fullmatch(r"[a-z0-9_]+", name))
     ]
+
+
+def hours(raw) -> tuple:
+    """A span of the day, "HH:MM-HH:MM" (it may cross midnight: "21:00-08:00"); empty: none."""
+    if isinstance(raw, tuple):
+        return raw
+    text = str(raw).strip()
+    if not text:
+        return ()
+    start, dash, end = text.partition("-")
+    if not dash:
+        raise ValueError("not a span of the day like 21:00-08:00")
+    start, end = clock_time(start), clock_time(end)
+    if start == end:
+        raise ValueError("a span that starts when it ends")
+    return (start, end)
 
 
 class NotificationsConf(Conf):
@@ -114,6 +130,19 @@ class NotificationsConf(Conf):
         default=["leads.lead", "leads.ctasubmission"],
         parse=text_list(),
     )
+
+    # --- The attention budget (services/attention.py) -------------------------------------------
+    # Quiet hours in each recipient's time zone, unless they chose their own: normal and low messages
+    # wait for their end (critical ones never do). Empty: no quiet hours.
+    quiet_hours = _ledger("QUIET_HOURS", "notifications.E044", default=hours("21:00-08:00"), parse=hours)
+    # Marketing (low urgency) goes only inside this span of the recipient's day (the window Indian
+    # rules set for promotional SMS, on every channel). Empty: any time outside quiet hours.
+    marketing_hours = _ledger("MARKETING_HOURS", "notifications.E045", default=hours("10:00-21:00"), parse=hours)
+    # Non-critical messages a recipient gets per local calendar day; past it they are folded into the
+    # digest. 0: no cap.
+    daily_cap = _ledger("DAILY_CAP", "notifications.E046", default=3, parse=whole())
+    # The hour (0-23, local) the digest of folded messages goes, unless the student chose another.
+    digest_hour = _ledger("DIGEST_HOUR", "notifications.E047", default=18, parse=whole(maximum=23))
 
     # --- WhatsApp ------------------------------------------------------------------------------
     # Meta's messaging limit: unique people a sender may start conversations with in 24 hours (250 for

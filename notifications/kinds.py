@@ -23,6 +23,16 @@ from .replies import InboundReply, ReplyAnswer, register_reply_handler  # noqa: 
 INAPP = "inapp"
 Hook = Callable | str | None
 
+# Urgency classes (the attention budget, services/attention.py): a critical message is never held
+# or capped; a normal one waits out the recipient's quiet hours and past the day's cap is folded
+# into their digest; a low one (marketing) goes only inside the marketing window, and is capped.
+CRITICAL, NORMAL, LOW = "critical", "normal", "low"
+URGENCIES = (CRITICAL, NORMAL, LOW)
+# What a held message does when its moment (its expiry: the class, the deadline) comes before its
+# wait ends: "latest" goes at the latest time that still makes sense (an hour before the moment,
+# when the message is critical anyway), "expire" is not sent.
+LATEST, EXPIRE = "latest", "expire"
+
 # Variables every message may use.
 COMMON_VARIABLES = {
     "name": 'The recipient\'s full name (may be empty: write {{ name|default:"there" }}).',
@@ -74,6 +84,14 @@ class MessageKind:
     # placeholder for them, and staff copy may place them only in the fixed link slot
     # (notifications.copy.sandbox.link_problems).
     access_links: tuple[str, ...] = ()
+    # CRITICAL, NORMAL or LOW; empty: from the category (account messages critical, marketing low,
+    # the rest normal). Whatever it says, a message whose moment is within the hour is critical.
+    urgency: str = ""
+    # LATEST or EXPIRE: what a held message does when its moment comes before its wait ends.
+    when_moment_passes: str = LATEST
+    # The words a digest sums this kind's folded messages up in: ngettext_lazy("%(count)d new
+    # recording", "%(count)d new recordings", "count"); none: "N messages".
+    digest_phrase: object = None
 
     def __hash__(self):
         return hash(self.name)
@@ -116,6 +134,15 @@ class MessageKind:
         return self.category == Category.MARKETING
 
     @property
+    def urgency_class(self) -> str:
+        """CRITICAL, NORMAL or LOW: the kind's own, else its category's."""
+        if self.urgency:
+            return self.urgency
+        if self.category == Category.ACCOUNT or self.reply:  # a reply answers what the person just wrote
+            return CRITICAL
+        return LOW if self.is_marketing else NORMAL
+
+    @property
     def can_opt_out(self) -> bool:
         return self.category != Category.ACCOUNT
 
@@ -131,6 +158,8 @@ def register(kind: MessageKind) -> MessageKind:
     valid = {Channel.EMAIL, Channel.WHATSAPP, INAPP}
     if not set(kind.channels) <= valid:
         raise ImproperlyConfigured(f"Message kind {kind.name!r} names an unknown channel: {kind.channels}.")
+    if kind.urgency not in ("", *URGENCIES) or kind.when_moment_passes not in (LATEST, EXPIRE):
+        raise ImproperlyConfigured(f"Message kind {kind.name!r}: unknown urgency or when_moment_passes.")
     _registry[kind.name] = kind
     return kind
 

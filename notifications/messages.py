@@ -1,6 +1,6 @@
-"""The message kinds notifications sends itself: confirmations of WhatsApp keywords."""
+"""The message kinds notifications sends itself: confirmations of WhatsApp keywords, the digest."""
 
-from .kinds import MessageKind, register
+from .kinds import CRITICAL, INAPP, MessageKind, register
 from .models import Category, Channel, Topic
 
 
@@ -28,4 +28,30 @@ WHATSAPP_MARKETING_STOPPED = _confirmation(
 )
 WHATSAPP_MARKETING_STARTED = _confirmation(
     "whatsapp_marketing_started", "Confirms that offers on WhatsApp resume for the number."
+)
+
+# The attention budget's digest (services/digest.py): at the student's hour, so never held or capped.
+ATTENTION_DIGEST = register(
+    MessageKind(
+        name="attention_digest",
+        category=Category.TRANSACTIONAL,
+        topic=Topic.REMINDERS,
+        channels=(Channel.EMAIL, INAPP),
+        urgency=CRITICAL,
+        variables={
+            "summary": "What the digest holds, in the reader's language (e.g. 2 new recordings, 1 payment pending).",
+            "items": "Each message: {% for item in items %}{{ item.title }} {{ item.url }}{% endfor %}.",
+            "count": "How many messages it holds (a number).",
+            "digest_url": "The student's notifications page.",
+        },
+        samples={
+            "summary": "2 new recordings, 1 assignment due, 1 payment pending",
+            "items": [
+                {"title": "Recording Available: Python Basics", "url": "https://example.com/notifications/"},
+                {"title": "Assignment Due Soon: Week 2", "url": "https://example.com/notifications/"},
+            ],
+            "count": 2,
+        },
+        description="Once a day at the student's hour: the messages folded past their daily cap, summed up.",
+    )
 )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import attention_views, views
 from .webhooks.meta_whatsapp import meta_whatsapp_webhook
 from .webhooks.twilio_inbound import twilio_inbound_message
 from .webhooks.twilio_status import twilio_status_callback
@@ -18,4 +18,5 @@ urlpatterns = [
     path("notifications/read-all/", views.notification_mark_all_read, name="mark_all_read"),
     # The email footer links here (templates/notifications/base_email.html).
     path("preferences/", views.preferences, name="preferences"),
+    path("preferences/attention/", attention_views.attention_preferences, name="attention"),
 ]

@@ -29,6 +29,7 @@ from lms.models import (
     User,
 )
 from notifications.models import (
+    AttentionPreference,
     ChannelPause,
     Delivery,
     DeliveryDailyCount,
@@ -50,15 +51,8 @@ pytestmark = pytest.mark.django_db
 
 OUR_APPS = ("notifications", "lms", "leads", "automation")
 ADDABLE = [User, Course, Enrollment, LiveSession, Recording, Assignment, Submission, Payment]
-ADDABLE += [
-    Suppression,
-    NotificationPreference,
-    WelcomeCall,
-    Language,
-    MessageTemplate,
-    WhatsAppConsent,
-    LeadCampaign,
-]  # leadsops: campaigns added by staff
+ADDABLE += [Suppression, NotificationPreference, WelcomeCall, Language, MessageTemplate, WhatsAppConsent]
+ADDABLE += [AttentionPreference, LeadCampaign]  # leadsops: campaigns added by staff
 NOT_ADDABLE = [Delivery, DeliveryEvent, Notification, ImportBatch, Lead, CTASubmission, CrmActivity]
 NOT_ADDABLE += [JobExecutionLog, InboundMessage, ChannelPause, WhatsAppTemplate, DeliveryDailyCount]
 NOT_ADDABLE += [
@@ -114,6 +108,7 @@ def make_rows(n: int) -> dict:
     DeliveryEvent.objects.create(delivery=delivery, status=Delivery.Status.FAILED, detail="Recipient refused.")
     Notification.objects.create(user=student, kind="session_24h", title="Starts tomorrow", message="See you")
     NotificationPreference.objects.create(user=student, topic="marketing", channel="email", enabled=False)
+    AttentionPreference.objects.create(user=student, quiet_start=dt.time(22), quiet_end=dt.time(7), digest_hour=19)
     Suppression.objects.create(channel="email", address=f"gone{n}@example.com", reason="bounced")
 
     batch = ImportBatch.objects.create(filename=f"leads{n}.csv", uploaded_by=teacher, total_rows=2, created_count=1)

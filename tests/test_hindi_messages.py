@@ -49,6 +49,7 @@ def sample(kind) -> tuple[dict, tuple[str, ...]]:
     context = {**kind.sample_context(), "language": "hi"}
     values = [value for value in context.values() if isinstance(value, str | int)]
     values += [item for value in context.values() if isinstance(value, list | tuple) for item in value]
+    values += [part for item in values if isinstance(item, dict) for part in item.values()]  # a digest's items
     values = tuple(str(value) for value in values if str(value))
     return context, (*values, settings.SITE_NAME)
 

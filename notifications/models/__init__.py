@@ -8,6 +8,7 @@ session or a payment, is what "already sent" means. See shared/DESIGN.md, "The d
 The models live by topic in the modules of this package; every one is importable from here.
 """
 
+from .attention import AttentionPreference
 from .choices import Category, Channel, Topic
 from .copy import Language, MessageTemplate, TemplateChannel
 from .counts import DeliveryDailyCount
@@ -18,6 +19,7 @@ from .people import NotificationPreference, Suppression, WhatsAppConsent
 from .whatsapp import ChannelPause, InboundMessage, WhatsAppCategory, WhatsAppTemplate
 
 __all__ = [
+    "AttentionPreference",
     "Category",
     "Channel",
     "ChannelPause",

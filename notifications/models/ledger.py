@@ -114,6 +114,9 @@ class Delivery(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         # Staff held it (the outbox): never claimed while held; released, it is pending again.
         HELD = "held", "Held by staff"
+        # The attention budget: past the recipient's daily cap, waiting for their digest; then in it.
+        FOLDED = "folded", "Folded into the digest"
+        DIGESTED = "digested", "Sent in a digest"
 
     # The key: one row per (event, recipient, channel). People without an account (leads) have no
     # recipient: for them (event, channel, address) is the key (a partial unique index).
@@ -299,7 +302,19 @@ class DeliveryEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["delivery", "at"], name="delivery_event_by_delivery")]
+        indexes = [
+            models.Index(fields=["delivery", "at"], name="delivery_event_by_delivery"),
+            # The attention budget's holds, folds and digests per day (notifications.attention_counts,
+            # whose ATTENTION_EVENTS is this condition).
+            models.Index(
+                fields=["at"],
+                condition=Q(detail__startswith="held_")
+                | Q(detail__startswith="expired_quiet")
+                | Q(status__in=["folded", "digested"])
+                | Q(detail__startswith="dropped_"),
+                name="delivery_event_attention",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.status}"

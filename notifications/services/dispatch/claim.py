@@ -29,6 +29,7 @@ from common.db import update_returning_ids
 
 from ...conf import conf
 from ...models import Delivery, DeliveryEvent, MessageEvent, MessageGroup
+from ..attention import apply_attention_budget
 from ..pauses import paused_channels
 from .limits import new_recipients_left, over_limit, within_limit
 
@@ -69,6 +70,10 @@ def claim_due_deliveries(*, now: datetime, limit: int, ids: list[int] | None = N
         .order_by("priority", "next_attempt_at", "id")
     )
     share_events_and_groups(rows)
+    # The attention budget (services/attention.py): a row in its recipient's quiet hours goes back to
+    # the queue due when they end, one past the day's cap is folded into the digest; two queries per
+    # claim, none per row, each decision on the row's history.
+    rows = apply_attention_budget(rows, now=now)
     held = over_limit(rows, left=left, now=now)
     if held:  # the limit has room for fewer new numbers than this claim holds: the rest wait
         give_back(deliveries=held, now=now)

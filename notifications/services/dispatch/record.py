@@ -28,6 +28,8 @@ RANK = {
     Status.EXPIRED: 0,
     Status.CANCELLED: 0,
     Status.SUPPRESSED: 0,
+    Status.FOLDED: 0,  # the attention budget's: never sent on their own
+    Status.DIGESTED: 0,
     Status.SENT: 1,
     Status.DELIVERED: 2,
     Status.OPENED: 3,

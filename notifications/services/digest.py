@@ -1,0 +1,152 @@
+"""
+The digest: the messages folded past a student's daily cap (services/attention.py), summed up once a
+day at their chosen hour, in their language, by email and in-app: "2 new recordings, 1 assignment
+due, 1 payment pending", each item linking to its page.
+
+Run every quarter hour (automation's `attention_digests` job). An account whose local hour is its
+digest hour gets one digest a local day (its event is named for the day). Before summing up, items
+drop out that are no longer wanted (the kind's still_wanted hook: the assignment was submitted, the
+payment paid) or were already read in-app; each folded row ends `digested` or `cancelled`, with the
+reason on its history.
+"""
+
+import datetime as dt
+from collections import Counter, defaultdict
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import ngettext
+
+from ..kinds import get_kind
+from ..markers import render_relative_times
+from ..models import Delivery, DeliveryEvent, MessageEvent, Notification
+from ..recipients import stored_language
+from .attention import budgets_for
+from .planning import PlannedMessage, PlanResult, Recipient, full_event_key, plan_messages
+
+DIGEST = "attention_digest"
+Status = Delivery.Status
+
+
+def digest_event_key(user_id: int, local_date: dt.date) -> str:
+    return f"u{user_id}@{local_date:%Y%m%d}"
+
+
+def plan_digests(*, now: dt.datetime | None = None, dry_run: bool = False) -> PlanResult:
+    """Plan the digest of every account whose digest hour it is and who has folded messages."""
+    now = now or timezone.now()
+    folded = defaultdict(list)
+    rows = Delivery.objects.filter(status=Status.FOLDED, recipient__isnull=False).select_related(
+        "recipient", "event", "group"
+    )
+    for row in rows:
+        folded[row.recipient_id].append(row)
+    budgets = budgets_for({pk: rows[0].recipient for pk, rows in folded.items()})
+    due = {}
+    for pk, budget in budgets.items():
+        local = now.astimezone(budget.zone)
+        if local.hour == budget.digest_hour:
+            due[pk] = digest_event_key(pk, local.date())
+    known = set(
+        MessageEvent.objects.filter(key__in=[full_event_key(DIGEST, key) for key in due.values()]).values_list(
+            "key", flat=True
+        )
+    )
+    due = {pk: key for pk, key in due.items() if full_event_key(DIGEST, key) not in known}
+    result = PlanResult()
+    messages, settled = [], {}
+    for pk, key in due.items():
+        items, dropped = _items(folded[pk])
+        settled[pk] = (items, dropped)
+        if items:
+            messages.append(_message(folded[pk][0].recipient, key, items))
+    if dry_run:
+        return plan_messages(kind=DIGEST, messages=messages, now=now, dry_run=True)
+    if messages:
+        result = plan_messages(kind=DIGEST, messages=messages, now=now)
+    for pk, (items, dropped) in settled.items():
+        _settle(items, dropped, due[pk], now)
+    return result
+
+
+def _items(rows: list[Delivery]) -> tuple[list[dict], dict[int, str]]:
+    """The folded rows still worth a line ({kind, event, title, link, rows}), one per event, and the
+    ids of those dropped with why."""
+    dropped: dict[int, str] = {}
+    for kind_name in {row.kind for row in rows}:
+        kind = get_kind(kind_name)
+        if kind.still_wanted:
+            unwanted = kind.hook("still_wanted")([row for row in rows if row.kind == kind_name])
+            dropped.update({pk: f"cancelled_{reason}" for pk, reason in unwanted.items()})
+    keys = {f"{row.event.key}:u{row.recipient_id}": row for row in rows}
+    read = {}
+    for key, read_at, title, link in Notification.objects.filter(dedupe_key__in=list(keys)).values_list(
+        "dedupe_key", "read_at", "title", "link"
+    ):
+        read[keys[key].event_id] = (read_at, title, link)
+    items: dict[int, dict] = {}
+    for row in rows:
+        if row.pk in dropped:
+            continue
+        read_at, title, link = read.get(row.event_id, (None, "", ""))
+        if read_at is not None:
+            dropped[row.pk] = "read_in_app"
+            continue
+        item = items.setdefault(
+            row.event_id, {"kind": row.kind, "title": title or row.rendered_subject, "link": link, "rows": []}
+        )
+        item["rows"].append(row.pk)
+    return list(items.values()), dropped
+
+
+def _message(user, key: str, items: list[dict]) -> PlannedMessage:
+    language = stored_language(getattr(user, "language", "")) or settings.LANGUAGE_CODE
+    with translation.override(language):
+        counts = Counter(item["kind"] for item in items)
+        summary = ", ".join(_phrase(kind, count) for kind, count in counts.items())
+        lines = [
+            {"title": render_relative_times(item["title"]) or _phrase(item["kind"], 1), "url": _absolute(item["link"])}
+            for item in items
+        ]
+    return PlannedMessage(
+        recipient=Recipient.for_user(user),
+        event_key=key,
+        context={"summary": summary, "items": lines, "count": len(items), "digest_url": _absolute(_list_url())},
+        link=_list_url(),
+    )
+
+
+def _phrase(kind_name: str, count: int) -> str:
+    phrase = get_kind(kind_name).digest_phrase
+    if phrase is None:
+        return ngettext("%(count)d message", "%(count)d messages", count) % {"count": count}
+    return str(phrase % {"count": count})
+
+
+def _list_url() -> str:
+    return reverse("notifications:list")
+
+
+def _absolute(link: str) -> str:
+    if not link:
+        return f"{settings.SITE_URL.rstrip('/')}{_list_url()}"
+    return f"{settings.SITE_URL.rstrip('/')}{link}" if link.startswith("/") else link
+
+
+def _settle(items: list[dict], dropped: dict[int, str], key: str, now: dt.datetime) -> None:
+    """Mark the folded rows of a digest `digested`, and those that dropped out `cancelled`, each on its history."""
+    digested = [pk for item in items for pk in item["rows"]]
+    events = []
+    if digested:
+        Delivery.objects.filter(id__in=digested, status=Status.FOLDED).update(status=Status.DIGESTED, updated_at=now)
+        detail = f"digested: summed up in the digest {key}."
+        events += [DeliveryEvent(delivery_id=pk, at=now, status=Status.DIGESTED, detail=detail) for pk in digested]
+    by_reason = defaultdict(list)
+    for pk, reason in dropped.items():
+        by_reason[reason].append(pk)
+    for reason, ids in by_reason.items():
+        Delivery.objects.filter(id__in=ids, status=Status.FOLDED).update(status=Status.CANCELLED, updated_at=now)
+        detail = f"dropped_{reason}: dropped from the digest {key}."
+        events += [DeliveryEvent(delivery_id=pk, at=now, status=Status.CANCELLED, detail=detail) for pk in ids]
+    DeliveryEvent.objects.bulk_create(events)
