@@ -132,9 +132,10 @@ def test_one_persons_messages_can_be_held_and_cancelled_with_a_reason(session, s
 def test_a_hold_needs_a_reason_and_never_touches_a_message_already_sent(session):
     from django.core.exceptions import ValidationError
 
-    sent = DeliveryFactory(sent=True)
+    event = event_of(session)
+    sent = DeliveryFactory(sent=True)  # an event of its own (the factory's: a session's 24 h reminder too)
     with pytest.raises(ValidationError):
-        hold_messages(event_ids=[event_of(session).pk], reason="  ")
+        hold_messages(event_ids=[event.pk], reason="  ")
     assert hold_messages(event_ids=[sent.event_id], reason="too late") == 0
     sent.refresh_from_db()
     assert sent.status == Status.SENT

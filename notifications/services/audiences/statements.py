@@ -56,6 +56,8 @@ class Statements:
         self.groups_sql, self.groups_params = self._groups_source(groups)
         self.subject_type = audience.subject_type
         self.now = connection.ops.adapt_datetimefield_value(now)
+        # A run pretending a later time (run_reminders --now) never dates a notification in the future.
+        self.shown_at = connection.ops.adapt_datetimefield_value(min(now, timezone.now()))
         self.prefix = f"{kind.name}:"
 
     # --- what the vendors spell differently -----------------------------------------------------
@@ -190,8 +192,7 @@ class Statements:
                 "title": ("g.title", []),
                 "message": ("g.message", []),
                 "link": (self.event["link"], []),
-                # A run pretending a later time (run_reminders --now) never dates a notification in the future.
-                "created_at": ("%s", [min(self.now, timezone.now())]),
+                "created_at": ("%s", [self.shown_at]),
                 "dedupe_key": (f"{event_key} || ':' || p.{REF}", [self.prefix]),
             }
             where, where_params = "p.recipient_id IS NOT NULL", []
