@@ -7,6 +7,8 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from .conf import conf
+from .heartbeats import recent_workers
 from .jobs import JOBS, get_job
 from .selectors import jobs_overview, silent_jobs
 from .services import run_job
@@ -40,7 +42,16 @@ def jobs_dashboard(request):
         "now": now,
         "silent": silent,
         "no_worker": len(silent) == len(JOBS),
+        "workers": _marked_silent(recent_workers(now=now), now=now),
+        "worker_stale_seconds": conf.worker_stale_seconds,
         # One zone for the whole page, the admin's, named on it.
         "page_zone": timezone.get_current_timezone_name(),
     }
     return TemplateResponse(request, "admin/automation/jobs.html", context)
+
+
+def _marked_silent(workers: list, *, now) -> list:
+    """Mark the workers whose last heartbeat is older than AUTOMATION_WORKER_STALE_SECONDS."""
+    for worker in workers:
+        worker.silent = (now - worker.last_beat_at).total_seconds() > conf.worker_stale_seconds
+    return workers

@@ -17,7 +17,8 @@ move. import-linter holds every other app to this door (`.importlinter`).
 - People: languages, WhatsApp consent and contact, preferences from a page; the suppressions and
   consents a query needs (`marketing_suppressions`, `whatsapp_marketing_consents`).
 - Operator: reconcile, retention, `ledger_health`, `count_due_deliveries`, `oldest_due_delivery_at`,
-  `count_unknown_deliveries`; the demo's reset (`delete_messages_of`, `count_suppressions`).
+  `count_unknown_deliveries`; the metrics' and health endpoint's `backlog`, `in_flight_and_unknown`,
+  `paused_channels`, `dispatch_totals`, `shared_redis`; the demo's reset (`delete_messages_of`, `count_suppressions`).
 
 The ledger's models are not here: a question about them is a function, named for what it answers.
 """
@@ -55,6 +56,8 @@ from .services.audiences import Audience, Group, plan_audience
 from .services.consent import record_whatsapp_consent
 from .services.dispatch import DispatchResult, dispatch_deliveries, dispatch_due_deliveries
 from .services.dispatch.limits import held_back
+from .services.dispatch.ratelimit import shared_redis
+from .services.dispatch.stats import backlog, dispatch_totals, in_flight_and_unknown, paused_channels
 from .services.erasure import delete_messages_of
 from .services.feedback import ProviderEvent, apply_provider_event
 from .services.inbound import account_for_number
@@ -100,6 +103,7 @@ __all__ = [
     "account_for_number",
     "apply_provider_event",
     "available_languages",
+    "backlog",
     "cancel_for_subject",
     "conf",
     "count_due_deliveries",
@@ -113,15 +117,18 @@ __all__ = [
     "delivery_id_for_subject",
     "dispatch_deliveries",
     "dispatch_due_deliveries",
+    "dispatch_totals",
     "first_name",
     "has_whatsapp_template",
     "held_back",
+    "in_flight_and_unknown",
     "language_of",
     "ledger_health",
     "make_unsubscribe_token",
     "marketing_suppressions",
     "message_planned_since",
     "oldest_due_delivery_at",
+    "paused_channels",
     "plan_audience",
     "plan_messages",
     "planned_message_status",
@@ -135,6 +142,7 @@ __all__ = [
     "render_delivery_timeline",
     "resolve_unsubscribe_token",
     "send_times_for_subjects",
+    "shared_redis",
     "spend_for_subjects",
     "unsubscribe",
     "validate_language",
