@@ -5,7 +5,8 @@ Provider limits shared by every worker on every machine, counted in Redis (REDIS
 messages were let go, in Redis's own clock): a request of `n` messages goes when the last second
 holds at most `limit - n`, so all the workers of all the clusters together never let more than
 `limit` go in any second. Urgent requests (priority 0 and 1: "starting soon", "tomorrow", a phone
-code) first: one that must wait raises a short flag, and while it stands the others wait too.
+code) first: one that must wait raises a flag until just after its turn, and while it stands the
+others wait too.
 
 Without Redis each worker keeps its own bucket (pacing.RateLimit): the limit is then per worker.
 """
@@ -20,7 +21,7 @@ from ...models import Channel
 
 WINDOW_MS = 1000
 URGENT_MAX_PRIORITY = 1  # priorities at or below this go first when the limit is reached
-URGENT_FLAG_MS = 250  # how long a waiting urgent request holds the others back
+URGENT_FLAG_MS = 100  # how long past its own wait a waiting urgent request holds the others back
 
 # KEYS: the log, the urgent flag. ARGV: limit, window (ms), messages, urgent (0/1), a unique id.
 # Returns 0 when the messages may go now (they are logged), else the milliseconds to wait.
@@ -41,15 +42,17 @@ if used + n <= limit and not blocked then
   redis.call('PEXPIRE', KEYS[1], window * 2)
   return 0
 end
-if urgent == 1 then
-  redis.call('SET', KEYS[2], '1', 'PX', tonumber(ARGV[6]))
-end
+local pause = 10
 local over = used + n - limit
-if over <= 0 then
-  return 10
+if over > 0 then
+  local oldest = redis.call('ZRANGE', KEYS[1], over - 1, over - 1, 'WITHSCORES')
+  pause = math.max(1, tonumber(oldest[2]) + window - now + 1)
 end
-local oldest = redis.call('ZRANGE', KEYS[1], over - 1, over - 1, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + window - now + 1)
+if urgent == 1 then
+  -- the others wait until this request has had its turn
+  redis.call('SET', KEYS[2], '1', 'PX', pause + tonumber(ARGV[6]))
+end
+return pause
 """
 
 
