@@ -88,5 +88,14 @@ def recent_workers(*, now: dt.datetime, within: dt.timedelta = SHOWN_FOR) -> lis
 
 
 def last_beat() -> dt.datetime | None:
-    """When any worker last beat (None: never)."""
-    return WorkerHeartbeat.objects.order_by("-last_beat_at").values_list("last_beat_at", flat=True).first()
+    """When any worker last beat, or a job run from cron (`run_reminders`) last ended (None: never):
+    a deployment that runs its jobs from cron has no qcluster to beat."""
+    from django.db.models import Max
+
+    from .models import JobExecutionLog
+
+    worker = WorkerHeartbeat.objects.aggregate(at=Max("last_beat_at"))["at"]
+    cron = JobExecutionLog.objects.filter(trigger="command", completed_at__isnull=False).aggregate(
+        at=Max("completed_at")
+    )["at"]
+    return max((moment for moment in (worker, cron) if moment), default=None)

@@ -68,6 +68,13 @@ def test_health_answers_are_cached_for_a_few_seconds(client, django_assert_max_n
         assert client.get("/health/").status_code == 200
 
 
+def test_a_deployment_on_cron_is_healthy_while_its_runs_end(client):
+    call_command("run_reminders", "deliver")  # cron's `run_reminders`: no qcluster, no heartbeat row
+    response = client.get("/health/")
+    assert response.status_code == 200, response.json()
+    assert not WorkerHeartbeat.objects.exists()
+
+
 @override_settings(REDIS_URL=REDIS)
 def test_health_checks_redis_when_there_is_one(client):
     heartbeats.beat()
