@@ -51,6 +51,7 @@ def main(argv=None) -> None:
         help="WhatsApp requests in flight per worker in the 1/2/4 rounds (default 1: the provider's 50 ms is "
         "the bottleneck); the SIGKILL round uses 4, which presses on the limit",
     )
+    parser.add_argument("--only-kill", action="store_true", help="run the SIGKILL round alone")
     parser.add_argument("--no-kill", action="store_true", help="skip the SIGKILL run")
     parser.add_argument("--timeout", type=float, default=900, help="seconds a run may take (default 900)")
     parser.add_argument("--redis-url", default=os.environ.get("SCALEOUT_REDIS_URL", "redis://127.0.0.1:6379/15"))
@@ -121,10 +122,10 @@ def _run(args, env: dict) -> None:
         LOG.parent.mkdir(exist_ok=True)
         LOG.write_text("")
         rows = []
-        for count in [int(n) for n in args.clusters.split(",")]:
+        for count in [] if args.only_kill else [int(n) for n in args.clusters.split(",")]:
             rows.append(_round(args, cluster_env, providers=(postmark, twilio), clusters=count))
             connection.close()
-        base = rows[0]["per_second"] or 1
+        base = rows[0]["per_second"] if rows else 1
         print(
             f"\nbacklog {args.messages} ({args.messages - args.whatsapp} email, {args.whatsapp} WhatsApp), "
             f"provider {1000 * args.latency:g} ms, WhatsApp limit {args.limit:g}/s, {args.workers} workers a cluster"
@@ -140,7 +141,8 @@ def _run(args, env: dict) -> None:
             pressing = {**cluster_env, "NOTIFICATIONS_DISPATCH_CONCURRENCY": "email=4,whatsapp=4"}
             killed = _round(args, pressing, providers=(postmark, twilio), clusters=2, kill_after=20.0)
             print(
-                f"\nSIGKILL of one of 2 clusters {killed['killed_after']:.0f} s in: {killed['sent']} sent, "
+                f"\nSIGKILL of one of 2 clusters {killed['killed_after']:.0f} s after the first send (WhatsApp 4 in "
+                f"flight a worker; peak {killed['peak']}/s, limit {args.limit:g}): {killed['sent']} sent, "
                 f"{killed['unknown']} unknown (in flight in the killed worker; reconciliation settles them), "
                 f"{killed['left']} left unsettled, {killed['duplicates']} duplicates; its claims went back "
                 f"{killed['taken_over']} after the kill; msg/s {killed['per_second']:.1f}"
@@ -205,7 +207,7 @@ def _stop(clusters: list[subprocess.Popen]) -> None:
             os.killpg(cluster.pid, signal.SIGTERM)
     for cluster in clusters:
         try:
-            cluster.wait(timeout=70)
+            cluster.wait(timeout=20)  # idle by now: a cluster deaf to SIGTERM (README) is killed
         except subprocess.TimeoutExpired:
             os.killpg(cluster.pid, signal.SIGKILL)
             cluster.wait()
@@ -233,15 +235,29 @@ def _round(args, env: dict, *, providers, clusters: int, kill_after: float | Non
     Schedule.objects.filter(name="deliver_messages").update(next_run=timezone.now())
     began = time.monotonic()
     killed_at = None
+    sending_since = None
     taken_over = "n/a"
     try:
         deadline = began + args.timeout
         while time.monotonic() < deadline:
-            if kill_after is not None and killed_at is None and time.monotonic() - began >= kill_after:
-                os.killpg(started[0].pid, signal.SIGKILL)
-                started[0].wait()
+            if sending_since is None and Delivery.objects.exclude(status="pending").exists():
+                sending_since = time.monotonic()
+            if (
+                kill_after is not None
+                and killed_at is None
+                and sending_since
+                and (time.monotonic() - sending_since >= kill_after)
+            ):
+                victim = _sending_cluster(started)
+                os.killpg(victim.pid, signal.SIGKILL)
+                victim.wait()
                 killed_at = timezone.now()
-                print(f"  SIGKILL cluster 1 of {clusters} at {time.monotonic() - began:.0f} s", flush=True)
+                held = Delivery.objects.filter(status="sending", claimed_at__lt=killed_at).count()
+                print(
+                    f"  SIGKILL of a sending cluster {time.monotonic() - sending_since:.0f} s after the first send "
+                    f"({held} rows in `sending` across the clusters at that moment)",
+                    flush=True,
+                )
             left = Delivery.objects.filter(status__in=["pending", "sending"]).count()
             if killed_at and taken_over == "n/a":
                 stuck = Delivery.objects.filter(status="sending", claimed_at__lt=killed_at).count()
@@ -282,6 +298,24 @@ def _round(args, env: dict, *, providers, clusters: int, kill_after: float | Non
         flush=True,
     )
     return row
+
+
+def _sending_cluster(started: list[subprocess.Popen]) -> subprocess.Popen:
+    """A cluster one of whose workers runs a delivery share now (its process group holds the worker)."""
+    from django.db.models import Q
+
+    from automation.models import WorkerHeartbeat
+
+    groups = {cluster.pid: cluster for cluster in started}
+    delivering = Q(current_task__contains="deliver") | Q(current_task__startswith="run_dispatch_share")
+    for pid in WorkerHeartbeat.objects.filter(delivering).values_list("pid", flat=True):
+        try:
+            cluster = groups.get(os.getpgid(pid))
+        except ProcessLookupError:
+            continue
+        if cluster is not None:
+            return cluster
+    return started[0]
 
 
 def _live_workers() -> int:

@@ -4,7 +4,7 @@ Provider limits shared by every worker on every machine, counted in Redis (REDIS
 `SharedRateLimit` is a sliding-window log per channel and sender (a sorted set of the moments
 messages were let go, in Redis's own clock): a request of `n` messages goes when the last second
 holds at most `limit - n`, so all the workers of all the clusters together never let more than
-`limit` go in any second. Urgent requests (priority 0 and 1: "starting soon", "tomorrow", a phone
+`limit` go in any second (the window is 1.15 s: see WINDOW_MS). Urgent requests (priority 0 and 1: "starting soon", "tomorrow", a phone
 code) first: one that must wait raises a flag until just after its turn, and while it stands the
 others wait too.
 
@@ -19,7 +19,11 @@ from django.conf import settings
 
 from ...models import Channel
 
-WINDOW_MS = 1000
+# The window is a little longer than the provider's second: a request reaches the provider some
+# milliseconds after Redis lets it go (the gate, the hand-over, the network, a busy machine), and
+# those delays differ, so requests let go over 1 s can arrive within less. 150 ms of slack keeps
+# the provider's own count under the limit (bench/scaleout.py: 103 a second against 100 without it).
+WINDOW_MS = 1150
 URGENT_MAX_PRIORITY = 1  # priorities at or below this go first when the limit is reached
 URGENT_FLAG_MS = 100  # how long past its own wait a waiting urgent request holds the others back
 
