@@ -2,11 +2,11 @@
 Provider limits shared by every worker on every machine, counted in Redis (REDIS_URL).
 
 `SharedRateLimit` is a sliding-window log per channel and sender (a sorted set of the moments
-messages were let go, in Redis's own clock): a request of `n` messages goes when the last second
-holds at most `limit - n`, so all the workers of all the clusters together never let more than
-`limit` go in any second (the window is 1.15 s: see WINDOW_MS). Urgent requests (priority 0 and 1: "starting soon", "tomorrow", a phone
-code) first: one that must wait raises a flag until just after its turn, and while it stands the
-others wait too.
+messages were let go, in Redis's own clock): a request of `n` messages goes when the window holds
+at most `limit - n`, so all the workers of all the clusters together never let more than `limit`
+go in any second (the window is 1.15 s: see WINDOW_MS). Urgent requests (priority 0 and 1:
+"starting soon", "tomorrow", a phone code) first: one that must wait raises a flag until just after
+its turn, and while it stands the others wait too.
 
 Without Redis each worker keeps its own bucket (pacing.RateLimit): the limit is then per worker.
 """
