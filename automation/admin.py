@@ -5,7 +5,7 @@ from django.contrib import admin
 from common.admin import ReadOnlyAdminMixin, preformatted, pretty_json
 
 from .jobs import JOBS
-from .models import JobExecutionLog
+from .models import JobExecutionLog, WorkerHeartbeat
 
 
 class JobFilter(admin.SimpleListFilter):
@@ -73,3 +73,13 @@ class JobExecutionLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="metadata")
     def metadata_json(self, obj):
         return pretty_json(obj.metadata)
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every django-q2 worker process that has run here (the jobs page shows the recent ones)."""
+
+    list_display = ("host", "pid", "cluster", "last_beat_at", "tasks_done", "current_task", "started_at")
+    list_filter = ("cluster",)
+    search_fields = ("host",)
+    ordering = ("-last_beat_at",)

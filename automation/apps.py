@@ -16,7 +16,10 @@ class AutomationConfig(AppConfig):
     def ready(self):
         from config.checks import check_site_url
 
+        from . import heartbeats
         from .checks import check_automation_schedules
+
+        heartbeats.connect()  # every django-q2 worker records its heartbeat (the jobs page, /health/)
 
         # Schedules live in code; every migrate brings django-q2's table in step with them.
         post_migrate.connect(_sync_schedules_after_migrate, sender=self, dispatch_uid="automation.sync_schedules")

@@ -44,5 +44,5 @@ def check_automation_schedules(app_configs=None, **kwargs) -> list[checks.CheckM
 
 @checks.register("settings")  # registered when the app imports this module (ready)
 def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """Every setting automation reads can be read (E003-E007)."""
+    """Every setting automation reads can be read (E003-E010)."""
     return conf.check()

@@ -1,10 +1,17 @@
 """
 The settings automation reads, each with its one default (common.conf). `manage.py check` reports a
-value that cannot be read (automation.E003-E007, checks.py); E001 and E002 check the schedules' jobs
+value that cannot be read (automation.E003-E010, checks.py); E001 and E002 check the schedules' jobs
 and forms.
 """
 
 from common.conf import Conf, Setting, mapping, whole
+
+
+def _token(raw) -> str:
+    token = str(raw).strip()
+    if token and len(token) < 24:
+        raise ValueError("a bearer token needs at least 24 characters (e.g. `openssl rand -hex 24`)")
+    return token
 
 
 class AutomationConf(Conf):
@@ -41,6 +48,33 @@ class AutomationConf(Conf):
     # which django-q2 reads itself.
     task_timeout = Setting(
         "Q_CLUSTER", key="timeout", variable="Q_TIMEOUT", check_id="automation.E007", parse=whole(minimum=1)
+    )
+    # The health endpoint (/health/) fails when no django-q2 worker has started or finished a task for
+    # this long (the delivery job runs every minute, so a live cluster beats at least that often).
+    worker_stale_seconds = Setting(
+        "AUTOMATION_WORKER_STALE_SECONDS",
+        variable="AUTOMATION_WORKER_STALE_SECONDS",
+        check_id="automation.E008",
+        default=180,
+        parse=whole(minimum=1),
+    )
+    # The bearer token Prometheus sends to /metrics (Authorization: Bearer ...). Unset: /metrics
+    # answers 403 to everyone (it fails closed).
+    metrics_token = Setting(
+        "AUTOMATION_METRICS_TOKEN",
+        variable="AUTOMATION_METRICS_TOKEN",
+        check_id="automation.E009",
+        default="",
+        parse=_token,
+    )
+    # Dispatch fan-out: worker processes of each qcluster kept free of delivery shares for the
+    # planning jobs (the others each take a share of the backlog every minute).
+    spare_workers = Setting(
+        "AUTOMATION_SPARE_WORKERS",
+        variable="AUTOMATION_SPARE_WORKERS",
+        check_id="automation.E010",
+        default=1,
+        parse=whole(),
     )
 
 

@@ -38,3 +38,24 @@ class JobExecutionLog(models.Model):
 
     def __str__(self):
         return f"{self.job_name} {self.status} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class WorkerHeartbeat(models.Model):
+    """One django-q2 worker process (on any machine): written when it starts and around each task
+    it runs (automation/heartbeats.py), so the jobs page and the health endpoint see every worker."""
+
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    cluster = models.CharField(max_length=100, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_beat_at = models.DateTimeField(default=timezone.now)
+    tasks_done = models.PositiveIntegerField(default=0)
+    current_task = models.CharField(max_length=200, blank=True, help_text="what it runs now (blank: idle)")
+
+    class Meta:
+        verbose_name = "worker"
+        constraints = [models.UniqueConstraint(fields=["host", "pid"], name="worker_heartbeat_host_pid")]
+        indexes = [models.Index(fields=["-last_beat_at"], name="worker_heartbeat_recent")]
+
+    def __str__(self):
+        return f"{self.host}:{self.pid}"

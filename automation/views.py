@@ -9,6 +9,8 @@ from django.views.decorators.http import require_http_methods
 
 from notifications.api import attention_counts
 
+from .conf import conf
+from .heartbeats import recent_workers
 from .jobs import JOBS, get_job
 from .selectors import jobs_overview, silent_jobs
 from .services import run_job
@@ -43,7 +45,16 @@ def jobs_dashboard(request):
         "silent": silent,
         "no_worker": len(silent) == len(JOBS),
         "attention": attention_counts(now=now),  # the attention budget's holds and folds per day
+        "workers": _marked_silent(recent_workers(now=now), now=now),
+        "worker_stale_seconds": conf.worker_stale_seconds,
         # One zone for the whole page, the admin's, named on it.
         "page_zone": timezone.get_current_timezone_name(),
     }
     return TemplateResponse(request, "admin/automation/jobs.html", context)
+
+
+def _marked_silent(workers: list, *, now) -> list:
+    """Mark the workers whose last heartbeat is older than AUTOMATION_WORKER_STALE_SECONDS."""
+    for worker in workers:
+        worker.silent = (now - worker.last_beat_at).total_seconds() > conf.worker_stale_seconds
+    return workers

@@ -193,6 +193,8 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not IS_DEVELOPMENT)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not IS_DEVELOPMENT)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not IS_DEVELOPMENT)
+# A load balancer probes /health/ over plain HTTP inside the network (it answers no secret).
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if IS_DEVELOPMENT else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not IS_DEVELOPMENT)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not IS_DEVELOPMENT)
@@ -390,6 +392,9 @@ AUTOMATION_SCHEDULES = env.str("AUTOMATION_SCHEDULES", default=None)
 AUTOMATION_JOB_LOG_RETENTION_DAYS = env.str("AUTOMATION_JOB_LOG_RETENTION_DAYS", default=None)
 AUTOMATION_TASK_RETENTION_DAYS = env.str("AUTOMATION_TASK_RETENTION_DAYS", default=None)
 AUTOMATION_SCHEDULER_STALL_SECONDS = env.str("AUTOMATION_SCHEDULER_STALL_SECONDS", default=None)
+AUTOMATION_WORKER_STALE_SECONDS = env.str("AUTOMATION_WORKER_STALE_SECONDS", default=None)
+AUTOMATION_METRICS_TOKEN = env.str("AUTOMATION_METRICS_TOKEN", default=None)
+AUTOMATION_SPARE_WORKERS = env.str("AUTOMATION_SPARE_WORKERS", default=None)
 # Days after creation on which a pending payment is reminded ("3" once; "3,7,14"): lms/conf.py.
 PAYMENT_REMINDER_DAYS = env.str("PAYMENT_REMINDER_DAYS", default=None)
 # Minutes after a session's start after which "we're live, join now" is no longer sent: lms/conf.py.

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from automation import console
+from automation import console, ops_views
 from automation.views import jobs_dashboard
 from lms import account_views
 from notifications.webhooks import email as email_webhook
@@ -16,6 +16,9 @@ urlpatterns = [
     path("admin/console/outbox/", admin.site.admin_view(console.outbox), name="automation_outbox"),
     path("admin/console/charts.css", console.charts_css, name="console_charts_css"),
     path("admin/", admin.site.urls),
+    # For load balancers and Prometheus (automation/ops_views.py): health anonymous, metrics with a token.
+    path("health/", ops_views.health, name="health"),
+    path("metrics", ops_views.metrics, name="metrics"),
     path("accounts/set-password/<str:uidb64>/<str:token>/", account_views.set_password_view, name="set_password"),
     path("accounts/set-password/new-link/", account_views.new_link_view, name="set_password_new_link"),
     # The emailed link: its token after "#", never in a request line (account_views.set_password_start_view).

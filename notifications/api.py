@@ -22,7 +22,8 @@ move. import-linter holds every other app to this door (`.importlinter`).
 - The attention budget: `plan_digests` (the digest of folded messages, at each student's hour),
   `attention_counts` (its holds, folds and digests per day, for the jobs page).
 - Operator: reconcile, retention, `ledger_health`, `count_due_deliveries`, `oldest_due_delivery_at`,
-  `count_unknown_deliveries`; the demo's reset (`delete_messages_of`, `count_suppressions`).
+  `count_unknown_deliveries`; the metrics' and health endpoint's `backlog`, `in_flight_and_unknown`,
+  `paused_channels`, `dispatch_totals`, `shared_redis`; the demo's reset (`delete_messages_of`, `count_suppressions`).
 
 The ledger's models are not here: a question about them is a function, named for what it answers.
 """
@@ -65,6 +66,8 @@ from .services.consent import record_whatsapp_consent
 from .services.digest import plan_digests
 from .services.dispatch import DispatchResult, dispatch_deliveries, dispatch_due_deliveries
 from .services.dispatch.limits import held_back
+from .services.dispatch.ratelimit import shared_redis
+from .services.dispatch.stats import backlog, dispatch_totals, in_flight_and_unknown, paused_channels
 from .services.erasure import delete_messages_of
 from .services.feedback import ProviderEvent, apply_provider_event
 from .services.holds import cancel_messages, hold_messages, release_messages
@@ -114,6 +117,7 @@ __all__ = [
     "apply_provider_event",
     "attention_counts",
     "available_languages",
+    "backlog",
     "cancel_for_subject",
     "cancel_messages",
     "conf",
@@ -129,17 +133,20 @@ __all__ = [
     "delivery_id_for_subject",
     "dispatch_deliveries",
     "dispatch_due_deliveries",
+    "dispatch_totals",
     "figures_by",
     "first_name",
     "has_whatsapp_template",
     "held_back",
     "hold_messages",
+    "in_flight_and_unknown",
     "language_of",
     "ledger_health",
     "make_unsubscribe_token",
     "marketing_suppressions",
     "message_planned_since",
     "oldest_due_delivery_at",
+    "paused_channels",
     "plan_audience",
     "plan_digests",
     "plan_messages",
@@ -156,6 +163,7 @@ __all__ = [
     "render_delivery_timeline",
     "resolve_unsubscribe_token",
     "send_times_for_subjects",
+    "shared_redis",
     "spend_for_subjects",
     "subjects_on_hold",
     "unsubscribe",

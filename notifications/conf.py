@@ -99,16 +99,19 @@ class NotificationsConf(Conf):
     # check_health fails while a delivery stays `unknown` longer than this.
     unknown_alert_minutes = _ledger("UNKNOWN_ALERT_MINUTES", "notifications.E031", default=30, parse=whole(minimum=1))
     # Provider requests in flight at once per worker and channel (threads, each its own connection;
-    # 1: one at a time, in the worker's own thread). WhatsApp stays at 1 by default: its backends read
-    # their synced template list from the database, once per sending thread.
+    # 1: one at a time, in the worker's own thread). WhatsApp sends one message a request, so behind a
+    # provider's latency a busy sender needs several in flight to reach its rate (README, "Several
+    # machines": whatsapp=4, RATE_LIMITS pacing them all); it stays at 1 by default, as its backends
+    # read their synced template list from the database once per sending thread.
     dispatch_concurrency = _ledger(
         "DISPATCH_CONCURRENCY",
         "notifications.E032",
         default={"email": 4, "whatsapp": 1},
         parse=mapping(whole(minimum=1)),
     )
-    # Messages a second per channel and worker ("whatsapp=20"; unset or 0: no limit), for providers
-    # that cap a sender's rate (a Twilio WhatsApp sender: 80 a second, shared by every worker).
+    # Messages a second per channel ("whatsapp=20"; unset or 0: no limit), for providers that cap a
+    # sender's rate (a Twilio WhatsApp sender: 10-80 a second, Meta's 80): counted in Redis and shared
+    # by every worker on every machine when REDIS_URL is set, else per worker (ratelimit.py).
     rate_limits = _ledger("RATE_LIMITS", "notifications.E033", default={}, parse=mapping(number()))
     # Dispatch order by kind (lower first): "kind=priority,..." on top of DEFAULT_PRIORITIES.
     priorities = _ledger("PRIORITIES", "notifications.E034", default=DEFAULT_PRIORITIES, parse=_priorities)

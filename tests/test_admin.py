@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from automation.models import JobExecutionLog
+from automation.models import JobExecutionLog, WorkerHeartbeat
 from leads.models import CrmActivity, CTASubmission, ImportBatch, Lead, LeadCampaign, WelcomeCall
 from lms.models import (
     Assignment,
@@ -54,7 +54,7 @@ ADDABLE = [User, Course, Enrollment, LiveSession, Recording, Assignment, Submiss
 ADDABLE += [Suppression, NotificationPreference, WelcomeCall, Language, MessageTemplate, WhatsAppConsent]
 ADDABLE += [AttentionPreference, LeadCampaign]  # leadsops: campaigns added by staff
 NOT_ADDABLE = [Delivery, DeliveryEvent, Notification, ImportBatch, Lead, CTASubmission, CrmActivity]
-NOT_ADDABLE += [JobExecutionLog, InboundMessage, ChannelPause, WhatsAppTemplate, DeliveryDailyCount]
+NOT_ADDABLE += [JobExecutionLog, WorkerHeartbeat, InboundMessage, ChannelPause, WhatsAppTemplate, DeliveryDailyCount]
 NOT_ADDABLE += [
     MessageEvent,
     MessageGroup,
@@ -143,6 +143,7 @@ def make_rows(n: int) -> dict:
         records_processed=3,
         metadata={"planned": {"email": 3}},
     )
+    WorkerHeartbeat.objects.create(host=f"worker-{n}.example.com", pid=1000 + n, cluster="coursehub", tasks_done=n)
     InboundMessage.objects.create(
         provider="meta", provider_message_id=f"wamid.IN{n}", from_address=student.phone, user=student, body="Thank you!"
     )

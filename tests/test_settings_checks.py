@@ -101,6 +101,9 @@ CASES = [
     ("automation.E005", "AUTOMATION_TASK_RETENTION_DAYS", None, "-1", "14"),
     ("automation.E006", "AUTOMATION_SCHEDULER_STALL_SECONDS", None, "3m", "180"),
     ("automation.E007", "Q_CLUSTER", "timeout", "540s", 540),
+    ("automation.E008", "AUTOMATION_WORKER_STALE_SECONDS", None, "3m", "180"),
+    ("automation.E009", "AUTOMATION_METRICS_TOKEN", None, "short", "x" * 24),
+    ("automation.E010", "AUTOMATION_SPARE_WORKERS", None, "one", "1"),
 ]
 
 

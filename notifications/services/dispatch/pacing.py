@@ -1,6 +1,7 @@
 """
 Pacing: how fast a worker may hand requests to a provider. A per-channel rate (RATE_LIMITS,
-messages a second) spaces requests out for providers that cap it, and `Pace` measures how long a
+messages a second, shared by every worker through Redis: ratelimit.py) spaces requests out for
+providers that cap it, and `Pace` measures how long a
 provider takes per message so a request of many messages is cut to end before its earliest moment.
 """
 
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta
 from ...channels import postmark
 from ...conf import conf
 from ...models import Channel, Delivery
+from .ratelimit import SharedRateLimit, shared_redis
 
 
 class RateLimit:
@@ -22,8 +24,9 @@ class RateLimit:
         self.tokens = per_second
         self.at = clock()
 
-    def wait(self, count: int) -> float:
-        """Block until `count` messages may be sent; return the seconds waited."""
+    def wait(self, count: int, *, urgent: bool = False) -> float:
+        """Block until `count` messages may be sent; return the seconds waited (one worker's own
+        bucket has no one to give way to, so `urgent` changes nothing here)."""
         if not self.per_second:
             return 0.0
         waited = 0.0
@@ -39,10 +42,17 @@ class RateLimit:
             waited += pause
 
 
-def rate_limits() -> dict[str, RateLimit]:
-    """The channels' rate limits from NOTIFICATIONS_RATE_LIMITS (messages a second, per worker)."""
+def rate_limits() -> dict[str, "RateLimit | SharedRateLimit"]:
+    """The channels' rate limits from NOTIFICATIONS_RATE_LIMITS (messages a second): shared by every
+    worker on every machine through Redis when REDIS_URL is set (ratelimit.py), else per worker."""
     limits = conf.rate_limits
-    return {channel: RateLimit(float(limits.get(channel) or 0)) for channel in Channel.values}
+    shared = shared_redis() is not None
+    return {
+        channel: SharedRateLimit(channel, float(limits[channel]))
+        if shared and limits.get(channel)
+        else RateLimit(float(limits.get(channel) or 0))
+        for channel in Channel.values
+    }
 
 
 class Pace:

@@ -9,7 +9,8 @@ everything that touches the ledger: the gate, rendering and the hand-over just b
 is given to a free thread, and recording each answer as it comes back. A request is handed over
 only when a thread is free to send it at once, so `handed_over_at` still marks the moment it went
 out, and a worker that dies leaves `unknown` only the messages of the requests it had in flight.
-A per-channel rate (RATE_LIMITS, messages a second: pacing.py) spaces requests out for providers that cap it.
+A per-channel rate (RATE_LIMITS, messages a second: pacing.py, shared by every worker through
+Redis: ratelimit.py) spaces requests out for providers that cap it, urgent requests first.
 """
 
 import contextlib
@@ -37,6 +38,7 @@ from ..pauses import pause_channel, resume_channel
 from .claim import LeaseKeeper, give_back, hand_over
 from .gate import stopped_deliveries
 from .pacing import Pace, rate_limits
+from .ratelimit import URGENT_MAX_PRIORITY, add_outcomes
 from .record import OutcomeBuffer, record_outcome
 from .render import email_for, whatsapp_for
 
@@ -50,6 +52,7 @@ class DispatchResult:
     outcomes: Counter = field(default_factory=Counter)  # by final status of this attempt
     reasons: Counter = field(default_factory=Counter)  # suppressed/expired/failed, by reason
     requeued: int = 0  # claims of stopped workers, never handed over, put back in the queue
+    by_channel: Counter = field(default_factory=Counter)  # (channel, status) -> n, for the metrics
 
     @property
     def sent(self) -> int:
@@ -165,6 +168,8 @@ def send_claimed_deliveries(
     with contextlib.ExitStack() as stack:
         if clock is timezone.now:  # a live worker keeps its leases (a test's stopped clock plays dead)
             stack.enter_context(LeaseKeeper()).hold(deliveries)
+        before = Counter(result.by_channel)
+        stack.callback(lambda: add_outcomes(result.by_channel - before))  # every worker's counters (metrics)
         _send_all(deliveries, result=result, clock=clock, deadline=deadline, stack=stack)
 
 
@@ -219,7 +224,7 @@ def _send_all(
                 requests.appendleft(later)
             if not request:
                 continue
-            limits[channel].wait(len(request))
+            limits[channel].wait(len(request), urgent=request[0].priority <= URGENT_MAX_PRIORITY)
             flight = _send_request(
                 request, senders=senders, outcomes=outcomes, result=result, clock=clock, pauses=pauses
             )
@@ -317,6 +322,7 @@ def _record(
         delivery=delivery, result=outcome, now=clock(), outcomes=outcomes, paused_until=paused_until
     )
     result.outcomes[status] += 1
+    result.by_channel[(delivery.channel, str(status))] += 1
     if status in (Status.FAILED, Status.UNKNOWN):
         result.reasons[outcome.error_code or "error"] += 1
 
