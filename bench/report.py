@@ -566,9 +566,11 @@ def _sections(results: Results, runs: dict[str, Results]) -> list[tuple[str, str
         sections.append(
             (
                 "Planning",
-                "Each job from an empty ledger, as after downtime, called with the benchmark's `now`. SQL floor: "
-                "hand-written INSERT ... SELECT ... ON CONFLICT DO NOTHING making the same rows, in the same run "
-                "(ledger: notifications_delivery only; all rows: plus the in-app notifications the job also makes). "
+                "Each job from an empty ledger, as after downtime, called with the benchmark's `now`. SQL floor "
+                "(bench/floor.py): hand-written INSERT ... SELECT ... ON CONFLICT DO NOTHING making the same rows "
+                "in today's tables (events, groups, lean ledger rows, in-app rows), in the same run (ledger: events, "
+                "groups and deliveries; all rows: plus the in-app notifications the job also makes, what a user "
+                "waits for; app / floor compares the whole job with all rows). "
                 "Same rows: checksums of the floor's and the app's rows agree. App CPU: share of the app's time "
                 "spent in this process (Python), the rest waiting for PostgreSQL. Re-run: planning again at once, "
                 "nothing new to make. ~: projected from the rate before the job was stopped at its time budget.",
