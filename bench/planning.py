@@ -47,6 +47,12 @@ class PlanningRow:
     rerun_queries: int | None = None
     peak_rss_mb: float = 0.0  # of the process that ran the job
     still_growing: bool | None = None  # its memory still rising late in the run (None: too short to tell)
+    inapp_bytes_per_row: float | None = None  # notifications_notification (heap, TOAST, indexes) a row it made
+
+    @property
+    def us_per_recipient(self) -> float:
+        """The whole job's time (its in-app rows too) per recipient, in microseconds."""
+        return self.app_seconds * 1_000_000 / self.recipients if self.recipients else float("nan")
 
     @property
     def ratio(self) -> float:
@@ -67,6 +73,14 @@ def empty_ledger(conn: psycopg.Connection, *, size: Size, now: dt.datetime) -> N
     )
     conn.execute(floor_before.TODAY_LAYOUT)  # the layout before, for bench.ledger
     data.reset_leads(conn, size=size, now=now)
+
+
+def inapp_bytes_per_row(conn: psycopg.Connection) -> float | None:
+    """Bytes on disk (heap, TOAST, indexes) a row of the in-app table, None when it is empty."""
+    rows = conn.execute("SELECT count(*) FROM notifications_notification").fetchone()[0]
+    if not rows:
+        return None
+    return conn.execute("SELECT pg_total_relation_size('notifications_notification')").fetchone()[0] / rows
 
 
 def _campaign_links_open(conn: psycopg.Connection) -> bool:
@@ -106,6 +120,7 @@ def run_planning(
         row = _measure_app(job, url=url, now=now, floor_result=result, allowed=allowed)
         if row.finished:
             row.same_rows = floor.checksum(conn) == checksums[job.name]
+            row.inapp_bytes_per_row = inapp_bytes_per_row(conn)
             if budget.remaining(reserve=reserve) > row.app_seconds:
                 with counting_queries() as counter, timed() as clock:
                     job.function(now=now, dry_run=False)
