@@ -65,10 +65,10 @@ FLAG_LEADS = """, flagged AS (
         WHERE id IN (SELECT e.subject_id FROM notifications_messageevent e WHERE e.id IN (SELECT event_id FROM made))
     )"""
 INSERT_NOTIFICATIONS = """
-    INSERT INTO notifications_notification (user_id, kind, title, message, link, created_at, dedupe_key)
-    SELECT p.user_id, %(kind)s, left(p.title, 200), p.message, p.link, %(now)s, e.key || ':u' || p.user_id
-    FROM (__ROWS__) p JOIN notifications_messageevent e ON e.id = p.event_id
-    WHERE p.user_id IS NOT NULL
+    INSERT INTO notifications_notification (event_id, user_id, kind, title, message, link, created_at)
+    SELECT p.event_id, p.user_id, %(kind)s, left(p.title, 200), p.message, p.link, %(now)s
+    FROM (__ROWS__) p WHERE p.user_id IS NOT NULL
+    ORDER BY 1, 2
     ON CONFLICT DO NOTHING
 """
 # Events named by a row each (payments, leads): made from the rows, then the rows joined to them.
@@ -138,8 +138,8 @@ DELIVERY_CHECKSUM = """
 """
 NOTIFICATION_CHECKSUM = """
     SELECT count(*), coalesce(sum(hashtextextended(concat_ws('|', n.user_id, n.kind, n.title, n.message, n.link,
-        n.read_at, n.created_at, n.dedupe_key), 0)), 0)
-    FROM notifications_notification n
+        n.read_at, n.created_at, e.key), 0)), 0)
+    FROM notifications_notification n LEFT JOIN notifications_messageevent e ON e.id = n.event_id
 """
 
 
