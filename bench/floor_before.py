@@ -1,32 +1,26 @@
 """
-The SQL floor: hand-written INSERT ... SELECT ... ON CONFLICT DO NOTHING making the rows a planning job makes.
+The ledger's layout before the lean ledger (issue 16), as a bench table, and the hand-written INSERT ...
+SELECT filling it with the 24-hour job's rows: what bench.ledger compares the lean ledger's bytes and
+times with, and what bench.dispatch fills a queue with quickly (then moved into the app's ledger).
+Planning's floor is bench.floor, on today's tables.
 
-For each job one statement inserts the ledger rows on every channel, straight from a SELECT of the
-recipients with their context, and a second one the in-app rows from the same SELECT. The ledger rows
-go to `bench_today_delivery`, the ledger as it was before the lean layout (a row per message holding
-its whole context under a text dedupe key, the indexes it had): the floor of that layout. The lean
-layout's own floor is in ledger.py. What the database cannot compute (dates and money formatted by
-Babel) is computed in Python once per (event, zone, locale) or (amount, currency, locale), never per
-recipient, and joined in from a small temporary table. The checksums compare what the floor and the
-app made, each row by what it means (its event, recipient, address and context): the same work.
+The ledger rows go to `bench_today_delivery`, the ledger as it was before the lean layout (a row per
+message holding its whole context under a text dedupe key, the indexes it had). What the database
+cannot compute (dates and money formatted by Babel) is computed in Python once per (event, zone,
+locale) or (amount, currency, locale), never per recipient, and joined in from a small temporary table.
 """
 
 import datetime as dt
 import json
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
 import psycopg
 from django.conf import settings
 from django.urls import reverse
 
 from common.formatting import format_money, format_when, zone
-from leads.campaigns import FOLLOW_UP_DAYS
-from leads.conf import conf as leads_conf
 from lms.conf import conf as lms_conf
-from lms.reminders import ASSIGNMENT_WINDOW, DAY_24H, NOT_UNDER, RECORDING_NOTICE_DAYS, SOON
+from lms.reminders import DAY_24H, NOT_UNDER
 from notifications.recipients import E164_SHAPE, REF_PREFIX, first_name_sql
 
 # The planner's rules (notifications.recipients), in PostgreSQL.
@@ -109,16 +103,6 @@ INSERT_DELIVERIES = f"""
     )__BUSINESS__
     SELECT count(*) FILTER (WHERE channel = 'email'), count(*) FROM made
 """
-# The follow-up job flags its leads in the same transaction as it plans their emails.
-FLAG_LEADS = """, flagged AS (
-        UPDATE leads_lead SET {flag} = true, last_contacted_at = %(now)s WHERE id IN (SELECT subject_id FROM made)
-    )"""
-INSERT_NOTIFICATIONS = """
-    INSERT INTO notifications_notification (user_id, kind, title, message, link, created_at, dedupe_key)
-    SELECT p.user_id, %(kind)s, left(p.title, 200), p.message, p.link, %(now)s, p.event_key || ':' || p.ref
-    FROM (__PLAN__) p WHERE p.user_id IS NOT NULL
-    ON CONFLICT (dedupe_key) DO NOTHING
-"""
 
 
 @dataclass
@@ -141,47 +125,6 @@ class Plan:
 
         priority = priority_for(get_kind(self.kind))
         return {**self.params, "kind": self.kind, "subject_type": self.subject_type, "priority": priority}
-
-
-# What both the floor and the app made, to check they made the same rows (ids and update times aside):
-# each row's kind, event, recipient, address, context and times, whatever the layout keeps them in. An
-# account's name is read from the account when its messages are rendered (the app does not store it).
-_ROW_CHECKSUM = """
-    SELECT count(*), coalesce(sum(hashtextextended(concat_ws('|', kind, channel, event_key, subject_type,
-        subject_id, recipient_id, to_address,
-        (CASE WHEN recipient_id IS NULL THEN context ELSE context - 'name' - 'first_name' END)::text,
-        status, attempts, next_attempt_at, expires_at, created_at), 0)), 0)
-    FROM ({rows}) r
-"""
-FLOOR_ROWS = f"SELECT * FROM {TODAY_TABLE}"
-APP_ROWS = """
-    SELECT e.kind, d.channel, e.key AS event_key, e.subject_type, e.subject_id, d.recipient_id, d.to_address,
-           coalesce(g.context, '{}'::jsonb) || coalesce(d.own_context, '{}'::jsonb) AS context, d.status,
-           d.attempts, d.next_attempt_at, coalesce(d.expires_at, g.expires_at) AS expires_at, d.created_at
-    FROM notifications_delivery d
-    JOIN notifications_messageevent e ON e.id = d.event_id
-    LEFT JOIN notifications_messagegroup g ON g.id = d.group_id
-"""
-NOTIFICATION_CHECKSUM = """
-    SELECT count(*), coalesce(sum(hashtextextended(concat_ws('|', user_id, kind, title, message, link, read_at,
-        created_at, dedupe_key), 0)), 0)
-    FROM notifications_notification
-"""
-
-
-@dataclass
-class FloorResult:
-    recipients: int
-    deliveries: int
-    notifications: int
-    ledger_seconds: float  # recipients and ledger rows (notifications_delivery), committed
-    total_seconds: float  # the same plus the in-app rows: everything the job makes
-
-
-def checksum(conn: psycopg.Connection, *, floor: bool) -> tuple:
-    """Return (deliveries, their hash, notifications, their hash) of what the floor (or the app) made."""
-    rows = _ROW_CHECKSUM.format(rows=FLOOR_ROWS if floor else APP_ROWS)
-    return (*conn.execute(rows).fetchone(), *conn.execute(NOTIFICATION_CHECKSUM).fetchone())
 
 
 # The floor's rows moved into the app's ledger, as its migration moved the ledger of before: an event
@@ -303,73 +246,6 @@ def plan_session_24h(conn, now) -> "Plan":
     return _session_plan(conn, kind="session_24h", now=now, lower=NOT_UNDER, upper=DAY_24H, expiry=NOT_UNDER)
 
 
-def plan_session_15min(conn, now) -> "Plan":
-    return _session_plan(conn, kind="session_15min", now=now, lower=dt.timedelta(0), upper=SOON, expiry=dt.timedelta(0))
-
-
-def plan_recordings(conn, now) -> "Plan":
-    return Plan(
-        f"""
-        SELECT {USER_FIELDS}, r.id AS subject_id, 'recording_available:' || r.id AS event_key,
-               NULL::timestamptz AS expires_at,
-               jsonb_build_object('name', u.name, 'first_name', {_first_name("u.name")}, 'session_title', s.title,
-                   'course_title', c.title, 'watch_url', r.url, 'dashboard_url', %(dashboard)s::text) AS context,
-               'Recording Available: ' || s.title AS title,
-               'The recording for "' || s.title || '" is ready to watch.' AS message, r.url AS link
-        FROM lms_recording r
-        JOIN lms_livesession s ON s.id = r.session_id
-        JOIN lms_course c ON c.id = s.course_id
-        {STUDENTS_OF_COURSE.format(course="s.course_id")}
-        WHERE r.visible_to_students AND coalesce(r.published_at, r.created_at) BETWEEN %(since)s AND %(now)s
-        """,
-        {
-            "now": now,
-            "since": now - dt.timedelta(days=RECORDING_NOTICE_DAYS),
-            "dashboard": f"{settings.SITE_URL}{reverse('lms:dashboard')}",
-        },
-        kind="recording_available",
-        subject_type="lms.recording",
-        whatsapp=False,
-        inapp=True,
-    )
-
-
-def plan_assignments(conn, now) -> "Plan":
-    assignments = conn.execute(
-        "SELECT id, deadline FROM lms_assignment WHERE deadline > %s AND deadline <= %s",
-        [now, now + ASSIGNMENT_WINDOW],
-    ).fetchall()
-    zones = _zones(conn)
-    rows = (
-        (pk, tz, locale, format_when(deadline, tz=tz, locale=locale))
-        for pk, deadline in assignments
-        for tz, locale in zones
-    )
-    _copy(conn, "bench_when", "subject_id bigint, tz text, locale text, formatted text", rows)
-    return Plan(
-        f"""
-        SELECT {USER_FIELDS}, a.id AS subject_id, 'assignment_due:' || a.id AS event_key, a.deadline AS expires_at,
-               jsonb_build_object('name', u.name, 'first_name', {_first_name("u.name")}, 'title', a.title,
-                   'course_title', c.title, 'deadline', w.formatted,
-                   'submit_url', %(site)s::text || '/assignments/' || a.id || '/') AS context,
-               'Assignment Due Soon: ' || a.title AS title,
-               'Due ' || w.formatted || '. Submit before the deadline.' AS message,
-               %(site)s::text || '/assignments/' || a.id || '/' AS link
-        FROM lms_assignment a
-        JOIN lms_course c ON c.id = a.course_id
-        {STUDENTS_OF_COURSE.format(course="a.course_id")}
-        JOIN bench_when w ON w.subject_id = a.id AND w.tz = u.timezone AND w.locale = u.locale
-        WHERE a.deadline > %(now)s AND a.deadline <= %(until)s
-          AND NOT EXISTS (SELECT 1 FROM lms_submission x WHERE x.assignment_id = a.id AND x.student_id = u.id)
-        """,
-        {"now": now, "until": now + ASSIGNMENT_WINDOW, "site": settings.SITE_URL},
-        kind="assignment_due",
-        subject_type="lms.assignment",
-        whatsapp=False,
-        inapp=True,
-    )
-
-
 def plan_payments(conn, now) -> "Plan":
     steps = sorted(set(lms_conf.payment_reminder_days))
     windows = [
@@ -419,81 +295,3 @@ def plan_payments(conn, now) -> "Plan":
         whatsapp=True,
         inapp=True,
     )
-
-
-def plan_lead_day(conn, now, *, day: int) -> "Plan":
-    """Build the plan of one follow-up day; return its parameters (with the leads' flag update)."""
-    kind = FOLLOW_UP_DAYS[day]
-    extra = {}
-    if day == 7:
-        extra = {
-            "offer_discount": leads_conf.offer_discount_percent,
-            "offer_resources": list(leads_conf.offer_resources),
-            "offer_ends": format_when(now + dt.timedelta(days=leads_conf.offer_valid_days), tz=settings.TIME_ZONE),
-        }
-    window = "AND NOT l.follow_up_day3_sent AND l.first_contacted_at > %(week_ago)s" if day == 3 else ""
-    flag = "follow_up_day3_sent" if day == 3 else "follow_up_day7_sent"
-    return Plan(
-        f"""
-        SELECT NULL::bigint AS user_id, lower(l.email) AS ref, l.email, '' AS phone, false AS whatsapp_opt_in,
-               l.id AS subject_id, %(kind)s::text || ':' || l.id AS event_key, NULL::timestamptz AS expires_at,
-               jsonb_build_object('name', l.name, 'first_name', {_first_name("l.name")},
-                   'lead_id', l.id) || %(extra)s::jsonb AS context,
-               NULL AS title, NULL AS message, NULL AS link
-        FROM leads_lead l JOIN leads_leadcampaign c ON c.id = l.campaign_id AND c.status = 'active'
-        WHERE l.status = 'contacted' AND l.first_contacted_at <= %(due)s AND NOT l.follow_up_day7_sent {window}
-          AND NOT EXISTS (SELECT 1 FROM notifications_suppression s
-                          WHERE s.channel = 'email' AND s.address = l.email AND s.category IN ('', 'marketing'))
-        """,
-        {
-            "kind": kind,
-            "extra": json.dumps(extra),
-            "due": now - dt.timedelta(days=day),
-            "week_ago": now - dt.timedelta(days=7),
-        },
-        kind=kind,
-        subject_type="leads.lead",
-        whatsapp=False,
-        inapp=False,
-        # The business change the job makes with its messages, in the same transaction.
-        flag_leads=flag,
-    )
-
-
-FLOORS: dict[str, list[Callable]] = {
-    "session_reminders_24h": [plan_session_24h],
-    "session_reminders_15min": [plan_session_15min],
-    "recording_notifications": [plan_recordings],
-    "assignment_reminders": [plan_assignments],
-    "payment_reminders": [plan_payments],
-    # Day 7 first, as the job does: a late lead gets the last email only.
-    "lead_follow_ups": [partial(plan_lead_day, day=day) for day in sorted(FOLLOW_UP_DAYS, reverse=True)],
-}
-
-
-def run_floor(conn: psycopg.Connection, *, job: str, now: dt.datetime) -> FloorResult:
-    """Make the job's rows with hand-written SQL in one transaction; return the counts and times."""
-    result = FloorResult(0, 0, 0, 0.0, 0.0)
-    inapp_seconds = 0.0
-    started = time.perf_counter()
-    with conn.transaction():
-        for build in FLOORS[job]:
-            plan = build(conn, now)
-            params = {**plan.params, "kind": plan.kind, "subject_type": plan.subject_type, "now": now}
-            business = FLAG_LEADS.format(flag=plan.flag_leads) if plan.flag_leads else ""
-            statement = INSERT_DELIVERIES.replace("__PLAN__", plan.sql).replace("__BUSINESS__", business)
-            emails, deliveries = conn.execute(
-                statement, {**plan.insert_params, "now": now, "whatsapp": plan.whatsapp}
-            ).fetchone()
-            result.deliveries += deliveries
-            result.recipients += emails
-            if plan.inapp:
-                clock = time.perf_counter()
-                result.notifications += conn.execute(
-                    INSERT_NOTIFICATIONS.replace("__PLAN__", plan.sql), params
-                ).rowcount
-                inapp_seconds += time.perf_counter() - clock
-    result.total_seconds = time.perf_counter() - started
-    result.ledger_seconds = result.total_seconds - inapp_seconds
-    result.recipients = max(result.recipients, result.notifications)
-    return result
