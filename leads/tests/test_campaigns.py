@@ -362,3 +362,17 @@ def test_campaign_stats_stay_the_same_after_the_retention_job_removes_old_emails
         assert campaign_stats(campaign=campaign) == before
     assert not Delivery.objects.filter(event__subject_type="leads.lead").exists()
     assert DeliveryDailyCount.objects.filter(subject_type="leads.lead").count() == 6
+
+
+def test_follow_ups_of_both_days_take_the_same_few_statements_however_many_leads(django_assert_max_num_queries):
+    # Two leads due Day 7 and one due Day 3: the skip counts are one statement a day (by status and
+    # suppressed address at once), beside the flag update and the audience's four (issue 31).
+    import_leads(
+        data=b"name,email\nAsha Verma,asha@example.com\nRavi Kumar,ravi@example.com\n", filename="a.csv", now=T0
+    )
+    import_leads(data=b"name,email\nMeera Shah,meera@example.com\n", filename="b.csv", now=T0 + 4 * DAY)
+    with django_assert_max_num_queries(16):  # 14 statements and the savepoint around them in a test
+        result = plan_lead_follow_ups(now=T0 + 7 * DAY + dt.timedelta(hours=1))
+    assert result.planned["email"] == 3
+    assert sorted(k for k in sent_kinds("asha@example.com") if k != "lead_day0") == ["lead_day7"]
+    assert sorted(k for k in sent_kinds("meera@example.com") if k != "lead_day0") == ["lead_day3"]
