@@ -19,7 +19,8 @@ import psycopg
 
 from tests.fakes import FakeProvider, postmark_ok
 
-from . import floor, processes
+from . import floor_before as floor
+from . import processes
 from .database import app_env
 from .planning import empty_ledger
 from .sizes import Size

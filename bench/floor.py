@@ -1,14 +1,18 @@
 """
-The SQL floor: hand-written INSERT ... SELECT ... ON CONFLICT DO NOTHING making the rows a planning job makes.
+The SQL floor of planning, on today's tables: hand-written SQL making the very rows a planning job makes,
+in the app's own tables (notifications_messageevent, notifications_messagegroup, the lean
+notifications_delivery rows and the in-app notifications_notification rows).
 
-For each job one statement inserts the ledger rows on every channel, straight from a SELECT of the
-recipients with their context, and a second one the in-app rows from the same SELECT. The ledger rows
-go to `bench_today_delivery`, the ledger as it was before the lean layout (a row per message holding
-its whole context under a text dedupe key, the indexes it had): the floor of that layout. The lean
-layout's own floor is in ledger.py. What the database cannot compute (dates and money formatted by
-Babel) is computed in Python once per (event, zone, locale) or (amount, currency, locale), never per
-recipient, and joined in from a small temporary table. The checksums compare what the floor and the
-app made, each row by what it means (its event, recipient, address and context): the same work.
+For each kind of message: its events in one INSERT ... SELECT; what the recipients of a group share (a
+session's time in a zone and locale, its title and links) once per group, as MessageGroup rows; then one
+INSERT ... SELECT ... ON CONFLICT DO NOTHING of the ledger rows on every channel, straight from the
+recipients joined to their group, and one of the in-app rows from the same join. Kinds whose every
+recipient has an event of their own (payments, leads) keep their context on the row, as the app does.
+What the database cannot compute (dates and money formatted by Babel) is computed in Python once per
+(event, zone, locale) or (amount, currency, locale), never per recipient (floor_before's helpers).
+
+The checksums compare what the floor and the app made, each row by what it means (its event, recipient,
+address, context, times; an in-app row's event, recipient and text): the same work, the same rows.
 """
 
 import datetime as dt
@@ -22,120 +26,98 @@ import psycopg
 from django.conf import settings
 from django.urls import reverse
 
-from common.formatting import format_money, format_when, zone
+from common.formatting import format_when, zone
 from leads.campaigns import FOLLOW_UP_DAYS
 from leads.conf import conf as leads_conf
-from lms.conf import conf as lms_conf
 from lms.reminders import ASSIGNMENT_WINDOW, DAY_24H, NOT_UNDER, RECORDING_NOTICE_DAYS, SOON
-from notifications.recipients import E164_SHAPE, REF_PREFIX, first_name_sql
 
-# The planner's rules (notifications.recipients), in PostgreSQL.
-E164 = E164_SHAPE.pattern  # the shape check (the dispatcher validates numbers fully)
-USER_FIELDS = f"u.id AS user_id, '{REF_PREFIX}' || u.id AS ref, u.email, u.phone, u.whatsapp_opt_in"
+from .floor_before import E164, _copy, _first_name, _zones, plan_payments
+
+USERS = "u.id AS user_id, u.email, u.phone, u.whatsapp_opt_in"
 STUDENTS_OF_COURSE = """
-    JOIN lms_enrollment e ON e.course_id = {course} AND e.is_active
-    JOIN lms_user u ON u.id = e.student_id AND u.is_active
+    JOIN lms_enrollment en ON en.course_id = {course} AND en.is_active
+    JOIN lms_user u ON u.id = en.student_id AND u.is_active
 """
+GROUPS = "bench_group"
 
-# The ledger before the lean layout (notifications_delivery as migration 0010 left it), as a bench table.
-TODAY_TABLE = "bench_today_delivery"
-TODAY_LAYOUT = f"""
-    DROP TABLE IF EXISTS {TODAY_TABLE};
-    CREATE TABLE {TODAY_TABLE} (
-        id bigserial PRIMARY KEY,
-        kind varchar(64) NOT NULL,
-        channel varchar(16) NOT NULL,
-        dedupe_key varchar(255) NOT NULL,
-        event_key varchar(200) NOT NULL,
-        subject_type varchar(64) NOT NULL,
-        subject_id bigint,
-        recipient_id bigint REFERENCES lms_user (id) DEFERRABLE INITIALLY DEFERRED,
-        to_address varchar(254) NOT NULL CHECK (to_address <> ''),
-        context jsonb NOT NULL,
-        status varchar(16) NOT NULL,
-        attempts smallint NOT NULL,
-        next_attempt_at timestamptz NOT NULL,
-        priority smallint NOT NULL DEFAULT 2,
-        expires_at timestamptz,
-        claimed_at timestamptz,
-        claim_token uuid,
-        handed_over_at timestamptz,
-        provider_message_id varchar(255) NOT NULL,
-        error_code varchar(64) NOT NULL,
-        last_error text NOT NULL,
-        rendered_subject varchar(255) NOT NULL,
-        rendered_text text NOT NULL,
-        template_version_id bigint,
-        is_test boolean NOT NULL,
-        whatsapp_category varchar(16) NOT NULL DEFAULT '',
-        cost numeric(10, 4),
-        created_at timestamptz NOT NULL,
-        sent_at timestamptz,
-        delivered_at timestamptz,
-        opened_at timestamptz,
-        clicked_at timestamptz,
-        updated_at timestamptz NOT NULL,
-        UNIQUE (channel, dedupe_key)
-    );
-    CREATE INDEX ON {TODAY_TABLE} (recipient_id);
-    CREATE INDEX ON {TODAY_TABLE} (template_version_id);
-    CREATE INDEX ON {TODAY_TABLE} (priority, next_attempt_at) WHERE status = 'pending';
-    CREATE INDEX ON {TODAY_TABLE} (claimed_at) WHERE status = 'sending';
-    CREATE INDEX ON {TODAY_TABLE} (subject_type, subject_id);
-    CREATE INDEX ON {TODAY_TABLE} (recipient_id, created_at DESC);
-    CREATE INDEX ON {TODAY_TABLE} (to_address);
-    CREATE INDEX ON {TODAY_TABLE} (provider_message_id) WHERE provider_message_id <> '';
-    CREATE INDEX ON {TODAY_TABLE} (kind, status);
-    CREATE INDEX ON {TODAY_TABLE} (handed_over_at, to_address)
-        WHERE channel = 'whatsapp' AND handed_over_at IS NOT NULL;
-    CREATE INDEX ON {TODAY_TABLE} (updated_at) WHERE status = 'unknown';
-"""
-
-# __PLAN__ is a SELECT of user_id, ref, email, phone, whatsapp_opt_in, subject_id, event_key, expires_at,
-# context, title, message, link: one row per recipient.
+# __ROWS__ is a SELECT of user_id, email, phone, whatsapp_opt_in, event_id, group_id, own_context, expires_at,
+# title, message, link: one row per recipient of an event.
 INSERT_DELIVERIES = f"""
     WITH made AS (
-        INSERT INTO bench_today_delivery (kind, channel, dedupe_key, event_key, subject_type, subject_id,
-            recipient_id, to_address, context, status, attempts, next_attempt_at, expires_at, provider_message_id,
-            error_code, last_error, rendered_subject, rendered_text, created_at, updated_at, is_test, priority)
-        SELECT %(kind)s, c.channel, p.event_key || ':' || p.ref, p.event_key, %(subject_type)s, p.subject_id,
-               p.user_id, CASE c.channel WHEN 'email' THEN lower(p.email) ELSE p.phone END, p.context, 'pending', 0,
-               %(now)s, p.expires_at, '', '', '', '', '', %(now)s, now(), false, %(priority)s
-        FROM (__PLAN__) p JOIN (VALUES ('email'), ('whatsapp')) AS c (channel)
+        INSERT INTO notifications_delivery (event_id, recipient_id, channel, to_address, group_id, own_context,
+            status, attempts, next_attempt_at, priority, expires_at, provider_message_id, error_code, last_error,
+            rendered_subject, rendered_text, whatsapp_category, is_test, created_at)
+        SELECT p.event_id, p.user_id, c.channel, CASE c.channel WHEN 'email' THEN lower(p.email) ELSE p.phone END,
+               p.group_id, p.own_context, 'pending', 0, %(now)s, %(priority)s, p.expires_at, '', '', '', '', '', '',
+               false, %(now)s
+        FROM (__ROWS__) p JOIN (VALUES ('email'), ('whatsapp')) AS c (channel)
           ON (c.channel = 'email' AND p.email <> '')
           OR (c.channel = 'whatsapp' AND %(whatsapp)s AND p.whatsapp_opt_in AND p.phone ~ '{E164}')
-        ON CONFLICT (channel, dedupe_key) DO NOTHING
-        RETURNING channel, subject_id
+        ORDER BY 1, 2
+        ON CONFLICT DO NOTHING
+        RETURNING channel, event_id
     )__BUSINESS__
     SELECT count(*) FILTER (WHERE channel = 'email'), count(*) FROM made
 """
 # The follow-up job flags its leads in the same transaction as it plans their emails.
 FLAG_LEADS = """, flagged AS (
-        UPDATE leads_lead SET {flag} = true, last_contacted_at = %(now)s WHERE id IN (SELECT subject_id FROM made)
+        UPDATE leads_lead SET {flag} = true, last_contacted_at = %(now)s
+        WHERE id IN (SELECT e.subject_id FROM notifications_messageevent e WHERE e.id IN (SELECT event_id FROM made))
     )"""
 INSERT_NOTIFICATIONS = """
-    INSERT INTO notifications_notification (user_id, kind, title, message, link, created_at, dedupe_key)
-    SELECT p.user_id, %(kind)s, left(p.title, 200), p.message, p.link, %(now)s, p.event_key || ':' || p.ref
-    FROM (__PLAN__) p WHERE p.user_id IS NOT NULL
-    ON CONFLICT (dedupe_key) DO NOTHING
+    INSERT INTO notifications_notification (event_id, user_id, kind, title, message, link, created_at)
+    SELECT p.event_id, p.user_id, %(kind)s, left(p.title, 200), p.message, p.link, %(now)s
+    FROM (__ROWS__) p WHERE p.user_id IS NOT NULL
+    ORDER BY 1, 2
+    ON CONFLICT DO NOTHING
 """
+# Events named by a row each (payments, leads): made from the rows, then the rows joined to them.
+INSERT_ROW_EVENTS = """
+    INSERT INTO notifications_messageevent (kind, key, subject_type, subject_id, created_at)
+    SELECT DISTINCT %(kind)s, r.event_key, %(subject_type)s, r.subject_id, %(now)s FROM (__ROWS__) r
+    ON CONFLICT (key) DO NOTHING
+"""
+ROWS_WITH_EVENTS = """
+    SELECT r.*, e.id AS event_id, NULL::bigint AS group_id
+    FROM (__ROWS__) r JOIN notifications_messageevent e ON e.key = r.event_key
+"""
+# Groups (__GROUPS__: subject_id, tz, locale, event_key, expires_at, context, title, message, link): their
+# events, then the groups stored once per (event, context), then each group's ids for the rows to join.
+INSERT_GROUP_EVENTS = """
+    INSERT INTO notifications_messageevent (kind, key, subject_type, subject_id, created_at)
+    SELECT DISTINCT %(kind)s, g.event_key, %(subject_type)s, g.subject_id, %(now)s FROM (__GROUPS__) g
+    ON CONFLICT (key) DO NOTHING
+"""
+MAKE_GROUPS = [
+    f"DROP TABLE IF EXISTS {GROUPS}",
+    f"""CREATE TEMP TABLE {GROUPS} ON COMMIT DROP AS
+        SELECT g.*, e.id AS event_id, md5(g.context::text || coalesce(g.expires_at::text, '')) AS digest,
+               NULL::bigint AS group_id
+        FROM (__GROUPS__) g JOIN notifications_messageevent e ON e.key = g.event_key""",
+    f"""INSERT INTO notifications_messagegroup (event_id, digest, context, expires_at, created_at)
+        SELECT DISTINCT ON (event_id, digest) event_id, digest, context, expires_at, %(now)s FROM {GROUPS}
+        ON CONFLICT (event_id, digest) DO NOTHING""",
+    f"""UPDATE {GROUPS} b SET group_id = m.id FROM notifications_messagegroup m
+        WHERE m.event_id = b.event_id AND m.digest = b.digest""",
+    f"ANALYZE {GROUPS}",
+]
 
 
 @dataclass
 class Plan:
-    """The recipients of one kind of message, as a SELECT, and how to insert them."""
+    """The recipients of one kind of message, as SQL, and how to insert them."""
 
-    sql: str
+    rows: str  # the recipients (see INSERT_DELIVERIES), joined to bench_group when `groups` is set
     params: dict
     kind: str
     subject_type: str
     whatsapp: bool
     inapp: bool
+    groups: str = ""  # the groups (see MAKE_GROUPS); none: each row names its event (rows select event_key)
     flag_leads: str = ""
 
     @property
     def insert_params(self) -> dict:
-        """The parameters of INSERT_DELIVERIES for this plan (besides now and whatsapp)."""
         from notifications.kinds import get_kind
         from notifications.services.planning import priority_for
 
@@ -143,29 +125,21 @@ class Plan:
         return {**self.params, "kind": self.kind, "subject_type": self.subject_type, "priority": priority}
 
 
-# What both the floor and the app made, to check they made the same rows (ids and update times aside):
-# each row's kind, event, recipient, address, context and times, whatever the layout keeps them in. An
-# account's name is read from the account when its messages are rendered (the app does not store it).
-_ROW_CHECKSUM = """
-    SELECT count(*), coalesce(sum(hashtextextended(concat_ws('|', kind, channel, event_key, subject_type,
-        subject_id, recipient_id, to_address,
-        (CASE WHEN recipient_id IS NULL THEN context ELSE context - 'name' - 'first_name' END)::text,
-        status, attempts, next_attempt_at, expires_at, created_at), 0)), 0)
-    FROM ({rows}) r
-"""
-FLOOR_ROWS = f"SELECT * FROM {TODAY_TABLE}"
-APP_ROWS = """
-    SELECT e.kind, d.channel, e.key AS event_key, e.subject_type, e.subject_id, d.recipient_id, d.to_address,
-           coalesce(g.context, '{}'::jsonb) || coalesce(d.own_context, '{}'::jsonb) AS context, d.status,
-           d.attempts, d.next_attempt_at, coalesce(d.expires_at, g.expires_at) AS expires_at, d.created_at
+# What both the floor and the app made (ids and update times aside): each ledger row's kind, event,
+# recipient, address, context (its group's and its own) and times; each in-app row's event and text.
+DELIVERY_CHECKSUM = """
+    SELECT count(*), coalesce(sum(hashtextextended(concat_ws('|', e.kind, d.channel, e.key, e.subject_type,
+        e.subject_id, d.recipient_id, d.to_address,
+        (coalesce(g.context, '{}'::jsonb) || coalesce(d.own_context, '{}'::jsonb))::text, d.status, d.attempts,
+        d.next_attempt_at, coalesce(d.expires_at, g.expires_at), d.priority, d.created_at), 0)), 0)
     FROM notifications_delivery d
     JOIN notifications_messageevent e ON e.id = d.event_id
     LEFT JOIN notifications_messagegroup g ON g.id = d.group_id
 """
 NOTIFICATION_CHECKSUM = """
-    SELECT count(*), coalesce(sum(hashtextextended(concat_ws('|', user_id, kind, title, message, link, read_at,
-        created_at, dedupe_key), 0)), 0)
-    FROM notifications_notification
+    SELECT count(*), coalesce(sum(hashtextextended(concat_ws('|', n.user_id, n.kind, n.title, n.message, n.link,
+        n.read_at, n.created_at, e.key), 0)), 0)
+    FROM notifications_notification n LEFT JOIN notifications_messageevent e ON e.id = n.event_id
 """
 
 
@@ -174,154 +148,122 @@ class FloorResult:
     recipients: int
     deliveries: int
     notifications: int
-    ledger_seconds: float  # recipients and ledger rows (notifications_delivery), committed
+    ledger_seconds: float  # events, groups and ledger rows (notifications_delivery), committed
     total_seconds: float  # the same plus the in-app rows: everything the job makes
 
 
-def checksum(conn: psycopg.Connection, *, floor: bool) -> tuple:
-    """Return (deliveries, their hash, notifications, their hash) of what the floor (or the app) made."""
-    rows = _ROW_CHECKSUM.format(rows=FLOOR_ROWS if floor else APP_ROWS)
-    return (*conn.execute(rows).fetchone(), *conn.execute(NOTIFICATION_CHECKSUM).fetchone())
+def checksum(conn: psycopg.Connection) -> tuple:
+    """Return (deliveries, their hash, notifications, their hash) of what is in the app's tables."""
+    return (*conn.execute(DELIVERY_CHECKSUM).fetchone(), *conn.execute(NOTIFICATION_CHECKSUM).fetchone())
 
 
-# The floor's rows moved into the app's ledger, as its migration moved the ledger of before: an event
-# per key, each row keeping its context (without an account's name, read from the account).
-MOVE_TO_APP = f"""
-    INSERT INTO notifications_messageevent (kind, key, subject_type, subject_id, created_at)
-    SELECT min(kind), event_key, min(subject_type), min(subject_id), min(created_at)
-    FROM {TODAY_TABLE} GROUP BY event_key
-    ON CONFLICT (key) DO NOTHING;
-    INSERT INTO notifications_delivery (event_id, recipient_id, channel, to_address, own_context, status, attempts,
-        next_attempt_at, priority, expires_at, provider_message_id, error_code, last_error, rendered_subject,
-        rendered_text, whatsapp_category, is_test, created_at)
-    SELECT e.id, t.recipient_id, t.channel, t.to_address,
-           CASE WHEN t.recipient_id IS NULL THEN t.context ELSE t.context - 'name' - 'first_name' END, t.status,
-           t.attempts, t.next_attempt_at, t.priority, t.expires_at, '', '', '', '', '', '', false, t.created_at
-    FROM {TODAY_TABLE} t JOIN notifications_messageevent e ON e.key = t.event_key;
-    DELETE FROM {TODAY_TABLE};
-"""
+def _session_groups(sessions, zones, *, kind: str, now) -> list[tuple]:
+    """Each (session, zone, locale) group's context beside the session's own fields, made in Python once
+    per group as the app does: the time in words, the day as data, the calendar invitation of the
+    24-hour reminder in the reader's language (once per session and language)."""
+    from lms.calendar import session_calendar_context
+    from lms.models import LiveSession
+
+    calendars = {}
+    by_id = LiveSession.objects.select_related("course").in_bulk([pk for pk, _ in sessions])
+    rows = []
+    for pk, at in sessions:
+        for tz, locale in zones:
+            context = {}
+            if kind == "session_24h":
+                language = (locale or "en").split("_")[0]
+                if (pk, language) not in calendars:
+                    calendars[pk, language] = session_calendar_context(by_id[pk], language=language)
+                context = dict(calendars[pk, language])
+            local = zone(tz)
+            local_date = at.astimezone(local).date()
+            context |= {
+                "when": format_when(at, tz=tz, locale=locale),
+                "local_date": local_date.isoformat(),
+                "days_away": (local_date - now.astimezone(local).date()).days,
+                "day_zone": local.key,
+            }
+            rows.append((pk, tz, locale, json.dumps(context)))
+    return rows
 
 
-def move_to_app_ledger(conn: psycopg.Connection) -> None:
-    """Move the rows the floor made into the app's ledger (to be sent by the app's dispatcher)."""
-    conn.execute(MOVE_TO_APP)
-
-
-def _first_name(column: str) -> str:
-    return first_name_sql("postgresql", column)
-
-
-def _copy(conn: psycopg.Connection, table: str, columns: str, rows) -> None:
-    conn.execute(f"CREATE TEMP TABLE {table} ({columns}) ON COMMIT DROP")
-    names = ", ".join(column.split()[0] for column in columns.split(","))
-    with conn.cursor().copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-    # Without statistics the planner takes the lookup for a few rows and nests loops over every student.
-    conn.execute(f"ANALYZE {table}")
-
-
-def _day_words(moment: dt.datetime, now: dt.datetime, tz: str) -> tuple[str, str]:
-    local = zone(tz)
-    days = (moment.astimezone(local).date() - now.astimezone(local).date()).days
-    if days in (0, 1):
-        return ("Today", "today") if days == 0 else ("Tomorrow", "tomorrow")
-    weekday = moment.astimezone(local).strftime("%A")
-    return weekday, f"on {weekday}"
-
-
-def _zones(conn) -> list[tuple[str, str]]:
-    return conn.execute("SELECT DISTINCT timezone, locale FROM lms_user").fetchall()
-
-
-def _session_plan(conn, *, kind: str, now, lower: dt.timedelta, upper: dt.timedelta, expiry: dt.timedelta) -> "Plan":
+def _session_plan(conn, *, kind: str, now, lower: dt.timedelta, upper: dt.timedelta, expiry: dt.timedelta) -> Plan:
     sessions = conn.execute(
         "SELECT id, scheduled_at FROM lms_livesession"
         " WHERE NOT is_cancelled AND scheduled_at > %s AND scheduled_at <= %s",
         [now + lower, now + upper],
     ).fetchall()
-    zones = _zones(conn)
-    rows = (
-        (pk, tz, locale, format_when(at, tz=tz, locale=locale), *_day_words(at, now, tz))
-        for pk, at in sessions
-        for tz, locale in zones
-    )
-    _copy(conn, "bench_when", "subject_id bigint, tz text, locale text, formatted text, label text, phrase text", rows)
-    # The 24-hour reminder carries the calendar invitation: its context, made once per session as the app does.
-    _copy(conn, "bench_calendar", "subject_id bigint, context jsonb", _calendars([pk for pk, _ in sessions], kind))
-    # The in-app text says when relative to the moment it is read: a marker the page turns into words
-    # ("[[Starts:ISO 8601]]", notifications/services/inapp.py), as the shipped templates write it.
+    groups = _session_groups(sessions, _zones(conn), kind=kind, now=now)
+    _copy(conn, "bench_when", "subject_id bigint, tz text, locale text, context jsonb", groups)
     iso = """to_char(s.scheduled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') || '+00:00'"""
+    # The in-app text says when relative to the moment it is read: a marker the page turns into words.
     if kind == "session_24h":
-        title = "'Starts ' || w.label || ': ' || s.title"
-        message = f"""'"' || s.title || '" [[starts:' || {iso} || ']], ' || w.formatted || '.'"""
+        label = "'[[day_label:' || (w.context ->> 'local_date') || ' ' || (w.context ->> 'day_zone') || ']]'"
+        title = f"'Starts ' || {label} || ': ' || s.title"
+        message = f"""'"' || s.title || '" [[starts:' || {iso} || ']], ' || (w.context ->> 'when') || '.'"""
     else:
         title = "'Starting Soon: ' || s.title"
         message = f"'[[Starts:' || {iso} || ']]. Join now.'"
-    return Plan(
-        f"""
-        SELECT {USER_FIELDS}, s.id AS subject_id,
+    groups = f"""
+        SELECT s.id AS subject_id, w.tz, w.locale,
                %(kind)s::text || ':' || s.id || '@' || to_char(s.scheduled_at AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS')
                    AS event_key,
                s.scheduled_at - %(expiry)s AS expires_at,
-               coalesce(cal.context, '{{}}'::jsonb) || jsonb_build_object('name', u.name,
-                   'first_name', {_first_name("u.name")}, 'title', s.title,
-                   'course_title', c.title, 'join_url', s.meeting_url,
-                   'scheduled_at', to_char(s.scheduled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') || '+00:00',
-                   'minutes_left', m.minutes, 'when', w.formatted, 'day_label', w.label, 'day_phrase', w.phrase)
+               w.context || jsonb_build_object('title', s.title, 'course_title', c.title, 'join_url', s.meeting_url,
+                   'scheduled_at', {iso},
+                   'minutes_left', greatest(1, ceil(extract(epoch FROM s.scheduled_at - %(now)s) / 60))::int)
                    AS context,
                {title} AS title, {message} AS message, s.meeting_url AS link
         FROM lms_livesession s
         JOIN lms_course c ON c.id = s.course_id
-        {STUDENTS_OF_COURSE.format(course="s.course_id")}
-        JOIN bench_when w ON w.subject_id = s.id AND w.tz = u.timezone AND w.locale = u.locale
-        LEFT JOIN bench_calendar cal ON cal.subject_id = s.id
-        CROSS JOIN LATERAL (
-            SELECT greatest(1, ceil(extract(epoch FROM s.scheduled_at - %(now)s) / 60))::int AS minutes
-        ) m
+        JOIN bench_when w ON w.subject_id = s.id
         WHERE NOT s.is_cancelled AND s.scheduled_at > %(lower)s AND s.scheduled_at <= %(upper)s
-        """,
+    """
+    rows = f"""
+        SELECT {USERS}, g.event_id, g.group_id, NULL::jsonb AS own_context, NULL::timestamptz AS expires_at,
+               g.title, g.message, g.link
+        FROM {GROUPS} g JOIN lms_livesession s ON s.id = g.subject_id
+        {STUDENTS_OF_COURSE.format(course="s.course_id")} AND u.timezone = g.tz AND u.locale = g.locale
+    """
+    return Plan(
+        rows,
         {"now": now, "expiry": expiry, "lower": now + lower, "upper": now + upper},
         kind=kind,
         subject_type="lms.livesession",
         whatsapp=True,
         inapp=True,
+        groups=groups,
     )
 
 
-def _calendars(session_ids: list[int], kind: str):
-    if kind != "session_24h":
-        return []
-    from lms.calendar import session_calendar_context
-    from lms.models import LiveSession
-
-    sessions = LiveSession.objects.filter(pk__in=session_ids).select_related("course")
-    return [(session.pk, json.dumps(session_calendar_context(session))) for session in sessions]
-
-
-def plan_session_24h(conn, now) -> "Plan":
+def plan_session_24h(conn, now) -> Plan:
     return _session_plan(conn, kind="session_24h", now=now, lower=NOT_UNDER, upper=DAY_24H, expiry=NOT_UNDER)
 
 
-def plan_session_15min(conn, now) -> "Plan":
+def plan_session_15min(conn, now) -> Plan:
     return _session_plan(conn, kind="session_15min", now=now, lower=dt.timedelta(0), upper=SOON, expiry=dt.timedelta(0))
 
 
-def plan_recordings(conn, now) -> "Plan":
-    return Plan(
-        f"""
-        SELECT {USER_FIELDS}, r.id AS subject_id, 'recording_available:' || r.id AS event_key,
-               NULL::timestamptz AS expires_at,
-               jsonb_build_object('name', u.name, 'first_name', {_first_name("u.name")}, 'session_title', s.title,
-                   'course_title', c.title, 'watch_url', r.url, 'dashboard_url', %(dashboard)s::text) AS context,
+def plan_recordings(conn, now) -> Plan:
+    groups = """
+        SELECT r.id AS subject_id, NULL::text AS tz, NULL::text AS locale, 'recording_available:' || r.id AS event_key,
+               NULL::timestamptz AS expires_at, s.course_id,
+               jsonb_build_object('session_title', s.title, 'course_title', c.title, 'watch_url', r.url,
+                   'dashboard_url', %(dashboard)s::text) AS context,
                'Recording Available: ' || s.title AS title,
                'The recording for "' || s.title || '" is ready to watch.' AS message, r.url AS link
         FROM lms_recording r
         JOIN lms_livesession s ON s.id = r.session_id
         JOIN lms_course c ON c.id = s.course_id
-        {STUDENTS_OF_COURSE.format(course="s.course_id")}
         WHERE r.visible_to_students AND coalesce(r.published_at, r.created_at) BETWEEN %(since)s AND %(now)s
-        """,
+    """
+    rows = f"""
+        SELECT {USERS}, g.event_id, g.group_id, NULL::jsonb AS own_context, NULL::timestamptz AS expires_at,
+               g.title, g.message, g.link
+        FROM {GROUPS} g {STUDENTS_OF_COURSE.format(course="g.course_id")}
+    """
+    return Plan(
+        rows,
         {
             "now": now,
             "since": now - dt.timedelta(days=RECORDING_NOTICE_DAYS),
@@ -331,10 +273,11 @@ def plan_recordings(conn, now) -> "Plan":
         subject_type="lms.recording",
         whatsapp=False,
         inapp=True,
+        groups=groups,
     )
 
 
-def plan_assignments(conn, now) -> "Plan":
+def plan_assignments(conn, now) -> Plan:
     assignments = conn.execute(
         "SELECT id, deadline FROM lms_assignment WHERE deadline > %s AND deadline <= %s",
         [now, now + ASSIGNMENT_WINDOW],
@@ -346,99 +289,66 @@ def plan_assignments(conn, now) -> "Plan":
         for tz, locale in zones
     )
     _copy(conn, "bench_when", "subject_id bigint, tz text, locale text, formatted text", rows)
-    return Plan(
-        f"""
-        SELECT {USER_FIELDS}, a.id AS subject_id, 'assignment_due:' || a.id AS event_key, a.deadline AS expires_at,
-               jsonb_build_object('name', u.name, 'first_name', {_first_name("u.name")}, 'title', a.title,
-                   'course_title', c.title, 'deadline', w.formatted,
+    groups = """
+        SELECT a.id AS subject_id, w.tz, w.locale, 'assignment_due:' || a.id AS event_key, a.deadline AS expires_at,
+               a.course_id,
+               jsonb_build_object('title', a.title, 'course_title', c.title, 'deadline', w.formatted,
                    'submit_url', %(site)s::text || '/assignments/' || a.id || '/') AS context,
                'Assignment Due Soon: ' || a.title AS title,
                'Due ' || w.formatted || '. Submit before the deadline.' AS message,
                %(site)s::text || '/assignments/' || a.id || '/' AS link
         FROM lms_assignment a
         JOIN lms_course c ON c.id = a.course_id
-        {STUDENTS_OF_COURSE.format(course="a.course_id")}
-        JOIN bench_when w ON w.subject_id = a.id AND w.tz = u.timezone AND w.locale = u.locale
+        JOIN bench_when w ON w.subject_id = a.id
         WHERE a.deadline > %(now)s AND a.deadline <= %(until)s
-          AND NOT EXISTS (SELECT 1 FROM lms_submission x WHERE x.assignment_id = a.id AND x.student_id = u.id)
-        """,
+    """
+    rows = f"""
+        SELECT {USERS}, g.event_id, g.group_id, NULL::jsonb AS own_context, NULL::timestamptz AS expires_at,
+               g.title, g.message, g.link
+        FROM {GROUPS} g {STUDENTS_OF_COURSE.format(course="g.course_id")} AND u.timezone = g.tz AND u.locale = g.locale
+        WHERE NOT EXISTS (SELECT 1 FROM lms_submission x WHERE x.assignment_id = g.subject_id AND x.student_id = u.id)
+    """
+    return Plan(
+        rows,
         {"now": now, "until": now + ASSIGNMENT_WINDOW, "site": settings.SITE_URL},
         kind="assignment_due",
         subject_type="lms.assignment",
         whatsapp=False,
         inapp=True,
+        groups=groups,
     )
 
 
-def plan_payments(conn, now) -> "Plan":
-    steps = sorted(set(lms_conf.payment_reminder_days))
-    windows = [
-        (
-            day,
-            now - dt.timedelta(days=day),
-            now - dt.timedelta(days=steps[index + 1]) if index + 1 < len(steps) else None,
-        )
-        for index, day in enumerate(steps)
-    ]
-    amounts = conn.execute(
-        """SELECT DISTINCT p.amount, p.currency, u.locale FROM lms_payment p JOIN lms_user u ON u.id = p.student_id
-           WHERE p.status = 'pending'"""
-    ).fetchall()
-    _copy(
-        conn,
-        "bench_money",
-        "amount numeric, currency text, locale text, formatted text",
-        (
-            (amount, currency, locale, format_money(amount, currency, locale=locale))
-            for amount, currency, locale in amounts
-        ),
-    )
-    _copy(conn, "bench_steps", "day int, reached timestamptz, next_step timestamptz", windows)
-    return Plan(
-        f"""
-        SELECT {USER_FIELDS}, p.id AS subject_id, 'payment_reminder:' || p.id || ':d' || st.day AS event_key,
-               NULL::timestamptz AS expires_at,
-               jsonb_build_object('name', u.name, 'first_name', {_first_name("u.name")}, 'amount', m.formatted,
-                   'description', p.description, 'course_title', coalesce(pc.title, ''),
-                   'payment_url', coalesce(nullif(p.payment_url, ''), %(dashboard)s::text)) AS context,
-               'Payment reminder: ' || m.formatted || CASE WHEN coalesce(pc.title, '') <> '' THEN ' for ' || pc.title
-                   WHEN p.description <> '' THEN ' for ' || p.description ELSE ' to pay' END AS title,
-               m.formatted || CASE WHEN p.description <> '' THEN ' for ' || p.description ELSE '' END
-                   || ' is waiting to be paid.' AS message,
-               coalesce(nullif(p.payment_url, ''), %(dashboard)s::text) AS link
-        FROM bench_steps st
-        JOIN lms_payment p ON p.status = 'pending' AND p.created_at <= st.reached
-             AND (st.next_step IS NULL OR p.created_at > st.next_step)
-        JOIN lms_user u ON u.id = p.student_id AND u.is_active
-        LEFT JOIN lms_course pc ON pc.id = p.course_id
-        JOIN bench_money m ON m.amount = p.amount AND m.currency = p.currency AND m.locale = u.locale
-        """,
-        {"dashboard": f"{settings.SITE_URL}{reverse('lms:dashboard')}"},
-        kind="payment_reminder",
-        subject_type="lms.payment",
-        whatsapp=True,
-        inapp=True,
-    )
+def plan_payments_today(conn, now) -> Plan:
+    """An event per payment and step: the row keeps its context (an amount is the recipient's own)."""
+    before = plan_payments(conn, now)  # fills bench_money and bench_steps; its SELECT is per recipient already
+    rows = f"""
+        SELECT b.user_id, b.email, b.phone, b.whatsapp_opt_in, b.subject_id, b.event_key,
+               NULL::timestamptz AS expires_at, b.context - 'name' - 'first_name' AS own_context,
+               b.title, b.message, b.link
+        FROM ({before.sql}) b
+    """
+    return Plan(rows, before.params, kind=before.kind, subject_type=before.subject_type, whatsapp=True, inapp=True)
 
 
-def plan_lead_day(conn, now, *, day: int) -> "Plan":
-    """Build the plan of one follow-up day; return its parameters (with the leads' flag update)."""
+def plan_lead_day(conn, now, *, day: int) -> Plan:
+    """One follow-up day: an event per lead, the row keeping the lead's context (and the leads' flag update)."""
     kind = FOLLOW_UP_DAYS[day]
     extra = {}
     if day == 7:
         extra = {
             "offer_discount": leads_conf.offer_discount_percent,
             "offer_resources": list(leads_conf.offer_resources),
-            "offer_ends": format_when(now + dt.timedelta(days=leads_conf.offer_valid_days), tz=settings.TIME_ZONE),
+            "offer_ends_at": (now + dt.timedelta(days=leads_conf.offer_valid_days)).isoformat(),
         }
     window = "AND NOT l.follow_up_day3_sent AND l.first_contacted_at > %(week_ago)s" if day == 3 else ""
     flag = "follow_up_day3_sent" if day == 3 else "follow_up_day7_sent"
     return Plan(
         f"""
-        SELECT NULL::bigint AS user_id, lower(l.email) AS ref, l.email, '' AS phone, false AS whatsapp_opt_in,
+        SELECT NULL::bigint AS user_id, l.email, '' AS phone, false AS whatsapp_opt_in,
                l.id AS subject_id, %(kind)s::text || ':' || l.id AS event_key, NULL::timestamptz AS expires_at,
                jsonb_build_object('name', l.name, 'first_name', {_first_name("l.name")},
-                   'lead_id', l.id) || %(extra)s::jsonb AS context,
+                   'lead_id', l.id) || %(extra)s::jsonb AS own_context,
                NULL AS title, NULL AS message, NULL AS link
         FROM leads_lead l JOIN leads_leadcampaign c ON c.id = l.campaign_id AND c.status = 'active'
         WHERE l.status = 'contacted' AND l.first_contacted_at <= %(due)s AND NOT l.follow_up_day7_sent {window}
@@ -455,7 +365,6 @@ def plan_lead_day(conn, now, *, day: int) -> "Plan":
         subject_type="leads.lead",
         whatsapp=False,
         inapp=False,
-        # The business change the job makes with its messages, in the same transaction.
         flag_leads=flag,
     )
 
@@ -465,7 +374,7 @@ FLOORS: dict[str, list[Callable]] = {
     "session_reminders_15min": [plan_session_15min],
     "recording_notifications": [plan_recordings],
     "assignment_reminders": [plan_assignments],
-    "payment_reminders": [plan_payments],
+    "payment_reminders": [plan_payments_today],
     # Day 7 first, as the job does: a late lead gets the last email only.
     "lead_follow_ups": [partial(plan_lead_day, day=day) for day in sorted(FOLLOW_UP_DAYS, reverse=True)],
 }
@@ -479,19 +388,24 @@ def run_floor(conn: psycopg.Connection, *, job: str, now: dt.datetime) -> FloorR
     with conn.transaction():
         for build in FLOORS[job]:
             plan = build(conn, now)
-            params = {**plan.params, "kind": plan.kind, "subject_type": plan.subject_type, "now": now}
+            params = {**plan.insert_params, "now": now, "whatsapp": plan.whatsapp}
+            if plan.groups:
+                conn.execute(INSERT_GROUP_EVENTS.replace("__GROUPS__", plan.groups), params)
+                for sql in MAKE_GROUPS:
+                    # Bound in the client: the server takes no parameters in CREATE TABLE AS.
+                    psycopg.ClientCursor(conn).execute(sql.replace("__GROUPS__", plan.groups), params)
+                rows = plan.rows
+            else:
+                conn.execute(INSERT_ROW_EVENTS.replace("__ROWS__", plan.rows), params)
+                rows = ROWS_WITH_EVENTS.replace("__ROWS__", plan.rows)
             business = FLAG_LEADS.format(flag=plan.flag_leads) if plan.flag_leads else ""
-            statement = INSERT_DELIVERIES.replace("__PLAN__", plan.sql).replace("__BUSINESS__", business)
-            emails, deliveries = conn.execute(
-                statement, {**plan.insert_params, "now": now, "whatsapp": plan.whatsapp}
-            ).fetchone()
+            statement = INSERT_DELIVERIES.replace("__ROWS__", rows).replace("__BUSINESS__", business)
+            emails, deliveries = conn.execute(statement, params).fetchone()
             result.deliveries += deliveries
             result.recipients += emails
             if plan.inapp:
                 clock = time.perf_counter()
-                result.notifications += conn.execute(
-                    INSERT_NOTIFICATIONS.replace("__PLAN__", plan.sql), params
-                ).rowcount
+                result.notifications += conn.execute(INSERT_NOTIFICATIONS.replace("__ROWS__", rows), params).rowcount
                 inapp_seconds += time.perf_counter() - clock
     result.total_seconds = time.perf_counter() - started
     result.ledger_seconds = result.total_seconds - inapp_seconds

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from . import floor
+from . import floor_before as floor
 from .planning import empty_ledger
 from .sizes import Size
 

@@ -22,7 +22,7 @@ from leads.campaigns import read_lead_ref
 from notifications.kinds import get_kind
 from notifications.rendering import render_email
 
-from . import data, floor, processes
+from . import data, floor, floor_before, processes
 from .database import app_env
 from .sizes import Size
 from .timing import Budget, counting_queries, timed
@@ -47,6 +47,12 @@ class PlanningRow:
     rerun_queries: int | None = None
     peak_rss_mb: float = 0.0  # of the process that ran the job
     still_growing: bool | None = None  # its memory still rising late in the run (None: too short to tell)
+    inapp_bytes_per_row: float | None = None  # notifications_notification (heap, TOAST, indexes) a row it made
+
+    @property
+    def us_per_recipient(self) -> float:
+        """The whole job's time (its in-app rows too) per recipient, in microseconds."""
+        return self.app_seconds * 1_000_000 / self.recipients if self.recipients else float("nan")
 
     @property
     def ratio(self) -> float:
@@ -65,14 +71,23 @@ def empty_ledger(conn: psycopg.Connection, *, size: Size, now: dt.datetime) -> N
         "TRUNCATE notifications_delivery, notifications_deliveryevent, notifications_notification,"
         " notifications_messagegroup, notifications_messageevent CASCADE"
     )
-    conn.execute(floor.TODAY_LAYOUT)
+    conn.execute(floor_before.TODAY_LAYOUT)  # the layout before, for bench.ledger
     data.reset_leads(conn, size=size, now=now)
+
+
+def inapp_bytes_per_row(conn: psycopg.Connection) -> float | None:
+    """Bytes on disk (heap, TOAST, indexes) a row of the in-app table, None when it is empty."""
+    rows = conn.execute("SELECT count(*) FROM notifications_notification").fetchone()[0]
+    if not rows:
+        return None
+    return conn.execute("SELECT pg_total_relation_size('notifications_notification')").fetchone()[0] / rows
 
 
 def _campaign_links_open(conn: psycopg.Connection) -> bool:
     """Render a few of the floor's campaign emails as dispatch does and check their signed links open."""
     rows = conn.execute(
-        f"SELECT id, kind, subject_id, context FROM {floor.TODAY_TABLE} WHERE subject_type = 'leads.lead' LIMIT 20"
+        "SELECT d.id, e.kind, e.subject_id, d.own_context FROM notifications_delivery d"
+        " JOIN notifications_messageevent e ON e.id = d.event_id WHERE e.subject_type = 'leads.lead' LIMIT 20"
     ).fetchall()
     for pk, kind, lead_id, context in rows:
         text = render_email(kind=get_kind(kind), context=context, delivery_id=pk, send=True).text
@@ -91,7 +106,7 @@ def run_planning(
     for job in jobs:
         empty_ledger(conn, size=size, now=now)
         floors[job.name] = floor.run_floor(conn, job=job.name, now=now)
-        checksums[job.name] = floor.checksum(conn, floor=True)
+        checksums[job.name] = floor.checksum(conn)
         if job.name == "lead_follow_ups" and not _campaign_links_open(conn):
             raise RuntimeError("The campaign emails the floor planned render links that do not open.")
 
@@ -104,7 +119,8 @@ def run_planning(
         empty_ledger(conn, size=size, now=now)
         row = _measure_app(job, url=url, now=now, floor_result=result, allowed=allowed)
         if row.finished:
-            row.same_rows = floor.checksum(conn, floor=False) == checksums[job.name]
+            row.same_rows = floor.checksum(conn) == checksums[job.name]
+            row.inapp_bytes_per_row = inapp_bytes_per_row(conn)
             if budget.remaining(reserve=reserve) > row.app_seconds:
                 with counting_queries() as counter, timed() as clock:
                     job.function(now=now, dry_run=False)

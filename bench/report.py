@@ -18,6 +18,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PLANNING_RATIO_TARGET = 1.5
 CONSTANT_QUERIES = 10  # a set-based job needs a few statements per kind and channel, whatever the data
 MEMORY_TARGET_MB = 300
+FLAT_PLANNING_PERCENT = 10  # issue 31: the time a recipient, small to large
 SCALING_TARGET = 1.8
 CPU_TARGET_MS = 2.0
 PAGE_TARGET_MS = 50.0
@@ -103,6 +104,7 @@ def targets(results: Results, runs: dict[str, Results]) -> list[list[str]]:
             ]
         )
     rows += _ledger_targets(results)
+    rows += _flat_planning_target(results, runs)
     rows += _year_targets(results)
     if results.memory:
         rows.append(_memory_target(results, runs))
@@ -332,6 +334,27 @@ def _memory_target(results: Results, runs: dict[str, Results]) -> list[str]:
     return [f"peak memory flat in size, <= {MEMORY_TARGET_MB} MB at 1M", "; ".join(details), _verdict(holds)]
 
 
+def _flat_planning_target(results: Results, runs: dict[str, Results]) -> list[list[str]]:
+    """Issue 31's: the 24-hour job's time per recipient (its in-app rows counted) against the smallest
+    size's latest run, and the bytes a row of the in-app table."""
+    job = next((row for row in results.planning if row.job == "session_reminders_24h" and row.finished), None)
+    if job is None:
+        return []
+    inapp = f"; in-app table {job.inapp_bytes_per_row:.0f} B a row" if job.inapp_bytes_per_row else ""
+    base = results.size.split("-")[0]
+    smaller = [runs[name] for name in SIZE_ORDER[: SIZE_ORDER.index(base)] if name in runs]
+    first = next((row for row in (smaller[0].planning if smaller else []) if row.job == job.job), None)
+    target = f"planning time a recipient flat in size within {FLAT_PLANNING_PERCENT}% (24 h job, in-app rows too)"
+    if first is None or not first.finished:
+        return [[target, f"{job.us_per_recipient:.1f} µs{inapp}; run a smaller size too to compare", "-"]]
+    growth = job.us_per_recipient / first.us_per_recipient - 1
+    measured = (
+        f"{smaller[0].size} {first.us_per_recipient:.1f} µs -> {results.size} {job.us_per_recipient:.1f} µs "
+        f"({growth:+.0%}){inapp}"
+    )
+    return [[target, measured, _verdict(growth <= FLAT_PLANNING_PERCENT / 100)]]
+
+
 def _verdict(holds: bool) -> str:
     return "yes" if holds else "NO"
 
@@ -348,6 +371,7 @@ def planning_table(results: Results) -> tuple[list[str], list[list[str]]]:
         "SQL floor: all rows",
         "app",
         "app / floor",
+        "app: µs a recipient",
         "app CPU",
         "queries",
         "queries, re-run",
@@ -366,6 +390,7 @@ def planning_table(results: Results) -> tuple[list[str], list[list[str]]]:
                 _s(row.floor_seconds),
                 app,
                 approx + _x(row.ratio),
+                f"{approx}{row.us_per_recipient:.1f}" if row.recipients else "-",
                 f"{approx}{row.app_cpu_seconds / row.app_seconds:.0%}" if row.app_seconds else "-",
                 approx + _n(row.queries),
                 _n(row.rerun_queries) if row.rerun_queries is not None else "-",
@@ -566,9 +591,11 @@ def _sections(results: Results, runs: dict[str, Results]) -> list[tuple[str, str
         sections.append(
             (
                 "Planning",
-                "Each job from an empty ledger, as after downtime, called with the benchmark's `now`. SQL floor: "
-                "hand-written INSERT ... SELECT ... ON CONFLICT DO NOTHING making the same rows, in the same run "
-                "(ledger: notifications_delivery only; all rows: plus the in-app notifications the job also makes). "
+                "Each job from an empty ledger, as after downtime, called with the benchmark's `now`. SQL floor "
+                "(bench/floor.py): hand-written INSERT ... SELECT ... ON CONFLICT DO NOTHING making the same rows "
+                "in today's tables (events, groups, lean ledger rows, in-app rows), in the same run (ledger: events, "
+                "groups and deliveries; all rows: plus the in-app notifications the job also makes, what a user "
+                "waits for; app / floor compares the whole job with all rows). "
                 "Same rows: checksums of the floor's and the app's rows agree. App CPU: share of the app's time "
                 "spent in this process (Python), the rest waiting for PostgreSQL. Re-run: planning again at once, "
                 "nothing new to make. ~: projected from the rate before the job was stopped at its time budget.",
@@ -701,6 +728,8 @@ def summary(results: Results) -> dict:
         "session_24h_recipients": first.recipients if first else None,
         "session_24h_ratio": round(first.ratio, 1) if first else None,
         "session_24h_queries": first.queries if first else None,
+        "session_24h_us_per_recipient": round(first.us_per_recipient, 2) if first and first.finished else None,
+        "inapp_bytes_per_row": round(first.inapp_bytes_per_row) if first and first.inapp_bytes_per_row else None,
         "worst_ratio": round(worst.ratio, 1) if worst else None,
         "peak_rss_mb": round(max((row.peak_rss_mb for row in results.memory), default=0)),
         "scaling_2_workers": round(workers[2].per_second / workers[1].per_second, 2)
@@ -720,6 +749,8 @@ def across_sizes(summaries: list[dict]) -> tuple[list[str], list[list[str]]]:
         "24 h reminder recipients",
         "24 h: app/floor",
         "24 h: queries",
+        "24 h: µs a recipient",
+        "in-app B a row",
         "worst app/floor",
         "peak RSS",
         "2 workers vs 1",
@@ -736,6 +767,8 @@ def across_sizes(summaries: list[dict]) -> tuple[list[str], list[list[str]]]:
             _n(s["session_24h_recipients"]),
             f"{s['session_24h_ratio']}x",
             _n(s["session_24h_queries"]),
+            str(s.get("session_24h_us_per_recipient") or "-"),
+            str(s.get("inapp_bytes_per_row") or "-"),
             f"{s['worst_ratio']}x",
             f"{s['peak_rss_mb']} MB",
             f"{s['scaling_2_workers']}x",

@@ -35,12 +35,12 @@ def add_notifications(conn: psycopg.Connection, *, size: Size, now) -> None:
     """Give the heavy reader a long history: one notification every 5 minutes, 1 in 50 unread."""
     conn.execute(
         """
-        INSERT INTO notifications_notification (user_id, kind, title, message, link, read_at, created_at, dedupe_key)
+        INSERT INTO notifications_notification (user_id, kind, title, message, link, read_at, created_at)
         SELECT %(user)s, 'session_24h', 'Starts Tomorrow: Live class ' || n,
                '"Live class ' || n || '" starts tomorrow, Wed, 25 Nov 2026, 10:00 am IST.',
                'https://meet.example.com/s' || n,
                CASE WHEN n %% 50 = 0 THEN NULL ELSE %(now)s - n * interval '5 minutes' + interval '1 hour' END,
-               %(now)s - n * interval '5 minutes', 'bench:heavy:' || n
+               %(now)s - n * interval '5 minutes'
         FROM generate_series(1, %(count)s) n
         """,
         {"user": heavy_user_id(size), "now": now, "count": size.heavy_user_notifications},

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache, reduce
 
 from django.db import transaction
-from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, TextField, Value
+from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, Q, TextField, Value
 from django.db.models.functions import Cast, Lower
 from django.utils import timezone
 
@@ -189,19 +189,19 @@ def _plan_follow_up(
     """Plan one day's email (in the run's transaction, after its opt-outs are recorded)."""
     kind = FOLLOW_UP_DAYS[day]
     due = _due_leads(day=day, now=now, campaign_id=campaign_id)
-    # Who reached the day but gets nothing, by why: one grouped count, and one for addresses
-    # suppressed but not yet recorded on the lead (a dry run records nothing).
-    skipped = Counter(
-        {
-            str(status): count
-            for status, count in due.exclude(status=Lead.Status.CONTACTED)
-            .values_list("status")
-            .annotate(count=Count("pk"))
-            .order_by()
-        }
+    # Who reached the day but gets nothing, by why, in one count: by status, and addresses suppressed
+    # but not yet recorded on the lead (a dry run records nothing).
+    contacted_now = Q(status=Lead.Status.CONTACTED)
+    counts = due.aggregate(
+        **{
+            f"status_{status}": Count("pk", filter=Q(status=status))
+            for status in Lead.Status.values
+            if status != Lead.Status.CONTACTED
+        },
+        suppressed=Count("pk", filter=contacted_now & Q(_unsubscribed())),
     )
-    contacted = due.filter(status=Lead.Status.CONTACTED)
-    skipped["suppressed"] += contacted.filter(_unsubscribed()).count()
+    skipped = Counter({name.removeprefix("status_"): count for name, count in counts.items() if count})
+    contacted = due.filter(contacted_now)
     leads = contacted.exclude(_unsubscribed())
     if dry_run:
         result = _plan_leads(leads, kind=kind, now=now, dry_run=True, consent=consent)

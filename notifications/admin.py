@@ -277,7 +277,7 @@ class NotificationAdmin(admin.ModelAdmin):
     ordering = ("-created_at", "-id")
     show_full_result_count = False
     list_per_page = 50
-    fields = ("user", "kind", "title", "message", "link", "created_at", "read_at", "dedupe_key")
+    fields = ("user", "kind", "title", "message", "link", "created_at", "read_at", "event")
     readonly_fields = fields
 
     # Notifications are made by the message planner (the one door); staff may only remove one.

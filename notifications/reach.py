@@ -6,8 +6,6 @@ figures (lms: a session's reminders reached each student at least 10 minutes bef
 
 import datetime as dt
 from collections.abc import Iterable
-from functools import reduce
-from operator import or_
 
 from django.db.models import Q
 
@@ -27,9 +25,7 @@ def recipients_reached(*, kinds: Iterable[str], event_key: str, before: dt.datet
     reached: dict[str, set[int]] = {}
     for channel, recipient in rows.filter(in_time, status__in=RECEIPTS).values_list("channel", "recipient_id"):
         reached.setdefault(channel, set()).add(recipient)
-    seen = Notification.objects.filter(
-        reduce(or_, (Q(dedupe_key__startswith=f"{key}:") for key in keys)), read_at__lte=before
-    )
+    seen = Notification.objects.filter(event__key__in=keys, read_at__lte=before)
     reached[INAPP] = set(seen.values_list("user_id", flat=True))
     reached["reachable"] = set(rows.exclude(status=Status.SUPPRESSED).values_list("recipient_id", flat=True).distinct())
     return reached

@@ -401,3 +401,17 @@ def test_campaign_page_charts_its_days_and_steps_and_shows_one_conversion_rate_d
         for kind in ("lead_day0", "lead_day3")
     }
     assert sent == {"lead_day0": 3, "lead_day3": 2}
+
+
+def test_follow_ups_of_both_days_take_the_same_few_statements_however_many_leads(django_assert_max_num_queries):
+    # Two leads due Day 7 and one due Day 3: the skip counts are one statement a day (by status and
+    # suppressed address at once), beside the flag update and the audience's four (issue 31).
+    import_leads(
+        data=b"name,email\nAsha Verma,asha@example.com\nRavi Kumar,ravi@example.com\n", filename="a.csv", now=T0
+    )
+    import_leads(data=b"name,email\nMeera Shah,meera@example.com\n", filename="b.csv", now=T0 + 4 * DAY)
+    with django_assert_max_num_queries(16):  # 14 statements and the savepoint around them in a test
+        result = plan_lead_follow_ups(now=T0 + 7 * DAY + dt.timedelta(hours=1))
+    assert result.planned["email"] == 3
+    assert sorted(k for k in sent_kinds("asha@example.com") if k != "lead_day0") == ["lead_day7"]
+    assert sorted(k for k in sent_kinds("meera@example.com") if k != "lead_day0") == ["lead_day3"]

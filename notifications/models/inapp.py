@@ -28,20 +28,38 @@ class Notification(models.Model):
     link = models.CharField(max_length=500, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=False)
-    # One notification per event and user, whatever the channels and however often planned.
-    dedupe_key = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    # The key, as the ledger's: one notification per (event, user), whatever the channels and however
+    # often planned; two integers where a text key was. NULL for a notification no event names (a
+    # staff test). No database constraint, as for Delivery.event: retention removes only events no
+    # delivery and no notification names (services.retention), and the ORM still deletes a user's
+    # notifications (and keeps them, without their key, when an event goes).
+    event = models.ForeignKey(
+        "MessageEvent",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notifications",
+        db_index=False,  # the unique (event, user) index serves every lookup by event
+        db_constraint=False,
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["event", "user"], name="notification_unique_per_event")]
+        # Only what the pages and the badge read (planning inserts a row per recipient into each index).
         indexes = [
             models.Index(fields=["user", "-created_at", "-id"], name="notif_user_recent"),
             # The unread badge: one index-only count.
             models.Index(fields=["user"], condition=Q(read_at__isnull=True), name="notif_user_unread"),
-            models.Index(fields=["-created_at"], name="notif_created"),
         ]
 
     def __str__(self):
         return f"{render_relative_times(self.title)} → {self.user}"
+
+    @property
+    def dedupe_key(self) -> str | None:
+        """The notification's name in words: its event and recipient (the key itself is the two ids)."""
+        return f"{self.event.key}:u{self.user_id}" if self.event_id is not None else None
 
     @property
     def is_read(self) -> bool:

@@ -79,12 +79,12 @@ def _items(rows: list[Delivery]) -> tuple[list[dict], dict[int, str]]:
         if kind.still_wanted:
             unwanted = kind.hook("still_wanted")([row for row in rows if row.kind == kind_name])
             dropped.update({pk: f"cancelled_{reason}" for pk, reason in unwanted.items()})
-    keys = {f"{row.event.key}:u{row.recipient_id}": row for row in rows}
-    read = {}
-    for key, read_at, title, link in Notification.objects.filter(dedupe_key__in=list(keys)).values_list(
-        "dedupe_key", "read_at", "title", "link"
-    ):
-        read[keys[key].event_id] = (read_at, title, link)
+    # The in-app row of a folded message names the same event and person (the lean in-app key).
+    pairs = {(row.event_id, row.recipient_id) for row in rows}
+    in_app = Notification.objects.filter(
+        event_id__in={event for event, _ in pairs}, user_id__in={user for _, user in pairs}
+    ).values_list("event_id", "user_id", "read_at", "title", "link")
+    read = {event: (read_at, title, link) for event, user, read_at, title, link in in_app if (event, user) in pairs}
     items: dict[int, dict] = {}
     for row in rows:
         if row.pk in dropped:

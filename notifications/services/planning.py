@@ -134,12 +134,13 @@ def plan_messages(
         result.skipped.update(_new_skips(message_kind, skips))
         if dry_run:
             continue
+        # The events both the ledger's rows and the in-app ones are keyed by.
         events = {}
-        for row in deliveries:
+        for row in (*deliveries, *notifications):
             subject = {"subject_type": row.pop("subject_type"), "subject_id": row.pop("subject_id")}
             events.setdefault(row["event_key"], {"kind": kind, "created_at": now, **subject})
         ids = event_ids(events)
-        for row in deliveries:
+        for row in (*deliveries, *notifications):
             row["event_id"] = ids[row.pop("event_key")]
         # One insert per channel so the counts of what was new are exact per channel.
         for channel in (Channel.EMAIL, Channel.WHATSAPP):
@@ -149,7 +150,7 @@ def plan_messages(
             if collect_ids:
                 result.delivery_ids.extend(made)
         result.planned[INAPP] += len(
-            insert_ignoring_conflicts(Notification, notifications, conflict_fields=("dedupe_key",))
+            insert_ignoring_conflicts(Notification, notifications, conflict_fields=("event", "user"))
         )
     return result
 
@@ -225,6 +226,8 @@ def _plan_one(message_kind, message, now, deliveries, notifications, skips, resu
                 "message": rendered.text,
                 "link": message.link,
                 "created_at": min(now, timezone.now()),  # never in the future (run_reminders --now)
-                "dedupe_key": f"{event_key}:{recipient.ref}",
+                "event_key": event_key,
+                "subject_type": message.subject_type,
+                "subject_id": message.subject_id,
             }
         )

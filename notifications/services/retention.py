@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from ..conf import conf
 from ..kinds import get_kind
-from ..models import Delivery, DeliveryDailyCount, DeliveryEvent, MessageEvent, MessageGroup
+from ..models import Delivery, DeliveryDailyCount, DeliveryEvent, MessageEvent, MessageGroup, Notification
 
 logger = logging.getLogger(__name__)
 Status = Delivery.Status
@@ -100,11 +100,12 @@ def purge_old_deliveries(
 
 
 def purge_unused_events(*, before: dt.datetime, deadline: float | None = None) -> int:
-    """Delete the events made before `before` that no delivery names any more, with their stored
-    contexts, a batch per short transaction; return how many events went."""
+    """Delete the events made before `before` that no delivery and no in-app notification names any
+    more, with their stored contexts, a batch per short transaction; return how many events went."""
     batch = conf.retention_batch_size
     unused = MessageEvent.objects.filter(created_at__lt=before).filter(
-        ~Exists(Delivery.objects.filter(event=OuterRef("pk")))
+        ~Exists(Delivery.objects.filter(event=OuterRef("pk"))),
+        ~Exists(Notification.objects.filter(event=OuterRef("pk"))),  # an in-app row's key names it too
     )
     deleted, after = 0, 0
     while deadline is None or time.monotonic() < deadline:

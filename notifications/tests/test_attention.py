@@ -153,7 +153,7 @@ def test_the_digest_goes_at_the_students_hour_in_their_language(student):
     dispatch_due_deliveries(now=now)
     folded = list(Delivery.objects.filter(status=Status.FOLDED).order_by("id"))
     assert len(folded) == 2
-    Notification.objects.filter(dedupe_key__startswith="recording_available:rec-4").update(read_at=now)
+    Notification.objects.filter(event__key__startswith="recording_available:rec-4").update(read_at=now)
     mail.outbox.clear()
     assert plan_digests(now=ist(24, 18, 59)).total == 0  # not their hour yet
     plan_digests(now=ist(24, 19, 5))

@@ -85,8 +85,8 @@ def ledger() -> tuple[list, list]:
     deliveries = sorted(
         ({name: getattr(row, name) for name in names} for row in rows), key=lambda d: (d["channel"], d["dedupe_key"])
     )
-    notifications = Notification.objects.order_by("dedupe_key").values(
-        "user_id", "kind", "title", "message", "link", "read_at", "created_at", "dedupe_key"
+    notifications = Notification.objects.order_by("event__key", "user_id").values(
+        "user_id", "kind", "title", "message", "link", "read_at", "created_at", "event__key"
     )
     return deliveries, list(notifications)
 

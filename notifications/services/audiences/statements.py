@@ -11,14 +11,14 @@ from django.utils import timezone
 
 from ...kinds import INAPP, MessageKind
 from ...models import Channel, Delivery, MessageEvent, MessageGroup, Notification
-from ...recipients import REQUIREMENTS, FirstName, address_sql, recipient_ref_expression, stored_language_expression
+from ...recipients import REQUIREMENTS, FirstName, address_sql, stored_language_expression
 from ..planning import priority_for
 from .audience import EVENT_COLUMNS, GROUP_KEY, Audience, selected
 
 # The rules the statements read from each row (notifications.recipients), annotated on the rows
 # when a statement needs them: the first name and stored language of people without an account
-# (an account's are read when its message is rendered), the reference in an in-app dedupe key.
-FIRST_NAME, LANGUAGE, REF = "plan_first_name", "plan_language", "plan_ref"
+# (an account's are read when its message is rendered).
+FIRST_NAME, LANGUAGE = "plan_first_name", "plan_language"
 
 # What the statements read of each group, with its PostgreSQL type.
 GROUP_COLUMNS = {
@@ -85,8 +85,6 @@ class Statements:
             rules[FIRST_NAME] = FirstName("name")
         if self.has_language:
             rules[LANGUAGE] = stored_language_expression("language")
-        if INAPP in self.kind.channels:
-            rules[REF] = recipient_ref_expression("recipient_id", "email")
         return rules
 
     def _own_context_sql(self) -> str:
@@ -147,6 +145,11 @@ class Statements:
         sql = f"NOT EXISTS (SELECT 1 FROM {table} d WHERE d.event_id = {event_id} AND d.channel = %s AND {who})"
         return sql, [channel]
 
+    def _not_notified_sql(self, *, event_id: str, user: str) -> tuple[str, list]:
+        """The recipient has no in-app notification of this event yet."""
+        table = self.connection.ops.quote_name(Notification._meta.db_table)
+        return f"NOT EXISTS (SELECT 1 FROM {table} d WHERE d.event_id = {event_id} AND d.user_id = {user})", []
+
     def insert_events(self) -> None:
         """Make the events the rows name (one statement), before their rows are inserted."""
         if not self.row_events:
@@ -193,7 +196,8 @@ class Statements:
                 "message": ("g.message", []),
                 "link": (self.event["link"], []),
                 "created_at": ("%s", [self.shown_at]),
-                "dedupe_key": (f"{event_key} || ':' || p.{REF}", [self.prefix]),
+                # The key, as the ledger's: (event, user), two integers.
+                "event_id": (self._event_id_sql(), []),
             }
             where, where_params = "p.recipient_id IS NOT NULL", []
         else:
@@ -261,10 +265,7 @@ class Statements:
             return {}
         source, source_params = self._source()
         if anchor == INAPP:
-            table = self.connection.ops.quote_name(Notification._meta.db_table)
-            key = f"%s || {self.event['event_key']} || ':' || p.{REF}"
-            new = f"NOT EXISTS (SELECT 1 FROM {table} d WHERE d.dedupe_key = {key})"
-            new_params = [self.prefix]
+            new, new_params = self._not_notified_sql(event_id=self._event_id_sql(), user="p.recipient_id")
         else:
             new, new_params = self._not_planned_sql(
                 anchor, event_id=self._event_id_sql(), recipient="p.recipient_id", address=self._address_sql(anchor)
@@ -292,8 +293,8 @@ class Statements:
         """Insert the target's rows that are new; return how many were made."""
         columns, select, params = self._select(target)
         if target == INAPP:
-            table = Notification._meta.db_table
-            conflict = "ON CONFLICT (dedupe_key) DO NOTHING"
+            # In key order, as the ledger's rows: the unique index's pages fill up instead of splitting.
+            table, conflict = Notification._meta.db_table, "ORDER BY event_id, user_id ON CONFLICT DO NOTHING"
         else:
             # Either unique key of the ledger: (event, recipient, channel), or (event, channel, address)
             # for people without an account.
@@ -304,11 +305,8 @@ class Statements:
     def _new(self, target: str) -> tuple[str, list]:
         _, select, params = self._select(target, with_key=True)
         if target == INAPP:
-            table = self.connection.ops.quote_name(Notification._meta.db_table)
-            return (
-                f"FROM ({select}) s WHERE NOT EXISTS (SELECT 1 FROM {table} d WHERE d.dedupe_key = s.dedupe_key)",
-                params,
-            )
+            new, new_params = self._not_notified_sql(event_id="s.event_id", user="s.user_id")
+            return f"FROM ({select}) s WHERE {new}", [*params, *new_params]
         new, new_params = self._not_planned_sql(
             target, event_id="s.event_id", recipient="s.recipient_id", address="s.to_address"
         )

@@ -30,11 +30,7 @@ FROM
           "lms_user"."name" AS "name",
           "lms_user"."timezone" AS "timezone",
           "lms_user"."id" AS "recipient_id",
-          ("lms_user"."timezone")::text AS "plan_group",
-          CASE
-              WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
-              ELSE (COALESCE(%s, %s) || COALESCE(("lms_user"."id")::text, %s))
-          END AS "plan_ref"
+          ("lms_user"."timezone")::text AS "plan_group"
    FROM "lms_user") p
 JOIN jsonb_to_recordset(%s::jsonb) AS g (key text, event_id bigint, group_id bigint, event_key text, subject_id bigint, expires_at timestamptz, link text, context jsonb, title text, message text) ON g.key = p."plan_group"
 WHERE NOT coalesce(((p.email IS NOT NULL
@@ -87,11 +83,7 @@ FROM
              "lms_user"."name" AS "name",
              "lms_user"."timezone" AS "timezone",
              "lms_user"."id" AS "recipient_id",
-             ("lms_user"."timezone")::text AS "plan_group",
-             CASE
-                 WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
-                 ELSE (COALESCE(%s, %s) || COALESCE(("lms_user"."id")::text, %s))
-             END AS "plan_ref"
+             ("lms_user"."timezone")::text AS "plan_group"
       FROM "lms_user") p
    JOIN jsonb_to_recordset(%s::jsonb) AS g (key text, event_id bigint, group_id bigint, event_key text, subject_id bigint, expires_at timestamptz, link text, context jsonb, title text, message text) ON g.key = p."plan_group"
    WHERE (p.email IS NOT NULL
@@ -143,11 +135,7 @@ FROM
              "lms_user"."name" AS "name",
              "lms_user"."timezone" AS "timezone",
              "lms_user"."id" AS "recipient_id",
-             ("lms_user"."timezone")::text AS "plan_group",
-             CASE
-                 WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
-                 ELSE (COALESCE(%s, %s) || COALESCE(("lms_user"."id")::text, %s))
-             END AS "plan_ref"
+             ("lms_user"."timezone")::text AS "plan_group"
       FROM "lms_user") p
    JOIN jsonb_to_recordset(%s::jsonb) AS g (key text, event_id bigint, group_id bigint, event_key text, subject_id bigint, expires_at timestamptz, link text, context jsonb, title text, message text) ON g.key = p."plan_group"
    WHERE (p.email IS NOT NULL
@@ -201,11 +189,7 @@ FROM
              "lms_user"."name" AS "name",
              "lms_user"."timezone" AS "timezone",
              "lms_user"."id" AS "recipient_id",
-             ("lms_user"."timezone")::text AS "plan_group",
-             CASE
-                 WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
-                 ELSE (COALESCE(%s, %s) || COALESCE(("lms_user"."id")::text, %s))
-             END AS "plan_ref"
+             ("lms_user"."timezone")::text AS "plan_group"
       FROM "lms_user") p
    JOIN jsonb_to_recordset(%s::jsonb) AS g (key text, event_id bigint, group_id bigint, event_key text, subject_id bigint, expires_at timestamptz, link text, context jsonb, title text, message text) ON g.key = p."plan_group"
    WHERE p.whatsapp_opt_in
@@ -257,11 +241,7 @@ FROM
              "lms_user"."name" AS "name",
              "lms_user"."timezone" AS "timezone",
              "lms_user"."id" AS "recipient_id",
-             ("lms_user"."timezone")::text AS "plan_group",
-             CASE
-                 WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
-                 ELSE (COALESCE(%s, %s) || COALESCE(("lms_user"."id")::text, %s))
-             END AS "plan_ref"
+             ("lms_user"."timezone")::text AS "plan_group"
       FROM "lms_user") p
    JOIN jsonb_to_recordset(%s::jsonb) AS g (key text, event_id bigint, group_id bigint, event_key text, subject_id bigint, expires_at timestamptz, link text, context jsonb, title text, message text) ON g.key = p."plan_group"
    WHERE p.whatsapp_opt_in
@@ -285,7 +265,7 @@ FROM
           g.link AS link,
           %s AS read_at,
           %s AS created_at,
-          %s || g.event_key || ':' || p.plan_ref AS dedupe_key,
+          g.event_id AS event_id,
           %s || g.event_key AS plan_event_key
    FROM
      (SELECT "lms_user"."email" AS "email",
@@ -294,18 +274,15 @@ FROM
              "lms_user"."name" AS "name",
              "lms_user"."timezone" AS "timezone",
              "lms_user"."id" AS "recipient_id",
-             ("lms_user"."timezone")::text AS "plan_group",
-             CASE
-                 WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
-                 ELSE (COALESCE(%s, %s) || COALESCE(("lms_user"."id")::text, %s))
-             END AS "plan_ref"
+             ("lms_user"."timezone")::text AS "plan_group"
       FROM "lms_user") p
    JOIN jsonb_to_recordset(%s::jsonb) AS g (key text, event_id bigint, group_id bigint, event_key text, subject_id bigint, expires_at timestamptz, link text, context jsonb, title text, message text) ON g.key = p."plan_group"
    WHERE p.recipient_id IS NOT NULL) s
 WHERE NOT EXISTS
     (SELECT 1
      FROM "notifications_notification" d
-     WHERE d.dedupe_key = s.dedupe_key);
+     WHERE d.event_id = s.event_id
+       AND d.user_id = s.user_id);
 
 -- accounts
 
@@ -339,11 +316,7 @@ FROM
           "lms_user"."name" AS "name",
           "lms_user"."timezone" AS "timezone",
           "lms_user"."id" AS "recipient_id",
-          ("lms_user"."timezone")::text AS "plan_group",
-          CASE
-              WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
-              ELSE (COALESCE(%s, %s) || COALESCE(("lms_user"."id")::text, %s))
-          END AS "plan_ref"
+          ("lms_user"."timezone")::text AS "plan_group"
    FROM "lms_user") p
 JOIN jsonb_to_recordset(%s::jsonb) AS g (key text, event_id bigint, group_id bigint, event_key text, subject_id bigint, expires_at timestamptz, link text, context jsonb, title text, message text) ON g.key = p."plan_group"
 WHERE NOT coalesce(((p.email IS NOT NULL
@@ -425,11 +398,7 @@ WITH made AS
              "lms_user"."name" AS "name",
              "lms_user"."timezone" AS "timezone",
              "lms_user"."id" AS "recipient_id",
-             ("lms_user"."timezone")::text AS "plan_group",
-             CASE
-                 WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
-                 ELSE (COALESCE(%s, %s) || COALESCE(("lms_user"."id")::text, %s))
-             END AS "plan_ref"
+             ("lms_user"."timezone")::text AS "plan_group"
       FROM "lms_user") p
    JOIN jsonb_to_recordset(%s::jsonb) AS g (key text, event_id bigint, group_id bigint, event_key text, subject_id bigint, expires_at timestamptz, link text, context jsonb, title text, message text) ON g.key = p."plan_group"
    JOIN (
@@ -447,7 +416,7 @@ SELECT channel,
 FROM made
 GROUP BY channel;
 
-INSERT INTO notifications_notification ("user_id", "kind", "title", "message", "link", "read_at", "created_at", "dedupe_key")
+INSERT INTO notifications_notification ("user_id", "kind", "title", "message", "link", "read_at", "created_at", "event_id")
 SELECT p.recipient_id AS user_id,
        %s AS kind,
        g.title AS title,
@@ -455,7 +424,7 @@ SELECT p.recipient_id AS user_id,
        g.link AS link,
        %s AS read_at,
        %s AS created_at,
-       %s || g.event_key || ':' || p.plan_ref AS dedupe_key
+       g.event_id AS event_id
 FROM
   (SELECT "lms_user"."email" AS "email",
           "lms_user"."phone" AS "phone",
@@ -463,14 +432,12 @@ FROM
           "lms_user"."name" AS "name",
           "lms_user"."timezone" AS "timezone",
           "lms_user"."id" AS "recipient_id",
-          ("lms_user"."timezone")::text AS "plan_group",
-          CASE
-              WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
-              ELSE (COALESCE(%s, %s) || COALESCE(("lms_user"."id")::text, %s))
-          END AS "plan_ref"
+          ("lms_user"."timezone")::text AS "plan_group"
    FROM "lms_user") p
 JOIN jsonb_to_recordset(%s::jsonb) AS g (key text, event_id bigint, group_id bigint, event_key text, subject_id bigint, expires_at timestamptz, link text, context jsonb, title text, message text) ON g.key = p."plan_group"
-WHERE p.recipient_id IS NOT NULL ON CONFLICT (dedupe_key) DO NOTHING;
+WHERE p.recipient_id IS NOT NULL
+ORDER BY event_id,
+         user_id ON CONFLICT DO NOTHING;
 
 -- no accounts
 

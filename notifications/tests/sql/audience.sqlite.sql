@@ -30,11 +30,7 @@ FROM
           "lms_user"."name" AS "name",
           "lms_user"."timezone" AS "timezone",
           "lms_user"."id" AS "recipient_id",
-          CAST("lms_user"."timezone" AS text) AS "plan_group",
-          CASE
-              WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
-              ELSE (COALESCE(%s, %s) || COALESCE(CAST("lms_user"."id" AS text), %s))
-          END AS "plan_ref"
+          CAST("lms_user"."timezone" AS text) AS "plan_group"
    FROM "lms_user") p
 JOIN
   (SELECT json_extract(value, '$.key') AS key,
@@ -98,11 +94,7 @@ FROM
              "lms_user"."name" AS "name",
              "lms_user"."timezone" AS "timezone",
              "lms_user"."id" AS "recipient_id",
-             CAST("lms_user"."timezone" AS text) AS "plan_group",
-             CASE
-                 WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
-                 ELSE (COALESCE(%s, %s) || COALESCE(CAST("lms_user"."id" AS text), %s))
-             END AS "plan_ref"
+             CAST("lms_user"."timezone" AS text) AS "plan_group"
       FROM "lms_user") p
    JOIN
      (SELECT json_extract(value, '$.key') AS key,
@@ -165,11 +157,7 @@ FROM
              "lms_user"."name" AS "name",
              "lms_user"."timezone" AS "timezone",
              "lms_user"."id" AS "recipient_id",
-             CAST("lms_user"."timezone" AS text) AS "plan_group",
-             CASE
-                 WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
-                 ELSE (COALESCE(%s, %s) || COALESCE(CAST("lms_user"."id" AS text), %s))
-             END AS "plan_ref"
+             CAST("lms_user"."timezone" AS text) AS "plan_group"
       FROM "lms_user") p
    JOIN
      (SELECT json_extract(value, '$.key') AS key,
@@ -234,11 +222,7 @@ FROM
              "lms_user"."name" AS "name",
              "lms_user"."timezone" AS "timezone",
              "lms_user"."id" AS "recipient_id",
-             CAST("lms_user"."timezone" AS text) AS "plan_group",
-             CASE
-                 WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
-                 ELSE (COALESCE(%s, %s) || COALESCE(CAST("lms_user"."id" AS text), %s))
-             END AS "plan_ref"
+             CAST("lms_user"."timezone" AS text) AS "plan_group"
       FROM "lms_user") p
    JOIN
      (SELECT json_extract(value, '$.key') AS key,
@@ -301,11 +285,7 @@ FROM
              "lms_user"."name" AS "name",
              "lms_user"."timezone" AS "timezone",
              "lms_user"."id" AS "recipient_id",
-             CAST("lms_user"."timezone" AS text) AS "plan_group",
-             CASE
-                 WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
-                 ELSE (COALESCE(%s, %s) || COALESCE(CAST("lms_user"."id" AS text), %s))
-             END AS "plan_ref"
+             CAST("lms_user"."timezone" AS text) AS "plan_group"
       FROM "lms_user") p
    JOIN
      (SELECT json_extract(value, '$.key') AS key,
@@ -340,7 +320,7 @@ FROM
           g.link AS link,
           %s AS read_at,
           %s AS created_at,
-          %s || g.event_key || ':' || p.plan_ref AS dedupe_key,
+          g.event_id AS event_id,
           %s || g.event_key AS plan_event_key
    FROM
      (SELECT "lms_user"."email" AS "email",
@@ -349,11 +329,7 @@ FROM
              "lms_user"."name" AS "name",
              "lms_user"."timezone" AS "timezone",
              "lms_user"."id" AS "recipient_id",
-             CAST("lms_user"."timezone" AS text) AS "plan_group",
-             CASE
-                 WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
-                 ELSE (COALESCE(%s, %s) || COALESCE(CAST("lms_user"."id" AS text), %s))
-             END AS "plan_ref"
+             CAST("lms_user"."timezone" AS text) AS "plan_group"
       FROM "lms_user") p
    JOIN
      (SELECT json_extract(value, '$.key') AS key,
@@ -371,7 +347,8 @@ FROM
 WHERE NOT EXISTS
     (SELECT 1
      FROM "notifications_notification" d
-     WHERE d.dedupe_key = s.dedupe_key);
+     WHERE d.event_id = s.event_id
+       AND d.user_id = s.user_id);
 
 -- accounts
 
@@ -405,11 +382,7 @@ FROM
           "lms_user"."name" AS "name",
           "lms_user"."timezone" AS "timezone",
           "lms_user"."id" AS "recipient_id",
-          CAST("lms_user"."timezone" AS text) AS "plan_group",
-          CASE
-              WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
-              ELSE (COALESCE(%s, %s) || COALESCE(CAST("lms_user"."id" AS text), %s))
-          END AS "plan_ref"
+          CAST("lms_user"."timezone" AS text) AS "plan_group"
    FROM "lms_user") p
 JOIN
   (SELECT json_extract(value, '$.key') AS key,
@@ -471,11 +444,7 @@ FROM
           "lms_user"."name" AS "name",
           "lms_user"."timezone" AS "timezone",
           "lms_user"."id" AS "recipient_id",
-          CAST("lms_user"."timezone" AS text) AS "plan_group",
-          CASE
-              WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
-              ELSE (COALESCE(%s, %s) || COALESCE(CAST("lms_user"."id" AS text), %s))
-          END AS "plan_ref"
+          CAST("lms_user"."timezone" AS text) AS "plan_group"
    FROM "lms_user") p
 JOIN
   (SELECT json_extract(value, '$.key') AS key,
@@ -529,11 +498,7 @@ FROM
           "lms_user"."name" AS "name",
           "lms_user"."timezone" AS "timezone",
           "lms_user"."id" AS "recipient_id",
-          CAST("lms_user"."timezone" AS text) AS "plan_group",
-          CASE
-              WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
-              ELSE (COALESCE(%s, %s) || COALESCE(CAST("lms_user"."id" AS text), %s))
-          END AS "plan_ref"
+          CAST("lms_user"."timezone" AS text) AS "plan_group"
    FROM "lms_user") p
 JOIN
   (SELECT json_extract(value, '$.key') AS key,
@@ -550,7 +515,7 @@ JOIN
 WHERE p.whatsapp_opt_in
   AND p.phone REGEXP %s ON CONFLICT DO NOTHING;
 
-INSERT INTO notifications_notification ("user_id", "kind", "title", "message", "link", "read_at", "created_at", "dedupe_key")
+INSERT INTO notifications_notification ("user_id", "kind", "title", "message", "link", "read_at", "created_at", "event_id")
 SELECT p.recipient_id AS user_id,
        %s AS kind,
        g.title AS title,
@@ -558,7 +523,7 @@ SELECT p.recipient_id AS user_id,
        g.link AS link,
        %s AS read_at,
        %s AS created_at,
-       %s || g.event_key || ':' || p.plan_ref AS dedupe_key
+       g.event_id AS event_id
 FROM
   (SELECT "lms_user"."email" AS "email",
           "lms_user"."phone" AS "phone",
@@ -566,11 +531,7 @@ FROM
           "lms_user"."name" AS "name",
           "lms_user"."timezone" AS "timezone",
           "lms_user"."id" AS "recipient_id",
-          CAST("lms_user"."timezone" AS text) AS "plan_group",
-          CASE
-              WHEN "lms_user"."id" IS NULL THEN LOWER("lms_user"."email")
-              ELSE (COALESCE(%s, %s) || COALESCE(CAST("lms_user"."id" AS text), %s))
-          END AS "plan_ref"
+          CAST("lms_user"."timezone" AS text) AS "plan_group"
    FROM "lms_user") p
 JOIN
   (SELECT json_extract(value, '$.key') AS key,
@@ -584,7 +545,9 @@ JOIN
           json_extract(value, '$.title') AS title,
           json_extract(value, '$.message') AS message
    FROM json_each(%s)) AS g ON g.key = p."plan_group"
-WHERE p.recipient_id IS NOT NULL ON CONFLICT (dedupe_key) DO NOTHING;
+WHERE p.recipient_id IS NOT NULL
+ORDER BY event_id,
+         user_id ON CONFLICT DO NOTHING;
 
 -- no accounts
 
