@@ -39,6 +39,8 @@ STUDENTS_OF_COURSE = """
     JOIN lms_user u ON u.id = en.student_id AND u.is_active
 """
 GROUPS = "bench_group"
+# A session's or recording's row keeps its student's id (sending mints their tracked links from it).
+STUDENT_ID = "jsonb_build_object('student_id', u.id)"
 
 # __ROWS__ is a SELECT of user_id, email, phone, whatsapp_opt_in, event_id, group_id, own_context, expires_at,
 # title, message, link: one row per recipient of an event.
@@ -178,12 +180,15 @@ def _session_groups(sessions, zones, *, kind: str, now) -> list[tuple]:
             local = zone(tz)
             local_date = at.astimezone(local).date()
             context |= {
+                "session_id": pk,  # sending mints the student's tracked join (and RSVP) links from it
+                **({"ask_rsvp": True} if kind == "session_24h" else {}),
                 "when": format_when(at, tz=tz, locale=locale),
                 "local_date": local_date.isoformat(),
                 "days_away": (local_date - now.astimezone(local).date()).days,
                 "day_zone": local.key,
             }
-            rows.append((pk, tz, locale, json.dumps(context)))
+            page = "lms:session_rsvp_mine" if kind == "session_24h" else "lms:session_join_mine"
+            rows.append((pk, tz, locale, json.dumps(context), f"{settings.SITE_URL}{reverse(page, args=[pk])}"))
     return rows
 
 
@@ -194,7 +199,7 @@ def _session_plan(conn, *, kind: str, now, lower: dt.timedelta, upper: dt.timede
         [now + lower, now + upper],
     ).fetchall()
     groups = _session_groups(sessions, _zones(conn), kind=kind, now=now)
-    _copy(conn, "bench_when", "subject_id bigint, tz text, locale text, context jsonb", groups)
+    _copy(conn, "bench_when", "subject_id bigint, tz text, locale text, context jsonb, link text", groups)
     iso = """to_char(s.scheduled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') || '+00:00'"""
     # The in-app text says when relative to the moment it is read: a marker the page turns into words.
     if kind == "session_24h":
@@ -213,14 +218,14 @@ def _session_plan(conn, *, kind: str, now, lower: dt.timedelta, upper: dt.timede
                    'scheduled_at', {iso},
                    'minutes_left', greatest(1, ceil(extract(epoch FROM s.scheduled_at - %(now)s) / 60))::int)
                    AS context,
-               {title} AS title, {message} AS message, s.meeting_url AS link
+               {title} AS title, {message} AS message, w.link
         FROM lms_livesession s
         JOIN lms_course c ON c.id = s.course_id
         JOIN bench_when w ON w.subject_id = s.id
         WHERE NOT s.is_cancelled AND s.scheduled_at > %(lower)s AND s.scheduled_at <= %(upper)s
     """
     rows = f"""
-        SELECT {USERS}, g.event_id, g.group_id, NULL::jsonb AS own_context, NULL::timestamptz AS expires_at,
+        SELECT {USERS}, g.event_id, g.group_id, {STUDENT_ID} AS own_context, NULL::timestamptz AS expires_at,
                g.title, g.message, g.link
         FROM {GROUPS} g JOIN lms_livesession s ON s.id = g.subject_id
         {STUDENTS_OF_COURSE.format(course="s.course_id")} AND u.timezone = g.tz AND u.locale = g.locale
@@ -248,8 +253,8 @@ def plan_recordings(conn, now) -> Plan:
     groups = """
         SELECT r.id AS subject_id, NULL::text AS tz, NULL::text AS locale, 'recording_available:' || r.id AS event_key,
                NULL::timestamptz AS expires_at, s.course_id,
-               jsonb_build_object('session_title', s.title, 'course_title', c.title, 'watch_url', r.url,
-                   'dashboard_url', %(dashboard)s::text) AS context,
+               jsonb_build_object('session_id', s.id, 'session_title', s.title, 'course_title', c.title,
+                   'watch_url', r.url, 'dashboard_url', %(dashboard)s::text) AS context,
                'Recording Available: ' || s.title AS title,
                'The recording for "' || s.title || '" is ready to watch.' AS message, r.url AS link
         FROM lms_recording r
@@ -258,7 +263,7 @@ def plan_recordings(conn, now) -> Plan:
         WHERE r.visible_to_students AND coalesce(r.published_at, r.created_at) BETWEEN %(since)s AND %(now)s
     """
     rows = f"""
-        SELECT {USERS}, g.event_id, g.group_id, NULL::jsonb AS own_context, NULL::timestamptz AS expires_at,
+        SELECT {USERS}, g.event_id, g.group_id, {STUDENT_ID} AS own_context, NULL::timestamptz AS expires_at,
                g.title, g.message, g.link
         FROM {GROUPS} g {STUDENTS_OF_COURSE.format(course="g.course_id")}
     """
