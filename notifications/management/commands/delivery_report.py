@@ -28,6 +28,12 @@ class Command(BaseCommand):
             self.stdout.write(text_table(["Message", "Channel", *STATUS_COLUMNS], rows))
         self.stdout.write(f"\nIn-app notifications: {inapp} (students read them at {settings.SITE_URL}/notifications/)")
         self.stdout.write(f"Deliveries in the ledger: {Delivery.objects.count()}")
+        held = Delivery.objects.filter(status=Delivery.Status.PENDING, events__detail__startswith="held_").distinct()
+        if count := held.count():
+            self.stdout.write(
+                f"Held by the attention budget: {count} pending (their reader's quiet hours, the marketing "
+                "window or the daily cap); each goes when it allows, as its history in the admin says."
+            )
         self.stdout.write(self._where())
 
     def _where(self) -> str:
