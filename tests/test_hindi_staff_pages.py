@@ -73,3 +73,24 @@ def test_the_jobs_page_workers_and_attention_sections_are_hindi_for_hindi_staff(
     assert untranslated(msgids("templates/admin/automation/jobs.html")) == []
     assert "ध्यान बजट, प्रति दिन" in page and '<h2 id="workers">वर्कर</h2>' in page
     assert "Last heartbeat" not in page and "Nothing held or folded" not in page
+
+
+def test_the_session_page_figures_are_hindi_for_hindi_staff(client):
+    from lms.tests.factories import EnrollmentFactory, LiveSessionFactory
+
+    session = LiveSessionFactory()
+    EnrollmentFactory(course=session.course)
+    staff = hindi_staff()
+    staff.is_superuser = True
+    staff.save(update_fields=["is_superuser"])
+    client.force_login(staff)
+
+    page = client.get(f"/admin/lms/livesession/{session.pk}/change/").content.decode()
+
+    template = "templates/admin/lms/livesession/change_form.html"
+    assert untranslated(msgids(template)) == []
+    figures = dict(re.findall(r'<tr><th scope="row">([^<]+)</th><td>([^<]*)</td></tr>', page))
+    assert figures["नामांकित"] == "1" and figures["जवाब: हाँ / नहीं / 1 घंटा पहले याद दिलाएँ / कोई जवाब नहीं"]
+    assert figures["न आने वाले जिन्होंने रिकॉर्डिंग खोली"] == "1 में से 0"  # 0 of the 1 no-show
+    assert "किसने क्या जवाब दिया" in page and "कोई जवाब नहीं" in page
+    assert "Who answered what" not in page and "Enrolled" not in page
