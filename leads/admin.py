@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from common.admin import ReadOnlyAdminMixin, ReadOnlyInline, changelist_link, pretty_json
@@ -172,17 +172,19 @@ class LeadCampaignAdmin(admin.ModelAdmin):
     def leads_link(self, obj):
         return changelist_link("leads.lead", "Leads in this campaign", campaign__id__exact=obj.pk)
 
-    @admin.display(description="export (CSV)")
+    @admin.display(description=gettext_lazy("export (CSV)"))
     def exports(self, obj):
         if obj.pk is None:
             return "—"
         leads = reverse("admin:leads_lead_export") + f"?campaign__id__exact={obj.pk}"
         stats = reverse("admin:leads_leadcampaign_statistics", args=[obj.pk])
         return format_html(
-            '<a class="button" href="{}" data-testid="export-campaign-leads">This campaign\'s leads</a> '
-            '<a class="button" href="{}" data-testid="export-campaign-stats">Its statistics</a>',
+            '<a class="button" href="{}" data-testid="export-campaign-leads">{}</a> '
+            '<a class="button" href="{}" data-testid="export-campaign-stats">{}</a>',
             leads,
+            _("This campaign's leads"),
             stats,
+            _("Its statistics"),
         )
 
     def get_urls(self):
@@ -224,7 +226,7 @@ class LeadCampaignAdmin(admin.ModelAdmin):
             "summary": summary_rows(stats, money=lambda amount: format_money(amount, obj.currency)),
             "funnel": [(label, count, round(100 * count / top)) for label, count in stats.funnel],
             "charts": campaign_charts(campaign=obj),
-            "rate_definition": CONVERSION_RATE_DEFINITION,
+            "rate_definition": _(CONVERSION_RATE_DEFINITION),
         }
         return mark_safe(render_to_string("admin/leads/campaign_stats.html", context))
 
@@ -240,7 +242,7 @@ class LeadAdmin(CsvExportMixin, admin.ModelAdmin):
         admin_bulk.add_to_campaign,
         admin_bulk.set_language,
         admin_bulk.mark_converted,
-        export_action("Export the selected leads (CSV)"),
+        export_action(gettext_lazy("Export the selected leads (CSV)")),
     ]
     export_columns = (
         ("id", "pk"),

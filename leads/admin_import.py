@@ -20,6 +20,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from common.workers import worker_running
 
@@ -30,24 +32,31 @@ SESSION_KEY = "leads_import_uploads"
 KEEP_SECONDS = 24 * 3600
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 USE_CHOICES = [
-    (EMAIL, "Email (required)"),
-    ("name", "Name"),
-    ("phone", "Phone (WhatsApp)"),
-    (KEEP, "Keep with the lead as other data"),
-    (IGNORE, "Do not import"),
+    (EMAIL, gettext_lazy("Email (required)")),
+    ("name", gettext_lazy("Name")),
+    ("phone", gettext_lazy("Phone (WhatsApp)")),
+    (KEEP, gettext_lazy("Keep with the lead as other data")),
+    (IGNORE, gettext_lazy("Do not import")),
 ]
 
 
 class LeadUploadForm(forms.Form):
     file = forms.FileField(
-        label="CSV file",
-        help_text="UTF-8, first line naming the columns: an email column, and name, phone … as your tool exports them.",
+        label=gettext_lazy("CSV file"),
+        help_text=gettext_lazy(
+            "UTF-8, first line naming the columns: an email column, and name, phone … as your tool exports them."
+        ),
     )
-    source = forms.CharField(max_length=100, required=False, help_text="Where the list came from, e.g. webinar-nov.")
+    source = forms.CharField(
+        label=gettext_lazy("Source"),
+        max_length=100,
+        required=False,
+        help_text=gettext_lazy("Where the list came from, e.g. webinar-nov."),
+    )
     start_campaign = forms.BooleanField(
         required=False,
         initial=True,
-        label="Send the Day 0 email to the new leads after the import",
+        label=gettext_lazy("Send the Day 0 email to the new leads after the import"),
     )
 
 
@@ -58,7 +67,9 @@ class ColumnMappingForm(forms.Form):
         super().__init__(*args, **kwargs)
         for index, name in enumerate(header):
             self.fields[f"col_{index}"] = forms.ChoiceField(
-                label=name or f"Column {index + 1}", choices=USE_CHOICES, initial=initial_uses[index]
+                label=name or _("Column %(number)s") % {"number": index + 1},
+                choices=USE_CHOICES,
+                initial=initial_uses[index],
             )
 
     def clean(self):
@@ -66,9 +77,12 @@ class ColumnMappingForm(forms.Form):
         chosen = [use for use in cleaned.values() if use in FIELDS]
         twice = sorted({use for use in chosen if chosen.count(use) > 1})
         if twice:
-            raise ValidationError(f"One column only may hold the {' and the '.join(twice)}.")
+            fields = twice[0]
+            for field in twice[1:]:
+                fields = _("%(fields)s and the %(field)s") % {"fields": fields, "field": field}
+            raise ValidationError(_("One column only may hold the %(fields)s.") % {"fields": fields})
         if EMAIL not in chosen:
-            raise ValidationError("Choose the column that holds the email address.")
+            raise ValidationError(_("Choose the column that holds the email address."))
         return cleaned
 
     def chosen(self) -> dict[int, str]:
@@ -106,11 +120,11 @@ def stage_upload(request, *, data: bytes, filename: str, source: str, start_camp
 def _staged(request, token: str) -> tuple[dict, bytes]:
     uploads = request.session.get(SESSION_KEY, {})
     if not TOKEN.match(token) or token not in uploads:
-        raise Http404("No such upload (it may have been imported already, or be older than a day).")
+        raise Http404(_("No such upload (it may have been imported already, or be older than a day)."))
     try:
         return uploads[token], (staging_dir() / f"{token}.csv").read_bytes()
     except OSError:
-        raise Http404("The uploaded file is gone (older than a day); upload it again.") from None
+        raise Http404(_("The uploaded file is gone (older than a day); upload it again.")) from None
 
 
 def _drop(request, token: str) -> None:
@@ -130,8 +144,11 @@ def upload_view(model_admin, request):
         try:
             if upload.size > settings.LEAD_IMPORT_MAX_BYTES:
                 raise ValidationError(
-                    f"The file is {upload.size / 1_048_576:.1f} MB; the limit is "
-                    f"{settings.LEAD_IMPORT_MAX_BYTES / 1_048_576:.0f} MB."
+                    _("The file is %(size)s MB; the limit is %(limit)s MB.")
+                    % {
+                        "size": f"{upload.size / 1_048_576:.1f}",
+                        "limit": f"{settings.LEAD_IMPORT_MAX_BYTES / 1_048_576:.0f}",
+                    }
                 )
             data = upload.read()
             parse_leads_csv(data)
@@ -149,7 +166,7 @@ def upload_view(model_admin, request):
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.model._meta,
-        "title": "Upload leads",
+        "title": _("Upload leads"),
         "form": form,
         "max_mb": settings.LEAD_IMPORT_MAX_BYTES // 1_048_576,
         "max_rows": settings.LEAD_IMPORT_MAX_ROWS,
@@ -178,7 +195,7 @@ def map_view(model_admin, request, token: str):
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.model._meta,
-        "title": f"Map the columns of {upload['filename']}",
+        "title": _("Map the columns of %(filename)s") % {"filename": upload["filename"]},
         "form": form,
         "upload": upload,
         "header": header,
@@ -221,15 +238,24 @@ def _import(model_admin, request, token: str, *, upload: dict, data: bytes, chos
     _drop(request, token)
     batch = result.batch
     if not upload["start_campaign"]:
-        emails = "no Day 0 email was sent (the campaign was not started)."
+        emails = _("no Day 0 email was sent (the campaign was not started).")
     else:
         count = result.leads_emailed
-        planned = "1 Day 0 email is planned" if count == 1 else f"{count} Day 0 emails are planned"
+        planned = ngettext("1 Day 0 email is planned", "%(count)s Day 0 emails are planned", count) % {"count": count}
         emails = f"{planned}{_worker_note()}."
     model_admin.message_user(
         request,
-        f"Imported {batch.created_count} new leads from {batch.filename}: {batch.duplicate_count} "
-        f"duplicates and {batch.invalid_count} invalid rows were skipped; {emails}",
+        _(
+            "Imported %(created)s new leads from %(filename)s: %(duplicates)s duplicates and %(invalid)s "
+            "invalid rows were skipped; %(emails)s"
+        )
+        % {
+            "created": batch.created_count,
+            "filename": batch.filename,
+            "duplicates": batch.duplicate_count,
+            "invalid": batch.invalid_count,
+            "emails": emails,
+        },
         messages.SUCCESS if not batch.invalid_count else messages.WARNING,
     )
     return redirect("admin:leads_importbatch_change", batch.pk)
@@ -238,5 +264,5 @@ def _import(model_admin, request, token: str, *, upload: dict, data: bytes, chos
 def _worker_note() -> str:
     """When the emails leave: soon, or once the worker (`manage.py qcluster`) runs."""
     if worker_running():
-        return " and leave with the worker's next run"
-    return ", but no worker is running: they leave once `manage.py qcluster` (or the cron jobs) runs"
+        return _(" and leave with the worker's next run")
+    return _(", but no worker is running: they leave once `manage.py qcluster` (or the cron jobs) runs")

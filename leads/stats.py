@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Count, Sum
+from django.utils.translation import gettext_noop
 
 from common.formatting import format_money
 from lms.models import Payment
@@ -91,7 +92,7 @@ class CampaignStats:
 
 # One conversion rate, shown with its definition wherever a campaign's rate is shown (the list of
 # campaigns, its page, the command). Per step, the page counts conversions, not a rate of its own.
-CONVERSION_RATE_DEFINITION = "Conversion rate = leads converted ÷ leads in the campaign."
+CONVERSION_RATE_DEFINITION = gettext_noop("Conversion rate = leads converted ÷ leads in the campaign.")
 
 
 def conversion_rate(*, conversions: int, leads: int) -> float:

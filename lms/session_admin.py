@@ -5,6 +5,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from common.admin import ReadOnlyAdminMixin
 
@@ -17,8 +20,11 @@ LISTED = 300  # students listed with their answer on the page
 
 class ParticipantsForm(forms.Form):
     file = forms.FileField(
-        label="Participants export (CSV)",
-        help_text=f"Zoom's or Google Meet's participants list, with emails; up to {MAX_UPLOAD_BYTES // 1_048_576} MB.",
+        label=gettext_lazy("Participants export (CSV)"),
+        help_text=format_lazy(
+            gettext_lazy("Zoom's or Google Meet's participants list, with emails; up to {megabytes} MB."),
+            megabytes=MAX_UPLOAD_BYTES // 1_048_576,
+        ),
     )
 
 
@@ -27,14 +33,17 @@ def answers_table(session: LiveSession) -> list[tuple[str, str, str]]:
     answers = dict(SessionRsvp.objects.filter(session=session).values_list("student_id", "answer"))
     labels = dict(SessionRsvp.Answer.choices)
     joined = dict(SessionAttendance.objects.filter(session=session).values_list("student_id", "source"))
+    no_answer = _("no answer")
     rows = []
     enrolled = Enrollment.objects.filter(course_id=session.course_id, is_active=True).select_related("student")
     for enrollment in enrolled.order_by("student__email")[:LISTED]:
         student = enrollment.student
-        answer = str(labels[answers[student.pk]]) if student.pk in answers else "no answer"
-        came = {"link": "yes (join link)", "upload": "yes (participants export)"}.get(joined.get(student.pk), "no")
+        answer = str(labels[answers[student.pk]]) if student.pk in answers else no_answer
+        came = {"link": _("yes (join link)"), "upload": _("yes (participants export)")}.get(
+            joined.get(student.pk), _("no")
+        )
         rows.append((str(student), answer, came))
-    return sorted(rows, key=lambda row: row[1] == "no answer")
+    return sorted(rows, key=lambda row: row[1] == no_answer)
 
 
 class SessionPageMixin:
@@ -71,16 +80,16 @@ class SessionPageMixin:
         form = ParticipantsForm(request.POST, request.FILES)
         back = redirect(reverse("admin:lms_livesession_change", args=[pk]))
         if not form.is_valid():
-            messages.error(request, "Choose a CSV file to upload.")
+            messages.error(request, _("Choose a CSV file to upload."))
             return back
         try:
             result = import_participants(session=session, rows=read_participants(form.cleaned_data["file"]))
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
             return back
-        messages.success(request, f"Participants: {result.summary()}.")
+        messages.success(request, _("Participants: %(summary)s.") % {"summary": result.summary()})
         for line, reason in result.problems[:20]:
-            messages.warning(request, f"Line {line}: {reason}")
+            messages.warning(request, _("Line %(line)s: %(reason)s") % {"line": line, "reason": reason})
         return back
 
 

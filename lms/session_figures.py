@@ -3,6 +3,8 @@
 import datetime as dt
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 from notifications.api import INAPP, Channel, recipients_reached, spend_for_subjects
 
 from . import messages
@@ -41,17 +43,20 @@ class SessionFigures:
         """(label, value) for the admin page, in order."""
         channels = ", ".join(f"{name} {count}" for name, count in self.by_channel.items())
         return [
-            ("Enrolled", str(self.enrolled)),
-            ("Reachable (email or WhatsApp not suppressed)", str(self.reachable)),
-            ("Reached ≥ 10 min before the start", f"{self.reached} ({self.reached_percent})"),
-            ("Reached, by channel", channels),
-            ("Cost per student reached", self.cost_per_reached),
+            (_("Enrolled"), str(self.enrolled)),
+            (_("Reachable (email or WhatsApp not suppressed)"), str(self.reachable)),
+            (_("Reached ≥ 10 min before the start"), f"{self.reached} ({self.reached_percent})"),
+            (_("Reached, by channel"), channels),
+            (_("Cost per student reached"), self.cost_per_reached),
             (
-                "RSVPs: yes / no / remind 1 h / no answer",
+                _("RSVPs: yes / no / remind 1 h / no answer"),
                 " / ".join(str(self.rsvps[key]) for key in ("yes", "no", "remind_1h", "none")),
             ),
-            ("Joined", f"{self.joined} ({self.joined_percent})"),
-            ("No-shows who opened the recording", f"{self.no_shows_watched} of {self.no_shows}"),
+            (_("Joined"), f"{self.joined} ({self.joined_percent})"),
+            (
+                _("No-shows who opened the recording"),
+                _("%(watched)s of %(no_shows)s") % {"watched": self.no_shows_watched, "no_shows": self.no_shows},
+            ),
         ]
 
 

@@ -13,6 +13,7 @@ from django.core.validators import validate_email
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import escape, format_html
+from django.utils.translation import gettext_lazy
 
 from common.admin import ReadOnlyAdminMixin, ReadOnlyInline, changelist_link, preformatted, pretty_json  # noqa: F401
 from common.export import CsvExportMixin
@@ -199,18 +200,18 @@ class DeliveryAdmin(CsvExportMixin, admin.ModelAdmin):
 
     @admin.action(
         permissions=["change"],
-        description="Requeue selected failed, unknown, expired or cancelled deliveries (send again)",
+        description=gettext_lazy("Requeue selected failed, unknown, expired or cancelled deliveries (send again)"),
     )
     def requeue(self, request, queryset):
         count = requeue_deliveries(deliveries=queryset, by=request.user.get_username())
         self._report(request, queryset, count, "requeued", "were not " + _statuses(REQUEUEABLE))
 
-    @admin.action(permissions=["change"], description="Mark selected unknown deliveries as sent")
+    @admin.action(permissions=["change"], description=gettext_lazy("Mark selected unknown deliveries as sent"))
     def mark_unknown_sent(self, request, queryset):
         count = settle_unknown_deliveries(deliveries=queryset, sent=True, by=request.user.get_username())
         self._report(request, queryset, count, "marked sent", "were not unknown")
 
-    @admin.action(permissions=["change"], description="Mark selected unknown deliveries as failed")
+    @admin.action(permissions=["change"], description=gettext_lazy("Mark selected unknown deliveries as failed"))
     def mark_unknown_failed(self, request, queryset):
         count = settle_unknown_deliveries(deliveries=queryset, sent=False, by=request.user.get_username())
         self._report(request, queryset, count, "marked failed", "were not unknown")
