@@ -160,6 +160,13 @@ SESSION_RSVP_NOTED = register(
         description="Confirms an RSVP button tapped on WhatsApp, inside the window the tap opened.",
     )
 )
+# What the two recording notices (came, or missed it) share.
+RECORDING = {
+    "samples": {"session_title": "Python Basics: Loops", "course_title": "Python for Beginners"},
+    "topic": Topic.REMINDERS,
+    "channels": (Channel.EMAIL, INAPP),
+    "digest_phrase": ngettext_lazy("%(count)d new recording", "%(count)d new recordings", "count"),
+}
 RECORDING_AVAILABLE = register(
     MessageKind(
         name="recording_available",
@@ -169,10 +176,7 @@ RECORDING_AVAILABLE = register(
             "watch_url": "The recording's link.",
             "dashboard_url": "The student's dashboard.",
         },
-        samples={"session_title": "Python Basics: Loops", "course_title": "Python for Beginners"},
-        topic=Topic.REMINDERS,
-        channels=(Channel.EMAIL, INAPP),
-        digest_phrase=ngettext_lazy("%(count)d new recording", "%(count)d new recordings", "count"),
+        **RECORDING,
         description="A session's recording can be watched (to students who came, or when attendance is unknown).",
     )
 )
@@ -185,11 +189,8 @@ RECORDING_MISSED = register(
             "watch_url": "The recording, through the student's tracked link (made when sent).",
             "dashboard_url": "The student's dashboard.",
         },
-        samples={"session_title": "Python Basics: Loops", "course_title": "Python for Beginners"},
-        topic=Topic.REMINDERS,
-        channels=(Channel.EMAIL, INAPP),
+        **RECORDING,
         render_context=session_links.sent_recording_links,
-        digest_phrase=ngettext_lazy("%(count)d new recording", "%(count)d new recordings", "count"),
         description="“You missed it, here is the recording”: to students who did not join the session.",
     )
 )
