@@ -67,8 +67,7 @@ def test_two_clusters_share_one_backlog_and_send_each_message_once(tmp_path):
             for i in range(80)
         ),
     )
-    # 0.3 s a message: one worker alone would take 24 s, so the fan-out task is taken long before the
-    # first run could drain the backlog on a busy machine (each cluster takes a share).
+    # 0.3 s a message: one worker alone would take 24 s, time for the other cluster's share to start.
     with FakeProvider(default=twilio_ok, latency=0.3) as twilio:
         env = {
             **os.environ,
