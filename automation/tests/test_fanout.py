@@ -67,8 +67,7 @@ def test_two_clusters_share_one_backlog_and_send_each_message_once(tmp_path):
             for i in range(80)
         ),
     )
-    # 0.3 s a message: one worker alone would take 24 s, time for the other cluster's share to start.
-    with FakeProvider(default=twilio_ok, latency=0.3) as twilio:
+    with FakeProvider(default=twilio_ok, latency=0.1) as twilio:
         env = {
             **os.environ,
             "DATABASE_URL": _database_url(),
