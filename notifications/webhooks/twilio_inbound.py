@@ -4,12 +4,11 @@ Set it as the sender's "A message comes in" URL (https://YOUR-HOST/webhooks/twil
 Every request must carry a valid X-Twilio-Signature; with no auth token configured, none does.
 """
 
-from django.conf import settings
 from django.http import HttpResponse, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from twilio.request_validator import RequestValidator
 
+from ..channels.whatsapp.twilio import signed_by_twilio
 from ..rendering import absolute_url
 from ..services.inbound import receive_whatsapp_message
 
@@ -20,9 +19,7 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 @require_POST
 def twilio_inbound_message(request):
     """Keep a WhatsApp message sent to our number; the reply to a keyword goes through the ledger."""
-    token, signature = settings.TWILIO_AUTH_TOKEN, request.headers.get("X-Twilio-Signature", "")
-    url = absolute_url(request.get_full_path())
-    if not token or not signature or not RequestValidator(token).validate(url, request.POST, signature):
+    if not signed_by_twilio(request, url=absolute_url(request.get_full_path())):
         return HttpResponseForbidden("Invalid Twilio signature.")
     body = request.POST.get("Body", "") or request.POST.get("ButtonText", "")
     if not body and request.POST.get("NumMedia", "0") != "0":

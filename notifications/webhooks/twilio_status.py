@@ -4,9 +4,8 @@ from django.conf import settings
 from django.http import HttpResponse, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from twilio.request_validator import RequestValidator
 
-from ..channels.whatsapp.twilio import ACCOUNT_CODES, SUPPRESS_CODES, TRANSIENT_CODES
+from ..channels.whatsapp.twilio import ACCOUNT_CODES, SUPPRESS_CODES, TRANSIENT_CODES, signed_by_twilio
 from ..models import Channel, Delivery
 from ..rendering import absolute_url
 from ..services.feedback import ProviderEvent, apply_provider_event
@@ -38,13 +37,7 @@ def _delivery_id(request) -> int | None:
 @require_POST
 def twilio_status_callback(request):
     """Record a WhatsApp message's status; forged or unsigned requests get 403."""
-    signature = request.headers.get("X-Twilio-Signature", "")
-    token = settings.TWILIO_AUTH_TOKEN
-    if (
-        not token
-        or not signature
-        or not RequestValidator(token).validate(_public_url(request), request.POST, signature)
-    ):
+    if not signed_by_twilio(request, url=_public_url(request)):
         return HttpResponseForbidden("Invalid Twilio signature.")
     status = STATUS_FOR.get(request.POST.get("MessageStatus", ""))
     if status is None:

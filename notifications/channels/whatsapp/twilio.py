@@ -13,6 +13,7 @@ import requests
 from django.conf import settings
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from ..base import (
@@ -217,3 +218,10 @@ def unreachable_pauses(result: SendResult) -> SendResult:
 
 def _wa(number: str) -> str:
     return number if number.startswith("whatsapp:") else f"whatsapp:{number}"
+
+
+def signed_by_twilio(request, *, url: str) -> bool:
+    """Whether a webhook request to `url` carries Twilio's signature made with our auth token
+    (False, failing closed, when no token is configured or the request is unsigned)."""
+    token, signature = settings.TWILIO_AUTH_TOKEN, request.headers.get("X-Twilio-Signature", "")
+    return bool(token and signature and RequestValidator(token).validate(url, request.POST, signature))
