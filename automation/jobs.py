@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from leads.campaigns import plan_lead_follow_ups
+from lms.reach import run_reach_ladder
 from lms.reminders import (
     plan_assignment_reminders,
     plan_payment_reminders,
@@ -182,6 +183,13 @@ JOBS: tuple[Job, ...] = (
         "every:5",
         "“Starting Soon” to students of sessions 15 minutes away or less.",
         outbox_step=dt.timedelta(minutes=15),
+    ),
+    Job(
+        "reach_ladder",
+        "reach",
+        run_reach_ladder,
+        "every:1",
+        "The reach ladder: the next channel for students no session reminder reached (REACH_MINUTES before).",
     ),
     Job(
         "recording_notifications",

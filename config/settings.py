@@ -399,6 +399,12 @@ AUTOMATION_SPARE_WORKERS = env.str("AUTOMATION_SPARE_WORKERS", default=None)
 PAYMENT_REMINDER_DAYS = env.str("PAYMENT_REMINDER_DAYS", default=None)
 # Minutes after a session's start after which "we're live, join now" is no longer sent: lms/conf.py.
 LIVE_NUDGE_MINUTES = env.str("LIVE_NUDGE_MINUTES", default=None)
+# The reach ladder (lms/reach.py, lms/conf.py): reached this long before a session, its steps, their
+# wait, and the hold-out share that gets no escalation and no live nudge.
+REACH_MINUTES = env.str("REACH_MINUTES", default=None)
+REACH_LADDER = env.str("REACH_LADDER", default=None)
+REACH_WAIT_MINUTES = env.str("REACH_WAIT_MINUTES", default=None)
+REACH_HOLDOUT_PERCENT = env.str("REACH_HOLDOUT_PERCENT", default=None)
 
 # --- Onboarding ------------------------------------------------------------------------------
 # The set-password link in the welcome email works once, for this many days.

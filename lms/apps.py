@@ -7,4 +7,5 @@ class LmsConfig(AppConfig):
 
     def ready(self):
         # The message kinds lms sends; WhatsApp consent given or withdrawn from a phone; its settings check.
-        from . import checks, messages, signals  # noqa: F401
+        # The reach ladder hears the providers' receipts (delivery_status_changed).
+        from . import checks, messages, reach, signals  # noqa: F401

@@ -26,6 +26,7 @@ from notifications.api import Audience, Channel, Group, PlanResult, plan_audienc
 from . import messages
 from .calendar import session_calendar_context
 from .conf import conf
+from .holdout import not_held_out
 from .models import (
     Assignment,
     Enrollment,
@@ -229,7 +230,8 @@ def plan_session_reminders_1h(*, now: dt.datetime, dry_run: bool = False) -> Pla
 
 def plan_live_nudges(*, now: dt.datetime, dry_run: bool = False) -> PlanResult:
     """Plan "We're live, join now" from 5 minutes after a session's start until LIVE_NUDGE_MINUTES after
-    it (never later), to the students who have not joined and did not say they can't make it."""
+    it (never later), to the students who have not joined and did not say they can't make it (and are
+    not in the hold-out)."""
     latest = dt.timedelta(minutes=conf.live_nudge_minutes)
     sessions = LiveSession.objects.filter(
         is_cancelled=False, scheduled_at__lte=now - LIVE_AFTER, scheduled_at__gt=now - latest
@@ -240,7 +242,12 @@ def plan_live_nudges(*, now: dt.datetime, dry_run: bool = False) -> PlanResult:
         now=now,
         dry_run=dry_run,
         expiry=lambda session: session.scheduled_at + latest,
-        conditions=[~_answered(SessionRsvp.Answer.NO), ~_joined()],
+        # Not to the hold-out either (lms.holdout): the nudge's uplift is measured against them.
+        conditions=[
+            ~_answered(SessionRsvp.Answer.NO),
+            ~_joined(),
+            *not_held_out(sessions.values_list("course_id", flat=True)),
+        ],
     )
 
 

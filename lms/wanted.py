@@ -21,6 +21,12 @@ def session_event_key(session: LiveSession) -> str:
     return f"{session.pk}@{session.scheduled_at.astimezone(dt.UTC):%Y%m%dT%H%M%S}"
 
 
+def _about(full_key: str, session: LiveSession) -> bool:
+    """A row's event key names the session at its current time (a reach ladder step's: "...:step2")."""
+    key = session_event_key(session)
+    return full_key.endswith(key) or full_key.partition(":")[2].split(":step")[0] == key
+
+
 def unwanted_session_reminders(deliveries) -> dict[int, str]:
     """Reminders for sessions that were cancelled or moved since they were planned."""
     deliveries = [d for d in deliveries if d.subject_type == SESSION]
@@ -30,7 +36,7 @@ def unwanted_session_reminders(deliveries) -> dict[int, str]:
         session = sessions.get(delivery.subject_id)
         if session is None or session.is_cancelled:
             unwanted[delivery.pk] = "session_cancelled"
-        elif not delivery.event_key.endswith(session_event_key(session)):
+        elif not _about(delivery.event_key, session):
             unwanted[delivery.pk] = "session_rescheduled"
     return unwanted | _unwanted_by_answers([d for d in deliveries if d.pk not in unwanted])
 

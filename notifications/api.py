@@ -21,6 +21,9 @@ move. import-linter holds every other app to this door (`.importlinter`).
   `cancel_messages` (one event's or one person's, with a reason on each row's history).
 - The attention budget: `plan_digests` (the digest of folded messages, at each student's hour),
   `attention_counts` (its holds, folds and digests per day, for the jobs page).
+- The reach ladder (lms.reach): `ladder_steps`, `recipients_with_receipt`, `recipients_read`,
+  `plan_ladder_step`, `note_delivery`, `cancel_waiting_steps`; the `delivery_status_changed` signal a
+  provider's receipt sends (a `DeliveryChange`), `LADDER_STEP` (a step's event key: "<key>:step<n>").
 - Operator: reconcile, retention, `ledger_health`, `count_due_deliveries`, `oldest_due_delivery_at`,
   `count_unknown_deliveries`; the metrics' and health endpoint's `backlog`, `in_flight_and_unknown`,
   `paused_channels`, `dispatch_totals`, `shared_redis`; the demo's reset (`delete_messages_of`, `count_suppressions`).
@@ -172,4 +175,23 @@ __all__ = [
     "whatsapp_consent_changed",
     "whatsapp_contact",
     "whatsapp_marketing_consents",
+]
+
+# The reach ladder (lms.reach): its steps on the ledger, and the signal a provider's receipt sends.
+from .reach import STEP as LADDER_STEP  # noqa: E402
+from .reach import LadderStep, ladder_steps, recipients_read, recipients_with_receipt  # noqa: E402
+from .services.ladder import DeliveryChange, cancel_waiting_steps, note_delivery, plan_ladder_step  # noqa: E402
+from .signals import delivery_status_changed  # noqa: E402
+
+__all__ += [
+    "LADDER_STEP",
+    "DeliveryChange",
+    "LadderStep",
+    "cancel_waiting_steps",
+    "delivery_status_changed",
+    "ladder_steps",
+    "note_delivery",
+    "plan_ladder_step",
+    "recipients_read",
+    "recipients_with_receipt",
 ]

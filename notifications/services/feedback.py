@@ -17,6 +17,7 @@ from ..conf import conf
 from ..models import Delivery, DeliveryEvent, Suppression
 from .dispatch import suppress_address
 from .dispatch.record import RANK, TIMESTAMPS, retry_delay, suppress_at_limit
+from .ladder import announce_change
 from .pauses import pause_channel
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,14 @@ def apply_provider_event(*, event: ProviderEvent) -> Delivery | None:
         delivery.save(update_fields=[*updates, "updated_at"])
     DeliveryEvent.objects.create(delivery=delivery, at=at, status=status, detail=detail)
     _suppress_if_needed(delivery, event, address, soft_bounce)
+    if "status" in updates:
+        announce_status_change(delivery, at=at)
     return delivery
+
+
+def announce_status_change(delivery: Delivery, *, at: dt.datetime) -> None:
+    """Tell the apps that own the message (signals.delivery_status_changed) that its status moved."""
+    announce_change(delivery, at=at)
 
 
 def _already_recorded(delivery: Delivery, status: str, detail: str) -> bool:
