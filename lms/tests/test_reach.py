@@ -1,9 +1,11 @@
-"""Issue 29: RSVP in one tap, tracked joins, the live nudge, the missed-it recording and a session's figures.
+"""Issue 29: RSVP in one tap, tracked joins, the live nudge, the missed-it recording and a session's figures
+(the reach ladder's own tests: test_reach_ladder.py; the whole life below includes an escalation).
 
 The doors are exercised through their real views and the provider webhooks with signed payloads;
 the rules plan into the real ledger and the dispatcher sends through the fake providers.
 """
 
+import base64
 import datetime as dt
 import re
 from io import BytesIO
@@ -17,6 +19,7 @@ from django.urls import reverse
 from lms import reminders
 from lms.attendance import MAX_UPLOAD_BYTES, import_participants, read_participants
 from lms.models import RecordingOpen, SessionAttendance, SessionRsvp
+from lms.reach import run_reach_ladder
 from lms.services import publish_recording
 from lms.session_links import make_token
 from notifications.models import Delivery, InboundMessage, Notification
@@ -376,8 +379,39 @@ def test_a_session_life_on_the_real_ledger_and_webhooks(client, admin_client, co
     answers = dict(SessionRsvp.objects.values_list("student__email", "answer"))
     assert answers == {cant.email: "no", asked.email: "remind_1h", came.email: "yes"}
 
-    # An hour before, the extra reminder; 15 minutes before, "starting soon" to all but the "no".
+    # An hour before, the extra reminder.
     reminders.plan_session_reminders_15min(now=START - dt.timedelta(minutes=55))
+
+    # The reach ladder: the one no reminder reached gets WhatsApp 30 minutes before; not delivered
+    # within 10 minutes, the email goes, and Postmark's receipt says it arrived before the deadline.
+    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": ["hooks:secret"]}
+    for minutes in (30, 25, 20):
+        moment = START - dt.timedelta(minutes=minutes)
+        with time_machine.travel(moment, tick=False):
+            run_reach_ladder(now=moment)
+            dispatch_due_deliveries(now=moment)
+    steps = Delivery.objects.filter(event__key__contains=":step").order_by("event__key")
+    assert [(row.recipient_id, row.channel, row.status) for row in steps] == [
+        (silent.pk, "whatsapp", Status.SENT),
+        (silent.pk, "email", Status.SENT),
+    ]
+    email_step = steps[1]
+    assert email_step.sent_at == START - dt.timedelta(minutes=20)
+    receipt = {
+        "RecordType": "Delivery",
+        "MessageID": email_step.provider_message_id,
+        "Recipient": email_step.to_address,
+        "DeliveredAt": (START - dt.timedelta(minutes=19)).isoformat().replace("+00:00", "Z"),
+        "Details": "250 OK",
+        "Metadata": {"delivery_id": str(email_step.pk)},
+    }
+    auth = "Basic " + base64.b64encode(b"hooks:secret").decode()
+    response = client.post(
+        "/anymail/postmark/tracking/", receipt, content_type="application/json", HTTP_AUTHORIZATION=auth
+    )
+    assert response.status_code == 200
+
+    # 15 minutes before, "starting soon" to all but the "no".
     reminders.plan_session_reminders_15min(now=START - dt.timedelta(minutes=14))
     dispatch_due_deliveries(now=START - dt.timedelta(minutes=14))
     assert set(Delivery.objects.filter(event__kind="session_1h").values_list("recipient", flat=True)) == {asked.pk}
@@ -417,8 +451,8 @@ def test_a_session_life_on_the_real_ledger_and_webhooks(client, admin_client, co
     page = admin_client.get(reverse("admin:lms_livesession_change", args=[session.pk])).content.decode()
     figures = dict(re.findall(r'<tr><th scope="row">([^<]+)</th><td>([^<]*)</td></tr>', page))
     assert figures["Enrolled"] == "4"
-    assert figures["Reached ≥ 10 min before the start"] == "3 (75 %)"
-    assert figures["Reached, by channel"] == "WhatsApp 3, email 0, in-app 0"
+    assert figures["Reached ≥ 10 min before the start"] == "4 (100 %)"
+    assert figures["Reached, by channel"] == "WhatsApp 3, email 1, in-app 0"
     assert figures["RSVPs: yes / no / remind 1 h / no answer"] == "1 / 1 / 1 / 1"
     assert figures["Joined"] == "1 (25 %)"
     assert figures["No-shows who opened the recording"] == "1 of 3"

@@ -19,7 +19,8 @@ from notifications.models import Delivery, DeliveryEvent
 from notifications.services.dispatch import dispatch_due_deliveries
 from tests.fake_graph import status_update
 
-from .test_reach import START, course, enrolled, post_meta, session  # noqa: F401  (fixtures)
+from .factories import CourseFactory, LiveSessionFactory
+from .test_reach import START, enrolled, post_meta
 
 pytestmark = pytest.mark.django_db
 Status = Delivery.Status
@@ -29,6 +30,18 @@ STEPS = "session_15min"
 
 def minutes_before(minutes: int) -> dt.datetime:
     return START - dt.timedelta(minutes=minutes)
+
+
+@pytest.fixture
+def course():
+    return CourseFactory(title="Data Science Bootcamp")
+
+
+@pytest.fixture
+def session(course):
+    return LiveSessionFactory(
+        course=course, title="Intro to Pandas", scheduled_at=START, meeting_url="https://meet.example.com/p"
+    )
 
 
 @pytest.fixture
