@@ -34,6 +34,7 @@ from notifications.api import (
     release_messages,
 )
 
+from .console_reach import reach_context
 from .outbox import planned, upcoming
 from .selectors import jobs_overview
 
@@ -182,6 +183,7 @@ def dashboard(request):
         payments_total=_payments_total(context["since"]),
         page_zone=timezone.get_current_timezone_name(),
     )
+    context.update(reach_context(now=now))  # the live sessions' reach (console_reach.py)
     return TemplateResponse(request, "admin/automation/dashboard.html", context)
 
 

@@ -8,10 +8,11 @@ from django.utils.translation import gettext as _
 from notifications.api import INAPP, Channel, recipients_reached, spend_for_subjects
 
 from . import messages
+from .conf import conf
+from .holdout import held_out_students
 from .models import Enrollment, LiveSession, RecordingOpen, SessionAttendance, SessionRsvp
 from .wanted import SESSION, session_event_key
 
-REACH_BEFORE = dt.timedelta(minutes=10)
 BEFORE_START = (messages.SESSION_24H.name, messages.SESSION_1H.name, messages.SESSION_15MIN.name)
 
 
@@ -30,6 +31,26 @@ class SessionFigures:
     joined: int
     no_shows: int
     no_shows_watched: int
+    # The hold-out (lms.holdout: no escalation, no live nudge) against the rest: (size, reached, joined).
+    holdout: tuple[int, int, int] = (0, 0, 0)
+    rest: tuple[int, int, int] = (0, 0, 0)
+
+    @property
+    def uplift(self) -> str:
+        """Reached and joined, the rest against the hold-out, in points; "–" without a hold-out."""
+        if not self.holdout[0] or not self.rest[0]:
+            return "–"
+        reached = 100 * (self.rest[1] / self.rest[0] - self.holdout[1] / self.holdout[0])
+        joined = 100 * (self.rest[2] / self.rest[0] - self.holdout[2] / self.holdout[0])
+        return _("reached %(reached)+.0f pts, joined %(joined)+.0f pts") % {"reached": reached, "joined": joined}
+
+    def group_text(self, group: tuple[int, int, int]) -> str:
+        size, reached, joined = group
+        return _("%(size)s: reached %(reached)s, joined %(joined)s") % {
+            "size": size,
+            "reached": _percent(reached, size),
+            "joined": _percent(joined, size),
+        }
 
     @property
     def reached_percent(self) -> str:
@@ -45,7 +66,10 @@ class SessionFigures:
         return [
             (_("Enrolled"), str(self.enrolled)),
             (_("Reachable (email or WhatsApp not suppressed)"), str(self.reachable)),
-            (_("Reached ≥ 10 min before the start"), f"{self.reached} ({self.reached_percent})"),
+            (
+                _("Reached ≥ %(minutes)s min before the start") % {"minutes": conf.reach_minutes},
+                f"{self.reached} ({self.reached_percent})",
+            ),
             (_("Reached, by channel"), channels),
             (_("Cost per student reached"), self.cost_per_reached),
             (
@@ -56,6 +80,15 @@ class SessionFigures:
             (
                 _("No-shows who opened the recording"),
                 _("%(watched)s of %(no_shows)s") % {"watched": self.no_shows_watched, "no_shows": self.no_shows},
+            ),
+            *(
+                [
+                    (_("Hold-out (no escalation, no live nudge)"), self.group_text(self.holdout)),
+                    (_("The rest"), self.group_text(self.rest)),
+                    (_("Uplift"), self.uplift),
+                ]
+                if self.holdout[0]
+                else []
             ),
         ]
 
@@ -68,7 +101,9 @@ def session_figures(session: LiveSession) -> SessionFigures:
         )
     )
     reached = recipients_reached(
-        kinds=BEFORE_START, event_key=session_event_key(session), before=session.scheduled_at - REACH_BEFORE
+        kinds=BEFORE_START,
+        event_key=session_event_key(session),
+        before=session.scheduled_at - dt.timedelta(minutes=conf.reach_minutes),
     )
     reachable = reached.pop("reachable") & students
     by_channel = {
@@ -88,6 +123,8 @@ def session_figures(session: LiveSession) -> SessionFigures:
     joined = set(SessionAttendance.objects.filter(session=session).values_list("student_id", flat=True)) & students
     no_shows = students - joined
     watched = set(RecordingOpen.objects.filter(session=session).values_list("student_id", flat=True)) & no_shows
+    held = held_out_students(session.course_id, students)
+    rest = students - held
     return SessionFigures(
         enrolled=len(students),
         reachable=len(reachable),
@@ -98,4 +135,6 @@ def session_figures(session: LiveSession) -> SessionFigures:
         joined=len(joined),
         no_shows=len(no_shows),
         no_shows_watched=len(watched),
+        holdout=(len(held), len(anyone & held), len(joined & held)),
+        rest=(len(rest), len(anyone & rest), len(joined & rest)),
     )

@@ -7,6 +7,7 @@ the ledger and its history.
 
 import base64
 import datetime as dt
+import re
 
 import pytest
 import time_machine
@@ -271,3 +272,34 @@ def test_the_reach_settings_read_their_values(settings):
     settings.REACH_LADDER = "email, WhatsApp"
     settings.REACH_WAIT_MINUTES = "7"
     assert conf.reach_ladder == ["email", "whatsapp"] and conf.reach_wait_minutes == 7
+
+
+def test_the_dashboard_shows_each_sessions_reach_and_the_holdouts_uplift(
+    client, admin_client, course, session, providers, settings
+):
+    from lms.models import SessionAttendance
+
+    settings.REACH_HOLDOUT_PERCENT = 50
+    people = enrolled(course, 6)
+    held = {user.pk for user in people if held_out(user.pk, course.pk)}
+    reminders.plan_session_reminders_24h(now=START - dt.timedelta(hours=20))
+    dispatch_due_deliveries(now=START - dt.timedelta(hours=20))
+    first_of_rest = next(user for user in people if user.pk not in held)
+    row = Delivery.objects.get(recipient=first_of_rest, channel="whatsapp")
+    meta_status(client, row, "delivered", START - dt.timedelta(hours=19))
+    SessionAttendance.objects.create(session=session, student=first_of_rest, joined_at=START)
+
+    with time_machine.travel(START + dt.timedelta(hours=2), tick=False):
+        page = admin_client.get("/admin/console/").content.decode()
+    cells = dict(
+        re.findall(r'<td data-figure="([a-z-]+)">([^<]*)</td>', page.split(f'data-testid="reach-{session.pk}"')[1])
+    )
+    rest = len(people) - len(held)
+    assert cells["enrolled"] == "6" and cells["reachable"] == "6"
+    assert cells["reached"] == "1 (17 %)"
+    assert cells["by-channel"] == "WhatsApp 1, email 0, in-app 0"
+    assert cells["rsvps"] == "0 / 0 / 0 / 6"
+    assert cells["joined"] == "1 (17 %)"
+    assert cells["cost"].startswith("₹")
+    assert cells["uplift"] == f"reached {100 / rest:+.0f} pts, joined {100 / rest:+.0f} pts"
+    assert "Reached ≥ 10 min before" in page
