@@ -5,7 +5,8 @@ REACH_MINUTES before the start.
 
 The reminders (24 h, 1 h, starting soon) go on every channel as they always did; a student one of
 them reached is done. For the others the ladder opens when the time left holds all its steps
-(REACH_MINUTES + one REACH_WAIT_MINUTES per channel before the start) and tries REACH_LADDER's
+(REACH_MINUTES + one REACH_WAIT_MINUTES per channel before the start), once no reminder is on its
+way to them (not sent yet, or sent less than a wait ago: the 15-minute one), and tries REACH_LADDER's
 channels in order among those the student can get ("sms" is skipped: no SMS provider): step n is
 one "starting soon" message on one channel, keyed "<session key>:step<n>", so two decisions at
 once make one row. The next step goes when a step fails, bounces or is suppressed (at once: a
@@ -37,6 +38,7 @@ from notifications.api import (
     note_delivery,
     plan_ladder_step,
     recipients_with_receipt,
+    reminders_on_their_way,
 )
 
 from . import messages
@@ -119,9 +121,7 @@ def run_reach_ladder(*, now: dt.datetime | None = None, dry_run: bool = False) -
 
 
 @transaction.atomic
-def escalate(
-    session: LiveSession, *, now: dt.datetime, students=None, dry_run: bool = False, trigger: str = ""
-) -> PlanResult:
+def escalate(session: LiveSession, *, now: dt.datetime, students=None, dry_run: bool = False) -> PlanResult:
     """Decide the ladder's next step for the session's students (or only `students`); return what was planned."""
     result = PlanResult()
     if session.is_cancelled or now >= session.scheduled_at or now < opens_at(session) or not ladder():
@@ -155,12 +155,25 @@ def escalate(
             "id", "email", "phone", "whatsapp_opt_in", "timezone", "locale"
         )
     }
+    on_their_way = reminders_on_their_way(kinds=REMINDERS, event_key=key, recipients=waiting)
     for student in sorted(waiting):
+        if not steps.get(student) and _reminder_still_coming(session, on_their_way.get(student), now):
+            continue  # a reminder is on its way (the 15-minute one, just planned): its receipt may come
         planned = _next_step(session, key, users[student], steps.get(student, {}), now=now, dry_run=dry_run)
         if planned:
             result.planned[planned] += 1
             result.messages += 1
     return result
+
+
+def _reminder_still_coming(session, state, now: dt.datetime) -> bool:
+    """A reminder to the student is not sent yet, or was sent less than a step's wait ago."""
+    if state is None:
+        return False
+    waiting, last_sent = state
+    if waiting:
+        return True
+    return last_sent is not None and now < last_sent + wait_for(last_sent, steps_after=len(ladder()), session=session)
 
 
 def _next_step(session, key: str, user: dict, steps: dict, *, now: dt.datetime, dry_run: bool) -> str:
@@ -221,6 +234,6 @@ def escalate_on_receipt(sender, *, change: DeliveryChange, at: dt.datetime, **kw
         return
     try:
         with transaction.atomic():
-            escalate(session, now=timezone.now(), students=[change.recipient_id], trigger=change.status)
+            escalate(session, now=timezone.now(), students=[change.recipient_id])
     except Exception:  # the webhook must answer; the minute job decides instead
         logger.exception("Reach ladder: no decision on the receipt for delivery %s", change.delivery_id)

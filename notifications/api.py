@@ -21,7 +21,7 @@ move. import-linter holds every other app to this door (`.importlinter`).
   `cancel_messages` (one event's or one person's, with a reason on each row's history).
 - The attention budget: `plan_digests` (the digest of folded messages, at each student's hour),
   `attention_counts` (its holds, folds and digests per day, for the jobs page).
-- The reach ladder (lms.reach): `ladder_steps`, `recipients_with_receipt`, `recipients_read`,
+- The reach ladder (lms.reach): `ladder_steps`, `recipients_with_receipt`, `reminders_on_their_way`, `recipients_read`,
   `plan_ladder_step`, `note_delivery`, `cancel_waiting_steps`; the `delivery_status_changed` signal a
   provider's receipt sends (a `DeliveryChange`), `LADDER_STEP` (a step's event key: "<key>:step<n>").
 - Operator: reconcile, retention, `ledger_health`, `count_due_deliveries`, `oldest_due_delivery_at`,
@@ -179,7 +179,13 @@ __all__ = [
 
 # The reach ladder (lms.reach): its steps on the ledger, and the signal a provider's receipt sends.
 from .reach import STEP as LADDER_STEP  # noqa: E402
-from .reach import LadderStep, ladder_steps, recipients_read, recipients_with_receipt  # noqa: E402
+from .reach import (  # noqa: E402
+    LadderStep,
+    ladder_steps,
+    recipients_read,
+    recipients_with_receipt,
+    reminders_on_their_way,
+)
 from .services.ladder import DeliveryChange, cancel_waiting_steps, note_delivery, plan_ladder_step  # noqa: E402
 from .signals import delivery_status_changed  # noqa: E402
 
@@ -194,4 +200,5 @@ __all__ += [
     "plan_ladder_step",
     "recipients_read",
     "recipients_with_receipt",
+    "reminders_on_their_way",
 ]

@@ -118,6 +118,27 @@ def recipients_with_receipt(
     return found
 
 
+def reminders_on_their_way(
+    *, kinds: Iterable[str], event_key: str, recipients: Iterable[int]
+) -> dict[int, tuple[bool, dt.datetime | None]]:
+    """{recipient: (a message not sent yet, when the latest one sent without a receipt went)} for the
+    messages of `kinds` about `event_key` (not their ladder steps): what the ladder waits on first."""
+    rows = Delivery.objects.filter(
+        event__key__in=[f"{kind}:{event_key}" for kind in kinds], recipient_id__in=list(recipients)
+    )
+    found: dict[int, tuple[bool, dt.datetime | None]] = {}
+    for recipient, status, sent_at in rows.filter(
+        status__in=(*WAITING, Status.SENDING, Status.SENT, Status.UNKNOWN)
+    ).values_list("recipient_id", "status", "sent_at"):
+        waiting, latest = found.get(recipient, (False, None))
+        if status in (*WAITING, Status.SENDING):
+            waiting = True
+        elif sent_at is not None and (latest is None or sent_at > latest):
+            latest = sent_at
+        found[recipient] = (waiting, latest)
+    return found
+
+
 def recipients_read(*, kinds: Iterable[str], event_key: str, recipients: Iterable[int]) -> dict[int, dt.datetime]:
     """{recipient: when they first read (opened) a message of `kinds` about `event_key`}."""
     rows = Delivery.objects.filter(

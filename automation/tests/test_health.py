@@ -62,7 +62,7 @@ def test_a_delivery_backlog_older_than_the_threshold_is_reported(capsys):
     code, output = health(capsys)
     assert code == 1
     assert "deliveries: 1 waiting, the oldest for 40 min (limit 15 min); is the worker running?" in output
-    assert len(JOBS) == 10
+    assert len(JOBS) == 11
 
 
 def test_a_delivery_left_unknown_past_the_threshold_fails_the_health_check(capsys, settings):

@@ -59,7 +59,7 @@ def test_run_reminders_all_twice_sends_nothing_twice(busy_school, whatsapp_sent,
     assert (len(mail.outbox), len(whatsapp_sent)) == first
     output = capsys.readouterr().out
     assert "session_reminders_24h" in output and "deliver_messages" in output
-    assert JobExecutionLog.objects.filter(status="success").count() == 20  # 10 jobs, twice
+    assert JobExecutionLog.objects.filter(status="success").count() == 22  # 11 jobs, twice
 
 
 def test_dry_run_lists_who_would_get_what_and_changes_nothing(busy_school, capsys):

@@ -303,3 +303,16 @@ def test_the_dashboard_shows_each_sessions_reach_and_the_holdouts_uplift(
     assert cells["cost"].startswith("₹")
     assert cells["uplift"] == f"reached {100 / rest:+.0f} pts, joined {100 / rest:+.0f} pts"
     assert "Reached ≥ 10 min before" in page
+
+
+def test_the_ladder_waits_for_a_reminder_on_its_way(course, session, providers):
+    [asha] = enrolled(course, 1)
+    with time_machine.travel(minutes_before(15), tick=False):
+        reminders.plan_session_reminders_15min(now=minutes_before(15))
+        run_reach_ladder(now=minutes_before(15))  # "starting soon" is planned, not sent: no step beside it
+        assert steps_of(asha) == {}
+        dispatch_due_deliveries(now=minutes_before(15))
+    tick(minutes_before(14))  # sent a minute ago, still inside its wait
+    assert steps_of(asha) == {}
+    tick(minutes_before(13))  # (15 - 10) / 3 = 1.7 minutes later, no receipt: the ladder goes
+    assert steps_of(asha)[1].channel == "whatsapp"
