@@ -29,7 +29,7 @@ import os
 import sys
 import time
 import zoneinfo
-from collections import Counter, defaultdict
+from collections import Counter
 from urllib.parse import urlsplit, urlunsplit
 
 from . import database
@@ -187,11 +187,11 @@ def main(argv=None) -> int:
             database.set_column_defaults(conn)
             counts = generate(conn, args=args, start=start)
         log("generated: " + ", ".join(f"{n:,} {name}" for name, n in counts.items()))
-        for name, run_url in runs.items():
+        for run_url in runs.values():
             copy_database(url, run_url)
         results = {}
         for name in ("off", "on"):
-            use_database(run_url := runs[name])
+            use_database(runs[name])
             log(f"budget {name.upper()}: {args.days} days from {start:%Y-%m-%d}")
             results[name] = simulate(args=args, start=start, budget=name == "on")
             results[name]["ledger"] = ledger_counts()
@@ -305,7 +305,8 @@ def simulate(*, args, start: dt.datetime, budget: bool) -> dict:
             runs["sent"] += sum(result.outcomes.values())
             if now.hour == 0 and now.minute == 0 and step:
                 log(
-                    f"  day {step * STEP // dt.timedelta(days=1)}: planning {planning:.0f} s, dispatch {dispatching:.0f} s"
+                    f"  day {step * STEP // dt.timedelta(days=1)}: planning {planning:.0f} s,"
+                    f" dispatch {dispatching:.0f} s"
                 )
     finally:
         if not budget:
