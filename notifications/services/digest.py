@@ -16,16 +16,23 @@ from collections import Counter, defaultdict
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
+
+from common.formatting import format_day_month, format_weekday, reader_locale
 
 from ..kinds import get_kind
+from ..languages import DEFAULT_LANGUAGE
 from ..markers import render_relative_times
 from ..models import Delivery, DeliveryEvent, MessageEvent, Notification
 from ..recipients import stored_language
 from .attention import budgets_for
 from .planning import PlannedMessage, PlanResult, Recipient, full_event_key, plan_messages
+from .whatsapp_templates import has_approved_template
 
 DIGEST = "attention_digest"
+WHATSAPP_DIGEST = "attention_digest_whatsapp"
+# Kinds whose digest line says when the item is due (its moment, the row's expiry: the deadline).
+DUE_KINDS = ("assignment_due",)
 Status = Delivery.Status
 
 
@@ -60,14 +67,24 @@ def plan_digests(*, now: dt.datetime | None = None, dry_run: bool = False) -> Pl
         items, dropped = _items(folded[pk])
         settled[pk] = (items, dropped)
         if items:
-            messages.append(_message(folded[pk][0].recipient, key, items))
+            messages.append(_message(folded[pk][0].recipient, key, items, zone=budgets[pk].zone, now=now))
+    # On WhatsApp too for readers whose language has an approved template for the digest.
+    on_whatsapp = [message for message in messages if _approved_for(message.recipient)]
     if dry_run:
-        return plan_messages(kind=DIGEST, messages=messages, now=now, dry_run=True)
+        result = plan_messages(kind=DIGEST, messages=messages, now=now, dry_run=True)
+        return result.merge(plan_messages(kind=WHATSAPP_DIGEST, messages=on_whatsapp, now=now, dry_run=True))
     if messages:
         result = plan_messages(kind=DIGEST, messages=messages, now=now)
+    if on_whatsapp:
+        result.merge(plan_messages(kind=WHATSAPP_DIGEST, messages=on_whatsapp, now=now))
     for pk, (items, dropped) in settled.items():
         _settle(items, dropped, due[pk], now)
     return result
+
+
+def _approved_for(recipient: Recipient) -> bool:
+    language = stored_language(recipient.language) or DEFAULT_LANGUAGE
+    return has_approved_template(kind=WHATSAPP_DIGEST, language=language)
 
 
 def _items(rows: list[Delivery]) -> tuple[list[dict], dict[int, str]]:
@@ -94,19 +111,27 @@ def _items(rows: list[Delivery]) -> tuple[list[dict], dict[int, str]]:
             dropped[row.pk] = "read_in_app"
             continue
         item = items.setdefault(
-            row.event_id, {"kind": row.kind, "title": title or row.rendered_subject, "link": link, "rows": []}
+            row.event_id,
+            {"kind": row.kind, "title": title or row.rendered_subject, "link": link, "rows": [], "due": None},
         )
+        if row.kind in DUE_KINDS:
+            item["due"] = row.expiry
         item["rows"].append(row.pk)
     return list(items.values()), dropped
 
 
-def _message(user, key: str, items: list[dict]) -> PlannedMessage:
+def _message(user, key: str, items: list[dict], *, zone, now: dt.datetime) -> PlannedMessage:
     language = stored_language(getattr(user, "language", "")) or settings.LANGUAGE_CODE
+    locale = reader_locale(language=language, locale=getattr(user, "locale", ""))
     with translation.override(language):
         counts = Counter(item["kind"] for item in items)
         summary = ", ".join(_phrase(kind, count) for kind, count in counts.items())
         lines = [
-            {"title": render_relative_times(item["title"]) or _phrase(item["kind"], 1), "url": _absolute(item["link"])}
+            {
+                "title": render_relative_times(item["title"]) or _phrase(item["kind"], 1),
+                "url": _absolute(item["link"]),
+                "due": due_words(item["due"], zone=zone, now=now, locale=locale) if item["due"] else "",
+            }
             for item in items
         ]
     return PlannedMessage(
@@ -115,6 +140,22 @@ def _message(user, key: str, items: list[dict]) -> PlannedMessage:
         context={"summary": summary, "items": lines, "count": len(items), "digest_url": _absolute(_list_url())},
         link=_list_url(),
     )
+
+
+def due_words(deadline: dt.datetime, *, zone, now: dt.datetime, locale: str) -> str:
+    """When an item is due, in the active language, on the reader's calendar (`zone`): "due today",
+    "due tomorrow", "due Friday" within the week ahead ("शुक्रवार तक"), else "due 14 Dec"."""
+    day, today = deadline.astimezone(zone).date(), now.astimezone(zone).date()
+    days_away = (day - today).days
+    if days_away < 0:  # already past: nothing to say
+        return ""
+    if days_away == 0:
+        return gettext("due today")
+    if days_away == 1:
+        return gettext("due tomorrow")
+    if days_away < 7:
+        return gettext("due %(day)s") % {"day": format_weekday(day, locale=locale)}
+    return gettext("due %(day)s") % {"day": format_day_month(day, locale=locale)}
 
 
 def _phrase(kind_name: str, count: int) -> str:
