@@ -35,6 +35,7 @@ from notifications.api import (
 )
 
 from .console_reach import reach_context
+from .console_attention import attention_context
 from .outbox import planned, upcoming
 from .selectors import jobs_overview
 
@@ -178,6 +179,7 @@ def dashboard(request):
     context.update(
         **admin.site.each_context(request),
         **jobs_overview(now=now),
+        **attention_context(now=now),
         title=_("Dashboard"),
         now=now,
         payments_total=_payments_total(context["since"]),

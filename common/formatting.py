@@ -87,6 +87,11 @@ def format_weekday(day: dt.date, *, locale: str | None = None) -> str:
     return format_date(day, "EEEE", locale=locale_or_default(locale))
 
 
+def format_day_month(day: dt.date, *, locale: str | None = None) -> str:
+    """Return `day` as a day of the month in the reader's locale ("14 Dec", "14 दिस॰")."""
+    return format_date(day, "d MMM", locale=locale_or_default(locale))
+
+
 def staff_time(moment: dt.datetime | None) -> str:
     """A moment as every staff page shows it: in the site's zone (TIME_ZONE, the admin's), named."""
     if moment is None:

@@ -55,3 +55,23 @@ ATTENTION_DIGEST = register(
         description="Once a day at the student's hour: the messages folded past their daily cap, summed up.",
     )
 )
+
+# The digest on WhatsApp (services/digest.py): planned beside the email and in-app digest only for a
+# reader whose language has an approved WhatsApp template for it (whatsapp_templates.
+# has_approved_template); WhatsApp allows no free-form message outside the 24-hour window.
+ATTENTION_DIGEST_WHATSAPP = register(
+    MessageKind(
+        name="attention_digest_whatsapp",
+        category=Category.TRANSACTIONAL,
+        topic=Topic.REMINDERS,
+        channels=(Channel.WHATSAPP,),
+        urgency=CRITICAL,
+        whatsapp_variables=("first_name", "summary", "digest_url"),
+        variables={
+            "summary": "What the digest holds, in the reader's language (e.g. 2 new recordings, 1 payment pending).",
+            "digest_url": "The student's notifications page.",
+        },
+        samples={"summary": "2 new recordings, 1 assignment due Friday, 1 payment pending"},
+        description="The daily digest on WhatsApp, only to readers whose language has an approved template for it.",
+    )
+)

@@ -170,6 +170,21 @@ def whatsapp_language(*, kind: str, language: str) -> WhatsAppLanguage:
     return WhatsAppLanguage(render=language, template="")
 
 
+def has_approved_template(*, kind: str, language: str) -> bool:
+    """Does `kind` have a WhatsApp template the provider approved in `language` itself (not a
+    fallback to the default language)? Known only once templates are synced: False before, and
+    with a backend that has no templates (mock, console, locmem)."""
+    backend = _backend_name()
+    if backend == "meta":
+        approved = _approved(provider="meta", name=conf.meta_whatsapp_templates.get(kind, ""))
+        return bool(approved and _match(language, approved))
+    if backend == "twilio":
+        own = language == DEFAULT_LANGUAGE  # the kind's own SID is its default language's
+        sid = configured_content_sid(kind, language, or_kinds=own) or _published_sid(kind=kind, language=language)
+        return bool(sid and _approved(provider="twilio", name=sid))
+    return False
+
+
 def _published_sid(*, kind: str, language: str) -> str:
     # From the published versions every worker keeps in memory: no query per message.
     version = own_version(kind=kind, channel=TemplateChannel.WHATSAPP, language=language)
