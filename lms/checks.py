@@ -7,5 +7,6 @@ from .conf import conf
 
 @checks.register("settings")  # registered when the app imports this module (ready)
 def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """PAYMENT_REMINDER_DAYS is whole days of at least 1 (E001); LIVE_NUDGE_MINUTES 6 to 1440 (E002)."""
+    """PAYMENT_REMINDER_DAYS is whole days of at least 1 (E001); LIVE_NUDGE_MINUTES 6 to 1440 (E002);
+    PLANNING_FULL_SWEEP_MINUTES 0 to 10080 (E003)."""
     return conf.check()

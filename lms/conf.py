@@ -25,5 +25,16 @@ class LmsConf(Conf):
         parse=whole(minimum=6, maximum=24 * 60),
     )
 
+    # Scheduled planning runs plan only what changed since the last run; every this many minutes a run
+    # plans its whole window again, the safety net for writes that bypass the change timestamps (raw
+    # SQL). 0: every run is a full one (lms.incremental).
+    planning_full_sweep_minutes = Setting(
+        "PLANNING_FULL_SWEEP_MINUTES",
+        variable="PLANNING_FULL_SWEEP_MINUTES",
+        check_id="lms.E003",
+        default=360,
+        parse=whole(minimum=0, maximum=7 * 24 * 60),
+    )
+
 
 conf = LmsConf()
