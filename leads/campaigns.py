@@ -83,6 +83,7 @@ def _plan_leads(
         subject_type=LEAD,
         row_context={"lead_id": "subject_id"},
         accounts=False,
+        group_by_language=False,  # the same offer in every language (each row keeps its lead's language)
         # On WhatsApp too only once the kind has an approved template and someone gave marketing
         # consent: otherwise the campaign goes by email alone, at no cost in statements.
         channels=None if _whatsapp_campaign(kind, consent=consent) else (Channel.EMAIL,),
@@ -160,27 +161,61 @@ def plan_lead_follow_ups(*, now: dt.datetime, dry_run: bool = False, campaign_id
     chosen = [day for day in sorted(FOLLOW_UP_DAYS, reverse=True) if not days or day in days]
     if not chosen:
         return result
+    due = {day: _due(day=day, now=now, campaign_id=campaign_id) for day in chosen}
     if not dry_run:  # once for every day's leads
-        due = [_due_leads(day=day, now=now, campaign_id=campaign_id) for day in chosen]
-        record_lead_opt_outs(leads=reduce(operator.or_, due).filter(status=Lead.Status.CONTACTED), now=now)
+        record_lead_opt_outs(leads=Lead.objects.filter(reduce(operator.or_, due.values()), contacted_now), now=now)
+    skipped = _skipped_by_day(due)
     consent = cache(_marketing_consent_given)  # asked at most once, and only if a kind has a template
     for day in chosen:
-        result.merge(_plan_follow_up(day=day, now=now, dry_run=dry_run, campaign_id=campaign_id, consent=consent))
+        plan = _plan_follow_up(day=day, now=now, dry_run=dry_run, campaign_id=campaign_id, consent=consent)
+        plan.skipped.update({f"lead_{reason}": count for reason, count in skipped[day].items() if count})
+        result.merge(plan)
     return result
 
 
-def _due_leads(*, day: int, now: dt.datetime, campaign_id):
+contacted_now = Q(status=Lead.Status.CONTACTED)
+
+
+def _due(*, day: int, now: dt.datetime, campaign_id) -> Q:
     """Leads of active campaigns that have reached `day` and not had its email, whatever their status."""
-    leads = Lead.objects.filter(
+    due = Q(
         campaign__status=LeadCampaign.Status.ACTIVE,
         first_contacted_at__lte=now - dt.timedelta(days=day),
         follow_up_day7_sent=False,
     )
     if day == 3:
-        leads = leads.filter(follow_up_day3_sent=False, first_contacted_at__gt=now - dt.timedelta(days=7))
+        due &= Q(follow_up_day3_sent=False, first_contacted_at__gt=now - dt.timedelta(days=7))
     if campaign_id:
-        leads = leads.filter(campaign_id=campaign_id)
-    return leads
+        due &= Q(campaign_id=campaign_id)
+    return due
+
+
+def _due_leads(*, day: int, now: dt.datetime, campaign_id):
+    return Lead.objects.filter(_due(day=day, now=now, campaign_id=campaign_id))
+
+
+def _skipped_by_day(due: dict[int, Q]) -> dict[int, Counter]:
+    """Who reached each day but gets nothing, by why, in one count for every day: by status, and
+    addresses suppressed but not yet recorded on the lead (a dry run records nothing). The days'
+    leads are apart (Day 3 is before Day 7), so flagging one day's leads changes no other day's count."""
+    counts = Lead.objects.filter(reduce(operator.or_, due.values())).aggregate(
+        **{
+            f"{day}_{status}": Count("pk", filter=condition & Q(status=status))
+            for day, condition in due.items()
+            for status in Lead.Status.values
+            if status != Lead.Status.CONTACTED
+        },
+        **{
+            f"{day}_suppressed": Count("pk", filter=condition & contacted_now & Q(_unsubscribed()))
+            for day, condition in due.items()
+        },
+    )
+    skipped = {day: Counter() for day in due}
+    for name, count in counts.items():
+        day, _, reason = name.partition("_")
+        if count:
+            skipped[int(day)][reason] = count
+    return skipped
 
 
 def _plan_follow_up(
@@ -188,20 +223,7 @@ def _plan_follow_up(
 ) -> PlanResult:
     """Plan one day's email (in the run's transaction, after its opt-outs are recorded)."""
     kind = FOLLOW_UP_DAYS[day]
-    due = _due_leads(day=day, now=now, campaign_id=campaign_id)
-    # Who reached the day but gets nothing, by why, in one count: by status, and addresses suppressed
-    # but not yet recorded on the lead (a dry run records nothing).
-    contacted_now = Q(status=Lead.Status.CONTACTED)
-    counts = due.aggregate(
-        **{
-            f"status_{status}": Count("pk", filter=Q(status=status))
-            for status in Lead.Status.values
-            if status != Lead.Status.CONTACTED
-        },
-        suppressed=Count("pk", filter=contacted_now & Q(_unsubscribed())),
-    )
-    skipped = Counter({name.removeprefix("status_"): count for name, count in counts.items() if count})
-    contacted = due.filter(contacted_now)
+    contacted = _due_leads(day=day, now=now, campaign_id=campaign_id).filter(contacted_now)
     leads = contacted.exclude(_unsubscribed())
     if dry_run:
         result = _plan_leads(leads, kind=kind, now=now, dry_run=True, consent=consent)
@@ -215,7 +237,6 @@ def _plan_follow_up(
             **{flag: True, "last_contacted_at": now},
         )
         result = _plan_leads(Lead.objects.filter(pk__any=flagged), kind=kind, now=now, consent=consent)
-    result.skipped.update({f"lead_{reason}": count for reason, count in skipped.items() if count})
     return result
 
 

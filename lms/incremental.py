@@ -82,7 +82,7 @@ def planning_run(rule: str, *, now: dt.datetime, dry_run: bool):
             "swept_through": now if full else mark.swept_through,
             "runs_since_sweep": 0 if full else mark.runs_since_sweep + 1,
         }
-        if mark is None:
-            PlanningMark.objects.create(rule=rule, **fields)
-        else:
-            PlanningMark.objects.filter(pk=mark.pk).update(**fields)
+        # Two first runs at once (no job lock in a test) both plan everything: the later mark wins.
+        PlanningMark.objects.bulk_create(
+            [PlanningMark(rule=rule, **fields)], update_conflicts=True, unique_fields=["rule"], update_fields=fields
+        )

@@ -39,6 +39,8 @@ def _row_fields_rendered_in_app(kind: MessageKind, audience: Audience, staff_ina
     rendered once per group is right for everyone in it. The recipient's language (when the rows
     select it) is always one: it picks the copy and the locale of the group's dates and amounts."""
     language = ["language"] if "language" in selected(audience.rows) else []
+    if not audience.group_by_language and INAPP not in kind.channels:
+        language = []
     if INAPP not in kind.channels:
         return tuple(column for column in language if column not in audience.group_by)
     source = inapp_sources(kind, staff_inapp.values())  # shipped and staff-published titles and messages
