@@ -188,14 +188,12 @@ def generate(conn: psycopg.Connection, *, size: Size, now) -> dict[str, float]:
             started = time.perf_counter()
             conn.execute(statement, params)
             timings[name] = time.perf_counter() - started
-        for table in CHANGE_STAMPED:
-            conn.execute(
-                sql.SQL("ALTER TABLE {} ALTER COLUMN updated_at SET DEFAULT now()").format(sql.Identifier(table))
-            )
         for table in EXPLICIT_ID_TABLES:
             conn.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT coalesce(max(id), 1) FROM {table}))"
             )
+    for table in CHANGE_STAMPED:  # after the commit: the inserts' foreign-key checks are pending until then
+        conn.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN updated_at SET DEFAULT now()").format(sql.Identifier(table)))
     started = time.perf_counter()
     # As autovacuum would leave a database in use: statistics and the visibility map (index-only scans).
     conn.execute("VACUUM (ANALYZE)")
