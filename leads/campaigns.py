@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache, reduce
 
-from django.db import transaction
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, router, transaction
 from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, Q, TextField, Value
 from django.db.models.functions import Cast, Lower
 from django.utils import timezone
@@ -166,8 +167,19 @@ def plan_lead_follow_ups(*, now: dt.datetime, dry_run: bool = False, campaign_id
         record_lead_opt_outs(leads=Lead.objects.filter(reduce(operator.or_, due.values()), contacted_now), now=now)
     skipped = _skipped_by_day(due)
     consent = cache(_marketing_consent_given)  # asked at most once, and only if a kind has a template
+    to_email = {day: _due_leads(day=day, now=now, campaign_id=campaign_id).filter(contacted_now) for day in chosen}
+    to_email = {day: leads.exclude(_unsubscribed()) for day, leads in to_email.items()}
+    # Flag the leads first, then plan those flagged now, in this transaction: what is flagged is
+    # exactly what is planned, and a concurrent run waits for these rows instead of taking them too.
+    flagged = {} if dry_run else _flag(to_email, now=now)
     for day in chosen:
-        plan = _plan_follow_up(day=day, now=now, dry_run=dry_run, campaign_id=campaign_id, consent=consent)
+        kind = FOLLOW_UP_DAYS[day]
+        if dry_run:
+            plan = _plan_leads(to_email[day], kind=kind, now=now, dry_run=True, consent=consent)
+        elif flagged[day]:
+            plan = _plan_leads(Lead.objects.filter(pk__any=flagged[day]), kind=kind, now=now, consent=consent)
+        else:
+            plan = PlanResult()
         plan.skipped.update({f"lead_{reason}": count for reason, count in skipped[day].items() if count})
         result.merge(plan)
     return result
@@ -218,26 +230,40 @@ def _skipped_by_day(due: dict[int, Q]) -> dict[int, Counter]:
     return skipped
 
 
-def _plan_follow_up(
-    *, day: int, now: dt.datetime, dry_run: bool, campaign_id, consent: Callable[[], bool]
-) -> PlanResult:
-    """Plan one day's email (in the run's transaction, after its opt-outs are recorded)."""
-    kind = FOLLOW_UP_DAYS[day]
-    contacted = _due_leads(day=day, now=now, campaign_id=campaign_id).filter(contacted_now)
-    leads = contacted.exclude(_unsubscribed())
-    if dry_run:
-        result = _plan_leads(leads, kind=kind, now=now, dry_run=True, consent=consent)
-    else:
-        # Flag the leads first, then plan those flagged now, in this transaction: what is flagged is
-        # exactly what is planned, and a concurrent run waits for these rows instead of taking them too.
-        flag = "follow_up_day3_sent" if day == 3 else "follow_up_day7_sent"
-        flagged = update_returning_ids(
-            leads,
-            guard={flag: False, "follow_up_day7_sent": False},  # nor the Day 7 leads flagged just before
-            **{flag: True, "last_contacted_at": now},
-        )
-        result = _plan_leads(Lead.objects.filter(pk__any=flagged), kind=kind, now=now, consent=consent)
-    return result
+def _flag(to_email: dict, *, now: dt.datetime) -> dict[int, list]:
+    """Set each day's flag (and last contact) on its leads in one UPDATE ... RETURNING; return each
+    day's leads flagged now. Each row is checked as it is when the update reaches it (not flagged
+    for its day, nor for Day 7), so a concurrent run flags, and plans, none of them twice."""
+    connection = connections[router.db_for_write(Lead)]
+    quote = connection.ops.quote_name
+    parts, params = [], []
+    for day, leads in to_email.items():
+        try:
+            inner, inner_params = leads.order_by().values("pk").query.sql_with_params()
+        except EmptyResultSet:
+            continue
+        parts.append(f"SELECT due.*, {int(day)} AS day FROM ({inner}) due")
+        params += inner_params
+    flagged = {day: [] for day in to_email}
+    if not parts:
+        return flagged
+    table = quote(Lead._meta.db_table)
+    day7, day3 = quote("follow_up_day7_sent"), quote("follow_up_day3_sent")
+    sql = (
+        f"WITH flag (id, day) AS ({' UNION ALL '.join(parts)}) "
+        f"UPDATE {table} SET {day7} = ({day7} OR flag.day = 7), {day3} = ({day3} OR flag.day = 3), "
+        f"{quote('last_contacted_at')} = %s FROM flag "
+        f"WHERE {table}.{quote('id')} = flag.id AND NOT {day7} AND (flag.day = 7 OR NOT {day3}) "
+        # Which day, from the row itself (SQLite returns no other table's columns): Day 7's leads were
+        # first contacted a week ago or more, Day 3's since.
+        f"RETURNING {table}.{quote('id')}, CASE WHEN {quote('first_contacted_at')} <= %s THEN 7 ELSE 3 END"
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, adapt(now), adapt(now - dt.timedelta(days=7))])
+        for pk, day in cursor.fetchall():
+            flagged[int(day)].append(pk)
+    return flagged
 
 
 @transaction.atomic
