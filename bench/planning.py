@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import re
 import sys
+import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -43,8 +44,9 @@ class PlanningRow:
     finished: bool
     done: float  # fraction of the rows made before it was stopped
     same_rows: bool | None  # checksums of the floor's and the app's rows agree (None: not finished)
-    rerun_seconds: float | None = None  # planning again at once: nothing new to make
+    rerun_seconds: float | None = None  # planning again at once: nothing new to make (an incremental run)
     rerun_queries: int | None = None
+    sweep_seconds: float | None = None  # again, as a full run (the periodic sweep): nothing new either
     peak_rss_mb: float = 0.0  # of the process that ran the job
     still_growing: bool | None = None  # its memory still rising late in the run (None: too short to tell)
     inapp_bytes_per_row: float | None = None  # notifications_notification (heap, TOAST, indexes) a row it made
@@ -57,6 +59,36 @@ class PlanningRow:
     @property
     def ratio(self) -> float:
         return self.app_seconds / self.floor_seconds if self.floor_seconds else float("inf")
+
+    @property
+    def rerun_share(self) -> float | None:
+        """A run with nothing new, as a share of the first run's time."""
+        if self.rerun_seconds is None or not self.app_seconds:
+            return None
+        return self.rerun_seconds / self.app_seconds
+
+
+@dataclass
+class DayResult:
+    """A simulated day of one job's scheduled runs (every interval of its schedule), from an empty ledger."""
+
+    job: str
+    runs: int
+    full_runs: int
+    seconds: float  # all the runs together
+    rows: int  # what they planned
+    first_run_seconds: float  # the job planning its whole window from empty (the planning measurement)
+    first_run_rows: int
+    finished: bool
+
+    @property
+    def productive_seconds(self) -> float:
+        """The day's rows at the first run's cost a row: the work itself."""
+        return self.first_run_seconds * self.rows / self.first_run_rows if self.first_run_rows else float("nan")
+
+    @property
+    def ratio(self) -> float:
+        return self.seconds / self.productive_seconds if self.productive_seconds else float("nan")
 
 
 def planning_jobs() -> list:
@@ -72,6 +104,7 @@ def empty_ledger(conn: psycopg.Connection, *, size: Size, now: dt.datetime) -> N
         " notifications_messagegroup, notifications_messageevent CASCADE"
     )
     conn.execute(floor_before.TODAY_LAYOUT)  # the layout before, for bench.ledger
+    conn.execute("DELETE FROM lms_planningmark")  # the next run of each job is a first one (a full run)
     data.reset_leads(conn, size=size, now=now)
 
 
@@ -125,6 +158,10 @@ def run_planning(
                 with counting_queries() as counter, timed() as clock:
                     job.function(now=now, dry_run=False)
                 row.rerun_seconds, row.rerun_queries = clock.seconds, counter.counted.queries
+                conn.execute("DELETE FROM lms_planningmark")
+                with timed() as clock:
+                    job.function(now=now, dry_run=False)
+                row.sweep_seconds = clock.seconds
         app_seconds = max(0.0, app_seconds - row.app_seconds * row.done)
         rows.append(row)
     return rows
@@ -159,3 +196,31 @@ def _measure_app(job, *, url: str, now: dt.datetime, floor_result: floor.FloorRe
         peak_rss_mb=process.peak_rss_mb,
         still_growing=process.still_growing,
     )
+
+
+def simulate_day(
+    conn: psycopg.Connection, *, job_name: str, size: Size, now: dt.datetime, first: PlanningRow, deadline: float
+) -> DayResult:
+    """Run `job_name` at every run time of its schedule through the day before `now` (in this process,
+    from an empty ledger): the sessions enter its window a run's interval at a time, as in production,
+    and its full sweeps come round (lms PLANNING_FULL_SWEEP_MINUTES). Stops at `deadline` (monotonic)."""
+    from automation.jobs import get_job
+    from lms.models import PlanningMark
+
+    job = get_job(job_name)
+    step = job.schedule.interval
+    runs = int(dt.timedelta(days=1) / step)
+    empty_ledger(conn, size=size, now=now)
+    result = DayResult(job_name, 0, 0, 0.0, 0, first.app_seconds, first.rows, finished=False)
+    for index in range(1, runs + 1):
+        if time.monotonic() > deadline:
+            return result
+        moment = now - dt.timedelta(days=1) + step * index
+        with timed() as clock:
+            planned = job.function(now=moment, dry_run=False)
+        result.runs += 1
+        result.seconds += clock.seconds
+        result.rows += planned.total
+        result.full_runs += PlanningMark.objects.filter(rule=job_name, runs_since_sweep=0).exists()
+    result.finished = True
+    return result

@@ -10,7 +10,7 @@ from .dispatch import DispatchRow
 from .lead_import import ImportRow
 from .ledger import LedgerRow
 from .memory import MemoryRow
-from .planning import PlanningRow
+from .planning import DayResult, PlanningRow
 from .web import WebRow
 from .year import PURGE_EVERY_DAYS, YearResult
 
@@ -34,6 +34,10 @@ YEAR_PLANNING_TARGET = 1.2
 DAYS_IN_YEAR = 365
 LARGE_DAILY_ROWS = 2_300_000  # the 24-hour job's rows a day at the large size (its run with --sessions 5000)
 RUN_TARGET_MINUTES = 15
+# Issue 31: incremental planning.
+RERUN_SHARE_TARGET = 0.05  # a run with nothing new, of a first run (24 h job)
+DAY_RATIO_TARGET = 2.0  # a day's runs every 10 minutes, over the productive work
+LEAD_STATEMENTS_TARGET = 10
 SIZE_ORDER = ["small", "medium", "large"]
 
 
@@ -47,6 +51,7 @@ class Results:
     data_seconds: float
     latency_ms: float
     planning: list[PlanningRow] = field(default_factory=list)
+    day: DayResult | None = None  # a simulated day of the 24-hour job's runs
     ledger: list[LedgerRow] = field(default_factory=list)
     blast: list[BlastRow] = field(default_factory=list)
     year: YearResult | None = None
@@ -103,6 +108,7 @@ def targets(results: Results, runs: dict[str, Results]) -> list[list[str]]:
                 _verdict(all(row.queries <= CONSTANT_QUERIES for row in planning)),
             ]
         )
+    rows += _incremental_targets(results)
     rows += _ledger_targets(results)
     rows += _flat_planning_target(results, runs)
     rows += _year_targets(results)
@@ -362,6 +368,45 @@ def _verdict(holds: bool) -> str:
 # --- Tables -----------------------------------------------------------------------------------------
 
 
+def _incremental_targets(results: Results) -> list[list[str]]:
+    """Issue 31: a run with nothing new costs little beside a first run; a day of runs costs about its work;
+    the lead follow-ups near their floor in few statements."""
+    rows = []
+    by_job = {row.job: row for row in results.planning if row.finished}
+    job = by_job.get("session_reminders_24h")
+    if job is not None and job.rerun_share is not None:
+        sweep = f"; a full sweep {_s(job.sweep_seconds)}" if job.sweep_seconds is not None else ""
+        rows.append(
+            [
+                f"a run with nothing new <= {RERUN_SHARE_TARGET:.0%} of a first run (24 h job)",
+                f"{job.rerun_share:.1%} ({_s(job.rerun_seconds)}, {_n(job.rerun_queries)} queries, "
+                f"vs {_s(job.app_seconds)}{sweep})",
+                _verdict(job.rerun_share <= RERUN_SHARE_TARGET),
+            ]
+        )
+    day = results.day
+    if day is not None:
+        cut = "" if day.finished else f" (stopped after {day.runs} runs)"
+        rows.append(
+            [
+                f"a day of runs every 10 min <= {DAY_RATIO_TARGET:.0f}x the productive work (24 h job)",
+                f"{_x(day.ratio)}: {day.runs} runs ({day.full_runs} full) {_s(day.seconds)} for {_n(day.rows)} rows, "
+                f"{_s(day.productive_seconds)} at a first run's cost a row{cut}",
+                _verdict(day.finished and day.ratio <= DAY_RATIO_TARGET),
+            ]
+        )
+    lead = by_job.get("lead_follow_ups")
+    if lead is not None:
+        rows.append(
+            [
+                f"lead follow-ups <= {PLANNING_RATIO_TARGET}x their floor, <= {LEAD_STATEMENTS_TARGET} statements",
+                f"{_x(lead.ratio)}, {_n(lead.queries)} statements",
+                _verdict(lead.ratio <= PLANNING_RATIO_TARGET and lead.queries <= LEAD_STATEMENTS_TARGET),
+            ]
+        )
+    return rows
+
+
 def planning_table(results: Results) -> tuple[list[str], list[list[str]]]:
     headers = [
         "job",
@@ -375,6 +420,8 @@ def planning_table(results: Results) -> tuple[list[str], list[list[str]]]:
         "app CPU",
         "queries",
         "queries, re-run",
+        "re-run",
+        "full sweep",
         "same rows",
     ]
     rows = []
@@ -394,6 +441,8 @@ def planning_table(results: Results) -> tuple[list[str], list[list[str]]]:
                 f"{approx}{row.app_cpu_seconds / row.app_seconds:.0%}" if row.app_seconds else "-",
                 approx + _n(row.queries),
                 _n(row.rerun_queries) if row.rerun_queries is not None else "-",
+                _s(row.rerun_seconds),
+                _s(row.sweep_seconds),
                 {True: "yes", False: "NO", None: "-"}[row.same_rows],
             ]
         )
@@ -598,7 +647,9 @@ def _sections(results: Results, runs: dict[str, Results]) -> list[tuple[str, str
                 "waits for; app / floor compares the whole job with all rows). "
                 "Same rows: checksums of the floor's and the app's rows agree. App CPU: share of the app's time "
                 "spent in this process (Python), the rest waiting for PostgreSQL. Re-run: planning again at once, "
-                "nothing new to make. ~: projected from the rate before the job was stopped at its time budget.",
+                "nothing new to make, as the next scheduled run does (incremental, lms.incremental); full sweep: "
+                "the same as a full run (the periodic safety net). "
+                "~: projected from the rate before the job was stopped at its time budget.",
                 planning_table(results),
             )
         )
@@ -797,6 +848,8 @@ def load(path: Path) -> Results:
         saved[name] = [row(**item) for item in saved.get(name) or []]
     if saved.get("year"):
         saved["year"] = YearResult(**saved["year"])
+    if saved.get("day"):
+        saved["day"] = DayResult(**saved["day"])
     return Results(**saved)
 
 

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache, reduce
 
-from django.db import transaction
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, router, transaction
 from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, Q, TextField, Value
 from django.db.models.functions import Cast, Lower
 from django.utils import timezone
@@ -83,6 +84,7 @@ def _plan_leads(
         subject_type=LEAD,
         row_context={"lead_id": "subject_id"},
         accounts=False,
+        group_by_language=False,  # the same offer in every language (each row keeps its lead's language)
         # On WhatsApp too only once the kind has an approved template and someone gave marketing
         # consent: otherwise the campaign goes by email alone, at no cost in statements.
         channels=None if _whatsapp_campaign(kind, consent=consent) else (Channel.EMAIL,),
@@ -160,63 +162,108 @@ def plan_lead_follow_ups(*, now: dt.datetime, dry_run: bool = False, campaign_id
     chosen = [day for day in sorted(FOLLOW_UP_DAYS, reverse=True) if not days or day in days]
     if not chosen:
         return result
+    due = {day: _due(day=day, now=now, campaign_id=campaign_id) for day in chosen}
     if not dry_run:  # once for every day's leads
-        due = [_due_leads(day=day, now=now, campaign_id=campaign_id) for day in chosen]
-        record_lead_opt_outs(leads=reduce(operator.or_, due).filter(status=Lead.Status.CONTACTED), now=now)
+        record_lead_opt_outs(leads=Lead.objects.filter(reduce(operator.or_, due.values()), contacted_now), now=now)
+    skipped = _skipped_by_day(due)
     consent = cache(_marketing_consent_given)  # asked at most once, and only if a kind has a template
+    to_email = {day: _due_leads(day=day, now=now, campaign_id=campaign_id).filter(contacted_now) for day in chosen}
+    to_email = {day: leads.exclude(_unsubscribed()) for day, leads in to_email.items()}
+    # Flag the leads first, then plan those flagged now, in this transaction: what is flagged is
+    # exactly what is planned, and a concurrent run waits for these rows instead of taking them too.
+    flagged = {} if dry_run else _flag(to_email, now=now)
     for day in chosen:
-        result.merge(_plan_follow_up(day=day, now=now, dry_run=dry_run, campaign_id=campaign_id, consent=consent))
+        kind = FOLLOW_UP_DAYS[day]
+        if dry_run:
+            plan = _plan_leads(to_email[day], kind=kind, now=now, dry_run=True, consent=consent)
+        elif flagged[day]:
+            plan = _plan_leads(Lead.objects.filter(pk__any=flagged[day]), kind=kind, now=now, consent=consent)
+        else:
+            plan = PlanResult()
+        plan.skipped.update({f"lead_{reason}": count for reason, count in skipped[day].items() if count})
+        result.merge(plan)
     return result
 
 
-def _due_leads(*, day: int, now: dt.datetime, campaign_id):
+contacted_now = Q(status=Lead.Status.CONTACTED)
+
+
+def _due(*, day: int, now: dt.datetime, campaign_id) -> Q:
     """Leads of active campaigns that have reached `day` and not had its email, whatever their status."""
-    leads = Lead.objects.filter(
+    due = Q(
         campaign__status=LeadCampaign.Status.ACTIVE,
         first_contacted_at__lte=now - dt.timedelta(days=day),
         follow_up_day7_sent=False,
     )
     if day == 3:
-        leads = leads.filter(follow_up_day3_sent=False, first_contacted_at__gt=now - dt.timedelta(days=7))
+        due &= Q(follow_up_day3_sent=False, first_contacted_at__gt=now - dt.timedelta(days=7))
     if campaign_id:
-        leads = leads.filter(campaign_id=campaign_id)
-    return leads
+        due &= Q(campaign_id=campaign_id)
+    return due
 
 
-def _plan_follow_up(
-    *, day: int, now: dt.datetime, dry_run: bool, campaign_id, consent: Callable[[], bool]
-) -> PlanResult:
-    """Plan one day's email (in the run's transaction, after its opt-outs are recorded)."""
-    kind = FOLLOW_UP_DAYS[day]
-    due = _due_leads(day=day, now=now, campaign_id=campaign_id)
-    # Who reached the day but gets nothing, by why, in one count: by status, and addresses suppressed
-    # but not yet recorded on the lead (a dry run records nothing).
-    contacted_now = Q(status=Lead.Status.CONTACTED)
-    counts = due.aggregate(
+def _due_leads(*, day: int, now: dt.datetime, campaign_id):
+    return Lead.objects.filter(_due(day=day, now=now, campaign_id=campaign_id))
+
+
+def _skipped_by_day(due: dict[int, Q]) -> dict[int, Counter]:
+    """Who reached each day but gets nothing, by why, in one count for every day: by status, and
+    addresses suppressed but not yet recorded on the lead (a dry run records nothing). The days'
+    leads are apart (Day 3 is before Day 7), so flagging one day's leads changes no other day's count."""
+    counts = Lead.objects.filter(reduce(operator.or_, due.values())).aggregate(
         **{
-            f"status_{status}": Count("pk", filter=Q(status=status))
+            f"{day}_{status}": Count("pk", filter=condition & Q(status=status))
+            for day, condition in due.items()
             for status in Lead.Status.values
             if status != Lead.Status.CONTACTED
         },
-        suppressed=Count("pk", filter=contacted_now & Q(_unsubscribed())),
+        **{
+            f"{day}_suppressed": Count("pk", filter=condition & contacted_now & Q(_unsubscribed()))
+            for day, condition in due.items()
+        },
     )
-    skipped = Counter({name.removeprefix("status_"): count for name, count in counts.items() if count})
-    contacted = due.filter(contacted_now)
-    leads = contacted.exclude(_unsubscribed())
-    if dry_run:
-        result = _plan_leads(leads, kind=kind, now=now, dry_run=True, consent=consent)
-    else:
-        # Flag the leads first, then plan those flagged now, in this transaction: what is flagged is
-        # exactly what is planned, and a concurrent run waits for these rows instead of taking them too.
-        flag = "follow_up_day3_sent" if day == 3 else "follow_up_day7_sent"
-        flagged = update_returning_ids(
-            leads,
-            guard={flag: False, "follow_up_day7_sent": False},  # nor the Day 7 leads flagged just before
-            **{flag: True, "last_contacted_at": now},
-        )
-        result = _plan_leads(Lead.objects.filter(pk__any=flagged), kind=kind, now=now, consent=consent)
-    result.skipped.update({f"lead_{reason}": count for reason, count in skipped.items() if count})
-    return result
+    skipped = {day: Counter() for day in due}
+    for name, count in counts.items():
+        day, _, reason = name.partition("_")
+        if count:
+            skipped[int(day)][reason] = count
+    return skipped
+
+
+def _flag(to_email: dict, *, now: dt.datetime) -> dict[int, list]:
+    """Set each day's flag (and last contact) on its leads in one UPDATE ... RETURNING; return each
+    day's leads flagged now. Each row is checked as it is when the update reaches it (not flagged
+    for its day, nor for Day 7), so a concurrent run flags, and plans, none of them twice."""
+    connection = connections[router.db_for_write(Lead)]
+    quote = connection.ops.quote_name
+    parts, params = [], []
+    for day, leads in to_email.items():
+        try:
+            inner, inner_params = leads.order_by().values("pk").query.sql_with_params()
+        except EmptyResultSet:
+            continue
+        parts.append(f"SELECT due.*, {int(day)} AS day FROM ({inner}) due")
+        params += inner_params
+    flagged = {day: [] for day in to_email}
+    if not parts:
+        return flagged
+    table = quote(Lead._meta.db_table)
+    day7, day3 = quote("follow_up_day7_sent"), quote("follow_up_day3_sent")
+    sql = (
+        f"WITH flag (id, day) AS ({' UNION ALL '.join(parts)}) "
+        f"UPDATE {table} SET {day7} = ({day7} OR flag.day = 7), {day3} = ({day3} OR flag.day = 3), "
+        f"{quote('last_contacted_at')} = %s FROM flag "
+        f"WHERE {table}.{quote('id')} = flag.id AND NOT {day7} AND (flag.day = 7 OR NOT {day3}) "
+        # Which day, from the row itself (SQLite returns no other table's columns): Day 7's leads were
+        # first contacted a week ago or more, Day 3's since.
+        f"RETURNING {table}.{quote('id')}, CASE WHEN {quote('first_contacted_at')} <= %s THEN 7 ELSE 3 END"
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, adapt(now), adapt(now - dt.timedelta(days=7))])
+        for pk, day in cursor.fetchall():
+            flagged[int(day)].append(pk)
+    return flagged
 
 
 @transaction.atomic

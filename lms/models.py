@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -155,6 +155,40 @@ class PhoneVerification(models.Model):
         return f"{self.phone} for {self.user_id} (not proved yet)"
 
 
+class TouchedQuerySet(models.QuerySet):
+    """A bulk update() moves `updated_at` too, so incremental planning (lms.incremental) sees it."""
+
+    def update(self, **kwargs):
+        kwargs.setdefault("updated_at", timezone.now())
+        return super().update(**kwargs)
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        now = timezone.now()
+        for obj in objs:
+            obj.updated_at = now
+        fields = [*fields, "updated_at"] if "updated_at" not in fields else fields
+        return super().bulk_update(objs, fields, *args, **kwargs)
+
+
+class Touched(models.Model):
+    """A row incremental planning reads by what changed since its last run: `updated_at` moves on
+    every save() (even with update_fields) and every update() of a queryset. A raw SQL write that does
+    not move it is caught by the rules' periodic full sweep (LMS_PLANNING_SWEEP_MINUTES)."""
+
+    updated_at = models.DateTimeField(default=timezone.now, db_default=Now(), db_index=True, editable=False)
+
+    objects = TouchedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, update_fields=None, **kwargs):
+        self.updated_at = timezone.now()
+        if update_fields is not None and "updated_at" not in update_fields:
+            update_fields = [*update_fields, "updated_at"]
+        super().save(*args, update_fields=update_fields, **kwargs)
+
+
 class Course(models.Model):
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
@@ -172,7 +206,7 @@ class Course(models.Model):
         return self.title
 
 
-class Enrollment(models.Model):
+class Enrollment(Touched):
     student = models.ForeignKey(User, on_delete=models.CASCADE, related_name="enrollments")
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="enrollments")
     is_active = models.BooleanField(default=True, help_text="Inactive enrollments get no reminders.")
@@ -187,7 +221,7 @@ class Enrollment(models.Model):
         return f"{self.student} in {self.course}"
 
 
-class LiveSession(models.Model):
+class LiveSession(Touched):
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="sessions")
     title = models.CharField(max_length=200)
     scheduled_at = models.DateTimeField()
@@ -209,7 +243,7 @@ class LiveSession(models.Model):
         return f"{self.title} ({timezone.localtime(self.scheduled_at):%Y-%m-%d %H:%M %Z})"
 
 
-class Recording(models.Model):
+class Recording(Touched):
     session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="recordings")
     url = models.URLField(max_length=500)
     visible_to_students = models.BooleanField(default=False)
@@ -226,7 +260,7 @@ class Recording(models.Model):
         return f"Recording of {self.session.title}"
 
 
-class Assignment(models.Model):
+class Assignment(Touched):
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="assignments")
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -255,7 +289,7 @@ class Submission(models.Model):
         return f"{self.student} → {self.assignment}"
 
 
-class Payment(models.Model):
+class Payment(Touched):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         PAID = "paid", "Paid"
@@ -341,3 +375,20 @@ class RecordingOpen(models.Model):
 
     def __str__(self):
         return f"{self.student_id} opened the recording of {self.session_id}"
+
+
+class PlanningMark(models.Model):
+    """Where a scheduled rule's last successful run left off (lms.incremental): the next run plans
+    only what changed since, and what its window opened since, with a full sweep now and then."""
+
+    rule = models.CharField(max_length=64, unique=True)
+    # The `now` the last run planned for (the simulated clock of a test or `--now`, else the real one).
+    planned_through = models.DateTimeField()
+    # The real clock when that run started: rows whose updated_at is later (less a margin) changed since.
+    started_at = models.DateTimeField()
+    # The `now` of the last full run.
+    swept_through = models.DateTimeField()
+    runs_since_sweep = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.rule} through {self.planned_through:%Y-%m-%d %H:%M}"

@@ -27,6 +27,7 @@ from . import messages
 from .calendar import session_calendar_context
 from .conf import conf
 from .holdout import not_held_out
+from .incremental import FULL, Since, planning_run
 from .models import (
     Assignment,
     Enrollment,
@@ -153,21 +154,39 @@ def _plan_sessions(sessions, *, kind: str, now, dry_run, expiry, recipients=None
 
 def plan_session_reminders_24h(*, now: dt.datetime, dry_run: bool = False) -> PlanResult:
     """Plan "Starts Tomorrow" for sessions 24 h away or less, but not under 1 h away; and "New time"
-    to those told an earlier time of a session that moved further out."""
-    sessions = LiveSession.objects.filter(
-        is_cancelled=False, scheduled_at__gt=now + NOT_UNDER, scheduled_at__lte=now + DAY_24H
-    )
-    result = _plan_sessions(
-        sessions,
-        kind=messages.SESSION_24H.name,
-        now=now,
-        dry_run=dry_run,
-        expiry=lambda session: session.scheduled_at - NOT_UNDER,
-    )
-    return result.merge(plan_session_moved_notices(now=now, dry_run=dry_run))
+    to those told an earlier time of a session that moved further out. A scheduled run plans what
+    changed since the last one (lms.incremental)."""
+    with planning_run("session_reminders_24h", now=now, dry_run=dry_run) as since:
+        sessions = LiveSession.objects.filter(
+            is_cancelled=False, scheduled_at__gt=now + NOT_UNDER, scheduled_at__lte=now + DAY_24H
+        )
+        result = _plan_changed_sessions(
+            sessions,
+            since,
+            # A session whose start entered the window since the last run.
+            opened=None if since.full else Q(scheduled_at__gt=since.planned_through + DAY_24H),
+            kind=messages.SESSION_24H.name,
+            now=now,
+            dry_run=dry_run,
+            expiry=lambda session: session.scheduled_at - NOT_UNDER,
+        )
+        return result.merge(plan_session_moved_notices(now=now, dry_run=dry_run, since=since))
 
 
-def plan_session_moved_notices(*, now: dt.datetime, dry_run: bool = False) -> PlanResult:
+def _plan_changed_sessions(sessions, since: Since, *, opened, conditions=(), **plan) -> PlanResult:
+    """Plan the `sessions` (a window) whole on a full run; else those changed or `opened` since the last
+    run whole, and the others to their changed enrollments only (nothing when none changed)."""
+    if since.full:
+        return _plan_sessions(sessions, conditions=conditions, **plan)
+    subjects = since.subjects(opened=opened)
+    result = _plan_sessions(sessions.filter(subjects), conditions=conditions, **plan)
+    if since.any_enrollment_changed():
+        others = sessions.exclude(subjects)
+        result.merge(_plan_sessions(others, conditions=[*conditions, since.enrollments()], **plan))
+    return result
+
+
+def plan_session_moved_notices(*, now: dt.datetime, dry_run: bool = False, since: Since = FULL) -> PlanResult:
     """Plan "New time" (with the updated invitation) for a moved session more than 24 h away, to the
     students whose calendar holds an earlier time: those sent its 24-hour reminder or an earlier notice.
 
@@ -175,6 +194,8 @@ def plan_session_moved_notices(*, now: dt.datetime, dry_run: bool = False) -> Pl
     """
     result = PlanResult()
     moved = LiveSession.objects.filter(is_cancelled=False, sequence__gt=0, scheduled_at__gt=now + DAY_24H)
+    if not since.full:
+        moved = moved.filter(since.subjects())  # moved since the last run (its 24 h reminders are sent)
     for session in moved.select_related("course"):
         key = session_event_key(session)
         told_earlier = recipients_sent_about(
@@ -251,20 +272,36 @@ def plan_live_nudges(*, now: dt.datetime, dry_run: bool = False) -> PlanResult:
     )
 
 
-@transaction.atomic
 def plan_recording_notifications(*, now: dt.datetime, dry_run: bool = False) -> PlanResult:
     """Plan, once per recording, "You missed it, here is the recording" to the enrolled students who
     missed the session and "Recording Available" to the others.
 
     A student missed it who did not join while others did (attendance was taken), or who said they
-    can't make it; with no attendance at all (not tracked), everyone gets the usual notice."""
-    recordings = {
-        recording.pk: recording
-        for recording in Recording.objects.filter(visible_to_students=True)
-        .annotate(visible_since=Coalesce("published_at", "created_at"))
-        .filter(visible_since__gte=now - dt.timedelta(days=RECORDING_NOTICE_DAYS), visible_since__lte=now)
-        .select_related("session", "session__course")
-    }
+    can't make it; with no attendance at all (not tracked), everyone gets the usual notice. A scheduled
+    run plans the recordings changed or made visible since the last one, and the others to their
+    changed enrollments (lms.incremental)."""
+    with planning_run("recording_notifications", now=now, dry_run=dry_run) as since:
+        window = (
+            Recording.objects.filter(visible_to_students=True)
+            .annotate(visible_since=Coalesce("published_at", "created_at"))
+            .filter(visible_since__gte=now - dt.timedelta(days=RECORDING_NOTICE_DAYS), visible_since__lte=now)
+        )
+        if since.full:
+            return _plan_recordings(window, now=now, dry_run=dry_run)
+        subjects = since.subjects(opened=Q(visible_since__gt=since.planned_through))
+        result = _plan_recordings(window.filter(subjects), now=now, dry_run=dry_run)
+        if since.any_enrollment_changed():
+            result.merge(_plan_recordings(window.exclude(subjects), now=now, dry_run=dry_run, since=since))
+        return result
+
+
+@transaction.atomic
+def _plan_recordings(window, *, now: dt.datetime, dry_run: bool, since: Since = FULL) -> PlanResult:
+    """Plan the notices of the recordings `window` (to the enrollments changed `since`, unless full)."""
+    recordings = {recording.pk: recording for recording in window.select_related("session", "session__course")}
+    if not recordings:
+        return PlanResult()
+    only = () if since.full else (since.enrollments(),)
     dashboard_url = site_link("lms:dashboard")
 
     def make_group(row: dict, missed: bool = False) -> Group:
@@ -292,6 +329,7 @@ def plan_recording_notifications(*, now: dt.datetime, dry_run: bool = False) -> 
         audience = Audience(
             rows=_enrolled(
                 condition,
+                *only,
                 event="sessions__recordings",
                 ids=recordings,
                 recording_id=F("course__sessions__recordings__id"),
@@ -305,11 +343,27 @@ def plan_recording_notifications(*, now: dt.datetime, dry_run: bool = False) -> 
     return result
 
 
-@transaction.atomic
 def plan_assignment_reminders(*, now: dt.datetime, dry_run: bool = False) -> PlanResult:
-    """Plan "Assignment Due Soon" to enrolled students who have not submitted, deadline within 48 h."""
-    assignments = Assignment.objects.filter(deadline__gt=now, deadline__lte=now + ASSIGNMENT_WINDOW)
-    assignments = {assignment.pk: assignment for assignment in assignments.select_related("course")}
+    """Plan "Assignment Due Soon" to enrolled students who have not submitted, deadline within 48 h.
+    A scheduled run plans the assignments changed or newly within 48 h since the last one, and the
+    others to their changed enrollments (lms.incremental)."""
+    with planning_run("assignment_reminders", now=now, dry_run=dry_run) as since:
+        window = Assignment.objects.filter(deadline__gt=now, deadline__lte=now + ASSIGNMENT_WINDOW)
+        if since.full:
+            return _plan_assignments(window, now=now, dry_run=dry_run)
+        subjects = since.subjects(opened=Q(deadline__gt=since.planned_through + ASSIGNMENT_WINDOW))
+        result = _plan_assignments(window.filter(subjects), now=now, dry_run=dry_run)
+        if since.any_enrollment_changed():
+            result.merge(_plan_assignments(window.exclude(subjects), now=now, dry_run=dry_run, since=since))
+        return result
+
+
+@transaction.atomic
+def _plan_assignments(window, *, now: dt.datetime, dry_run: bool, since: Since = FULL) -> PlanResult:
+    assignments = {assignment.pk: assignment for assignment in window.select_related("course")}
+    if not assignments:
+        return PlanResult()
+    only = () if since.full else (since.enrollments(),)
     not_submitted = ~Exists(
         Submission.objects.filter(assignment_id=OuterRef("course__assignments__id"), student_id=OuterRef("student_id"))
     )
@@ -332,7 +386,9 @@ def plan_assignment_reminders(*, now: dt.datetime, dry_run: bool = False) -> Pla
 
     audience = Audience(
         # The submission check sits in the same filter() as the join, so it refers to the same assignment.
-        rows=_enrolled(not_submitted, event="assignments", ids=assignments, assignment_id=F("course__assignments__id")),
+        rows=_enrolled(
+            not_submitted, *only, event="assignments", ids=assignments, assignment_id=F("course__assignments__id")
+        ),
         group_by=("assignment_id", "timezone", "locale"),
         make_group=make_group,
         subject_type=ASSIGNMENT,
@@ -340,9 +396,14 @@ def plan_assignment_reminders(*, now: dt.datetime, dry_run: bool = False) -> Pla
     return plan_audience(kind=messages.ASSIGNMENT_DUE.name, audience=audience, now=now, dry_run=dry_run)
 
 
-@transaction.atomic
 def plan_payment_reminders(*, now: dt.datetime, dry_run: bool = False) -> PlanResult:
-    """Plan "Payment Reminder" for payments pending 3+ days, one per cadence step (default: once)."""
+    """Plan "Payment Reminder" for payments pending 3+ days, one per cadence step (default: once). A
+    scheduled run plans the payments changed or newly at a step since the last one (lms.incremental)."""
+    with planning_run("payment_reminders", now=now, dry_run=dry_run) as since:
+        return _plan_payments(now=now, dry_run=dry_run, since=since)
+
+
+def _plan_payments(*, now: dt.datetime, dry_run: bool, since: Since) -> PlanResult:
     kind = messages.PAYMENT_REMINDER.name
     steps = sorted(set(conf.payment_reminder_days))
     payment_url = Coalesce(NullIf("payment_url", Value("")), Value(site_link("lms:dashboard")))
@@ -357,6 +418,8 @@ def plan_payment_reminders(*, now: dt.datetime, dry_run: bool = False) -> PlanRe
         window = Q(status=Payment.Status.PENDING, created_at__lte=now - dt.timedelta(days=day))
         if index + 1 < len(steps):
             window &= Q(created_at__gt=now - dt.timedelta(days=steps[index + 1]))
+        if not since.full:
+            window &= since.subjects(opened=Q(created_at__gt=since.planned_through - dt.timedelta(days=day)))
         rows = Payment.objects.filter(window, student__is_active=True).values(
             "amount",
             "currency",

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from lms import reminders
+from lms.models import PlanningMark
 from lms.services import mark_payment_paid, submit_assignment
 from notifications.models import Delivery, Notification
 from notifications.services.dispatch import dispatch_due_deliveries
@@ -378,6 +379,7 @@ def test_planning_queries_do_not_grow_with_recipients(course):
     def queries_for(students: int) -> int:
         Delivery.objects.all().delete()
         Notification.objects.all().delete()
+        PlanningMark.objects.all().delete()  # a full run each time (an incremental one: test_incremental_planning)
         for _ in range(students - course.enrollments.count()):
             EnrollmentFactory(course=course)
         with CaptureQueriesContext(connection) as captured:

@@ -71,14 +71,19 @@ def plan_audience(*, kind: str, audience: Audience, now: datetime | None = None,
         plan = Statements(message_kind, audience, rows, groups, connection, now)
         if not dry_run:
             plan.insert_events()
-        # Before the inserts: who cannot get a channel, counted once per event (while it is new).
-        result.skipped.update(plan.count_skipped(anchor=targets[0]))
+        channels = [target for target in targets if target != INAPP]
+        together = not dry_run and channels and connection.vendor == "postgresql"
+        if not together:
+            # Before the inserts: who cannot get a channel, counted once per event (while it is new).
+            result.skipped.update(plan.count_skipped(anchor=targets[0]))
         if not dry_run:
             one_by_one = targets
-            channels = [target for target in targets if target != INAPP]
-            if channels and connection.vendor == "postgresql":
-                # Every channel in one pass over the audience, counted by channel.
-                result.planned.update(plan.insert_channels(channels))
+            if together:
+                # Every channel in one pass over the audience, counted by channel, with the skip counts
+                # (as before the insert) in the same statement.
+                planned, skipped = plan.insert_channels(channels, skipped_anchor=targets[0])
+                result.planned.update(planned)
+                result.skipped.update(skipped)
                 one_by_one = [target for target in targets if target == INAPP]
             for target in one_by_one:
                 result.planned[target] += plan.insert(target)

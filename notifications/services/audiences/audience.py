@@ -49,6 +49,10 @@ class Audience:
     # False when the rows are people without an account (leads): their rows keep their name, and
     # the ledger knows them by address.
     accounts: bool = True
+    # False when `make_group` gives every language the same group (a campaign's shared offer) and the
+    # kind has no in-app text: the groups are then not read by language (one statement less), and each
+    # row still keeps its recipient's language for the message's copy.
+    group_by_language: bool = True
 
     def plans(self, kind: MessageKind, channel: str) -> bool:
         return channel in kind.channels and (self.channels is None or channel in self.channels)

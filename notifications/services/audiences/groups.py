@@ -7,6 +7,7 @@ import json
 import re
 from datetime import datetime
 
+from django.core.exceptions import EmptyResultSet
 from django.db.models import QuerySet, TextField, Value
 from django.db.models.functions import Cast, Concat
 
@@ -24,8 +25,9 @@ def read_groups(kind: MessageKind, audience: Audience, staff_inapp: dict) -> tup
     """Return the rows with their group key, and the distinct groups."""
     grouped_by = (*audience.group_by, *_row_fields_rendered_in_app(kind, audience, staff_inapp))
     rows = audience.rows.annotate(**{GROUP_KEY: _group_key(grouped_by)}).order_by()
-    # Grouped by nothing, everyone is in the one group: no need to read it (an empty audience inserts nothing).
-    distinct = list(rows.values(GROUP_KEY, *grouped_by).distinct()) if grouped_by else [{GROUP_KEY: ""}]
+    # Grouped by nothing, everyone is in the one group: no need to read it (an empty audience inserts
+    # nothing; one that cannot match anyone, `pk__in=[]`, has no group).
+    distinct = list(rows.values(GROUP_KEY, *grouped_by).distinct()) if grouped_by else _one_group(rows)
     # In key order (the event's columns come first in it): an event's groups are planned in the same
     # statement, so each statement's rows follow the previous one's in the ledger's unique index
     # (event, recipient, channel) and its pages fill, instead of splitting in half when a later
@@ -34,11 +36,21 @@ def read_groups(kind: MessageKind, audience: Audience, staff_inapp: dict) -> tup
     return rows, distinct
 
 
+def _one_group(rows: QuerySet) -> list[dict]:
+    try:
+        rows.query.get_compiler(using=rows.db).as_sql()
+    except EmptyResultSet:
+        return []
+    return [{GROUP_KEY: ""}]
+
+
 def _row_fields_rendered_in_app(kind: MessageKind, audience: Audience, staff_inapp: dict) -> tuple[str, ...]:
     """The per-recipient columns the in-app title or message mention: grouped by too, so the text
     rendered once per group is right for everyone in it. The recipient's language (when the rows
     select it) is always one: it picks the copy and the locale of the group's dates and amounts."""
     language = ["language"] if "language" in selected(audience.rows) else []
+    if not audience.group_by_language and INAPP not in kind.channels:
+        language = []
     if INAPP not in kind.channels:
         return tuple(column for column in language if column not in audience.group_by)
     source = inapp_sources(kind, staff_inapp.values())  # shipped and staff-published titles and messages

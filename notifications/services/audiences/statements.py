@@ -245,6 +245,18 @@ class Statements:
         """Count, by reason, the recipients who cannot get a channel of the kind: one pass over the
         audience, counting only events still new for them (no `anchor` row yet), so each
         (event, recipient) is skipped once, as it is planned once."""
+        reasons, sql, params = self._skipped_sql(anchor=anchor)
+        if not reasons:
+            return {}
+        counts = self._execute(sql, params, lambda cursor: cursor.fetchone())
+        return self._skip_counts(reasons, counts)
+
+    @staticmethod
+    def _skip_counts(reasons: list[str], counts) -> dict[str, int]:
+        return {reason: int(count) for reason, count in zip(reasons, counts, strict=True) if count}
+
+    def _skipped_sql(self, *, anchor: str) -> tuple[list[str], str, list]:
+        """The skip counts' reasons and SELECT (one row, a sum a reason); no reasons: nothing to count."""
         reasons, sums, sums_params = [], [], []
         every, every_params = [], []  # all the requirements: a row meeting them all is skipped by nothing
         for channel in (Channel.EMAIL, Channel.WHATSAPP):
@@ -262,7 +274,7 @@ class Statements:
                 every.append(condition)
                 every_params += params
         if not sums:
-            return {}
+            return [], "", []
         source, source_params = self._source()
         if anchor == INAPP:
             new, new_params = self._not_notified_sql(event_id=self._event_id_sql(), user="p.recipient_id")
@@ -273,21 +285,28 @@ class Statements:
         # Only the rows missing something are looked up in the ledger (most meet every requirement).
         missing = f"NOT coalesce(({' AND '.join(every)}), false)"
         sql = f"SELECT {', '.join(sums)} {source} WHERE {missing} AND {new}"
-        params = [*sums_params, *source_params, *every_params, *new_params]
-        counts = self._execute(sql, params, lambda cursor: cursor.fetchone())
-        return {reason: int(count) for reason, count in zip(reasons, counts, strict=True) if count}
+        return reasons, sql, [*sums_params, *source_params, *every_params, *new_params]
 
-    def insert_channels(self, channels: list[str]) -> dict[str, int]:
-        """Insert the new rows of every channel in one statement (PostgreSQL); return how many by channel."""
+    def insert_channels(self, channels: list[str], *, skipped_anchor: str) -> tuple[dict[str, int], dict[str, int]]:
+        """Insert the new rows of every channel in one statement (PostgreSQL); return how many by
+        channel, and the skip counts by reason (count_skipped) from the same statement: every part
+        of a statement reads the rows as they were before it, so the counts are those before the insert."""
         columns, select, params = self._select(channels)
         table = self.connection.ops.quote_name(Delivery._meta.db_table)
+        reasons, skipped, skipped_params = self._skipped_sql(anchor=skipped_anchor)
+        sums = ", ".join(f"s{index}" for index in range(len(reasons)))
         # In key order: the unique index's pages fill up instead of splitting in half (a third smaller).
         sql = (
             f"WITH made AS (INSERT INTO {table} ({', '.join(columns)}) {select} ORDER BY event_id, recipient_id "
-            f"ON CONFLICT DO NOTHING RETURNING channel) SELECT channel, count(*) FROM made GROUP BY channel"
+            f"ON CONFLICT DO NOTHING RETURNING channel)"
+            + (f", skipped ({sums}) AS ({skipped})" if reasons else "")
+            + " SELECT channel, count(*), NULL FROM made GROUP BY channel"
+            + (f" UNION ALL SELECT NULL, NULL, ARRAY[{sums}] FROM skipped" if reasons else "")
         )
-        made = dict(self._execute(sql, params, lambda cursor: cursor.fetchall()))
-        return {channel: made.get(channel, 0) for channel in channels}
+        answer = self._execute(sql, [*params, *skipped_params], lambda cursor: cursor.fetchall())
+        made = {channel: count for channel, count, _ in answer if channel is not None}
+        counts = next((sums for channel, _, sums in answer if channel is None), None) or [0] * len(reasons)
+        return {channel: made.get(channel, 0) for channel in channels}, self._skip_counts(reasons, counts)
 
     def insert(self, target: str) -> int:
         """Insert the target's rows that are new; return how many were made."""

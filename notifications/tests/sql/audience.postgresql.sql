@@ -286,50 +286,6 @@ WHERE NOT EXISTS
 
 -- accounts
 
-SELECT SUM(CASE
-               WHEN 1 = 1 THEN (CASE
-                                    WHEN (p.email IS NOT NULL
-                                          AND p.email <> '') THEN 0
-                                    ELSE 1
-                                END)
-               ELSE 0
-           END),
-       SUM(CASE
-               WHEN 1 = 1 THEN (CASE
-                                    WHEN p.whatsapp_opt_in THEN 0
-                                    ELSE 1
-                                END)
-               ELSE 0
-           END),
-       SUM(CASE
-               WHEN 1 = 1
-                    AND p.whatsapp_opt_in THEN (CASE
-                                                    WHEN p.phone ~ %s THEN 0
-                                                    ELSE 1
-                                                END)
-               ELSE 0
-           END)
-FROM
-  (SELECT "lms_user"."email" AS "email",
-          "lms_user"."phone" AS "phone",
-          "lms_user"."whatsapp_opt_in" AS "whatsapp_opt_in",
-          "lms_user"."name" AS "name",
-          "lms_user"."timezone" AS "timezone",
-          "lms_user"."id" AS "recipient_id",
-          ("lms_user"."timezone")::text AS "plan_group"
-   FROM "lms_user") p
-JOIN jsonb_to_recordset(%s::jsonb) AS g (key text, event_id bigint, group_id bigint, event_key text, subject_id bigint, expires_at timestamptz, link text, context jsonb, title text, message text) ON g.key = p."plan_group"
-WHERE NOT coalesce(((p.email IS NOT NULL
-                     AND p.email <> '')
-                    AND p.whatsapp_opt_in
-                    AND p.phone ~ %s), false)
-  AND NOT EXISTS
-    (SELECT 1
-     FROM "notifications_delivery" d
-     WHERE d.event_id = g.event_id
-       AND d.channel = %s
-       AND d.recipient_id = p.recipient_id);
-
 WITH made AS
   (INSERT INTO "notifications_delivery" ("event_id",
                                          "recipient_id",
@@ -410,11 +366,62 @@ WITH made AS
        AND p.phone ~ %s)
    WHERE 1 = 1
    ORDER BY event_id,
-            recipient_id ON CONFLICT DO NOTHING RETURNING channel)
+            recipient_id ON CONFLICT DO NOTHING RETURNING channel),
+     skipped (s0, s1, s2) AS
+  (SELECT SUM(CASE
+                  WHEN 1 = 1 THEN (CASE
+                                       WHEN (p.email IS NOT NULL
+                                             AND p.email <> '') THEN 0
+                                       ELSE 1
+                                   END)
+                  ELSE 0
+              END),
+          SUM(CASE
+                  WHEN 1 = 1 THEN (CASE
+                                       WHEN p.whatsapp_opt_in THEN 0
+                                       ELSE 1
+                                   END)
+                  ELSE 0
+              END),
+          SUM(CASE
+                  WHEN 1 = 1
+                       AND p.whatsapp_opt_in THEN (CASE
+                                                       WHEN p.phone ~ %s THEN 0
+                                                       ELSE 1
+                                                   END)
+                  ELSE 0
+              END)
+   FROM
+     (SELECT "lms_user"."email" AS "email",
+             "lms_user"."phone" AS "phone",
+             "lms_user"."whatsapp_opt_in" AS "whatsapp_opt_in",
+             "lms_user"."name" AS "name",
+             "lms_user"."timezone" AS "timezone",
+             "lms_user"."id" AS "recipient_id",
+             ("lms_user"."timezone")::text AS "plan_group"
+      FROM "lms_user") p
+   JOIN jsonb_to_recordset(%s::jsonb) AS g (key text, event_id bigint, group_id bigint, event_key text, subject_id bigint, expires_at timestamptz, link text, context jsonb, title text, message text) ON g.key = p."plan_group"
+   WHERE NOT coalesce(((p.email IS NOT NULL
+                        AND p.email <> '')
+                       AND p.whatsapp_opt_in
+                       AND p.phone ~ %s), false)
+     AND NOT EXISTS
+       (SELECT 1
+        FROM "notifications_delivery" d
+        WHERE d.event_id = g.event_id
+          AND d.channel = %s
+          AND d.recipient_id = p.recipient_id))
 SELECT channel,
-       count(*)
+       count(*),
+       NULL
 FROM made
-GROUP BY channel;
+GROUP BY channel
+UNION ALL
+SELECT NULL,
+       NULL, ARRAY[s0,
+                   s1,
+                   s2]
+FROM skipped;
 
 INSERT INTO notifications_notification ("user_id", "kind", "title", "message", "link", "read_at", "created_at", "event_id")
 SELECT p.recipient_id AS user_id,
@@ -472,61 +479,6 @@ FROM
 JOIN jsonb_to_recordset(%s::jsonb) AS g (key text, event_id bigint, group_id bigint, event_key text, subject_id bigint, expires_at timestamptz, link text, context jsonb, title text, message text) ON g.key = p."plan_group"
 LEFT JOIN "notifications_messageevent" e ON e.key = %s || p.event_key
 WHERE e.id IS NULL ON CONFLICT DO NOTHING;
-
-SELECT SUM(CASE
-               WHEN 1 = 1 THEN (CASE
-                                    WHEN (p.email IS NOT NULL
-                                          AND p.email <> '') THEN 0
-                                    ELSE 1
-                                END)
-               ELSE 0
-           END),
-       SUM(CASE
-               WHEN 1 = 1 THEN (CASE
-                                    WHEN p.whatsapp_opt_in THEN 0
-                                    ELSE 1
-                                END)
-               ELSE 0
-           END),
-       SUM(CASE
-               WHEN 1 = 1
-                    AND p.whatsapp_opt_in THEN (CASE
-                                                    WHEN p.phone ~ %s THEN 0
-                                                    ELSE 1
-                                                END)
-               ELSE 0
-           END)
-FROM
-  (SELECT "lms_user"."email" AS "email",
-          "lms_user"."name" AS "name",
-          "lms_user"."phone" AS "phone",
-          "lms_user"."language" AS "language",
-          "lms_user"."whatsapp_opt_in" AS "whatsapp_opt_in",
-          (NULL)::bigint AS "recipient_id",
-          "lms_user"."id" AS "subject_id",
-          ("lms_user"."id")::text AS "event_key",
-          ("lms_user"."language")::text AS "plan_group",
-          coalesce(nullif(split_part("lms_user"."name", ' ', 1), ''), 'there') AS "plan_first_name",
-          CASE
-              WHEN ("lms_user"."language" IS NOT NULL
-                    AND NOT ("lms_user"."language" IN (%s,
-                                                       %s))) THEN "lms_user"."language"
-              ELSE NULL
-          END AS "plan_language"
-   FROM "lms_user") p
-JOIN jsonb_to_recordset(%s::jsonb) AS g (key text, event_id bigint, group_id bigint, event_key text, subject_id bigint, expires_at timestamptz, link text, context jsonb, title text, message text) ON g.key = p."plan_group"
-LEFT JOIN "notifications_messageevent" e ON e.key = %s || p.event_key
-WHERE NOT coalesce(((p.email IS NOT NULL
-                     AND p.email <> '')
-                    AND p.whatsapp_opt_in
-                    AND p.phone ~ %s), false)
-  AND NOT EXISTS
-    (SELECT 1
-     FROM "notifications_delivery" d
-     WHERE d.event_id = e.id
-       AND d.channel = %s
-       AND d.recipient_id IS NULL
-       AND d.to_address = lower(p.email));
 
 WITH made AS
   (INSERT INTO "notifications_delivery" ("event_id",
@@ -621,8 +573,70 @@ WITH made AS
        AND p.phone ~ %s)
    WHERE 1 = 1
    ORDER BY event_id,
-            recipient_id ON CONFLICT DO NOTHING RETURNING channel)
+            recipient_id ON CONFLICT DO NOTHING RETURNING channel),
+     skipped (s0, s1, s2) AS
+  (SELECT SUM(CASE
+                  WHEN 1 = 1 THEN (CASE
+                                       WHEN (p.email IS NOT NULL
+                                             AND p.email <> '') THEN 0
+                                       ELSE 1
+                                   END)
+                  ELSE 0
+              END),
+          SUM(CASE
+                  WHEN 1 = 1 THEN (CASE
+                                       WHEN p.whatsapp_opt_in THEN 0
+                                       ELSE 1
+                                   END)
+                  ELSE 0
+              END),
+          SUM(CASE
+                  WHEN 1 = 1
+                       AND p.whatsapp_opt_in THEN (CASE
+                                                       WHEN p.phone ~ %s THEN 0
+                                                       ELSE 1
+                                                   END)
+                  ELSE 0
+              END)
+   FROM
+     (SELECT "lms_user"."email" AS "email",
+             "lms_user"."name" AS "name",
+             "lms_user"."phone" AS "phone",
+             "lms_user"."language" AS "language",
+             "lms_user"."whatsapp_opt_in" AS "whatsapp_opt_in",
+             (NULL)::bigint AS "recipient_id",
+             "lms_user"."id" AS "subject_id",
+             ("lms_user"."id")::text AS "event_key",
+             ("lms_user"."language")::text AS "plan_group",
+             coalesce(nullif(split_part("lms_user"."name", ' ', 1), ''), 'there') AS "plan_first_name",
+             CASE
+                 WHEN ("lms_user"."language" IS NOT NULL
+                       AND NOT ("lms_user"."language" IN (%s,
+                                                          %s))) THEN "lms_user"."language"
+                 ELSE NULL
+             END AS "plan_language"
+      FROM "lms_user") p
+   JOIN jsonb_to_recordset(%s::jsonb) AS g (key text, event_id bigint, group_id bigint, event_key text, subject_id bigint, expires_at timestamptz, link text, context jsonb, title text, message text) ON g.key = p."plan_group"
+   LEFT JOIN "notifications_messageevent" e ON e.key = %s || p.event_key
+   WHERE NOT coalesce(((p.email IS NOT NULL
+                        AND p.email <> '')
+                       AND p.whatsapp_opt_in
+                       AND p.phone ~ %s), false)
+     AND NOT EXISTS
+       (SELECT 1
+        FROM "notifications_delivery" d
+        WHERE d.event_id = e.id
+          AND d.channel = %s
+          AND d.recipient_id IS NULL
+          AND d.to_address = lower(p.email)))
 SELECT channel,
-       count(*)
+       count(*),
+       NULL
 FROM made
-GROUP BY channel;
+GROUP BY channel
+UNION ALL
+SELECT NULL,
+       NULL, ARRAY[s0,
+                   s1,
+                   s2]
+FROM skipped;
