@@ -143,3 +143,168 @@ def _run_reminders(conn, *, env: dict, workers: int, messages: int) -> DispatchR
         peak_rss_mb=max(result.peak_rss_mb for result in results),
         note=f"{skipped} of {workers} skipped: job lock held" if skipped else "",
     )
+
+
+# --- Scaling and queue length (issue 31, item 5): `python -m bench.dispatch` -------------------------
+
+SCALING_TARGET = 1.8  # 2 workers / 1 worker (manage.py run_reminders deliver)
+QUEUE_TARGET = 0.9  # one worker's rate with a 100k queue / with a 1k queue
+
+
+# The queue's index before issue 31 (claims sorted every tied row) and since (the claim's own order).
+INDEX_BEFORE = (
+    "DROP INDEX IF EXISTS delivery_due_in_order; CREATE INDEX IF NOT EXISTS delivery_due_by_priority"
+    " ON notifications_delivery (priority, next_attempt_at) WHERE status = 'pending'"
+)
+INDEX_AFTER = (
+    "DROP INDEX IF EXISTS delivery_due_by_priority; CREATE INDEX IF NOT EXISTS delivery_due_in_order"
+    " ON notifications_delivery (priority, next_attempt_at, id) WHERE status = 'pending'"
+)
+INDEX_LABELS = {"before": "queue index (priority, next_attempt_at)", "after": "(priority, next_attempt_at, id)"}
+
+
+def _queue(conn: psycopg.Connection, count: int) -> None:
+    """Make the first `count` rows of the planned ledger due and pending (the others cancelled), as
+    if just planned: the table stays the same size, only the queue's length changes."""
+    conn.execute("TRUNCATE notifications_deliveryevent")
+    conn.execute(
+        "UPDATE notifications_delivery SET status = CASE WHEN rn <= %(count)s THEN 'pending' ELSE 'cancelled' END,"
+        " next_attempt_at = now() - interval '1 minute', attempts = 0, claim_token = NULL, claimed_at = NULL,"
+        " handed_over_at = NULL, sent_at = NULL, provider_message_id = '', last_error = ''"
+        " FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM notifications_delivery) q"
+        " WHERE q.id = notifications_delivery.id",
+        {"count": count},
+    )
+    conn.execute("VACUUM ANALYZE notifications_delivery")
+
+
+def _one_worker_rate(conn, *, env: dict, seconds: float) -> float:
+    """Messages a second of one bench worker sending for at most `seconds` (after its start-up)."""
+    process = processes.start([sys.executable, "-m", "bench.dispatch_worker", str(seconds)], env=env, talk=True)
+    if process.stdout.readline().strip() != "ready":
+        raise RuntimeError("A dispatch worker did not start: " + processes.finish(process).stderr[-2000:])
+    process.stdin.write("go\n")
+    process.stdin.flush()
+    result = processes.finish(process)
+    if not result.ok:
+        raise RuntimeError(f"A dispatch worker failed: {result.stderr[-2000:]}")
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return report["sent"] / (report["finished"] - report["started"])
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def main(argv=None) -> None:
+    import argparse
+    import os
+
+    from . import database
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.dispatch",
+        description="Dispatch scaling (2 workers / 1) and one worker's rate as the queue grows (1k -> 100k), "
+        "measured in turns in one run against a fake Postmark.",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/coursehub_bench_dispatch"),
+    )
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--per-worker", type=int, default=3000, help="emails queued per run_reminders worker")
+    parser.add_argument("--small", type=int, default=1000, help="the short queue (default 1000)")
+    parser.add_argument("--large", type=int, default=100_000, help="the long queue (default 100000)")
+    parser.add_argument("--seconds", type=float, default=8.0, help="how long one worker sends from the long queue")
+    parser.add_argument("--pairs", type=int, default=3, help="turns of each comparison (default 3)")
+    parser.add_argument(
+        "--compare-index",
+        action="store_true",
+        help="measure each turn also with the queue's index as it was before issue 31 (no id: claims sort)",
+    )
+    args = parser.parse_args(argv)
+    url = database.bench_database_url(args.database_url)
+    database.create_database(url)
+    try:
+        database.migrate(url)
+        os.environ.update(database.app_env(url))
+        import django
+
+        django.setup()
+        from notifications.services.planning import PlannedMessage, Recipient, plan_messages
+
+        plan_messages(
+            kind="payment_reminder",
+            messages=(
+                PlannedMessage(
+                    recipient=Recipient(user_id=None, email=f"p{i}@dispatch.example.com", name=f"P {i}"),
+                    event_key=f"dispatch-{i}",
+                    context={"amount": "₹5,000", "payment_url": "https://pay.example.com/x"},
+                    subject_type="bench.event",
+                    subject_id=i,
+                )
+                for i in range(max(args.large, 2 * args.per_worker))
+            ),
+        )
+        with database.connect(url) as conn, FakeProvider(default=postmark_ok, latency=args.latency_ms / 1000) as fake:
+            conn.autocommit = True
+            fake.server.RequestHandlerClass.protocol_version = "HTTP/1.1"
+            fake.server.RequestHandlerClass.disable_nagle_algorithm = True
+            env = database.app_env(
+                url,
+                EMAIL_BACKEND="anymail.backends.postmark.EmailBackend",
+                POSTMARK_SERVER_TOKEN="bench",
+                POSTMARK_API_URL=fake.url + "/",
+                LOG_LEVEL="WARNING",
+            )
+            indexes = {"before": INDEX_BEFORE, "after": INDEX_AFTER} if args.compare_index else {"now": None}
+            scaling = {name: [] for name in indexes}
+            queues = {name: [] for name in indexes}
+            for turn in range(args.pairs):
+                for name, index in indexes.items():
+                    if index:
+                        conn.execute(index)
+                    rates = {}
+                    for workers in (1, 2):
+                        _queue(conn, args.per_worker * workers)
+                        row = _run_reminders(conn, env=env, workers=workers, messages=args.per_worker * workers)
+                        rates[workers] = row.per_second
+                    scaling[name].append((rates[1], rates[2]))
+                    _queue(conn, args.small)
+                    small = _one_worker_rate(conn, env=env, seconds=args.seconds)
+                    _queue(conn, args.large)
+                    large = _one_worker_rate(conn, env=env, seconds=args.seconds)
+                    queues[name].append((small, large))
+                    print(
+                        f"turn {turn + 1} ({name}): run_reminders deliver 1 worker {rates[1]:.0f} msg/s, 2 workers "
+                        f"{rates[2]:.0f} msg/s; one worker, queue {args.small:,} {small:.0f} msg/s, queue "
+                        f"{args.large:,} {large:.0f} msg/s",
+                        flush=True,
+                    )
+        print(f"\nprovider {args.latency_ms:g} ms; medians of {args.pairs} turns, each comparison measured in turn")
+        for name in indexes:
+            ratio = _median([two / one for one, two in scaling[name]])
+            flat = _median([large / small for small, large in queues[name]])
+            one = _median([one for one, _ in scaling[name]])
+            two = _median([two for _, two in scaling[name]])
+            small = _median([small for small, _ in queues[name]])
+            large = _median([large for _, large in queues[name]])
+            label = "" if name == "now" else f"[{name}: {INDEX_LABELS[name]}] "
+            print(
+                f"{label}2 workers / 1 worker (manage.py run_reminders deliver, {args.per_worker:,} emails a worker): "
+                f"{ratio:.2f}x ({one:.0f} -> {two:.0f} msg/s)   target >= {SCALING_TARGET}x   "
+                f"{'holds' if ratio >= SCALING_TARGET else 'NO'}"
+            )
+            print(
+                f"{label}one worker, {args.large:,}-queue rate / {args.small:,}-queue rate: {flat:.2f}x "
+                f"({small:.0f} -> {large:.0f} msg/s)   target >= {QUEUE_TARGET}x (flat)   "
+                f"{'holds' if flat >= QUEUE_TARGET else 'NO'}"
+            )
+    finally:
+        database.drop_database(url)
+
+
+if __name__ == "__main__":
+    main()

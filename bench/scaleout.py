@@ -28,7 +28,7 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .database import create_database, drop_database
+from .database import _quiet_hours_away_from_now, create_database, drop_database
 from .machine import load_average
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,6 +118,10 @@ def _run(args, env: dict) -> None:
             "NOTIFICATIONS_RATE_LIMITS": f"whatsapp={args.limit:g}",
             "NOTIFICATIONS_DISPATCH_CONCURRENCY": f"email=4,whatsapp={args.whatsapp_concurrency}",
             "WHATSAPP_DAILY_UNIQUE_RECIPIENTS": "1000000",
+            # The attention budget as the other benches set it: quiet hours nobody is in now, a cap no
+            # one reaches (at night in India the backlog would otherwise wait for the morning).
+            "NOTIFICATIONS_QUIET_HOURS": _quiet_hours_away_from_now(),
+            "NOTIFICATIONS_DAILY_CAP": "1000",
         }
         LOG.parent.mkdir(exist_ok=True)
         LOG.write_text("")

@@ -455,6 +455,9 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+# django-q2's broker, with a queue of each cluster's own read before the shared one (delivery shares
+# go to the cluster meant to run them: automation/brokers.py).
+Q_CLUSTER["broker_class"] = "automation.brokers.RedisBroker" if REDIS_URL else "automation.brokers.OrmBroker"
 
 # --- Cache -----------------------------------------------------------------------------------
 # Rate-limit counters live here, so every process must see the same cache. CACHE_URL wins (e.g.

@@ -100,13 +100,13 @@ class NotificationsConf(Conf):
     unknown_alert_minutes = _ledger("UNKNOWN_ALERT_MINUTES", "notifications.E031", default=30, parse=whole(minimum=1))
     # Provider requests in flight at once per worker and channel (threads, each its own connection;
     # 1: one at a time, in the worker's own thread). WhatsApp sends one message a request, so behind a
-    # provider's latency a busy sender needs several in flight to reach its rate (README, "Several
-    # machines": whatsapp=4, RATE_LIMITS pacing them all); it stays at 1 by default, as its backends
-    # read their synced template list from the database once per sending thread.
+    # provider's latency a sender needs several in flight to reach its rate (RATE_LIMITS paces them
+    # all); the sending threads only talk HTTP (what a backend reads from the database is read in the
+    # worker's own thread: send.py).
     dispatch_concurrency = _ledger(
         "DISPATCH_CONCURRENCY",
         "notifications.E032",
-        default={"email": 4, "whatsapp": 1},
+        default={"email": 4, "whatsapp": 4},
         parse=mapping(whole(minimum=1)),
     )
     # Messages a second per channel ("whatsapp=20"; unset or 0: no limit), for providers that cap a

@@ -104,3 +104,40 @@ def test_a_channel_rate_limit_spaces_requests_to_its_messages_a_second():
     assert limit.wait(10) == 0
     assert limit.wait(1) == pytest.approx(0.1)
     assert RateLimit(0, clock=clock, sleep=clock.sleep).wait(1000) == 0  # no limit
+
+
+def test_a_worker_has_several_whatsapp_messages_in_flight_and_its_sending_threads_touch_no_database(settings):
+    """WhatsApp goes one message a request: by default a worker keeps up to 4 in flight, from threads
+    that only talk HTTP. The rows they send are this test's, uncommitted (a sending thread with a
+    connection of its own would not find them): every message goes once, several at a time."""
+    from django.db.backends.signals import connection_created
+
+    from tests.fakes import twilio_ok
+    from tests.test_faults import plan_payment_whatsapps, use_twilio
+
+    assert settings.NOTIFICATIONS.get("DISPATCH_CONCURRENCY") is None  # the default: whatsapp=4
+    plan_payment_whatsapps(9)
+    latency = 1.0
+    connected_in = set()
+
+    def note_the_thread(**kwargs):
+        import threading
+
+        connected_in.add(threading.current_thread().name)
+
+    with FakeProvider(default=twilio_ok, latency=latency) as provider:
+        use_twilio(settings, provider)
+        connection_created.connect(note_the_thread)
+        try:
+            result = dispatch_due_deliveries()
+        finally:
+            connection_created.disconnect(note_the_thread)
+        arrivals = sorted(request.arrived for request in provider.requests)
+    assert result.sent == 9 and len(arrivals) == 9
+    assert len({request.form()["To"] for request in provider.requests}) == 9  # each once
+    # Overlapping requests: each arrived less than an answer's time after the one before. The first
+    # goes alone (an account that cannot send costs one request); one at a time, none would overlap.
+    overlapping = sum((later - earlier).total_seconds() < latency for earlier, later in itertools.pairwise(arrivals))
+    assert overlapping >= 2
+    # No sending thread opened a database connection (the lease keeper's thread may, once a lease is due).
+    assert not {name for name in connected_in if name.startswith("dispatch-send")}

@@ -74,6 +74,15 @@ def test_131026_by_webhook_and_in_send_answers_add_up_to_one_limit(client, graph
 # The provider's webhook overtakes its own answer to the send: it is applied while the worker has
 # not yet recorded "accepted". Threads, so the database is committed (transaction=True).
 
+
+@pytest.fixture(autouse=True)
+def one_whatsapp_request_at_a_time(settings):
+    """A webhook here overtakes the answer to one send, in the fake provider's thread, with a
+    connection of its own: one request at a time keeps the worker's thread out of the database
+    meanwhile (SQLite's in-memory test database locks a whole table across connections)."""
+    settings.NOTIFICATIONS = {**settings.NOTIFICATIONS, "DISPATCH_CONCURRENCY": {"email": 4, "whatsapp": 1}}
+
+
 ACCOUNT_FAILURES = [(131042, "Business eligibility payment issue"), (131057, "Account in maintenance mode")]
 
 

@@ -215,9 +215,13 @@ class Delivery(models.Model):
             models.CheckConstraint(condition=~Q(to_address=""), name="delivery_has_address"),
         ]
         indexes = [
-            # The dispatcher's queue: only pending rows, urgent first, in due order.
+            # The dispatcher's queue: only pending rows, urgent first, in due order, in the claim's own
+            # order (id last), so a claim reads its batch off the index and sorts nothing: without `id`
+            # a claim sorted every row of a tie (a blast's rows share their moment), 140 ms at 100k.
             models.Index(
-                fields=["priority", "next_attempt_at"], condition=Q(status="pending"), name="delivery_due_by_priority"
+                fields=["priority", "next_attempt_at", "id"],
+                condition=Q(status="pending"),
+                name="delivery_due_in_order",
             ),
             # Lease expiry scans only rows being sent.
             models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="delivery_sending"),

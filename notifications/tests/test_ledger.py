@@ -337,6 +337,9 @@ def test_outcomes_are_recorded_while_the_batch_is_still_sending_once_they_are_du
     from notifications.services.dispatch import OutcomeBuffer
 
     settings.WHATSAPP_BACKEND = f"{__name__}.CountingWhatsApp"
+    # One request at a time: the backend reads the ledger as each message goes (from the worker's own
+    # thread, which sees the test's uncommitted rows), between the outcomes being recorded.
+    settings.NOTIFICATIONS = {**settings.NOTIFICATIONS, "DISPATCH_CONCURRENCY": {"email": 4, "whatsapp": 1}}
     monkeypatch.setattr(OutcomeBuffer, "MAX_SECONDS", 0)  # due at once: a slow batch
     CountingWhatsApp.seen = []
     for n in range(3):

@@ -88,6 +88,12 @@ class BaseWhatsAppBackend:
             self._synced_rows = {(row.name, row.language): (row.status, row.components or []) for row in rows}
         return self._synced_rows
 
+    def use_synced_templates(self, rows: dict[tuple[str, str], tuple[str, list]]) -> None:
+        """Use synced templates another backend read (`synced_templates()`): a backend sending from a
+        thread of a pool then reads nothing from the database, whose connection (and uncommitted
+        work) belongs to the thread that owns the batch."""
+        self._synced_rows = rows
+
     def template_refusal(self, *, name: str, language: str) -> str:
         """Why a template may not be used now ("" when it may): the synced list says it is not approved.
 

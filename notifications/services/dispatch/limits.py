@@ -4,8 +4,15 @@ WHATSAPP_DAILY_UNIQUE_RECIPIENTS different people in a moving 24 hours (250 for 
 then 1K, 10K, 100K as its tier grows). Past it Meta refuses the messages, so dispatch holds back
 messages to numbers not yet reached in the window (they wait, in claim order: urgent kinds
 first), while numbers already reached, and replies to a person's own message, go on.
+
+With Redis (REDIS_URL) the numbers reached are counted there, per sender, and a claim takes its new
+numbers in one Lua script (`ReachedNumbers`): two workers claiming at once cannot both take the last
+places, as they could from a count read in the ledger. The set is seeded from the ledger (the rows
+handed over within 24 hours) when Redis has none, once. A number a claim took but whose message went
+back to the queue unsent (its run ended) still counts until its 24 hours pass: the limit errs low.
 """
 
+import uuid
 from datetime import datetime, timedelta
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -13,6 +20,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from ...conf import conf
 from ...kinds import all_kinds
 from ...models import Channel, Delivery
+from .ratelimit import _prefix, sender_of, shared_redis
 
 WINDOW = timedelta(hours=24)
 
@@ -38,6 +46,9 @@ def new_recipients_left(*, now: datetime) -> int | None:
     limit = whatsapp_limit()
     if limit is None:
         return None
+    shared = ReachedNumbers.shared(limit)
+    if shared is not None:
+        return max(0, limit - shared.count(now=now))
     return max(0, limit - _reached(now).values("to_address").distinct().count())
 
 
@@ -61,6 +72,10 @@ def over_limit(claimed: list[Delivery], *, left: int | None, now: datetime) -> l
     candidates = [d for d in claimed if d.channel == Channel.WHATSAPP and d.kind not in replies]
     if left is None or not candidates:
         return []
+    shared = ReachedNumbers.shared(whatsapp_limit())
+    if shared is not None:  # every worker's numbers, taken atomically
+        refused = shared.take([d.to_address for d in candidates], now=now)
+        return [d for d in candidates if d.to_address in refused]
     numbers = {d.to_address for d in candidates}
     reached = set(_reached(now).filter(to_address__in=numbers).values_list("to_address", flat=True))
     held, new = [], set()
@@ -83,3 +98,89 @@ def held_back(*, now: datetime) -> int:
         .filter(_to_a_new_number(now))
         .count()
     )
+
+
+# KEYS: the numbers reached (a sorted set: number -> when last taken, ms), the seeded flag.
+# ARGV: the limit, the window (ms), then the numbers in claim order. Returns the numbers refused, or
+# -1 when the set has not been seeded from the ledger yet.
+_TAKE_NUMBERS = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+local refused = {}
+for i = 3, #ARGV do
+  local number = ARGV[i]
+  if redis.call('ZSCORE', KEYS[1], number) then
+    redis.call('ZADD', KEYS[1], now, number)
+  elseif count < limit then
+    redis.call('ZADD', KEYS[1], now, number)
+    count = count + 1
+  else
+    refused[#refused + 1] = number
+  end
+end
+redis.call('PEXPIRE', KEYS[1], window)
+return refused
+"""
+
+# KEYS: the set, the seeded flag. ARGV: the window (ms), a token, then (ms, number) pairs from the
+# ledger. Seeds once: returns 1 if it seeded, 0 if another worker had.
+_SEED = """
+if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[1]) == false then return 0 end
+for i = 3, #ARGV, 2 do
+  redis.call('ZADD', KEYS[1], 'NX', ARGV[i], ARGV[i + 1])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
+
+class ReachedNumbers:
+    """The WhatsApp numbers a sender reached in the last 24 hours, in Redis, shared by every worker:
+    `take(numbers)` admits new ones up to the limit atomically and returns those refused."""
+
+    def __init__(self, limit: int, *, client, prefix: str = "", sender: str | None = None):
+        self.limit = limit
+        self.client = client
+        base = f"{prefix or _prefix()}:whatsapp:reached:{sender or sender_of(Channel.WHATSAPP)}"
+        self.keys = [base, f"{base}:seeded"]
+        self.window_ms = int(WINDOW.total_seconds() * 1000)
+        self._take = client.register_script(_TAKE_NUMBERS)
+        self._seed = client.register_script(_SEED)
+
+    @classmethod
+    def shared(cls, limit: int | None) -> "ReachedNumbers | None":
+        client = shared_redis()
+        return cls(limit, client=client) if client is not None and limit else None
+
+    def take(self, numbers: list[str], *, now: datetime) -> set[str]:
+        """Admit `numbers` (in claim order) as reached now, new ones while the limit has room; return
+        the numbers refused."""
+        numbers = list(dict.fromkeys(numbers))
+        if not numbers:
+            return set()
+        for _ in range(2):
+            refused = self._take(keys=self.keys, args=[self.limit, self.window_ms, *numbers])
+            if refused != -1:
+                return {number.decode() if isinstance(number, bytes) else number for number in refused}
+            self.seed(now=now)
+        raise RuntimeError("The WhatsApp numbers reached could not be seeded in Redis.")
+
+    def count(self, *, now: datetime) -> int:
+        """How many numbers were reached in the window (seeding first when needed)."""
+        if not self.client.exists(self.keys[1]):
+            self.seed(now=now)
+        since = self.client.time()
+        floor_ms = since[0] * 1000 + since[1] // 1000 - self.window_ms
+        return int(self.client.zcount(self.keys[0], floor_ms, "+inf"))
+
+    def seed(self, *, now: datetime) -> bool:
+        """Fill the set from the ledger (the rows handed over in the window), unless a worker did."""
+        pairs = []
+        for number, at in _reached(now).values_list("to_address", "handed_over_at").order_by("-handed_over_at"):
+            pairs += [int(at.timestamp() * 1000), number]  # the latest first: NX keeps it
+        return bool(self._seed(keys=self.keys, args=[self.window_ms, uuid.uuid4().hex, *pairs]))

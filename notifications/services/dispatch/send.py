@@ -95,6 +95,7 @@ class Senders:
         self.local = threading.local()
         self.opened: list[contextlib.ExitStack] = []
         self.lock = threading.Lock()
+        self.synced_templates = None  # WhatsApp's, read once in this thread for every sending thread
         self.pool = None
         if self.most > 1:
             stack.callback(self._close)  # after the pool has finished (entered next, so exited first)
@@ -108,6 +109,12 @@ class Senders:
             except Exception as exc:
                 future.set_exception(exc)
             return future
+        if channel == Channel.WHATSAPP and self.synced_templates is None:
+            # Everything a send reads from the database is read here, in the thread that owns the
+            # batch's connection: a sending thread only talks HTTP (no connection of its own, and
+            # nothing it needs is hidden in this thread's uncommitted work).
+            read = getattr(self.here.whatsapp, "synced_templates", None)  # a backend may keep none
+            self.synced_templates = read() if read else {}
         return self.pool.submit(self._send, channel, messages, moments=moments, clock=clock)
 
     def _send(self, channel: str, messages: list, *, moments: list, clock: Clock) -> list[SendResult]:
@@ -117,6 +124,8 @@ class Senders:
             with self.lock:
                 self.opened.append(own)
             channels = self.local.channels = Channels(own)
+        if channel == Channel.WHATSAPP and hasattr(channels.whatsapp, "use_synced_templates"):
+            channels.whatsapp.use_synced_templates(self.synced_templates)
         try:
             return _send_with(channels, channel, messages, moments=moments, clock=clock)
         finally:
