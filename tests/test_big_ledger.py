@@ -35,7 +35,7 @@ def history():
 
 
 def test_the_days_rows_are_made_in_the_apps_layout(history):
-    now, students = history
+    now, _ = history
     rows = Delivery.objects.count() + Notification.objects.count()
     assert DAYS * ROWS_PER_DAY * 0.8 <= rows <= DAYS * ROWS_PER_DAY * 1.2
     assert DeliveryEvent.objects.count() == Delivery.objects.count()  # a history event each
