@@ -34,8 +34,8 @@ from notifications.api import (
     release_messages,
 )
 
-from .console_reach import reach_context
 from .console_attention import attention_context
+from .console_reach import reach_context
 from .outbox import planned, upcoming
 from .selectors import jobs_overview
 

@@ -62,6 +62,8 @@ class LmsConf(Conf):
         check_id="lms.E006",
         default=0,
         parse=whole(minimum=0, maximum=50),
+    )
+
     # Scheduled planning runs plan only what changed since the last run; every this many minutes a run
     # plans its whole window again, the safety net for writes that bypass the change timestamps (raw
     # SQL). 0: every run is a full one (lms.incremental).
