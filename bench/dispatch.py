@@ -19,10 +19,8 @@ import psycopg
 
 from tests.fakes import FakeProvider, postmark_ok
 
-from . import floor_before as floor
 from . import processes
 from .database import app_env
-from .planning import empty_ledger
 from .sizes import Size
 
 WORKER_COUNTS = (1, 2, 4)
@@ -51,6 +49,9 @@ class DispatchRow:
 
 def queue_emails(conn: psycopg.Connection, *, size: Size, now: dt.datetime, count: int) -> None:
     """Empty the ledger and queue `count` "Starts Tomorrow" emails, as the 24-hour job plans them."""
+    from . import floor_before as floor  # here: `python -m bench.dispatch` sets Django up first
+    from .planning import empty_ledger
+
     empty_ledger(conn, size=size, now=now)
     with conn.transaction():
         plan = floor.plan_session_24h(conn, now)
@@ -225,6 +226,7 @@ def main(argv=None) -> None:
         help="measure each turn also with the queue's index as it was before issue 31 (no id: claims sort)",
     )
     args = parser.parse_args(argv)
+    os.environ.setdefault("DJANGO_ENV", "test")  # as `make bench` runs it: no production secrets needed
     url = database.bench_database_url(args.database_url)
     database.create_database(url)
     try:
