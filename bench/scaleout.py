@@ -228,6 +228,9 @@ def _round(args, env: dict, *, providers, clusters: int, kill_after: float | Non
 
     _reset(args, providers=providers)
     sync_schedules()
+    # No delivery run before every cluster is up (a slow start would otherwise see the schedule's own
+    # tick and then the forced one below in the same minute).
+    Schedule.objects.filter(name="deliver_messages").update(next_run=timezone.now() + dt.timedelta(days=1))
     due = Delivery.objects.filter(status="pending").count()
     print(f"\n{clusters} cluster(s): {due} due; starting (load {load_average():.1f})", flush=True)
     started = [_start(env) for _ in range(clusters)]
