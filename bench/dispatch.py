@@ -19,10 +19,8 @@ import psycopg
 
 from tests.fakes import FakeProvider, postmark_ok
 
-from . import floor_before as floor
 from . import processes
 from .database import app_env
-from .planning import empty_ledger
 from .sizes import Size
 
 WORKER_COUNTS = (1, 2, 4)
@@ -51,6 +49,9 @@ class DispatchRow:
 
 def queue_emails(conn: psycopg.Connection, *, size: Size, now: dt.datetime, count: int) -> None:
     """Empty the ledger and queue `count` "Starts Tomorrow" emails, as the 24-hour job plans them."""
+    from . import floor_before as floor  # here: `python -m bench.dispatch` sets Django up first
+    from .planning import empty_ledger
+
     empty_ledger(conn, size=size, now=now)
     with conn.transaction():
         plan = floor.plan_session_24h(conn, now)
@@ -192,6 +193,22 @@ def _one_worker_rate(conn, *, env: dict, seconds: float) -> float:
     return report["sent"] / (report["finished"] - report["started"])
 
 
+def _claim_ms(conn, count: int, *, times: int = 7) -> float:
+    """Median milliseconds of one claim of a batch (500) from a queue of `count`, given back after."""
+    from django.utils import timezone
+
+    from notifications.services.dispatch.claim import claim_due_deliveries, give_back
+
+    _queue(conn, count)
+    took = []
+    for _ in range(times):
+        started = time.perf_counter()
+        rows = claim_due_deliveries(now=timezone.now(), limit=500)
+        took.append(1000 * (time.perf_counter() - started))
+        give_back(deliveries=rows, now=timezone.now())
+    return _median(took)
+
+
 def _median(values: list[float]) -> float:
     ordered = sorted(values)
     middle = len(ordered) // 2
@@ -219,12 +236,14 @@ def main(argv=None) -> None:
     parser.add_argument("--large", type=int, default=100_000, help="the long queue (default 100000)")
     parser.add_argument("--seconds", type=float, default=8.0, help="how long one worker sends from the long queue")
     parser.add_argument("--pairs", type=int, default=3, help="turns of each comparison (default 3)")
+    parser.add_argument("--claims-only", action="store_true", help="time the claims alone, no sending")
     parser.add_argument(
         "--compare-index",
         action="store_true",
         help="measure each turn also with the queue's index as it was before issue 31 (no id: claims sort)",
     )
     args = parser.parse_args(argv)
+    os.environ.setdefault("DJANGO_ENV", "test")  # as `make bench` runs it: no production secrets needed
     url = database.bench_database_url(args.database_url)
     database.create_database(url)
     try:
@@ -262,7 +281,21 @@ def main(argv=None) -> None:
             indexes = {"before": INDEX_BEFORE, "after": INDEX_AFTER} if args.compare_index else {"now": None}
             scaling = {name: [] for name in indexes}
             queues = {name: [] for name in indexes}
-            for turn in range(args.pairs):
+            claims = {name: [] for name in indexes}
+            for _turn in range(args.pairs):  # a claim's own time, by queue length: where a worker waits
+                for name, index in indexes.items():
+                    if index:
+                        conn.execute(index)
+                    claims[name].append((_claim_ms(conn, args.small), _claim_ms(conn, args.large)))
+            for name in indexes:
+                small, large = (_median([pair[i] for pair in claims[name]]) for i in (0, 1))
+                label = "" if name == "now" else f"[{name}: {INDEX_LABELS[name]}] "
+                print(
+                    f"{label}one claim of 500 (median): queue {args.small:,} {small:.1f} ms, queue {args.large:,} "
+                    f"{large:.1f} ms ({large / small:.1f}x)",
+                    flush=True,
+                )
+            for turn in range(0 if args.claims_only else args.pairs):
                 for name, index in indexes.items():
                     if index:
                         conn.execute(index)
@@ -283,6 +316,8 @@ def main(argv=None) -> None:
                         f"{args.large:,} {large:.0f} msg/s",
                         flush=True,
                     )
+        if args.claims_only:
+            return
         print(f"\nprovider {args.latency_ms:g} ms; medians of {args.pairs} turns, each comparison measured in turn")
         for name in indexes:
             ratio = _median([two / one for one, two in scaling[name]])

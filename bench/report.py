@@ -390,8 +390,9 @@ def _incremental_targets(results: Results) -> list[list[str]]:
         rows.append(
             [
                 f"a day of runs every 10 min <= {DAY_RATIO_TARGET:.0f}x the productive work (24 h job)",
-                f"{_x(day.ratio)}: {day.runs} runs ({day.full_runs} full) {_s(day.seconds)} for {_n(day.rows)} rows, "
-                f"{_s(day.productive_seconds)} at a first run's cost a row{cut}",
+                f"{_x(day.ratio)}: {day.runs} runs {_s(day.seconds)} for {_n(day.rows)} rows + {day.sweeps:g} full "
+                f"sweeps x {_s(day.sweep_seconds)} = {_s(day.day_seconds)}, vs {_s(day.productive_seconds)} at a "
+                f"first run's cost a row{cut}",
                 _verdict(day.finished and day.ratio <= DAY_RATIO_TARGET),
             ]
         )

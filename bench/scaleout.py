@@ -228,6 +228,9 @@ def _round(args, env: dict, *, providers, clusters: int, kill_after: float | Non
 
     _reset(args, providers=providers)
     sync_schedules()
+    # No delivery run before every cluster is up (a slow start would otherwise see the schedule's own
+    # tick and then the forced one below in the same minute).
+    Schedule.objects.filter(name="deliver_messages").update(next_run=timezone.now() + dt.timedelta(days=1))
     due = Delivery.objects.filter(status="pending").count()
     print(f"\n{clusters} cluster(s): {due} due; starting (load {load_average():.1f})", flush=True)
     started = [_start(env) for _ in range(clusters)]
@@ -296,6 +299,18 @@ def _round(args, env: dict, *, providers, clusters: int, kill_after: float | Non
         "taken_over": taken_over,
     }
     shares = JobExecutionLog.objects.filter(job_name="deliver_messages", trigger="fan-out").count()
+    if span["first"]:  # where each sender spent the round: its runs, from the first hand-over
+        runs = JobExecutionLog.objects.filter(job_name="deliver_messages", records_processed__gt=0)
+        runs = runs.order_by("started_at")
+        print(
+            "  runs (start s, seconds, sent): "
+            + "; ".join(
+                f"{run.trigger} {(run.started_at - span['first']).total_seconds():.0f}, "
+                f"{run.duration_seconds or 0:.0f}, {run.records_processed}"
+                for run in runs
+            ),
+            flush=True,
+        )
     print(
         f"  {count} sent in {seconds:.1f} s ({row['per_second']:.1f}/s), {shares} fan-out shares, WhatsApp peak "
         f"{row['peak']}/s, {row['duplicates']} duplicates, {row['unknown']} unknown, {row['left']} left",

@@ -12,7 +12,18 @@ from common.admin import ReadOnlyAdminMixin, ReadOnlyInline, changelist_link
 from common.formatting import format_money
 from notifications.api import render_delivery_timeline
 
-from .models import Assignment, Course, Enrollment, LiveSession, Payment, PhoneVerification, Recording, Submission, User
+from .models import (
+    Assignment,
+    Course,
+    Enrollment,
+    LiveSession,
+    Payment,
+    PhoneVerification,
+    PlanningMark,
+    Recording,
+    Submission,
+    User,
+)
 from .services import mark_payment_paid, publish_recording, save_session
 from .session_admin import SessionPageMixin
 
@@ -297,3 +308,13 @@ class PhoneVerificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("user",)
     search_fields = ("phone", "user__email", "user__name")
     fields = ("user", "phone", "whatsapp_opt_in", "code_sent_at", "failed_attempts", "created_at")
+
+
+@admin.register(PlanningMark)
+class PlanningMarkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Where each scheduled planning rule's last run left off, and when it last swept its whole window
+    (lms.incremental)."""
+
+    list_display = ("rule", "planned_through", "started_at", "swept_through", "runs_since_sweep")
+    search_fields = ("rule",)
+    ordering = ("rule",)

@@ -186,7 +186,7 @@ def _next_step(session, key: str, user: dict, steps: dict, *, now: dt.datetime, 
             reason = f"Reach ladder step {number} ({channel}): {why}; the deadline is {deadline(session):%H:%M} UTC."
             if dry_run:
                 return channel
-            made = plan_ladder_step(
+            made, why_not = plan_ladder_step(
                 kind=STEP_KIND,
                 event_key=key,
                 step=number,
@@ -199,8 +199,10 @@ def _next_step(session, key: str, user: dict, steps: dict, *, now: dt.datetime, 
                 reason=reason,
                 now=now,
             )
+            if why_not == "exists":
+                return ""  # another decision (a receipt's, the job's) made it at the same moment: one row
             if made is None:
-                continue  # the channel cannot take it (no number, no consent), or another decision made it
+                continue  # the channel cannot take it (no number, no consent): the next one
             if previous is not None:
                 note_delivery(previous, f"Reach ladder: escalated to {channel} (step {number}): {why}.", now=now)
             return channel

@@ -40,7 +40,8 @@ ATTENTION_DIGEST = register(
         urgency=CRITICAL,
         variables={
             "summary": "What the digest holds, in the reader's language (e.g. 2 new recordings, 1 payment pending).",
-            "items": "Each message: {% for item in items %}{{ item.title }} {{ item.url }}{% endfor %}.",
+            "items": "Each message: {% for item in items %}{{ item.title }} {{ item.url }} {{ item.due }}{% endfor %}"
+            " (item.due: when an assignment is due, in the reader's words: due Friday; empty for others).",
             "count": "How many messages it holds (a number).",
             "digest_url": "The student's notifications page.",
         },
@@ -48,7 +49,11 @@ ATTENTION_DIGEST = register(
             "summary": "2 new recordings, 1 assignment due, 1 payment pending",
             "items": [
                 {"title": "Recording Available: Python Basics", "url": "https://example.com/notifications/"},
-                {"title": "Assignment Due Soon: Week 2", "url": "https://example.com/notifications/"},
+                {
+                    "title": "Assignment Due Soon: Week 2",
+                    "url": "https://example.com/notifications/",
+                    "due": "due Friday",
+                },
             ],
             "count": 2,
         },

@@ -21,6 +21,7 @@ from lms.models import (
     LiveSession,
     Payment,
     PhoneVerification,
+    PlanningMark,
     Recording,
     RecordingOpen,
     SessionAttendance,
@@ -54,6 +55,7 @@ ADDABLE = [User, Course, Enrollment, LiveSession, Recording, Assignment, Submiss
 ADDABLE += [Suppression, NotificationPreference, WelcomeCall, Language, MessageTemplate, WhatsAppConsent]
 ADDABLE += [AttentionPreference, LeadCampaign]  # leadsops: campaigns added by staff
 NOT_ADDABLE = [Delivery, DeliveryEvent, Notification, ImportBatch, Lead, CTASubmission, CrmActivity]
+NOT_ADDABLE += [PlanningMark]
 NOT_ADDABLE += [JobExecutionLog, WorkerHeartbeat, InboundMessage, ChannelPause, WhatsAppTemplate, DeliveryDailyCount]
 NOT_ADDABLE += [
     MessageEvent,
@@ -144,6 +146,9 @@ def make_rows(n: int) -> dict:
         metadata={"planned": {"email": 3}},
     )
     WorkerHeartbeat.objects.create(host=f"worker-{n}.example.com", pid=1000 + n, cluster="coursehub", tasks_done=n)
+    PlanningMark.objects.create(
+        rule=f"rule_{n}", planned_through=now, started_at=now, swept_through=now, runs_since_sweep=n
+    )
     InboundMessage.objects.create(
         provider="meta", provider_message_id=f"wamid.IN{n}", from_address=student.phone, user=student, body="Thank you!"
     )

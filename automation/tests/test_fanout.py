@@ -160,3 +160,48 @@ def test_two_clusters_share_one_backlog_and_send_each_message_once(tmp_path):
     # one worker ran one of the two runs, however quick either cluster's pusher was. (How the 80 split
     # between the runs depends on the machine's speed, so it is not asserted: bench/scaleout.py measures it.)
     assert tasks_by_cluster[0] >= 1 and tasks_by_cluster[1] >= 1, (tasks_by_cluster, log_path.read_text())
+
+
+def _brokers(kind: str):
+    from automation import brokers
+
+    broker = brokers.RedisBroker if kind == "redis" else brokers.OrmBroker
+    mine = broker(list_key="test-fanout")  # this cluster's (its sentinel is this process)
+    other = broker(list_key="test-fanout")
+    other.own_key = other.own_key.replace(f":{os.getpid()}", ":1")  # a cluster elsewhere
+    meant_for_me = broker(list_key=fanout.own_queue(sentinel_pid=os.getpid()))
+    return mine, other, meant_for_me
+
+
+@pytest.mark.parametrize("kind", ["redis", pytest.param("orm", marks=pytest.mark.django_db)])
+def test_a_share_meant_for_a_cluster_is_taken_by_it_first_and_by_no_other(kind, monkeypatch):
+    import redis
+    from django_q.conf import Conf
+
+    if kind == "redis":
+        url = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+        try:
+            redis.Redis.from_url(url).ping()
+        except redis.ConnectionError:
+            if os.environ.get("CI"):
+                raise
+            pytest.skip(f"Redis is not running at {url}")
+        monkeypatch.setattr(Conf, "REDIS", url)
+    monkeypatch.setattr(Conf, "POLL", 0.05)
+    mine, other, meant_for_me = _brokers(kind)
+    for broker in (mine, meant_for_me):
+        broker.purge_queue() if kind == "orm" else broker.delete_queue()
+    try:
+        mine.enqueue("on the shared queue")
+        meant_for_me.enqueue("a share for this cluster")
+        assert [payload for _, payload in other.dequeue()] == _as(kind, "on the shared queue")
+        assert not other.dequeue()  # the share waits for its cluster, however quick the other is
+        assert [payload for _, payload in mine.dequeue()] == _as(kind, "a share for this cluster")
+        assert not mine.dequeue()
+    finally:
+        for broker in (mine, meant_for_me):
+            broker.purge_queue() if kind == "orm" else broker.delete_queue()
+
+
+def _as(kind: str, payload: str) -> list:
+    return [payload.encode()] if kind == "redis" else [payload]

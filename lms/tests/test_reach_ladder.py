@@ -316,3 +316,24 @@ def test_the_ladder_waits_for_a_reminder_on_its_way(course, session, providers):
     assert steps_of(asha) == {}
     tick(minutes_before(13))  # (15 - 10) / 3 = 1.7 minutes later, no receipt: the ladder goes
     assert steps_of(asha)[1].channel == "whatsapp"
+
+
+def test_a_decision_on_a_stale_view_makes_no_second_step(course, session, providers):
+    """Two decisions at once (a receipt's and the job's) both see no step: the ledger keeps one, and
+    the one that lost does not take it for an unusable channel and go on to the next step."""
+    from lms.reach import _next_step
+    from lms.wanted import session_event_key
+
+    [asha] = enrolled(course, 1)
+    tick(minutes_before(30))
+    user = {
+        "id": asha.pk,
+        "email": asha.email,
+        "phone": asha.phone,
+        "whatsapp_opt_in": True,
+        "timezone": asha.timezone,
+        "locale": asha.locale,
+    }
+    with time_machine.travel(minutes_before(30), tick=False):
+        assert _next_step(session, session_event_key(session), user, {}, now=minutes_before(30), dry_run=False) == ""
+    assert list(steps_of(asha)) == [1]

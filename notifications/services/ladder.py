@@ -62,18 +62,19 @@ def plan_ladder_step(
     expires_at: dt.datetime,
     reason: str,
     now: dt.datetime | None = None,
-) -> int | None:
+) -> tuple[int | None, str]:
     """Plan step `step` of the ladder of `kind` about `event_key` for one account, on `channel` only,
-    with `reason` on its history; return its id, or None when it exists already (the ledger's key:
-    two decisions at once make one row) or the account cannot get the channel (no number, no consent)."""
+    with `reason` on its history; return (its id, ""), or (None, "exists") when it exists already (the
+    ledger's key: two decisions at once make one row), or (None, why) when the account cannot get the
+    channel (no account, no number, no consent)."""
     message_kind = get_kind(kind)
     now = now or timezone.now()
     user = get_user_model().objects.filter(pk=recipient_id).first()
     if user is None:
-        return None
+        return None, "no_account"
     recipient = Recipient.for_user(user)
-    if unmet_requirement(channel, recipient):
-        return None
+    if unmet := unmet_requirement(channel, recipient):
+        return None, unmet
     full_key = f"{kind}:{event_key}{STEP}{step}"
     context = {**context, **recipient_context(recipient.name)}
     if language := stored_language(recipient.language):
@@ -99,9 +100,9 @@ def plan_ladder_step(
         any_conflict=True,
     )
     if not made:
-        return None
+        return None, "exists"
     DeliveryEvent.objects.create(delivery_id=made[0], at=now, status=Status.PENDING, detail=reason[:2000])
-    return made[0]
+    return made[0], ""
 
 
 def cancel_waiting_steps(
