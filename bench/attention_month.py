@@ -4,8 +4,8 @@ live sessions, recordings, assignments and payments, and a lead drip, over 30 si
 
 `python -m bench.attention_month [--students 25000] [--days 30] [--database-url URL]`
 
-The month is generated once (SQL, no Python per row) into its own database, then run twice from a copy
-of it: once with the budget OFF (the claim as it was before the budget: `apply_attention_budget` not
+The month is generated once (SQL, no Python per row) into its own database, then run on two copies
+of it, step by step: once with the budget OFF (the claim as it was before the budget: `apply_attention_budget` not
 called) and once ON (the app's defaults: quiet hours 21:00-08:00 local, marketing 10:00-21:00 local, a
 cap of 3 a day; a student in seven sets their own quiet hours and digest hour). The simulated clock steps
 every 15 minutes; at each step the real planning jobs whose schedule falls in the step run with `now=`
@@ -19,8 +19,10 @@ student was sent in one local day (<= the cap), critical messages held (0); and 
 
 Volume: 25,000 students in 3 courses each, with a session every day in every course, is some 300,000
 messages a day, a month of which takes hours on a 2-core machine. The students, their zones and courses
-stay; a course has a session every --every-days days (default 28, one in a hundred courses every day,
-so their students reach the cap), each with its recording and an assignment due two days later.
+stay; a course has a session every --every-days days (default 168, one course in 200 every day, so its
+students reach the cap), each with its recording and an assignment due two days later: about 3,000
+messages a day. The run stops at the first simulated midnight past --budget-minutes and reports the
+days it simulated.
 """
 
 import argparse
