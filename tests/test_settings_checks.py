@@ -96,6 +96,7 @@ CASES = [
     ("lms.E001", "PAYMENT_REMINDER_DAYS", None, "3, 7, two weeks", "3, 7, 14"),
     ("lms.E001", "PAYMENT_REMINDER_DAYS", None, "0", "1"),
     ("lms.E002", "LIVE_NUDGE_MINUTES", None, "5", "15"),
+    ("lms.E003", "PLANNING_FULL_SWEEP_MINUTES", None, "-1", "60"),
     ("automation.E003", "AUTOMATION_SCHEDULES", None, "payment_reminders", "payment_reminders=daily@09:30"),
     ("automation.E004", "AUTOMATION_JOB_LOG_RETENTION_DAYS", None, "30d", "30"),
     ("automation.E005", "AUTOMATION_TASK_RETENTION_DAYS", None, "-1", "14"),
