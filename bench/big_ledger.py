@@ -20,7 +20,8 @@ the OS page cache is dropped (`sync; echo 3 > /proc/sys/vm/drop_caches`, when th
 PostgreSQL is not restarted: its 128 MB of shared buffers stay warm): the 24-hour job's first run and a
 re-run, a dispatch claim (a batch of `NOTIFICATIONS_DISPATCH_BATCH_SIZE` from the pending rows the first
 run made, then a warm one), a student's notifications page and unread badge, and retention: the purge of
-the oldest day (the empty database gets that one day just before) and the VACUUM it leaves behind.
+the oldest day (the empty database gets that one day just before) (the VACUUM it leaves for autovacuum is not
+measured).
 Each figure is printed beside its empty-ledger twin with their ratio.
 
 `--reuse` measures databases built by an earlier run (the planning rows a measurement made are removed
@@ -535,11 +536,6 @@ def measure(url: str) -> dict:
     cold_cache()
     seconds, purged = _timed(lambda: purge_old_deliveries(now=purge_now))
     figures["retention: purge the oldest day"] = (seconds, f"{purged.outcomes['deliveries']:,} deliveries")
-    with database.connect(url) as conn:
-        conn.autocommit = True
-        drop_caches()
-        seconds, _ = _timed(lambda: conn.execute("VACUUM notifications_delivery, notifications_deliveryevent"))
-    figures["retention: the VACUUM it leaves (autovacuum's work)"] = (seconds, "")
     return {"cold": cold, "figures": {name: [s, note] for name, (s, note) in figures.items()}}
 
 
