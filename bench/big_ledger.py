@@ -530,7 +530,8 @@ def measure(url: str) -> dict:
                 psycopg.ClientCursor(conn), days=days, rows_per_day=int(meta["rows_per_day"]), now=now, only_day=0
             )
             conn.execute("VACUUM (ANALYZE) " + ", ".join(LEDGER_TABLES))
-        oldest = conn.execute("SELECT min(created_at) FROM notifications_delivery").fetchone()[0]
+        # By id (ids grow with time, as retention walks them): min(created_at) reads the whole table.
+        oldest = conn.execute("SELECT created_at FROM notifications_delivery ORDER BY id LIMIT 1").fetchone()[0]
     # A day of history runs from its first row for 24 hours: the purge's cutoff is the next day's start.
     purge_now = oldest + dt.timedelta(days=1 + conf.retention_days)
     cold_cache()
