@@ -14,7 +14,9 @@ provider's receipt sends delivery_status_changed), or when it was not delivered 
 (the minute job): REACH_WAIT_MINUTES, shorter when the time left asks, so that the steps after it
 still land before the deadline. A receipt on any of the session's messages stops the ladder (no
 lower step after a read) and cancels a step not yet sent; nothing is planned at or after the
-start, and a step expires at the start. The hold-out (lms.holdout) and students who said they
+start, and a step expires at the start. On a channel whose provider reports no receipts (no
+tracking webhook secret, mock mode), a message sent counts as reached: without receipts the ladder
+would send every step to everyone. The hold-out (lms.holdout) and students who said they
 can't make it get no step. Every decision is on a row's history with its reason.
 """
 
@@ -33,6 +35,7 @@ from notifications.api import (
     DeliveryStatus,
     PlanResult,
     cancel_waiting_steps,
+    channels_with_receipts,
     delivery_status_changed,
     ladder_steps,
     note_delivery,
@@ -139,7 +142,8 @@ def escalate(session: LiveSession, *, now: dt.datetime, students=None, dry_run: 
     ids = {student for student in ids - said_no if not held_out(student, session.course_id)}
     if not ids:
         return result
-    receipts = recipients_with_receipt(kinds=REMINDERS, event_key=key, recipients=ids)
+    blind = set(ladder()) - channels_with_receipts()  # no receipt comes back: a message sent there counts
+    receipts = recipients_with_receipt(kinds=REMINDERS, event_key=key, recipients=ids, sent_counts_on=blind)
     steps = ladder_steps(kind=STEP_KIND, event_key=key, recipients=ids)
     for student, (channel, status, at) in receipts.items():
         if any(

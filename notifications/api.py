@@ -21,9 +21,10 @@ move. import-linter holds every other app to this door (`.importlinter`).
   `cancel_messages` (one event's or one person's, with a reason on each row's history).
 - The attention budget: `plan_digests` (the digest of folded messages, at each student's hour),
   `attention_counts` (its holds, folds and digests per day, for the jobs page).
-- The reach ladder (lms.reach): `ladder_steps`, `recipients_with_receipt`, `reminders_on_their_way`, `recipients_read`,
-  `plan_ladder_step`, `note_delivery`, `cancel_waiting_steps`; the `delivery_status_changed` signal a
-  provider's receipt sends (a `DeliveryChange`), `LADDER_STEP` (a step's event key: "<key>:step<n>").
+- The reach ladder (lms.reach): `ladder_steps`, `recipients_with_receipt`, `reminders_on_their_way`,
+  `recipients_read`, `channels_with_receipts`, `plan_ladder_step`, `note_delivery`, `cancel_waiting_steps`; the
+  `delivery_status_changed` signal a provider's receipt sends (a `DeliveryChange`), `LADDER_STEP` (a step's
+  event key: "<key>:step<n>").
 - Operator: reconcile, retention, `ledger_health`, `count_due_deliveries`, `oldest_due_delivery_at`,
   `count_unknown_deliveries`; the metrics' and health endpoint's `backlog`, `in_flight_and_unknown`,
   `paused_channels`, `dispatch_totals`, `shared_redis`; the demo's reset (`delete_messages_of`, `count_suppressions`).
@@ -188,12 +189,14 @@ from .reach import (  # noqa: E402
 )
 from .services.ladder import DeliveryChange, cancel_waiting_steps, note_delivery, plan_ladder_step  # noqa: E402
 from .signals import delivery_status_changed  # noqa: E402
+from .webhooks.receipts import channels_with_receipts  # noqa: E402
 
 __all__ += [
     "LADDER_STEP",
     "DeliveryChange",
     "LadderStep",
     "cancel_waiting_steps",
+    "channels_with_receipts",
     "delivery_status_changed",
     "ladder_steps",
     "note_delivery",

@@ -95,21 +95,25 @@ def ladder_steps(
 
 
 def recipients_with_receipt(
-    *, kinds: Iterable[str], event_key: str, recipients: Iterable[int] | None = None
+    *, kinds: Iterable[str], event_key: str, recipients: Iterable[int] | None = None, sent_counts_on: Iterable[str] = ()
 ) -> dict[int, tuple[str, str, dt.datetime]]:
     """{recipient: (channel, status, when)} of the first receipt (delivered, read; in-app: seen) of
-    any message of `kinds` about `event_key` (their ladder steps too), whenever it came."""
-    kinds = list(kinds)
+    any message of `kinds` about `event_key` (their ladder steps too), whenever it came. On the
+    channels `sent_counts_on` (those that report no receipt), a message sent counts, when it was sent."""
+    kinds, blind = list(kinds), list(sent_counts_on)
     rows = Delivery.objects.filter(_keys_and_steps(kinds, event_key), recipient_id__isnull=False)
-    rows = rows.filter(Q(delivered_at__isnull=False) | Q(opened_at__isnull=False) | Q(clicked_at__isnull=False))
+    receipt = Q(delivered_at__isnull=False) | Q(opened_at__isnull=False) | Q(clicked_at__isnull=False)
+    if blind:
+        receipt |= Q(channel__in=blind, sent_at__isnull=False)
+    rows = rows.filter(receipt)
     seen = Notification.objects.filter(event__key__in=[f"{kind}:{event_key}" for kind in kinds], read_at__isnull=False)
     if recipients is not None:
         rows, seen = rows.filter(recipient_id__in=list(recipients)), seen.filter(user_id__in=list(recipients))
     found: dict[int, tuple[str, str, dt.datetime]] = {}
-    for recipient, channel, status, delivered, opened, clicked in rows.values_list(
-        "recipient_id", "channel", "status", "delivered_at", "opened_at", "clicked_at"
+    for recipient, channel, status, delivered, opened, clicked, sent in rows.values_list(
+        "recipient_id", "channel", "status", "delivered_at", "opened_at", "clicked_at", "sent_at"
     ):
-        at = min(moment for moment in (delivered, opened, clicked) if moment is not None)
+        at = min((moment for moment in (delivered, opened, clicked) if moment is not None), default=sent)
         if recipient not in found or at < found[recipient][2]:
             found[recipient] = (channel, status, at)
     for user, at in seen.values_list("user_id", "read_at"):

@@ -314,6 +314,9 @@ def test_a_number_suppressed_while_a_batch_is_going_out_gets_nothing_more(settin
 
 
 def test_a_message_whose_moment_passes_while_a_slow_batch_goes_out_is_not_sent_late(settings):
+    # One message at a time (6 x 0.5 s), so the moment passes inside the batch; four at once would send
+    # all six in about 1 s, before it.
+    settings.NOTIFICATIONS = {**settings.NOTIFICATIONS, "DISPATCH_CONCURRENCY": {"email": 4, "whatsapp": 1}}
     with FakeProvider(default=twilio_ok, latency=0.5) as provider:
         use_twilio(settings, provider)
         deliveries = plan_payment_whatsapps(6)

@@ -337,3 +337,29 @@ def test_a_decision_on_a_stale_view_makes_no_second_step(course, session, provid
     with time_machine.travel(minutes_before(30), tick=False):
         assert _next_step(session, session_event_key(session), user, {}, now=minutes_before(30), dry_run=False) == ""
     assert list(steps_of(asha)) == [1]
+
+
+def test_without_receipts_a_sent_reminder_counts_and_no_step_goes(course, session):
+    """Mock mode (file backends, no tracking secret): no receipt can ever come, so a reminder sent
+    counts as reached; otherwise every student would get every step."""
+    [asha] = enrolled(course, 1)
+    reminders.plan_session_reminders_24h(now=START - dt.timedelta(hours=20))
+    dispatch_due_deliveries(now=START - dt.timedelta(hours=20))
+    assert Delivery.objects.filter(recipient=asha, status=Status.SENT).exists()
+
+    for minutes in (30, 20, 11):
+        tick(minutes_before(minutes))
+    assert steps_of(asha) == {}
+
+
+def test_a_channel_without_receipts_counts_when_sent_one_with_receipts_does_not(course, session, graph, settings):
+    """WhatsApp on Meta reports receipts; email without ANYMAIL_WEBHOOK_SECRET does not: the email sent
+    by the 24 h reminder counts, so the ladder leaves the student alone."""
+    settings.META_WHATSAPP_TEMPLATES = {kind: f"{kind}_v1" for kind in ("session_24h", "session_15min", "session_live")}
+    settings.ANYMAIL = {key: value for key, value in settings.ANYMAIL.items() if key != "WEBHOOK_SECRET"}
+    [asha] = enrolled(course, 1)
+    reminders.plan_session_reminders_24h(now=START - dt.timedelta(hours=20))
+    dispatch_due_deliveries(now=START - dt.timedelta(hours=20))
+
+    tick(minutes_before(30))
+    assert steps_of(asha) == {}
