@@ -104,7 +104,7 @@ def test_the_indexes_are_made_again_as_the_migrations_made_them(db):
         name: _plain(statement) for _, name, statement in before
     }
     names = {name for _, name, _ in before}
-    assert {"delivery_unique_per_recipient", "delivery_due_by_priority", "notif_user_unread"} <= names
+    assert {"delivery_unique_per_recipient", "delivery_due_in_order", "notif_user_unread"} <= names
 
 
 def _plain(statement: str) -> str:
