@@ -90,13 +90,8 @@ def apply_provider_event(*, event: ProviderEvent) -> Delivery | None:
     DeliveryEvent.objects.create(delivery=delivery, at=at, status=status, detail=detail)
     _suppress_if_needed(delivery, event, address, soft_bounce)
     if "status" in updates:
-        announce_status_change(delivery, at=at)
+        announce_change(delivery, at=at)  # signals.delivery_status_changed: the owning app may act on it
     return delivery
-
-
-def announce_status_change(delivery: Delivery, *, at: dt.datetime) -> None:
-    """Tell the apps that own the message (signals.delivery_status_changed) that its status moved."""
-    announce_change(delivery, at=at)
 
 
 def _already_recorded(delivery: Delivery, status: str, detail: str) -> bool:
