@@ -22,13 +22,11 @@ can't make it get no step. Every decision is on a row's history with its reason.
 
 import datetime as dt
 import logging
-import math
 
 from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
-from common.formatting import format_when
 from notifications.api import (
     Channel,
     DeliveryChange,
@@ -48,7 +46,7 @@ from . import messages
 from .conf import conf
 from .holdout import held_out
 from .models import Enrollment, LiveSession, SessionRsvp, User
-from .reminders import _day
+from .reminders import SOON, plan_starting_soon, session_context
 from .wanted import SESSION, session_event_key
 
 logger = logging.getLogger(__name__)
@@ -98,20 +96,6 @@ def _usable(channel: str, user: dict) -> bool:
     return bool(user["email"])
 
 
-def _context(session: LiveSession, user: dict, now: dt.datetime) -> dict:
-    """What a step's "starting soon" message says, as the 15-minute reminder's (reminders._plan_sessions)."""
-    return {
-        "session_id": session.pk,
-        "title": session.title,
-        "course_title": session.course.title,
-        "join_url": session.meeting_url,
-        "scheduled_at": session.scheduled_at.isoformat(),
-        "minutes_left": max(1, math.ceil((session.scheduled_at - now).total_seconds() / 60)),
-        "when": format_when(session.scheduled_at, tz=user["timezone"], locale=user["locale"]),
-        **_day(session.scheduled_at, now, user["timezone"]),
-    }
-
-
 def run_reach_ladder(*, now: dt.datetime | None = None, dry_run: bool = False) -> PlanResult:
     """The minute job: the ladder's next steps for every session whose ladder is open and has not started."""
     now = now or timezone.now()
@@ -159,6 +143,11 @@ def escalate(session: LiveSession, *, now: dt.datetime, students=None, dry_run: 
             "id", "email", "phone", "whatsapp_opt_in", "timezone", "locale"
         )
     }
+    if waiting and now >= session.scheduled_at - SOON:
+        # "Starting soon" is due: plan it first if its job has not yet (it runs every 5 minutes, or is
+        # running in another process now), so no step goes beside it. Its key makes this safe to race.
+        soon = LiveSession.objects.filter(pk=session.pk)
+        result.merge(plan_starting_soon(soon, now=now, dry_run=dry_run, recipients=waiting))
     on_their_way = reminders_on_their_way(kinds=REMINDERS, event_key=key, recipients=waiting)
     for student in sorted(waiting):
         if not steps.get(student) and _reminder_still_coming(session, on_their_way.get(student), now):
@@ -196,7 +185,7 @@ def _next_step(session, key: str, user: dict, steps: dict, *, now: dt.datetime, 
                 step=number,
                 recipient_id=user["id"],
                 channel=channel,
-                context=_context(session, user, now),
+                context=session_context(session, now=now, tz=user["timezone"], locale=user["locale"]),
                 subject_type=SESSION,
                 subject_id=session.pk,
                 expires_at=session.scheduled_at,  # nothing goes after the start

@@ -88,6 +88,21 @@ def _day(moment: dt.datetime, now: dt.datetime, tz: str) -> dict:
     }
 
 
+def session_context(session: LiveSession, *, now: dt.datetime, tz: str, locale: str) -> dict:
+    """What a session's reminder says (its "starting soon" step on the reach ladder too): the sending
+    mints the student's tracked join link from `session_id`; the time is in the reader's zone."""
+    return {
+        "session_id": session.pk,
+        "title": session.title,
+        "course_title": session.course.title,
+        "join_url": session.meeting_url,
+        "scheduled_at": session.scheduled_at.isoformat(),
+        "minutes_left": max(1, math.ceil((session.scheduled_at - now).total_seconds() / 60)),
+        "when": format_when(session.scheduled_at, tz=tz, locale=locale),
+        **_day(session.scheduled_at, now, tz),
+    }
+
+
 def _answered(*answers) -> Exists:
     """The student (of an enrollment row joined to its course's sessions) answered one of `answers`."""
     return Exists(
@@ -128,16 +143,8 @@ def _plan_sessions(sessions, *, kind: str, now, dry_run, expiry, recipients=None
             link=site_link("lms:session_rsvp_mine" if ask_rsvp else "lms:session_join_mine", session.pk),
             context={
                 **(calendar_of(session, row["locale"]) if with_calendar else {}),
-                # Sending mints the student's tracked join link (and RSVP links) from these.
-                "session_id": session.pk,
-                **({"ask_rsvp": True} if ask_rsvp else {}),
-                "title": session.title,
-                "course_title": session.course.title,
-                "join_url": session.meeting_url,
-                "scheduled_at": session.scheduled_at.isoformat(),
-                "minutes_left": max(1, math.ceil((session.scheduled_at - now).total_seconds() / 60)),
-                "when": format_when(session.scheduled_at, tz=row["timezone"], locale=row["locale"]),
-                **_day(session.scheduled_at, now, row["timezone"]),
+                **({"ask_rsvp": True} if ask_rsvp else {}),  # sending mints the RSVP links
+                **session_context(session, now=now, tz=row["timezone"], locale=row["locale"]),
             },
         )
 
@@ -223,16 +230,24 @@ def plan_session_reminders_15min(*, now: dt.datetime, dry_run: bool = False) -> 
     students who said they can't make it; and, in the same run, the reminders an hour before for
     those who asked, and "we're live" after the start (plan_session_reminders_1h, plan_live_nudges)."""
     sessions = LiveSession.objects.filter(is_cancelled=False, scheduled_at__gt=now, scheduled_at__lte=now + SOON)
-    result = _plan_sessions(
+    result = plan_starting_soon(sessions, now=now, dry_run=dry_run)
+    result.merge(plan_session_reminders_1h(now=now, dry_run=dry_run))
+    return result.merge(plan_live_nudges(now=now, dry_run=dry_run))
+
+
+def plan_starting_soon(sessions, *, now: dt.datetime, dry_run: bool = False, recipients=None) -> PlanResult:
+    """Plan "Starting Soon" for `sessions` (to `recipients` only, when given), except to students who
+    said they can't make it. The reach ladder calls it too before deciding, so a ladder step never
+    goes beside a reminder that is due but not planned yet (the 15-minute job runs every 5 minutes)."""
+    return _plan_sessions(
         sessions,
         kind=messages.SESSION_15MIN.name,
         now=now,
         dry_run=dry_run,
         expiry=lambda session: session.scheduled_at,
+        recipients=recipients,
         conditions=[~_answered(SessionRsvp.Answer.NO)],
     )
-    result.merge(plan_session_reminders_1h(now=now, dry_run=dry_run))
-    return result.merge(plan_live_nudges(now=now, dry_run=dry_run))
 
 
 def plan_session_reminders_1h(*, now: dt.datetime, dry_run: bool = False) -> PlanResult:

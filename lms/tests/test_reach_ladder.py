@@ -198,7 +198,11 @@ def test_nothing_goes_at_or_after_the_start(client, course, session, providers):
     tick(START + dt.timedelta(minutes=1))
     assert steps_of(asha) == {}
 
-    # A step planned just before the start and not sent by then expires.
+    # A step planned just before the start (the reminder went at 15 minutes, no receipt) and not
+    # sent by then expires.
+    with time_machine.travel(minutes_before(15), tick=False):
+        reminders.plan_session_reminders_15min(now=minutes_before(15))
+        dispatch_due_deliveries(now=minutes_before(15))
     with time_machine.travel(minutes_before(1), tick=False):
         run_reach_ladder(now=minutes_before(1))
     [step] = steps_of(asha).values()
@@ -363,3 +367,20 @@ def test_a_channel_without_receipts_counts_when_sent_one_with_receipts_does_not(
 
     tick(minutes_before(30))
     assert steps_of(asha) == {}
+
+
+def test_inside_the_starting_soon_window_the_ladder_plans_the_reminder_not_a_step(course, session, providers):
+    """The minute job runs before the 15-minute job has planned (it runs every 5 minutes, or is busy
+    in another process): the reminder is planned first, so no step goes beside it on the same channel."""
+    [asha] = enrolled(course, 1)
+    with time_machine.travel(minutes_before(9), tick=False):
+        result = run_reach_ladder(now=minutes_before(9))
+    assert steps_of(asha) == {}
+    assert sorted(Delivery.objects.filter(recipient=asha).values_list("event__kind", "channel")) == [
+        (STEPS, "email"),
+        (STEPS, "whatsapp"),
+    ]
+    assert (result.planned["email"], result.planned["whatsapp"]) == (1, 1)
+
+    reminders.plan_session_reminders_15min(now=minutes_before(8))  # the 15-minute job: nothing more
+    assert Delivery.objects.filter(recipient=asha).count() == 2

@@ -366,7 +366,8 @@ WITH made AS
        AND p.phone ~ %s)
    WHERE 1 = 1
    ORDER BY event_id,
-            recipient_id ON CONFLICT DO NOTHING RETURNING channel),
+            recipient_id,
+            channel ON CONFLICT DO NOTHING RETURNING channel),
      skipped (s0, s1, s2) AS
   (SELECT SUM(CASE
                   WHEN 1 = 1 THEN (CASE
@@ -573,7 +574,8 @@ WITH made AS
        AND p.phone ~ %s)
    WHERE 1 = 1
    ORDER BY event_id,
-            recipient_id ON CONFLICT DO NOTHING RETURNING channel),
+            recipient_id,
+            channel ON CONFLICT DO NOTHING RETURNING channel),
      skipped (s0, s1, s2) AS
   (SELECT SUM(CASE
                   WHEN 1 = 1 THEN (CASE
