@@ -163,12 +163,16 @@ def plan_lead_follow_ups(*, now: dt.datetime, dry_run: bool = False, campaign_id
     if not chosen:
         return result
     due = {day: _due(day=day, now=now, campaign_id=campaign_id) for day in chosen}
-    if not dry_run:  # once for every day's leads
+    if not dry_run:
+        # Once for every day's leads: a lead whose address refuses marketing email is no longer
+        # contacted after this (counted by its new status below), so the rest need not look again;
+        # a suppression added meanwhile is the dispatch gate's to catch. A dry run records nothing.
         record_lead_opt_outs(leads=Lead.objects.filter(reduce(operator.or_, due.values()), contacted_now), now=now)
-    skipped = _skipped_by_day(due)
+    skipped = _skipped_by_day(due, look_up_suppressions=dry_run)
     consent = cache(_marketing_consent_given)  # asked at most once, and only if a kind has a template
     to_email = {day: _due_leads(day=day, now=now, campaign_id=campaign_id).filter(contacted_now) for day in chosen}
-    to_email = {day: leads.exclude(_unsubscribed()) for day, leads in to_email.items()}
+    if dry_run:
+        to_email = {day: leads.exclude(_unsubscribed()) for day, leads in to_email.items()}
     # Flag the leads first, then plan those flagged now, in this transaction: what is flagged is
     # exactly what is planned, and a concurrent run waits for these rows instead of taking them too.
     flagged = {} if dry_run else _flag(to_email, now=now)
@@ -206,10 +210,11 @@ def _due_leads(*, day: int, now: dt.datetime, campaign_id):
     return Lead.objects.filter(_due(day=day, now=now, campaign_id=campaign_id))
 
 
-def _skipped_by_day(due: dict[int, Q]) -> dict[int, Counter]:
-    """Who reached each day but gets nothing, by why, in one count for every day: by status, and
-    addresses suppressed but not yet recorded on the lead (a dry run records nothing). The days'
-    leads are apart (Day 3 is before Day 7), so flagging one day's leads changes no other day's count."""
+def _skipped_by_day(due: dict[int, Q], *, look_up_suppressions: bool) -> dict[int, Counter]:
+    """Who reached each day but gets nothing, by why, in one count for every day: by status, and (with
+    `look_up_suppressions`, a dry run's, which records nothing) addresses suppressed but not yet
+    recorded on the lead. The days' leads are apart (Day 3 is before Day 7), so flagging one day's
+    leads changes no other day's count."""
     counts = Lead.objects.filter(reduce(operator.or_, due.values())).aggregate(
         **{
             f"{day}_{status}": Count("pk", filter=condition & Q(status=status))
@@ -220,6 +225,7 @@ def _skipped_by_day(due: dict[int, Q]) -> dict[int, Counter]:
         **{
             f"{day}_suppressed": Count("pk", filter=condition & contacted_now & Q(_unsubscribed()))
             for day, condition in due.items()
+            if look_up_suppressions
         },
     )
     skipped = {day: Counter() for day in due}
