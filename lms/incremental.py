@@ -9,14 +9,14 @@ real time it started. The next run plans, inside the rule's window,
   CHANGE_MARGIN (a transaction that stamped a row just before the run began and committed after
   it read is seen by the next run), or whose window opened since: a session whose start entered
   the 24 h window between the two runs' `now` (a range of times, read from an index);
-- for the other subjects, only the enrollments that changed since (a new or re-activated student).
+- for the other subjects, only the enrollments that changed since (a new or re-activated student),
+  and those of students whose account changed (re-activated, a phone number or consent added).
 
 A run is a full one (the whole window, as before) when there is no mark, when `now` is earlier than
 the mark's (a test or `--now` going back), after downtime, and every PLANNING_FULL_SWEEP_MINUTES:
-that sweep catches a write that did not move `updated_at` (raw SQL) and what no timestamp says (a
-student's account re-activated, a phone number added). A dry run (tomorrow's outbox) is always full
-and leaves no mark. The mark is written in the run's transaction: a run that fails leaves the last
-one's, so the next run covers its changes too.
+that sweep catches a write that did not move `updated_at` (raw SQL, a bulk write that bypasses the
+models). A dry run (tomorrow's outbox) is always full and leaves no mark. The mark is written in the
+run's transaction: a run that fails leaves the last one's, so the next run covers its changes too.
 """
 
 import datetime as dt
@@ -28,7 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .conf import conf
-from .models import Enrollment, PlanningMark
+from .models import Enrollment, PlanningMark, User
 
 CHANGE_MARGIN = dt.timedelta(minutes=10)
 
@@ -47,12 +47,19 @@ class Since:
         changed = Q(updated_at__gt=self.changed_after)
         return changed | opened if opened is not None else changed
 
+    def students(self) -> Q:
+        """Rows (enrollments, payments) of a student whose account changed since: re-activated, a phone
+        number or WhatsApp consent added, a new time zone or language."""
+        return Q(student_id__in=User.objects.filter(updated_at__gt=self.changed_after).values("pk"))
+
     def enrollments(self) -> Q:
-        """The enrollments (of the window's other subjects) to plan: changed since."""
-        return Q(updated_at__gt=self.changed_after)
+        """The enrollments (of the window's other subjects) to plan: changed since, or their student."""
+        return Q(updated_at__gt=self.changed_after) | self.students()
 
     def any_enrollment_changed(self) -> bool:
-        return Enrollment.objects.filter(self.enrollments()).exists()
+        """Whether any enrollment or account changed since (two index probes)."""
+        changed = Q(updated_at__gt=self.changed_after)
+        return Enrollment.objects.filter(changed).exists() or User.objects.filter(changed).exists()
 
 
 FULL = Since(full=True)

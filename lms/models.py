@@ -58,8 +58,43 @@ class PhoneField(models.CharField):
         return value
 
 
-class UserManager(DjangoUserManager):
-    """Email is the login."""
+class TouchedQuerySet(models.QuerySet):
+    """A bulk update() moves `updated_at` too, so incremental planning (lms.incremental) sees it."""
+
+    def update(self, **kwargs):
+        kwargs.setdefault("updated_at", timezone.now())
+        return super().update(**kwargs)
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        now = timezone.now()
+        for obj in objs:
+            obj.updated_at = now
+        fields = [*fields, "updated_at"] if "updated_at" not in fields else fields
+        return super().bulk_update(objs, fields, *args, **kwargs)
+
+
+class Touched(models.Model):
+    """A row incremental planning reads by what changed since its last run: `updated_at` moves on
+    every save() (even with update_fields) and every update() of a queryset. A user's too: an account
+    re-activated, a phone number or WhatsApp consent added is planned for at the next run. A raw SQL write that does
+    not move it is caught by the rules' periodic full sweep (PLANNING_FULL_SWEEP_MINUTES)."""
+
+    updated_at = models.DateTimeField(default=timezone.now, db_default=Now(), db_index=True, editable=False)
+
+    objects = TouchedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, update_fields=None, **kwargs):
+        self.updated_at = timezone.now()
+        if update_fields is not None and "updated_at" not in update_fields:
+            update_fields = [*update_fields, "updated_at"]
+        super().save(*args, update_fields=update_fields, **kwargs)
+
+
+class UserManager(DjangoUserManager.from_queryset(TouchedQuerySet)):
+    """Email is the login; a bulk update() moves `updated_at` (Touched)."""
 
     use_in_migrations = True
 
@@ -87,7 +122,7 @@ class UserManager(DjangoUserManager):
         return self.get(email__iexact=email)
 
 
-class User(AbstractUser):
+class User(Touched, AbstractUser):
     class Role(models.TextChoices):
         STUDENT = "student", "Student"
         INSTRUCTOR = "instructor", "Instructor"
@@ -153,40 +188,6 @@ class PhoneVerification(models.Model):
 
     def __str__(self):
         return f"{self.phone} for {self.user_id} (not proved yet)"
-
-
-class TouchedQuerySet(models.QuerySet):
-    """A bulk update() moves `updated_at` too, so incremental planning (lms.incremental) sees it."""
-
-    def update(self, **kwargs):
-        kwargs.setdefault("updated_at", timezone.now())
-        return super().update(**kwargs)
-
-    def bulk_update(self, objs, fields, *args, **kwargs):
-        now = timezone.now()
-        for obj in objs:
-            obj.updated_at = now
-        fields = [*fields, "updated_at"] if "updated_at" not in fields else fields
-        return super().bulk_update(objs, fields, *args, **kwargs)
-
-
-class Touched(models.Model):
-    """A row incremental planning reads by what changed since its last run: `updated_at` moves on
-    every save() (even with update_fields) and every update() of a queryset. A raw SQL write that does
-    not move it is caught by the rules' periodic full sweep (LMS_PLANNING_SWEEP_MINUTES)."""
-
-    updated_at = models.DateTimeField(default=timezone.now, db_default=Now(), db_index=True, editable=False)
-
-    objects = TouchedQuerySet.as_manager()
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, update_fields=None, **kwargs):
-        self.updated_at = timezone.now()
-        if update_fields is not None and "updated_at" not in update_fields:
-            update_fields = [*update_fields, "updated_at"]
-        super().save(*args, update_fields=update_fields, **kwargs)
 
 
 class Course(models.Model):

@@ -434,7 +434,8 @@ def _plan_payments(*, now: dt.datetime, dry_run: bool, since: Since) -> PlanResu
         if index + 1 < len(steps):
             window &= Q(created_at__gt=now - dt.timedelta(days=steps[index + 1]))
         if not since.full:
-            window &= since.subjects(opened=Q(created_at__gt=since.planned_through - dt.timedelta(days=day)))
+            opened = Q(created_at__gt=since.planned_through - dt.timedelta(days=day))
+            window &= since.subjects(opened=opened) | since.students()
         rows = Payment.objects.filter(window, student__is_active=True).values(
             "amount",
             "currency",

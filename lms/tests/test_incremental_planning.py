@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from lms import reminders
-from lms.models import Enrollment, LiveSession, PlanningMark
+from lms.models import Enrollment, LiveSession, PlanningMark, User
 from lms.services import mark_payment_paid, publish_recording
 from notifications.models import Delivery
 
@@ -45,6 +45,12 @@ def mark(rule: str) -> PlanningMark:
     return PlanningMark.objects.get(rule=rule)
 
 
+def age(now, *models) -> None:
+    """Rows made before the first run's margin: as a database whose rows were there long before."""
+    for model in models:
+        model.objects.update(updated_at=now - dt.timedelta(days=1))
+
+
 def statements_on(captured, *tables: str) -> list[str]:
     return [query["sql"] for query in captured.captured_queries if any(table in query["sql"] for table in tables)]
 
@@ -53,9 +59,7 @@ def test_a_run_after_nothing_changed_plans_nothing_and_reads_no_audience(course,
     for _ in range(5):
         EnrollmentFactory(course=course)
     LiveSessionFactory(course=course, scheduled_at=now + dt.timedelta(hours=20))
-    # Rows made before the first run's margin: as a database whose rows were there long before.
-    Enrollment.objects.update(updated_at=now - dt.timedelta(days=1))
-    LiveSession.objects.update(updated_at=now - dt.timedelta(days=1))
+    age(now, Enrollment, LiveSession, User)
     PlanningMark.objects.all().delete()
     first = reminders.plan_session_reminders_24h(now=now)
     assert first.planned["email"] == 5
@@ -95,6 +99,40 @@ def test_a_re_activated_enrollment_by_a_bulk_update_is_planned_next_run(course, 
     assert planned("session_24h", student) == 1
 
 
+def test_an_account_re_activated_or_given_whatsapp_consent_is_planned_next_run(course, now):
+    """No enrollment changed, only the accounts: the next run (not the next sweep) plans for them."""
+    away = EnrollmentFactory(course=course, student__is_active=False).student
+    quiet = EnrollmentFactory(course=course, student__phone="+919876543210", student__whatsapp_opt_in=False).student
+    LiveSessionFactory(course=course, scheduled_at=now + dt.timedelta(hours=20))
+    age(now, Enrollment, LiveSession, User)
+    reminders.plan_session_reminders_24h(now=now)
+    PlanningMark.objects.filter(rule="session_reminders_24h").update(started_at=now - dt.timedelta(hours=1))
+    assert planned("session_24h", away) == 0
+    assert not Delivery.objects.filter(recipient=quiet, channel="whatsapp").exists()
+
+    away.is_active = True
+    away.save(update_fields=["is_active"])
+    User.objects.filter(pk=quiet.pk).update(whatsapp_opt_in=True)  # a bulk update moves updated_at too
+
+    reminders.plan_session_reminders_24h(now=now + STEP)
+    assert mark("session_reminders_24h").runs_since_sweep == 1
+    assert planned("session_24h", away) == 1
+    assert Delivery.objects.filter(recipient=quiet, channel="whatsapp", event__kind="session_24h").count() == 1
+
+
+def test_a_payment_of_a_re_activated_account_is_planned_next_run(now):
+    payment = PaymentFactory(created_at=now - dt.timedelta(days=4), student__is_active=False)
+    age(now, type(payment), User)
+    reminders.plan_payment_reminders(now=now)
+    PlanningMark.objects.filter(rule="payment_reminders").update(started_at=now - dt.timedelta(hours=1))
+    assert planned("payment_reminder") == 0
+
+    User.objects.filter(pk=payment.student_id).update(is_active=True)
+    reminders.plan_payment_reminders(now=now + STEP)
+    assert mark("payment_reminders").runs_since_sweep == 1
+    assert planned("payment_reminder", payment.student) == 1
+
+
 def test_a_moved_session_is_planned_at_its_new_time_by_the_next_incremental_run(course, now):
     student = EnrollmentFactory(course=course).student
     session = LiveSessionFactory(course=course, scheduled_at=now + dt.timedelta(hours=30))  # not in the window yet
@@ -111,8 +149,7 @@ def test_a_moved_session_is_planned_at_its_new_time_by_the_next_incremental_run(
 def test_a_session_entering_the_window_is_planned_without_any_change(course, now):
     student = EnrollmentFactory(course=course).student
     LiveSessionFactory(course=course, scheduled_at=now + dt.timedelta(hours=24, minutes=5))
-    Enrollment.objects.update(updated_at=now - dt.timedelta(days=1))
-    LiveSession.objects.update(updated_at=now - dt.timedelta(days=1))
+    age(now, Enrollment, LiveSession, User)
     reminders.plan_session_reminders_24h(now=now)
     assert planned("session_24h") == 0
     PlanningMark.objects.filter(rule="session_reminders_24h").update(started_at=now - dt.timedelta(hours=1))
@@ -151,7 +188,7 @@ def test_a_payment_reaching_its_day_is_planned_without_any_change(now):
     payment = PaymentFactory(created_at=now - dt.timedelta(days=3) + dt.timedelta(minutes=5))
     reminders.plan_payment_reminders(now=now)
     assert planned("payment_reminder") == 0
-    type(payment).objects.filter(pk=payment.pk).update(updated_at=now - dt.timedelta(days=1))
+    age(now, type(payment), User)
     PlanningMark.objects.filter(rule="payment_reminders").update(started_at=now - dt.timedelta(hours=1))
 
     reminders.plan_payment_reminders(now=now + STEP)
@@ -170,8 +207,7 @@ def hidden_change(course, now):
     """A first run, then an enrollment re-activated by raw SQL its timestamp does not show."""
     enrollment = EnrollmentFactory(course=course, is_active=False)
     LiveSessionFactory(course=course, scheduled_at=now + dt.timedelta(hours=20))
-    Enrollment.objects.update(updated_at=now - dt.timedelta(days=1))
-    LiveSession.objects.update(updated_at=now - dt.timedelta(days=1))
+    age(now, Enrollment, LiveSession, User)
     reminders.plan_session_reminders_24h(now=now)
     PlanningMark.objects.filter(rule="session_reminders_24h").update(started_at=now - dt.timedelta(hours=1))
     raw_reactivate(enrollment)
