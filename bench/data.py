@@ -140,15 +140,19 @@ STATEMENTS = {
     """,
 }
 # Tables whose rows carry the time they last changed (lms.models.Touched).
-CHANGE_STAMPED = ("lms_enrollment", "lms_livesession", "lms_recording", "lms_assignment", "lms_payment")
+CHANGE_STAMPED = ("lms_user", "lms_enrollment", "lms_livesession", "lms_recording", "lms_assignment", "lms_payment")
 # Tables given explicit ids: their identity sequences must continue after them.
 EXPLICIT_ID_TABLES = ("lms_user", "lms_course", "leads_importbatch", "leads_leadcampaign", "leads_lead")
 
+# Only the rows a run changed: rewriting every lead before each job's run would leave the table
+# bloated with dead rows by the time the later runs (the app's, after every floor) read it.
 RESET_LEADS = f"""
     UPDATE leads_lead SET follow_up_day3_sent = {LEAD_DAY3_SENT}, follow_up_day7_sent = false,
                           last_contacted_at = {LEAD_LAST_CONTACTED}
     FROM (SELECT id AS n FROM leads_lead WHERE campaign_id = 1) AS leads
     WHERE leads_lead.id = leads.n
+      AND (follow_up_day3_sent, follow_up_day7_sent, last_contacted_at)
+          IS DISTINCT FROM ({LEAD_DAY3_SENT}, false, {LEAD_LAST_CONTACTED})
 """
 
 
@@ -202,8 +206,10 @@ def generate(conn: psycopg.Connection, *, size: Size, now) -> dict[str, float]:
 
 
 def reset_leads(conn: psycopg.Connection, *, size: Size, now) -> None:
-    """Put the campaign's leads back as generated (the follow-up job sets their flags)."""
-    conn.execute(RESET_LEADS, parameters(size, now))
+    """Put the campaign's leads back as generated (the follow-up job sets their flags); with the
+    connection in autocommit, vacuum what that left, so each run reads the table as the first did."""
+    if conn.execute(RESET_LEADS, parameters(size, now)).rowcount and conn.autocommit:
+        conn.execute("VACUUM (ANALYZE) leads_lead")
 
 
 def count_rows(conn: psycopg.Connection, *, now) -> dict[str, int]:

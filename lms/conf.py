@@ -64,14 +64,15 @@ class LmsConf(Conf):
         parse=whole(minimum=0, maximum=50),
     )
 
-    # Scheduled planning runs plan only what changed since the last run; every this many minutes a run
-    # plans its whole window again, the safety net for writes that bypass the change timestamps (raw
-    # SQL). 0: every run is a full one (lms.incremental).
+    # Scheduled planning runs plan only what changed since the last run (sessions, enrollments,
+    # accounts, ...); every this many minutes a run plans its whole window again, the safety net for
+    # writes that bypass the change timestamps (raw SQL): once a day, as a full window costs most of a
+    # first run. 0: every run is a full one (lms.incremental).
     planning_full_sweep_minutes = Setting(
         "PLANNING_FULL_SWEEP_MINUTES",
         variable="PLANNING_FULL_SWEEP_MINUTES",
         check_id="lms.E007",
-        default=360,
+        default=24 * 60,
         parse=whole(minimum=0, maximum=7 * 24 * 60),
     )
 

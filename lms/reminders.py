@@ -118,7 +118,9 @@ def _joined(*, anyone: bool = False, session_column: str = "course__sessions__id
     return Exists(attended if anyone else attended.filter(student_id=OuterRef("student_id")))
 
 
-@transaction.atomic
+# Planning one window is all-or-nothing; inside a run's transaction (lms.incremental) it takes no
+# savepoint of its own (two statements fewer a call): nothing catches its errors to go on.
+@transaction.atomic(savepoint=False)
 def _plan_sessions(sessions, *, kind: str, now, dry_run, expiry, recipients=None, conditions=()) -> PlanResult:
     sessions = {session.pk: session for session in sessions.select_related("course")}
     # The 24-hour reminder and a moved session's notice carry a calendar invitation, in each
@@ -310,7 +312,7 @@ def plan_recording_notifications(*, now: dt.datetime, dry_run: bool = False) -> 
         return result
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def _plan_recordings(window, *, now: dt.datetime, dry_run: bool, since: Since = FULL) -> PlanResult:
     """Plan the notices of the recordings `window` (to the enrollments changed `since`, unless full)."""
     recordings = {recording.pk: recording for recording in window.select_related("session", "session__course")}
@@ -373,7 +375,7 @@ def plan_assignment_reminders(*, now: dt.datetime, dry_run: bool = False) -> Pla
         return result
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def _plan_assignments(window, *, now: dt.datetime, dry_run: bool, since: Since = FULL) -> PlanResult:
     assignments = {assignment.pk: assignment for assignment in window.select_related("course")}
     if not assignments:
