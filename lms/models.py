@@ -76,8 +76,8 @@ class TouchedQuerySet(models.QuerySet):
 class Touched(models.Model):
     """A row incremental planning reads by what changed since its last run: `updated_at` moves on
     every save() (even with update_fields) and every update() of a queryset. A user's too: an account
-    re-activated, a phone number or WhatsApp consent added is planned for at the next run. A raw SQL write that does
-    not move it is caught by the rules' periodic full sweep (PLANNING_FULL_SWEEP_MINUTES)."""
+    re-activated, a phone number or WhatsApp consent added is planned for at the next run. A raw SQL
+    write that does not move it is caught by the rules' periodic full sweep (PLANNING_FULL_SWEEP_MINUTES)."""
 
     updated_at = models.DateTimeField(default=timezone.now, db_default=Now(), db_index=True, editable=False)
 

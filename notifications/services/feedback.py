@@ -50,7 +50,8 @@ class ProviderEvent:
 @transaction.atomic
 def apply_provider_event(*, event: ProviderEvent) -> Delivery | None:
     """Apply one provider event to its delivery; return it, or None when no delivery matches."""
-    rows = Delivery.objects.select_for_update()
+    # With its event (announce_change names it), locking the delivery's row only.
+    rows = Delivery.objects.select_related("event").select_for_update(of=("self",))
     delivery = None
     if event.delivery_id:
         delivery = rows.filter(pk=event.delivery_id, channel=event.channel).first()
