@@ -412,17 +412,17 @@ WITH made AS
         WHERE d.event_id = g.event_id
           AND d.channel = %s
           AND d.recipient_id = p.recipient_id))
-SELECT channel,
-       count(*),
-       NULL
-FROM made
-GROUP BY channel
-UNION ALL
 SELECT NULL,
        NULL, ARRAY[s0,
                    s1,
                    s2]
-FROM skipped;
+FROM skipped
+UNION ALL
+SELECT channel,
+       count(*),
+       NULL
+FROM made
+GROUP BY channel;
 
 INSERT INTO notifications_notification ("user_id", "kind", "title", "message", "link", "read_at", "created_at", "event_id")
 SELECT p.recipient_id AS user_id,
@@ -631,14 +631,14 @@ WITH made AS
           AND d.channel = %s
           AND d.recipient_id IS NULL
           AND d.to_address = lower(p.email)))
-SELECT channel,
-       count(*),
-       NULL
-FROM made
-GROUP BY channel
-UNION ALL
 SELECT NULL,
        NULL, ARRAY[s0,
                    s1,
                    s2]
-FROM skipped;
+FROM skipped
+UNION ALL
+SELECT channel,
+       count(*),
+       NULL
+FROM made
+GROUP BY channel;
