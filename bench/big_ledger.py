@@ -541,7 +541,8 @@ def measure(url: str) -> dict:
 
 
 def _remove_measured_rows(conn, meta: dict) -> None:
-    """Remove the rows an earlier measurement planned (newer than the history), so each run starts alike."""
+    """Remove the rows an earlier measurement planned (newer than the history) and its planning marks,
+    so each run starts alike."""
     removed = conn.execute(  # their history first: it refers to them
         "DELETE FROM notifications_deliveryevent WHERE delivery_id > %s",
         [int(meta.get("history_max_notifications_delivery", 0))],
@@ -555,6 +556,8 @@ def _remove_measured_rows(conn, meta: dict) -> None:
     ):
         after = int(meta.get(f"history_max_{table}", 0))
         removed += conn.execute(f"DELETE FROM {table} WHERE id > %s", [after]).rowcount
+    # And the planning marks it left: the next measurement's first run is a first (full) one again.
+    conn.execute("DELETE FROM lms_planningmark")
     if removed:
         conn.execute("VACUUM (ANALYZE) " + ", ".join(LEDGER_TABLES))
 
