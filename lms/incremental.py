@@ -50,15 +50,15 @@ class Since:
     def students(self) -> Q:
         """Rows (enrollments, payments) of a student whose account changed since: re-activated, a phone
         number or WhatsApp consent added, a new time zone or language."""
-        return Q(student_id__in=User.objects.filter(updated_at__gt=self.changed_after).values("pk"))
+        return Q(student_id__in=User.objects.filter(self.subjects()).values("pk"))
 
     def enrollments(self) -> Q:
         """The enrollments (of the window's other subjects) to plan: changed since, or their student."""
-        return Q(updated_at__gt=self.changed_after) | self.students()
+        return self.subjects() | self.students()
 
     def any_enrollment_changed(self) -> bool:
         """Whether any enrollment or account changed since (two index probes)."""
-        changed = Q(updated_at__gt=self.changed_after)
+        changed = self.subjects()
         return Enrollment.objects.filter(changed).exists() or User.objects.filter(changed).exists()
 
 

@@ -143,11 +143,13 @@ def escalate(session: LiveSession, *, now: dt.datetime, students=None, dry_run: 
             "id", "email", "phone", "whatsapp_opt_in", "timezone", "locale"
         )
     }
-    if waiting and now >= session.scheduled_at - SOON:
+    first_steps = [student for student in waiting if not steps.get(student)]
+    if first_steps and now >= session.scheduled_at - SOON:
         # "Starting soon" is due: plan it first if its job has not yet (it runs every 5 minutes, or is
-        # running in another process now), so no step goes beside it. Its key makes this safe to race.
+        # running in another process now), so no first step goes beside it (a student already on the
+        # ladder has had theirs). Its key makes this safe to race.
         soon = LiveSession.objects.filter(pk=session.pk)
-        result.merge(plan_starting_soon(soon, now=now, dry_run=dry_run, recipients=waiting))
+        result.merge(plan_starting_soon(soon, now=now, dry_run=dry_run, recipients=first_steps))
     on_their_way = reminders_on_their_way(kinds=REMINDERS, event_key=key, recipients=waiting)
     for student in sorted(waiting):
         if not steps.get(student) and _reminder_still_coming(session, on_their_way.get(student), now):

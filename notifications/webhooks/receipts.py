@@ -1,6 +1,7 @@
 """Which channels' providers report deliveries back through a webhook we accept (the reach ladder asks)."""
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from ..models import Channel
 from .email import webhook_secrets
@@ -14,9 +15,8 @@ def channels_with_receipts() -> set[str]:
     channels = set()
     if webhook_secrets():
         channels.add(Channel.EMAIL)
-    backend = settings.WHATSAPP_BACKEND
-    if (backend.endswith(".meta.WhatsAppBackend") and settings.META_WHATSAPP_APP_SECRET) or (
-        backend.endswith(".twilio.WhatsAppBackend") and settings.TWILIO_AUTH_TOKEN
-    ):
+    provider = import_string(settings.WHATSAPP_BACKEND).provider  # "" for the local backends
+    secret = {"meta": settings.META_WHATSAPP_APP_SECRET, "twilio": settings.TWILIO_AUTH_TOKEN}.get(provider)
+    if secret:
         channels.add(Channel.WHATSAPP)
     return channels
