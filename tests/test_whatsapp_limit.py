@@ -68,3 +68,63 @@ def test_past_the_limit_messages_to_new_numbers_wait_and_reached_numbers_and_rep
     Delivery.objects.filter(handed_over_at__isnull=False).update(handed_over_at=timezone.now() - dt.timedelta(hours=25))
     dispatch_due_deliveries()
     assert whatsapp(Status.PENDING).count() == 0
+
+
+def handed_over(numbers: list[str], at: dt.datetime) -> None:
+    """WhatsApp rows to `numbers` handed to the provider at `at` (students made for them)."""
+    from notifications.tests.factories import DeliveryFactory, UserFactory
+
+    User = get_user_model()
+    for number in numbers:
+        recipient = User.objects.filter(phone=number).first() or UserFactory(phone=number, whatsapp_opt_in=True)
+        DeliveryFactory(
+            channel="whatsapp",
+            recipient=recipient,
+            status=Status.SENT,
+            handed_over_at=at,
+        )
+
+
+def test_without_redis_a_claim_far_from_the_limit_adds_the_rows_handed_over_since_the_last_exact_count(
+    settings, django_assert_max_num_queries
+):
+    from notifications.services.dispatch.limits import RECOUNT_EVERY, new_recipients_left
+
+    settings.WHATSAPP_DAILY_UNIQUE_RECIPIENTS = 100
+    now = timezone.now()
+    handed_over(["+919876500001", "+919876500002"], now - dt.timedelta(hours=2))
+    assert new_recipients_left(now=now) == 98  # an exact count, kept
+
+    # The same number again and a new one: the kept count adds both rows, one query, no distinct count.
+    handed_over(["+919876500001", "+919876500003"], now)
+    with django_assert_max_num_queries(1) as queries:
+        assert new_recipients_left(now=now + dt.timedelta(seconds=5)) == 96  # errs low: 97 are left
+    assert "DISTINCT" not in queries.captured_queries[0]["sql"].upper()
+
+    # A row stamped a little before the count but committed after it is counted too.
+    handed_over(["+919876500004"], now - dt.timedelta(seconds=30))
+    assert new_recipients_left(now=now + dt.timedelta(seconds=6)) == 95
+
+    # The count is made again once it is RECOUNT_EVERY old: exact again (4 numbers).
+    assert new_recipients_left(now=now + RECOUNT_EVERY) == 96
+
+
+def test_without_redis_near_the_limit_every_claim_counts_exactly(settings):
+    from notifications.services.dispatch.limits import new_recipients_left
+
+    settings.WHATSAPP_DAILY_UNIQUE_RECIPIENTS = 10
+    now = timezone.now()
+    handed_over([f"+9198765000{i:02d}" for i in range(8)], now - dt.timedelta(hours=1))
+    assert new_recipients_left(now=now) == 2
+    handed_over(["+919876500000", "+919876500001"], now)  # numbers already reached
+    assert new_recipients_left(now=now + dt.timedelta(seconds=1)) == 2  # not 0: counted again
+
+
+def test_without_redis_a_kept_count_is_not_used_for_an_earlier_time(settings):
+    from notifications.services.dispatch.limits import new_recipients_left
+
+    settings.WHATSAPP_DAILY_UNIQUE_RECIPIENTS = 100
+    now = timezone.now()
+    assert new_recipients_left(now=now) == 100
+    handed_over(["+919876500001"], now - dt.timedelta(minutes=5))
+    assert new_recipients_left(now=now - dt.timedelta(minutes=1)) == 99

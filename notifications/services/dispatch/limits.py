@@ -10,11 +10,21 @@ numbers in one Lua script (`ReachedNumbers`): two workers claiming at once canno
 places, as they could from a count read in the ledger. The set is seeded from the ledger (the rows
 handed over within 24 hours) when Redis has none, once. A number a claim took but whose message went
 back to the queue unsent (its run ended) still counts until its 24 hours pass: the limit errs low.
+
+Without Redis the numbers reached are counted in the ledger. An exact count reads every row handed over
+in 24 hours (hundreds of thousands at a large school), so a claim does not make one each time: it takes
+the last exact count (kept in the cache for RECOUNT_EVERY) plus every WhatsApp row handed over since,
+as though each went to a new number. That is never fewer than the numbers reached now (the window at
+any later moment holds only numbers of the counted window or rows handed over since), so the limit
+errs low; near the limit (a tenth of it left) each claim counts exactly, as a claim must not hold back
+messages the limit has room for.
 """
 
 import uuid
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from ...conf import conf
@@ -23,6 +33,10 @@ from ...models import Channel, Delivery
 from .ratelimit import _prefix, sender_of, shared_redis
 
 WINDOW = timedelta(hours=24)
+RECOUNT_EVERY = timedelta(minutes=10)  # without Redis: how long an exact count of the numbers reached is kept
+# A row's hand-over time is taken just before its update commits: a row committed after a count may
+# carry a time a little before it. Rows handed over this long before a count are added to it again.
+HAND_OVER_SKEW = timedelta(minutes=1)
 
 
 def whatsapp_limit() -> int | None:
@@ -49,7 +63,25 @@ def new_recipients_left(*, now: datetime) -> int | None:
     shared = ReachedNumbers.shared(limit)
     if shared is not None:
         return max(0, limit - shared.count(now=now))
-    return max(0, limit - _reached(now).values("to_address").distinct().count())
+    return max(0, limit - _reached_in_ledger(limit, now=now))
+
+
+def _reached_in_ledger(limit: int, *, now: datetime) -> int:
+    """The numbers reached in the window, or more (never fewer): the last exact count, taken within
+    RECOUNT_EVERY, plus the WhatsApp rows handed over since; an exact count when that is not far from
+    the limit (or none is kept)."""
+    key = f"notifications:whatsapp:reached:{connection.alias}:{connection.settings_dict['NAME']}"
+    kept = cache.get(key)
+    if kept is not None:
+        counted, at = kept
+        if at <= now < at + RECOUNT_EVERY:
+            since = Delivery.objects.filter(channel=Channel.WHATSAPP, handed_over_at__gte=at - HAND_OVER_SKEW)
+            at_most = counted + since.count()
+            if limit - at_most > limit // 10:
+                return at_most
+    counted = _reached(now).values("to_address").distinct().count()
+    cache.set(key, (counted, now), timeout=RECOUNT_EVERY.total_seconds())
+    return counted
 
 
 def _to_a_new_number(now: datetime) -> Q:
