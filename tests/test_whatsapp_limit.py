@@ -128,3 +128,17 @@ def test_without_redis_a_kept_count_is_not_used_for_an_earlier_time(settings):
     assert new_recipients_left(now=now) == 100
     handed_over(["+919876500001"], now - dt.timedelta(minutes=5))
     assert new_recipients_left(now=now - dt.timedelta(minutes=1)) == 99
+
+
+def test_a_claim_with_room_for_all_its_numbers_does_not_look_up_which_were_reached(settings, django_assert_num_queries):
+    from notifications.services.dispatch.limits import over_limit
+    from notifications.tests.factories import DeliveryFactory
+
+    settings.WHATSAPP_DAILY_UNIQUE_RECIPIENTS = 100
+    now = timezone.now()
+    handed_over(["+919876500001"], now - dt.timedelta(hours=1))
+    claimed = [DeliveryFactory(channel="whatsapp", to_address=f"+91987650000{i}") for i in (1, 2, 3)]
+    with django_assert_num_queries(0):
+        assert over_limit(claimed, left=3, now=now) == []  # were all three new, the limit has room
+    with django_assert_num_queries(1):
+        assert over_limit(claimed, left=1, now=now) == [claimed[2]]  # 1 reached, 2 new: room for one

@@ -109,6 +109,8 @@ def over_limit(claimed: list[Delivery], *, left: int | None, now: datetime) -> l
         refused = shared.take([d.to_address for d in candidates], now=now)
         return [d for d in candidates if d.to_address in refused]
     numbers = {d.to_address for d in candidates}
+    if len(numbers) <= left:  # room for all, were every one new: no need to look which are
+        return []
     reached = set(_reached(now).filter(to_address__in=numbers).values_list("to_address", flat=True))
     held, new = [], set()
     for delivery in candidates:
