@@ -22,6 +22,7 @@ FLAT_PLANNING_PERCENT = 10  # issue 31: the time a recipient, small to large
 SCALING_TARGET = 1.8
 CPU_TARGET_MS = 2.0
 PAGE_TARGET_MS = 50.0
+ANY_PAGE_TARGET_MS = 20.0  # issue 31: keyset pages, the last as cheap as the first
 IMPORT_TARGET = 5000
 # Issue 16's targets.
 MILLION_ROWS_TARGET_SECONDS = 15.0
@@ -145,7 +146,17 @@ def targets(results: Results, runs: dict[str, Results]) -> list[list[str]]:
                 _verdict(page.milliseconds < PAGE_TARGET_MS),
             ]
         )
-    elif results.web:
+    pages = [row for row in results.web if row.what.startswith("GET") and row.milliseconds is not None]
+    if len(pages) > 1:
+        worst = max(pages, key=lambda row: row.milliseconds)
+        rows.append(
+            [
+                f"any notifications page < {ANY_PAGE_TARGET_MS:.0f} ms at 100k (keyset pages)",
+                ", ".join(f"{row.what.split('(')[-1].rstrip(')')} {_ms(row.milliseconds)}" for row in pages),
+                _verdict(worst.milliseconds < ANY_PAGE_TARGET_MS),
+            ]
+        )
+    elif results.web and not page:
         rows.append([f"notifications page < {PAGE_TARGET_MS:.0f} ms", results.web[0].note, "not measured"])
     for row in results.lead_import:
         rate = row.per_second
