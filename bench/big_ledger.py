@@ -621,9 +621,9 @@ def _measure_in_process(url: str, redis_url: str) -> dict:
     process = subprocess.run(
         [sys.executable, "-m", "bench.big_ledger", "--measure", url, "--redis-url", redis_url],
         # Meta's tier at this volume (hundreds of thousands of numbers a day): a limit the window's numbers
-        # stay under, so both ledgers claim the same rows, and the count of the numbers reached is still
-        # made on every claim (with the default 1,000 the history alone would use it up).
-        # A cache of its own: no count of the numbers reached kept from an earlier measurement.
+        # stay under, so both ledgers claim the same rows (with the default 1,000 the history alone would
+        # use it up). A cache of its own: the first claim counts the numbers reached, none kept from an
+        # earlier measurement.
         env=app_env(url, LOG_LEVEL="WARNING", WHATSAPP_DAILY_UNIQUE_RECIPIENTS="1000000", CACHE_URL="locmemcache://"),
         capture_output=True,
         text=True,

@@ -146,6 +146,8 @@ def targets(results: Results, runs: dict[str, Results]) -> list[list[str]]:
                 _verdict(page.milliseconds < PAGE_TARGET_MS),
             ]
         )
+    elif results.web:
+        rows.append([f"notifications page < {PAGE_TARGET_MS:.0f} ms", results.web[0].note, "not measured"])
     pages = [row for row in results.web if row.what.startswith("GET") and row.milliseconds is not None]
     if len(pages) > 1:
         worst = max(pages, key=lambda row: row.milliseconds)
@@ -156,8 +158,6 @@ def targets(results: Results, runs: dict[str, Results]) -> list[list[str]]:
                 _verdict(worst.milliseconds < ANY_PAGE_TARGET_MS),
             ]
         )
-    elif results.web and not page:
-        rows.append([f"notifications page < {PAGE_TARGET_MS:.0f} ms", results.web[0].note, "not measured"])
     for row in results.lead_import:
         rate = row.per_second
         if rate and row.note:  # stopped at the budget: the rate before the stop, before the slow part ended
